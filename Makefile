@@ -1,0 +1,41 @@
+# fieldrec: `make demo` runs the main job on a built-in sample, `make test` runs the tests.
+# Each target creates the local virtual environment (.venv) with pinned versions when missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := demo
+
+.PHONY: demo test bench bench-full clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fieldrec needs Python 3.11, found " + sys.version' \
+	  || { echo "set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(BIN)/python -m pipeline.sample $(DEMO)/drop
+	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive
+	@echo
+	@echo "Archive: $(DEMO)/archive  (originals in objects/, Parquet tables in catalog/)"
+	@echo "Try:     $(BIN)/fieldrec --help"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q bench --benchmark-enable --benchmark-only -p no:cacheprovider || true
+	$(BIN)/python bench/e2e.py
+
+bench-full: $(STAMP)
+	$(BIN)/python bench/e2e.py --full
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .benchmarks

@@ -1,0 +1,1 @@
+"""The archive catalog: Parquet tables, their schema, writes and reads."""

@@ -1,0 +1,142 @@
+"""Catalog reads and atomic multi-table commits of Parquet part files.
+
+A commit writes every table's new part as a hidden temporary file, fsyncs it, then writes a
+journal naming the renames and renames the journal into place: that rename is the commit point.
+The parts are then renamed to their final names and the journal removed. Opening a catalog
+replays any journal left by a crash, so a commit is either wholly visible or not at all, and
+stray temporaries of an uncommitted batch are deleted. Nothing ever overwrites a part file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from catalog.schema import SCHEMA_VERSION, TABLES
+
+JOURNAL_DIR = "_journal"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
+    """Rows (dicts, missing keys as nulls) as a table of exactly the catalog schema."""
+    schema = TABLES[name]
+    if isinstance(rows, pa.Table):
+        return rows.select(schema.names).cast(schema)
+    columns = {f.name: [r.get(f.name) for r in rows] for f in schema}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+class Catalog:
+    """The Parquet tables under ``ARCHIVE/catalog``."""
+
+    def __init__(self, archive: Path, *, fsync: bool = True):
+        self.archive = Path(archive)
+        self.root = self.archive / "catalog"
+        self.fsync = fsync
+        self._seq = 0
+
+    # -- writing -----------------------------------------------------------------------------
+    def create(self) -> "Catalog":
+        for name in TABLES:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        (self.root / JOURNAL_DIR).mkdir(parents=True, exist_ok=True)
+        self.recover()
+        return self
+
+    def recover(self) -> int:
+        """Finish commits whose journal exists; drop temporaries no journal names."""
+        journals = sorted((self.root / JOURNAL_DIR).glob("*.json")) if (self.root / JOURNAL_DIR).exists() else []
+        named: set[str] = set()
+        for journal in journals:
+            for tmp, final in json.loads(journal.read_text())["renames"]:
+                tmp_path, final_path = self.root / tmp, self.root / final
+                if tmp_path.exists():
+                    os.replace(tmp_path, final_path)
+                named.add(tmp)
+            journal.unlink()
+        for name in TABLES:
+            table_dir = self.root / name
+            if table_dir.exists():
+                for stray in table_dir.glob(".part-*.tmp"):
+                    stray.unlink()
+        for stray in (self.root / JOURNAL_DIR).glob(".*.tmp") if (self.root / JOURNAL_DIR).exists() else []:
+            stray.unlink()
+        return len(journals)
+
+    def commit(self, batches: Mapping[str, list[dict] | pa.Table], *, tag: str) -> list[Path]:
+        """Make the rows of several tables visible together, or not at all.
+
+        ``tag`` names the part files (``part-<tag>-<n>.parquet``): unique per writer.
+        """
+        tables = {name: to_table(name, rows) for name, rows in batches.items()}
+        tables = {name: t for name, t in tables.items() if t.num_rows}
+        if not tables:
+            return []
+        self._seq += 1
+        stem = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}"
+        renames = []
+        for name, table in tables.items():
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+            tmp = f"{name}/.{stem}.parquet.tmp"
+            final = f"{name}/{stem}.parquet"
+            self._write_parquet(table, self.root / tmp)
+            renames.append((tmp, final))
+        journal_dir = self.root / JOURNAL_DIR
+        journal_dir.mkdir(parents=True, exist_ok=True)
+        journal_tmp = journal_dir / f".{stem}.json.tmp"
+        journal = journal_dir / f"{stem}.json"
+        with open(journal_tmp, "w") as fh:
+            json.dump({"renames": renames, "schema_version": SCHEMA_VERSION}, fh)
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+        os.replace(journal_tmp, journal)          # the commit point
+        if self.fsync:
+            fsync_dir(journal_dir)
+        for tmp, final in renames:
+            os.replace(self.root / tmp, self.root / final)
+        if self.fsync:
+            for name in tables:
+                fsync_dir(self.root / name)
+        journal.unlink()
+        return [self.root / final for _, final in renames]
+
+    def _write_parquet(self, table: pa.Table, path: Path) -> None:
+        with open(path, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd", compression_level=3)
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+
+    # -- reading -----------------------------------------------------------------------------
+    def dataset(self, name: str) -> ds.Dataset:
+        return ds.dataset(self.root / name, format="parquet", schema=TABLES[name])
+
+    def read(self, name: str, columns: list[str] | None = None, filter=None) -> pa.Table:
+        """A whole table (or the named columns) as Arrow; empty with its schema if absent."""
+        if not (self.root / name).exists():
+            table = TABLES[name].empty_table()
+            return table.select(columns) if columns else table
+        return self.dataset(name).to_table(columns=columns, filter=filter)
+
+    def rows(self, name: str, columns: list[str] | None = None, filter=None) -> list[dict]:
+        return self.read(name, columns, filter).to_pylist()
+
+    def part_files(self) -> Iterable[Path]:
+        for name in TABLES:
+            yield from sorted((self.root / name).glob("*.parquet"))

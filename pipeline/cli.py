@@ -1,0 +1,57 @@
+"""The ``fieldrec`` command line: one sub-command per module in ``pipeline.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pipeline import __version__
+from pipeline.commands import RunError, UsageError
+
+COMMANDS = [
+    "pipeline.commands.ingest",
+]
+
+DESCRIPTION = """\
+fieldrec: ingest, fixity and review pipeline for body-worn camera footage.
+
+Originals are stored byte-identical and never rewritten; everything known about them is
+cataloged in Parquet tables under ARCHIVE/catalog/. Run `fieldrec COMMAND --help` for details.
+
+Exit codes: 0 done (damaged inputs are data, not failures), 1 the job could not finish,
+2 usage error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldrec", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fieldrec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"fieldrec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RunError as exc:
+        print(f"fieldrec {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"fieldrec {args.command}: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

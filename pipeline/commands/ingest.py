@@ -1,0 +1,89 @@
+"""``fieldrec ingest``: dock drops in, archive and catalog out."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import sys
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+from pipeline.config import ConfigError, load_config
+
+HELP = """\
+Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
+under ARCHIVE/objects/ by SHA-256, checksummed (SHA-256 and XXH3-128), demuxed without decoding,
+attributed to a device, officer and start time, and cataloged in Parquet under ARCHIVE/catalog/.
+Damaged, empty and non-media files are kept and cataloged with a status and a reason.
+Re-running the same command adds nothing; a run that was killed is completed by re-running it.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="ingest dock drops into an archive", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="+", metavar="SRC", type=Path,
+                   help="folders (walked recursively) or files to ingest")
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR",
+                   help="archive folder (created if missing)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--address", metavar="RAY_ADDRESS",
+                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
+                        "Every worker must see the sources and the archive at the same paths")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+    proxies = p.add_mutually_exclusive_group()
+    proxies.add_argument("--proxies", dest="proxies", action="store_true", default=None,
+                         help="also make review proxies in this run (default from config: ingest.proxies)")
+    proxies.add_argument("--no-proxies", dest="proxies", action="store_false",
+                         help="do not make proxies now; `fieldrec transcode --missing` can later")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.ingest import ingest
+    from pipeline.lock import ArchiveBusy
+    from pipeline.stages.checksum import ArchiveWriteError
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    missing = [str(s) for s in args.sources if not os.path.lexists(s)]
+    if missing:
+        raise UsageError("source not found: " + ", ".join(missing))
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    _check_archive(args.archive)
+    try:
+        summary = ingest(args.sources, args.archive, config, address=args.address, workers=args.workers,
+                         progress=not args.quiet and not args.json, proxies=args.proxies)
+    except ArchiveBusy as exc:
+        raise RunError(str(exc)) from None
+    except ArchiveWriteError as exc:
+        hint = ("free space on the archive's disk" if exc.errno == errno.ENOSPC
+                else "make the archive writable")
+        raise RunError(f"the archive could not be written: {exc.strerror} ({exc.filename}). "
+                       f"Files finished before this are kept; {hint}, then run the same command "
+                       "again to complete the run.") from None
+    if args.json:
+        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(summary.render())
+    return 0
+
+
+def _check_archive(archive: Path) -> None:
+    try:
+        archive.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create archive folder {archive}: {exc.strerror}") from None
+    if not os.access(archive, os.W_OK | os.X_OK):
+        raise RunError(f"archive folder {archive} is not writable by this user; fix its permissions "
+                       "or choose another --archive")

@@ -1,0 +1,235 @@
+"""The ingest run: a dock drop in, originals stored and cataloged, a summary out."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import pipeline
+from catalog.schema import SCHEMA_VERSION
+from catalog.store import Catalog, to_table
+from pipeline import runner
+from pipeline.config import Config
+from pipeline.discover import SourceFile, walk
+from pipeline.lock import ArchiveLock
+from pipeline.process import Context, FileResult, failed, process_file
+from pipeline.progress import Progress, human_bytes, human_duration
+from pipeline.stages.archive import ObjectStore
+from pipeline.stages.checksum import ArchiveWriteError
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    archive: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    sources: list[str] = field(default_factory=list)
+    files_seen: int = 0
+    files_skipped: int = 0          # already ingested by an earlier run
+    files_new: int = 0              # new distinct content
+    files_duplicate: int = 0        # content already in the archive or seen earlier in this run
+    by_status: Counter = field(default_factory=Counter)
+    bytes_by_status: Counter = field(default_factory=Counter)
+    media_s_by_status: Counter = field(default_factory=Counter)
+    bytes_read: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    cluster_cpus: int = 0
+    cluster_nodes: int = 0
+    ray_address: str = "local"
+    outcome: str = "finished"
+    problems: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        mb_s = self.bytes_read / 1e6 / self.wall_s if self.wall_s else 0.0
+        return {
+            "run_id": self.run_id, "archive": self.archive, "outcome": self.outcome,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "sources": self.sources, "files_seen": self.files_seen, "files_skipped": self.files_skipped,
+            "files_new": self.files_new, "files_duplicate": self.files_duplicate,
+            "files_by_status": dict(self.by_status), "bytes_by_status": dict(self.bytes_by_status),
+            "media_hours_by_status": {k: v / 3600 for k, v in self.media_s_by_status.items()},
+            "bytes_read": self.bytes_read, "wall_s": round(self.wall_s, 3), "mb_per_s": round(mb_s, 2),
+            "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
+            "ray_address": self.ray_address, "problems": self.problems,
+        }
+
+    def render(self) -> str:
+        d = self.to_dict()
+        media_h = sum(self.media_s_by_status.values()) / 3600
+        lines = [
+            f"fieldrec ingest {self.run_id}: {self.outcome}",
+            f"  files      {self.files_seen} seen, {self.files_new} new, {self.files_duplicate} duplicate, "
+            f"{self.files_skipped} already ingested",
+            "  status     " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in ("ok", "damaged", "unreadable")),
+            f"  bytes      {human_bytes(self.bytes_read)} read in {human_duration(self.wall_s)} "
+            f"({d['mb_per_s']:.1f} MB/s)",
+            f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
+            f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
+            f"  archive    {self.archive}",
+        ]
+        for p in self.problems[:20]:
+            lines.append(f"  ! {p['status']:10s} {p['path']}: {p['message']}")
+        if len(self.problems) > 20:
+            lines.append(f"  … {len(self.problems) - 20} more (see: fieldrec sql or the sightings table)")
+        return "\n".join(lines)
+
+
+ROW_TABLES = ("sightings", "recordings")
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+class CatalogBuffer:
+    """Rows waiting for the next commit; duplicates of known content keep only their sighting."""
+
+    def __init__(self, catalog: Catalog, run_id: str, known_sha: set[str]):
+        self.catalog, self.run_id, self.known_sha = catalog, run_id, known_sha
+        self.tables: dict[str, list] = {}
+        self.files = 0
+        self.last_commit = time.monotonic()
+
+    def add(self, result: FileResult) -> bool:
+        """Queue a result's rows; True when it brought new content."""
+        self.files += 1
+        self.tables.setdefault("sightings", []).append(result.sighting)     # row tables hold dicts
+        sha = result.sha256
+        if result.recording is None or sha in self.known_sha:
+            return False
+        self.known_sha.add(sha)
+        self.tables.setdefault("recordings", []).append(result.recording)
+        for name, rows in result.dependents.items():
+            self.tables.setdefault(name, []).append(rows)                  # others: row lists or tables
+        return True
+
+    def due(self, every_files: int, every_s: float) -> bool:
+        return self.files >= every_files or (self.files and time.monotonic() - self.last_commit >= every_s)
+
+    def commit(self) -> None:
+        """Make every queued row visible in one atomic catalog commit."""
+        batches = {name: pa.concat_tables([to_table(name, p) for p in parts]) if name not in ROW_TABLES else parts
+                   for name, parts in self.tables.items()}
+        self.catalog.commit(batches, tag=self.run_id)
+        self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
+
+
+def _known_sightings(catalog: Catalog, retry_unreadable: bool) -> set[tuple[str, int, int]]:
+    table = catalog.read("sightings", ["source_path", "size", "mtime_ns", "status", "sha256"])
+    if retry_unreadable:
+        table = table.filter(pc.is_valid(table["sha256"]))
+    return set(zip(table["source_path"].to_pylist(), table["size"].to_pylist(), table["mtime_ns"].to_pylist()))
+
+
+def ingest(sources: list[Path], archive: Path, config: Config, *, address: str | None = None,
+           workers: int | None = None, progress: bool = True, proxies: bool | None = None) -> RunSummary:
+    """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails."""
+    archive = Path(archive).resolve()
+    archive.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
+    summary = RunSummary(run_id, str(archive), datetime.now(timezone.utc), sources=[str(s) for s in sources])
+    t0, cpu0 = time.monotonic(), time.process_time()
+    with ArchiveLock(archive, f"ingest {run_id}"):
+        catalog = Catalog(archive, fsync=config.ingest.fsync).create()
+        store = ObjectStore(archive, fsync=config.ingest.fsync).create()
+        store.sweep()
+        known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
+        seen = _known_sightings(catalog, config.ingest.retry_unreadable)
+
+        todo: list[SourceFile] = []
+        keys = set()
+        for src in walk(sources):
+            summary.files_seen += 1
+            if src.key in seen or src.key in keys:
+                summary.files_skipped += 1
+                continue
+            keys.add(src.key)
+            todo.append(src)
+        cluster = runner.connect(address, workers) if todo else runner.Cluster("none", 0, 0, False)
+        summary.cluster_cpus, summary.cluster_nodes, summary.ray_address = cluster.cpus, cluster.nodes, cluster.address
+        try:
+            ctx = Context(str(archive), run_id, config)
+            plan = runner.plan_tasks([f.size for f in todo], cpus=cluster.cpus,
+                                     task_bytes=config.ingest.task_bytes,
+                                     task_max_files=config.ingest.task_max_files)
+            batches = [[todo[i] for i in task] for task in plan]
+            window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
+            bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
+            buffer = CatalogBuffer(catalog, run_id, known_sha)
+            try:
+                for results in runner.run_batches(_guarded, batches, ctx, window=window):
+                    for result in results:
+                        _count(summary, result, buffer.add(result))
+                    bar.advance(len(results), sum(r.source.size for r in results))
+                    if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
+                        buffer.commit()
+                buffer.commit()
+            finally:
+                bar.close()
+        except BaseException:
+            summary.outcome = "failed"
+            raise
+        finally:
+            summary.wall_s = time.monotonic() - t0
+            summary.cpu_s = time.process_time() - cpu0
+            summary.finished_at = datetime.now(timezone.utc)
+            try:
+                catalog.commit({"runs": [_run_row(summary, config)]}, tag=run_id)
+            except OSError:
+                pass                    # the archive itself is failing: the caller reports that
+            runner.shutdown(cluster)
+    return summary
+
+
+def _guarded(src: SourceFile, ctx: Context, node: str | None) -> FileResult:
+    """The one guard: any unexpected error fails this file alone, with its traceback."""
+    try:
+        return process_file(src, ctx, node)
+    except ArchiveWriteError:
+        raise
+    except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
+        return failed(src, ctx, exc)
+
+
+def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
+    status = result.status
+    summary.by_status[status] += 1
+    summary.bytes_by_status[status] += result.source.size
+    summary.bytes_read += result.bytes_read
+    if result.recording is not None:
+        if new:
+            summary.files_new += 1
+        else:
+            summary.files_duplicate += 1
+        summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0
+    if status != "ok":
+        message = (result.recording or result.sighting).get("error_message") or ""
+        summary.problems.append({"path": result.source.path, "status": status, "message": message})
+
+
+def _run_row(s: RunSummary, config: Config) -> dict:
+    return {
+        "run_id": s.run_id, "command": "ingest", "started_at": s.started_at, "finished_at": s.finished_at,
+        "host": socket.gethostname(), "ray_address": s.ray_address, "sources": s.sources,
+        "files_seen": s.files_seen, "files_new": s.files_new, "files_duplicate": s.files_duplicate,
+        "files_skipped": s.files_skipped,
+        **{f"files_{k}": s.by_status.get(k, 0) for k in ("ok", "damaged", "unreadable")},
+        **{f"bytes_{k}": s.bytes_by_status.get(k, 0) for k in ("ok", "damaged", "unreadable")},
+        "media_s_ok": s.media_s_by_status.get("ok", 0.0), "media_s_damaged": s.media_s_by_status.get("damaged", 0.0),
+        "bytes_read": s.bytes_read, "wall_s": s.wall_s, "outcome": s.outcome,
+        "config_json": json.dumps(config.to_dict(), default=str), "schema_version": SCHEMA_VERSION,
+        "fieldrec_version": pipeline.__version__,
+    }

@@ -1,0 +1,1 @@
+"""The only code that touches native libraries: FFmpeg through PyAV, hashing, compression."""

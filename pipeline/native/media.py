@@ -1,0 +1,157 @@
+"""Demux a media file with PyAV without decoding: container facts, streams and packet timing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from pipeline.native import isobmff
+
+av.logging.set_level(av.logging.PANIC)   # FFmpeg's chatter is not ours; errors come back as data
+log = logging.getLogger(__name__)
+
+MediaError = (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError)
+ISO_FORMATS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2")
+
+
+@dataclass
+class StreamInfo:
+    index: int
+    type: str                   # video | audio | subtitle | data | attachment
+    codec: str | None
+    profile: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    rotation: int = 0
+    sample_rate: int | None = None
+    channels: int | None = None
+    bit_rate: int | None = None
+    time_base: Fraction | None = None
+    attached_pic: bool = False
+
+
+@dataclass
+class PacketTimes:
+    """One stream's packets in demux order; times in seconds, NaN where the packet had none."""
+    pts: np.ndarray
+    dts: np.ndarray
+    duration: np.ndarray
+    key: np.ndarray
+    pos: np.ndarray
+    size: np.ndarray
+    corrupt: int = 0
+
+
+@dataclass
+class MediaInfo:
+    format_name: str
+    format_long: str
+    duration_s: float | None
+    start_s: float | None
+    bit_rate: int | None
+    tags: dict[str, str]
+    streams: list[StreamInfo]
+    packets: dict[int, PacketTimes] = field(default_factory=dict)
+    demux_error: str | None = None     # set when demuxing stopped early on an error
+    file_size: int = 0
+
+
+def open_input(path: Path, *, skip_probe_decode: bool = True):
+    """Open a container for reading; optionally without the probe decode of a frame.
+
+    ``skip_frame=all`` makes the probe in avformat_find_stream_info discard frames instead of
+    decoding them (about 40 ms saved per 1080p file); stream dimensions still come from the
+    container and the parsers.
+    """
+    options = {"skip_frame": "all"} if skip_probe_decode else None
+    return av.open(str(path), options=options, metadata_errors="replace")
+
+
+def _stream_info(stream, rotations: list[int]) -> StreamInfo:
+    cc = stream.codec_context
+    info = StreamInfo(
+        index=stream.index,
+        type=stream.type,
+        codec=cc.codec.canonical_name if cc is not None else None,
+        profile=getattr(stream, "profile", None),
+        time_base=stream.time_base,
+        bit_rate=(cc.bit_rate or None) if cc is not None else None,
+    )
+    if stream.type == "video":
+        info.width = cc.width or None
+        info.height = cc.height or None
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        info.fps = float(rate) if rate else None
+        info.attached_pic = bool(stream.disposition & av.stream.Disposition.attached_pic)
+        if stream.index < len(rotations):
+            info.rotation = rotations[stream.index]
+    elif stream.type == "audio":
+        info.sample_rate = cc.sample_rate or None
+        info.channels = cc.channels or None
+    return info
+
+
+def demux(path: Path, *, skip_probe_decode: bool = True) -> MediaInfo:
+    """Read every packet header of ``path`` (no decoding). Raises only if it cannot be opened."""
+    path = Path(path)
+    with open_input(path, skip_probe_decode=skip_probe_decode) as container:
+        fmt = container.format
+        rotations = isobmff.track_rotations(path) if any(n in fmt.name.split(",") for n in ISO_FORMATS) else []
+        info = MediaInfo(
+            format_name=fmt.name,
+            format_long=fmt.long_name,
+            duration_s=container.duration / 1e6 if container.duration is not None else None,
+            start_s=container.start_time / 1e6 if container.start_time is not None else None,
+            bit_rate=container.bit_rate or None,
+            tags=dict(container.metadata),
+            streams=[_stream_info(s, rotations) for s in container.streams],
+            file_size=path.stat().st_size,
+        )
+        columns = {s.index: ([], [], [], [], [], [], [0]) for s in container.streams}
+        bases = {s.index: float(s.time_base) if s.time_base else 0.0 for s in container.streams}
+        nan = float("nan")
+        try:
+            for packet in container.demux():
+                if packet.size == 0 and packet.pts is None:
+                    continue                      # the flush packet at the end of each stream
+                idx = packet.stream_index
+                pts, dts, dur = packet.pts, packet.dts, packet.duration
+                col = columns[idx]
+                tb = bases[idx]
+                col[0].append(pts * tb if pts is not None else nan)
+                col[1].append(dts * tb if dts is not None else nan)
+                col[2].append(dur * tb if dur else nan)
+                col[3].append(packet.is_keyframe)
+                col[4].append(packet.pos if packet.pos is not None else -1)
+                col[5].append(packet.size)
+                if packet.is_corrupt:
+                    col[6][0] += 1
+        except MediaError as exc:
+            info.demux_error = f"demux stopped: {describe_error(exc)}"
+        for idx, (pts, dts, dur, key, pos, size, corrupt) in columns.items():
+            info.packets[idx] = PacketTimes(
+                pts=np.asarray(pts, dtype=np.float64),
+                dts=np.asarray(dts, dtype=np.float64),
+                duration=np.asarray(dur, dtype=np.float64),
+                key=np.asarray(key, dtype=bool),
+                pos=np.asarray(pos, dtype=np.int64),
+                size=np.asarray(size, dtype=np.int64),
+                corrupt=corrupt[0],
+            )
+    return info
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line readable description of an FFmpeg or OS error."""
+    if isinstance(exc, av.error.FFmpegError):
+        text = exc.strerror or type(exc).__name__
+        return f"{text} (FFmpeg {type(exc).__name__}, code {exc.errno})"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} (errno {exc.errno})"
+    return f"{type(exc).__name__}: {exc}"

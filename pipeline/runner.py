@@ -1,0 +1,119 @@
+"""The Ray adapter: start or join Ray, plan balanced tasks, run stages in a bounded window.
+
+This is the only module that imports Ray for per-file work. Stages know nothing of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence, TypeVar
+
+T = TypeVar("T")
+
+# fieldrec never calls out: Ray's usage statistics stay off whatever the environment says.
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import ray  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Cluster:
+    address: str            # "local" for the private embedded instance
+    cpus: int
+    nodes: int
+    started_here: bool
+
+
+def connect(address: str | None = None, workers: int | None = None) -> Cluster:
+    """Join ``address`` (or ``RAY_ADDRESS``); without one, start a private local instance.
+
+    Never attaches silently to a cluster that merely happens to run on this machine.
+    """
+    started = False
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(
+                address="local",
+                num_cpus=workers or os.cpu_count() or 1,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                object_store_memory=256 * 1024 * 1024,
+                **common,
+            )
+        started = True
+    resources = ray.cluster_resources()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return Cluster(address or "local", int(resources.get("CPU", 1)), len(nodes), started)
+
+
+def shutdown(cluster: Cluster) -> None:
+    if cluster.started_here and ray.is_initialized():
+        ray.shutdown()
+
+
+def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_files: int) -> list[list[int]]:
+    """Group item indices into tasks of balanced weight, largest first.
+
+    A large file is a task of its own; small files share a task up to a byte budget that also
+    leaves several tasks per CPU, so a 4 GB file and a 50 KB photo are not weighed alike.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
+    total = sum(sizes)
+    budget = max(1, min(task_bytes, total // max(1, cpus * 4)))
+    tasks: list[list[int]] = []
+    current: list[int] = []
+    weight = 0
+    for i in order:
+        if sizes[i] >= budget:
+            tasks.append([i])
+            continue
+        if current and (weight + sizes[i] > budget or len(current) >= task_max_files):
+            tasks.append(current)
+            current, weight = [], 0
+        current.append(i)
+        weight += sizes[i]
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def _run_batch(fn: Callable, items: list, ctx) -> list:
+    node = ray.get_runtime_context().get_node_id()
+    return [fn(item, ctx, node) for item in items]
+
+
+_remote_batch = ray.remote(num_cpus=1, max_retries=3)(_run_batch)
+
+
+def run_batches(fn: Callable, batches: Sequence[list], ctx, *, window: int,
+                resources: dict | None = None) -> Iterator[list]:
+    """Run ``fn(item, ctx, node)`` over every batch on Ray, at most ``window`` tasks in flight.
+
+    Yields each batch's list of results as it completes. ``fn`` must guard its own per-item
+    errors; an exception it lets through (an archive that cannot be written) ends the run.
+    """
+    remote = _remote_batch.options(**resources) if resources else _remote_batch
+    ctx_ref = ray.put(ctx)
+    fn_ref = ray.put(fn)
+    pending = []
+    it = iter(batches)
+    try:
+        while True:
+            while len(pending) < window:
+                batch = next(it, None)
+                if batch is None:
+                    break
+                pending.append(remote.remote(fn_ref, batch, ctx_ref))
+            if not pending:
+                return
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=False)

@@ -1,0 +1,63 @@
+"""The content-addressed object store: originals under ``objects/`` by SHA-256, read-only."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from catalog.store import fsync_dir
+
+OBJECTS = "objects"
+TMP = ".tmp"
+
+
+class ObjectStore:
+    """``ARCHIVE/objects/ab/cd/<sha256>``; new objects appear only by rename of a synced copy."""
+
+    def __init__(self, archive: Path, *, fsync: bool = True):
+        self.archive = Path(archive)
+        self.root = self.archive / OBJECTS
+        self.tmp = self.root / TMP
+        self.fsync = fsync
+
+    def create(self) -> "ObjectStore":
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @staticmethod
+    def relpath(sha256: str) -> str:
+        return f"{OBJECTS}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path(self, sha256: str) -> Path:
+        return self.archive / self.relpath(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def temp_path(self) -> Path:
+        """A fresh hidden path for an object being written (removed by ``sweep`` if abandoned)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}"
+
+    def commit(self, tmp: Path, sha256: str) -> bool:
+        """Move a fully written and synced copy into place. False if the object already existed."""
+        final = self.path(sha256)
+        if final.exists():
+            tmp.unlink()
+            return False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)          # same content under the same name: a race is harmless
+        if self.fsync:
+            fsync_dir(final.parent)
+        return True
+
+    def sweep(self) -> int:
+        """Delete abandoned temporary copies (a crashed run's). Only the driver calls this."""
+        removed = 0
+        if self.tmp.exists():
+            for stray in self.tmp.iterdir():
+                stray.unlink(missing_ok=True)
+                removed += 1
+        return removed
