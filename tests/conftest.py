@@ -1,0 +1,55 @@
+"""Shared fixtures: one local Ray instance per test session, on the loopback address only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A private Ray instance shared by every test that needs one (start-up costs seconds)."""
+    from pipeline import runner
+
+    cluster = runner.connect(None, workers=2)
+    yield cluster
+    import ray
+
+    ray.shutdown()
+
+
+@pytest.fixture
+def config():
+    from pipeline.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture
+def fast_config(config):
+    """Defaults without fsync: tests do not need durability against power loss."""
+    import dataclasses
+
+    return dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"third-party corpus not present at {CORPUS} (it ships beside the repository only)")
+    return CORPUS
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_error_logs(caplog):
+    """A test that makes fieldrec log an ERROR fails, even if its asserts pass."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith(("pipeline", "catalog"))]
+    assert not errors, f"unexpected ERROR logs: {[r.getMessage() for r in errors]}"
