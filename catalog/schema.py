@@ -54,6 +54,8 @@ RECORDINGS = pa.schema([
     ("processed_on", pa.string()),       # Ray node id that processed the file
     ("run_id", pa.string()),
     ("ingested_at", TS_UTC),
+    ("decode_errors", pa.int32()),       # chosen keyframes (or the photo) that failed to decode
+    ("thumbnail_count", pa.int32()),     # rows in `thumbnails`; null when the stage was off
 ])
 
 SIGHTINGS = pa.schema([
@@ -125,11 +127,21 @@ RUNS = pa.schema([
     ("fieldrec_version", pa.string()),
 ])
 
+THUMBNAILS = pa.schema([
+    ("sha256", pa.string()),
+    ("pts_s", pa.float64()),             # keyframe time in the file's own clock (0 for a photo)
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("format", pa.string()),             # webp | jpeg
+    ("image", pa.binary()),              # the encoded image
+])
+
 TABLES: dict[str, pa.Schema] = {
     "recordings": RECORDINGS,
     "sightings": SIGHTINGS,
     "streams": STREAMS,
     "keyframes": KEYFRAMES,
     "runs": RUNS,
+    "thumbnails": THUMBNAILS,
 }
 

@@ -59,10 +59,39 @@ class DemuxConfig:
 
 
 @dataclass(frozen=True)
+class ThumbnailsConfig:
+    # Make keyframe thumbnails during ingest (photos get one; audio none).
+    enabled: bool = True
+    # The first keyframe, then at most one keyframe every this many seconds of media.
+    interval_s: float = 10.0
+    # Long side of a thumbnail in pixels (aspect ratio and rotation kept; never enlarged).
+    max_side: int = 320
+    format: str = "webp"            # webp | jpeg
+    quality: int = 75               # 1..100
+    # WebP effort 0..6: 0 is about 5x cheaper than 4 and a little larger (thumbnails are tiny).
+    webp_method: int = 0
+    # Decoder shortcuts for previews: no loop filter, non-compliant speedups, reduced-size MJPEG.
+    fast_decode: bool = True
+
+    def validate(self) -> None:
+        if self.format not in ("webp", "jpeg"):
+            raise ConfigError(f"thumbnails.format: expected 'webp' or 'jpeg', got {self.format!r}")
+        if not 1 <= self.quality <= 100:
+            raise ConfigError(f"thumbnails.quality: expected 1..100, got {self.quality}")
+        if not 0 <= self.webp_method <= 6:
+            raise ConfigError(f"thumbnails.webp_method: expected 0..6, got {self.webp_method}")
+        if not self.interval_s >= 0:
+            raise ConfigError(f"thumbnails.interval_s: expected 0 or more seconds, got {self.interval_s}")
+        if not 16 <= self.max_side <= 4096:
+            raise ConfigError(f"thumbnails.max_side: expected 16..4096 pixels, got {self.max_side}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
+    thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.discover import SourceFile
-from pipeline.stages import demux, identity
+from pipeline.stages import demux, identity, thumbnails
 from pipeline.stages.archive import ObjectStore
 from pipeline.stages.checksum import ArchiveWriteError, store_source
 from pipeline.stages.identify import sniff
@@ -67,7 +67,7 @@ def failed(src: SourceFile, ctx: Context, exc: BaseException) -> FileResult:
 
 
 def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> FileResult:
-    """Store, hash, identify and demux one file. Raises only ``ArchiveWriteError``."""
+    """Store, hash, identify, demux and thumbnail one file. Raises only ``ArchiveWriteError``."""
     if src.problem:
         return unreadable(src, ctx, src.problem)
     cfg = ctx.config
@@ -88,7 +88,12 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     tags = outcome.media.tags if outcome.media else {}
     who = identity.identify(Path(src.path).name, tags, exif_time, cfg.identity)
 
+    thumbs = thumbnails.make_thumbnails(object_path, digest.sha256, outcome, cfg.thumbnails)
+
     status, stage, message = outcome.status, ("demux" if outcome.status != "ok" else None), outcome.error_message
+    if thumbs is not None and thumbs.decode_errors:
+        status, stage = ("damaged" if status == "ok" else status), stage or "thumbnails"
+        message = "; ".join(m for m in (message, thumbs.problem) if m)
     if stored.changed_while_read:
         status, stage = ("damaged" if status == "ok" else status), "checksum"
         message = "; ".join(m for m in (stored.changed_while_read, message) if m)
@@ -111,6 +116,9 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     dependents: dict[str, list[dict] | pa.Table] = {"streams": outcome.streams}
     if outcome.keyframes is not None:
         dependents["keyframes"] = outcome.keyframes
+    if thumbs is not None:
+        recording["decode_errors"], recording["thumbnail_count"] = thumbs.decode_errors, len(thumbs.rows)
+        dependents["thumbnails"] = thumbs.rows
     return FileResult(
         src, _sighting(src, ctx, digest.sha256, status, message), recording, dependents,
         bytes_read=digest.size, new_object=stored.newly_stored,
