@@ -4,83 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import struct
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from pipeline.config import ConfigError, load_config
-from pipeline.native import media
+from pipeline.native import media, synth
 from pipeline.stages import demux, thumbnails
 from pipeline.stages.identify import sniff
 from tests.helpers import by_name, ingest, table
 
-W, H = 160, 120
-RED = (255, 0, 0)
-
-
 # -- generated media ------------------------------------------------------------------------
-def picture(i: int) -> np.ndarray:
-    """A red band across the top quarter (to check orientation) over a moving grey bar."""
-    img = np.full((H, W, 3), 40, np.uint8)
-    img[H // 4:, (i * 3) % W:] = 170
-    img[: H // 4] = RED
-    return img
+def clip(path: Path, **spec) -> Path:
+    """A small silent clip: 160x120 at 10 fps, 25 s, GOP 1 s unless told otherwise."""
+    base = dict(container="mp4", audio_codec=None, fps=10, duration_s=25.0, preset="ultrafast")
+    return synth.write_clip(path, synth.ClipSpec(**{**base, **spec}))
 
 
-def write_clip(path: Path, *, codec="libx264", fps=10, duration_s=25.0, gop_s=1.0, bframes=0) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height = W, H
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        if codec == "libx264":
-            gop = max(1, round(gop_s * fps))
-            stream.codec_context.gop_size = gop
-            stream.codec_context.max_b_frames = bframes
-            stream.codec_context.options = {"preset": "ultrafast", "bf": str(bframes), "keyint_min": str(gop),
-                                            "sc_threshold": "0", "crf": "30"}
-        for i in range(round(fps * duration_s)):
-            frame = av.VideoFrame.from_ndarray(picture(i), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+def damage_keyframe(path: Path, index: int) -> float:
+    """Noise over the slice data of the index-th keyframe of an MP4, keeping its first 8 bytes.
 
-
-def set_display_rotation(path: Path, degrees: int) -> None:
-    """Write a counter-clockwise rotation (FFmpeg's convention) into the video track's tkhd matrix."""
-    data = bytearray(path.read_bytes())
-    at = data.index(b"tkhd") + 4                                # the box's content
-    matrix_at = at + (4 + 8 + 4 + 4 + 4 + 8 if data[at] == 0 else 4 + 16 + 4 + 4 + 8 + 8) + 8
-    cos, sin = {90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
-    struct.pack_into(">ii", data, matrix_at, cos * 65536, -sin * 65536)        # a, b
-    struct.pack_into(">ii", data, matrix_at + 12, sin * 65536, cos * 65536)    # c, d
-    path.write_bytes(bytes(data))
-
-
-def corrupt_keyframe(path: Path, index: int) -> float:
-    """Overwrite the payload of the index-th video keyframe with noise; returns its time."""
-    info = media.demux(path)
-    times = info.packets[0]
+    The NAL length and header survive (as with bit rot inside a large sample), so the demuxer
+    still lists the keyframe and only decoding it fails. (``synth.corrupt_keyframe`` overwrites
+    the header too: FFmpeg's H.264 parser then no longer calls the packet a keyframe at all.)
+    """
+    times = media.demux(path).packets[0]
     pos, size = int(times.pos[times.key][index]), int(times.size[times.key][index])
     data = bytearray(path.read_bytes())
     data[pos + 8: pos + size] = np.random.default_rng(7).integers(0, 256, size - 8, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return float(times.pts[times.key][index])
-
-
-def write_photo(path: Path, orientation: int) -> Path:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    Image.fromarray(picture(0)).save(path, "JPEG", quality=90, exif=exif)
-    return path
 
 
 def run_stage(path: Path, config, **overrides):
@@ -117,28 +73,38 @@ def test_choose_keyframes(pts, interval, expected):
 # -- generated clips ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
-    clip: dict
+    spec: dict
     keyframes: int                     # every one stays in the keyframes table
     chosen: list[float]
     size: tuple[int, int]
-    rotation: int = 0
+    rotation: int = 0                  # the `rotation` column: counter-clockwise degrees
 
 
 CASES = [
     pytest.param(Case(dict(gop_s=1.0), 25, [0, 10, 20], (160, 120)), id="gop-1s"),
     pytest.param(Case(dict(gop_s=10.0), 3, [0, 10, 20], (160, 120)), id="gop-10s"),
-    pytest.param(Case(dict(codec="mjpeg", fps=5), 125, [0, 10, 20], (160, 120)), id="mjpeg"),
+    pytest.param(Case(dict(gop_s=0.5), 50, [0, 10, 20], (160, 120)), id="gop-0.5s"),
+    pytest.param(Case(dict(container="avi", video_codec="mjpeg", fps=5), 125, [0, 10, 20], (160, 120)), id="mjpeg"),
     pytest.param(Case(dict(gop_s=1.0, bframes=2), 25, [0, 10, 20], (160, 120)), id="b-frames"),
-    pytest.param(Case(dict(gop_s=1.0), 25, [0, 10, 20], (120, 160), rotation=90), id="rotated-90"),
-    pytest.param(Case(dict(gop_s=1.0), 25, [0, 10, 20], (120, 160), rotation=270), id="rotated-270"),
+    pytest.param(Case(dict(gop_s=1.0, rotation=90), 25, [0, 10, 20], (120, 160), rotation=270), id="rotated-90"),
+    pytest.param(Case(dict(gop_s=1.0, rotation=270), 25, [0, 10, 20], (120, 160), rotation=90), id="rotated-270"),
+    pytest.param(Case(dict(gop_s=1.0, rotation=180), 25, [0, 10, 20], (160, 120), rotation=180), id="rotated-180"),
 ]
+TRANSPOSE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def turned(image: Image.Image, ccw: int) -> Image.Image:
+    return image.transpose(TRANSPOSE[ccw]) if ccw else image
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
-    path = write_clip(tmp_path / ("clip.avi" if case.clip.get("codec") == "mjpeg" else "clip.mp4"), **case.clip)
-    if case.rotation:
-        set_display_rotation(path, case.rotation)
+    suffix = ".avi" if case.spec.get("container") == "avi" else ".mp4"
+    path = clip(tmp_path / f"clip{suffix}", **case.spec)
     outcome, thumbs = run_stage(path, config)
     assert outcome.keyframes.num_rows == case.keyframes
     assert outcome.fields["rotation"] == case.rotation
@@ -146,19 +112,18 @@ def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
     assert thumbs.frames_decoded == len(case.chosen)         # the decoder handed out nothing else
     assert [r["pts_s"] for r in thumbs.rows] == pytest.approx(case.chosen)
     for row in thumbs.rows:
-        image = decoded(row)
-        assert (row["width"], row["height"]) == image.size == case.size
+        assert (row["width"], row["height"]) == decoded(row).size == case.size
         assert row["format"] == "webp"
-    image = decoded(thumbs.rows[0])
-    w, h = image.size
-    # The red band was along the top; turned counter-clockwise by 90 it lies along the left.
-    where = {0: (w // 2, 2), 90: (2, h // 2), 270: (w - 3, h // 2)}[case.rotation]
-    assert is_red(image.getpixel(where))
-    assert not is_red(image.getpixel((w // 2, h - 3)))
+    if case.rotation:
+        # The same pictures without the display matrix, turned by hand, look the same.
+        plain = clip(tmp_path / f"plain{suffix}", **{**case.spec, "rotation": 0})
+        first = decoded(run_stage(plain, config)[1].rows[0])
+        right, wrong = turned(first, case.rotation), turned(first, (case.rotation + 180) % 360)
+        assert difference(decoded(thumbs.rows[0]), right) < 4 < difference(decoded(thumbs.rows[0]), wrong)
 
 
 def test_long_side_is_capped_and_jpeg_is_configurable(tmp_path, config):
-    path = write_clip(tmp_path / "clip.mp4", duration_s=2)
+    path = clip(tmp_path / "clip.mp4", duration_s=2)
     _, thumbs = run_stage(path, config, max_side=80, format="jpeg", quality=60)
     (row,) = thumbs.rows
     assert (row["width"], row["height"]) == (80, 60)
@@ -166,39 +131,36 @@ def test_long_side_is_capped_and_jpeg_is_configurable(tmp_path, config):
 
 
 def test_corrupt_keyframe_is_counted_and_the_rest_kept(tmp_path, config):
-    path = write_clip(tmp_path / "clip.mp4", duration_s=5)
-    bad = corrupt_keyframe(path, 2)
+    path = clip(tmp_path / "clip.mp4", duration_s=5)
+    assert damage_keyframe(path, 2) == 2.0
     outcome, thumbs = run_stage(path, config, interval_s=1.0)
     assert outcome.keyframes.num_rows == 5
     assert thumbs.chosen == 5
     assert thumbs.decode_errors == 1
     assert "2.000 s" in thumbs.first_error
-    assert [r["pts_s"] for r in thumbs.rows] == pytest.approx([t for t in (0, 1, 2, 3, 4) if t != bad])
+    assert [r["pts_s"] for r in thumbs.rows] == pytest.approx([0, 1, 3, 4])
 
 
-@pytest.mark.parametrize("orientation, size, red_at", [
-    pytest.param(1, (160, 120), "top", id="upright"),
-    pytest.param(6, (120, 160), "right", id="exif-6-portrait"),
-    pytest.param(8, (120, 160), "left", id="exif-8-portrait"),
+@pytest.mark.parametrize("orientation, size, mark_at", [
+    pytest.param(None, (160, 120), "top-left", id="no-exif-orientation"),
+    pytest.param(6, (120, 160), "top-right", id="exif-6-portrait"),
+    pytest.param(8, (120, 160), "bottom-left", id="exif-8-portrait"),
+    pytest.param(3, (160, 120), "bottom-right", id="exif-3-upside-down"),
 ])
-def test_photo_gets_one_upright_thumbnail(tmp_path, config, orientation, size, red_at):
-    path = write_photo(tmp_path / "photo.jpg", orientation)
+def test_photo_gets_one_upright_thumbnail(tmp_path, config, orientation, size, mark_at):
+    path = synth.write_jpeg(tmp_path / "photo.jpg", 160, 120, orientation=orientation)   # red mark: stored top-left
     _, thumbs = run_stage(path, config)
     (row,) = thumbs.rows
     image = decoded(row)
     assert image.size == size and row["pts_s"] == 0.0
     w, h = size
-    assert is_red(image.getpixel({"top": (w // 2, 2), "right": (w - 3, h // 2), "left": (2, h // 2)}[red_at]))
+    corners = {"top-left": (2, 2), "top-right": (w - 3, 2), "bottom-left": (2, h - 3), "bottom-right": (w - 3, h - 3)}
+    red = {name: is_red(image.getpixel(xy)) for name, xy in corners.items()}
+    assert red == {name: name == mark_at for name in corners}
 
 
 def test_audio_gets_none_and_disabled_stage_does_nothing(tmp_path, config):
-    path = tmp_path / "a.wav"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("pcm_s16le", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
-        frame.sample_rate = 8000
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
+    path = synth.write_wav(tmp_path / "a.wav", duration_s=1.0)
     outcome, thumbs = run_stage(path, config)
     assert outcome.kind == "audio" and thumbs.rows == [] and thumbs.decode_errors == 0
     assert run_stage(path, config, enabled=False)[1] is None
@@ -238,9 +200,9 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, r
 
     drop = tmp_path / "drop"
     drop.mkdir()
-    write_clip(drop / "clip.mp4", duration_s=21)
-    write_photo(drop / "photo.jpg", 6)
-    corrupt_keyframe(write_clip(drop / "corrupt.mp4", duration_s=12, gop_s=10.0), 1)
+    clip(drop / "clip.mp4", duration_s=21, audio_codec="aac")
+    synth.write_jpeg(drop / "photo.jpg", orientation=6)
+    damage_keyframe(clip(drop / "corrupt.mp4", duration_s=12, gop_s=10.0, seed=1), 1)
     archive = tmp_path / "archive"
     ingest([drop], archive, fast_config)
     rec = by_name(archive)
