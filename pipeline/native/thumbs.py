@@ -173,8 +173,10 @@ def _decode_keyframe(decoder, packet, reader: "_KeyframeReader") -> list:
 
 def _preview(frame, *, max_side: int, rotation: int, aspect: float) -> Image.Image:
     width, height = fit(round(frame.width * aspect), frame.height, max_side)
-    image = frame.to_image(width=width, height=height, interpolation="AREA")
-    return upright(image, frame.rotation % 360 or rotation)
+    # Scaling in the decoder's own pixel format, then converting the small picture, costs half
+    # of scaling and converting in one step (0.5 + 0.2 ms against 1.1 ms from 1080p).
+    small = frame.reformat(width=width, height=height, interpolation="AREA")
+    return upright(small.to_image(), frame.rotation % 360 or rotation)
 
 
 def _decode_pass(path: Path, stream_index: int, targets: list[float], result: KeyframeDecode, *,
@@ -231,18 +233,19 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
 
 
 def decode_keyframes(path: Path, stream_index: int, pts_s: Sequence[float], *, max_side: int,
-                     rotation: int = 0, fast: bool = True, previews: bool = True) -> KeyframeDecode:
+                     rotation: int = 0, fast: bool = True, previews: bool = True, seek: bool = True) -> KeyframeDecode:
     """Decode exactly the keyframes at ``pts_s`` (seconds, from the demux pass) into previews.
 
     A keyframe that fails to decode is counted and skipped; the others are still decoded.
     ``rotation`` (counter-clockwise degrees) is used when frames carry no display matrix.
-    With ``previews=False`` frames are decoded and dropped (the bare-decode baseline of the bench).
+    With ``previews=False`` frames are decoded and dropped (the bare-decode baseline of the bench);
+    with ``seek=False`` the file is read in order instead (every packet demuxed, the chosen decoded).
     """
     result = KeyframeDecode()
     options = dict(max_side=max_side, rotation=rotation, fast=fast, previews=previews)
     targets = sorted({float(p) for p in pts_s if math.isfinite(p)})
-    left = _decode_pass(Path(path), stream_index, targets, result, seek=True, **options)
-    if left:
+    left = _decode_pass(Path(path), stream_index, targets, result, seek=seek, **options)
+    if left and seek:
         _decode_pass(Path(path), stream_index, left, result, seek=False, **options)
     return result
 

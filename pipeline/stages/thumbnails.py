@@ -38,12 +38,14 @@ def choose_keyframes(pts_s, interval_s: float) -> np.ndarray:
     pts = np.asarray(pts_s, dtype=np.float64)
     order = np.argsort(pts, kind="stable")
     order = order[np.isfinite(pts[order])]
+    if interval_s <= 0:
+        return order.astype(np.int64)
+    ordered = pts[order]
     chosen = []
-    next_at = -np.inf
-    for i in order:
-        if pts[i] >= next_at:
-            chosen.append(i)
-            next_at = pts[i] + interval_s
+    i = 0
+    while i < len(order):                 # one step per thumbnail, not per keyframe (MJPEG: every frame)
+        chosen.append(order[i])
+        i = int(np.searchsorted(ordered, ordered[i] + interval_s, side="left"))
     return np.asarray(chosen, dtype=np.int64)
 
 
