@@ -125,11 +125,54 @@ RUNS = pa.schema([
     ("fieldrec_version", pa.string()),
 ])
 
+GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
+
+# One row per gap the first time it is detected; never edited. Whether a gap is current is the
+# latest ``gap_state`` event for its gap_id (none yet: current). See pipeline/gapstate.py.
+GAPS = pa.schema([
+    ("gap_id", pa.string()),             # stable across runs for the same gap
+    ("kind", pa.string()),               # within_file | between_files | overlap | clock | damaged_tail
+    ("reason", pa.string()),             # forward_jump | backwards | truncated | no_index | ...
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("start_time", TS),                  # device time, like recordings.start_time
+    ("end_time", TS),
+    ("duration_s", pa.float64()),        # null when the length cannot be known
+    ("sha256", pa.string()),             # the file, for within_file, damaged_tail and clock
+    ("before_sha256", pa.string()),      # between_files and overlap: the recordings either side
+    ("after_sha256", pa.string()),
+    ("offset_s", pa.float64()),          # within the file, seconds from its first timestamp
+    ("stream", pa.string()),             # stream indexes, e.g. "0" or "0,1"
+    ("detail", pa.string()),             # one readable sentence
+    ("detected_run_id", pa.string()),
+    ("detected_at", TS_UTC),
+])
+
+GAP_STATE = pa.schema([
+    ("gap_id", pa.string()),
+    ("state", pa.string()),              # open | closed
+    ("run_id", pa.string()),
+    ("evaluated_at", TS_UTC),
+])
+
+EXPLANATIONS = pa.schema([
+    ("explanation_id", pa.string()),
+    ("gap_id", pa.string()),
+    ("source", pa.string()),             # spoken (note when recording resumed) | report (written)
+    ("reason", pa.string()),
+    ("explained_by", pa.string()),
+    ("approved_by", pa.string()),        # team lead approving a written report; null if not (yet)
+    ("explained_at", TS_UTC),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "recordings": RECORDINGS,
     "sightings": SIGHTINGS,
     "streams": STREAMS,
     "keyframes": KEYFRAMES,
     "runs": RUNS,
+    "gaps": GAPS,
+    "gap_state": GAP_STATE,
+    "explanations": EXPLANATIONS,
 }
 

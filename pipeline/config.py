@@ -59,10 +59,49 @@ class DemuxConfig:
 
 
 @dataclass(frozen=True)
+class GapsConfig:
+    # within_file: a forward timestamp jump counts when the missing time exceeds the larger of
+    # min_jump_s and jump_frames frame durations (audio: packet durations, i.e. sample counts).
+    min_jump_s: float = 1.0
+    jump_frames: int = 3
+    # between_files: a device's next recording may start this long after the previous one ends
+    # (file names have one-second resolution) before the pause is a gap; overlaps likewise.
+    between_files_tolerance_s: float = 2.0
+    overlap_tolerance_s: float = 2.0
+    # clock: device times before this date (YYYY-MM-DD), or later than the ingest time plus
+    # future_tolerance_s (device time is local, of unknown zone), cannot be right.
+    earliest_plausible: str = "2015-01-01"
+    future_tolerance_s: float = 86400.0
+    # clock: file-name time and container time written by the same clock must agree this closely
+    # (with the start or with the end of the recording); whole time-zone offsets are not errors.
+    name_container_tolerance_s: float = 5.0
+    allow_zone_offsets: bool = True
+    # clock: recordings whose sequence numbers and start times disagree are flagged.
+    check_sequence: bool = True
+    # Kinds of recording whose per-device timelines are checked for between_files gaps.
+    timeline_kinds: tuple[str, ...] = ("video", "audio")
+
+    def validate(self) -> None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(self.earliest_plausible)
+        except ValueError:
+            raise ConfigError(f"gaps.earliest_plausible: expected a date YYYY-MM-DD, got {self.earliest_plausible!r}") from None
+        for name in ("min_jump_s", "between_files_tolerance_s", "overlap_tolerance_s",
+                     "future_tolerance_s", "name_container_tolerance_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"gaps.{name}: must not be negative, got {getattr(self, name)!r}")
+        if self.jump_frames < 0:
+            raise ConfigError(f"gaps.jump_frames: must not be negative, got {self.jump_frames!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
+    gaps: GapsConfig = field(default_factory=GapsConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:
