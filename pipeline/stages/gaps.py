@@ -28,7 +28,7 @@ WRAPPING_FORMATS = ("mpegts", "mpegtsraw", "mpeg", "mpegvideo")
 @dataclass(frozen=True)
 class FileGap:
     kind: str                       # within_file | damaged_tail
-    reason: str                     # forward_jump | backwards | truncated | no_index | demux_stopped
+    reason: str                     # forward_jump | backwards | truncated | not_openable | demux_stopped
     offset_s: float                 # seconds from the file's first timestamp
     duration_s: float | None        # None: the length cannot be known
     streams: tuple[int, ...] = ()
@@ -58,10 +58,10 @@ class Track:
     order: np.ndarray               # DTS when the container has them, else PTS: the decode order
     pts: np.ndarray                 # presentation times (the order times where a PTS is missing)
     dur: np.ndarray
-    is_dts: bool
 
 
 def track(index: int, times: PacketTimes, wraps: bool) -> Track | None:
+    """A stream's timing; DTS give the decode order (PTS of B-frames do not) unless missing."""
     use_dts = bool(np.isfinite(times.dts).sum() >= max(1, 0.9 * len(times.dts)))
     order = times.dts if use_dts else times.pts
     ok = np.isfinite(order)
@@ -72,7 +72,7 @@ def track(index: int, times: PacketTimes, wraps: bool) -> Track | None:
     if wraps:
         order, pts = _unwrap(order), _unwrap(pts)
         pts = pts + round((order[0] - pts[0]) / TS_WRAP_S) * TS_WRAP_S
-    return Track(index, order, pts, times.duration[ok], use_dts)
+    return Track(index, order, pts, times.duration[ok])
 
 
 def align(tracks: list[Track], reference: Track) -> None:
@@ -101,13 +101,16 @@ def describe(g: FileGap) -> str:
 
 
 def stream_gaps(tr: Track, origin: float, cfg: GapsConfig) -> list[FileGap]:
-    """Backward steps in decode order, then forward jumps in presentation order, of one stream.
+    """Forward jumps and backward steps of one stream's timestamps.
 
-    Decode order (DTS) is monotonic in a good stream even with B-frames, so any step back of
-    more than half a frame is a discontinuity. The stream is split there, and within each part
-    the sorted presentation times show where pictures or sound are missing. A packet's own
-    duration is trusted up to the threshold: MP4 spells a jump as one sample lasting the whole
-    pause, so longer durations are replaced by the stream's usual one.
+    Decode order (DTS) is monotonic in a good stream even with B-frames; Matroska and WebM give
+    DTS equal to PTS, which step back a few frames wherever frames are reordered, so a step
+    back counts when it exceeds the same threshold as a jump forward. The stream is split at
+    such steps; in each part a jump is where the sorted presentation times skip (B-frames make
+    the decode order reach past it), confirmed by a jump of the same size in decode order (a
+    bad presentation time on one frame, e.g. a bit flip in an MP4's composition offsets, is
+    not a gap). A packet's own duration is trusted up to the threshold: MP4 spells a jump as
+    one sample lasting the whole pause.
     """
     if len(tr.order) < 2:
         return []
@@ -116,21 +119,25 @@ def stream_gaps(tr: Track, origin: float, cfg: GapsConfig) -> list[FileGap]:
         return []
     threshold = max(cfg.min_jump_s, cfg.jump_frames * frame)
     usual = np.where(np.isfinite(tr.dur) & (tr.dur > 0) & (tr.dur <= threshold), tr.dur, frame)
-    back_limit = frame / 2 if tr.is_dts else threshold
-    step = np.diff(tr.order) - usual[:-1]
-    cuts = [int(i) + 1 for i in np.flatnonzero(step < -back_limit)]
+    decode_missing = np.diff(tr.order) - usual[:-1]
+    cuts = np.flatnonzero(decode_missing < -threshold) + 1
     found = []
-    for lo, hi in zip([0] + cuts, cuts + [len(tr.order)]):
+    for lo, hi in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(tr.order)]])):
+        jumps = list(decode_missing[lo:hi - 1][decode_missing[lo:hi - 1] > threshold])
         order = np.argsort(tr.pts[lo:hi], kind="stable")
         pts, expected = tr.pts[lo:hi][order], usual[lo:hi][order]
         missing = np.diff(pts) - expected[:-1]
         for i in np.flatnonzero(missing > threshold):
+            match = next((j for j in jumps if abs(j - missing[i]) <= threshold), None)
+            if match is None:
+                continue
+            jumps.remove(match)
             found.append(FileGap("within_file", "forward_jump", float(pts[i] + expected[i] - origin),
                                  float(missing[i]), (tr.index,)))
         if hi < len(tr.order):
             end = float(pts[-1] + expected[-1])
             found.append(FileGap("within_file", "backwards", end - origin, None, (tr.index,),
-                                 back_s=float(end - tr.pts[hi:].min()) if hi < len(tr.pts) else 0.0))
+                                 back_s=float(-decode_missing[hi - 1])))
     return found
 
 
@@ -173,14 +180,14 @@ def damaged_tail(outcome: "demux.DemuxOutcome") -> FileGap | None:
     """The part of a damaged recording that is lost: from the last good timestamp on.
 
     Same facts as the demux stage's verdict: packets ending before the declared duration
-    (truncated), no packets at all because the container has no index (MP4 without 'moov'),
+    (truncated), no packets at all because the container has no index (an MP4 without a 'moov' index),
     or demuxing that stopped on an error.
     """
     if outcome.kind not in ("video", "audio") or outcome.status != "damaged":
         return None
     info = outcome.media
     if info is None:
-        return FileGap("damaged_tail", "no_index", 0.0, None, (),
+        return FileGap("damaged_tail", "not_openable", 0.0, None, (),
                        "the container cannot be opened (e.g. an MP4 never finalised): all of it is lost; "
                        "its length is unknown, the device's next recording bounds it")
     measured = outcome.fields.get("duration_s")
