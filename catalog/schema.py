@@ -132,7 +132,7 @@ GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
 GAPS = pa.schema([
     ("gap_id", pa.string()),             # stable across runs for the same gap
     ("kind", pa.string()),               # within_file | between_files | overlap | clock | damaged_tail
-    ("reason", pa.string()),             # forward_jump | backwards | pause | truncated | ...
+    ("reason", pa.string()),             # forward_jump | backwards | truncated | not_openable | pause | overlap | before_earliest | ...
     ("device_id", pa.string()),
     ("officer_id", pa.string()),
     ("start_time", TS),                  # device time, like recordings.start_time

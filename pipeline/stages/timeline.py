@@ -11,8 +11,10 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.config import GapsConfig
 from pipeline.stages.gaps import gap_id
@@ -38,12 +40,17 @@ def _is_zone_offset(diff_s: float, tolerance: float) -> bool:
     return abs(diff_s) <= ZONE_MAX_S + tolerance and min(rest, ZONE_STEP_S - rest) <= tolerance
 
 
+@lru_cache(maxsize=8)
+def _earliest(text: str) -> datetime:
+    return datetime.combine(date.fromisoformat(text), datetime.min.time())
+
+
 def clock_problem(r: dict, cfg: GapsConfig) -> tuple[str, str] | None:
     """(reason, sentence) when this recording's device time cannot be right, else None."""
     start = r["start_time"]
     if start is None:
         return "no_time", "no start time in the file name, the container or EXIF: it cannot be placed"
-    earliest = datetime.combine(date.fromisoformat(cfg.earliest_plausible), datetime.min.time())
+    earliest = _earliest(cfg.earliest_plausible)
     if start < earliest:
         return "before_earliest", f"starts {start:%Y-%m-%d %H:%M:%S}, before {cfg.earliest_plausible}: the clock was not set"
     ingested = _naive_utc(r["ingested_at"])
@@ -151,9 +158,13 @@ def device_gaps(recordings: pa.Table, tails: dict[str, Tail], cfg: GapsConfig, *
     """Every between_files, overlap and clock gap of every device in ``recordings``."""
     meta = {"run_id": run_id, "detected_at": detected_at}
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in recordings.select(COLUMNS).to_pylist():
-        if r["device_id"] and r["kind"] in cfg.timeline_kinds:
-            groups[(r["device_id"], r["kind"])].append(r)
+    wanted = recordings.select(COLUMNS).filter(
+        pc.and_(pc.is_valid(recordings["device_id"]),
+                pc.is_in(recordings["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
+    naive = wanted.set_column(COLUMNS.index("ingested_at"), "ingested_at",
+                              wanted["ingested_at"].cast(pa.timestamp("us")))    # UTC, as device times are naive
+    for r in naive.to_pylist():
+        groups[(r["device_id"], r["kind"])].append(r)
     found = []
     for (device, _kind), rows in sorted(groups.items()):
         flagged: dict[str, tuple[str, str]] = {}
