@@ -17,7 +17,7 @@ BDXL or M-DISC. Three steps:
 
   fieldrec disc plan  --archive A --case C-2024-17 --media bd25 --out plan.json
   fieldrec disc stage --archive A plan.json --out /staging --iso
-  fieldrec disc verify /staging/FR_20240315_3A9F1C_01.iso --archive A
+  fieldrec disc verify /staging/FR_3A9F1C_01.iso --archive A
 
 `plan` packs the originals onto as few discs as possible (a case's files on consecutive discs,
 each device's recordings in recording order when that costs no disc). `stage` writes one BagIt

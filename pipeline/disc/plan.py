@@ -21,6 +21,7 @@ from pipeline.progress import human_bytes
 from pipeline.stages.archive import ObjectStore
 
 PLAN_FORMAT = "fieldrec-disc-plan/1"
+LABEL_CHARS = 16
 DERIVATIVE_TABLES = (("proxies", "proxy"), ("thumbnails", "thumbnail"))
 DERIVATIVE_PATH_COLUMNS = ("archive_path", "path", "proxy_path", "thumbnail_path")
 
@@ -74,15 +75,16 @@ def build(archive: Path, selected: dict[str, list[str]], recordings: dict[str, d
         raise PlanError("nothing to put on disc: " + ("; ".join(r["reason"] + ": " + r["name"] for r in refused)
                                                       or "the selection is empty"))
     result = packing.pack(items, usable)
-    set_id = hashlib.sha256(("\n".join(sorted(entries)) + request.media).encode()).hexdigest()[:6].upper()
-    prefix = re.sub(r"[^A-Z0-9]+", "_", request.label_prefix.upper()).strip("_")[:10] or "FR"
+    set_id = hashlib.sha256(f"{sorted(entries)}{request}{now.isoformat()}".encode()).hexdigest()[:6].upper()
     width = 2 if result.count < 100 else 3
+    # Joliet (what Windows shows) holds 16 characters of volume label: PREFIX_SETID_NN fits
+    prefix = re.sub(r"[^A-Z0-9]+", "_", request.label_prefix.upper()).strip("_")[:LABEL_CHARS - 8 - width] or "FR"
     discs = []
     for n, disc in enumerate(result.discs, start=1):
         files = [f for item in sorted(disc.items, key=lambda i: (group_order.index(i.group), i.order))
                  for f in entries[item.key]]
         discs.append({
-            "label": f"{prefix}_{now:%Y%m%d}_{set_id}_{n:0{width}d}",
+            "label": f"{prefix}_{set_id}_{n:0{width}d}",
             "index": n, "count": result.count,
             "case_ids": list(dict.fromkeys(c for f in files for c in f["cases"] if c != "selection")),
             "files": files,

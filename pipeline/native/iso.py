@@ -23,7 +23,8 @@ def write_iso(folder: Path, image: Path, volume_id: str, *, volume_set: str = ""
     """Master ``folder``'s tree into ``image`` (written under a temporary name, then renamed)."""
     folder, image = Path(folder), Path(image)
     iso = pycdlib.PyCdlib()
-    iso.new(interchange_level=3, vol_ident=_d_chars(volume_id)[:32], sys_ident="LINUX",
+    # the same identifier goes into the Joliet descriptor, which holds 16 characters
+    iso.new(interchange_level=3, vol_ident=_d_chars(volume_id)[:16], sys_ident="LINUX",
             vol_set_ident=_d_chars(volume_set)[:128] or " ", app_ident_str="fieldrec",
             joliet=3, rock_ridge="1.09", udf="2.60" if udf else None)
     iso_names: dict[str, str] = {"": ""}                  # relative path -> ISO 9660 path
