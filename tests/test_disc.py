@@ -313,3 +313,41 @@ def test_cases_from_assignments_go_on_consecutive_discs(tmp_path, archive, capsy
         on = sorted({n for n, f in files if f["group"] == case})
         assert on == list(range(on[0], on[-1] + 1))
     assert plan["discs"][0]["case_ids"] == ["MASS-1"]
+
+
+@pytest.mark.skipif(not os.environ.get("FIELDREC_LARGE_TESTS"),
+                    reason="writes and reads a 4.2 GiB sparse image (about a minute); set FIELDREC_LARGE_TESTS=1")
+def test_a_file_over_4_gib_survives_the_image(tmp_path):
+    """ISO 9660 keeps a file length in 32 bits: larger files must become multi-extent files."""
+    folder = tmp_path / "bag"
+    big = folder / "data" / "CAM01" / "long.mp4"
+    big.parent.mkdir(parents=True)
+    size = 4 * 2**30 + 12_345
+    with open(big, "wb") as fh:                # sparse: marks at both ends, holes between
+        fh.write(b"start of the recording")
+        fh.seek(size - 20)
+        fh.write(b"end of the recording")
+    from pipeline.native.hashing import sha256_path
+
+    digest = sha256_path(big)
+    (folder / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (folder / "bag-info.txt").write_text(f"External-Identifier: BIG\nPayload-Oxum: {size}.1\n")
+    (folder / "manifest-sha256.txt").write_text(f"{digest}  data/CAM01/long.mp4\n")
+    tags = "".join(f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
+                   for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt"))
+    (folder / "tagmanifest-sha256.txt").write_text(tags)
+    image = tmp_path / "big.iso"
+    write_iso(folder, image, "BIG", sparse=True)
+    with IsoTree(image) as iso:
+        extents = iso.iso.get_file_byte_extents(iso_path="/DATA/CAM01/LONG.MP4;1")
+    assert len(extents) >= 2 and sum(n for _, n in extents) == size
+    from pipeline.disc.verify import verify
+
+    report = verify(image)
+    assert report.ok, report.problems
+    assert report.bytes_checked > size
+    offset, length = extents[-1]
+    with open(image, "r+b") as fh:             # damage the second extent: beyond 4 GiB
+        fh.seek(offset + length - 5)
+        fh.write(b"X")
+    assert "changed: data/CAM01/long.mp4" in verify(image).problems[0]

@@ -19,8 +19,11 @@ IsoError = PyCdlibException
 
 
 def write_iso(folder: Path, image: Path, volume_id: str, *, volume_set: str = "",
-              udf: bool = True) -> None:
-    """Master ``folder``'s tree into ``image`` (written under a temporary name, then renamed)."""
+              udf: bool = True, sparse: bool = False) -> None:
+    """Master ``folder``'s tree into ``image`` (written under a temporary name, then renamed).
+
+    ``sparse`` leaves runs of zero bytes as holes in the image file (large-file tests).
+    """
     folder, image = Path(folder), Path(image)
     iso = pycdlib.PyCdlib()
     # the same identifier goes into the Joliet descriptor, which holds 16 characters
@@ -47,10 +50,39 @@ def write_iso(folder: Path, image: Path, volume_id: str, *, volume_set: str = ""
                          file_mode=0o100444)
     tmp = image.with_name(f".{image.name}.tmp")
     try:
-        iso.write(str(tmp))
+        with open(tmp, "wb") as fh:
+            out = _HoleWriter(fh) if sparse else fh
+            iso.write_fp(out)
+            out.flush()
     finally:
         iso.close()
     os.replace(tmp, image)
+
+
+class _HoleWriter:
+    """A file whose all-zero writes become seeks, so they stay holes."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+        self.end = 0
+
+    def write(self, data) -> int:
+        if data.count(b"\0") != len(data):
+            self.fh.write(data)
+        else:
+            self.fh.seek(len(data), os.SEEK_CUR)
+        self.end = max(self.end, self.fh.tell())
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def flush(self) -> None:
+        self.fh.truncate(self.end)
+        self.fh.flush()
 
 
 class IsoTree:
