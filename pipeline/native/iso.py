@@ -2,7 +2,7 @@
 
 Interchange level 3, so files of 4 GiB and more are stored as multi-extent files. The plain
 ISO 9660 names are upper-cased 30-character approximations (old readers only); Joliet, Rock
-Ridge and UDF carry the real names, and reading back uses Rock Ridge, then Joliet, then UDF.
+Ridge and UDF carry the real names, and reading back uses UDF, then Joliet, then Rock Ridge.
 """
 
 from __future__ import annotations
@@ -92,14 +92,10 @@ class IsoTree:
         self.image = Path(image)
         self.iso = pycdlib.PyCdlib()
         self.iso.open(str(self.image))
-        if self.iso.has_rock_ridge():
-            self.namespace = "rr_path"
-        elif self.iso.has_joliet():
-            self.namespace = "joliet_path"
-        elif self.iso.has_udf():
-            self.namespace = "udf_path"
-        else:
-            self.namespace = "iso_path"
+        # Read through UDF, then Joliet: pycdlib 1.22 resolves a Rock Ridge name of a
+        # multi-extent (over 4 GiB) file to its last extent only.
+        present = self.namespaces()
+        self.namespace = next((ns for ns in ("udf_path", "joliet_path", "rr_path") if ns in present), "iso_path")
 
     def namespaces(self) -> list[str]:
         present = [("rr_path", self.iso.has_rock_ridge()), ("joliet_path", self.iso.has_joliet()),
