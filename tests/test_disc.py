@@ -351,3 +351,29 @@ def test_a_file_over_4_gib_survives_the_image(tmp_path):
         fh.seek(offset + length - 5)
         fh.write(b"X")
     assert "changed: data/CAM01/long.mp4" in verify(image).problems[0]
+
+
+def test_proxies_travel_with_their_original(tmp_path, archive, capsys, monkeypatch):
+    """With a ``proxies`` table of the expected shape (sha256 of the original, archive_path, size)."""
+    import pyarrow as pa
+
+    from catalog import schema
+
+    monkeypatch.setitem(schema.TABLES, "proxies", pa.schema([
+        ("sha256", pa.string()), ("archive_path", pa.string()), ("size", pa.int64())]))
+    original = next(r for r in table(archive, "recordings") if r["device_id"] == "CAM02")
+    proxy = archive / "proxies" / f"{original['sha256']}.mp4"
+    proxy.parent.mkdir()
+    proxy.write_bytes(b"a small review copy" * 100)
+    Catalog(archive, fsync=False).commit({"proxies": [
+        {"sha256": original["sha256"], "archive_path": f"proxies/{proxy.name}", "size": 1900}]}, tag="test")
+    plan_path = tmp_path / "plan.json"
+    assert fieldrec("disc", "plan", "--archive", archive, "--sha", original["sha256"], "--media", "dvd",
+                    "--with-derivatives", "--out", plan_path, "--format", "json") == 0
+    files = json.loads(capsys.readouterr().out)["discs"][0]["files"]
+    assert [f["role"] for f in files] == ["original", "proxy"]
+    assert files[1]["disc_path"].startswith("data/_proxy/CAM02/") and files[1]["disc_path"].endswith(".proxy.mp4")
+    assert fieldrec("disc", "stage", plan_path, "--archive", archive, "--out", tmp_path / "out") == 0
+    label = json.loads(plan_path.read_text())["discs"][0]["label"]
+    assert (tmp_path / "out" / label / files[1]["disc_path"]).read_bytes() == proxy.read_bytes()
+    assert fieldrec("disc", "verify", tmp_path / "out" / label) == 0
