@@ -71,7 +71,8 @@ def stage_plan(archive: Path, plan: dict, out: Path, *, iso: bool, reverify: boo
             if not image.exists():
                 say(f"{label}: writing {image.name}")
                 write_iso(folder, image, label, volume_set=f"FIELDREC_{plan['set_id']}")
-                _require_ok(verify(image), "ISO image")
+            if _require_ok(verify(image), "ISO image").manifest_sha256 != manifest:
+                raise StageError(f"{image} holds other files than {folder}; delete the image and stage again")
             image_bytes = image.stat().st_size
             if image_bytes > plan["capacity_bytes"]:
                 raise StageError(f"{image} is {image_bytes} bytes, more than a {plan['media']} disc holds "
