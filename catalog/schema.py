@@ -125,6 +125,47 @@ RUNS = pa.schema([
     ("fieldrec_version", pa.string()),
 ])
 
+DISCS = pa.schema([                      # one row per staged disc (written by `fieldrec disc stage`)
+    ("label", pa.string()),              # volume label, unique in the archive
+    ("set_id", pa.string()),             # the plan the disc belongs to
+    ("disc_index", pa.int32()),          # N of M
+    ("disc_count", pa.int32()),
+    ("media", pa.string()),              # dvd | bd25 | bd50 | bd100 | mdisc-* | custom
+    ("capacity_bytes", pa.int64()),
+    ("case_ids", pa.list_(pa.string())),
+    ("files", pa.int64()),               # payload files (originals and derivatives)
+    ("bytes", pa.int64()),               # payload bytes (Payload-Oxum)
+    ("manifest_sha256", pa.string()),    # SHA-256 of manifest-sha256.txt: names the disc's content
+    ("image_sha256", pa.string()),       # SHA-256 of the ISO image, when one was made
+    ("image_bytes", pa.int64()),
+    ("staged_path", pa.string()),
+    ("created", TS_UTC),
+    ("plan_json", pa.string()),          # the plan's entry for this disc, verbatim
+    ("fieldrec_version", pa.string()),
+])
+
+DISC_FILES = pa.schema([                 # which file is on which disc, under which name
+    ("label", pa.string()),
+    ("sha256", pa.string()),             # the original's SHA-256 (also for its derivatives)
+    ("role", pa.string()),               # original | proxy | thumbnail
+    ("disc_path", pa.string()),          # path on the disc, e.g. data/DEV1/20240314T101500_OFF7_ab12cd34.mp4
+    ("size", pa.int64()),
+    ("file_sha256", pa.string()),        # SHA-256 of the file as written on the disc
+])
+
+DISC_VERIFICATIONS = pa.schema([         # appended by `fieldrec disc verify --archive`, never edited
+    ("label", pa.string()),
+    ("verified_at", TS_UTC),
+    ("target", pa.string()),             # the folder, image or mount point read
+    ("target_kind", pa.string()),        # folder | iso
+    ("result", pa.string()),             # ok | failed
+    ("files_checked", pa.int64()),
+    ("bytes_checked", pa.int64()),
+    ("problems", pa.list_(pa.string())),
+    ("manifest_sha256", pa.string()),
+    ("host", pa.string()),
+])
+
 GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
 
 # One row per gap the first time it is detected; never edited. Whether a gap is current is the
@@ -171,8 +212,10 @@ TABLES: dict[str, pa.Schema] = {
     "streams": STREAMS,
     "keyframes": KEYFRAMES,
     "runs": RUNS,
+    "discs": DISCS,
+    "disc_files": DISC_FILES,
+    "disc_verifications": DISC_VERIFICATIONS,
     "gaps": GAPS,
     "gap_state": GAP_STATE,
     "explanations": EXPLANATIONS,
 }
-
