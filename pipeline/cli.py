@@ -11,6 +11,11 @@ from pipeline.commands import RunError, UsageError
 
 COMMANDS = [
     "pipeline.commands.ingest",
+    "pipeline.commands.case",
+    "pipeline.commands.retention",
+    "pipeline.commands.compliance",
+    "pipeline.commands.device",
+    "pipeline.commands.export",
 ]
 
 DESCRIPTION = """\
