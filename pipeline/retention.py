@@ -172,12 +172,12 @@ def _longer(a: Retention, b: Retention) -> Retention:
     """The rule that keeps the file longer; between two "forever" rules, permanent wins."""
     if a.until is None or b.until is None:
         if a.until is not None:
-            return Retention(None, b.retention_class, b.reason, b.held, b.permanent)
+            return b
         if b.until is not None:
             return a
         top = a if _FOREVER_RANK.get(a.retention_class, 0) >= _FOREVER_RANK.get(b.retention_class, 0) else b
         return Retention(None, top.retention_class, top.reason, a.held or b.held, a.permanent or b.permanent)
-    return b if b.until > a.until else a
+    return b if b.until >= a.until else a      # a tie: the assignment over the routine default
 
 
 def now_utc() -> datetime:
