@@ -13,7 +13,7 @@ from pathlib import Path
 from catalog.store import Catalog
 from pipeline.config import Config
 from pipeline.ledger import Attribution, Period, attribute, device_to_utc, holder_periods, upload_delay_h
-from pipeline.retention import Retention, Subject, case_states, retain_until
+from pipeline.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
                      "status", "source_name", "archive_path", "ingested_at"]
@@ -63,7 +63,7 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     recordings = catalog.rows("recordings", RECORDING_COLUMNS)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
     periods = holder_periods(handovers)
-    assignments = catalog.rows("assignments")
+    assignments = AssignmentIndex(catalog.rows("assignments"))
     cases = case_states(catalog.rows("cases"), as_of)
     purges = {p["sha256"]: p for p in sorted(catalog.rows("purges"), key=lambda p: p["purged_at"])}
     late_s = comp.late_after_hours

@@ -105,6 +105,24 @@ def matches(assignment: dict, subject: Subject) -> bool:
     return subject.start <= assignment["range_end"] and end >= assignment["range_start"]
 
 
+class AssignmentIndex:
+    """Assignments grouped by what they select, so each recording looks only at its own."""
+
+    def __init__(self, assignments: Iterable[dict]):
+        self.by_sha: dict[str, list[dict]] = {}
+        self.by_device: dict[str, list[dict]] = {}
+        self.by_officer: dict[str, list[dict]] = {}
+        for a in assignments:
+            key, group = {"sha256": (a.get("sha256"), self.by_sha), "device": (a.get("device_id"), self.by_device),
+                          "officer": (a.get("officer_id"), self.by_officer)}.get(a["selector"], (None, None))
+            if group is not None:
+                group.setdefault(key, []).append(a)
+
+    def candidates(self, subject: Subject) -> list[dict]:
+        return (self.by_sha.get(subject.sha256, []) + self.by_device.get(subject.device_id, [])
+                + self.by_officer.get(subject.officer_id, []))
+
+
 def _day(when: datetime) -> str:
     return when.strftime("%Y-%m-%d")
 
@@ -148,7 +166,7 @@ def routine(subject: Subject, cfg: RetentionConfig) -> Retention:
                      f"routine: {cfg.routine_months} months from recording {_day(recorded)}")
 
 
-def retain_until(subject: Subject, assignments: Iterable[dict], cases: Iterable[dict] | dict[str, CaseState],
+def retain_until(subject: Subject, assignments: Iterable[dict] | AssignmentIndex, cases: Iterable[dict] | dict[str, CaseState],
                  cfg: RetentionConfig, as_of: datetime) -> Retention:
     """How long ``subject`` must be kept, as the events stood at ``as_of``: the longest rule wins.
 
@@ -156,6 +174,8 @@ def retain_until(subject: Subject, assignments: Iterable[dict], cases: Iterable[
     permanent class keeps it forever (``until`` None).
     """
     states = cases if isinstance(cases, dict) else case_states(cases, as_of)
+    if isinstance(assignments, AssignmentIndex):
+        assignments = assignments.candidates(subject)
     best = routine(subject, cfg)
     for a in assignments:
         if a["at"] > as_of or not matches(a, subject):

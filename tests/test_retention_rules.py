@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pipeline.config import ConfigError, RetentionConfig, load_config
-from pipeline.retention import Subject, add_months, case_states, retain_until
+from pipeline.retention import AssignmentIndex, Subject, add_months, case_states, retain_until
 
 UTC = timezone.utc
 
@@ -128,6 +128,8 @@ def test_retention_rule(case: Case, expect: Expect):
     assert got.retention_class == expect.retention_class
     assert (got.held, got.permanent) == (expect.held, expect.permanent)
     assert expect.reason_has in got.reason
+    indexed = retain_until(case.subject, AssignmentIndex(case.assignments), case.cases, RetentionConfig(), as_of)
+    assert indexed == got
 
 
 def test_longer_configured_durations_apply():

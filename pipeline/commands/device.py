@@ -11,6 +11,7 @@ from catalog.schema import TABLES
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
                                        locked_catalog, new_id, parse_time)
+from pipeline.progress import human_duration
 from pipeline.retention import now_utc
 
 DEVICE_HELP = """\
@@ -127,7 +128,7 @@ def _render(d: dict) -> str:
         lines.append(f"{label}{h['officer_id']:<12} {iso(h['from'])} .. {iso(h['to']) or 'now'}")
     if not d["holders"]:
         lines.append("  holders   (no handovers recorded)")
-    lines.append(f"  recorded  {d['recordings']} file(s), {d['duration_h']:.2f} h; {d['gaps']} gap(s); "
+    lines.append(f"  recorded  {d['recordings']} file(s), {human_duration(d['duration_h'] * 3600)}; {d['gaps']} gap(s); "
                  f"{d['late']} late upload(s); {d['damaged']} damaged")
     lines.append(f"  officers  {d['from_ledger']} attributed from the ledger, {d['unattributed']} unattributed, "
                  f"{len(d['mismatches'])} disagreeing with the ledger")
