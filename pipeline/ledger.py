@@ -50,7 +50,7 @@ def holder_periods(handovers: Iterable[dict]) -> dict[str, list[Period]]:
 
 def holder_at(periods: list[Period], when: datetime) -> str | None:
     """The officer holding the device at ``when`` (UTC); None before the first handover."""
-    i = bisect_right([p.start for p in periods], when) - 1
+    i = bisect_right(periods, when, key=lambda p: p.start) - 1
     return periods[i].officer_id if i >= 0 else None
 
 

@@ -6,6 +6,7 @@ Reads the catalog once (recordings and the event tables) and combines it with th
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,12 @@ class Record:
     delay_h: float | None           # upload delay: ingest time - recording end (UTC)
     late: bool
     purge: dict | None              # the purges row, once purged
-    object_present: bool
+    archive: str                    # the archive root, to find the object
+
+    @property
+    def object_present(self) -> bool:
+        path = self.row["archive_path"]
+        return bool(path) and os.path.exists(os.path.join(self.archive, path))
 
     @property
     def sha256(self) -> str:
@@ -78,7 +84,6 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
             row=row, subject=subject, attribution=who,
             retention=retain_until(subject, assignments, cases, config.retention, as_of),
             delay_h=delay, late=delay is not None and delay > late_s,
-            purge=purges.get(row["sha256"]),
-            object_present=(Path(archive) / row["archive_path"]).exists() if row["archive_path"] else False,
+            purge=purges.get(row["sha256"]), archive=str(archive),
         ))
     return ArchiveState(records, periods, cases, catalog)

@@ -89,9 +89,12 @@ def run_ledger(args: argparse.Namespace) -> int:
         if args.device not in devices:
             raise UsageError(f"device {args.device} has no recordings and no handovers in this archive")
         devices = [args.device]
+    per_device: dict[str, list] = {}
+    for r in state.records:
+        per_device.setdefault(r.row["device_id"], []).append(r)
     report = []
     for device in devices:
-        recs = [r for r in state.records if r.row["device_id"] == device]
+        recs = per_device.get(device, [])
         report.append({
             "device_id": device,
             "holders": [{"officer_id": p.officer_id, "from": p.start, "to": p.end} for p in state.periods.get(device, [])],
