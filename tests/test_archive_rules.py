@@ -323,3 +323,19 @@ def test_export_of_a_purged_file_is_refused(archive, sha, capsys, tmp_path):
                        "--approval", "REQ-1", "--by", "Clerk")
     assert code == 1 and "purged" in err and "DEC-1" in err
     assert table(archive, "access_log") == []
+
+
+def test_a_purge_interrupted_after_its_record_is_finished_by_a_rerun(archive, sha, capsys):
+    from catalog.store import Catalog
+
+    rec = {r["sha256"]: r for r in table(archive, "recordings")}
+    # The purges row is committed before the object is removed: a crash between leaves the object.
+    Catalog(archive, fsync=False).commit({"purges": [{"purge_id": "p-crash", "sha256": sha["old"],
+                                                      "archive_path": rec[sha["old"]]["archive_path"],
+                                                      "approval_ref": "DEC-9", "approved_by": "Clerk",
+                                                      "purged_at": NOW}]}, tag="crash")
+    code, out, _ = cli(capsys, "purge", "--archive", archive, "--format", "json")
+    assert code == 0 and sha["old"] in {r["sha256"] for r in json.loads(out)}
+    assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-9", "--by", "Clerk")[0] == 0
+    assert not (archive / rec[sha["old"]]["archive_path"]).exists()
+    assert [p["purge_id"] for p in table(archive, "purges")] == ["p-crash"]
