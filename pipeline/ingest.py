@@ -217,6 +217,9 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
         summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0
     if status != "ok":
         message = (result.recording or result.sighting).get("error_message") or ""
+        name = os.path.basename(result.source.path)
+        message = message[len(name) + 2:] if message.startswith(name + ": ") else message
+        message = message[len(result.source.path) + 2:] if message.startswith(result.source.path + ": ") else message
         summary.problems.append({"path": result.source.path, "status": status, "message": message})
 
 

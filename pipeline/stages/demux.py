@@ -118,7 +118,8 @@ def demux_file(path: Path, sha256: str, signature: Signature, size: int, cfg: De
     if signature.family == "photo":
         return _photo(path, signature)
     try:
-        info = media.demux(path, skip_probe_decode=cfg.skip_probe_decode)
+        info = media.demux(path, skip_probe_decode=cfg.skip_probe_decode,
+                           indexed=signature.format == "isobmff")
     except media.MediaError as exc:
         return _open_failure(path, signature, size, exc)
 
