@@ -14,11 +14,10 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from pipeline.cli import main
+from pipeline.native.synth import ClipSpec, write_clip
 from tests.helpers import by_name, ingest, table
 
 UTC = timezone.utc
@@ -42,20 +41,6 @@ FILES = {
 }
 
 
-def write_clip(path: Path, seed: int, seconds: int = 1, fps: int = 10) -> None:
-    """A 160x120 MPEG-4 clip whose bytes differ by ``seed``."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(seconds * fps):
-            img = np.full((120, 160, 3), (seed * 37) % 256, dtype=np.uint8)
-            img[:, : (i * 7 + seed) % 160] = 255 - (seed * 37) % 256
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, ray_local):
     from pipeline.config import load_config
@@ -64,7 +49,7 @@ def built(tmp_path_factory, ray_local):
     drop = root / "drop"
     drop.mkdir()
     for seed, name in enumerate(FILES.values()):
-        write_clip(drop / name, seed)
+        write_clip(drop / name, ClipSpec(video_codec="mjpeg", audio_codec=None, fps=10, duration_s=1.0, seed=seed))
     config = load_config()
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
     ingest([drop], root / "archive", config)
