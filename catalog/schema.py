@@ -219,3 +219,82 @@ TABLES: dict[str, pa.Schema] = {
     "gap_state": GAP_STATE,
     "explanations": EXPLANATIONS,
 }
+
+
+# -- retention, cases, device ledger, controlled access (append-only event tables) -------------
+# Current state (is a case open? which files does it hold? who held a device?) is computed from
+# these events when read; no row is ever edited. Times are UTC unless the column says otherwise.
+
+RETENTION_CLASSES = ("routine", "case", "permanent", "other")
+CASE_EVENTS = ("open", "close", "reopen")
+
+CASES = pa.schema([
+    ("case_id", pa.string()),
+    ("event", pa.string()),              # open | close | reopen
+    ("retention_class", pa.string()),    # case | permanent (on open; null on later events)
+    ("title", pa.string()),
+    ("note", pa.string()),
+    ("at", TS_UTC),
+    ("by", pa.string()),
+    ("recorded_at", TS_UTC),             # when the event was written (``at`` may be back-dated)
+])
+
+ASSIGNMENTS = pa.schema([
+    ("assignment_id", pa.string()),
+    ("case_id", pa.string()),            # null: a class assigned without a case
+    ("retention_class", pa.string()),    # case (from the case) | permanent | other | routine
+    ("duration_days", pa.int64()),       # `other` only: kept this long from recording
+    ("selector", pa.string()),           # sha256 | device | officer
+    ("sha256", pa.string()),
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("range_start", TS_UTC),             # device / officer selectors: recordings overlapping
+    ("range_end", TS_UTC),               # [range_start, range_end], compared in UTC
+    ("note", pa.string()),
+    ("at", TS_UTC),
+    ("by", pa.string()),
+])
+
+PURGES = pa.schema([
+    ("purge_id", pa.string()),
+    ("sha256", pa.string()),
+    ("archive_path", pa.string()),       # the object removed; catalog rows of the file stay
+    ("size", pa.int64()),
+    ("retention_class", pa.string()),
+    ("retain_until", TS_UTC),
+    ("reason", pa.string()),
+    ("approval_ref", pa.string()),
+    ("approved_by", pa.string()),
+    ("purged_at", TS_UTC),
+    ("host", pa.string()),
+])
+
+HANDOVERS = pa.schema([
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),         # the holder from ``at`` on
+    ("at", TS_UTC),
+    ("by", pa.string()),
+    ("note", pa.string()),
+    ("recorded_at", TS_UTC),
+])
+
+ACCESS_LOG = pa.schema([
+    ("access_id", pa.string()),
+    ("action", pa.string()),             # export
+    ("sha256", pa.string()),
+    ("size", pa.int64()),
+    ("destination", pa.string()),        # the file written
+    ("approval_ref", pa.string()),
+    ("by", pa.string()),
+    ("reason", pa.string()),
+    ("at", TS_UTC),
+    ("host", pa.string()),
+])
+
+TABLES.update({
+    "cases": CASES,
+    "assignments": ASSIGNMENTS,
+    "purges": PURGES,
+    "handovers": HANDOVERS,
+    "access_log": ACCESS_LOG,
+})

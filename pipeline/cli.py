@@ -13,6 +13,11 @@ COMMANDS = [
     "pipeline.commands.ingest",
     "pipeline.commands.disc",
     "pipeline.commands.gaps",
+    "pipeline.commands.case",
+    "pipeline.commands.retention",
+    "pipeline.commands.compliance",
+    "pipeline.commands.device",
+    "pipeline.commands.export",
 ]
 
 DESCRIPTION = """\

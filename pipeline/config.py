@@ -48,6 +48,8 @@ class IdentityConfig:
     # time (parsed with time_format) and optionally seq.
     name_patterns: tuple[str, ...] = (
         r"^(?P<device>[A-Za-z0-9]+)_(?P<officer>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
+        # DEVICE_YYYYMMDDhhmmss[_SEQ].EXT: no officer in the name; the device ledger attributes it.
+        r"^(?P<device>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
     )
     time_format: str = "%Y%m%d%H%M%S"
 
@@ -56,6 +58,75 @@ class IdentityConfig:
 class DemuxConfig:
     # Skip the probe decode that opening a container normally does (about 40 ms a 1080p file).
     skip_probe_decode: bool = True
+
+
+# Minimum durations the regulation sets; configuration may lengthen them, never shorten them.
+RETENTION_FLOORS_MONTHS = {"routine_months": 3, "case_months_after_close": 3, "case_min_months": 6,
+                           "other_min_months": 3}
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # routine (simple undisputed actions, on-the-spot checks, routine inspections): from recording.
+    routine_months: int = 3
+    # case (administrative cases): this long after the case closes, and never less than
+    # case_min_months from recording; an open case holds its files indefinitely.
+    case_months_after_close: int = 3
+    case_min_months: int = 6
+    # other: a duration set per assignment, never less than this from recording.
+    other_min_months: int = 3
+
+    def validate(self) -> None:
+        for name, floor in RETENTION_FLOORS_MONTHS.items():
+            if getattr(self, name) < floor:
+                raise ConfigError(f"retention.{name} = {getattr(self, name)} is below the regulation's "
+                                  f"minimum of {floor} months; it may be lengthened, never shortened")
+
+
+def parse_utc_offset(text: str) -> float:
+    """``+02:00``, ``-0530``, ``+2``, ``Z`` as hours east of UTC."""
+    import re
+
+    text = text.strip()
+    if text.upper() in ("Z", "UTC"):
+        return 0.0
+    m = re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", text)
+    if not m or int(m.group(2)) > 14 or int(m.group(3) or 0) >= 60:
+        raise ValueError(f"not a UTC offset: {text!r} (write +02:00, -05:30 or Z)")
+    hours = int(m.group(2)) + int(m.group(3) or 0) / 60
+    return hours if m.group(1) == "+" else -hours
+
+
+@dataclass(frozen=True)
+class ComplianceConfig:
+    # An upload is late when ingest time minus recording end time is over this many hours.
+    late_after_hours: float = 24.0
+    # Device clocks run at UTC plus this offset (hours), unless device_utc_offsets names the device.
+    device_utc_offset_hours: float = 0.0
+    # Per-device offsets, "DEVICE=+02:00".
+    device_utc_offsets: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        if self.late_after_hours <= 0:
+            raise ConfigError("compliance.late_after_hours must be positive")
+        if abs(self.device_utc_offset_hours) > 14:
+            raise ConfigError("compliance.device_utc_offset_hours must be between -14 and +14")
+        for entry in self.device_utc_offsets:
+            device, sep, offset = entry.partition("=")
+            if not sep or not device.strip():
+                raise ConfigError(f"compliance.device_utc_offsets: {entry!r} is not DEVICE=+HH:MM")
+            try:
+                parse_utc_offset(offset)
+            except ValueError as exc:
+                raise ConfigError(f"compliance.device_utc_offsets: {exc}") from None
+
+    def offset_hours(self, device_id: str | None) -> float:
+        """Hours the clock of ``device_id`` runs ahead of UTC."""
+        for entry in self.device_utc_offsets:
+            device, _, offset = entry.partition("=")
+            if device.strip() == device_id:
+                return parse_utc_offset(offset)
+        return self.device_utc_offset_hours
 
 
 @dataclass(frozen=True)
@@ -102,6 +173,8 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
     gaps: GapsConfig = field(default_factory=GapsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:
