@@ -153,7 +153,9 @@ def run_plan(args: argparse.Namespace) -> int:
         elif args.case:
             chosen, selection = select.by_cases(catalog, known, case_ids=args.case), {"case": args.case}
         else:
-            chosen = select.by_cases(catalog, known, retention_class=args.retention_class)
+            from pipeline.config import load_config
+
+            chosen = select.by_class(args.archive, load_config(), args.retention_class)
             selection = {"class": args.retention_class}
     except select.SelectionError as exc:
         raise UsageError(str(exc)) from None

@@ -76,8 +76,11 @@ def by_device(known: dict[str, dict], devices: list[str], since: datetime | None
 
 
 def by_cases(catalog: Catalog, known: dict[str, dict], case_ids: list[str] | None = None,
-             retention_class: str | None = None) -> dict[str, list[str]]:
-    """Members of the cases named, or of every case of a retention class."""
+             retention_class: str | None = None, strict: bool = True) -> dict[str, list[str]]:
+    """Members of the cases named, or of every case of a retention class.
+
+    ``strict``: a named case with no recordings is an error (not when called for grouping).
+    """
     if "assignments" not in TABLES:
         raise SelectionError("this fieldrec has no case assignments yet (the `assignments` table "
                              "arrives with the retention feature); select with --sha or --device")
@@ -101,7 +104,7 @@ def by_cases(catalog: Catalog, known: dict[str, dict], case_ids: list[str] | Non
         else:
             members[case] |= shas
     empty = [c for c in wanted if not members[c]]
-    if empty and retention_class is None:
+    if empty and retention_class is None and strict:
         raise SelectionError(f"case(s) with no recordings assigned: {', '.join(empty)}")
     chosen: dict[str, list[str]] = {}
     for case in wanted:
@@ -128,8 +131,44 @@ def _matching(row: dict, known: dict[str, dict], names: set[str]) -> set[str]:
     for key in ("device_id", "officer_id"):
         if key in names and row.get(key):
             return {sha for sha, r in known.items() if r[key] == row[key]
-                    and _in_window(r["start_time"], row.get("from_time"), row.get("to_time"))}
+                    and _in_window(r["start_time"], _bound(row, "from_time", "range_start"),
+                                   _bound(row, "to_time", "range_end"))}
     return set()
+
+
+def _bound(row: dict, *names: str):
+    """The first of the window columns present (the retention feature names them range_*)."""
+    return next((row[n] for n in names if row.get(n) is not None), None)
+
+
+def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
+    """Every recording whose retention, computed from cases and assignments, is of this class."""
+    from datetime import datetime, timezone
+
+    from pipeline.records import load
+
+    state = load(archive, config, datetime.now(timezone.utc))
+    chosen: dict[str, list[str]] = {}
+    for record in state.records:
+        r = record.retention
+        if record.purge is None and (r.retention_class == retention_class
+                                     or (retention_class == "permanent" and r.permanent)):
+            chosen[record.sha256] = [retention_class]
+    if not chosen:
+        raise SelectionError(f"no recording has retention class {retention_class!r}")
+    # Keep each case's files together: name the cases that hold each chosen file.
+    catalog = state.catalog
+    case_ids = sorted({r["case_id"] for r in catalog.rows("assignments") if r.get("case_id")})
+    if case_ids:
+        known = recordings(catalog)
+        try:
+            members = by_cases(catalog, known, case_ids=case_ids, strict=False)
+        except SelectionError:
+            members = {}
+        for sha in chosen:
+            if members.get(sha):
+                chosen[sha] = members[sha]
+    return chosen
 
 
 def _in_window(start, since, until) -> bool:
