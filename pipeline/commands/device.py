@@ -7,7 +7,6 @@ import json
 import sys
 from collections import Counter
 
-from catalog.schema import TABLES
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
                                        locked_catalog, new_id, parse_time)
@@ -65,16 +64,10 @@ def run_handover(args: argparse.Namespace) -> int:
 
 
 def _gap_counts(catalog) -> Counter:
-    """Current gaps per device, when the gaps table exists in this version of the catalog."""
-    if "gaps" not in TABLES:
-        return Counter()
-    gaps = catalog.read("gaps")
-    if "current" in gaps.column_names:
-        gaps = gaps.filter(gaps["current"])
-    rows = gaps.to_pylist()
-    if rows and "gap_id" in rows[0]:
-        return Counter(d for d, _ in {(r.get("device_id"), r["gap_id"]) for r in rows})
-    return Counter(r.get("device_id") for r in rows)
+    """Current gaps per device (the latest state of each gap, as `fieldrec gaps` lists them)."""
+    from pipeline import gapstate
+
+    return Counter(g["device_id"] for g in gapstate.listing(catalog) if g["current"])
 
 
 def run_ledger(args: argparse.Namespace) -> int:
