@@ -21,6 +21,7 @@ from catalog.store import Catalog, to_table
 from pipeline import runner
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
+from pipeline.gapstate import refresh as refresh_gaps
 from pipeline.lock import ArchiveLock
 from pipeline.process import Context, FileResult, failed, process_file
 from pipeline.progress import Progress, human_bytes, human_duration
@@ -177,6 +178,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                     if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
                         buffer.commit()
                 buffer.commit()
+                refresh_gaps(catalog, run_id, config)
             finally:
                 bar.close()
         except BaseException:
