@@ -85,6 +85,8 @@ CASES = [
     pytest.param(Case(dict(gop_s=10.0), 3, [0, 10, 20], (160, 120)), id="gop-10s"),
     pytest.param(Case(dict(gop_s=0.5), 50, [0, 10, 20], (160, 120)), id="gop-0.5s"),
     pytest.param(Case(dict(container="avi", video_codec="mjpeg", fps=5), 125, [0, 10, 20], (160, 120)), id="mjpeg"),
+    pytest.param(Case(dict(container="avi", video_codec="mjpeg", fps=2, width=1280, height=720), 50, [0, 10, 20],
+                      (320, 180)), id="mjpeg-720p-decoded-at-quarter-size"),
     pytest.param(Case(dict(gop_s=1.0, bframes=2), 25, [0, 10, 20], (160, 120)), id="b-frames"),
     pytest.param(Case(dict(gop_s=1.0, rotation=90), 25, [0, 10, 20], (120, 160), rotation=270), id="rotated-90"),
     pytest.param(Case(dict(gop_s=1.0, rotation=270), 25, [0, 10, 20], (120, 160), rotation=90), id="rotated-270"),
@@ -113,7 +115,7 @@ def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
     assert [r["pts_s"] for r in thumbs.rows] == pytest.approx(case.chosen)
     for row in thumbs.rows:
         assert (row["width"], row["height"]) == decoded(row).size == case.size
-        assert row["format"] == "webp"
+        assert row["format"] == "jpeg"
     if case.rotation:
         # The same pictures without the display matrix, turned by hand, look the same.
         plain = clip(tmp_path / f"plain{suffix}", **{**case.spec, "rotation": 0})
@@ -122,12 +124,12 @@ def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
         assert difference(decoded(thumbs.rows[0]), right) < 4 < difference(decoded(thumbs.rows[0]), wrong)
 
 
-def test_long_side_is_capped_and_jpeg_is_configurable(tmp_path, config):
+def test_long_side_is_capped_and_webp_is_configurable(tmp_path, config):
     path = clip(tmp_path / "clip.mp4", duration_s=2)
-    _, thumbs = run_stage(path, config, max_side=80, format="jpeg", quality=60)
+    _, thumbs = run_stage(path, config, max_side=80, format="webp", quality=60)
     (row,) = thumbs.rows
     assert (row["width"], row["height"]) == (80, 60)
-    assert row["format"] == "jpeg" and row["image"][:2] == b"\xff\xd8"
+    assert row["format"] == "webp" and row["image"][8:12] == b"WEBP"
 
 
 def test_corrupt_keyframe_is_counted_and_the_rest_kept(tmp_path, config):
@@ -219,7 +221,7 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, r
     sha = rec["clip.mp4"]["sha256"]
     assert main(["thumbs", "--archive", str(archive), sha[:10], "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "0-00-00.000.webp", "0-00-10.000.webp", "0-00-20.000.webp"]
+        "0-00-00.000.jpg", "0-00-10.000.jpg", "0-00-20.000.jpg"]
     assert main(["thumbs", "--archive", str(archive), sha, "--out", str(tmp_path / "sheet"), "--sheet"]) == 0
     (sheet,) = (tmp_path / "sheet").iterdir()
     with Image.open(sheet) as image:

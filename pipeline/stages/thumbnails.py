@@ -78,8 +78,8 @@ def make_thumbnails(path: Path, sha256: str, outcome: DemuxOutcome, cfg: Thumbna
     times = info.packets[stream.index]
     key_pts = np.where(np.isfinite(times.pts), times.pts, times.dts)[times.key]
     picked = key_pts[choose_keyframes(key_pts, cfg.interval_s)]
-    decoded = thumbs.decode_keyframes(path, stream.index, picked, max_side=cfg.max_side,
-                                      rotation=stream.rotation, fast=cfg.fast_decode)
-    rows = [_row(sha256, p.pts_s, p.image, cfg) for p in decoded.previews]
+    rows: list[dict] = []
+    decoded = thumbs.decode_keyframes(path, stream.index, picked, max_side=cfg.max_side, rotation=stream.rotation,
+                                      fast=cfg.fast_decode, keep=lambda p: rows.append(_row(sha256, p.pts_s, p.image, cfg)))
     return ThumbnailOutcome(rows, chosen=len(picked), frames_decoded=decoded.frames_decoded,
                             decode_errors=decoded.errors, first_error=decoded.first_error)
