@@ -274,11 +274,9 @@ def photo_preview(path: Path, max_side: int) -> Image.Image:
     """
     with Image.open(path) as img:
         img.draft("RGB", (max_side, max_side))
-        img = ImageOps.exif_transpose(img)
-        if img.mode not in ("RGB", "L"):
-            img = img.convert("RGBA").convert("RGB") if "A" in img.getbands() or img.mode == "P" else img.convert("RGB")
+        img = ImageOps.exif_transpose(img).convert("RGB")
         img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return img.convert("RGB")
+        return img
 
 
 def encode(image: Image.Image, fmt: str, quality: int, webp_method: int = 0) -> bytes:
