@@ -189,6 +189,9 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                  if rel in objects and mname in selected]
         if sample_pct < 100 and items:
             items = random.Random(seed).sample(items, max(1, math.ceil(len(items) * sample_pct / 100)))
+        # An untracked object is still named by its SHA-256: hold its bytes against its name.
+        items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
+                  for rel in sorted(objects - led.objects.keys())]
         for result in _rehash(items, archive, config, address, workers):
             report.objects_hashed += 1
             report.bytes_hashed += result.actual_size or 0

@@ -13,7 +13,7 @@ class FixityItem:
     path: str                  # relative to the archive
     expected_sha256: str
     size: int                  # as recorded: the task planner's weight
-    manifest: str
+    manifest: str | None       # the manifest that recorded the expected hash; None: the file's name
 
 
 @dataclass(frozen=True)
@@ -43,5 +43,5 @@ def check(item: FixityItem, ctx: FixityContext, node: str | None = None) -> Fixi
     if digest.sha256 != item.expected_sha256:
         return FixityResult(item, "changed", digest.sha256, digest.size,
                             f"content changed: sha256 {digest.sha256[:16]}… ({digest.size} bytes), "
-                            f"{item.manifest} recorded {item.expected_sha256[:16]}… ({item.size} bytes)")
+                            f"{item.manifest or 'its name'} says {item.expected_sha256[:16]}… ({item.size} bytes)")
     return FixityResult(item, "ok", digest.sha256, digest.size)
