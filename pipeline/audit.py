@@ -23,7 +23,7 @@ from catalog.store import Catalog
 from pipeline import integrity, runner
 from pipeline.config import Config
 from pipeline.ingest import new_run_id
-from pipeline.lock import ArchiveLock
+from pipeline.lock import ArchiveBusy, ArchiveLock
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
 from pipeline.progress import human_bytes, human_duration
@@ -136,7 +136,7 @@ def trusted_key_for(config: Config, key_path: str | None) -> str | None:
 
 def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: str | None = None,
            key_path: str | None = None, address: str | None = None, workers: int | None = None,
-           seed: int | None = None) -> AuditReport:
+           seed: int | None = None, lock_wait_s: float = 24 * 3600) -> AuditReport:
     """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes."""
     archive = Path(archive).resolve()
     if not (archive / "catalog").is_dir() and not (archive / integrity.MANIFESTS).is_dir():
@@ -192,20 +192,35 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         # An untracked object is still named by its SHA-256: hold its bytes against its name.
         items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
                   for rel in sorted(objects - led.objects.keys())]
-        for result in _rehash(items, archive, config, address, workers):
-            report.objects_hashed += 1
-            report.bytes_hashed += result.actual_size or 0
-            f = Finding("object", result.status, result.item.path, result.message or "",
-                        result.item.expected_sha256, result.actual_sha256, result.item.manifest, result.actual_size)
-            (checked if result.status == "ok" else findings).append(f)
-
-        report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
-        report.finished_at = datetime.now(timezone.utc)
-        report.wall_s = time.monotonic() - t0
+    # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
+    # and listed above), so ingests can go on meanwhile; results are written under the lock again.
+    for result in _rehash(items, archive, config, address, workers):
+        report.objects_hashed += 1
+        report.bytes_hashed += result.actual_size or 0
+        f = Finding("object", result.status, result.item.path, result.message or "",
+                    result.item.expected_sha256, result.actual_sha256, result.item.manifest, result.actual_size)
+        (checked if result.status == "ok" else findings).append(f)
+    report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
+    report.finished_at = datetime.now(timezone.utc)
+    report.wall_s = time.monotonic() - t0
+    with _lock_when_free(archive, f"verify {run_id} (recording results)", wait_s=lock_wait_s):
         _record(catalog, report, checked)
         sealed = integrity.seal(archive, run_id, config, command="verify", adopt=False)
         report.sealed_as = sealed.name if sealed else None
     return report
+
+
+def _lock_when_free(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
+    """The archive lock, waiting up to ``wait_s`` for a run that started meanwhile to finish."""
+    end = time.monotonic() + wait_s
+    while True:
+        lock = ArchiveLock(archive, purpose)
+        try:
+            return lock.__enter__()
+        except ArchiveBusy:
+            if time.monotonic() >= end:
+                raise
+            time.sleep(2.0)
 
 
 def _catalog_vs_store(catalog: Catalog, objects: set[str], led: integrity.Ledger, reported: set[str]) -> list[Finding]:

@@ -267,3 +267,12 @@ def test_seal_adopts_what_an_unsealed_run_left(archive, ray_local, tmp_path):
     adopted = integrity.read_manifests(archive)[-1].doc
     assert {e["run_id"] for e in adopted["objects"]} >= {latest.run_id}
     assert audit.verify(archive, _config()).ok
+
+
+def test_verify_refuses_an_archive_another_process_is_writing(archive, capsys):
+    from pipeline.lock import ArchiveLock
+
+    with ArchiveLock(archive, "ingest 20260301T000000Z-abcdef"):
+        assert cli(["verify", "--archive", str(archive)]) == 1
+    err = capsys.readouterr().err
+    assert "in use by another fieldrec process" in err and "ingest 20260301T000000Z-abcdef" in err
