@@ -14,6 +14,14 @@ but its committed catalog parts and their objects are real data: the next run th
 them too (each object with the ``run_id`` that cataloged it), so after a kill and a re-run nothing
 is left untracked. Until then ``verify`` reports them as ``untracked``.
 
+Adoption trusts what it finds: a part file planted by hand between a crash and the next sealing
+run would be adopted as well (and named in that manifest). A ``verify`` right after a crash, before
+the re-run, lists exactly what the re-run will adopt.
+
+Signing covers the chain from the first signed manifest on: with a trusted key, a later unsigned
+manifest is a problem, except a verify run's own (which lists only its ``fixity`` part), so an
+audit host need not hold the private key.
+
 Any command that writes to the archive calls ``seal(archive, run_id, config, command=...)`` once
 at its end, while it still holds the ``ArchiveLock``. ``fieldrec verify`` seals with
 ``adopt=False``: its manifest lists only its own ``fixity`` part, so it never hides what it has
@@ -235,6 +243,12 @@ def _pretty(doc: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def _only_fixity(body: dict) -> bool:
+    """A verify run's own manifest: a host that audits need not hold the signing key."""
+    return (body.get("command") == "verify" and not body.get("objects")
+            and all(e.get("path", "").startswith("catalog/fixity/") for e in body.get("catalog", ())))
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     manifest: str
@@ -285,7 +299,7 @@ def check_chain(manifests: list[Manifest], trusted_key: str | None) -> tuple[lis
                                              f"the trusted key {trusted_key[:16]}…"))
             elif not key or not signing.verify(key, str(m.stored_chain).encode("ascii"), signature):
                 problems.append(ChainProblem(m.name, "signature", "signature does not match the manifest"))
-        elif trusted_key and signed_seen:
+        elif trusted_key and signed_seen and not _only_fixity(body):
             problems.append(ChainProblem(m.name, "signature", "unsigned, although earlier manifests are signed"))
         expected_prev = m.stored_chain or actual      # what the next manifest was built on
     return problems, expected_prev, checked

@@ -237,8 +237,11 @@ def test_signed_manifests(tmp_path, ray_local, capsys):
     ingest([make_drop(tmp_path / "d2", seed=4, clips=1, blobs=2)[0].parent], archive, config)
     manifests = integrity.read_manifests(archive)
     assert all(m.doc["signed_by"] == signing.load_public_hex(f"{key}.pub") and m.doc["signature"] for m in manifests)
-    report = audit.verify(archive, _config(), key_path=f"{key}.pub")
+    report = audit.verify(archive, _config(), key_path=f"{key}.pub")         # an audit host without the key
     assert report.ok and report.signatures_checked == 2
+    assert audit.verify(archive, config).ok                                    # its unsigned seal is fine
+    assert integrity.read_manifests(archive)[-1].doc["signature"]             # one with the key signs its own
+    assert audit.verify(archive, _config(), key_path=f"{key}.pub").signatures_checked == 3
 
     # A forger who rewrites the whole chain with a key of their own: the chain holds, the key does not.
     other = tmp_path / "other.key"
