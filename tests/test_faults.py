@@ -149,28 +149,32 @@ def test_sigkill_of_the_driver_at_random_moments(tmp_path, ray_address):
 
 @pytest.mark.slow
 def test_sigkill_of_workers_mid_task_is_retried(tmp_path, ray_address):
-    files = make_drop(tmp_path / "drop", clips=2, blobs=8, blob_bytes=1536 * 1024, seed=7)
+    """Workers are killed twice while a copy into the archive is half done; Ray retries their tasks."""
+    files = make_drop(tmp_path / "drop", clips=2, blobs=8, blob_bytes=3 << 20, seed=7)
     cfg = _toml(tmp_path / "c.toml", task_max_files=1, chunk_bytes=65536, fsync=True, commit_every_files=2)
     archive = tmp_path / "archive"
     proc = _fieldrec("ingest", str(tmp_path / "drop"), "--archive", str(archive), "--config", str(cfg), "--quiet",
                      "--address", ray_address, log=tmp_path / "log.txt")
     rng = random.Random(SEED + 1)
-    killed = []
+    copies = archive / "objects" / ".tmp"
+    killed, half_copies = [], set()
     while proc.poll() is None and len(killed) < 2:
         tasks = _running_tasks()
-        if not tasks:
-            time.sleep(0.01)
+        in_progress = set(os.listdir(copies)) if copies.is_dir() else set()
+        if not tasks or not in_progress:
+            time.sleep(0.002)
             continue
-        time.sleep(rng.uniform(0.0, 0.15))
-        victim = rng.choice(tasks)
-        try:
-            victim.send_signal(signal.SIGKILL)
-            killed.append(victim.pid)
-        except psutil.NoSuchProcess:
-            continue
-        time.sleep(rng.uniform(0.2, 0.6))
+        for victim in tasks:                    # one of them is writing that copy: every task is retried
+            try:
+                victim.send_signal(signal.SIGKILL)
+                killed.append(victim.pid)
+            except psutil.NoSuchProcess:
+                pass
+        half_copies |= in_progress
+        time.sleep(rng.uniform(0.3, 1.0))
     assert proc.wait(timeout=120) == 0, (tmp_path / "log.txt").read_text()[-3000:]
     assert killed, "the run ended before any worker could be killed: make the drop bigger"
+    assert half_copies and not half_copies & set(os.listdir(copies)), "a killed worker's half copy was left"
     assert_archive_whole(archive, files, _config())
 
 
