@@ -18,6 +18,7 @@ COMMANDS = [
     "pipeline.commands.compliance",
     "pipeline.commands.device",
     "pipeline.commands.export",
+    "pipeline.commands.verify",
 ]
 
 DESCRIPTION = """\

@@ -168,6 +168,28 @@ class GapsConfig:
 
 
 @dataclass(frozen=True)
+class IntegrityConfig:
+    # Ed25519 private key (PEM, made by `fieldrec keygen`) that signs every run's manifest;
+    # "" leaves manifests unsigned (the SHA-256 chain still links them). Relative to the working folder.
+    signing_key: str = ""
+    # Public (or private) key `fieldrec verify` checks signatures against; "" = the signing key's
+    # public half, or, with no key at all, the key each manifest names (detects damage, not forgery).
+    verify_key: str = ""
+
+    def validate(self) -> None:
+        for name in ("signing_key", "verify_key"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_file():
+                raise ConfigError(f"integrity.{name}: key file not found: {value} (make one with `fieldrec keygen`)")
+        if self.signing_key:
+            from pipeline.native.signing import KeyFileError, load_signer
+            try:
+                load_signer(self.signing_key)
+            except KeyFileError as exc:
+                raise ConfigError(f"integrity.signing_key: {exc}") from None
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
@@ -175,6 +197,7 @@ class Config:
     gaps: GapsConfig = field(default_factory=GapsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

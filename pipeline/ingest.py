@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pipeline
 from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog, to_table
-from pipeline import runner
+from pipeline import integrity, runner
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
 from pipeline.gapstate import refresh as refresh_gaps
@@ -124,7 +124,11 @@ class CatalogBuffer:
         """Make every queued row visible in one atomic catalog commit."""
         batches = {name: pa.concat_tables([to_table(name, p) for p in parts]) if name not in ROW_TABLES else parts
                    for name, parts in self.tables.items()}
-        self.catalog.commit(batches, tag=self.run_id)
+        try:
+            self.catalog.commit(batches, tag=self.run_id)
+        except OSError as exc:
+            raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+                                    exc.filename or str(self.catalog.root)) from exc
         self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
 
 
@@ -193,6 +197,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             except OSError:
                 pass                    # the archive itself is failing: the caller reports that
             runner.shutdown(cluster)
+            store.sweep()               # copies abandoned by killed or cancelled workers
+        integrity.seal(archive, run_id, config, command="ingest")
     return summary
 
 
