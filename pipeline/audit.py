@@ -178,12 +178,14 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                              "sealing run, or put there by hand") for rel in sorted(parts - led.catalog.keys())]
 
         objects = set(integrity.stored_objects(archive))
-        missing = sorted(rel for rel in led.objects if rel not in objects)
+        # An object removed by an approved purge is gone on purpose: its purges row says who and why.
+        purged = {p for p in catalog.read("purges", ["archive_path"])["archive_path"].to_pylist() if p}
+        missing = sorted(rel for rel in led.objects if rel not in objects and rel not in purged)
         findings += [Finding("object", "missing", rel, f"listed in {led.objects[rel][2]} but not in the archive",
                              led.objects[rel][0], None, led.objects[rel][2]) for rel in missing]
         findings += [Finding("object", "untracked", rel, "not listed in any manifest: stored after the last "
                              "sealing run, or put there by hand") for rel in sorted(objects - led.objects.keys())]
-        findings += _catalog_vs_store(catalog, objects, led, set(missing))
+        findings += _catalog_vs_store(catalog, objects, led, set(missing) | purged)
 
         items = [fixity.FixityItem(rel, sha, size, mname) for rel, (sha, size, mname) in sorted(led.objects.items())
                  if rel in objects and mname in selected]

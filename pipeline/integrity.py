@@ -156,6 +156,19 @@ def _part_tag_is(relpath: str, run_id: str) -> bool:
     return Path(relpath).name.startswith(f"part-{run_id}-")
 
 
+def seal_command(archive: Path, command: str, config: Config | None = None) -> Path | None:
+    """Seal what a non-ingest writing command (case, explain, disc stage, …) just committed.
+
+    Call at the end of the command, still under its ``ArchiveLock``.
+    """
+    import uuid
+
+    from pipeline.config import load_config
+
+    run_id = f"{command.split()[0]}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return seal(Path(archive), run_id, config or load_config(), command=command)
+
+
 def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
          adopt: bool = True) -> Path | None:
     """Write the next manifest: this run's (and, with ``adopt``, any unsealed) parts and objects.

@@ -150,6 +150,9 @@ def run_explain(args: argparse.Namespace) -> int:
             catalog.create()                      # finishes any interrupted commit first
             row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
                                    approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
+            from pipeline import integrity
+
+            integrity.seal_command(args.archive, f"explain {row['gap_id']}")
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
     except ArchiveBusy as exc:
