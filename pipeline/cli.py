@@ -11,6 +11,8 @@ from pipeline.commands import RunError, UsageError
 
 COMMANDS = [
     "pipeline.commands.ingest",
+    "pipeline.commands.report",
+    "pipeline.commands.sql",
 ]
 
 DESCRIPTION = """\

@@ -59,10 +59,32 @@ class DemuxConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
+    thumbs_per_recording: int = 6
+    max_thumbnails: int = 3000
+    # Thumbnails are scaled down to this width (px) before they are embedded.
+    thumb_width: int = 160
+    # An upload is late when ingested more than this many hours after the recording ended.
+    late_upload_hours: float = 24.0
+    # Device clocks' offset from UTC in hours (device time = UTC + offset); 0 = devices run on UTC.
+    device_utc_offset_hours: float = 0.0
+
+    def validate(self) -> None:
+        if self.thumbs_per_recording < 0 or self.max_thumbnails < 0:
+            raise ConfigError("report.thumbs_per_recording and report.max_thumbnails must be 0 or more")
+        if not 16 <= self.thumb_width <= 640:
+            raise ConfigError(f"report.thumb_width must be between 16 and 640, got {self.thumb_width}")
+        if self.late_upload_hours <= 0:
+            raise ConfigError(f"report.late_upload_hours must be positive, got {self.late_upload_hours}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

@@ -1,0 +1,286 @@
+"""The review report's facts: recordings, thumbnails, gaps and late uploads, read from the catalog.
+
+Tables written by later stages (``thumbnails``, ``gaps``, ``explanations``) are read straight from
+their Parquet parts when the schema module does not know them yet, and an absent or empty table
+just leaves its part of the report empty. ``render`` (in ``pipeline.report_html``) turns a
+``ReportData`` into one self-contained HTML file.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from catalog.schema import TABLES
+from catalog.store import Catalog
+from pipeline.config import ReportConfig
+from pipeline.native.rescale import ImageError, shrink_still
+
+log = logging.getLogger(__name__)
+
+RECORDING_COLUMNS = ["sha256", "source_name", "kind", "status", "device_id", "officer_id", "start_time",
+                     "end_time", "duration_s", "size", "error_stage", "error_message", "ingested_at", "run_id"]
+GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
+
+
+@dataclass
+class Recording:
+    sha256: str
+    source_name: str
+    kind: str
+    status: str
+    device_id: str | None
+    officer_id: str | None
+    start: datetime | None           # device time, naive
+    end: datetime | None
+    duration_s: float | None
+    size: int
+    error_stage: str | None = None
+    error_message: str | None = None
+    ingested_at: datetime | None = None
+    late_by_s: float | None = None   # late uploads only: seconds from the recording's end to its ingest
+
+
+@dataclass
+class Thumb:
+    pts_s: float
+    data_uri: str
+    width: int
+    height: int
+
+
+@dataclass
+class Gap:
+    gap_id: str
+    kind: str
+    device_id: str | None
+    officer_id: str | None
+    start: datetime | None
+    end: datetime | None
+    duration_s: float | None
+    sha256: str | None = None
+    before_sha256: str | None = None
+    after_sha256: str | None = None
+    offset_s: float | None = None
+    explanation: dict | None = None  # the latest explanations row, when explained
+
+    @property
+    def explained(self) -> bool:
+        return self.explanation is not None
+
+
+@dataclass
+class ReportData:
+    archive: str
+    generated_at: datetime
+    since: datetime | None
+    devices: tuple[str, ...]
+    recordings: list[Recording]
+    thumbs: dict[str, list[Thumb]]
+    gaps: list[Gap]
+    unreadable_sources: list[dict]   # sightings that never became a recording (no bytes read)
+    runs: list[dict]
+    late_upload_hours: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def by_sha(self) -> dict[str, Recording]:
+        return {r.sha256: r for r in self.recordings}
+
+
+# -- reading whatever tables exist -----------------------------------------------------------------
+def read_table(archive: Path, name: str, columns: list[str] | None = None, filter=None) -> pa.Table | None:
+    """A catalog table (only the ``columns`` it has), or None when it has no part files."""
+    folder = Path(archive) / "catalog" / name
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        return None
+    if name in TABLES:
+        dataset = Catalog(archive).dataset(name)
+    else:
+        schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema)
+    if columns is not None:
+        columns = [c for c in columns if c in dataset.schema.names]
+    return dataset.to_table(columns=columns, filter=filter)
+
+
+def _rows(table: pa.Table | None) -> list[dict]:
+    return table.to_pylist() if table is not None else []
+
+
+# -- late uploads: one function, to be replaced by the compliance stage's own rule --------------------
+def late_uploads(recordings: list[Recording], *, late_after_h: float = 24.0,
+                 device_utc_offset_h: float = 0.0) -> dict[str, float]:
+    """sha256 -> seconds from the end of the recording to its ingest, for those over ``late_after_h``.
+
+    ``end`` is device time (naive; device = UTC + offset), ``ingested_at`` is UTC.
+    """
+    late = {}
+    for rec in recordings:
+        if rec.end is None or rec.ingested_at is None:
+            continue
+        ended_utc = (rec.end - timedelta(hours=device_utc_offset_h)).replace(tzinfo=timezone.utc)
+        ingested = rec.ingested_at if rec.ingested_at.tzinfo else rec.ingested_at.replace(tzinfo=timezone.utc)
+        delay = (ingested - ended_utc).total_seconds()
+        if delay > late_after_h * 3600:
+            late[rec.sha256] = delay
+    return late
+
+
+# -- gaps: the latest state of each ------------------------------------------------------------------
+def current_gaps(rows: list[dict], explanations: list[dict]) -> list[Gap]:
+    """One Gap per gap_id from its row of the latest detected_run_id, unless that row says not current."""
+    latest: dict[str, dict] = {}
+    for row in rows:
+        gid = row.get("gap_id")
+        if gid is None:
+            continue
+        if gid not in latest or (row.get("detected_run_id") or "") >= (latest[gid].get("detected_run_id") or ""):
+            latest[gid] = row
+    explained: dict[str, dict] = {}
+    for row in sorted(explanations, key=lambda r: str(r.get("explained_at") or "")):
+        if row.get("gap_id") is not None:
+            explained[row["gap_id"]] = row
+    gaps = []
+    for gid, row in latest.items():
+        if row.get("current") is False:
+            continue
+        start, end = row.get("start_time"), row.get("end_time")
+        duration = row.get("duration_s")
+        if duration is None and start is not None and end is not None:
+            duration = (end - start).total_seconds()
+        gaps.append(Gap(gap_id=gid, kind=row.get("kind") or "unknown", device_id=row.get("device_id"),
+                        officer_id=row.get("officer_id"), start=start, end=end, duration_s=duration,
+                        sha256=row.get("sha256"), before_sha256=row.get("before_sha256"),
+                        after_sha256=row.get("after_sha256"), offset_s=row.get("offset_s"),
+                        explanation=explained.get(gid)))
+    gaps.sort(key=lambda g: (g.device_id or "", g.start or datetime.min, g.gap_id))
+    return gaps
+
+
+# -- thumbnails: a few evenly spaced per recording, scaled down -------------------------------------
+def spread(items: list, k: int) -> list:
+    """``k`` items evenly spaced over ``items`` (first and last included)."""
+    if k <= 0:
+        return []
+    if len(items) <= k:
+        return list(items)
+    if k == 1:
+        return [items[len(items) // 2]]
+    return [items[round(i * (len(items) - 1) / (k - 1))] for i in range(k)]
+
+
+def load_thumbs(archive: Path, shas: list[str], cfg: ReportConfig) -> tuple[dict[str, list[Thumb]], int]:
+    """Chosen thumbnails per sha256 as data URIs, and how many could not be read."""
+    if not shas or cfg.thumbs_per_recording == 0 or cfg.max_thumbnails == 0:
+        return {}, 0
+    wanted_sha = pa.array(shas, pa.string())
+    index = read_table(archive, "thumbnails", ["sha256", "pts_s"], filter=ds.field("sha256").isin(wanted_sha))
+    if index is None or not index.num_rows or "pts_s" not in index.column_names:
+        return {}, 0
+    pts_by_sha: dict[str, list[float]] = defaultdict(list)
+    for sha, pts in zip(index["sha256"].to_pylist(), index["pts_s"].to_pylist()):
+        pts_by_sha[sha].append(pts)
+    per = min(cfg.thumbs_per_recording, max(1, cfg.max_thumbnails // max(1, len(pts_by_sha))))
+    chosen = {(sha, p) for sha, pts in pts_by_sha.items() for p in spread(sorted(set(pts)), per)}
+    table = read_table(archive, "thumbnails", ["sha256", "pts_s", "image"],
+                       filter=ds.field("sha256").isin(pa.array(sorted({s for s, _ in chosen}), pa.string())))
+    thumbs: dict[str, list[Thumb]] = defaultdict(list)
+    bad = 0
+    for batch in table.to_batches():
+        for sha, pts, image in zip(*(batch.column(c).to_pylist() for c in ("sha256", "pts_s", "image"))):
+            if (sha, pts) not in chosen or image is None:
+                continue
+            chosen.discard((sha, pts))                      # a re-run may have stored it twice
+            try:
+                data, mime, width, height = shrink_still(image, max_width=cfg.thumb_width)
+            except ImageError:
+                bad += 1
+                continue
+            uri = f"data:{mime};base64," + base64.b64encode(data).decode()
+            thumbs[sha].append(Thumb(pts, uri, width, height))
+    for items in thumbs.values():
+        items.sort(key=lambda t: t.pts_s)
+    return dict(thumbs), bad
+
+
+# -- the whole report -------------------------------------------------------------------------------
+def _recording(row: dict) -> Recording:
+    return Recording(sha256=row["sha256"], source_name=row.get("source_name") or row["sha256"][:12],
+                     kind=row.get("kind") or "other", status=row.get("status") or "ok",
+                     device_id=row.get("device_id"), officer_id=row.get("officer_id"),
+                     start=row.get("start_time"), end=row.get("end_time"), duration_s=row.get("duration_s"),
+                     size=row.get("size") or 0, error_stage=row.get("error_stage"),
+                     error_message=row.get("error_message"), ingested_at=row.get("ingested_at"))
+
+
+def _keep(device: str | None, start: datetime | None, end: datetime | None,
+          devices: tuple[str, ...], since: datetime | None) -> bool:
+    if devices and device not in devices:
+        return False
+    if since is not None:
+        last = end or start
+        return last is not None and last >= since
+    return True
+
+
+def load(archive: Path, cfg: ReportConfig, *, since: datetime | None = None,
+         devices: tuple[str, ...] = ()) -> ReportData:
+    """Everything the report shows, filtered to ``devices`` and to what ends at or after ``since``."""
+    archive = Path(archive)
+    notes: list[str] = []
+    recordings = [_recording(r) for r in _rows(read_table(archive, "recordings", RECORDING_COLUMNS))]
+    recordings = [r for r in recordings if _keep(r.device_id, r.start, r.end, devices, since)]
+    recordings.sort(key=lambda r: (r.device_id or "\uffff", r.start or datetime.max, r.source_name))
+    late = late_uploads(recordings, late_after_h=cfg.late_upload_hours,
+                        device_utc_offset_h=cfg.device_utc_offset_hours)
+    for rec in recordings:
+        rec.late_by_s = late.get(rec.sha256)
+
+    videos = [r.sha256 for r in recordings if r.kind in ("video", "photo")]
+    if read_table(archive, "thumbnails", ["sha256"]) is None:
+        notes.append("No thumbnails in this archive yet (the thumbnails stage has not run).")
+    thumbs, bad = load_thumbs(archive, videos, cfg)
+    if bad:
+        notes.append(f"{bad} stored thumbnail(s) could not be decoded and are not shown.")
+
+    gap_rows = _rows(read_table(archive, "gaps"))
+    if not gap_rows:
+        notes.append("No gap analysis in this archive yet (the gaps stage has not run).")
+    explanations = _rows(read_table(archive, "explanations", ["gap_id", "reason", "by", "approved_by",
+                                                               "explained_at"]))
+    gaps = [g for g in current_gaps(gap_rows, explanations)
+            if _keep(g.device_id, g.start, g.end, devices, since)]
+
+    unreadable = []
+    if not devices:
+        sightings = read_table(archive, "sightings", ["sha256", "source_path", "status", "error_message", "seen_at"],
+                               filter=ds.field("sha256").is_null())
+        unreadable = _rows(sightings)
+    runs = sorted(_rows(read_table(archive, "runs")), key=lambda r: str(r.get("started_at")))
+    return ReportData(archive=str(archive.resolve()), generated_at=datetime.now(timezone.utc), since=since,
+                      devices=devices, recordings=recordings, thumbs=thumbs, gaps=gaps,
+                      unreadable_sources=unreadable, runs=runs, late_upload_hours=cfg.late_upload_hours,
+                      notes=notes)
+
+
+def write_report(archive: Path, out: Path, cfg: ReportConfig, *, since: datetime | None = None,
+                 devices: tuple[str, ...] = ()) -> ReportData:
+    """Load and render the report of ``archive`` into the HTML file ``out`` (written whole, then renamed)."""
+    from pipeline.report_html import render
+
+    data = load(archive, cfg, since=since, devices=devices)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(render(data), encoding="utf-8")
+    tmp.replace(out)
+    return data
