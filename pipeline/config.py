@@ -62,7 +62,7 @@ class DemuxConfig:
 class ReportConfig:
     # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
     thumbs_per_recording: int = 6
-    max_thumbnails: int = 3000
+    max_thumbnails: int = 8000
     # Thumbnails are scaled down to this width (px) before they are embedded.
     thumb_width: int = 160
     # An upload is late when ingested more than this many hours after the recording ended.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -194,23 +196,32 @@ def load_thumbs(archive: Path, shas: list[str], cfg: ReportConfig) -> tuple[dict
     chosen = {(sha, p) for sha, pts in pts_by_sha.items() for p in spread(sorted(set(pts)), per)}
     table = read_table(archive, "thumbnails", ["sha256", "pts_s", "image"],
                        filter=ds.field("sha256").isin(pa.array(sorted({s for s, _ in chosen}), pa.string())))
-    thumbs: dict[str, list[Thumb]] = defaultdict(list)
-    bad = 0
+    picked = []
     for batch in table.to_batches():
         for sha, pts, image in zip(*(batch.column(c).to_pylist() for c in ("sha256", "pts_s", "image"))):
-            if (sha, pts) not in chosen or image is None:
-                continue
-            chosen.discard((sha, pts))                      # a re-run may have stored it twice
-            try:
-                data, mime, width, height = shrink_still(image, max_width=cfg.thumb_width)
-            except ImageError:
+            if (sha, pts) in chosen and image is not None:
+                chosen.discard((sha, pts))                  # a re-run may have stored it twice
+                picked.append((sha, pts, image))
+    thumbs: dict[str, list[Thumb]] = defaultdict(list)
+    bad = 0
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:     # Pillow codecs release the GIL
+        for (sha, pts, _), small in zip(picked, pool.map(lambda p: _shrink(p[2], cfg.thumb_width), picked)):
+            if small is None:
                 bad += 1
                 continue
+            data, mime, width, height = small
             uri = f"data:{mime};base64," + base64.b64encode(data).decode()
             thumbs[sha].append(Thumb(pts, uri, width, height))
     for items in thumbs.values():
         items.sort(key=lambda t: t.pts_s)
     return dict(thumbs), bad
+
+
+def _shrink(image: bytes, width: int):
+    try:
+        return shrink_still(image, max_width=width)
+    except ImageError:
+        return None
 
 
 # -- the whole report -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ SCRIPT = """
 (() => {
   const sec = document.getElementById('timelines');
   if (!sec || !sec.dataset.t0) return;
-  const W = +sec.dataset.w, M = +sec.dataset.margin, FULL = [+sec.dataset.t0, +sec.dataset.t1];
+  const W = +sec.dataset.w, CW = +sec.dataset.charw, FULL = [+sec.dataset.t0, +sec.dataset.t1];
   const STEPS = [1,2,5,10,15,30,60,120,300,600,900,1800,3600,7200,10800,21600,43200,86400,172800,604800,2592000];
   const svgs = [...sec.querySelectorAll('svg.timeline')];
   const from = document.getElementById('zoom-from'), to = document.getElementById('zoom-to');
@@ -119,12 +119,22 @@ SCRIPT = """
           if (x1 - x0 < min) { const c = (x0 + x1) / 2; x0 = c - min / 2; x1 = c + min / 2; }
           el.setAttribute('x', x0); el.setAttribute('width', x1 - x0);
         } else if (el.tagName === 'text') {
-          el.setAttribute('x', Math.min(Math.max(X((s + e) / 2), M), W - M));
+          const half = el.textContent.length * CW / 2 + 2;
+          el.setAttribute('x', Math.min(Math.max(X((s + e) / 2), half), W - half));
         } else {
           el.setAttribute('transform', 'translate(' + X(s) + ',0)');
         }
       }
       axis(svg);
+      let right = -Infinity;                       // hide gap labels that would overlap, left to right
+      const labels = [...svg.querySelectorAll('text.gaplabel')].sort((a, b) => a.getAttribute('x') - b.getAttribute('x'));
+      for (const el of labels) {
+        const x = +el.getAttribute('x'), half = el.textContent.length * CW / 2;
+        const inView = +el.dataset.e >= view[0] && +el.dataset.s <= view[1];
+        const show = inView && x - half >= right + 6;
+        el.setAttribute('visibility', show ? 'visible' : 'hidden');
+        if (show) right = x + half;
+      }
     }
     from.value = iso(view[0]); to.value = iso(view[1]);
   }

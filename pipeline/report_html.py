@@ -21,7 +21,7 @@ TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
               86400, 172800, 604800, 2592000)
 EPOCH = datetime(1970, 1, 1)
 TICK_LABEL_MARGIN = 25       # tick labels closer to an edge than this would be cut off: not drawn
-LABEL_MARGIN = 55            # half the width of a gap label such as "2 h 05 min · between files"
+CHAR_W = 5.6                 # average width of a character of a 10 px label
 OPEN_DETAILS_UP_TO = 300      # recordings per device shown expanded; more start collapsed
 KIND_LABEL = {"within_file": "within file", "between_files": "between files", "overlap": "overlap",
               "clock": "clock", "damaged_tail": "damaged tail"}
@@ -46,7 +46,8 @@ def fmt_duration(seconds: float | None) -> str:
     if abs(seconds) < 60:
         return f"{seconds:.1f} s" if abs(seconds) < 10 and seconds != int(seconds) else f"{seconds:.0f} s"
     if abs(seconds) < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+        minutes, rest = int(seconds // 60), int(round(seconds % 60))
+        return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
     if abs(seconds) < 172800:
         return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
     return f"{seconds / 86400:.1f} days"
@@ -79,9 +80,24 @@ class Scale:
         return out
 
 
-def label_x(x: float) -> float:
+def label_x(x: float, text: str) -> float:
     """Centre of a gap's label, kept far enough from the edges to be read whole."""
-    return min(max(x, LABEL_MARGIN), W - LABEL_MARGIN)
+    half = len(text) * CHAR_W / 2 + 2
+    return min(max(x, half), W - half)
+
+
+def readable_labels(labels: list[tuple[float, str]]) -> list[bool]:
+    """Which labels (centre x, text) to show so that none overlaps another, left to right."""
+    order = sorted(range(len(labels)), key=lambda i: labels[i][0])
+    shown = [False] * len(labels)
+    right = float("-inf")
+    for i in order:
+        x, text = labels[i]
+        half = len(text) * CHAR_W / 2
+        if x - half >= right + 6:
+            shown[i] = True
+            right = x + half
+    return shown
 
 
 def lanes(recordings: list[Recording]) -> dict[str, int]:
@@ -137,6 +153,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         if TICK_LABEL_MARGIN <= x <= W - TICK_LABEL_MARGIN:
             parts.append(f'<text x="{x:.1f}" y="11">{label}</text>')
     parts.append("</g>")
+    labels = []
     for gap in gaps:                                 # behind the bars
         if gap.start is None or gap.kind == "clock":
             continue
@@ -146,8 +163,13 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         parts.append(f'<rect class="gap {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" data-e="{e}" '
                      f'data-min="3" x="{x:.2f}" y="{top - 2}" width="{w:.2f}" height="{band_h + 2}">'
                      f"{gap_tip(gap, by_sha)}</rect>")
-        parts.append(f'<text class="gaplabel {state}" data-s="{s}" data-e="{e}" x="{label_x(scale.x((s + e) / 2)):.2f}" '
-                     f'y="{top + band_h + 12}">{esc(fmt_duration(gap.duration_s))} · {esc(KIND_LABEL.get(gap.kind, gap.kind))}</text>')
+        text = f"{fmt_duration(gap.duration_s)} · {KIND_LABEL.get(gap.kind, gap.kind)}"
+        labels.append((label_x(scale.x((s + e) / 2), text), s, e, state, text))
+    shown = readable_labels([(x, text) for x, *_, text in labels])
+    for (x, s, e, state, text), visible in zip(labels, shown):
+        hidden = "" if visible else ' visibility="hidden"'
+        parts.append(f'<text class="gaplabel {state}" data-s="{s}" data-e="{e}" x="{x:.2f}" '
+                     f'y="{top + band_h + 12}"{hidden}>{esc(text)}</text>')
     for rec in timed:
         s, e = epoch(rec.start), epoch(rec.end or rec.start)
         x, w = scale.span(s, e, 1.5)
@@ -256,7 +278,7 @@ def timeline_section(data: ReportData) -> str:
     if untimed_elsewhere:
         rows.append(f'<p class="muted">{untimed_elsewhere} recording(s) without a device or a time are not on a '
                     'timeline; see the lists below.</p>')
-    return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-margin="{LABEL_MARGIN}"><h2>Timelines (device time)</h2>'
+    return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-charw="{CHAR_W}"><h2>Timelines (device time)</h2>'
             f'{controls}{legend}{"".join(rows)}</section>')
 
 
@@ -280,7 +302,8 @@ def lists_section(data: ReportData) -> str:
     unexplained = [g for g in data.gaps if not g.explained]
     gap_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(g.officer_id),
                  esc(KIND_LABEL.get(g.kind, g.kind)), esc(fmt_time(g.start)), esc(fmt_time(g.end)),
-                 esc(fmt_duration(g.duration_s)),
+                 esc(f"offset {g.offset_s:+.0f} s" if g.kind == "clock" and g.offset_s is not None
+                     else fmt_duration(g.duration_s)),
                  " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.sha256),
                                         _rec_link(by_sha, g.after_sha256)) if x),
                  f'<code>fieldrec explain {esc(g.gap_id)} --reason "…"</code>'] for g in unexplained]

@@ -200,6 +200,11 @@ def test_report_renders_in_headless_chromium(chromium_exe, drop_archive, tmp_pat
     assert len(thumbs) == sum(shown.values()) > 0
     assert all(t["src"].startswith("data:image/webp;base64,") for t in thumbs)
     assert {a["id"] for a in dom.find("div", id="rec-")} >= {f"rec-{sha}" for sha in shown}
-    # the script laid the timeline out again on load (its zoom uses the same code): the bar is in view
-    bars = [a for a in dom.find("rect", **{"class": "rec"})]
-    assert bars and all(-2 <= float(b["x"]) <= 1100 for b in bars)
+    # the script lays the timelines out again on load, with the code its zoom uses: same places as Python's
+    static = Elements()
+    static.feed(page)
+    placed = {a["data-rec"]: (float(a["x"]), float(a["width"])) for a in static.find("rect", **{"class": "rec"})}
+    redrawn = {a["data-rec"]: (float(a["x"]), float(a["width"])) for a in dom.find("rect", **{"class": "rec"})}
+    assert placed.keys() == redrawn.keys() and len(placed) >= 7
+    for sha, (x, w) in placed.items():
+        assert redrawn[sha] == (pytest.approx(x, abs=0.01), pytest.approx(w, abs=0.01)), sha
