@@ -21,6 +21,7 @@ from catalog.store import Catalog, to_table
 from pipeline import runner
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
+from pipeline.gapstate import refresh as refresh_gaps
 from pipeline.lock import ArchiveLock
 from pipeline.process import Context, FileResult, failed, process_file
 from pipeline.progress import Progress, human_bytes, human_duration
@@ -88,9 +89,6 @@ class RunSummary:
             lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
             message = p["message"] or ""
-            name = os.path.basename(p["path"])
-            if message.startswith(name + ": "):
-                message = message[len(name) + 2:]          # the path is already on the line
             if len(message) > 160:
                 message = message[:159] + "…"
             lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
@@ -191,6 +189,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                     if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
                         buffer.commit()
                 buffer.commit()
+                refresh_gaps(catalog, run_id, config)
             finally:
                 bar.close()
         except BaseException:
@@ -231,6 +230,9 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
         summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0
     if status != "ok":
         message = (result.recording or result.sighting).get("error_message") or ""
+        name = os.path.basename(result.source.path)
+        message = message[len(name) + 2:] if message.startswith(name + ": ") else message
+        message = message[len(result.source.path) + 2:] if message.startswith(result.source.path + ": ") else message
         summary.problems.append({"path": result.source.path, "status": status, "message": message})
 
 

@@ -1,8 +1,9 @@
 """The review report's facts: recordings, thumbnails, gaps and late uploads, read from the catalog.
 
-Tables written by later stages (``thumbnails``, ``gaps``, ``explanations``) are read straight from
-their Parquet parts when the schema module does not know them yet, and an absent or empty table
-just leaves its part of the report empty. ``render`` (in ``pipeline.report_html``) turns a
+Gaps and their explanations come from ``pipeline.gapstate`` (what ``fieldrec gaps`` lists), late
+uploads from the compliance rule of ``pipeline.ledger``. Thumbnails are read straight from their
+Parquet parts when the schema module does not know the table, and an absent or empty table just
+leaves its part of the report empty. ``render`` (in ``pipeline.report_html``) turns a
 ``ReportData`` into one self-contained HTML file.
 """
 
@@ -14,7 +15,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,14 +24,15 @@ import pyarrow.parquet as pq
 
 from catalog.schema import TABLES
 from catalog.store import Catalog
-from pipeline.config import ReportConfig
+from pipeline import gapstate
+from pipeline.config import ComplianceConfig, Config, ReportConfig
+from pipeline.ledger import device_to_utc, upload_delay_h
 from pipeline.native.rescale import ImageError, shrink_still
 
 log = logging.getLogger(__name__)
 
 RECORDING_COLUMNS = ["sha256", "source_name", "kind", "status", "device_id", "officer_id", "start_time",
                      "end_time", "duration_s", "size", "error_stage", "error_message", "ingested_at", "run_id"]
-GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
 
 
 @dataclass
@@ -62,21 +64,25 @@ class Thumb:
 @dataclass
 class Gap:
     gap_id: str
-    kind: str
+    kind: str                        # within_file | between_files | overlap | clock | damaged_tail
     device_id: str | None
     officer_id: str | None
-    start: datetime | None
+    start: datetime | None           # device time, naive
     end: datetime | None
     duration_s: float | None
+    reason: str | None = None
+    detail: str | None = None        # one readable sentence from the gaps stage
     sha256: str | None = None
     before_sha256: str | None = None
     after_sha256: str | None = None
-    offset_s: float | None = None
-    explanation: dict | None = None  # the latest explanations row, when explained
+    explanation: str = "unexplained"   # explained | awaiting approval | unexplained
+    explanation_reason: str | None = None
+    explained_by: str | None = None
+    approved_by: str | None = None
 
     @property
     def explained(self) -> bool:
-        return self.explanation is not None
+        return self.explanation == "explained"
 
 
 @dataclass
@@ -90,7 +96,7 @@ class ReportData:
     gaps: list[Gap]
     unreadable_sources: list[dict]   # sightings that never became a recording (no bytes read)
     runs: list[dict]
-    late_upload_hours: float
+    late_after_hours: float
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -119,54 +125,33 @@ def _rows(table: pa.Table | None) -> list[dict]:
     return table.to_pylist() if table is not None else []
 
 
-# -- late uploads: one function, to be replaced by the compliance stage's own rule --------------------
-def late_uploads(recordings: list[Recording], *, late_after_h: float = 24.0,
-                 device_utc_offset_h: float = 0.0) -> dict[str, float]:
-    """sha256 -> seconds from the end of the recording to its ingest, for those over ``late_after_h``.
+# -- late uploads: the compliance rule ----------------------------------------------------------------
+def late_uploads(recordings: list[Recording], comp: ComplianceConfig) -> dict[str, float]:
+    """sha256 -> seconds from the end of the recording to its ingest, for the late ones.
 
-    ``end`` is device time (naive; device = UTC + offset), ``ingested_at`` is UTC.
+    The rule of ``fieldrec compliance``: device time to UTC with the device's offset, delay =
+    ingest time - end (or start when the end is unknown), late when over ``late_after_hours``.
     """
     late = {}
     for rec in recordings:
-        if rec.end is None or rec.ingested_at is None:
-            continue
-        ended_utc = (rec.end - timedelta(hours=device_utc_offset_h)).replace(tzinfo=timezone.utc)
-        ingested = rec.ingested_at if rec.ingested_at.tzinfo else rec.ingested_at.replace(tzinfo=timezone.utc)
-        delay = (ingested - ended_utc).total_seconds()
-        if delay > late_after_h * 3600:
-            late[rec.sha256] = delay
+        end = device_to_utc(rec.end or rec.start, comp.offset_hours(rec.device_id))
+        delay_h = upload_delay_h(end, rec.ingested_at)
+        if delay_h is not None and delay_h > comp.late_after_hours:
+            late[rec.sha256] = delay_h * 3600
     return late
 
 
-# -- gaps: the latest state of each ------------------------------------------------------------------
-def current_gaps(rows: list[dict], explanations: list[dict]) -> list[Gap]:
-    """One Gap per gap_id from its row of the latest detected_run_id, unless that row says not current."""
-    latest: dict[str, dict] = {}
-    for row in rows:
-        gid = row.get("gap_id")
-        if gid is None:
-            continue
-        if gid not in latest or (row.get("detected_run_id") or "") >= (latest[gid].get("detected_run_id") or ""):
-            latest[gid] = row
-    explained: dict[str, dict] = {}
-    for row in sorted(explanations, key=lambda r: str(r.get("explained_at") or "")):
-        if row.get("gap_id") is not None:
-            explained[row["gap_id"]] = row
-    gaps = []
-    for gid, row in latest.items():
-        if row.get("current") is False:
-            continue
-        start, end = row.get("start_time"), row.get("end_time")
-        duration = row.get("duration_s")
-        if duration is None and start is not None and end is not None:
-            duration = (end - start).total_seconds()
-        gaps.append(Gap(gap_id=gid, kind=row.get("kind") or "unknown", device_id=row.get("device_id"),
-                        officer_id=row.get("officer_id"), start=start, end=end, duration_s=duration,
-                        sha256=row.get("sha256"), before_sha256=row.get("before_sha256"),
-                        after_sha256=row.get("after_sha256"), offset_s=row.get("offset_s"),
-                        explanation=explained.get(gid)))
-    gaps.sort(key=lambda g: (g.device_id or "", g.start or datetime.min, g.gap_id))
-    return gaps
+# -- gaps: as `fieldrec gaps` lists them ----------------------------------------------------------------
+def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...]) -> list[Gap]:
+    """The current gaps (closed ones left out), with their explanation status."""
+    rows = gapstate.filter_rows(gapstate.listing(Catalog(archive)), since=since)
+    return [Gap(gap_id=g["gap_id"], kind=g["kind"] or "unknown", device_id=g["device_id"], officer_id=g["officer_id"],
+                start=g["start_time"], end=g["end_time"], duration_s=g["duration_s"], reason=g.get("reason"),
+                detail=g.get("detail"), sha256=g["sha256"], before_sha256=g["before_sha256"],
+                after_sha256=g["after_sha256"], explanation=g["explanation"],
+                explanation_reason=g["explanation_reason"], explained_by=g["explained_by"],
+                approved_by=g["approved_by"])
+            for g in rows if not devices or g["device_id"] in devices]
 
 
 # -- thumbnails: a few evenly spaced per recording, scaled down -------------------------------------
@@ -244,16 +229,16 @@ def _keep(device: str | None, start: datetime | None, end: datetime | None,
     return True
 
 
-def load(archive: Path, cfg: ReportConfig, *, since: datetime | None = None,
+def load(archive: Path, config: Config, *, since: datetime | None = None,
          devices: tuple[str, ...] = ()) -> ReportData:
     """Everything the report shows, filtered to ``devices`` and to what ends at or after ``since``."""
     archive = Path(archive)
+    cfg = config.report
     notes: list[str] = []
     recordings = [_recording(r) for r in _rows(read_table(archive, "recordings", RECORDING_COLUMNS))]
     recordings = [r for r in recordings if _keep(r.device_id, r.start, r.end, devices, since)]
     recordings.sort(key=lambda r: (r.device_id or "\uffff", r.start or datetime.max, r.source_name))
-    late = late_uploads(recordings, late_after_h=cfg.late_upload_hours,
-                        device_utc_offset_h=cfg.device_utc_offset_hours)
+    late = late_uploads(recordings, config.compliance)
     for rec in recordings:
         rec.late_by_s = late.get(rec.sha256)
 
@@ -264,13 +249,9 @@ def load(archive: Path, cfg: ReportConfig, *, since: datetime | None = None,
     if bad:
         notes.append(f"{bad} stored thumbnail(s) could not be decoded and are not shown.")
 
-    gap_rows = _rows(read_table(archive, "gaps"))
-    if not gap_rows:
-        notes.append("No gap analysis in this archive yet (the gaps stage has not run).")
-    explanations = _rows(read_table(archive, "explanations", ["gap_id", "reason", "by", "approved_by",
-                                                               "explained_at"]))
-    gaps = [g for g in current_gaps(gap_rows, explanations)
-            if _keep(g.device_id, g.start, g.end, devices, since)]
+    if read_table(archive, "gaps", ["gap_id"]) is None and recordings:
+        notes.append("No gaps recorded in this archive (none found, or ingested before gap detection).")
+    gaps = current_gaps(archive, since=since, devices=devices)
 
     unreadable = []
     if not devices:
@@ -280,16 +261,16 @@ def load(archive: Path, cfg: ReportConfig, *, since: datetime | None = None,
     runs = sorted(_rows(read_table(archive, "runs")), key=lambda r: str(r.get("started_at")))
     return ReportData(archive=str(archive.resolve()), generated_at=datetime.now(timezone.utc), since=since,
                       devices=devices, recordings=recordings, thumbs=thumbs, gaps=gaps,
-                      unreadable_sources=unreadable, runs=runs, late_upload_hours=cfg.late_upload_hours,
+                      unreadable_sources=unreadable, runs=runs, late_after_hours=config.compliance.late_after_hours,
                       notes=notes)
 
 
-def write_report(archive: Path, out: Path, cfg: ReportConfig, *, since: datetime | None = None,
+def write_report(archive: Path, out: Path, config: Config, *, since: datetime | None = None,
                  devices: tuple[str, ...] = ()) -> ReportData:
     """Load and render the report of ``archive`` into the HTML file ``out`` (written whole, then renamed)."""
     from pipeline.report_html import render
 
-    data = load(archive, cfg, since=since, devices=devices)
+    data = load(archive, config, since=since, devices=devices)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(render(data), encoding="utf-8")

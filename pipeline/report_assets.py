@@ -29,11 +29,12 @@ table.list { width:100%; font-size:13px; }
 table.list td:last-child { word-break:break-word; }
 tr.total { font-weight:600; }
 code { font:12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+code.cmd { font-size:11px; color:#37474f; }
 code.id { white-space:nowrap; background:#eef2f6; padding:1px 4px; border-radius:3px; user-select:all; }
 .swatch { display:inline-block; width:12px; height:12px; border-radius:2px; margin-right:6px; vertical-align:-1px; }
 .swatch.st-ok { background:var(--ok); } .swatch.st-damaged { background:var(--damaged); }
 .swatch.st-unreadable { background:var(--unreadable); }
-.swatch.late { background:#fff; outline:2px dashed #000; outline-offset:-2px; }
+.swatch.late { background:linear-gradient(to top, #111 0 4px, var(--ok) 4px); }
 .swatch.gap.unexplained { background:repeating-linear-gradient(45deg, var(--gap) 0 3px, #fff 3px 6px); }
 .swatch.gap.explained { background:repeating-linear-gradient(45deg, var(--explained) 0 3px, #fff 3px 6px); }
 .swatch.gap.overlap { background:var(--overlap); opacity:.5; }
@@ -52,7 +53,7 @@ svg .axis text { font-size:10px; fill:#7d8790; text-anchor:middle; }
 svg rect.rec { stroke:#fff; stroke-width:.5; cursor:pointer; }
 svg rect.rec:hover { stroke:#000; stroke-width:1.5; }
 svg rect.st-ok { fill:var(--ok); } svg rect.st-damaged { fill:var(--damaged); } svg rect.st-unreadable { fill:var(--unreadable); }
-svg rect.rec.late { stroke:#000; stroke-dasharray:3 2; stroke-width:1.2; }
+svg rect.late { fill:#111; pointer-events:none; }
 svg rect.gap.unexplained { fill:rgba(211,47,47,.28); stroke:var(--gap); stroke-width:1; }
 svg rect.gap.explained { fill:rgba(158,158,158,.25); stroke:var(--explained); stroke-dasharray:2 2; }
 svg rect.gap.overlap { fill:rgba(123,31,162,.25); stroke:var(--overlap); }

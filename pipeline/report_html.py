@@ -8,6 +8,7 @@ script the page still shows everything (tooltips fall back to the SVG ``<title>`
 from __future__ import annotations
 
 import html
+import shlex
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
 EPOCH = datetime(1970, 1, 1)
 TICK_LABEL_MARGIN = 25       # tick labels closer to an edge than this would be cut off: not drawn
 CHAR_W = 5.6                 # average width of a character of a 10 px label
+LANE_OVERLAP_S = 2.0         # overlaps this short (segment rounding) stay in one lane; the gaps stage reports longer ones
 OPEN_DETAILS_UP_TO = 300      # recordings per device shown expanded; more start collapsed
 KIND_LABEL = {"within_file": "within file", "between_files": "between files", "overlap": "overlap",
               "clock": "clock", "damaged_tail": "damaged tail"}
@@ -107,7 +109,7 @@ def lanes(recordings: list[Recording]) -> dict[str, int]:
     for rec in recordings:
         s, e = epoch(rec.start), epoch(rec.end or rec.start)
         for i, end in enumerate(ends):
-            if s >= end:
+            if s >= end - LANE_OVERLAP_S:
                 ends[i] = e
                 lane_of[rec.sha256] = i
                 break
@@ -128,13 +130,19 @@ def recording_tip(rec: Recording) -> str:
                 rec.error_message or "", late, f"sha256 {rec.sha256}")
 
 
+def explanation_text(gap: Gap) -> str:
+    if gap.explanation == "unexplained":
+        return "UNEXPLAINED"
+    who = f" (by {gap.explained_by}" + (f", approved by {gap.approved_by})" if gap.approved_by else ")")
+    return f"{gap.explanation}: {gap.explanation_reason}{who}"
+
+
 def gap_tip(gap: Gap, by_sha: dict[str, Recording]) -> str:
     names = [by_sha[s].source_name for s in (gap.before_sha256, gap.sha256, gap.after_sha256) if s in by_sha]
-    state = (f"explained: {gap.explanation.get('reason')} (by {gap.explanation.get('by')})"
-             if gap.explained else "UNEXPLAINED")
-    offset = f"clock offset {gap.offset_s:+.1f} s" if gap.offset_s else ""
-    return _tip(f"gap {gap.gap_id}", f"{KIND_LABEL.get(gap.kind, gap.kind)} · {fmt_duration(gap.duration_s)}",
-                f"{fmt_time(gap.start)} → {fmt_time(gap.end)}", offset, " / ".join(names), state)
+    return _tip(f"gap {gap.gap_id}", f"{KIND_LABEL.get(gap.kind, gap.kind)} · {fmt_duration(gap.duration_s)}"
+                + (f" · {gap.reason}" if gap.reason else ""),
+                f"{fmt_time(gap.start)} → {fmt_time(gap.end)}", gap.detail or "", " / ".join(names),
+                explanation_text(gap))
 
 
 def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale,
@@ -155,7 +163,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
     parts.append("</g>")
     labels = []
     for gap in gaps:                                 # behind the bars
-        if gap.start is None or gap.kind == "clock":
+        if gap.start is None or gap.end is None or gap.kind == "clock":
             continue
         s, e = epoch(gap.start), epoch(gap.end or gap.start)
         x, w = scale.span(s, e, 3)
@@ -163,7 +171,8 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         parts.append(f'<rect class="gap {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" data-e="{e}" '
                      f'data-min="3" x="{x:.2f}" y="{top - 2}" width="{w:.2f}" height="{band_h + 2}">'
                      f"{gap_tip(gap, by_sha)}</rect>")
-        text = f"{fmt_duration(gap.duration_s)} · {KIND_LABEL.get(gap.kind, gap.kind)}"
+        kind = KIND_LABEL.get(gap.kind, gap.kind)
+        text = f"{fmt_duration(gap.duration_s)} · {kind}" if gap.duration_s is not None else kind
         labels.append((label_x(scale.x((s + e) / 2), text), s, e, state, text))
     shown = readable_labels([(x, text) for x, *_, text in labels])
     for (x, s, e, state, text), visible in zip(labels, shown):
@@ -174,10 +183,12 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         s, e = epoch(rec.start), epoch(rec.end or rec.start)
         x, w = scale.span(s, e, 1.5)
         y = top + lane_of[rec.sha256] * (LANE_H + LANE_GAP)
-        late = " late" if rec.late_by_s else ""
-        parts.append(f'<rect class="rec st-{esc(rec.status)}{late}" data-rec="{esc(rec.sha256)}" data-s="{s}" '
+        parts.append(f'<rect class="rec st-{esc(rec.status)}" data-rec="{esc(rec.sha256)}" data-s="{s}" '
                      f'data-e="{e}" data-min="1.5" x="{x:.2f}" y="{y}" width="{w:.2f}" height="{LANE_H}" rx="2">'
                      f"{recording_tip(rec)}</rect>")
+        if rec.late_by_s:
+            parts.append(f'<rect class="late" data-s="{s}" data-e="{e}" data-min="1.5" x="{x:.2f}" '
+                         f'y="{y + LANE_H - 4}" width="{w:.2f}" height="4"/>')
     for gap in gaps:                                 # point markers on top
         if gap.start is None or gap.kind not in ("clock", "damaged_tail", "within_file"):
             continue
@@ -217,16 +228,17 @@ def summary_section(data: ReportData) -> str:
         ("unexplained gaps", len(unexplained)),
         ("gaps (all)", len(data.gaps)),
         ("clock anomalies", len(clock)),
-        ("unreadable sources", len(data.unreadable_sources)),
         ("ingest runs", len(data.runs)),
     ]
+    if data.unreadable_sources:
+        cards.append(("sources not readable at all", len(data.unreadable_sources)))
     card_html = "".join(f'<div class="card{" alert" if label in ("unexplained gaps", "late uploads") and n else ""}">'
                         f'<b>{n}</b><span>{esc(label)}</span></div>' for label, n in cards)
     span = f"{fmt_time(min(times))} → {fmt_time(max(times))}" if times else "no timed recordings"
     return (f'<section id="summary"><h2>Run summary</h2><div class="cards">{card_html}</div>'
             f'<table class="status"><thead><tr><th>status</th><th>files</th><th>hours</th><th>bytes</th></tr></thead>'
             f"<tbody>{rows}</tbody></table><p class='muted'>Device time covered: {esc(span)}. "
-            f"Late upload: ingested more than {data.late_upload_hours:g} h after the recording ended.</p></section>")
+            f"Late upload: ingested more than {data.late_after_hours:g} h after the recording ended (compliance.late_after_hours).</p></section>")
 
 
 def timeline_section(data: ReportData) -> str:
@@ -257,8 +269,8 @@ def timeline_section(data: ReportData) -> str:
         callouts = []
         for g in gaps:
             if g.kind == "clock":
-                callouts.append(f'<span class="callout clock">⚠ clock {esc(f"{g.offset_s:+.0f} s" if g.offset_s else "anomaly")} '
-                                f"at {esc(fmt_time(g.start))} ({esc(g.gap_id)})</span>")
+                what = (g.detail or g.reason or "clock anomaly").split(": ", 1)[-1]
+                callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ clock: {esc(what)}</span>')
         n_unexpl = sum(1 for g in gaps if not g.explained)
         rows.append(
             f'<div class="device" id="dev-{esc(device)}"><div class="devhead"><h3>{esc(device)}</h3>'
@@ -267,7 +279,7 @@ def timeline_section(data: ReportData) -> str:
             f'{f" · <b class=bad>{n_unexpl} unexplained gap(s)</b>" if n_unexpl else ""}</span>'
             f'{"".join(callouts)}</div>{device_svg(device, recs, gaps, scale, by_sha)}</div>')
     legend = ('<div class="legend"><span><i class="swatch st-ok"></i>ok</span><span><i class="swatch st-damaged"></i>damaged</span>'
-              '<span><i class="swatch st-unreadable"></i>unreadable</span><span><i class="swatch late"></i>late upload</span>'
+              '<span><i class="swatch st-unreadable"></i>unreadable</span><span><i class="swatch late"></i>late upload (underlined)</span>'
               '<span><i class="swatch gap unexplained"></i>unexplained gap</span><span><i class="swatch gap explained"></i>explained gap</span>'
               '<span><i class="swatch gap overlap"></i>overlap</span><span class="mk">▼ clock / damaged tail / gap in file</span></div>')
     controls = ('<div class="controls"><label>from <input id="zoom-from" size="19"></label> '
@@ -300,16 +312,21 @@ def _rec_link(by_sha: dict[str, Recording], sha: str | None) -> str:
 def lists_section(data: ReportData) -> str:
     by_sha = data.by_sha
     unexplained = [g for g in data.gaps if not g.explained]
+    archive = shlex.quote(data.archive)
     gap_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(g.officer_id),
-                 esc(KIND_LABEL.get(g.kind, g.kind)), esc(fmt_time(g.start)), esc(fmt_time(g.end)),
-                 esc(f"offset {g.offset_s:+.0f} s" if g.kind == "clock" and g.offset_s is not None
-                     else fmt_duration(g.duration_s)),
+                 esc(KIND_LABEL.get(g.kind, g.kind)) + (f'<br><span class="muted">{esc(g.reason)}</span>' if g.reason else ""),
+                 esc(fmt_time(g.start)), esc(fmt_time(g.end)), esc(fmt_duration(g.duration_s)),
                  " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.sha256),
-                                        _rec_link(by_sha, g.after_sha256)) if x),
-                 f'<code>fieldrec explain {esc(g.gap_id)} --reason "…"</code>'] for g in unexplained]
+                                        _rec_link(by_sha, g.after_sha256)) if x)
+                 + (f'<br><span class="muted">{esc(g.detail)}</span>' if g.detail else ""),
+                 esc(g.explanation) + (f'<br><span class="muted">{esc(g.explanation_reason)}</span>'
+                                       if g.explanation_reason else "")] for g in unexplained]
+    how = (f'<p class="muted">To explain a gap: <code class="cmd">fieldrec explain GAP --archive {esc(archive)} '
+           '--reason "…" --by NAME</code> (add <code>--spoken</code> for a note spoken when recording resumed, '
+           'or <code>--approved-by LEAD</code>).</p>' if unexplained else "")
     explained_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(KIND_LABEL.get(g.kind, g.kind)),
-                       esc(fmt_time(g.start)), esc(fmt_duration(g.duration_s)), esc(g.explanation.get("reason")),
-                       esc(g.explanation.get("by")), esc(g.explanation.get("approved_by") or "not yet approved")]
+                       esc(fmt_time(g.start)), esc(fmt_duration(g.duration_s)), esc(g.explanation_reason),
+                       esc(g.explained_by), esc(g.approved_by or "spoken note")]
                       for g in data.gaps if g.explained]
     damaged = [r for r in data.recordings if r.status != "ok"]
     damaged_rows = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
@@ -325,8 +342,8 @@ def lists_section(data: ReportData) -> str:
                   esc(fmt_duration(r.late_by_s))] for r in late]
     return (
         f'<section id="unexplained-gaps"><h2>Unexplained gaps ({len(unexplained)})</h2>'
-        + _table("gaps", ["gap", "device", "officer", "kind", "from", "to", "length", "files", "to explain"],
-                 gap_rows, "No unexplained gaps.")
+        + _table("gaps", ["gap", "device", "officer", "kind", "from", "to", "length", "files", "explanation"],
+                 gap_rows, "No unexplained gaps.") + how
         + f"<details><summary>Explained gaps ({len(explained_rows)})</summary>"
         + _table("explained", ["gap", "device", "kind", "from", "length", "reason", "by", "approved by"],
                  explained_rows, "None.") + "</details></section>"

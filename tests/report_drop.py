@@ -1,9 +1,9 @@
-"""A generated dock drop for the report: a few devices, a 37 s gap, a damaged file, a late upload.
+"""A generated dock drop for the report: a few devices, a 37 s gap, a damaged file, a late upload,
+a clock that disagrees with its file name.
 
-Also writes the rows the thumbnails and gaps stages would write (those stages live in other
-modules): thumbnails decoded from the archived clips, and gap/explanation rows computed from the
-recordings. Their schemas below are the agreed ones; tables the schema module does not know are
-written straight as Parquet parts, as a stage's commit would leave them.
+Ingest finds the gaps; ``add_stage_rows`` explains one (as `fieldrec explain` would) and writes
+the rows the thumbnails stage would write (that stage lives in another branch): thumbnails
+decoded from the archived clips, in the agreed schema below, as a Parquet part.
 
     python -m tests.report_drop OUT_DIR [--long]   # a drop + archive + report.html in OUT_DIR
 """
@@ -27,13 +27,6 @@ TS_UTC = pa.timestamp("us", tz="UTC")
 
 THUMBNAILS = pa.schema([("sha256", pa.string()), ("pts_s", pa.float64()), ("width", pa.int32()),
                         ("height", pa.int32()), ("format", pa.string()), ("image", pa.binary())])
-GAPS = pa.schema([("gap_id", pa.string()), ("device_id", pa.string()), ("officer_id", pa.string()),
-                  ("kind", pa.string()), ("start_time", TS), ("end_time", TS), ("duration_s", pa.float64()),
-                  ("sha256", pa.string()), ("before_sha256", pa.string()), ("after_sha256", pa.string()),
-                  ("offset_s", pa.float64()), ("detected_run_id", pa.string()), ("current", pa.bool_())])
-EXPLANATIONS = pa.schema([("gap_id", pa.string()), ("reason", pa.string()), ("by", pa.string()),
-                          ("approved_by", pa.string()), ("explained_at", TS_UTC)])
-GAP_37 = "gap-BWC101-0001"
 
 
 @dataclass(frozen=True)
@@ -45,6 +38,7 @@ class Clip:
     colour: tuple[int, int, int]
     fps: int = 10
     truncate: bool = False
+    clock_skew_s: float = 0.0        # container creation_time this far from the file name's time
 
     @property
     def name(self) -> str:
@@ -64,7 +58,7 @@ def drop_clips(now: datetime, *, long: bool = False) -> list[Clip]:
         Clip("BWC102", "OF23", at(5), 3 * unit, (150, 70, 40), fps),
         Clip("BWC102", "OF23", at(14), 3 * unit, (150, 70, 40), fps, truncate=True),
         Clip("BWC103", "OF5", at(2), 5 * unit, (60, 130, 70), fps),
-        Clip("BWC103", "OF5", at(7.5), 4 * unit, (60, 130, 70), fps),
+        Clip("BWC103", "OF5", at(7.5), 4 * unit, (60, 130, 70), fps, clock_skew_s=437.0),
         Clip("BWC104", "OF9", base - timedelta(hours=24) + timedelta(seconds=round(2 * unit)), 3 * unit, (120, 60, 140), fps),
     ]
     if long:
@@ -81,6 +75,9 @@ def write_clip(path: Path, clip: Clip, width: int = 160, height: int = 120) -> N
     frames = int(round(clip.duration_s * clip.fps))
     marker = sum(clip.name.encode()) % (width - 40)          # distinct content per clip (no dedup)
     with av.open(str(path), "w") as out:
+        if clip.clock_skew_s:
+            stamp = clip.start + timedelta(seconds=clip.clock_skew_s)
+            out.metadata["creation_time"] = f"{stamp:%Y-%m-%dT%H:%M:%S}.000000Z"
         stream = out.add_stream("libx264", rate=clip.fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "g": str(clip.fps * 2)}
@@ -137,51 +134,29 @@ def thumbnail_rows(archive: Path, recordings: list[dict], every_s: float) -> lis
     return rows
 
 
-def gap_rows(recordings: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
-    """Between-file gaps over 5 s per device, a clock anomaly on BWC103, one gap explained."""
-    by_device: dict[str, list[dict]] = {}
-    for rec in recordings:
-        if rec["start_time"] is not None:
-            by_device.setdefault(rec["device_id"], []).append(rec)
-    gaps = []
-    for device, recs in sorted(by_device.items()):
-        recs.sort(key=lambda r: r["start_time"])
-        n = 0
-        for before, after in zip(recs, recs[1:]):
-            ended = before["end_time"] or before["start_time"]
-            hole = (after["start_time"] - ended).total_seconds()
-            if hole > 5 and hole < 6 * 3600:
-                n += 1
-                gaps.append({"gap_id": f"gap-{device}-{n:04d}", "device_id": device, "officer_id": before["officer_id"],
-                             "kind": "between_files", "start_time": ended, "end_time": after["start_time"],
-                             "duration_s": hole, "before_sha256": before["sha256"], "after_sha256": after["sha256"],
-                             "detected_run_id": run_id, "current": True})
-    bwc103 = by_device.get("BWC103", [])
-    if len(bwc103) > 1:
-        rec = bwc103[1]
-        gaps.append({"gap_id": "gap-BWC103-clock", "device_id": "BWC103", "officer_id": rec["officer_id"],
-                     "kind": "clock", "start_time": rec["start_time"], "end_time": rec["start_time"],
-                     "duration_s": 0.0, "sha256": rec["sha256"], "offset_s": 3600.0,
-                     "detected_run_id": run_id, "current": True})
-    explanations = [{"gap_id": g["gap_id"], "reason": "battery swap at the van", "by": "sgt.miller",
-                     "approved_by": None, "explained_at": datetime.now(timezone.utc)}
-                    for g in gaps if g["device_id"] == "BWC102" and g["kind"] == "between_files"][:1]
-    return gaps, explanations
-
-
 def add_stage_rows(archive: Path, *, every_s: float = 1.0) -> dict:
-    """Write thumbnails, gaps and explanations for what is in the archive; returns what was written."""
+    """Explain BWC102's gap and write thumbnails for what is in the archive; returns what was written."""
     from catalog.store import Catalog
+    from pipeline import gapstate
 
-    recordings = Catalog(archive).rows("recordings")
-    run_id = max(r["run_id"] for r in recordings)
+    catalog = Catalog(archive, fsync=False)
+    recordings = catalog.rows("recordings")
     thumbs = thumbnail_rows(archive, recordings, every_s)
-    gaps, explanations = gap_rows(recordings, run_id)
     write_part(archive, "thumbnails", thumbs, THUMBNAILS)
-    write_part(archive, "gaps", gaps, GAPS)
-    if explanations:
-        write_part(archive, "explanations", explanations, EXPLANATIONS)
-    return {"thumbnails": thumbs, "gaps": gaps, "explanations": explanations}
+    explained = [gapstate.explain(catalog, g["gap_id"], reason="battery swap at the van", by="PC Ortiz", spoken=True)
+                 for g in gapstate.listing(catalog) if g["device_id"] == "BWC102" and g["kind"] == "between_files"][:1]
+    return {"thumbnails": thumbs, "explanations": explained}
+
+
+def gap_37(archive: Path) -> dict:
+    """The 37 s between-files gap of BWC101, as `fieldrec gaps` lists it."""
+    from catalog.store import Catalog
+    from pipeline import gapstate
+
+    found = [g for g in gapstate.listing(Catalog(archive)) if g["device_id"] == "BWC101" and g["kind"] == "between_files"
+             and abs((g["duration_s"] or 0) - 37) < 0.5]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def main(argv: list[str]) -> int:
@@ -196,7 +171,7 @@ def main(argv: list[str]) -> int:
     config = load_config()
     ingest([out / "drop"], out / "archive", config, workers=2, progress=False)
     add_stage_rows(out / "archive", every_s=30.0 if long else 1.0)
-    write_report(out / "archive", out / "report.html", config.report)
+    write_report(out / "archive", out / "report.html", config)
     print(out / "report.html")
     return 0
 

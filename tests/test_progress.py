@@ -87,7 +87,7 @@ def test_summary_names_each_problem_file_once_with_its_reason():
     summary = RunSummary("R1", "/srv/archive", datetime(2026, 3, 1, tzinfo=timezone.utc), files_seen=3, files_new=3,
                          by_status=Counter(ok=2, damaged=1), bytes_by_status=Counter(ok=2_000_000, damaged=1000),
                          bytes_read=2_001_000, wall_s=2.0,
-                         problems=[{"path": "/dock/A/X.MP4", "status": "damaged", "message": "X.MP4: no moov index"}])
+                         problems=[{"path": "/dock/A/X.MP4", "status": "damaged", "message": "no moov index"}])
     text = summary.render()
     assert "2 ok (2.0 MB), 1 damaged (1.0 KB), 0 unreadable" in text
     assert "1.0 MB/s" in text

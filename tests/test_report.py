@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import ReportConfig, load_config
-from pipeline.report import Recording, current_gaps, late_uploads, load, spread
-from tests.report_drop import GAP_37, add_stage_rows, make_drop
+from pipeline.config import ComplianceConfig, load_config
+from pipeline.report import Recording, late_uploads, load, spread
+from tests.report_drop import add_stage_rows, gap_37, make_drop
 
 DEVICES = ("BWC101", "BWC102", "BWC103", "BWC104")
 
 
 @pytest.fixture(scope="module")
 def drop_archive(tmp_path_factory, ray_local) -> tuple[Path, dict]:
-    """A generated drop, ingested, with the rows the thumbnails and gaps stages would add."""
+    """A generated drop, ingested (gaps found), one gap explained, thumbnails added."""
     from tests.helpers import ingest
 
     root = tmp_path_factory.mktemp("report")
@@ -30,19 +30,25 @@ def drop_archive(tmp_path_factory, ray_local) -> tuple[Path, dict]:
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
     ingest([root / "drop"], root / "archive", config)
     written = add_stage_rows(root / "archive")
+    written["gap_37"] = gap_37(root / "archive")["gap_id"]
     return root / "archive", written
 
 
 # -- the facts ---------------------------------------------------------------------------------------
 def test_report_facts_of_the_generated_drop(drop_archive):
     archive, written = drop_archive
-    data = load(archive, ReportConfig())
+    data = load(archive, load_config())
     assert sorted({r.device_id for r in data.recordings if r.device_id}) == list(DEVICES)
     gaps = {g.gap_id: g for g in data.gaps}
-    assert gaps[GAP_37].kind == "between_files" and not gaps[GAP_37].explained
-    assert gaps[GAP_37].duration_s == pytest.approx(37, abs=0.2)
-    assert gaps["gap-BWC102-0001"].explained and gaps["gap-BWC102-0001"].explanation["by"] == "sgt.miller"
-    assert {g.gap_id for g in data.gaps if not g.explained} == {GAP_37, "gap-BWC103-clock"}
+    gap = gaps[written["gap_37"]]
+    assert gap.kind == "between_files" and gap.explanation == "unexplained" and gap.device_id == "BWC101"
+    assert gap.duration_s == pytest.approx(37, abs=0.2)
+    explained = gaps[written["explanations"][0]["gap_id"]]
+    assert explained.explained and explained.explained_by == "PC Ortiz" and explained.device_id == "BWC102"
+    assert sorted((g.device_id, g.kind) for g in data.gaps if not g.explained) == [
+        ("BWC101", "between_files"), ("BWC102", "damaged_tail"), ("BWC103", "clock")]
+    clock = next(g for g in data.gaps if g.kind == "clock")
+    assert clock.reason == "name_container_mismatch" and "+437 s" in clock.detail
     assert [r.device_id for r in data.recordings if r.late_by_s] == ["BWC104"]
     assert {r.status for r in data.recordings if r.status != "ok"} == {"damaged", "unreadable"}
     stored = {}
@@ -53,12 +59,12 @@ def test_report_facts_of_the_generated_drop(drop_archive):
 
 
 def test_device_and_since_filters(drop_archive):
-    archive, _ = drop_archive
-    only = load(archive, ReportConfig(), devices=("BWC101",))
-    assert {r.device_id for r in only.recordings} == {"BWC101"} and [g.gap_id for g in only.gaps] == [GAP_37]
-    everything = load(archive, ReportConfig())
+    archive, written = drop_archive
+    only = load(archive, load_config(), devices=("BWC101",))
+    assert {r.device_id for r in only.recordings} == {"BWC101"} and [g.gap_id for g in only.gaps] == [written["gap_37"]]
+    everything = load(archive, load_config())
     cut = max(r.end for r in everything.recordings if r.device_id == "BWC104") + timedelta(hours=1)
-    recent = load(archive, ReportConfig(), since=cut)
+    recent = load(archive, load_config(), since=cut)
     assert "BWC104" not in {r.device_id for r in recent.recordings}
     assert all((r.end or r.start) >= cut for r in recent.recordings)
     assert not any(r.late_by_s for r in recent.recordings)
@@ -68,11 +74,11 @@ def test_report_without_stage_tables_still_renders(drop_archive, tmp_path, capsy
     archive, _ = drop_archive
     bare = tmp_path / "archive"
     shutil.copytree(archive / "catalog", bare / "catalog",
-                    ignore=lambda d, names: [n for n in names if n in ("thumbnails", "gaps", "explanations")])
+                    ignore=lambda d, names: [n for n in names if n in ("thumbnails", "gaps", "gap_state", "explanations")])
     out = tmp_path / "report.html"
     assert main(["report", "--archive", str(bare), "-o", str(out)]) == 0
     page = out.read_text()
-    assert "No thumbnails in this archive yet" in page and "No gap analysis" in page
+    assert "No thumbnails in this archive yet" in page and "No gaps recorded" in page
     assert "BWC101" in page and "<img" not in page
     assert "0 unexplained gaps" in capsys.readouterr().out
 
@@ -87,21 +93,14 @@ def test_report_without_stage_tables_still_renders(drop_archive, tmp_path, capsy
 def test_late_upload_rule(end, ingested, offset_h, late):
     rec = Recording("s", "f", "video", "ok", "D", "O", end, end, 0.0, 0,
                     ingested_at=ingested.replace(tzinfo=timezone.utc))
-    assert bool(late_uploads([rec], late_after_h=24, device_utc_offset_h=offset_h)) is late
+    assert bool(late_uploads([rec], ComplianceConfig(late_after_hours=24, device_utc_offset_hours=offset_h))) is late
 
 
-def test_gap_state_is_the_latest_run_and_explanations_attach():
-    t = datetime(2026, 3, 1, 10)
-    rows = [
-        {"gap_id": "g1", "kind": "between_files", "start_time": t, "end_time": t + timedelta(seconds=9),
-         "detected_run_id": "20260301T1000Z", "current": True},
-        {"gap_id": "g1", "kind": "between_files", "start_time": t, "end_time": t + timedelta(seconds=9),
-         "detected_run_id": "20260302T1000Z", "current": False},          # filled in by a later upload
-        {"gap_id": "g2", "kind": "within_file", "start_time": t, "end_time": t + timedelta(seconds=4),
-         "detected_run_id": "20260301T1000Z"},
-    ]
-    gaps = current_gaps(rows, [{"gap_id": "g2", "reason": "lens covered", "by": "a", "explained_at": t}])
-    assert [(g.gap_id, g.duration_s, g.explained) for g in gaps] == [("g2", 4.0, True)]
+def test_late_upload_uses_the_device_own_offset():
+    rec = Recording("s", "f", "video", "ok", "CAM7", "O", datetime(2026, 3, 1, 12), datetime(2026, 3, 1, 12), 0.0, 0,
+                    ingested_at=datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc))
+    assert not late_uploads([rec], ComplianceConfig())
+    assert late_uploads([rec], ComplianceConfig(device_utc_offsets=("CAM7=+02:00",))) == {"s": 24.5 * 3600}
 
 
 @pytest.mark.parametrize("n,k,expected", [
@@ -189,10 +188,11 @@ def test_report_renders_in_headless_chromium(chromium_exe, drop_archive, tmp_pat
     dom.feed(done.stdout)
     timelines = {a["data-device"] for a in dom.find("svg", **{"class": "timeline"})}
     assert timelines == set(DEVICES)
-    gap_marks = dom.find("rect", **{"data-gap": GAP_37})
+    gap_id = written["gap_37"]
+    gap_marks = dom.find("rect", **{"data-gap": gap_id})
     assert len(gap_marks) == 1 and "unexplained" in gap_marks[0]["class"]
     assert "37 s" in gap_marks[0]["data-tip"] and "UNEXPLAINED" in gap_marks[0]["data-tip"]   # the script's tooltip
-    assert any(GAP_37 in t for t in dom.text), "the gap is not in the list of unexplained gaps"
+    assert any(gap_id in t for t in dom.text), "the gap is not in the list of unexplained gaps"
     thumbs = dom.find("img", **{"class": "thumb"})
     shown = {}
     for row in written["thumbnails"]:

@@ -13,7 +13,7 @@ import pytest
 
 from catalog.store import Catalog
 from pipeline.cli import main
-from tests.report_drop import GAPS, write_part
+from tests.report_drop import THUMBNAILS, write_part
 
 RECORDINGS = [
     {"sha256": "a" * 64, "device_id": "BWC1", "officer_id": "OF1", "status": "ok", "duration_s": 60.0,
@@ -68,14 +68,16 @@ def test_json_output_is_a_list_of_objects(archive, capsys):
 
 def test_tables_of_later_stages_are_views_even_when_their_parts_differ(archive, capsys):
     """Parts of one table written by different versions: columns are unified by name."""
-    gap = {"gap_id": "g1", "device_id": "BWC1", "kind": "between_files", "duration_s": 37.0, "current": True}
-    write_part(archive, "gaps", [gap], GAPS)
-    newer = GAPS.append(pa.field("note", pa.string()))
-    write_part(archive, "gaps", [{**gap, "gap_id": "g2", "note": "new column"}], newer)
-    code, out, _ = sql(capsys, archive, "SELECT gap_id, duration_s, note FROM gaps ORDER BY gap_id", "--format", "json")
+    thumb = {"sha256": "a" * 64, "pts_s": 0.0, "width": 160, "height": 120, "format": "webp", "image": b"RIFF"}
+    write_part(archive, "thumbnails", [thumb], THUMBNAILS)
+    newer = THUMBNAILS.append(pa.field("note", pa.string()))
+    write_part(archive, "thumbnails", [{**thumb, "pts_s": 1.0, "note": "new column"}], newer)
+    code, out, _ = sql(capsys, archive, "SELECT pts_s, note, image FROM thumbnails ORDER BY pts_s", "--format", "json")
     assert code == 0, out
-    assert json.loads(out) == [{"gap_id": "g1", "duration_s": 37.0, "note": None},
-                               {"gap_id": "g2", "duration_s": 37.0, "note": "new column"}]
+    assert json.loads(out) == [{"pts_s": 0.0, "note": None, "image": "UklGRg=="},
+                               {"pts_s": 1.0, "note": "new column", "image": "UklGRg=="}]
+    code, out, _ = sql(capsys, archive, "SELECT image FROM thumbnails LIMIT 1")
+    assert "<4 bytes>" in out
 
 
 def test_known_table_without_rows_is_empty_not_missing(archive, capsys):

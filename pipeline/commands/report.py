@@ -19,7 +19,8 @@ thumbnails per recording, and the lists of unexplained gaps (with the ids `field
 takes), damaged files and late uploads.
 
 Times on the timelines are device time, as the devices wrote it. A recording is a late upload
-when it was ingested more than report.late_upload_hours (default 24) after it ended.
+when it was ingested more than compliance.late_after_hours (default 24) after it ended, as
+`fieldrec compliance` counts them. Gaps and their explanations are those `fieldrec gaps` lists.
 """
 
 RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", action="append", default=[], metavar="ID",
                    help="only this device (repeat for several)")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml (section [report])")
+                   help="TOML file overriding configs/default.toml (sections [report], [compliance])")
     p.set_defaults(handler=run)
 
 
@@ -67,18 +68,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
-    since = parse_since(args.since, device_utc_offset_h=config.report.device_utc_offset_hours) if args.since else None
+    since = (parse_since(args.since, device_utc_offset_h=config.compliance.device_utc_offset_hours)
+             if args.since else None)
     if not args.output.parent.is_dir():
         raise UsageError(f"folder of --output not found: {args.output.parent}")
     try:
-        data = write_report(args.archive, args.output, config.report, since=since, devices=tuple(args.device))
+        data = write_report(args.archive, args.output, config, since=since, devices=tuple(args.device))
     except OSError as exc:
         raise RunError(f"could not write {args.output}: {exc.strerror or exc}") from None
     unexplained = sum(1 for g in data.gaps if not g.explained)
     late = sum(1 for r in data.recordings if r.late_by_s)
     size = args.output.stat().st_size
     print(f"wrote {args.output} ({size / 1e6:.1f} MB): {len(data.recordings)} recordings, "
-          f"{len({r.device_id for r in data.recordings})} devices, {unexplained} unexplained gaps, "
+          f"{len({r.device_id for r in data.recordings if r.device_id})} devices, {unexplained} unexplained gaps, "
           f"{late} late uploads")
     for note in data.notes:
         print(f"  note: {note}")
