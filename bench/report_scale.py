@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from catalog.store import Catalog  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.report import write_report  # noqa: E402
-from tests.report_drop import GAPS, THUMBNAILS, write_part  # noqa: E402
+from tests.report_drop import THUMBNAILS, write_part  # noqa: E402
 
 
 def still(seed: int) -> bytes:
@@ -61,16 +61,15 @@ def main(n: int = 3000, devices: int = 200) -> None:
             hole = rng.choice([2, 5, 37, 300, 900])
             if hole >= 37:
                 gaps.append({"gap_id": f"gap-{d}-{k}", "device_id": f"BWC{d:03d}", "kind": "between_files",
-                             "start_time": end, "end_time": end + timedelta(seconds=hole), "duration_s": float(hole),
-                             "before_sha256": sha, "detected_run_id": "R1", "current": True})
+                             "reason": "pause", "start_time": end, "end_time": end + timedelta(seconds=hole),
+                             "duration_s": float(hole), "before_sha256": sha, "detected_run_id": "R1"})
             t = end + timedelta(seconds=hole)
-    Catalog(archive, fsync=False).create().commit({"recordings": recordings}, tag="bench")
+    Catalog(archive, fsync=False).create().commit({"recordings": recordings, "gaps": gaps}, tag="bench")
     for i in range(0, len(thumbs), 20000):
         write_part(archive, "thumbnails", thumbs[i:i + 20000], THUMBNAILS, tag="bench")
-    write_part(archive, "gaps", gaps, GAPS, tag="bench")
     out = archive.parent / "report.html"
     t0 = time.perf_counter()
-    data = write_report(archive, out, load_config().report)
+    data = write_report(archive, out, load_config())
     wall = time.perf_counter() - t0
     shown = sum(len(v) for v in data.thumbs.values())
     print(f"{len(recordings)} recordings, {devices} devices, {len(thumbs)} stored thumbnails, {len(gaps)} gaps")

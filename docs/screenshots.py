@@ -44,7 +44,7 @@ def main() -> None:
     tall = work / "tall.png"
     shoot(html, tall, "1400,3000", zoom)
     with Image.open(tall) as img:                       # from the gap list down to the first thumbnails
-        img.crop((0, 1060, 1400, 2260)).convert("RGB").quantize(256).save(DOCS / "report-lists.png", optimize=True)
+        img.crop((0, 1060, 1400, 2440)).convert("RGB").quantize(256).save(DOCS / "report-lists.png", optimize=True)
     with Image.open(DOCS / "report.png") as img:
         img.convert("RGB").quantize(256).save(DOCS / "report.png", optimize=True)
     print(DOCS / "report.png", DOCS / "report-lists.png", f"(from {work})")
