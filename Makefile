@@ -23,8 +23,10 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/python -m pipeline.sample $(DEMO)/drop
 	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive
+	$(BIN)/fieldrec report --archive $(DEMO)/archive -o $(DEMO)/report.html
 	@echo
 	@echo "Archive: $(DEMO)/archive  (originals in objects/, Parquet tables in catalog/)"
+	@echo "Report:  $(DEMO)/report.html  (open it in a browser)"
 	@echo "Try:     $(BIN)/fieldrec --help"
 
 test: $(STAMP)

@@ -19,6 +19,8 @@ COMMANDS = [
     "pipeline.commands.device",
     "pipeline.commands.export",
     "pipeline.commands.verify",
+    "pipeline.commands.report",
+    "pipeline.commands.sql",
 ]
 
 DESCRIPTION = """\

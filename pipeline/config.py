@@ -190,6 +190,21 @@ class IntegrityConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
+    thumbs_per_recording: int = 6
+    max_thumbnails: int = 8000
+    # Thumbnails are scaled down to this width (px) before they are embedded.
+    thumb_width: int = 160
+
+    def validate(self) -> None:
+        if self.thumbs_per_recording < 0 or self.max_thumbnails < 0:
+            raise ConfigError("report.thumbs_per_recording and report.max_thumbnails must be 0 or more")
+        if not 16 <= self.thumb_width <= 640:
+            raise ConfigError(f"report.thumb_width must be between 16 and 640, got {self.thumb_width}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
@@ -198,6 +213,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

@@ -68,23 +68,34 @@ class RunSummary:
         }
 
     def render(self) -> str:
-        d = self.to_dict()
         media_h = sum(self.media_s_by_status.values()) / 3600
+        rate = self.bytes_read / self.wall_s if self.wall_s else 0.0
+        statuses = []
+        for s in ("ok", "damaged", "unreadable"):
+            n = self.by_status.get(s, 0)
+            detail = human_bytes(self.bytes_by_status.get(s, 0)) if n else ""
+            statuses.append(f"{n} {s}" + (f" ({detail})" if detail else ""))
         lines = [
             f"fieldrec ingest {self.run_id}: {self.outcome}",
             f"  files      {self.files_seen} seen, {self.files_new} new, {self.files_duplicate} duplicate, "
             f"{self.files_skipped} already ingested",
-            "  status     " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in ("ok", "damaged", "unreadable")),
-            f"  bytes      {human_bytes(self.bytes_read)} read in {human_duration(self.wall_s)} "
-            f"({d['mb_per_s']:.1f} MB/s)",
+            "  status     " + ", ".join(statuses),
+            f"  read       {human_bytes(self.bytes_read)} in {human_duration(self.wall_s)} ({human_bytes(rate)}/s)",
             f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
             f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
             f"  archive    {self.archive}",
         ]
+        if self.problems:
+            lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
-            lines.append(f"  ! {p['status']:10s} {p['path']}: {p['message']}")
+            message = p["message"] or ""
+            if len(message) > 160:
+                message = message[:159] + "…"
+            lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
         if len(self.problems) > 20:
-            lines.append(f"  … {len(self.problems) - 20} more (see: fieldrec sql or the sightings table)")
+            lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
+                         "\"SELECT source_path, status, error_message FROM sightings WHERE status <> 'ok'\"")
+        lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
         return "\n".join(lines)
 
 
