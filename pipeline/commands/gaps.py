@@ -132,6 +132,7 @@ def run_gaps(args: argparse.Namespace) -> int:
         for r in cells:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         need = sum(1 for g in rows if g["current"] and g["explanation"] != "explained")
+        sys.stdout.flush()                    # the rows first, then the total on stderr
         print(f"{len(rows)} gap(s), {need} current without an accepted explanation", file=sys.stderr)
     return 0
 
