@@ -24,58 +24,16 @@ import shutil
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import corpus
 import machine
 import measure
+from report import RESULTS, Row, report, write_json
 
 BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "results"
 FIELDREC = Path(sys.executable).with_name("fieldrec")
-GOAL_DROP_BYTES = 2_000_000_000      # the goals are stated for drops of at least this size
-
-
-@dataclass
-class Row:
-    name: str
-    kind: str                       # floor | fieldrec | baseline
-    files: int
-    bytes: int
-    media_s: float | None
-    m: measure.Measurement
-    workers: int | None = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def mb_s(self) -> float:
-        return self.bytes / 1e6 / self.m.wall_s
-
-    @property
-    def media_h_per_h(self) -> float | None:
-        return self.media_s / self.m.wall_s if self.media_s else None
-
-    @property
-    def media_h_per_cpu_h(self) -> float | None:
-        return self.media_s / self.m.cpu_s if self.media_s and self.m.cpu_s else None
-
-    def to_dict(self) -> dict:
-        m = self.m
-        return {
-            "name": self.name, "kind": self.kind, "workers": self.workers, "files": self.files,
-            "bytes": self.bytes, "media_hours": (self.media_s or 0) / 3600, "wall_s": round(m.wall_s, 3),
-            "cpu_s": round(m.cpu_s, 3), "cpu_source": m.cpu_source, "mb_per_s": round(self.mb_s, 1),
-            "media_hours_per_hour": _round(self.media_h_per_h), "media_hours_per_cpu_hour": _round(self.media_h_per_cpu_h),
-            "peak_tree_pss_mib": round(m.peak_tree_mib, 1), "peak_top_pss_mib": round(m.peak_top_mib, 1),
-            "max_processes": m.max_processes, "returncode": m.returncode, "problems": self.problems,
-            "command": [str(c) for c in m.command],
-        }
-
-
-def _round(x: float | None, digits: int = 2) -> float | None:
-    return None if x is None else round(x, digits)
 
 
 def _log(message: str) -> None:
@@ -100,6 +58,7 @@ class Bench:
         self.cpus = os.cpu_count() or 1
         self.rows: list[Row] = []
         self.skipped: list[str] = []
+        self.profile_path: Path | None = None
 
     # ---------------------------------------------------------------- runs
 
@@ -148,7 +107,11 @@ class Bench:
             command.append("--proxies")
         row = self.measure(name, "fieldrec", command, archive, drop, workers or self.cpus)
         if row.m.returncode == 0:
-            summary = json.loads(row.m.stdout)
+            try:
+                summary = json.loads(row.m.stdout)
+            except json.JSONDecodeError:
+                row.problems.append(f"no JSON summary on stdout: {row.m.stdout[-300:]!r}")
+                return row
             ok = summary["files_by_status"].get("ok", 0)
             if summary["files_seen"] != len(drop.files) or ok != len(drop.files):
                 row.problems.append(f"{summary['files_seen']} files seen, {ok} ok, of {len(drop.files)}: "
@@ -193,6 +156,26 @@ class Bench:
                                                   (root / "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4").stat().st_size,
                                                   1.0, "tiny"),))
         return self.fieldrec("fieldrec start-up (one 1 s file)", drop, tag="startup")
+
+    def profile(self) -> None:
+        """One untimed default ingest under py-spy, Ray workers included; a speedscope file."""
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(FIELDREC.parent))
+        if not spy:
+            self.skipped.append("profile: py-spy not found (.venv/bin/python -m pip install py-spy)")
+            return
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"profile-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.speedscope.json"
+        archive = self.work / "archive-profile"
+        shutil.rmtree(archive, ignore_errors=True)
+        command = [spy, "record", "--subprocesses", "--rate", "50", "--format", "speedscope", "-o", out, "--",
+                   FIELDREC, "ingest", self.drop.root, "--archive", archive, "--json"]
+        _log(f"bench: profiling one ingest with py-spy -> {out}")
+        m = measure.run([str(c) for c in command])
+        if m.returncode != 0:
+            self.skipped.append(f"profile: py-spy failed: {m.stderr.strip()[-300:]}")
+        else:
+            self.profile_path = out
+        shutil.rmtree(archive, ignore_errors=True)
 
     # ---------------------------------------------------------------- the whole run
 
@@ -242,9 +225,10 @@ class Bench:
 
         one = scaling.get(1)
         speedups = {n: ratio(one, r) for n, r in sorted(scaling.items())}
-        fieldrec_rows = [r for r in self.rows if r.kind == "fieldrec" and r is not startup]
-        peak = max((r.m.peak_tree_mib for r in fieldrec_rows), default=None)
-        marginal = (no_thumbs.m.wall_s - startup.m.wall_s) / floor.m.wall_s if floor.m.wall_s else None
+        peak = max((r.m.peak_tree_mib for r in self.rows if r.kind == "fieldrec"), default=None)
+        # Negative when the start-up run alone was slower than a whole ingest: a noisy machine.
+        pipeline_s = no_thumbs.m.wall_s - startup.m.wall_s
+        marginal = pipeline_s / floor.m.wall_s if pipeline_s > 0 and floor.m.wall_s else None
         goals = [
             ("ingest without thumbnails / floor (wall)", ratio(no_thumbs, floor), "<=", 1.2),
             ("  the same, start-up subtracted", marginal, "<=", 1.2),
@@ -253,82 +237,6 @@ class Bench:
             ("peak memory of any ingest (MiB, tree PSS)", peak, "<=", 1024.0),
         ]
         return {"goals": goals, "speedups": speedups, "memory": memory, "media_s": default.media_s}
-
-
-# -------------------------------------------------------------------- output
-
-COLUMNS = (("run", 40, "s"), ("files", 6, "d"), ("GB", 6, ".2f"), ("wall s", 8, ".1f"), ("CPU s", 8, ".1f"),
-           ("MB/s", 7, ".0f"), ("media h/h", 10, ".1f"), ("media h/CPU h", 14, ".1f"),
-           ("peak MiB tree", 14, ".0f"), ("driver", 7, ".0f"))
-
-
-def _cells(row: Row) -> list:
-    m = row.m
-    driver = m.peak_top_mib if row.kind == "fieldrec" else None
-    return [row.name + (" !" if row.problems else ""), row.files, row.bytes / 1e9, m.wall_s, m.cpu_s, row.mb_s,
-            row.media_h_per_h, row.media_h_per_cpu_h, m.peak_tree_mib, driver]
-
-
-def table(rows: list[Row]) -> str:
-    def fmt(value, width, spec, first):
-        text = "-" if value is None else format(value, spec)
-        return text.ljust(width) if first else text.rjust(width)
-
-    lines = [" ".join(fmt(name, w, "s", i == 0) for i, (name, w, _) in enumerate(COLUMNS))]
-    lines.append("-" * len(lines[0]))
-    for row in rows:
-        lines.append(" ".join(fmt(v, w, s, i == 0) for i, (v, (_, w, s)) in enumerate(zip(_cells(row), COLUMNS))))
-    return "\n".join(lines)
-
-
-def report(bench: Bench, summary: dict, desc: dict, drop: corpus.Drop) -> str:
-    out = [f"fieldrec end-to-end benchmark on {desc['host']}: {desc['cpu']}, {desc['logical_cpus']} CPUs, "
-           f"{desc['memory_gb']} GB RAM, disk {desc['disk']['device']} ({desc['disk']['fstype']})",
-           f"drop: {len(drop.files)} files, {drop.bytes / 1e9:.2f} GB, "
-           f"{(drop.media_s or summary['media_s'] or 0) / 3600:.2f} media hours; "
-           f"fsync {'on' if bench.args.fsync else 'off'}; page cache warm; best of {bench.args.repeat}",
-           "", table(bench.rows), ""]
-    for row in bench.rows:
-        for problem in row.problems:
-            out.append(f"! {row.name}: {problem}")
-    out.append("goals (on a drop of at least 2 GB):")
-    for label, value, op, target in summary["goals"]:
-        if value is None:
-            verdict, shown = "not measured", "-"
-        else:
-            met = value <= target if op == "<=" else value >= target
-            verdict, shown = ("met" if met else "MISSED"), f"{value:.2f}"
-        out.append(f"  {label:50s} {shown:>8s}  goal {op} {target:g}  {verdict}")
-    out.append("scaling: " + ", ".join(f"{n} worker(s) x{s:.2f}" for n, s in summary["speedups"].items() if s))
-    out.append("memory: " + ", ".join(f"{n} files {r.m.peak_tree_mib:.0f} MiB (driver {r.m.peak_top_mib:.0f})"
-                                      for n, r in sorted(summary["memory"].items())))
-    if drop.bytes < GOAL_DROP_BYTES:
-        out.append(f"note: this drop is {drop.bytes / 1e9:.2f} GB; the goals are stated for >= 2 GB "
-                   "(make bench-full), where the fixed start-up cost weighs less.")
-    if desc["load_average"][0] > 0.5 * desc["logical_cpus"]:
-        out.append(f"note: load average was {desc['load_average'][0]} at the start: other work shared the CPUs.")
-    out.extend(f"skipped: {s}" for s in bench.skipped)
-    return "\n".join(out)
-
-
-def write_json(bench: Bench, summary: dict, desc: dict, drop: corpus.Drop) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc)
-    path = RESULTS / f"e2e-{stamp:%Y%m%dT%H%M%SZ}-{desc['host']}.json"
-    data = {
-        "finished_at": stamp.isoformat(), "machine": desc, "drop": drop.describe(),
-        "settings": {"fsync": bench.args.fsync, "repeat": bench.args.repeat, "full": bench.args.full,
-                     "memory": "peak of the sum of PSS over the process tree, sampled every 0.2 s",
-                     "cpu": "user+system of the whole process tree (rusage of reaped descendants)",
-                     "page_cache": "warm: the drop was read once before the runs"},
-        "rows": [r.to_dict() for r in bench.rows],
-        "goals": [{"goal": g.strip(), "value": _round(v, 3), "op": op, "target": t} for g, v, op, t in summary["goals"]],
-        "speedup_by_workers": {str(n): _round(s, 3) for n, s in summary["speedups"].items()},
-        "peak_memory_by_files": {str(n): round(r.m.peak_tree_mib, 1) for n, r in summary["memory"].items()},
-        "skipped": bench.skipped,
-    }
-    path.write_text(json.dumps(data, indent=2))
-    return path
 
 
 # -------------------------------------------------------------------- main
@@ -359,6 +267,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=corpus.CACHE / "work",
                    help="where outputs are written (put it on the archive's disk)")
     p.add_argument("--keep", action="store_true", help="keep every run's output under --work")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timed runs, profile one default ingest with py-spy (all processes) "
+                        "into bench/results/ (pip install py-spy)")
     return p.parse_args(argv)
 
 
@@ -397,9 +308,13 @@ def main(argv: list[str] | None = None) -> int:
             if row.files == len(drop.files):
                 row.media_s = row.media_s or media
     desc["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.profile:
+        bench.profile()
     print(report(bench, summary, desc, drop))
     path = write_json(bench, summary, desc, drop)
     print(f"\nresults: {path}  ({time.monotonic() - t0:.0f} s of runs)")
+    if bench.profile_path:
+        print(f"profile: {bench.profile_path}  (speedscope format)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if any(r.m.returncode != 0 for r in bench.rows) else 0

@@ -55,7 +55,6 @@ def _become_subreaper() -> bool:
         return False
 
 
-_SUBREAPER = _become_subreaper()
 
 
 def _memory(p: psutil.Process) -> int:
@@ -152,6 +151,7 @@ def _reap_orphans(timeout: float) -> list[str]:
 def run(command: list[str], *, interval: float = 0.2, env: dict | None = None, cwd: str | None = None,
         orphan_timeout: float = ORPHAN_TIMEOUT_S) -> Measurement:
     """Run ``command`` to its end and measure it (see the module docstring)."""
+    subreaper = _become_subreaper()      # this process adopts the command's orphans from now on
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -171,7 +171,7 @@ def run(command: list[str], *, interval: float = 0.2, env: dict | None = None, c
     leftovers = _reap_orphans(orphan_timeout)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rusage_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    if _SUBREAPER:
+    if subreaper:
         cpu, source = rusage_cpu + sum(sampler.cpu_unwaited.values()), "rusage + sampled kernel-reaped"
     else:
         cpu, source = max(rusage_cpu, sum(sampler.cpu_seen.values())), "sampled (lower bound)"
