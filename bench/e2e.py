@@ -180,6 +180,7 @@ class Bench:
     # ---------------------------------------------------------------- the whole run
 
     def run(self, features: dict[str, bool]) -> dict:
+        self.features = features
         startup = self.startup()
         floor = self.floor()
         default = self.fieldrec("fieldrec ingest (default stages)", self.drop)
@@ -232,7 +233,8 @@ class Bench:
         goals = [
             ("ingest without thumbnails / floor (wall)", ratio(no_thumbs, floor), "<=", 1.2),
             ("  the same, start-up subtracted", marginal, "<=", 1.2),
-            ("per-file script / ingest with thumbnails (wall)", ratio(baseline, default), ">=", 10.0),
+            ("per-file script / ingest with thumbnails (wall)" if self.features["thumbnails"]
+             else "per-file script / ingest (no thumbnail stage yet)", ratio(baseline, default), ">=", 10.0),
             ("speed-up from 1 to 2 workers", speedups.get(2), ">=", 1.8),
             ("peak memory of any ingest (MiB, tree PSS)", peak, "<=", 1024.0),
         ]

@@ -70,7 +70,7 @@ def describe(work: Path) -> dict:
         "disk": _disk(work),
         "python": sys.version.split()[0],
         "openssl": ssl.OPENSSL_VERSION,
-        "fieldrec_commit": _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "fieldrec_commit": _first_line(["git", "-C", str(repo), "describe", "--always", "--dirty"]),
         "packages": {p: _version(p) for p in ("fieldrec", "av", "ray", "pyarrow", "xxhash", "psutil")},
         "ffmpeg": _first_line(["ffmpeg", "-version"]),
     }

@@ -119,10 +119,13 @@ def write_json(bench, summary: dict, desc: dict, drop: corpus.Drop) -> Path:
         "finished_at": stamp.isoformat(), "machine": desc, "drop": drop.describe(),
         "settings": {"fsync": bench.args.fsync, "repeat": bench.args.repeat, "full": bench.args.full,
                      "memory": "peak of the sum of PSS over the process tree, sampled every 0.2 s",
-                     "cpu": "user+system of the whole process tree (rusage of reaped descendants)",
+                     "cpu": "user+system of the whole process tree: rusage of reaped descendants, plus the "
+                            "last-sampled time of processes the kernel reaped (children of Ray's raylet)",
                      "page_cache": "warm: the drop was read once before the runs"},
         "rows": [r.to_dict() for r in bench.rows],
-        "goals": [{"goal": g.strip(), "value": _round(v, 3), "op": op, "target": t} for g, v, op, t in summary["goals"]],
+        "goals": [{"goal": g.strip(), "value": _round(v, 3), "op": op, "target": t,
+                   "met": None if v is None else (v <= t if op == "<=" else v >= t)}
+                  for g, v, op, t in summary["goals"]],
         "speedup_by_workers": {str(n): _round(s, 3) for n, s in summary["speedups"].items()},
         "peak_memory_by_files": {str(n): round(r.m.peak_tree_mib, 1) for n, r in summary["memory"].items()},
         "skipped": bench.skipped,
