@@ -18,6 +18,7 @@ building the corpus the first time); ``make bench-full`` a drop of 3 GB from 1-m
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -47,7 +48,8 @@ def stage_features() -> dict[str, bool]:
 
     sections = tomllib.loads(Path(DEFAULT_CONFIG).read_text())
     return {
-        "thumbnails": "enabled" in sections.get("thumbnails", {}),
+        "thumbnails": "thumbnails" in sections,
+        "thumbnails_switch": "enabled" in sections.get("thumbnails", {}),
         "proxies": "transcode" in sections or "derivatives" in TABLES,
     }
 
@@ -129,7 +131,7 @@ class Bench:
             text += "[thumbnails]\nenabled = false\n"
         if not text:
             return None
-        path = self.work / f"config-{abs(hash(text)):x}.toml"
+        path = self.work / f"config-{hashlib.sha1(text.encode()).hexdigest()[:8]}.toml"
         path.write_text(text)
         return path
 
@@ -150,11 +152,9 @@ class Bench:
         """fieldrec on one 1-second file: the fixed cost of a run (imports, Ray start and stop)."""
         from pipeline.native import synth
 
-        root = self.work / "startup-drop"
-        synth.write_clip(root / "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4", synth.ClipSpec(duration_s=1.0))
-        drop = corpus.Drop(root, (corpus.DropFile("dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4",
-                                                  (root / "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4").stat().st_size,
-                                                  1.0, "tiny"),))
+        root, rel = self.work / "startup-drop", "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4"
+        size = synth.write_clip(root / rel, synth.ClipSpec(duration_s=1.0)).stat().st_size
+        drop = corpus.Drop(root, (corpus.DropFile(rel, size, 1.0, "160x120"),))
         return self.fieldrec("fieldrec start-up (one 1 s file)", drop, tag="startup")
 
     def profile(self) -> None:
@@ -185,8 +185,11 @@ class Bench:
         floor = self.floor()
         default = self.fieldrec("fieldrec ingest (default stages)", self.drop)
         no_thumbs = default
-        if features["thumbnails"]:
+        if features["thumbnails_switch"]:
             no_thumbs = self.fieldrec("fieldrec ingest, thumbnails off", self.drop, thumbnails=False, tag="nothumbs")
+        elif features["thumbnails"]:
+            no_thumbs = None
+            self.skipped.append("thumbnails off: [thumbnails] in configs/default.toml has no `enabled` key")
         else:
             self.skipped.append("thumbnails off: this tree has no [thumbnails] stage, so the default run has none")
         if features["proxies"]:
@@ -228,7 +231,7 @@ class Bench:
         speedups = {n: ratio(one, r) for n, r in sorted(scaling.items())}
         peak = max((r.m.peak_tree_mib for r in self.rows if r.kind == "fieldrec"), default=None)
         # Negative when the start-up run alone was slower than a whole ingest: a noisy machine.
-        pipeline_s = no_thumbs.m.wall_s - startup.m.wall_s
+        pipeline_s = no_thumbs.m.wall_s - startup.m.wall_s if no_thumbs else 0
         marginal = pipeline_s / floor.m.wall_s if pipeline_s > 0 and floor.m.wall_s else None
         goals = [
             ("ingest without thumbnails / floor (wall)", ratio(no_thumbs, floor), "<=", 1.2),
@@ -289,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not FIELDREC.exists():
         _log(f"bench: {FIELDREC} not found: run `make venv` first (or run this with .venv/bin/python)")
+        return 2
+    if args.source and (args.scale or args.full or args.gb or args.segment_s):
+        _log("bench: --source benchmarks your folder as it is; --scale, --full, --gb and --segment-s build "
+             "a synthetic drop instead")
         return 2
     plan = make_plan(args)
     drop = corpus.from_folder(args.source.resolve()) if args.source else corpus.build(plan)

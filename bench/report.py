@@ -96,7 +96,8 @@ def report(bench, summary: dict, desc: dict, drop: corpus.Drop) -> str:
             met = value <= target if op == "<=" else value >= target
             verdict, shown = ("met" if met else "MISSED"), f"{value:.2f}"
         out.append(f"  {label:50s} {shown:>8s}  goal {op} {target:g}  {verdict}")
-    out.append("scaling: " + ", ".join(f"{n} worker(s) x{s:.2f}" for n, s in summary["speedups"].items() if s))
+    speedups = [f"{n} worker(s) x{s:.2f}" for n, s in summary["speedups"].items() if s]
+    out.append("scaling (wall time of 1 worker / of N): " + (", ".join(speedups) or "not measured (no 1-worker run)"))
     by_files = sorted(summary["memory"].items())
     growth = by_files[-1][1].m.peak_tree_mib / by_files[0][1].m.peak_tree_mib if by_files[0][1].m.peak_tree_mib else 0
     out.append("memory (peak PSS, tree): " + ", ".join(f"{n} files {r.m.peak_tree_mib:.0f} MiB (driver "
