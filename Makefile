@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo
+BENCH_ARGS ?=   # e.g. make bench BENCH_ARGS="--gb 0.2 --segment-s 5"
 
 .PHONY: demo test bench bench-full clean venv
 
@@ -34,10 +35,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q bench --benchmark-enable --benchmark-only -p no:cacheprovider || true
-	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/e2e.py $(BENCH_ARGS)
 
 bench-full: $(STAMP)
-	$(BIN)/python bench/e2e.py --full
+	$(BIN)/python bench/e2e.py --full $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .benchmarks
