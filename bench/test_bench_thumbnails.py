@@ -43,5 +43,5 @@ def test_bare_decode_of_the_same_keyframes(benchmark, clip, demuxed):
     times = outcome.media.packets[0]
     keys = times.pts[times.key]
     chosen = keys[thumbnails.choose_keyframes(keys, 10.0)]
-    got = benchmark(thumbs.decode_keyframes, clip, 0, chosen, max_side=320, fast=False, keep=None)
+    got = benchmark(thumbs.decode_keyframes, clip, 0, chosen, max_side=320, fast=False, previews=False)
     assert got.frames_decoded == 3

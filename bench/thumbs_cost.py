@@ -154,7 +154,7 @@ def main() -> int:
 
     def bare(fast: bool, seek: bool = True):
         return lambda: thumbs.decode_keyframes(path, stream.index, chosen, max_side=cfg.max_side, fast=fast,
-                                               keep=None, seek=seek)
+                                               previews=False, seek=seek)
 
     best = least_cpu({
         "demux": lambda: demux.demux_file(path, "0" * 64, sniff(head), size, config.demux),

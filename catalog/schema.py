@@ -208,6 +208,19 @@ EXPLANATIONS = pa.schema([
     ("explained_at", TS_UTC),
 ])
 
+FIXITY = pa.schema([                    # one row per item a `fieldrec verify` looked at, and per problem
+    ("run_id", pa.string()),             # the verify run
+    ("checked_at", TS_UTC),
+    ("item", pa.string()),               # path relative to the archive
+    ("kind", pa.string()),               # object | catalog | manifest
+    ("status", pa.string()),             # ok | changed | missing | untracked | unreadable | chain | signature
+    ("expected_sha256", pa.string()),    # as the ledger (manifests) records it
+    ("actual_sha256", pa.string()),      # as re-hashed now; null when not re-hashed
+    ("size", pa.int64()),
+    ("manifest", pa.string()),           # the manifest that tracks the item
+    ("message", pa.string()),
+])
+
 THUMBNAILS = pa.schema([
     ("sha256", pa.string()),
     ("pts_s", pa.float64()),             # keyframe time in the file's own clock (0 for a photo)
@@ -229,6 +242,7 @@ TABLES: dict[str, pa.Schema] = {
     "gaps": GAPS,
     "gap_state": GAP_STATE,
     "explanations": EXPLANATIONS,
+    "fixity": FIXITY,
     "thumbnails": THUMBNAILS,
 }
 

@@ -18,6 +18,9 @@ COMMANDS = [
     "pipeline.commands.compliance",
     "pipeline.commands.device",
     "pipeline.commands.export",
+    "pipeline.commands.verify",
+    "pipeline.commands.report",
+    "pipeline.commands.sql",
     "pipeline.commands.thumbs",
 ]
 

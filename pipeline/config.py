@@ -168,6 +168,43 @@ class GapsConfig:
 
 
 @dataclass(frozen=True)
+class IntegrityConfig:
+    # Ed25519 private key (PEM, made by `fieldrec keygen`) that signs every run's manifest;
+    # "" leaves manifests unsigned (the SHA-256 chain still links them). Relative to the working folder.
+    signing_key: str = ""
+    # Public (or private) key `fieldrec verify` checks signatures against; "" = the signing key's
+    # public half, or, with no key at all, the key each manifest names (detects damage, not forgery).
+    verify_key: str = ""
+
+    def validate(self) -> None:
+        for name in ("signing_key", "verify_key"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_file():
+                raise ConfigError(f"integrity.{name}: key file not found: {value} (make one with `fieldrec keygen`)")
+        if self.signing_key:
+            from pipeline.native.signing import KeyFileError, load_signer
+            try:
+                load_signer(self.signing_key)
+            except KeyFileError as exc:
+                raise ConfigError(f"integrity.signing_key: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
+    thumbs_per_recording: int = 6
+    max_thumbnails: int = 8000
+    # Thumbnails are scaled down to this width (px) before they are embedded.
+    thumb_width: int = 160
+
+    def validate(self) -> None:
+        if self.thumbs_per_recording < 0 or self.max_thumbnails < 0:
+            raise ConfigError("report.thumbs_per_recording and report.max_thumbnails must be 0 or more")
+        if not 16 <= self.thumb_width <= 640:
+            raise ConfigError(f"report.thumb_width must be between 16 and 640, got {self.thumb_width}")
+
+
+@dataclass(frozen=True)
 class ThumbnailsConfig:
     # Make keyframe thumbnails during ingest (photos get one; audio none).
     enabled: bool = True
@@ -205,6 +242,8 @@ class Config:
     gaps: GapsConfig = field(default_factory=GapsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     source: str = "built-in defaults"
 

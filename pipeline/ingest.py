@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pipeline
 from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog, to_table
-from pipeline import runner
+from pipeline import integrity, runner
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
 from pipeline.gapstate import refresh as refresh_gaps
@@ -68,23 +68,34 @@ class RunSummary:
         }
 
     def render(self) -> str:
-        d = self.to_dict()
         media_h = sum(self.media_s_by_status.values()) / 3600
+        rate = self.bytes_read / self.wall_s if self.wall_s else 0.0
+        statuses = []
+        for s in ("ok", "damaged", "unreadable"):
+            n = self.by_status.get(s, 0)
+            detail = human_bytes(self.bytes_by_status.get(s, 0)) if n else ""
+            statuses.append(f"{n} {s}" + (f" ({detail})" if detail else ""))
         lines = [
             f"fieldrec ingest {self.run_id}: {self.outcome}",
             f"  files      {self.files_seen} seen, {self.files_new} new, {self.files_duplicate} duplicate, "
             f"{self.files_skipped} already ingested",
-            "  status     " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in ("ok", "damaged", "unreadable")),
-            f"  bytes      {human_bytes(self.bytes_read)} read in {human_duration(self.wall_s)} "
-            f"({d['mb_per_s']:.1f} MB/s)",
+            "  status     " + ", ".join(statuses),
+            f"  read       {human_bytes(self.bytes_read)} in {human_duration(self.wall_s)} ({human_bytes(rate)}/s)",
             f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
             f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
             f"  archive    {self.archive}",
         ]
+        if self.problems:
+            lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
-            lines.append(f"  ! {p['status']:10s} {p['path']}: {p['message']}")
+            message = p["message"] or ""
+            if len(message) > 160:
+                message = message[:159] + "…"
+            lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
         if len(self.problems) > 20:
-            lines.append(f"  … {len(self.problems) - 20} more (see: fieldrec sql or the sightings table)")
+            lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
+                         "\"SELECT source_path, status, error_message FROM sightings WHERE status <> 'ok'\"")
+        lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
         return "\n".join(lines)
 
 
@@ -124,7 +135,11 @@ class CatalogBuffer:
         """Make every queued row visible in one atomic catalog commit."""
         batches = {name: pa.concat_tables([to_table(name, p) for p in parts]) if name not in ROW_TABLES else parts
                    for name, parts in self.tables.items()}
-        self.catalog.commit(batches, tag=self.run_id)
+        try:
+            self.catalog.commit(batches, tag=self.run_id)
+        except OSError as exc:
+            raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+                                    exc.filename or str(self.catalog.root)) from exc
         self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
 
 
@@ -193,6 +208,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             except OSError:
                 pass                    # the archive itself is failing: the caller reports that
             runner.shutdown(cluster)
+            store.sweep()               # copies abandoned by killed or cancelled workers
+        integrity.seal(archive, run_id, config, command="ingest")
     return summary
 
 

@@ -217,6 +217,9 @@ def test_purge_removes_only_the_object_and_keeps_the_history(archive, sha, capsy
     # Nothing is left to purge twice.
     cli(capsys, "purge", "--archive", archive, "--approve", "DEC-8", "--by", "Clerk")
     assert len([p for p in table(archive, "purges") if p["sha256"] == sha["old"]]) == 1
+    # The tamper-evident ledger knows the purge: the object is gone on purpose, not missing.
+    code, out, err = cli(capsys, "verify", "--archive", archive, "--format", "json")
+    assert code == 0, out + err
 
 
 def test_purge_needs_approval_and_name_together(archive, capsys):

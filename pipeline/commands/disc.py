@@ -202,6 +202,9 @@ def run_stage(args: argparse.Namespace) -> int:
     try:
         with ArchiveLock(args.archive, "disc stage"):
             outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say)
+            from pipeline import integrity
+
+            integrity.seal_command(args.archive, "disc stage")
     except ArchiveBusy as exc:
         raise RunError(str(exc)) from None
     except StageError as exc:
@@ -232,6 +235,9 @@ def run_verify(args: argparse.Namespace) -> int:
         try:
             with ArchiveLock(args.archive, "disc verify"):
                 report.problems += record_verification(args.archive, report)
+                from pipeline import integrity
+
+                integrity.seal_command(args.archive, "disc verify")
         except ArchiveBusy as exc:
             raise RunError(str(exc)) from None
     if args.format == "json":

@@ -132,6 +132,7 @@ def run_gaps(args: argparse.Namespace) -> int:
         for r in cells:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         need = sum(1 for g in rows if g["current"] and g["explanation"] != "explained")
+        sys.stdout.flush()                    # the rows first, then the total on stderr
         print(f"{len(rows)} gap(s), {need} current without an accepted explanation", file=sys.stderr)
     return 0
 
@@ -150,6 +151,9 @@ def run_explain(args: argparse.Namespace) -> int:
             catalog.create()                      # finishes any interrupted commit first
             row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
                                    approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
+            from pipeline import integrity
+
+            integrity.seal_command(args.archive, f"explain {row['gap_id']}")
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
     except ArchiveBusy as exc:

@@ -121,6 +121,9 @@ def locked_catalog(archive: Path, config: Config, purpose: str):
     try:
         with ArchiveLock(archive, purpose):
             yield Catalog(archive, fsync=config.ingest.fsync).create()
+            from pipeline import integrity
+
+            integrity.seal_command(archive, purpose, config)     # the tamper-evident ledger
     except ArchiveBusy as exc:
         raise RunError(str(exc)) from None
 

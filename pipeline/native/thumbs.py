@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,6 +46,7 @@ Keep = Callable[[Preview], None]
 
 @dataclass
 class KeyframeDecode:
+    previews: list[Preview] = field(default_factory=list)   # unless a ``keep`` took them
     pictures: int = 0             # chosen keyframes that gave a good picture
     frames_decoded: int = 0       # frames the decoder handed out (exactly one per chosen keyframe)
     errors: int = 0               # chosen keyframes that did not give a picture
@@ -194,7 +195,8 @@ class _Scaler:
 
 
 def _decode_pass(path: Path, stream_index: int, targets: list[float], result: KeyframeDecode, *,
-                 seek: bool, max_side: int, rotation: int, fast: bool, keep: Keep | None) -> list[float]:
+                 seek: bool, max_side: int, rotation: int, fast: bool, previews: bool,
+                 keep: Keep) -> list[float]:
     """Decode the keyframes at ``targets``; return those a seeking pass should leave to a sequential one."""
     try:
         container = media.open_input(path)
@@ -234,7 +236,7 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
                 if not good:
                     result.fail(target, "the decoder flagged the picture corrupt" if frames else "the decoder gave no picture")
                     continue
-                if keep is not None:
+                if previews:
                     try:
                         image = scaler(good[0])
                     except DecodeError as exc:
@@ -248,17 +250,20 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
 
 
 def decode_keyframes(path: Path, stream_index: int, pts_s: Sequence[float], *, max_side: int,
-                     keep: Keep | None, rotation: int = 0, fast: bool = True, seek: bool = True) -> KeyframeDecode:
-    """Decode exactly the keyframes at ``pts_s`` (seconds, from the demux pass); hand each
-    picture, small and upright, to ``keep`` as soon as it is made (an hour holds 360 of them).
+                     rotation: int = 0, fast: bool = True, previews: bool = True, keep: Keep | None = None,
+                     seek: bool = True) -> KeyframeDecode:
+    """Decode exactly the keyframes at ``pts_s`` (seconds, from the demux pass) into previews:
+    small upright pictures in ``result.previews``, or handed to ``keep`` as soon as each is made
+    (an hour of footage gives 360; the stage encodes them at once rather than hold them all).
 
     A keyframe that fails to decode is counted and skipped; the others are still decoded.
     ``rotation`` (counter-clockwise degrees) is used when frames carry no display matrix.
-    With ``keep=None`` frames are decoded and dropped (the bare-decode baseline of the bench);
+    With ``previews=False`` frames are decoded and dropped (the bare-decode baseline of the bench);
     with ``seek=False`` the file is read in order instead (every packet demuxed, the chosen decoded).
     """
     result = KeyframeDecode()
-    options = dict(max_side=max_side, rotation=rotation, fast=fast, keep=keep)
+    options = dict(max_side=max_side, rotation=rotation, fast=fast, previews=previews,
+                   keep=keep or result.previews.append)
     targets = sorted({float(p) for p in pts_s if math.isfinite(p)})
     left = _decode_pass(Path(path), stream_index, targets, result, seek=seek, **options)
     if left and seek:
