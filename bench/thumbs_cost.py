@@ -148,6 +148,8 @@ def main() -> int:
     keys = times.pts[times.key]
     chosen = keys[thumbnails.choose_keyframes(keys, cfg.interval_s)]
 
+    other = dataclasses.replace(cfg, format="jpeg" if cfg.format == "webp" else "webp")
+
     def stages():
         got = demux.demux_file(path, "0" * 64, sniff(head), size, config.demux)
         return thumbnails.make_thumbnails(path, "0" * 64, got, cfg)
@@ -160,11 +162,13 @@ def main() -> int:
         "demux": lambda: demux.demux_file(path, "0" * 64, sniff(head), size, config.demux),
         "stages": stages,
         "thumbs": lambda: thumbnails.make_thumbnails(path, "0" * 64, outcome, cfg),
+        "thumbs_other": lambda: thumbnails.make_thumbnails(path, "0" * 64, outcome, other),
         "bare": bare(False),
         "bare_fast": bare(True),
         "in_order": bare(True, seek=False),
     }, args.repeat)
     (t_demux, _, _), (t_stages, w_stages, made), (t_thumbs, _, _) = best["demux"], best["stages"], best["thumbs"]
+    t_other = best["thumbs_other"][0]
     (t_bare, _, plain), (t_bare_fast, _, _), (t_in_order, _, _) = best["bare"], best["bare_fast"], best["in_order"]
     assert plain.frames_decoded == len(chosen) == len(made.rows), (plain.frames_decoded, len(chosen), len(made.rows))
     duration = outcome.fields["duration_s"]
@@ -181,12 +185,14 @@ def main() -> int:
 
     line("demux (every packet header)", t_demux)
     line("demux + thumbnails (the ingest stages)", t_stages)
-    line("thumbnails alone (seek, decode, scale, encode)", t_thumbs)
+    line(f"thumbnails alone (seek, decode, scale, encode {cfg.format})", t_thumbs)
+    line(f"  the same encoding {other.format} instead", t_other)
     line("bare decode of the chosen keyframes (default decoder)", t_bare)
     line("bare decode of the chosen keyframes (fast decoder options)", t_bare_fast)
     line("  the same reading every packet in order instead of seeking", t_in_order)
     print(f"ratio to bare decode (default decoder): demux+thumbnails {t_stages / t_bare:.2f}, "
-          f"thumbnails alone {t_thumbs / t_bare:.2f}")
+          f"thumbnails alone {t_thumbs / t_bare:.2f}; with {other.format}: "
+          f"{(t_stages - t_thumbs + t_other) / t_bare:.2f}, {t_other / t_bare:.2f}")
     print(f"ratio to bare decode (same fast options): demux+thumbnails {t_stages / t_bare_fast:.2f}, "
           f"thumbnails alone {t_thumbs / t_bare_fast:.2f}")
     print(f"thumbnails per CPU-second: {n / t_stages:.1f}; per wall second, one process: {n / w_stages:.1f}")

@@ -212,10 +212,10 @@ class ThumbnailsConfig:
     interval_s: float = 10.0
     # Long side of a thumbnail in pixels (aspect ratio and rotation kept; never enlarged).
     max_side: int = 320
-    # JPEG: 0.2 ms a thumbnail; WebP (method 0): 1.5 ms and half the bytes. Decoding the
-    # keyframe costs 25-45 ms, and the goal is thumbnails within 1.1x of that decode.
-    format: str = "jpeg"            # jpeg | webp
-    quality: int = 80               # 1..100
+    # WebP (method 0): 1.5 ms a thumbnail; JPEG: 0.2 ms and twice the bytes. Decoding the
+    # keyframe costs 25-45 ms; bench/thumbs_cost.py prints both.
+    format: str = "webp"            # webp | jpeg
+    quality: int = 75               # 1..100
     # WebP effort 0..6: 0 is about 5x cheaper than 4 and a little larger (thumbnails are tiny).
     webp_method: int = 0
     # Decoder shortcuts for previews: no loop filter, non-compliant speedups, reduced-size MJPEG.

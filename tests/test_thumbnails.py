@@ -115,7 +115,7 @@ def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
     assert [r["pts_s"] for r in thumbs.rows] == pytest.approx(case.chosen)
     for row in thumbs.rows:
         assert (row["width"], row["height"]) == decoded(row).size == case.size
-        assert row["format"] == "jpeg"
+        assert row["format"] == "webp"
     if case.rotation:
         # The same pictures without the display matrix, turned by hand, look the same.
         plain = clip(tmp_path / f"plain{suffix}", **{**case.spec, "rotation": 0})
@@ -124,12 +124,12 @@ def test_only_chosen_keyframes_are_decoded(tmp_path, config, case: Case):
         assert difference(decoded(thumbs.rows[0]), right) < 4 < difference(decoded(thumbs.rows[0]), wrong)
 
 
-def test_long_side_is_capped_and_webp_is_configurable(tmp_path, config):
+def test_long_side_is_capped_and_jpeg_is_configurable(tmp_path, config):
     path = clip(tmp_path / "clip.mp4", duration_s=2)
-    _, thumbs = run_stage(path, config, max_side=80, format="webp", quality=60)
+    _, thumbs = run_stage(path, config, max_side=80, format="jpeg", quality=60)
     (row,) = thumbs.rows
     assert (row["width"], row["height"]) == (80, 60)
-    assert row["format"] == "webp" and row["image"][8:12] == b"WEBP"
+    assert row["format"] == "jpeg" and row["image"][:2] == b"\xff\xd8"
 
 
 def test_corrupt_keyframe_is_counted_and_the_rest_kept(tmp_path, config):
@@ -221,7 +221,7 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, r
     sha = rec["clip.mp4"]["sha256"]
     assert main(["thumbs", "--archive", str(archive), sha[:10], "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "0-00-00.000.jpg", "0-00-10.000.jpg", "0-00-20.000.jpg"]
+        "0-00-00.000.webp", "0-00-10.000.webp", "0-00-20.000.webp"]
     assert main(["thumbs", "--archive", str(archive), sha, "--out", str(tmp_path / "sheet"), "--sheet"]) == 0
     (sheet,) = (tmp_path / "sheet").iterdir()
     with Image.open(sheet) as image:

@@ -10,7 +10,7 @@ from pipeline.commands import RunError, UsageError
 
 HELP = """\
 Write the thumbnails ingest made of one recording into FOLDER, one file per thumbnail named by
-its time in the file (H-MM-SS.mmm.jpg, say), or with --sheet one contact sheet (a JPEG grid of
+its time in the file (H-MM-SS.mmm.webp, say), or with --sheet one contact sheet (a JPEG grid of
 every thumbnail captioned with its time). The recording is named by its SHA-256 or a unique
 prefix of it (see the `recordings` table). The archive is only read.
 
