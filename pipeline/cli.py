@@ -11,6 +11,7 @@ from pipeline.commands import RunError, UsageError
 
 COMMANDS = [
     "pipeline.commands.ingest",
+    "pipeline.commands.transcode",
 ]
 
 DESCRIPTION = """\
