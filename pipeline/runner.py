@@ -15,7 +15,23 @@ T = TypeVar("T")
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
+import ipaddress  # noqa: E402
+
 import ray  # noqa: E402
+
+# Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
+# the loopback range is kept as given. The private local instance lives on this one, so its
+# traffic never leaves the machine.
+LOOPBACK_NODE_IP = "127.0.0.2"
+
+
+def _loopback_host(address: str) -> str | None:
+    """The host of a ``host:port`` cluster address when it is a loopback address."""
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -36,13 +52,16 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
         if address:
-            ray.init(address=address, **common)
+            # A driver joining a cluster on this machine's loopback must say so, or Ray looks for
+            # a node at the outward address.
+            host = _loopback_host(address)
+            ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
         else:
             ray.init(
                 address="local",
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
-                _node_ip_address="127.0.0.1",
+                _node_ip_address=LOOPBACK_NODE_IP,
                 object_store_memory=256 * 1024 * 1024,
                 **common,
             )
