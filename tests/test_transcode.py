@@ -113,14 +113,17 @@ def decoded_timeline(path: Path) -> dict:
         if container.streams.video:
             rate = container.streams.video[0].average_rate
             fps = float(rate) if rate else None
+        audio_end = None
         for frame in container.decode(*container.streams.video, *container.streams.audio):
-            t = float(frame.pts * frame.time_base)
-            starts.append(t)
             if isinstance(frame, av.VideoFrame):
+                t = float(frame.pts * frame.time_base)
                 video_pts.append(t)
                 ends.append(t + 1 / fps)
-            else:
-                ends.append(t + frame.samples / frame.sample_rate)
+            else:                       # some decoders (AMR) leave audio frames without timestamps
+                t = float(frame.pts * frame.time_base) if frame.pts is not None else (audio_end or 0.0)
+                audio_end = t + frame.samples / frame.sample_rate
+                ends.append(audio_end)
+            starts.append(t)
     return {"video_pts": np.array(sorted(video_pts)), "duration": max(ends) - min(starts),
             "fps": fps}
 
@@ -329,3 +332,42 @@ def test_bad_transcode_config_names_the_key(tmp_path):
     cfg.write_text('[transcode]\npreset = "warp"\n')
     with pytest.raises(ConfigError, match="transcode.preset"):
         load_config(cfg)
+
+
+# -- real recorders' files ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RealCase:
+    name: str
+    audio_only: bool = False
+    rotation: int = 0
+    fails_with: str | None = None       # a fragment of the reason, when no proxy can be made
+
+
+REAL = [
+    RealCase("android12_4k60_portrait.mp4", rotation=270),
+    RealCase("iphone6_gps.mov"),                            # audio before video in the file
+    RealCase("mpeg4_amrnb.3gp"),
+    RealCase("vp9_10bit_profile2.webm"),
+    RealCase("kodak_mjpeg_pcm.AVI"),
+    RealCase("pcm_s16le.wav", audio_only=True),
+    RealCase("amr_nb.amr", audio_only=True),
+    RealCase("bitflips_h264_aac.mp4", fails_with="could not be decoded"),
+]
+
+
+@pytest.mark.parametrize("case", REAL, ids=[c.name for c in REAL])
+def test_real_files_get_a_playable_proxy_or_a_reason(case, corpus, tmp_path):
+    from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
+
+    src, dst = corpus / case.name, tmp_path / "proxy.mp4"
+    if case.fails_with:
+        with pytest.raises(ProxyError, match=case.fails_with):
+            make_proxy(src, dst, ProxySettings(threads=1), audio_only=case.audio_only)
+        return
+    make_proxy(src, dst, ProxySettings(threads=1), rotation=case.rotation, audio_only=case.audio_only)
+    original, proxy = decoded_timeline(src), decoded_timeline(dst)
+    frame = 1 / (original["fps"] or 30) if not case.audio_only else 1024 / 44100    # an AAC frame
+    assert abs(proxy["duration"] - original["duration"]) <= frame
+    if not case.audio_only:
+        assert len(proxy["video_pts"]) == len(original["video_pts"])
+        assert display_rotation(dst) == case.rotation

@@ -56,8 +56,8 @@ def proxy_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 def _aac_rate(rate: int) -> int:
-    rates = sorted(av.codec.Codec("aac", "w").audio_rates or (48000,))
-    return next((r for r in rates if r >= min(rate, 48000)), 48000)
+    """44.1 or 48 kHz: AAC pads the last frame to 1024 samples, which at 8 kHz would be 128 ms."""
+    return 44100 if rate == 44100 else 48000
 
 
 class _Video:
@@ -182,11 +182,12 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
                 if not vin.codec_context.width or not vin.codec_context.height:
                     raise ProxyError("the video stream has no picture size")
             options = {"movflags": "+faststart"} if settings.faststart else {}
-            with av.open(str(dst), "w", format="mp4", options=options) as out:
+            container = "mp4" if vin is not None else "ipod"      # ipod: the M4A brand, AAC only
+            with av.open(str(dst), "w", format=container, options=options) as out:
                 video = _Video(out, vin, settings, rotation, facts) if vin is not None else None
                 audio = _Audio(out, ain, settings, facts) if ain is not None else None
                 wanted = [s for s in (vin, ain) if s is not None]
-                for packet in inp.demux(wanted):
+                for packet in inp.demux(*wanted):
                     try:
                         frames = packet.decode()
                     except (av.error.InvalidDataError, av.error.PermissionError) as exc:
@@ -195,11 +196,10 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
                             raise ProxyError(f"more than {settings.max_decode_errors} packets could not be "
                                              f"decoded (last: {describe_error(exc)})") from None
                         continue
+                    # packet.stream, not stream_index: the flush packets at the end all say index 0
+                    target = video if vin is not None and packet.stream.index == vin.index else audio
                     for frame in frames:
-                        if vin is not None and packet.stream_index == vin.index:
-                            video.encode(out, frame)
-                        else:
-                            audio.encode(out, frame)
+                        target.encode(out, frame)
                 if video:
                     video.flush(out)
                 if audio:

@@ -107,8 +107,8 @@ def sweep(archive: Path) -> int:
 def media_span(path: Path) -> tuple[float | None, dict]:
     """Duration of a written proxy from its packets (no decoding) and its codecs.
 
-    Video packets carry their durations in decode order, so with B-frames the longest one (a gap)
-    may sit on another picture: the end is the last picture's time plus a typical frame.
+    Video packets carry their durations in decode order, so with B-frames the long one that spans a
+    gap sits on another picture than the one before the gap: the span is the sum of the durations.
     """
     info = media.demux(path)
     starts, ends, codecs = [], [], {}
@@ -118,16 +118,14 @@ def media_span(path: Path) -> tuple[float | None, dict]:
             continue
         codecs.setdefault(f"{s.type}_codec", s.codec)
         if s.type == "video":
-            pts = t.pts[np.isfinite(t.pts)]
-            step = np.nanmedian(t.duration) if np.isfinite(t.duration).any() else 0.0
-            starts.append(float(pts.min()))
-            ends.append(float(pts.max() + step))
+            start = float(np.nanmin(t.pts))
+            starts.append(start)
+            ends.append(start + float(np.nansum(t.duration)))
         else:
             start, end = stream_span(t)
             if start is not None:
                 starts.append(start)
                 ends.append(end)
-    codecs["container"] = "mp4"
     return (max(ends) - min(starts) if starts else None), codecs
 
 
@@ -154,6 +152,14 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(tmp_dir)) from exc
     tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{SUFFIX[job.kind]}"
+    try:
+        return _make(job, archive, tmp, cfg, run_id, node, fsync)
+    finally:
+        tmp.unlink(missing_ok=True)       # whatever happened, no temporary outlives its job
+
+
+def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id: str, node: str | None,
+          fsync: bool) -> dict:
     t0, cpu0 = time.monotonic(), time.process_time()
     try:
         facts = make_proxy(archive / job.archive_path, tmp, settings(cfg), rotation=job.rotation,
@@ -163,7 +169,6 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
         except media.MediaError as exc:
             raise ProxyError(f"the proxy written cannot be read back: {media.describe_error(exc)}") from None
     except ProxyError as exc:
-        tmp.unlink(missing_ok=True)
         code = abs(getattr(exc.__cause__, "errno", None) or 0)
         if code in ARCHIVE_ERRNOS:
             raise ArchiveWriteError(code, f"cannot write a proxy: {exc}", str(tmp)) from exc
@@ -174,13 +179,12 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
         digest, size = sha256_path(tmp), tmp.stat().st_size
         _publish(tmp, archive / final_rel, fsync)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ArchiveWriteError(exc.errno, f"cannot write a proxy: {exc.strerror}", str(tmp)) from exc
     return row(job, cfg, run_id, node, "ok", sha256=digest, size=size, archive_path=final_rel,
                 width=facts.width, height=facts.height, rotation=facts.rotation if facts.width else None,
                 duration_s=duration, video_frames=facts.video_frames, decode_errors=facts.decode_errors,
                 silence_s=facts.silence_s, cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - t0,
-                **codecs)
+                container=SUFFIX[job.kind][1:], **codecs)
 
 
 def _publish(tmp: Path, final: Path, fsync: bool) -> None:
