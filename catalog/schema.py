@@ -146,6 +146,7 @@ DERIVATIVES = pa.schema([               # files made from an original (review pr
     ("video_frames", pa.int64()),
     ("decode_errors", pa.int64()),       # packets of the original the decoder rejected
     ("silence_s", pa.float64()),         # audio gaps of the original filled with silence
+    ("time_offset_s", pa.float64()),     # proxy time = original time - this (MPEG-TS clocks start anywhere)
     ("cpu_s", pa.float64()),             # CPU seconds spent making it (all threads)
     ("wall_s", pa.float64()),
     ("processed_on", pa.string()),

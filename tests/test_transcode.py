@@ -36,6 +36,7 @@ class Clip:
     rotation: int = 0
     gap: tuple[float, float] | None = None      # (at_s, jump_s): timestamps jump forward at at_s
     container: str = "mp4"
+    start_s: float = 0.0                        # the first timestamp (MPEG-TS clocks start anywhere)
 
 
 def write_clip(path: Path, clip: Clip) -> None:
@@ -57,7 +58,8 @@ def write_clip(path: Path, clip: Clip) -> None:
                 img[: clip.height // 2, : clip.width // 3, 1] = 200       # a corner that shows rotation
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 jump = clip.gap[1] if clip.gap and i / clip.fps >= clip.gap[0] else 0
-                frame.pts, frame.time_base = i + int(jump * clip.fps), Fraction(1, clip.fps)
+                frame.pts = i + int((jump + clip.start_s) * clip.fps)
+                frame.time_base = Fraction(1, clip.fps)
                 out.mux(vs.encode(frame))
             out.mux(vs.encode(None))
         if aus is not None:
@@ -68,7 +70,7 @@ def write_clip(path: Path, clip: Clip) -> None:
                 frame = av.AudioFrame.from_ndarray(tone[None, :], format="fltp", layout="mono")
                 jump = clip.gap[1] if clip.gap and pos / rate >= clip.gap[0] else 0
                 frame.sample_rate, frame.time_base = rate, Fraction(1, rate)
-                frame.pts = pos + int(jump * rate)
+                frame.pts = pos + int((jump + clip.start_s) * rate)
                 out.mux(aus.encode(frame))
             out.mux(aus.encode(None))
 
@@ -79,6 +81,7 @@ CLIPS = {
     "BWC1_OF1_20260301100020.MP4": Clip(gap=(1.0, 2.0), duration_s=3.0),    # recorder paused 2 s
     "BWC1_OF1_20260301100030.MKV": Clip(container="matroska", audio=False, width=640, height=360),
     "BWC1_OF1_20260301100040.M4A": Clip(video=False, container="mp4"),
+    "BWC1_OF1_20260301100060.TS": Clip(container="mpegts", start_s=10.0),  # its clock starts at 10 s
 }
 DAMAGED = "BWC1_OF1_20260301100050.MP4"
 
@@ -134,7 +137,7 @@ def proxies_of(archive: Path) -> dict[str, dict]:
 
 
 # -- the acceptance -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(CLIPS), ids=["plain", "rotated", "gap", "mkv-video-only", "audio-only"])
+@pytest.mark.parametrize("name", list(CLIPS), ids=["plain", "rotated", "gap", "mkv-video-only", "audio-only", "ts"])
 def test_proxy_plays_and_keeps_duration_timestamps_and_rotation(proxied, drop, name):
     archive, _summary, _cfg = proxied
     clip = CLIPS[name]
@@ -151,7 +154,7 @@ def test_proxy_plays_and_keeps_duration_timestamps_and_rotation(proxied, drop, n
     assert abs(row["duration_s"] - by_name(archive)[name]["duration_s"]) <= frame
     if clip.video:
         # Same pictures at the same times: a gap in the original is the same gap in the proxy.
-        assert np.allclose(proxy["video_pts"], original["video_pts"], atol=1e-3)
+        assert np.allclose(proxy["video_pts"], original["video_pts"] - row["time_offset_s"], atol=1e-3)
         assert display_rotation(path) == clip.rotation == row["rotation"]
         assert (row["width"], row["height"]) == proxy_size(clip.width, clip.height, 640)
         with av.open(str(path)) as c:
@@ -161,6 +164,16 @@ def test_proxy_plays_and_keeps_duration_timestamps_and_rotation(proxied, drop, n
     else:
         with av.open(str(path)) as c:
             assert not c.streams.video and c.streams.audio[0].codec_context.name == "aac"
+
+
+def test_a_clock_that_starts_late_starts_the_proxy_at_zero(proxied):
+    archive, _summary, _cfg = proxied
+    rows = proxies_of(archive)
+    ts = rows["BWC1_OF1_20260301100060.TS"]
+    assert ts["time_offset_s"] == pytest.approx(10.0, abs=0.05)     # the audio's AAC priming starts it early
+    assert rows["BWC1_OF1_20260301100000.MP4"]["time_offset_s"] == 0.0
+    first_picture = decoded_timeline(archive / ts["archive_path"])["video_pts"][0]
+    assert first_picture == pytest.approx(10.0 - ts["time_offset_s"], abs=1e-3)
 
 
 def test_gap_stays_a_gap(proxied):

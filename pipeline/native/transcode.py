@@ -47,6 +47,7 @@ class ProxyFacts:
     decode_errors: int = 0
     dropped_frames: int = 0        # frames whose timestamp did not advance (kept out of the proxy)
     silence_s: float = 0.0         # audio gap filled with silence
+    time_offset_s: float = 0.0     # proxy time = original time - this (where the original starts)
 
 
 def proxy_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -61,7 +62,7 @@ def _aac_rate(rate: int) -> int:
 
 
 class _Video:
-    def __init__(self, out, src, settings: ProxySettings, rotation: int, facts: ProxyFacts):
+    def __init__(self, out, src, settings: ProxySettings, rotation: int, offset_s: float, facts: ProxyFacts):
         cc = src.codec_context
         self.width, self.height = proxy_size(cc.width, cc.height, settings.long_side)
         rate = src.average_rate or src.guessed_rate or src.base_rate or Fraction(30)
@@ -77,6 +78,7 @@ class _Video:
             self.stream.set_display_rotation(rotation % 360)
         self.threads = settings.threads
         self.last_pts: int | None = None
+        self.offset = int(round(Fraction(offset_s).limit_denominator(10**6) / src.time_base))
         self.facts = facts
         facts.width, facts.height, facts.rotation = self.width, self.height, rotation % 360
 
@@ -87,7 +89,7 @@ class _Video:
         self.last_pts = frame.pts
         small = frame.reformat(self.width, self.height, "yuv420p", interpolation="BICUBIC",
                                threads=self.threads)
-        small.pts, small.time_base = frame.pts, frame.time_base
+        small.pts, small.time_base = frame.pts - self.offset, frame.time_base
         small.duration = frame.duration
         small.pict_type = av.video.frame.PictureType.NONE   # else x264 copies the source's I/P/B choices
         out.mux(self.stream.encode(small))
@@ -98,7 +100,7 @@ class _Video:
 
 
 class _Audio:
-    def __init__(self, out, src, settings: ProxySettings, facts: ProxyFacts):
+    def __init__(self, out, src, settings: ProxySettings, offset_s: float, facts: ProxyFacts):
         cc = src.codec_context
         self.rate = _aac_rate(cc.sample_rate or 48000)
         layout = "mono" if (cc.channels or 2) == 1 else "stereo"
@@ -110,6 +112,7 @@ class _Audio:
         self.gap_s = settings.audio_gap_s
         self.next_sample: int | None = None        # output timeline, in samples
         self.in_end_s: float | None = None         # where the last input frame ended
+        self.offset_s = offset_s
         self.facts = facts
 
     def encode(self, out, frame) -> None:
@@ -118,7 +121,7 @@ class _Audio:
         else:
             start = float(frame.pts * frame.time_base)
         if self.next_sample is None:
-            self.next_sample = int(round(start * self.rate))
+            self.next_sample = int(round((start - self.offset_s) * self.rate))
         elif start - self.in_end_s > self.gap_s:
             self._silence(out, frame, start - self.in_end_s)
         self.in_end_s = max(self.in_end_s or start, start + frame.samples / frame.sample_rate)
@@ -184,8 +187,11 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
             options = {"movflags": "+faststart"} if settings.faststart else {}
             container = "mp4" if vin is not None else "ipod"      # ipod: the M4A brand, AAC only
             with av.open(str(dst), "w", format=container, options=options) as out:
-                video = _Video(out, vin, settings, rotation, facts) if vin is not None else None
-                audio = _Audio(out, ain, settings, facts) if ain is not None else None
+                # MPEG-TS and the like start at any clock value; players show it as 0, so does the proxy.
+                offset = max(0.0, inp.start_time / 1e6) if inp.start_time is not None else 0.0
+                facts.time_offset_s = offset
+                video = _Video(out, vin, settings, rotation, offset, facts) if vin is not None else None
+                audio = _Audio(out, ain, settings, offset, facts) if ain is not None else None
                 wanted = [s for s in (vin, ain) if s is not None]
                 for packet in inp.demux(*wanted):
                     try:

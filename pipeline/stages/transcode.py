@@ -108,7 +108,8 @@ def media_span(path: Path) -> tuple[float | None, dict]:
     """Duration of a written proxy from its packets (no decoding) and its codecs.
 
     Video packets carry their durations in decode order, so with B-frames the long one that spans a
-    gap sits on another picture than the one before the gap: the span is the sum of the durations.
+    gap sits on another picture than the one before it, and x264's first decode time is early by
+    as much as the gap: the span is the last picture's time plus a typical frame.
     """
     info = media.demux(path)
     starts, ends, codecs = [], [], {}
@@ -118,9 +119,9 @@ def media_span(path: Path) -> tuple[float | None, dict]:
             continue
         codecs.setdefault(f"{s.type}_codec", s.codec)
         if s.type == "video":
-            start = float(np.nanmin(t.pts))
-            starts.append(start)
-            ends.append(start + float(np.nansum(t.duration)))
+            step = float(np.nanmedian(t.duration)) if np.isfinite(t.duration).any() else 0.0
+            starts.append(float(np.nanmin(t.pts)))
+            ends.append(float(np.nanmax(t.pts)) + step)
         else:
             start, end = stream_span(t)
             if start is not None:
@@ -183,7 +184,7 @@ def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id:
     return row(job, cfg, run_id, node, "ok", sha256=digest, size=size, archive_path=final_rel,
                 width=facts.width, height=facts.height, rotation=facts.rotation if facts.width else None,
                 duration_s=duration, video_frames=facts.video_frames, decode_errors=facts.decode_errors,
-                silence_s=facts.silence_s, cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - t0,
+                silence_s=facts.silence_s, time_offset_s=facts.time_offset_s, cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - t0,
                 container=SUFFIX[job.kind][1:], **codecs)
 
 
