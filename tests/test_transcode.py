@@ -364,6 +364,8 @@ REAL = [
     RealCase("kodak_mjpeg_pcm.AVI"),
     RealCase("pcm_s16le.wav", audio_only=True),
     RealCase("amr_nb.amr", audio_only=True),
+    RealCase("ts_pts_rollover_negstart.ts"),                # starts at -10 s: no picture may hide before 0
+    RealCase("sony_a7m3_avchd.mts"),                        # starts at +1 s
     RealCase("bitflips_h264_aac.mp4", fails_with="could not be decoded"),
 ]
 

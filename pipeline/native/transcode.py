@@ -187,8 +187,9 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
             options = {"movflags": "+faststart"} if settings.faststart else {}
             container = "mp4" if vin is not None else "ipod"      # ipod: the M4A brand, AAC only
             with av.open(str(dst), "w", format=container, options=options) as out:
-                # MPEG-TS and the like start at any clock value; players show it as 0, so does the proxy.
-                offset = max(0.0, inp.start_time / 1e6) if inp.start_time is not None else 0.0
+                # MPEG-TS and the like start at any clock value, negative too; players show the start
+                # as 0, and so does the proxy (an MP4 would hide pictures before 0 behind its edit list).
+                offset = inp.start_time / 1e6 if inp.start_time is not None else 0.0
                 facts.time_offset_s = offset
                 video = _Video(out, vin, settings, rotation, offset, facts) if vin is not None else None
                 audio = _Audio(out, ain, settings, offset, facts) if ain is not None else None
