@@ -110,25 +110,28 @@ def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tup
 
 def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, run_id: str,
                  summary: ProxySummary, *, progress: bool = True) -> None:
-    """Run ``jobs`` on the connected Ray cluster; commit their rows as they finish."""
-    if not jobs:
-        return
+    """Run ``jobs`` on the connected Ray cluster (needed only if one is not a mere skip); commit
+    their rows as they finish."""
     cfg = config.transcode
-    try:
-        options, at_once = runner.fit_request(cfg.cpus_per_task, cfg.resources)
-    except ValueError as exc:
-        raise TranscodeError(f"cannot schedule proxies: {exc} (config: [transcode] resources)") from None
-    window = cfg.max_in_flight or at_once + 1
-    ctx = Context(str(catalog.archive), run_id, config)
     decided = [stage.make(j, catalog.archive, cfg, run_id) for j in jobs if j.skip_reason]  # cost nothing
     made = sorted((j for j in jobs if not j.skip_reason), key=lambda j: -j.size)           # longest first
+    options, window = {}, 1
+    if made:
+        try:
+            options, at_once = runner.fit_request(cfg.cpus_per_task, cfg.resources)
+        except ValueError as exc:
+            raise TranscodeError(f"cannot schedule proxies: {exc} (config: [transcode] resources)") from None
+        window = cfg.max_in_flight or at_once + 1
+    ctx = Context(str(catalog.archive), run_id, config)
     size_of = {j.parent_sha256: j.size for j in made}
     for row in decided:
         _count(summary, row)
     bar = Progress(len(made), sum(size_of.values()), label="transcode", enabled=progress)
     rows, last_commit = decided, time.monotonic()
     try:
-        for results in runner.run_batches(_guarded, [[j] for j in made], ctx, window=window, resources=options):
+        finished = (runner.run_batches(_guarded, [[j] for j in made], ctx, window=window, resources=options)
+                    if made else iter(()))
+        for results in finished:
             for row in results:
                 rows.append(row)
                 _count(summary, row)
@@ -177,7 +180,8 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
         stage.sweep(archive)
         jobs, summary.already = plan(catalog, config, shas)
         summary.selected = len(jobs)
-        cluster = runner.connect(address, workers) if jobs else runner.Cluster("none", 0, 0, False)
+        needs_ray = any(not j.skip_reason for j in jobs)
+        cluster = runner.connect(address, workers) if needs_ray else runner.Cluster("none", 0, 0, False)
         summary.ray_address, summary.cluster_cpus = cluster.address, cluster.cpus
         try:
             make_proxies(jobs, catalog, config, run_id, summary, progress=progress)

@@ -386,3 +386,12 @@ def test_real_files_get_a_playable_proxy_or_a_reason(case, corpus, tmp_path):
     if not case.audio_only:
         assert len(proxy["video_pts"]) == len(original["video_pts"])
         assert display_rotation(dst) == case.rotation
+
+
+def test_only_damaged_originals_need_no_ray(tmp_path, fast_config, drop, ray_local):
+    from pipeline.transcoding import transcode
+
+    archive = tmp_path / "archive"
+    ingest([drop / DAMAGED], archive, fast_config, proxies=False)
+    summary = transcode(archive, fast_config, progress=False)
+    assert (summary.ray_address, dict(summary.by_status)) == ("none", {"skipped": 1})

@@ -77,6 +77,7 @@ class _Video:
         if rotation % 360:
             self.stream.set_display_rotation(rotation % 360)
         self.threads = settings.threads
+        self.scaler = av.video.reformatter.VideoReformatter()   # one scaling context for the whole file
         self.last_pts: int | None = None
         self.offset = int(round(Fraction(offset_s).limit_denominator(10**6) / src.time_base))
         self.facts = facts
@@ -87,8 +88,8 @@ class _Video:
             self.facts.dropped_frames += 1         # x264 needs strictly increasing timestamps
             return
         self.last_pts = frame.pts
-        small = frame.reformat(self.width, self.height, "yuv420p", interpolation="BICUBIC",
-                               threads=self.threads)
+        small = self.scaler.reformat(frame, self.width, self.height, "yuv420p", interpolation="BICUBIC",
+                                     threads=self.threads)
         small.pts, small.time_base = frame.pts - self.offset, frame.time_base
         small.duration = frame.duration
         small.pict_type = av.video.frame.PictureType.NONE   # else x264 copies the source's I/P/B choices
