@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo
+BENCH_ARGS ?=   # e.g. make bench BENCH_ARGS="--gb 0.2 --segment-s 5"
 
 .PHONY: demo test bench bench-full clean venv
 
@@ -23,8 +24,10 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/python -m pipeline.sample $(DEMO)/drop
 	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive
+	$(BIN)/fieldrec report --archive $(DEMO)/archive -o $(DEMO)/report.html
 	@echo
 	@echo "Archive: $(DEMO)/archive  (originals in objects/, Parquet tables in catalog/)"
+	@echo "Report:  $(DEMO)/report.html  (open it in a browser)"
 	@echo "Try:     $(BIN)/fieldrec --help"
 
 test: $(STAMP)
@@ -32,10 +35,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q bench --benchmark-enable --benchmark-only -p no:cacheprovider || true
-	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/e2e.py $(BENCH_ARGS)
 
 bench-full: $(STAMP)
-	$(BIN)/python bench/e2e.py --full
+	$(BIN)/python bench/e2e.py --full $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .benchmarks

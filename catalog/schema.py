@@ -125,6 +125,100 @@ RUNS = pa.schema([
     ("fieldrec_version", pa.string()),
 ])
 
+DISCS = pa.schema([                      # one row per staged disc (written by `fieldrec disc stage`)
+    ("label", pa.string()),              # volume label, unique in the archive
+    ("set_id", pa.string()),             # the plan the disc belongs to
+    ("disc_index", pa.int32()),          # N of M
+    ("disc_count", pa.int32()),
+    ("media", pa.string()),              # dvd | bd25 | bd50 | bd100 | mdisc-* | custom
+    ("capacity_bytes", pa.int64()),
+    ("case_ids", pa.list_(pa.string())),
+    ("files", pa.int64()),               # payload files (originals and derivatives)
+    ("bytes", pa.int64()),               # payload bytes (Payload-Oxum)
+    ("manifest_sha256", pa.string()),    # SHA-256 of manifest-sha256.txt: names the disc's content
+    ("image_sha256", pa.string()),       # SHA-256 of the ISO image, when one was made
+    ("image_bytes", pa.int64()),
+    ("staged_path", pa.string()),
+    ("created", TS_UTC),
+    ("plan_json", pa.string()),          # the plan's entry for this disc, verbatim
+    ("fieldrec_version", pa.string()),
+])
+
+DISC_FILES = pa.schema([                 # which file is on which disc, under which name
+    ("label", pa.string()),
+    ("sha256", pa.string()),             # the original's SHA-256 (also for its derivatives)
+    ("role", pa.string()),               # original | proxy | thumbnail
+    ("disc_path", pa.string()),          # path on the disc, e.g. data/DEV1/20240314T101500_OFF7_ab12cd34.mp4
+    ("size", pa.int64()),
+    ("file_sha256", pa.string()),        # SHA-256 of the file as written on the disc
+])
+
+DISC_VERIFICATIONS = pa.schema([         # appended by `fieldrec disc verify --archive`, never edited
+    ("label", pa.string()),
+    ("verified_at", TS_UTC),
+    ("target", pa.string()),             # the folder, image or mount point read
+    ("target_kind", pa.string()),        # folder | iso
+    ("result", pa.string()),             # ok | failed
+    ("files_checked", pa.int64()),
+    ("bytes_checked", pa.int64()),
+    ("problems", pa.list_(pa.string())),
+    ("manifest_sha256", pa.string()),
+    ("host", pa.string()),
+])
+
+GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
+
+# One row per gap the first time it is detected; never edited. Whether a gap is current is the
+# latest ``gap_state`` event for its gap_id (none yet: current). See pipeline/gapstate.py.
+GAPS = pa.schema([
+    ("gap_id", pa.string()),             # stable across runs for the same gap
+    ("kind", pa.string()),               # within_file | between_files | overlap | clock | damaged_tail
+    ("reason", pa.string()),             # forward_jump | backwards | truncated | not_openable | pause | overlap | before_earliest | ...
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("start_time", TS),                  # device time, like recordings.start_time
+    ("end_time", TS),
+    ("duration_s", pa.float64()),        # null when the length cannot be known
+    ("sha256", pa.string()),             # the file, for within_file, damaged_tail and clock
+    ("before_sha256", pa.string()),      # between_files and overlap: the recordings either side
+    ("after_sha256", pa.string()),
+    ("offset_s", pa.float64()),          # within the file, seconds from its first timestamp
+    ("stream", pa.string()),             # stream indexes, e.g. "0" or "0,1"
+    ("detail", pa.string()),             # one readable sentence
+    ("detected_run_id", pa.string()),
+    ("detected_at", TS_UTC),
+])
+
+GAP_STATE = pa.schema([
+    ("gap_id", pa.string()),
+    ("state", pa.string()),              # open | closed
+    ("run_id", pa.string()),
+    ("evaluated_at", TS_UTC),
+])
+
+EXPLANATIONS = pa.schema([
+    ("explanation_id", pa.string()),
+    ("gap_id", pa.string()),
+    ("source", pa.string()),             # spoken (note when recording resumed) | report (written)
+    ("reason", pa.string()),
+    ("explained_by", pa.string()),
+    ("approved_by", pa.string()),        # team lead approving a written report; null if not (yet)
+    ("explained_at", TS_UTC),
+])
+
+FIXITY = pa.schema([                    # one row per item a `fieldrec verify` looked at, and per problem
+    ("run_id", pa.string()),             # the verify run
+    ("checked_at", TS_UTC),
+    ("item", pa.string()),               # path relative to the archive
+    ("kind", pa.string()),               # object | catalog | manifest
+    ("status", pa.string()),             # ok | changed | missing | untracked | unreadable | chain | signature
+    ("expected_sha256", pa.string()),    # as the ledger (manifests) records it
+    ("actual_sha256", pa.string()),      # as re-hashed now; null when not re-hashed
+    ("size", pa.int64()),
+    ("manifest", pa.string()),           # the manifest that tracks the item
+    ("message", pa.string()),
+])
+
 DERIVATIVES = pa.schema([               # files made from an original (review proxies); never replace it
     ("parent_sha256", pa.string()),      # the original (recordings.sha256)
     ("kind", pa.string()),               # proxy-video (H.264/AAC MP4) | proxy-audio (AAC M4A)
@@ -160,6 +254,91 @@ TABLES: dict[str, pa.Schema] = {
     "streams": STREAMS,
     "keyframes": KEYFRAMES,
     "runs": RUNS,
+    "discs": DISCS,
+    "disc_files": DISC_FILES,
+    "disc_verifications": DISC_VERIFICATIONS,
+    "gaps": GAPS,
+    "gap_state": GAP_STATE,
+    "explanations": EXPLANATIONS,
+    "fixity": FIXITY,
     "derivatives": DERIVATIVES,
 }
 
+
+# -- retention, cases, device ledger, controlled access (append-only event tables) -------------
+# Current state (is a case open? which files does it hold? who held a device?) is computed from
+# these events when read; no row is ever edited. Times are UTC unless the column says otherwise.
+
+RETENTION_CLASSES = ("routine", "case", "permanent", "other")
+CASE_EVENTS = ("open", "close", "reopen")
+
+CASES = pa.schema([
+    ("case_id", pa.string()),
+    ("event", pa.string()),              # open | close | reopen
+    ("retention_class", pa.string()),    # case | permanent (on open; null on later events)
+    ("title", pa.string()),
+    ("note", pa.string()),
+    ("at", TS_UTC),
+    ("by", pa.string()),
+    ("recorded_at", TS_UTC),             # when the event was written (``at`` may be back-dated)
+])
+
+ASSIGNMENTS = pa.schema([
+    ("assignment_id", pa.string()),
+    ("case_id", pa.string()),            # null: a class assigned without a case
+    ("retention_class", pa.string()),    # case (from the case) | permanent | other | routine
+    ("duration_days", pa.int64()),       # `other` only: kept this long from recording
+    ("selector", pa.string()),           # sha256 | device | officer
+    ("sha256", pa.string()),
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("range_start", TS_UTC),             # device / officer selectors: recordings overlapping
+    ("range_end", TS_UTC),               # [range_start, range_end], compared in UTC
+    ("note", pa.string()),
+    ("at", TS_UTC),
+    ("by", pa.string()),
+])
+
+PURGES = pa.schema([
+    ("purge_id", pa.string()),
+    ("sha256", pa.string()),
+    ("archive_path", pa.string()),       # the object removed; catalog rows of the file stay
+    ("size", pa.int64()),
+    ("retention_class", pa.string()),
+    ("retain_until", TS_UTC),
+    ("reason", pa.string()),
+    ("approval_ref", pa.string()),
+    ("approved_by", pa.string()),
+    ("purged_at", TS_UTC),
+    ("host", pa.string()),
+])
+
+HANDOVERS = pa.schema([
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),         # the holder from ``at`` on
+    ("at", TS_UTC),
+    ("by", pa.string()),
+    ("note", pa.string()),
+    ("recorded_at", TS_UTC),
+])
+
+ACCESS_LOG = pa.schema([
+    ("access_id", pa.string()),
+    ("action", pa.string()),             # export
+    ("sha256", pa.string()),
+    ("size", pa.int64()),
+    ("destination", pa.string()),        # the file written
+    ("approval_ref", pa.string()),
+    ("by", pa.string()),
+    ("reason", pa.string()),
+    ("at", TS_UTC),
+    ("host", pa.string()),
+])
+
+TABLES.update({
+    "cases": CASES,
+    "assignments": ASSIGNMENTS,
+    "purges": PURGES,
+    "handovers": HANDOVERS,
+    "access_log": ACCESS_LOG,
+})

@@ -90,22 +90,28 @@ class Catalog:
         self._seq += 1
         stem = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}"
         renames = []
-        for name, table in tables.items():
-            (self.root / name).mkdir(parents=True, exist_ok=True)
-            tmp = f"{name}/.{stem}.parquet.tmp"
-            final = f"{name}/{stem}.parquet"
-            self._write_parquet(table, self.root / tmp)
-            renames.append((tmp, final))
         journal_dir = self.root / JOURNAL_DIR
-        journal_dir.mkdir(parents=True, exist_ok=True)
         journal_tmp = journal_dir / f".{stem}.json.tmp"
         journal = journal_dir / f"{stem}.json"
-        with open(journal_tmp, "w") as fh:
-            json.dump({"renames": renames, "schema_version": SCHEMA_VERSION}, fh)
-            fh.flush()
-            if self.fsync:
-                os.fsync(fh.fileno())
-        os.replace(journal_tmp, journal)          # the commit point
+        try:
+            for name, table in tables.items():
+                (self.root / name).mkdir(parents=True, exist_ok=True)
+                tmp = f"{name}/.{stem}.parquet.tmp"
+                final = f"{name}/{stem}.parquet"
+                renames.append((tmp, final))
+                self._write_parquet(table, self.root / tmp)
+            journal_dir.mkdir(parents=True, exist_ok=True)
+            with open(journal_tmp, "w") as fh:
+                json.dump({"renames": renames, "schema_version": SCHEMA_VERSION}, fh)
+                fh.flush()
+                if self.fsync:
+                    os.fsync(fh.fileno())
+            os.replace(journal_tmp, journal)          # the commit point
+        except BaseException:
+            for tmp, _ in renames:                    # not committed: leave no half-written file behind
+                (self.root / tmp).unlink(missing_ok=True)
+            journal_tmp.unlink(missing_ok=True)
+            raise
         if self.fsync:
             fsync_dir(journal_dir)
         for tmp, final in renames:

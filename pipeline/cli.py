@@ -11,6 +11,16 @@ from pipeline.commands import RunError, UsageError
 
 COMMANDS = [
     "pipeline.commands.ingest",
+    "pipeline.commands.disc",
+    "pipeline.commands.gaps",
+    "pipeline.commands.case",
+    "pipeline.commands.retention",
+    "pipeline.commands.compliance",
+    "pipeline.commands.device",
+    "pipeline.commands.export",
+    "pipeline.commands.verify",
+    "pipeline.commands.report",
+    "pipeline.commands.sql",
     "pipeline.commands.transcode",
 ]
 

@@ -48,6 +48,8 @@ class IdentityConfig:
     # time (parsed with time_format) and optionally seq.
     name_patterns: tuple[str, ...] = (
         r"^(?P<device>[A-Za-z0-9]+)_(?P<officer>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
+        # DEVICE_YYYYMMDDhhmmss[_SEQ].EXT: no officer in the name; the device ledger attributes it.
+        r"^(?P<device>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
     )
     time_format: str = "%Y%m%d%H%M%S"
 
@@ -56,6 +58,150 @@ class IdentityConfig:
 class DemuxConfig:
     # Skip the probe decode that opening a container normally does (about 40 ms a 1080p file).
     skip_probe_decode: bool = True
+
+
+# Minimum durations the regulation sets; configuration may lengthen them, never shorten them.
+RETENTION_FLOORS_MONTHS = {"routine_months": 3, "case_months_after_close": 3, "case_min_months": 6,
+                           "other_min_months": 3}
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # routine (simple undisputed actions, on-the-spot checks, routine inspections): from recording.
+    routine_months: int = 3
+    # case (administrative cases): this long after the case closes, and never less than
+    # case_min_months from recording; an open case holds its files indefinitely.
+    case_months_after_close: int = 3
+    case_min_months: int = 6
+    # other: a duration set per assignment, never less than this from recording.
+    other_min_months: int = 3
+
+    def validate(self) -> None:
+        for name, floor in RETENTION_FLOORS_MONTHS.items():
+            if getattr(self, name) < floor:
+                raise ConfigError(f"retention.{name} = {getattr(self, name)} is below the regulation's "
+                                  f"minimum of {floor} months; it may be lengthened, never shortened")
+
+
+def parse_utc_offset(text: str) -> float:
+    """``+02:00``, ``-0530``, ``+2``, ``Z`` as hours east of UTC."""
+    import re
+
+    text = text.strip()
+    if text.upper() in ("Z", "UTC"):
+        return 0.0
+    m = re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", text)
+    if not m or int(m.group(2)) > 14 or int(m.group(3) or 0) >= 60:
+        raise ValueError(f"not a UTC offset: {text!r} (write +02:00, -05:30 or Z)")
+    hours = int(m.group(2)) + int(m.group(3) or 0) / 60
+    return hours if m.group(1) == "+" else -hours
+
+
+@dataclass(frozen=True)
+class ComplianceConfig:
+    # An upload is late when ingest time minus recording end time is over this many hours.
+    late_after_hours: float = 24.0
+    # Device clocks run at UTC plus this offset (hours), unless device_utc_offsets names the device.
+    device_utc_offset_hours: float = 0.0
+    # Per-device offsets, "DEVICE=+02:00".
+    device_utc_offsets: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        if self.late_after_hours <= 0:
+            raise ConfigError("compliance.late_after_hours must be positive")
+        if abs(self.device_utc_offset_hours) > 14:
+            raise ConfigError("compliance.device_utc_offset_hours must be between -14 and +14")
+        for entry in self.device_utc_offsets:
+            device, sep, offset = entry.partition("=")
+            if not sep or not device.strip():
+                raise ConfigError(f"compliance.device_utc_offsets: {entry!r} is not DEVICE=+HH:MM")
+            try:
+                parse_utc_offset(offset)
+            except ValueError as exc:
+                raise ConfigError(f"compliance.device_utc_offsets: {exc}") from None
+
+    def offset_hours(self, device_id: str | None) -> float:
+        """Hours the clock of ``device_id`` runs ahead of UTC."""
+        for entry in self.device_utc_offsets:
+            device, _, offset = entry.partition("=")
+            if device.strip() == device_id:
+                return parse_utc_offset(offset)
+        return self.device_utc_offset_hours
+
+
+@dataclass(frozen=True)
+class GapsConfig:
+    # within_file: a forward timestamp jump counts when the missing time exceeds the larger of
+    # min_jump_s and jump_frames frame durations (audio: packet durations, i.e. sample counts).
+    min_jump_s: float = 1.0
+    jump_frames: int = 3
+    # between_files: a device's next recording may start this long after the previous one ends
+    # (file names have one-second resolution) before the pause is a gap; overlaps likewise.
+    between_files_tolerance_s: float = 2.0
+    overlap_tolerance_s: float = 2.0
+    # clock: device times before this date (YYYY-MM-DD), or later than the ingest time plus
+    # future_tolerance_s (device time is local, of unknown zone), cannot be right.
+    earliest_plausible: str = "2015-01-01"
+    future_tolerance_s: float = 86400.0
+    # clock: file-name time and container time written by the same clock must agree this closely
+    # (with the start or with the end of the recording); whole time-zone offsets are not errors.
+    name_container_tolerance_s: float = 5.0
+    allow_zone_offsets: bool = True
+    # clock: recordings whose sequence numbers and start times disagree are flagged.
+    check_sequence: bool = True
+    # Kinds of recording whose per-device timelines are checked for between_files gaps.
+    timeline_kinds: tuple[str, ...] = ("video", "audio")
+
+    def validate(self) -> None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(self.earliest_plausible)
+        except ValueError:
+            raise ConfigError(f"gaps.earliest_plausible: expected a date YYYY-MM-DD, got {self.earliest_plausible!r}") from None
+        for name in ("min_jump_s", "between_files_tolerance_s", "overlap_tolerance_s",
+                     "future_tolerance_s", "name_container_tolerance_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"gaps.{name}: must not be negative, got {getattr(self, name)!r}")
+        if self.jump_frames < 0:
+            raise ConfigError(f"gaps.jump_frames: must not be negative, got {self.jump_frames!r}")
+
+
+@dataclass(frozen=True)
+class IntegrityConfig:
+    # Ed25519 private key (PEM, made by `fieldrec keygen`) that signs every run's manifest;
+    # "" leaves manifests unsigned (the SHA-256 chain still links them). Relative to the working folder.
+    signing_key: str = ""
+    # Public (or private) key `fieldrec verify` checks signatures against; "" = the signing key's
+    # public half, or, with no key at all, the key each manifest names (detects damage, not forgery).
+    verify_key: str = ""
+
+    def validate(self) -> None:
+        for name in ("signing_key", "verify_key"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_file():
+                raise ConfigError(f"integrity.{name}: key file not found: {value} (make one with `fieldrec keygen`)")
+        if self.signing_key:
+            from pipeline.native.signing import KeyFileError, load_signer
+            try:
+                load_signer(self.signing_key)
+            except KeyFileError as exc:
+                raise ConfigError(f"integrity.signing_key: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
+    thumbs_per_recording: int = 6
+    max_thumbnails: int = 8000
+    # Thumbnails are scaled down to this width (px) before they are embedded.
+    thumb_width: int = 160
+
+    def validate(self) -> None:
+        if self.thumbs_per_recording < 0 or self.max_thumbnails < 0:
+            raise ConfigError("report.thumbs_per_recording and report.max_thumbnails must be 0 or more")
+        if not 16 <= self.thumb_width <= 640:
+            raise ConfigError(f"report.thumb_width must be between 16 and 640, got {self.thumb_width}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +247,11 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
+    gaps: GapsConfig = field(default_factory=GapsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
     source: str = "built-in defaults"
 

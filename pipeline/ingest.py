@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 import pipeline
 from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog, to_table
-from pipeline import runner, transcoding
+from pipeline import integrity, runner, transcoding
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
+from pipeline.gapstate import refresh as refresh_gaps
 from pipeline.lock import ArchiveLock
 from pipeline.process import Context, FileResult, failed, process_file
 from pipeline.progress import Progress, human_bytes, human_duration
@@ -69,25 +70,36 @@ class RunSummary:
         }
 
     def render(self) -> str:
-        d = self.to_dict()
         media_h = sum(self.media_s_by_status.values()) / 3600
+        rate = self.bytes_read / self.wall_s if self.wall_s else 0.0
+        statuses = []
+        for s in ("ok", "damaged", "unreadable"):
+            n = self.by_status.get(s, 0)
+            detail = human_bytes(self.bytes_by_status.get(s, 0)) if n else ""
+            statuses.append(f"{n} {s}" + (f" ({detail})" if detail else ""))
         lines = [
             f"fieldrec ingest {self.run_id}: {self.outcome}",
             f"  files      {self.files_seen} seen, {self.files_new} new, {self.files_duplicate} duplicate, "
             f"{self.files_skipped} already ingested",
-            "  status     " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in ("ok", "damaged", "unreadable")),
-            f"  bytes      {human_bytes(self.bytes_read)} read in {human_duration(self.wall_s)} "
-            f"({d['mb_per_s']:.1f} MB/s)",
+            "  status     " + ", ".join(statuses),
+            f"  read       {human_bytes(self.bytes_read)} in {human_duration(self.wall_s)} ({human_bytes(rate)}/s)",
             f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
             f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
             f"  archive    {self.archive}",
         ]
         if self.proxies:
             lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
+        if self.problems:
+            lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
-            lines.append(f"  ! {p['status']:10s} {p['path']}: {p['message']}")
+            message = p["message"] or ""
+            if len(message) > 160:
+                message = message[:159] + "…"
+            lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
         if len(self.problems) > 20:
-            lines.append(f"  … {len(self.problems) - 20} more (see: fieldrec sql or the sightings table)")
+            lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
+                         "\"SELECT source_path, status, error_message FROM sightings WHERE status <> 'ok'\"")
+        lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
         return "\n".join(lines)
 
 
@@ -127,7 +139,11 @@ class CatalogBuffer:
         """Make every queued row visible in one atomic catalog commit."""
         batches = {name: pa.concat_tables([to_table(name, p) for p in parts]) if name not in ROW_TABLES else parts
                    for name, parts in self.tables.items()}
-        self.catalog.commit(batches, tag=self.run_id)
+        try:
+            self.catalog.commit(batches, tag=self.run_id)
+        except OSError as exc:
+            raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+                                    exc.filename or str(self.catalog.root)) from exc
         self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
 
 
@@ -163,6 +179,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             keys.add(src.key)
             todo.append(src)
         cluster = runner.connect(address, workers) if todo else runner.Cluster("none", 0, 0, False)
+        proxy_jobs: list = []
         summary.cluster_cpus, summary.cluster_nodes, summary.ray_address = cluster.cpus, cluster.nodes, cluster.address
         try:
             ctx = Context(str(archive), run_id, config)
@@ -174,7 +191,6 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
             buffer = CatalogBuffer(catalog, run_id, known_sha)
             with_proxies = config.ingest.proxies if proxies is None else proxies
-            proxy_jobs = []
             try:
                 for results in runner.run_batches(_guarded, batches, ctx, window=window):
                     for result in results:
@@ -186,6 +202,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                     if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
                         buffer.commit()
                 buffer.commit()
+                refresh_gaps(catalog, run_id, config)
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -205,6 +222,10 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             except OSError:
                 pass                    # the archive itself is failing: the caller reports that
             runner.shutdown(cluster)
+            store.sweep()               # copies abandoned by killed or cancelled workers
+            if proxy_jobs:
+                transcoding.stage.sweep(archive)
+        integrity.seal(archive, run_id, config, command="ingest")
     return summary
 
 
@@ -231,6 +252,9 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
         summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0
     if status != "ok":
         message = (result.recording or result.sighting).get("error_message") or ""
+        name = os.path.basename(result.source.path)
+        message = message[len(name) + 2:] if message.startswith(name + ": ") else message
+        message = message[len(result.source.path) + 2:] if message.startswith(result.source.path + ": ") else message
         summary.problems.append({"path": result.source.path, "status": status, "message": message})
 
 

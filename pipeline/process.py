@@ -15,6 +15,7 @@ from pipeline.stages import demux, identity
 from pipeline.stages.archive import ObjectStore
 from pipeline.stages.checksum import ArchiveWriteError, store_source
 from pipeline.stages.identify import sniff
+from pipeline.stages.gaps import file_gaps, gap_rows
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     dependents: dict[str, list[dict] | pa.Table] = {"streams": outcome.streams}
     if outcome.keyframes is not None:
         dependents["keyframes"] = outcome.keyframes
+    found = file_gaps(outcome, cfg.gaps)
+    if found:
+        dependents["gaps"] = gap_rows(digest.sha256, found, device_id=who.device_id, officer_id=who.officer_id,
+                                      start_time=who.start_time, run_id=ctx.run_id, detected_at=now_utc())
     return FileResult(
         src, _sighting(src, ctx, digest.sha256, status, message), recording, dependents,
         bytes_read=digest.size, new_object=stored.newly_stored,

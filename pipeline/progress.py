@@ -1,9 +1,21 @@
-"""Progress of a long run: a redrawn bar on a terminal, a plain line now and then in logs."""
+"""Progress of a long run: a redrawn bar on a terminal, a plain line now and then in logs.
+
+On a terminal one line is redrawn in place (bar, files, bytes, rate, ETA), cut to the
+terminal's width so it never wraps. When the output is not a terminal, or ``CI`` is set in the
+environment, nothing is drawn: a plain line is written every ``log_every_s`` seconds (the first
+one only after that long), so short runs log nothing but their summary.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
+from typing import Callable, Mapping
+
+LOG_EVERY_S = 20.0
+REDRAW_EVERY_S = 0.1
 
 
 def human_bytes(n: float) -> str:
@@ -21,53 +33,84 @@ def human_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def is_terminal(stream, env: Mapping[str, str] = os.environ) -> bool:
+    """True when ``stream`` is an interactive terminal and not a CI job's captured log."""
+    if env.get("CI", "").lower() not in ("", "0", "false"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and env.get("TERM") != "dumb"
+
+
 class Progress:
     """Files and bytes done out of a known total, with rate and ETA."""
 
     def __init__(self, total_files: int, total_bytes: int, *, label: str = "ingest",
-                 stream=None, enabled: bool = True, log_every_s: float = 15.0):
+                 stream=None, enabled: bool = True, log_every_s: float = LOG_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic, env: Mapping[str, str] = os.environ):
         self.total_files, self.total_bytes, self.label = total_files, total_bytes, label
         self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = enabled and total_files > 0
+        self.tty = self.enabled and is_terminal(self.stream, env)
         self.log_every_s = log_every_s
+        self.clock = clock
         self.files = self.bytes = 0
-        self.start = time.monotonic()
-        self._last_draw = 0.0
+        self.start = clock()
+        self._last_draw = self.start
+        encoding = (getattr(self.stream, "encoding", None) or "").lower().replace("-", "")
+        self._fill, self._empty = ("█", "░") if encoding == "utf8" else ("#", "-")
 
     def advance(self, files: int, nbytes: int) -> None:
         self.files += files
         self.bytes += nbytes
-        now = time.monotonic()
         if not self.enabled:
             return
-        if self.tty and now - self._last_draw >= 0.1:
-            self._draw(now, end="\r")
+        now = self.clock()
+        if self.tty and now - self._last_draw >= REDRAW_EVERY_S:
+            self._redraw(now)
         elif not self.tty and now - self._last_draw >= self.log_every_s:
-            self._draw(now, end="\n")
+            self._last_draw = now
+            self.stream.write(self.log_line(now) + "\n")
+            self.stream.flush()
 
-    def line(self, now: float | None = None) -> str:
-        now = now or time.monotonic()
+    def _numbers(self, now: float) -> tuple[float, float, float | None]:
         elapsed = max(now - self.start, 1e-9)
         rate = self.bytes / elapsed
-        frac = self.bytes / self.total_bytes if self.total_bytes else (self.files / self.total_files if self.total_files else 1.0)
-        eta = (self.total_bytes - self.bytes) / rate if rate > 0 and self.total_bytes else 0
-        width = 24
-        filled = int(width * min(1.0, frac))
-        bar = "#" * filled + "-" * (width - filled)
-        return (f"{self.label} [{bar}] {frac * 100:5.1f}%  files {self.files}/{self.total_files}  "
-                f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)}  {human_bytes(rate)}/s  "
-                f"ETA {human_duration(eta)}")
+        if self.total_bytes:
+            frac = self.bytes / self.total_bytes
+        else:
+            frac = self.files / self.total_files if self.total_files else 1.0
+        eta = (self.total_bytes - self.bytes) / rate if rate > 0 and self.total_bytes else None
+        return min(1.0, frac), rate, eta
 
-    def _draw(self, now: float, end: str) -> None:
+    def line(self, now: float | None = None, width: int = 24) -> str:
+        """The terminal line: bar, percentage, files, bytes, rate, ETA."""
+        now = self.clock() if now is None else now
+        frac, rate, eta = self._numbers(now)
+        filled = int(width * frac)
+        bar = self._fill * filled + self._empty * (width - filled)
+        return (f"{self.label} {bar} {frac * 100:3.0f}%  {self.files}/{self.total_files} files  "
+                f"{human_bytes(self.bytes)} / {human_bytes(self.total_bytes)}  {human_bytes(rate)}/s  "
+                f"ETA {human_duration(eta) if eta is not None else '--:--'}")
+
+    def log_line(self, now: float | None = None) -> str:
+        """A plain line for logs: no bar, no control characters."""
+        now = self.clock() if now is None else now
+        frac, rate, eta = self._numbers(now)
+        return (f"{self.label}: {frac * 100:.0f}% - {self.files}/{self.total_files} files, "
+                f"{human_bytes(self.bytes)} of {human_bytes(self.total_bytes)}, {human_bytes(rate)}/s, "
+                f"elapsed {human_duration(now - self.start)}, ETA "
+                f"{human_duration(eta) if eta is not None else 'unknown'}")
+
+    def _redraw(self, now: float) -> None:
         self._last_draw = now
-        text = self.line(now)
-        if self.tty:
-            text = text.ljust(getattr(self, "_width", 0))
-            self._width = len(text)
-        self.stream.write(text + end)
+        columns = shutil.get_terminal_size((100, 24)).columns
+        text = self.line(now)[: max(10, columns - 1)]
+        self.stream.write("\r" + text + "\x1b[K")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            self._draw(time.monotonic(), end="\n")
+        """On a terminal, leave the final state on its own line; in logs, add nothing."""
+        if self.tty:
+            self._redraw(self.clock())
+            self.stream.write("\n")
+            self.stream.flush()

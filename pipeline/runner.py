@@ -132,10 +132,20 @@ def run_batches(fn: Callable, batches: Sequence[list], ctx, *, window: int,
             if not pending:
                 return
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                results = ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, Exception):
+                    raise exc.cause from None     # the task's own error (ArchiveWriteError), errno intact
+                raise
+            yield results
     finally:
+        # Stopped early (an archive error, an interrupt): stop the tasks still running and wait for
+        # them to end, so no worker goes on writing after the caller has cleaned up.
         for ref in pending:
-            ray.cancel(ref, force=False)
+            ray.cancel(ref, force=True)
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=30)
 
 
 def fit_request(num_cpus: float, resources: dict[str, float] | None = None) -> tuple[dict, int]:

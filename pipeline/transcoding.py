@@ -21,7 +21,7 @@ from pathlib import Path
 import pipeline
 from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog
-from pipeline import runner
+from pipeline import integrity, runner
 from pipeline.config import Config
 from pipeline.lock import ArchiveLock
 from pipeline.process import Context
@@ -137,12 +137,20 @@ def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, r
                 _count(summary, row)
             bar.advance(len(results), sum(size_of[r["parent_sha256"]] for r in results))
             if len(rows) >= config.ingest.commit_every_files or time.monotonic() - last_commit >= config.ingest.commit_every_s:
-                catalog.commit({"derivatives": rows}, tag=run_id)
+                _commit(catalog, rows, run_id)
                 rows, last_commit = [], time.monotonic()
     finally:
         bar.close()
         if rows:
-            catalog.commit({"derivatives": rows}, tag=run_id)
+            _commit(catalog, rows, run_id)
+
+
+def _commit(catalog: Catalog, rows: list[dict], run_id: str) -> None:
+    try:
+        catalog.commit({"derivatives": rows}, tag=run_id)
+    except OSError as exc:
+        raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+                                exc.filename or str(catalog.root)) from exc
 
 
 def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None) -> dict:
@@ -199,6 +207,8 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
             except OSError:
                 pass                    # the archive itself is failing: the caller reports that
             runner.shutdown(cluster)
+            stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
+        integrity.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
     return summary
 
 

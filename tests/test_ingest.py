@@ -216,3 +216,15 @@ def test_file_that_cannot_be_opened_gets_a_row(tmp_path, fast_config, monkeypatc
     assert result.sighting["status"] == "unreadable"
     assert "Permission denied" in result.sighting["error_message"] and "locked.wav" in result.sighting["error_message"]
     assert not any((tmp_path / "a" / "objects" / ".tmp").iterdir())
+
+
+def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
+    """AAC's negative start wraps the 33-bit TS clock; the length must not become 26.5 hours."""
+    from pipeline.config import DemuxConfig
+    from pipeline.stages import demux
+    from pipeline.stages.identify import sniff
+
+    clip = synth.write_clip(tmp_path / "a.ts", synth.ClipSpec(container="mpegts", duration_s=2.0))
+    outcome = demux.demux_file(clip, "x", sniff(clip.read_bytes()[:4096]), clip.stat().st_size, DemuxConfig())
+    assert outcome.status == "ok"
+    assert outcome.fields["duration_s"] == pytest.approx(2.0, abs=0.1)

@@ -67,3 +67,13 @@ def advise_sequential(fd: int) -> None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         except OSError:
             pass
+
+
+def sha256_stream(fh: BinaryIO, chunk_bytes: int = 4 * 1024 * 1024) -> tuple[str, int]:
+    """SHA-256 and length of what is left to read in an open binary file (or file-like)."""
+    sha = hashlib.sha256()
+    size = 0
+    while chunk := fh.read(chunk_bytes):
+        sha.update(chunk)
+        size += len(chunk)
+    return sha.hexdigest(), size

@@ -62,15 +62,42 @@ class MediaInfo:
     file_size: int = 0
 
 
-def open_input(path: Path, *, skip_probe_decode: bool = True):
+# For indexed containers (MP4/MOV) every stream fact is in the index: probing packets is waste.
+INDEXED_PROBE = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
+
+
+def open_input(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False):
     """Open a container for reading; optionally without the probe decode of a frame.
 
     ``skip_frame=all`` makes the probe in avformat_find_stream_info discard frames instead of
     decoding them (about 40 ms saved per 1080p file); stream dimensions still come from the
-    container and the parsers.
+    container and the parsers. ``indexed`` also skips reading packets to probe (MP4/MOV):
+    about 5 ms less CPU a file.
     """
-    options = {"skip_frame": "all"} if skip_probe_decode else None
-    return av.open(str(path), options=options, metadata_errors="replace")
+    options = {"skip_frame": "all", "threads": "1"} if skip_probe_decode else None
+    return av.open(str(path), options=options, container_options=INDEXED_PROBE if indexed else None,
+                   metadata_errors="replace")
+
+
+def _incomplete(container) -> bool:
+    """True when a cheap open left stream facts unknown (e.g. MPEG-4 Part 2 sizes in 3GP)."""
+    for s in container.streams:
+        cc = s.codec_context
+        if cc is None:
+            continue
+        if s.type == "video" and not (cc.width and cc.height):
+            return True
+        if s.type == "audio" and not cc.sample_rate:
+            return True
+    return False
+
+
+def _open(path: Path, skip_probe_decode: bool, indexed: bool):
+    container = open_input(path, skip_probe_decode=skip_probe_decode, indexed=indexed)
+    if indexed and _incomplete(container):
+        container.close()
+        container = open_input(path, skip_probe_decode=skip_probe_decode)
+    return container
 
 
 def _stream_info(stream, rotations: list[int]) -> StreamInfo:
@@ -97,10 +124,13 @@ def _stream_info(stream, rotations: list[int]) -> StreamInfo:
     return info
 
 
-def demux(path: Path, *, skip_probe_decode: bool = True) -> MediaInfo:
-    """Read every packet header of ``path`` (no decoding). Raises only if it cannot be opened."""
+def demux(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False) -> MediaInfo:
+    """Read every packet header of ``path`` (no decoding). Raises only if it cannot be opened.
+
+    ``indexed``: the file claims to be MP4/MOV, whose index holds what probing would find.
+    """
     path = Path(path)
-    with open_input(path, skip_probe_decode=skip_probe_decode) as container:
+    with _open(path, skip_probe_decode, indexed) as container:
         fmt = container.format
         rotations = isobmff.track_rotations(path) if any(n in fmt.name.split(",") for n in ISO_FORMATS) else []
         info = MediaInfo(

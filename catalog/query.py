@@ -1,0 +1,105 @@
+"""Read-only SQL over the catalog with DuckDB: every table a view, nothing written, nothing fetched.
+
+Each ``ARCHIVE/catalog/<table>/`` folder with part files becomes a view over
+``read_parquet(..., union_by_name=true)`` (older parts may lack newer columns). Known tables
+without parts yet are empty views of their schema. Then DuckDB is locked down: file access only
+under those folders, no extensions installed or loaded, configuration frozen; and only
+``SELECT`` / ``EXPLAIN`` statements run, so ``COPY ... TO`` cannot drop a file into the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from catalog.schema import TABLES
+
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+class QueryError(ValueError):
+    """The SQL is not allowed here, or DuckDB could not run it (message from DuckDB)."""
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    name: str
+    folder: Path
+    parts: int
+
+
+def catalog_tables(archive: Path) -> list[CatalogTable]:
+    """Tables present under ``ARCHIVE/catalog`` (any folder with part files), by name."""
+    root = Path(archive) / "catalog"
+    found = []
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(("_", ".")):
+                parts = sum(1 for _ in folder.glob("*.parquet"))
+                if parts:
+                    found.append(CatalogTable(folder.name, folder.resolve(), parts))
+    return found
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def connect(archive: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, locked to reading those files."""
+    archive = Path(archive)
+    if not (archive / "catalog").is_dir():
+        raise QueryError(f"{archive} has no catalog/ folder: is it a fieldrec archive?")
+    con = duckdb.connect(":memory:")
+    con.execute("SET autoinstall_known_extensions=false")
+    con.execute("SET autoload_known_extensions=false")
+    tables = catalog_tables(archive)
+    for table in tables:
+        pattern = _quote_literal(str(table.folder / "*.parquet"))
+        con.execute(f"CREATE VIEW {_quote_ident(table.name)} AS "
+                    f"SELECT * FROM read_parquet({pattern}, union_by_name=true)")
+    present = {t.name for t in tables}
+    for name, schema in TABLES.items():
+        if name not in present:                      # known but still empty: queryable, no rows
+            con.register(f"_empty_{name}", schema.empty_table())
+            con.execute(f"CREATE VIEW {_quote_ident(name)} AS SELECT * FROM {_quote_ident('_empty_' + name)}")
+    allowed = ", ".join(_quote_literal(str(t.folder) + "/") for t in tables)
+    con.execute(f"SET allowed_directories=[{allowed}]")
+    con.execute("SET enable_external_access=false")
+    con.execute("SET lock_configuration=true")
+    return con
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The one statement in ``sql`` if it only reads; QueryError otherwise."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+    if len(statements) != 1:
+        raise QueryError(f"give exactly one statement (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in READ_ONLY_STATEMENTS:
+        raise QueryError(f"only SELECT (and EXPLAIN) statements are allowed: this is a {kind} statement. "
+                         "fieldrec sql reads the catalog; it never writes, attaches or loads anything")
+    return sql
+
+
+def query(archive: Path, sql: str) -> pa.Table:
+    """Run one read-only statement over the catalog of ``archive``; the result as Arrow."""
+    con = connect(archive)
+    try:
+        check_read_only(con, sql)
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(str(exc)) from None
+    finally:
+        con.close()

@@ -1,0 +1,54 @@
+"""Remake the README's report screenshots: a generated drop, ingested, reported, shot in Chromium.
+
+    .venv/bin/python docs/screenshots.py      # writes docs/report.png and docs/report-lists.png
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from PIL import Image
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+
+from catalog.store import Catalog  # noqa: E402
+from tests.report_drop import main as build  # noqa: E402
+
+
+def shoot(html: Path, png: Path, size: str, fragment: str = "") -> None:
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={png}",
+                    f"--window-size={size}", html.resolve().as_uri() + fragment],
+                   check=True, capture_output=True, timeout=120)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="fieldrec-shots-"))
+    build([str(work), "--long"])
+    html = work / "report.html"
+    event = [r for r in Catalog(work / "archive").rows("recordings") if r["device_id"] == "BWC101"]
+    start = min(r["start_time"] for r in event)
+    end = max(r["end_time"] for r in event)
+    margin = timedelta(minutes=2)
+    zoom = f"#t={start - margin:%Y-%m-%d %H:%M:%S},{end + margin:%Y-%m-%d %H:%M:%S}"
+    shoot(html, DOCS / "report.png", "1400,900", zoom)
+    tall = work / "tall.png"
+    shoot(html, tall, "1400,3000", zoom)
+    with Image.open(tall) as img:                       # from the gap list down to the first thumbnails
+        img.crop((0, 1060, 1400, 2440)).convert("RGB").quantize(256).save(DOCS / "report-lists.png", optimize=True)
+    with Image.open(DOCS / "report.png") as img:
+        img.convert("RGB").quantize(256).save(DOCS / "report.png", optimize=True)
+    print(DOCS / "report.png", DOCS / "report-lists.png", f"(from {work})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""The fixity audit: re-hash the archive on Ray and hold it against the ledger and the catalog.
+
+Every object and catalog part file a manifest lists must exist (else ``missing``) and, when
+re-hashed, still have the SHA-256 the manifest recorded (else ``changed``); every object and part
+file present must be listed by some manifest (else ``untracked``); every ``recordings`` row's
+object must exist; the manifests must form an unbroken chain with good signatures (``chain``,
+``signature``). Existence and the chain are always checked in full; ``sample_pct`` and ``since``
+narrow only what is re-hashed. The results are appended to the ``fixity`` table, and that part
+file is sealed in a manifest of its own (``command = "verify"``), which lists nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from catalog.store import Catalog
+from pipeline import integrity, runner
+from pipeline.config import Config
+from pipeline.ingest import new_run_id
+from pipeline.lock import ArchiveBusy, ArchiveLock
+from pipeline.native import signing
+from pipeline.native.hashing import sha256_path
+from pipeline.progress import human_bytes, human_duration
+from pipeline.stages import fixity
+from pipeline.stages.checksum import ArchiveWriteError
+
+PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature")
+
+
+class AuditError(ValueError):
+    """The audit was asked for something that cannot be done (no such run, not an archive)."""
+
+
+@dataclass
+class Finding:
+    kind: str                       # object | catalog | manifest
+    status: str                     # one of PROBLEMS
+    path: str                       # relative to the archive
+    message: str
+    expected_sha256: str | None = None
+    actual_sha256: str | None = None
+    manifest: str | None = None
+    size: int | None = None         # bytes read when re-hashed
+
+
+@dataclass
+class AuditReport:
+    run_id: str
+    archive: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    manifests: int = 0
+    chain_head: str = integrity.GENESIS
+    signatures_checked: int = 0
+    trusted_key: str | None = None
+    sample_pct: float = 100.0
+    since: str | None = None
+    objects_tracked: int = 0
+    objects_hashed: int = 0
+    bytes_hashed: int = 0
+    catalog_tracked: int = 0
+    catalog_hashed: int = 0
+    wall_s: float = 0.0
+    sealed_as: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def counts(self, kind: str) -> Counter:
+        return Counter(f.status for f in self.findings if f.kind == kind)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id, "archive": self.archive, "ok": self.ok,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "manifests": self.manifests, "chain_head": self.chain_head,
+            "signatures_checked": self.signatures_checked, "trusted_key": self.trusted_key,
+            "sample_pct": self.sample_pct, "since": self.since,
+            "objects_tracked": self.objects_tracked, "objects_hashed": self.objects_hashed,
+            "bytes_hashed": self.bytes_hashed, "catalog_tracked": self.catalog_tracked,
+            "catalog_hashed": self.catalog_hashed, "wall_s": round(self.wall_s, 3),
+            "sealed_as": self.sealed_as, "problems": [asdict(f) for f in self.findings],
+        }
+
+    def render(self) -> str:
+        obj, cat = self.counts("object"), self.counts("catalog")
+        verdict = "OK" if self.ok else f"{len(self.findings)} problem(s)"
+        if self.signatures_checked:
+            who = f"the trusted key {self.trusted_key[:16]}…" if self.trusted_key else "the keys the manifests name"
+            signed = f"{self.signatures_checked} signature(s) checked against {who}"
+        else:
+            signed = "unsigned"
+        scope = "" if self.sample_pct >= 100 and not self.since else \
+            f" (sample {self.sample_pct:g}%{', since ' + self.since if self.since else ''})"
+        lines = [
+            f"fieldrec verify {self.run_id}: {verdict}",
+            f"  ledger     {self.manifests} manifest(s), {signed}",
+            f"  chain head {self.chain_head}",
+            f"  objects    {self.objects_tracked} tracked, {self.objects_hashed} re-hashed{scope} "
+            f"({human_bytes(self.bytes_hashed)} in {human_duration(self.wall_s)}); "
+            + ", ".join(f"{obj.get(s, 0)} {s}" for s in ("changed", "missing", "untracked")),
+            f"  catalog    {self.catalog_tracked} part file(s) tracked, {self.catalog_hashed} re-hashed; "
+            + ", ".join(f"{cat.get(s, 0)} {s}" for s in ("changed", "missing", "untracked")),
+            f"  archive    {self.archive}",
+        ]
+        for f in self.findings:
+            lines.append(f"  ! {f.status:10s} {f.kind:8s} {f.path}: {f.message}")
+        return "\n".join(lines)
+
+
+def _select(manifests: list[integrity.Manifest], since: str | None) -> list[integrity.Manifest]:
+    if not since:
+        return manifests
+    for i, m in enumerate(manifests):
+        if m.run_id == since or m.name.startswith(since):
+            return manifests[i:]
+    known = ", ".join(m.run_id for m in manifests[-5:]) or "none"
+    raise AuditError(f"no manifest for run {since!r} (latest runs: {known}); give a run id from "
+                     "the runs table or a manifest number")
+
+
+def trusted_key_for(config: Config, key_path: str | None) -> str | None:
+    """The public key (raw hex) signatures must match: --key, else the configured keys, else None."""
+    path = key_path or config.integrity.verify_key or config.integrity.signing_key
+    return signing.load_public_hex(path) if path else None
+
+
+def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: str | None = None,
+           key_path: str | None = None, address: str | None = None, workers: int | None = None,
+           seed: int | None = None, lock_wait_s: float = 24 * 3600) -> AuditReport:
+    """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes."""
+    archive = Path(archive).resolve()
+    if not (archive / "catalog").is_dir() and not (archive / integrity.MANIFESTS).is_dir():
+        raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
+    if not 0 < sample_pct <= 100:
+        raise AuditError(f"the sample must be a percentage above 0 and at most 100, not {sample_pct:g}")
+    trusted = trusted_key_for(config, key_path)
+    run_id = new_run_id()
+    report = AuditReport(run_id, str(archive), datetime.now(timezone.utc), trusted_key=trusted,
+                         sample_pct=sample_pct, since=since)
+    t0 = time.monotonic()
+    with ArchiveLock(archive, f"verify {run_id}"):
+        catalog = Catalog(archive, fsync=config.ingest.fsync).create()     # finishes an interrupted commit
+        manifests = integrity.read_manifests(archive)
+        selected = {m.name for m in _select(manifests, since)}
+        report.manifests = len(manifests)
+        problems, report.chain_head, report.signatures_checked = integrity.check_chain(manifests, trusted)
+        findings = [Finding("manifest", p.status, f"{integrity.MANIFESTS}/{p.manifest}", p.message,
+                            manifest=p.manifest) for p in problems]
+        led = integrity.ledger(manifests)
+        report.objects_tracked, report.catalog_tracked = len(led.objects), len(led.catalog)
+        checked: list[Finding] = []            # ok items, for the fixity table only
+
+        parts = set(integrity.catalog_parts(archive))
+        for rel, (sha, size, mname) in sorted(led.catalog.items()):
+            if rel not in parts:
+                findings.append(Finding("catalog", "missing", rel, f"listed in {mname} but not in the archive",
+                                        sha, None, mname))
+            elif mname in selected:
+                actual = sha256_path(archive / rel)
+                report.catalog_hashed += 1
+                if actual != sha:
+                    findings.append(Finding("catalog", "changed", rel, f"content changed since {mname} "
+                                            f"recorded it (sha256 {actual[:16]}…, recorded {sha[:16]}…)",
+                                            sha, actual, mname))
+                else:
+                    checked.append(Finding("catalog", "ok", rel, "", sha, actual, mname, size))
+        findings += [Finding("catalog", "untracked", rel, "not listed in any manifest: written after the last "
+                             "sealing run, or put there by hand") for rel in sorted(parts - led.catalog.keys())]
+
+        objects = set(integrity.stored_objects(archive))
+        # An object removed by an approved purge is gone on purpose: its purges row says who and why.
+        purged = {p for p in catalog.read("purges", ["archive_path"])["archive_path"].to_pylist() if p}
+        missing = sorted(rel for rel in led.objects if rel not in objects and rel not in purged)
+        findings += [Finding("object", "missing", rel, f"listed in {led.objects[rel][2]} but not in the archive",
+                             led.objects[rel][0], None, led.objects[rel][2]) for rel in missing]
+        findings += [Finding("object", "untracked", rel, "not listed in any manifest: stored after the last "
+                             "sealing run, or put there by hand") for rel in sorted(objects - led.objects.keys())]
+        findings += _catalog_vs_store(catalog, objects, led, set(missing) | purged)
+
+        items = [fixity.FixityItem(rel, sha, size, mname) for rel, (sha, size, mname) in sorted(led.objects.items())
+                 if rel in objects and mname in selected]
+        if sample_pct < 100 and items:
+            items = random.Random(seed).sample(items, max(1, math.ceil(len(items) * sample_pct / 100)))
+        # An untracked object is still named by its SHA-256: hold its bytes against its name.
+        items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
+                  for rel in sorted(objects - led.objects.keys())]
+    # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
+    # and listed above), so ingests can go on meanwhile; results are written under the lock again.
+    for result in _rehash(items, archive, config, address, workers):
+        report.objects_hashed += 1
+        report.bytes_hashed += result.actual_size or 0
+        f = Finding("object", result.status, result.item.path, result.message or "",
+                    result.item.expected_sha256, result.actual_sha256, result.item.manifest, result.actual_size)
+        (checked if result.status == "ok" else findings).append(f)
+    report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
+    report.finished_at = datetime.now(timezone.utc)
+    report.wall_s = time.monotonic() - t0
+    with _lock_when_free(archive, f"verify {run_id} (recording results)", wait_s=lock_wait_s):
+        _record(catalog, report, checked)
+        sealed = integrity.seal(archive, run_id, config, command="verify", adopt=False)
+        report.sealed_as = sealed.name if sealed else None
+    return report
+
+
+def _lock_when_free(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
+    """The archive lock, waiting up to ``wait_s`` for a run that started meanwhile to finish."""
+    end = time.monotonic() + wait_s
+    while True:
+        lock = ArchiveLock(archive, purpose)
+        try:
+            return lock.__enter__()
+        except ArchiveBusy:
+            if time.monotonic() >= end:
+                raise
+            time.sleep(2.0)
+
+
+def _catalog_vs_store(catalog: Catalog, objects: set[str], led: integrity.Ledger, reported: set[str]) -> list[Finding]:
+    """Rows of ``recordings`` whose original is gone, or whose hash the ledger contradicts."""
+    out = []
+    rows = catalog.read("recordings", ["sha256", "archive_path"])
+    for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
+        if not rel or rel in reported:
+            continue
+        if rel not in objects:
+            out.append(Finding("object", "missing", rel, f"cataloged in recordings (sha256 {sha[:16]}…) "
+                               "but not in the archive", sha))
+            reported.add(rel)
+        elif rel in led.objects and led.objects[rel][0] != sha:
+            out.append(Finding("object", "changed", rel, f"recordings says sha256 {sha[:16]}…, "
+                               f"{led.objects[rel][2]} says {led.objects[rel][0][:16]}…", led.objects[rel][0],
+                               sha, led.objects[rel][2]))
+            reported.add(rel)
+    return out
+
+
+def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, address: str | None,
+            workers: int | None):
+    if not items:
+        return
+    cluster = runner.connect(address, workers)
+    try:
+        plan = runner.plan_tasks([i.size for i in items], cpus=cluster.cpus, task_bytes=config.ingest.task_bytes,
+                                 task_max_files=config.ingest.task_max_files)
+        ctx = fixity.FixityContext(str(archive), config.ingest.chunk_bytes)
+        window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
+        for results in runner.run_batches(fixity.check, [[items[i] for i in task] for task in plan], ctx,
+                                          window=window):
+            yield from results
+    finally:
+        runner.shutdown(cluster)
+
+
+def _record(catalog: Catalog, report: AuditReport, checked: list[Finding]) -> None:
+    rows = [{"run_id": report.run_id, "checked_at": report.finished_at, "item": f.path, "kind": f.kind,
+             "status": f.status, "expected_sha256": f.expected_sha256, "actual_sha256": f.actual_sha256,
+             "size": f.size, "manifest": f.manifest, "message": f.message or None}
+            for f in checked + report.findings]
+    if not rows:
+        return
+    try:
+        catalog.commit({"fixity": rows}, tag=report.run_id)
+    except OSError as exc:
+        raise ArchiveWriteError(exc.errno, f"cannot write the fixity table: {exc.strerror}",
+                                exc.filename or str(catalog.root)) from exc

@@ -1,0 +1,215 @@
+"""``fieldrec case``: open, close and reopen cases, and assign recordings to them."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.commands import UsageError
+from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
+                                       locked_catalog, new_id, parse_time, resolve_shas)
+from pipeline.retention import case_states, matches, now_utc
+
+HELP = """\
+Cases hold recordings beyond their routine retention. Every change is an event appended to the
+`cases` and `assignments` tables; nothing is edited, and retention is recomputed from the events.
+
+  routine    every recording by default: kept retention.routine_months (3) from recording
+  case       an administrative case: kept while open; once closed, case_months_after_close (3)
+             after the close and never less than case_min_months (6) from recording
+  permanent  a major emergency or mass incident: kept forever, staged for disc burning
+  other      a duration in days set per assignment, never less than other_min_months (3)
+
+A file in several cases keeps the longest retention; reopening a case puts its hold back.
+
+  fieldrec case open INC-2026-17 --archive A --title "Market St" --by "Sgt Doe"
+  fieldrec case assign INC-2026-17 --archive A --sha 3fa9c1e2 --by "Sgt Doe"
+  fieldrec case assign INC-2026-17 --archive A --device CAM042 --from 2026-03-01T10:00 --to 2026-03-01T12:00 --by Doe
+  fieldrec case assign --class other --days 400 --archive A --officer O117 --from 2026-03-01 --to 2026-03-02 --by Doe
+  fieldrec case close INC-2026-17 --archive A --by "Sgt Doe"
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("case", help="open, close, reopen cases and assign recordings to them", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    op = actions.add_parser("open", help="open a case (its files are held until it closes)")
+    op.add_argument("case_id", metavar="CASE_ID")
+    op.add_argument("--class", dest="retention_class", choices=("case", "permanent"), default="case",
+                    help="case (default) or permanent (major emergency, mass incident: kept forever)")
+    op.add_argument("--title", help="a short description")
+    _event_options(op)
+    op.set_defaults(handler=run_event, event="open")
+
+    for name, what in (("close", "close an open case (its files are kept 3 more months, 6 from recording at least)"),
+                       ("reopen", "reopen a closed case (its hold comes back)")):
+        ep = actions.add_parser(name, help=what)
+        ep.add_argument("case_id", metavar="CASE_ID")
+        _event_options(ep)
+        ep.set_defaults(handler=run_event, event=name)
+
+    ap = actions.add_parser("assign", help="assign recordings to a case, or give them a retention class",
+                            description="Select recordings by SHA-256, by device and time range, or by officer and "
+                                        "time range (recordings overlapping the range, including ones ingested "
+                                        f"later). Times: {TIME_HELP}; without a zone, a device range is read in "
+                                        "that device's clock (compliance.device_utc_offsets), an officer range in "
+                                        "compliance.device_utc_offset_hours.")
+    ap.add_argument("case_id", metavar="CASE_ID", nargs="?", help="an open case (or give --class instead)")
+    ap.add_argument("--class", dest="retention_class", choices=("permanent", "other", "routine"),
+                    help="assign a class without a case")
+    ap.add_argument("--days", type=int, help="--class other: keep this many days from recording")
+    sel = ap.add_mutually_exclusive_group(required=True)
+    sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
+    sel.add_argument("--device", metavar="DEVICE", help="recordings of this device in --from..--to")
+    sel.add_argument("--officer", metavar="OFFICER", help="recordings of this officer in --from..--to")
+    ap.add_argument("--from", dest="range_from", metavar="TIME", help="start of the time range")
+    ap.add_argument("--to", dest="range_to", metavar="TIME", help="end of the time range")
+    _event_options(ap, at=False)
+    ap.set_defaults(handler=run_assign)
+
+    lp = actions.add_parser("list", help="list cases with their state and file counts")
+    add_archive(lp)
+    add_format(lp)
+    lp.set_defaults(handler=run_list)
+
+    sp = actions.add_parser("show", help="list the recordings a case holds")
+    sp.add_argument("case_id", metavar="CASE_ID")
+    add_archive(sp)
+    add_format(sp)
+    sp.set_defaults(handler=run_show)
+
+
+def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
+    add_archive(p)
+    p.add_argument("--by", required=True, metavar="NAME", help="who makes this change (recorded)")
+    p.add_argument("--note", help="free text kept with the event")
+    if at:
+        p.add_argument("--at", metavar="TIME", help=f"when it happened (default: now); {TIME_HELP}")
+
+
+def run_event(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    case_id = args.case_id.strip()
+    if not case_id:
+        raise UsageError("CASE_ID must not be empty")
+    now = now_utc()
+    at = parse_time(args.at, "--at") if args.at else now
+    with locked_catalog(archive, config, f"case {args.event} {case_id}") as catalog:
+        events = catalog.rows("cases")
+        state = case_states(events).get(case_id)
+        if args.event == "open" and state is not None:
+            raise UsageError(f"case {case_id} already exists ({'open' if state.is_open else 'closed'}); "
+                             "use `fieldrec case reopen` for a closed case")
+        if args.event != "open" and state is None:
+            raise UsageError(f"no case {case_id} in this archive; `fieldrec case list` shows the cases")
+        if args.event == "close" and not state.is_open:
+            raise UsageError(f"case {case_id} is already closed")
+        if args.event == "reopen" and state.is_open:
+            raise UsageError(f"case {case_id} is open; only a closed case can be reopened")
+        if state is not None and at < (state.closed_at or state.opened_at):
+            raise UsageError(f"--at {at:%Y-%m-%dT%H:%M:%SZ} is before the case's last event")
+        row = {"case_id": case_id, "event": args.event, "title": getattr(args, "title", None),
+               "retention_class": getattr(args, "retention_class", None), "note": args.note,
+               "at": at, "by": args.by, "recorded_at": now}
+        catalog.commit({"cases": [row]}, tag=new_id("case"))
+    print(f"case {case_id}: {args.event} at {at:%Y-%m-%dT%H:%M:%SZ} by {args.by}")
+    return 0
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    cls = args.retention_class
+    if bool(args.case_id) == bool(cls):
+        raise UsageError("give either a CASE_ID or --class (permanent, other, routine), not both or neither")
+    if cls == "other":
+        floor_days = config.retention.other_min_months * 30
+        if args.days is None or args.days < floor_days:
+            raise UsageError(f"--class other needs --days of at least {floor_days} "
+                             f"({config.retention.other_min_months} months; the calendar-month floor applies)")
+    elif args.days is not None:
+        raise UsageError("--days is only for --class other")
+    base = {"case_id": args.case_id, "retention_class": "case" if args.case_id else cls,
+            "duration_days": args.days, "note": args.note, "by": args.by}
+    now = now_utc()
+    with locked_catalog(archive, config, f"case assign {args.case_id or cls}") as catalog:
+        if args.case_id:
+            state = case_states(catalog.rows("cases")).get(args.case_id)
+            if state is None:
+                raise UsageError(f"no case {args.case_id}; open it first with `fieldrec case open`")
+            if not state.is_open:
+                raise UsageError(f"case {args.case_id} is closed; reopen it first with `fieldrec case reopen`")
+            base["retention_class"] = state.retention_class
+        rows = []
+        if args.sha:
+            if args.range_from or args.range_to:
+                raise UsageError("--from/--to select by time with --device or --officer, not with --sha")
+            known = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
+            for sha in resolve_shas(args.sha, known):
+                rows.append({**base, "selector": "sha256", "sha256": sha})
+        else:
+            if not (args.range_from and args.range_to):
+                raise UsageError("--device and --officer need both --from and --to")
+            offset = config.compliance.offset_hours(args.device) if args.device else \
+                config.compliance.device_utc_offset_hours
+            start, end = parse_time(args.range_from, "--from", offset), parse_time(args.range_to, "--to", offset)
+            if end < start:
+                raise UsageError("--to is before --from")
+            selector = "device" if args.device else "officer"
+            rows.append({**base, "selector": selector, "device_id": args.device, "officer_id": args.officer,
+                         "range_start": start, "range_end": end})
+        for i, row in enumerate(rows):
+            row.update(assignment_id=new_id("asg") + f"-{i}", at=now)
+        catalog.commit({"assignments": rows}, tag=new_id("assign"))
+    state = records.load(archive, config, now)
+    hit = [r for r in state.records if any(matches(row, r.subject) for row in rows)]
+    target = f"case {args.case_id}" if args.case_id else f"class {cls}"
+    print(f"{target}: {len(rows)} assignment(s) by {args.by}; {len(hit)} recording(s) match now")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    now = now_utc()
+    state = records.load(archive, config, now)
+    assignments = state.catalog.rows("assignments")
+    events = state.catalog.rows("cases")
+    rows = []
+    for case_id, case in sorted(state.cases.items()):
+        mine = [a for a in assignments if a["case_id"] == case_id]
+        files = [r for r in state.records if any(matches(a, r.subject) for a in mine)]
+        opened_by = next((e["by"] for e in events if e["case_id"] == case_id and e["event"] == "open"), None)
+        rows.append({"case_id": case_id, "class": case.retention_class, "status": "open" if case.is_open else "closed",
+                     "opened_at": case.opened_at, "closed_at": case.closed_at, "files": len(files),
+                     "opened_by": opened_by, "title": case.title})
+    emit(rows, ["case_id", "class", "status", "opened_at", "closed_at", "files", "opened_by", "title"], args.format)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    now = now_utc()
+    state = records.load(archive, config, now)
+    if args.case_id not in state.cases:
+        raise UsageError(f"no case {args.case_id}; `fieldrec case list` shows the cases")
+    mine = [a for a in state.catalog.rows("assignments") if a["case_id"] == args.case_id]
+    rows = []
+    for r in state.records:
+        if any(matches(a, r.subject) for a in mine):
+            rows.append({"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
+                         "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+                         "class": r.retention.retention_class, "retain_until": r.retention.until,
+                         "state": r.state(now), "reason": r.retention.reason})
+    emit(rows, ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
+                "reason"], args.format)
+    return 0

@@ -1,0 +1,134 @@
+"""``fieldrec device handover`` records who holds a device; ``fieldrec ledger`` reports per device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+
+from pipeline.commands import UsageError
+from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
+                                       locked_catalog, new_id, parse_time)
+from pipeline.progress import human_duration
+from pipeline.retention import now_utc
+
+DEVICE_HELP = """\
+Record a device's handover to an officer (appended to the `handovers` table). A recording whose
+file name names no officer is attributed to the device's holder at its start; where the name and
+the ledger disagree, `fieldrec ledger` flags the recording.
+"""
+
+LEDGER_HELP = """\
+Per device: its holders with their periods, its recordings and their total duration, gaps (when
+gap detection has run), late uploads, damaged files, recordings attributed from the ledger and
+recordings whose file name disagrees with the ledger.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("device", help="record device handovers (the device ledger)", description=DEVICE_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    h = actions.add_parser("handover", help="the device passes to an officer at a time",
+                           description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    h.add_argument("device_id", metavar="DEVICE")
+    h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER", help="the new holder")
+    h.add_argument("--at", required=True, metavar="TIME",
+                   help=f"when; {TIME_HELP}; without a zone it is read in the device's clock")
+    h.add_argument("--by", metavar="NAME", help="who records the handover")
+    h.add_argument("--note", help="free text kept with the handover")
+    add_archive(h)
+    h.set_defaults(handler=run_handover)
+
+    q = sub.add_parser("ledger", help="per device: holders, recordings, gaps, late uploads, damage",
+                       description=LEDGER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_archive(q)
+    q.add_argument("--device", metavar="DEVICE", help="only this device")
+    add_format(q)
+    q.set_defaults(handler=run_ledger)
+
+
+def run_handover(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    device, officer = args.device_id.strip(), args.officer_id.strip()
+    if not device or not officer:
+        raise UsageError("DEVICE and --to OFFICER must not be empty")
+    at = parse_time(args.at, "--at", config.compliance.offset_hours(device))
+    with locked_catalog(archive, config, f"handover {device}") as catalog:
+        catalog.commit({"handovers": [{"device_id": device, "officer_id": officer, "at": at, "by": args.by,
+                                       "note": args.note, "recorded_at": now_utc()}]}, tag=new_id("handover"))
+    print(f"device {device}: held by {officer} from {at:%Y-%m-%dT%H:%M:%SZ}")
+    return 0
+
+
+def _gap_counts(catalog) -> Counter:
+    """Current gaps per device (the latest state of each gap, as `fieldrec gaps` lists them)."""
+    from pipeline import gapstate
+
+    return Counter(g["device_id"] for g in gapstate.listing(catalog) if g["current"])
+
+
+def run_ledger(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    state = records.load(archive, config, now_utc())
+    gaps = _gap_counts(state.catalog)
+    devices = sorted({r.row["device_id"] for r in state.records if r.row["device_id"]} | set(state.periods))
+    if args.device:
+        if args.device not in devices:
+            raise UsageError(f"device {args.device} has no recordings and no handovers in this archive")
+        devices = [args.device]
+    per_device: dict[str, list] = {}
+    for r in state.records:
+        per_device.setdefault(r.row["device_id"], []).append(r)
+    report = []
+    for device in devices:
+        recs = per_device.get(device, [])
+        report.append({
+            "device_id": device,
+            "holders": [{"officer_id": p.officer_id, "from": p.start, "to": p.end} for p in state.periods.get(device, [])],
+            "recordings": len(recs),
+            "duration_h": sum(r.row["duration_s"] or 0.0 for r in recs) / 3600,
+            "gaps": gaps.get(device, 0),
+            "late": sum(r.late for r in recs),
+            "damaged": sum(r.row["status"] != "ok" for r in recs),
+            "from_ledger": sum(r.attribution.source == "ledger" for r in recs),
+            "unattributed": sum(r.attribution.officer_id is None for r in recs),
+            "mismatches": [{"sha256": r.sha256, "source_name": r.row["source_name"],
+                            "name_officer": r.row["officer_id"], "ledger_officer": r.attribution.ledger_officer,
+                            "start_time": r.row["start_time"]} for r in recs if r.attribution.mismatch],
+        })
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2, default=iso)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'])}..{iso(h['to']) or ''}"
+                                           for h in d["holders"]),
+                 "mismatches": len(d["mismatches"])} for d in report]
+        emit(flat, ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "damaged", "from_ledger",
+                    "unattributed", "mismatches"], "csv")
+    else:
+        for d in report:
+            print(_render(d))
+    return 0
+
+
+def _render(d: dict) -> str:
+    lines = [d["device_id"]]
+    for i, h in enumerate(d["holders"]):
+        label = "  holders   " if i == 0 else "            "
+        lines.append(f"{label}{h['officer_id']:<12} {iso(h['from'])} .. {iso(h['to']) or 'now'}")
+    if not d["holders"]:
+        lines.append("  holders   (no handovers recorded)")
+    lines.append(f"  recorded  {d['recordings']} file(s), {human_duration(d['duration_h'] * 3600)}; {d['gaps']} gap(s); "
+                 f"{d['late']} late upload(s); {d['damaged']} damaged")
+    lines.append(f"  officers  {d['from_ledger']} attributed from the ledger, {d['unattributed']} unattributed, "
+                 f"{len(d['mismatches'])} disagreeing with the ledger")
+    for m in d["mismatches"]:
+        lines.append(f"  ! {m['sha256'][:12]} {m['source_name']}: name says {m['name_officer']}, "
+                     f"ledger says {m['ledger_officer']}")
+    return "\n".join(lines)

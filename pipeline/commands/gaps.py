@@ -1,0 +1,169 @@
+"""``fieldrec gaps`` and ``fieldrec explain``: recording interruptions, and why they happened."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+
+GAPS_HELP = """\
+List every interruption of recording found in the archive. Kinds:
+  within_file    timestamps inside a file jump forward (more than max(1 s, 3 frames)) or go back
+  between_files  a device's next recording starts more than 2 s after the previous one ended
+  overlap        a device's recordings overlap by more than 2 s
+  clock          a recording's device time cannot be right (before 2015, after ingest, file name
+                 and container disagree, sequence numbers run against times); such recordings
+                 are left out of their device's between_files check
+  damaged_tail   a file that ends early: the recording is lost from the last good timestamp on
+Gaps are found at ingest. A late-docked file that fills a gap closes it: it leaves the list
+(see it with --all) but stays in the catalog's history. Thresholds: configs/default.toml [gaps].
+Times are device times, as the recorders wrote them. EXPLANATION is explained (a spoken note,
+or a written report approved by a team lead), awaiting approval, or unexplained.
+"""
+
+EXPLAIN_HELP = """\
+Record why a gap happened. Nothing is ever edited: each call appends a row to the
+`explanations` table. A gap counts as explained by a spoken note given when recording resumed
+(--spoken), or by a written report once approved by a team lead (--approved-by); to approve a
+report later, run explain again with the approval.
+"""
+
+TABLE_COLUMNS = ("gap_id", "current", "kind", "device_id", "officer_id", "start_time", "duration_s", "where",
+                 "explanation")
+EXPORT_COLUMNS = ("gap_id", "current", "kind", "reason", "device_id", "officer_id", "start_time", "end_time",
+                  "duration_s", "sha256", "file", "offset_s", "stream", "before_sha256", "before_file",
+                  "after_sha256", "after_file", "detail", "detected_run_id", "detected_at", "explanation",
+                  "explanation_reason", "explained_by", "approved_by")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+    p.add_argument("--device", metavar="ID", help="only this device")
+    p.add_argument("--since", metavar="T", help="only gaps starting at or after T (device time, e.g. 2024-05-01 or "
+                   "2024-05-01T10:00); clock gaps, whose device time is wrong, when detected at or after T (UTC)")
+    p.add_argument("--unexplained", action="store_true", help="only current gaps that still need an explanation")
+    p.add_argument("--all", action="store_true",
+                   help="also gaps that are no longer current (filled by a late-docked file)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
+    p.set_defaults(handler=run_gaps)
+
+    e = sub.add_parser("explain", help="record why a gap happened", description=EXPLAIN_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("gap_id", metavar="GAP_ID", help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
+                   "of at least 6 characters)")
+    e.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+    e.add_argument("--reason", required=True, metavar="TEXT", help="why recording was interrupted")
+    e.add_argument("--by", required=True, metavar="NAME", help="who gives the explanation")
+    e.add_argument("--approved-by", metavar="NAME", help="team lead approving this written report")
+    e.add_argument("--spoken", action="store_true",
+                   help="the reason was given in a spoken note when recording resumed (needs no approval)")
+    e.add_argument("--json", action="store_true", help="print the row written as JSON")
+    e.set_defaults(handler=run_explain)
+
+
+def _catalog(archive: Path):
+    from catalog.store import Catalog
+
+    if not (archive / "catalog").is_dir():
+        raise UsageError(f"{archive} is not a fieldrec archive (no catalog/ folder); check --archive")
+    return Catalog(archive)
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since {text!r}: expected a date or time like 2024-05-01 or 2024-05-01T10:00") from None
+    return value.replace(tzinfo=None)
+
+
+def _where(g: dict) -> str:
+    if g["kind"] in ("between_files", "overlap"):
+        return f"{g['before_file'] or (g['before_sha256'] or '')[:12]} -> {g['after_file'] or (g['after_sha256'] or '')[:12]}"
+    name = g["file"] or (g["sha256"] or "")[:12]
+    if g["offset_s"] is not None:
+        stream = f" stream {g['stream']}" if g["stream"] else ""
+        return f"{name} @ {g['offset_s']:.2f} s{stream}"
+    return name
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    from pipeline import gapstate
+
+    catalog = _catalog(args.archive)
+    since = _parse_since(args.since)
+    rows = gapstate.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
+                                include_closed=args.all, only_unexplained=args.unexplained)
+    out = sys.stdout
+    if args.format == "json":
+        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str)
+        out.write("\n")
+    elif args.format == "csv":
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for g in rows:
+            writer.writerow([_text(g.get(c)) if not isinstance(g.get(c), float) else repr(g.get(c))
+                             for c in EXPORT_COLUMNS])
+    else:
+        cells = [[_text({**g, "where": _where(g)}[c]) for c in TABLE_COLUMNS] for g in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
+        print("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
+        for r in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        need = sum(1 for g in rows if g["current"] and g["explanation"] != "explained")
+        sys.stdout.flush()                    # the rows first, then the total on stderr
+        print(f"{len(rows)} gap(s), {need} current without an accepted explanation", file=sys.stderr)
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from pipeline import gapstate
+    from pipeline.lock import ArchiveBusy, ArchiveLock
+
+    if not args.reason.strip():
+        raise UsageError("--reason must not be empty")
+    if not args.by.strip():
+        raise UsageError("--by must name who gives the explanation")
+    catalog = _catalog(args.archive)
+    try:
+        with ArchiveLock(args.archive, f"explain {args.gap_id}"):
+            catalog.create()                      # finishes any interrupted commit first
+            row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
+                                   approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
+            from pipeline import integrity
+
+            integrity.seal_command(args.archive, f"explain {row['gap_id']}")
+    except gapstate.UnknownGap as exc:
+        raise UsageError(str(exc)) from None
+    except ArchiveBusy as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(f"the explanation could not be written: {exc}") from None
+    if args.json:
+        json.dump(row, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        status = "explained" if row["source"] == "spoken" or row["approved_by"] else "recorded, awaiting approval"
+        print(f"gap {row['gap_id']}: explanation {status}")
+    return 0

@@ -1,0 +1,132 @@
+"""Options and output shared by the archive commands: --archive, --config, times, --format."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+from pipeline.config import Config, ConfigError, load_config
+
+UTC = timezone.utc
+FORMATS = ("table", "csv", "json")
+
+TIME_HELP = "ISO 8601: 2026-03-01 or 2026-03-01T10:00:00 (add Z or +02:00 to give a zone)"
+
+
+def add_archive(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml key by key")
+
+
+def add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def existing_archive(path: Path) -> Path:
+    if not (Path(path) / "catalog").is_dir():
+        raise UsageError(f"{path} is not a fieldrec archive (no catalog/ folder); "
+                         "give the folder that `fieldrec ingest --archive` wrote")
+    return Path(path).resolve()
+
+
+def parse_time(text: str, option: str, offset_hours: float = 0.0) -> datetime:
+    """An ISO 8601 date or time as aware UTC; a time without a zone is read at ``offset_hours``."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date or time; {TIME_HELP}") from None
+    if value.tzinfo is None:
+        value = (value - timedelta(hours=offset_hours)).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def resolve_shas(given: list[str], known: set[str]) -> list[str]:
+    """Full SHA-256 values for the ones given, each whole or as a unique prefix of 8+ characters."""
+    out = []
+    for text in given:
+        text = text.strip().lower()
+        if len(text) < 8:
+            raise UsageError(f"{text!r}: give at least 8 characters of a SHA-256")
+        hits = [s for s in known if s.startswith(text)]
+        if not hits:
+            raise UsageError(f"{text}: no recording in this archive has this SHA-256")
+        if len(hits) > 1:
+            raise UsageError(f"{text}: matches {len(hits)} recordings; give more characters")
+        if hits[0] not in out:
+            out.append(hits[0])
+    return out
+
+
+def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
+    """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z)."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
+        out.write("\n")
+        return
+    text = [[iso(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in rows]
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(text)
+        return
+    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    for t in text:
+        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+
+
+def _json_value(value):
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+@contextmanager
+def locked_catalog(archive: Path, config: Config, purpose: str):
+    """The archive's catalog, held against other writers for the ``with`` block."""
+    from catalog.store import Catalog
+    from pipeline.lock import ArchiveBusy, ArchiveLock
+
+    try:
+        with ArchiveLock(archive, purpose):
+            yield Catalog(archive, fsync=config.ingest.fsync).create()
+            from pipeline import integrity
+
+            integrity.seal_command(archive, purpose, config)     # the tamper-evident ledger
+    except ArchiveBusy as exc:
+        raise RunError(str(exc)) from None
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

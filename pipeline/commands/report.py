@@ -1,0 +1,87 @@
+"""``fieldrec report``: one self-contained HTML file for reviewing what an archive holds."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+from pipeline.config import ConfigError, load_config
+
+HELP = """\
+Write a review report of an archive as ONE self-contained HTML file (no network, no other
+files: it opens from a USB stick in any browser). It shows a run summary (files, hours and bytes
+per status, late uploads, unexplained gaps), a timeline per device (recordings coloured by
+status, gaps and clock anomalies marked; hover for details, drag to zoom), a strip of
+thumbnails per recording, and the lists of unexplained gaps (with the ids `fieldrec explain`
+takes), damaged files and late uploads.
+
+Times on the timelines are device time, as the devices wrote it. A recording is a late upload
+when it was ingested more than compliance.late_after_hours (default 24) after it ended, as
+`fieldrec compliance` counts them. Gaps and their explanations are those `fieldrec gaps` lists.
+"""
+
+RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write an HTML review report (timelines, gaps, thumbnails)",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
+                   help="the HTML file to write (replaced if it exists)")
+    p.add_argument("--since", metavar="T",
+                   help="only recordings and gaps ending at or after T: a device time such as "
+                        "2026-03-01 or '2026-03-01 18:30', or a span back from now such as 36h or 7d")
+    p.add_argument("--device", action="append", default=[], metavar="ID",
+                   help="only this device (repeat for several)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml (sections [report], [compliance])")
+    p.set_defaults(handler=run)
+
+
+def parse_since(text: str, *, device_utc_offset_h: float = 0.0, now: datetime | None = None) -> datetime:
+    """A device time (naive) from an ISO date/time or a span back from now ('36h', '7d')."""
+    text = text.strip()
+    match = RELATIVE.match(text)
+    if match:
+        amount, unit = float(match.group(1)), match.group(2)
+        now = now or datetime.now(timezone.utc)
+        device_now = now.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(hours=device_utc_offset_h)
+        return device_now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since {text!r}: give a date/time like 2026-03-01 or '2026-03-01 18:30', "
+                         "or a span like 36h or 7d") from None
+    return value.replace(tzinfo=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.report import write_report
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if not (args.archive / "catalog").is_dir():
+        raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
+    since = (parse_since(args.since, device_utc_offset_h=config.compliance.device_utc_offset_hours)
+             if args.since else None)
+    if not args.output.parent.is_dir():
+        raise UsageError(f"folder of --output not found: {args.output.parent}")
+    try:
+        data = write_report(args.archive, args.output, config, since=since, devices=tuple(args.device))
+    except OSError as exc:
+        raise RunError(f"could not write {args.output}: {exc.strerror or exc}") from None
+    unexplained = sum(1 for g in data.gaps if not g.explained)
+    late = sum(1 for r in data.recordings if r.late_by_s)
+    size = args.output.stat().st_size
+    print(f"wrote {args.output} ({size / 1e6:.1f} MB): {len(data.recordings)} recordings, "
+          f"{len({r.device_id for r in data.recordings if r.device_id})} devices, {unexplained} unexplained gaps, "
+          f"{late} late uploads")
+    for note in data.notes:
+        print(f"  note: {note}")
+    return 0

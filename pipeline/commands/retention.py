@@ -1,0 +1,151 @@
+"""``fieldrec retention`` lists what is past retention; ``fieldrec purge`` removes it, with approval."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
+                                       locked_catalog, new_id, parse_time, resolve_shas)
+from pipeline.progress import human_bytes
+from pipeline.retention import now_utc
+
+RETENTION_HELP = """\
+List the recordings past their retention (routine 3 months from recording; cases 3 months after
+closing and 6 from recording at least; other: the assigned days), computed from the case events
+as of now or --as-of. Held (open case) and permanent files are never past retention.
+
+States: expired (past retention, may be purged), retained, held, permanent, purged.
+"""
+
+PURGE_HELP = """\
+Remove the stored originals of recordings past retention. Without --approve this is a dry run that
+lists what would go. With --approve REF --by NAME it removes only the object files
+(ARCHIVE/objects/..); the catalog rows and hashes stay, and a `purges` row records who approved it,
+when and why, so the history stays complete. Files of open cases, permanent files and files still
+within retention are refused by name. Retention is always judged as of now.
+"""
+
+COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
+           "reason"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("retention", help="list recordings past retention", description=RETENTION_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_archive(p)
+    p.add_argument("--as-of", metavar="DATE", help=f"judge retention at this date instead of now; {TIME_HELP}")
+    p.add_argument("--all", action="store_true", help="list every recording with its state, not only expired ones")
+    p.add_argument("--class", dest="retention_class", choices=("routine", "case", "permanent", "other"),
+                   help="only recordings of this retention class (permanent: the files to stage for disc burning)")
+    add_format(p)
+    p.set_defaults(handler=run_retention)
+
+    q = sub.add_parser("purge", help="remove originals past retention (dry run unless approved)",
+                       description=PURGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_archive(q)
+    q.add_argument("sha", nargs="*", metavar="SHA256",
+                   help="purge only these recordings (8+ leading characters); default: every expired one")
+    q.add_argument("--approve", metavar="REF", help="the approval reference (a decision number, a ticket)")
+    q.add_argument("--by", metavar="NAME", help="who carries out the purge")
+    add_format(q)
+    q.set_defaults(handler=run_purge)
+
+
+def _row(r, as_of: datetime) -> dict:
+    return {"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
+            "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+            "class": r.retention.retention_class, "retain_until": r.retention.until, "state": r.state(as_of),
+            "reason": r.retention.reason, "size": r.row["size"]}
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    as_of = parse_time(args.as_of, "--as-of") if args.as_of else now_utc()
+    state = records.load(archive, config, as_of)
+    rows = [_row(r, as_of) for r in state.records]
+    if args.retention_class:
+        rows = [r for r in rows if r["class"] == args.retention_class]
+    listed = rows if args.all else [r for r in rows if r["state"] == "expired"]
+    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or datetime.min, r["sha256"]))
+    emit(listed, COLUMNS, args.format)
+    if args.format == "table":
+        counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
+        print(f"as of {as_of:%Y-%m-%dT%H:%M:%SZ}: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+              file=sys.stderr)
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    from pipeline import records
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    if bool(args.approve) != bool(args.by):
+        raise UsageError("a purge needs both --approve REF and --by NAME (or neither, for a dry run)")
+    if args.approve is not None and not args.approve.strip():
+        raise UsageError("--approve needs a reference (a decision number, a ticket)")
+    with locked_catalog(archive, config, "purge") as catalog:
+        now = now_utc()
+        state = records.load(archive, config, now)
+        by_sha = state.by_sha()
+        if args.sha:
+            chosen = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
+            refused = [r for r in chosen if r.state(now) not in ("expired", "purged")]
+            if refused:
+                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now)})" for r in refused]
+                raise RunError("refused, nothing was removed: these recordings may not be purged\n" + "\n".join(lines))
+        else:
+            chosen = [r for r in state.records if r.state(now) in ("expired", "purged")]
+        todo = [r for r in chosen if r.object_present]
+        rows = [_row(r, now) for r in todo]
+        if not args.approve:
+            emit(rows, COLUMNS, args.format)
+            total = sum(r.row["size"] or 0 for r in todo)
+            print(f"dry run: {len(todo)} object(s), {human_bytes(total)}, would be removed; nothing was. "
+                  "Run again with --approve REF --by NAME to purge.", file=sys.stderr)
+            return 0
+        new = [r for r in todo if r.purge is None]
+        catalog.commit({"purges": [{
+            "purge_id": new_id("purge"), "sha256": r.sha256, "archive_path": r.row["archive_path"],
+            "size": r.row["size"], "retention_class": r.retention.retention_class, "retain_until": r.retention.until,
+            "reason": r.retention.reason, "approval_ref": args.approve, "approved_by": args.by, "purged_at": now,
+            "host": socket.gethostname()} for r in new]}, tag=new_id("purge"))
+        # The purges rows are committed first: a crash now leaves objects a re-run removes.
+        removed = 0
+        for r in todo:
+            path = archive / r.row["archive_path"]
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise RunError(f"cannot remove {path}: {exc.strerror}; fix the permissions and run the same "
+                               f"purge again to finish ({removed} of {len(todo)} removed)") from None
+            removed += 1
+            _fsync_dir(path.parent, config.ingest.fsync)
+    emit(rows, COLUMNS, args.format)
+    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), approval "
+          f"{args.approve} by {args.by}; their catalog rows stay", file=sys.stderr)
+    return 0
+
+
+def _why(r, now: datetime) -> str:
+    if r.state(now) == "retained":
+        return f"kept until {r.retention.until:%Y-%m-%d}: {r.retention.reason}"
+    return r.retention.reason
+
+
+def _fsync_dir(path: Path, enabled: bool) -> None:
+    if enabled:
+        from catalog.store import fsync_dir
+
+        fsync_dir(path)

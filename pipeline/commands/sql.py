@@ -1,0 +1,116 @@
+"""``fieldrec sql``: read-only SQL over the catalog tables (DuckDB), printed as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline.commands import UsageError
+
+HELP = """\
+Run one SQL query over the archive's catalog with DuckDB. Every table under ARCHIVE/catalog/
+is a view of the same name (recordings, sightings, streams, keyframes, runs, and whatever
+later stages add: thumbnails, gaps, explanations, ...). Only SELECT and EXPLAIN run: the
+catalog is evidence and is never written through this command, no other file is readable,
+and DuckDB extensions are neither installed nor loaded (fieldrec makes no network calls).
+
+Examples:
+  fieldrec sql --archive A "SELECT device_id, count(*) AS files, sum(duration_s)/3600 AS hours
+                            FROM recordings GROUP BY device_id ORDER BY hours DESC"
+  fieldrec sql --archive A --format csv "SELECT * FROM recordings WHERE status <> 'ok'"
+  fieldrec sql --archive A "DESCRIBE recordings"
+"""
+
+MAX_CELL = 60
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sql", help="query the catalog with SQL (read-only, DuckDB)", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("query", metavar="SQL", help="one SELECT statement; tables are named as in ARCHIVE/catalog/")
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (aligned text, long cells shortened), csv or json (list of objects); "
+                        "default: table")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from catalog.query import QueryError, query
+
+    if not args.archive.is_dir():
+        raise UsageError(f"archive folder not found: {args.archive}")
+    try:
+        result = query(args.archive, args.query)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
+    columns = result.column_names
+    rows = list(zip(*(col.to_pylist() for col in result.columns))) if columns else []
+    {"table": print_table, "csv": print_csv, "json": print_json}[args.format](columns, rows, sys.stdout)
+    return 0
+
+
+def _text(value, *, binary: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>" if binary == "size" else base64.b64encode(value).decode()
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}" if binary == "size" else repr(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=_json_default)
+    return str(value)
+
+
+def print_table(columns: list[str], rows: list[tuple], out) -> None:
+    cells = [[_short(_text(v, binary="size")) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
+               for i in range(len(columns))]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    out.write(line(columns) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _short(text: str) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
+
+
+def print_csv(columns: list[str], rows: list[tuple], out) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_text(v, binary="base64") for v in row])
+
+
+def _json_default(value):
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def print_json(columns: list[str], rows: list[tuple], out) -> None:
+    json.dump([dict(zip(columns, row)) for row in rows], out, indent=1, default=_json_default)
+    out.write("\n")

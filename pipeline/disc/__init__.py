@@ -1,0 +1,1 @@
+"""Disc-burn staging of permanent records: plan (packing), stage (BagIt, ISO), verify."""

@@ -1,0 +1,186 @@
+"""Staging one disc of a plan as a BagIt bag: copied from the archive, hashed as written.
+
+The bag is built under a hidden name beside its final folder and renamed into place only when
+complete, so a folder named after a disc label is always a whole disc.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+import pipeline
+from catalog.schema import RECORDINGS
+from catalog.store import fsync_dir
+from pipeline.native.hashing import copy_and_hash
+from pipeline.progress import human_bytes
+
+TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "README.txt",
+             "catalog/recordings.parquet", "catalog/recordings.csv")
+EXPORT_SCHEMA = RECORDINGS.append(pa.field("disc_path", pa.string()))
+
+
+class StageError(RuntimeError):
+    """A copy did not match the archive, or the staging folder could not be written."""
+
+
+@dataclass
+class Staged:
+    label: str
+    path: Path
+    files: int = 0
+    bytes: int = 0
+    manifest_sha256: str = ""
+    rows: list[dict] = field(default_factory=list)      # disc_files rows
+
+
+def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dict[str, dict], *,
+               chunk_bytes: int = 4 * 1024 * 1024, fsync: bool = True,
+               now: datetime | None = None) -> Staged:
+    """Write ``out/<label>/`` for one disc of the plan; raises StageError on any mismatch."""
+    now = now or datetime.now(timezone.utc)
+    label = disc["label"]
+    final = Path(out) / label
+    work = Path(out) / f".{label}.partial"
+    if work.exists():
+        shutil.rmtree(work)                     # an interrupted earlier attempt
+    work.mkdir(parents=True)
+    staged = Staged(label, final)
+    manifest = []
+    for f in disc["files"]:
+        digest = _copy(Path(archive) / f["source"], work / f["disc_path"], chunk_bytes, fsync)
+        if f["role"] == "original" and digest.sha256 != f["sha256"]:
+            raise StageError(f"{f['source']} in the archive no longer has SHA-256 {f['sha256']} "
+                             f"(read {digest.sha256}): the original is damaged; nothing was staged "
+                             f"for {label}. Restore the object from a replica, then stage again.")
+        if digest.size != f["size"]:
+            raise StageError(f"{f['source']}: read {digest.size} bytes, the plan says {f['size']}; "
+                             "make a new plan")
+        manifest.append((digest.sha256, f["disc_path"]))
+        staged.files += 1
+        staged.bytes += digest.size
+        staged.rows.append({"label": label, "sha256": f["sha256"], "role": f["role"],
+                            "disc_path": f["disc_path"], "size": digest.size, "file_sha256": digest.sha256})
+    manifest_text = "".join(f"{sha}  {path}\n" for sha, path in sorted(manifest, key=lambda m: m[1]))
+    staged.manifest_sha256 = hashlib.sha256(manifest_text.encode()).hexdigest()
+    originals = [f for f in disc["files"] if f["role"] == "original"]
+    _write(work / "manifest-sha256.txt", manifest_text, fsync)
+    _write(work / "bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", fsync)
+    _write(work / "bag-info.txt", _bag_info(plan, disc, staged, now), fsync)
+    _export_catalog(work / "catalog", originals, recordings, fsync)
+    _write(work / "README.txt", _readme(plan, disc, staged, originals, now), fsync)
+    tags = "".join(f"{_sha256_file(work / name)}  {name}\n" for name in TAG_FILES)
+    _write(work / "tagmanifest-sha256.txt", tags, fsync)
+    if fsync:
+        for d in sorted({p.parent for p in work.rglob("*")} | {work}):
+            fsync_dir(d)
+    os.replace(work, final)
+    if fsync:
+        fsync_dir(final.parent)
+    return staged
+
+
+def _copy(src: Path, dst: Path, chunk_bytes: int, fsync: bool):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(src, "rb", buffering=0) as fin, open(dst, "xb") as fout:
+            digest = copy_and_hash(fin, fout, chunk_bytes)
+            fout.flush()
+            if fsync:
+                os.fsync(fout.fileno())
+    except FileNotFoundError as exc:
+        raise StageError(f"{exc.filename} is missing (the archive lacks a planned file); "
+                         "make a new plan") from None
+    except OSError as exc:
+        raise StageError(f"cannot copy {src} to {dst}: {exc.strerror}") from None
+    return digest
+
+
+def _write(path: Path, text: str, fsync: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+        fh.flush()
+        if fsync:
+            os.fsync(fh.fileno())
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _export_catalog(folder: Path, originals: list[dict], recordings: dict[str, dict], fsync: bool) -> None:
+    """The catalog rows of the disc's originals, with their path on the disc."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [dict(recordings[f["sha256"]], disc_path=f["disc_path"]) for f in originals]
+    table = pa.Table.from_pylist(rows, schema=EXPORT_SCHEMA)
+    with open(folder / "recordings.parquet", "xb") as fh:
+        pq.write_table(table, fh, compression="zstd")
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    with open(folder / "recordings.csv", "xb") as fh:
+        pacsv.write_csv(table, fh)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _bag_info(plan: dict, disc: dict, staged: Staged, now: datetime) -> str:
+    lines = [
+        ("Source-Organization", "fieldrec archive"),
+        ("Bag-Software-Agent", f"fieldrec {pipeline.__version__}"),
+        ("Bagging-Date", f"{now:%Y-%m-%d}"),
+        ("External-Identifier", disc["label"]),
+        ("Bag-Group-Identifier", f"fieldrec disc set {plan['set_id']}"),
+        ("Bag-Count", f"{disc['index']} of {disc['count']}"),
+        ("Payload-Oxum", f"{staged.bytes}.{staged.files}"),
+        ("Bag-Size", human_bytes(staged.bytes)),
+        ("Disc-Media", plan["media"]),
+    ]
+    lines += [("Case-ID", case) for case in disc["case_ids"]]
+    lines.append(("Internal-Sender-Description",
+                  "Original body-worn camera recordings, byte-identical to the archive's copies"))
+    return "".join(f"{k}: {v}\n" for k, v in lines)
+
+
+def _readme(plan: dict, disc: dict, staged: Staged, originals: list[dict], now: datetime) -> str:
+    devices = sorted({f["device_id"] or "unknown" for f in originals})
+    times = sorted(f["start_time"] for f in originals if f["start_time"])
+    span = f"{times[0]} to {times[-1]} (device clock)" if times else "unknown"
+    cases = ", ".join(disc["case_ids"]) or "none recorded (selected by hand)"
+    return f"""\
+DISC {disc['label']} - disc {disc['index']} of {disc['count']} of set {plan['set_id']}
+Written {now:%Y-%m-%d} by fieldrec {pipeline.__version__}.
+
+WHAT THIS IS
+Original recordings from body-worn cameras (video, audio, photos), kept as evidence.
+Every file under data/ is a byte-for-byte copy of what the recording device produced.
+Cases: {cases}
+Files: {staged.files} ({human_bytes(staged.bytes)}) from {len(devices)} device(s): {', '.join(devices[:20])}
+Recorded: {span}
+
+WHERE THINGS ARE
+data/DEVICE/START_OFFICER_HASH.ext   the recordings: device id, start time (YYYYMMDDThhmmss,
+                                     device clock), officer id, first 8 digits of the SHA-256
+catalog/recordings.csv               one line per recording: times, device, officer, codecs,
+catalog/recordings.parquet           duration, SHA-256, original file name, path on this disc
+manifest-sha256.txt                  the SHA-256 of every file under data/
+bag-info.txt, bagit.txt              this disc is a BagIt bag (RFC 8493)
+
+HOW TO CHECK NOTHING HAS CHANGED
+In this folder run:   sha256sum -c manifest-sha256.txt     (Linux, macOS: shasum -a 256 -c)
+or any BagIt validator (e.g. `bagit.py --validate .`). Every line must say OK.
+
+HOW TO PLAY THE RECORDINGS
+Most are MP4/MOV (H.264 or H.265 video, AAC audio): VLC or ffmpeg/ffplay play them.
+Never edit the files here; copy them first.
+"""

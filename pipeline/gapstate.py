@@ -1,0 +1,178 @@
+"""Which gaps are current, and which are explained, from append-only history.
+
+Nothing is edited in place, so "current" is computed:
+
+- ``gaps`` holds one row per gap_id, written when the gap is first detected (per-file gaps by
+  the worker that read the file, device-wide gaps by ``refresh``), with ``detected_run_id``.
+- ``gap_state`` holds an event each time a refresh finds a gap's state changed: ``open`` when
+  it is found (again), ``closed`` when it is no longer found (a late-docked file filled it).
+  A gap is current when its latest event is ``open``, or when it has no event yet.
+- ``explanations`` holds every explanation given; a gap is explained by a spoken note, or by a
+  written report once a team lead approved it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from catalog.store import Catalog
+from pipeline.config import Config
+from pipeline.stages import timeline
+
+PER_FILE_KINDS = ("within_file", "damaged_tail")
+
+
+@dataclass
+class Refresh:
+    new: int = 0            # gaps detected for the first time
+    opened: int = 0         # state events written
+    closed: int = 0
+    current: int = 0
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def latest_states(catalog: Catalog) -> dict[str, str]:
+    events = catalog.read("gap_state", ["gap_id", "state", "evaluated_at"])
+    latest: dict[str, tuple] = {}
+    for gid, state, at in zip(*(events[c].to_pylist() for c in ("gap_id", "state", "evaluated_at"))):
+        if gid not in latest or at >= latest[gid][1]:
+            latest[gid] = (state, at)
+    return {gid: state for gid, (state, _) in latest.items()}
+
+
+def damaged_tails(gaps_rows: list[dict]) -> dict[str, timeline.Tail]:
+    tails = {}
+    for g in gaps_rows:
+        if g["kind"] == "damaged_tail" and g["sha256"]:
+            known = g["duration_s"] is not None and g["end_time"] is not None
+            tails[g["sha256"]] = timeline.Tail(g["end_time"] if known else None)
+    return tails
+
+
+def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None) -> Refresh:
+    """Re-evaluate every device's timeline; record new gaps and every change of state.
+
+    Run by the ingest driver after its last commit, under the archive lock. Idempotent: a
+    second refresh with nothing new writes nothing.
+    """
+    now = now or now_utc()
+    recordings = catalog.read("recordings", timeline.COLUMNS)
+    known = catalog.rows("gaps", ["gap_id", "kind", "sha256", "end_time", "duration_s"])
+    found = timeline.device_gaps(recordings, damaged_tails(known), config.gaps, run_id=run_id, detected_at=now)
+    known_ids = {g["gap_id"] for g in known}
+    current = {g["gap_id"] for g in found} | {g["gap_id"] for g in known if g["kind"] in PER_FILE_KINDS}
+    new_rows, seen = [], set()
+    for g in found:
+        if g["gap_id"] not in known_ids and g["gap_id"] not in seen:
+            new_rows.append(g)
+            seen.add(g["gap_id"])
+    states = latest_states(catalog)
+    events = [{"gap_id": gid, "state": "open", "run_id": run_id, "evaluated_at": now}
+              for gid in sorted(current) if states.get(gid) != "open"]
+    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
+               for gid, state in sorted(states.items()) if state == "open" and gid not in current]
+    # A gap detected before any refresh ran and not found now (none should exist) is closed too.
+    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
+               for gid in sorted(known_ids - current - set(states))]
+    catalog.commit({"gaps": new_rows, "gap_state": events}, tag=run_id)
+    return Refresh(new=len(new_rows), opened=sum(e["state"] == "open" for e in events),
+                   closed=sum(e["state"] == "closed" for e in events), current=len(current))
+
+
+def explanation_status(rows: list[dict]) -> str:
+    if any(r["source"] == "spoken" or r["approved_by"] for r in rows):
+        return "explained"
+    return "awaiting approval" if rows else "unexplained"
+
+
+def listing(catalog: Catalog) -> list[dict]:
+    """Every gap ever detected with ``current``, ``explanation`` and the file names involved."""
+    gaps = catalog.rows("gaps")
+    states = latest_states(catalog)
+    explanations: dict[str, list[dict]] = {}
+    for e in sorted(catalog.rows("explanations"), key=lambda e: e["explained_at"]):
+        explanations.setdefault(e["gap_id"], []).append(e)
+    rec = catalog.read("recordings", ["sha256", "source_name"])
+    names = dict(zip(rec["sha256"].to_pylist(), rec["source_name"].to_pylist()))
+    out, seen = [], set()
+    for g in gaps:
+        if g["gap_id"] in seen:
+            continue
+        seen.add(g["gap_id"])
+        given = explanations.get(g["gap_id"], [])
+        last = given[-1] if given else {}
+        out.append({
+            **g,
+            "current": states.get(g["gap_id"], "open") == "open",
+            "explanation": explanation_status(given),
+            "explanation_reason": last.get("reason"),
+            "explained_by": last.get("explained_by"),
+            "approved_by": next((e["approved_by"] for e in reversed(given) if e["approved_by"]), None),
+            "file": names.get(g["sha256"]) if g["sha256"] else None,
+            "before_file": names.get(g["before_sha256"]) if g["before_sha256"] else None,
+            "after_file": names.get(g["after_sha256"]) if g["after_sha256"] else None,
+        })
+    out.sort(key=lambda g: (g["device_id"] or "", g["start_time"] or datetime.min, g["gap_id"]))
+    return out
+
+
+class UnknownGap(LookupError):
+    """No gap, or more than one, has this id (or id prefix)."""
+
+
+def resolve(catalog: Catalog, gap_id: str) -> str:
+    """The full gap_id for ``gap_id`` or a unique prefix of one (at least 6 characters)."""
+    ids = set(catalog.read("gaps", ["gap_id"])["gap_id"].to_pylist())
+    if gap_id in ids:
+        return gap_id
+    matches = sorted(i for i in ids if len(gap_id) >= 6 and i.startswith(gap_id))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UnknownGap(f"gap id prefix '{gap_id}' matches {len(matches)} gaps ({', '.join(matches[:5])}); "
+                         "give more characters")
+    raise UnknownGap(f"no gap with id '{gap_id}' in this archive; list them with `fieldrec gaps --archive DIR`")
+
+
+def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by: str | None = None,
+            spoken: bool = False) -> dict:
+    """Append an explanation (the caller holds the archive lock). Returns the row written."""
+    full = resolve(catalog, gap_id)
+    row = {
+        "explanation_id": uuid.uuid4().hex, "gap_id": full, "source": "spoken" if spoken else "report",
+        "reason": reason, "explained_by": by, "approved_by": approved_by or None, "explained_at": now_utc(),
+    }
+    catalog.commit({"explanations": [row]}, tag=f"explain-{row['explanation_id'][:8]}")
+    return row
+
+
+def unexplained(rows: list[dict]) -> list[dict]:
+    return [g for g in rows if g["current"] and g["explanation"] != "explained"]
+
+
+def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime | None = None,
+                include_closed: bool = False, only_unexplained: bool = False) -> list[dict]:
+    """The ``fieldrec gaps`` filters. ``since`` is device time; clock gaps, whose device time is
+    what is wrong, are kept when they were detected at or after it (read as UTC)."""
+    out = []
+    for g in rows:
+        if not include_closed and not g["current"]:
+            continue
+        if only_unexplained and (not g["current"] or g["explanation"] == "explained"):
+            continue
+        if device and g["device_id"] != device:
+            continue
+        if since is not None:
+            if g["kind"] == "clock":
+                if g["detected_at"] < since.replace(tzinfo=timezone.utc):
+                    continue
+            elif g["start_time"] is None or g["start_time"] < since:
+                continue
+        out.append(g)
+    return out
+

@@ -1,0 +1,204 @@
+"""Retention rules: how long each file must be kept, computed from append-only case events.
+
+Pure logic, no I/O: ``retain_until`` takes one recording, the ``assignments`` and ``cases``
+event rows (as dicts, the catalog's columns) and the configuration, and returns the date until
+which the file must be kept (``None``: forever) with the reason. Nothing here is ever stored:
+the answer is recomputed from the events whenever it is asked for.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from pipeline.config import RetentionConfig
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the rules need to know about one recording. Times are aware UTC datetimes."""
+
+    sha256: str
+    device_id: str | None = None
+    officer_id: str | None = None          # from the file name, else attributed by the device ledger
+    start: datetime | None = None          # recording start (device clock corrected to UTC)
+    end: datetime | None = None
+    ingested_at: datetime | None = None
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        """Retention counts from recording; a file with no known recording time, from ingest."""
+        return self.start or self.ingested_at
+
+
+@dataclass(frozen=True)
+class CaseState:
+    case_id: str
+    retention_class: str                   # case | permanent
+    title: str | None
+    is_open: bool
+    opened_at: datetime
+    closed_at: datetime | None             # the last close, when closed
+
+
+@dataclass(frozen=True)
+class Retention:
+    until: datetime | None                 # None: kept forever (open case or permanent)
+    retention_class: str                   # the class of the rule that keeps the file longest
+    reason: str
+    held: bool = False                     # an open case holds it
+    permanent: bool = False
+
+    def expired(self, as_of: datetime) -> bool:
+        return self.until is not None and self.until <= as_of
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """Calendar months later, the day clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    index = when.month - 1 + months
+    year, month = when.year + index // 12, index % 12 + 1
+    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
+
+
+def _order(row: dict) -> tuple:
+    return (row.get("recorded_at") or row["at"], row["at"])
+
+
+def case_states(events: Iterable[dict], as_of: datetime | None = None) -> dict[str, CaseState]:
+    """Each case's state from its open / close / reopen events, in the order they were written.
+
+    Events dated after ``as_of`` are not yet in effect.
+    """
+    states: dict[str, CaseState] = {}
+    for ev in sorted(events, key=_order):
+        if as_of is not None and ev["at"] > as_of:
+            continue
+        cid, kind = ev["case_id"], ev["event"]
+        prev = states.get(cid)
+        if kind == "open" and prev is None:
+            states[cid] = CaseState(cid, ev.get("retention_class") or "case", ev.get("title"), True, ev["at"], None)
+        elif prev is not None and kind == "close" and prev.is_open:
+            states[cid] = CaseState(cid, prev.retention_class, prev.title, False, prev.opened_at, ev["at"])
+        elif prev is not None and kind == "reopen" and not prev.is_open:
+            states[cid] = CaseState(cid, prev.retention_class, prev.title, True, prev.opened_at, None)
+    return states
+
+
+def matches(assignment: dict, subject: Subject) -> bool:
+    """Whether an assignment's selector picks this recording."""
+    selector = assignment["selector"]
+    if selector == "sha256":
+        return assignment["sha256"] == subject.sha256
+    if selector == "device":
+        who = subject.device_id == assignment["device_id"]
+    elif selector == "officer":
+        who = subject.officer_id == assignment["officer_id"]
+    else:
+        return False
+    if not who or subject.start is None:
+        return False
+    end = subject.end or subject.start
+    return subject.start <= assignment["range_end"] and end >= assignment["range_start"]
+
+
+class AssignmentIndex:
+    """Assignments grouped by what they select, so each recording looks only at its own."""
+
+    def __init__(self, assignments: Iterable[dict]):
+        self.by_sha: dict[str, list[dict]] = {}
+        self.by_device: dict[str, list[dict]] = {}
+        self.by_officer: dict[str, list[dict]] = {}
+        for a in assignments:
+            key, group = {"sha256": (a.get("sha256"), self.by_sha), "device": (a.get("device_id"), self.by_device),
+                          "officer": (a.get("officer_id"), self.by_officer)}.get(a["selector"], (None, None))
+            if group is not None:
+                group.setdefault(key, []).append(a)
+
+    def candidates(self, subject: Subject) -> list[dict]:
+        return (self.by_sha.get(subject.sha256, []) + self.by_device.get(subject.device_id, [])
+                + self.by_officer.get(subject.officer_id, []))
+
+
+def _day(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
+def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: RetentionConfig) -> Retention:
+    """The retention one assignment gives one recording."""
+    recorded = subject.recorded_at
+    by = f" (assigned by {assignment.get('by')})" if assignment.get("by") else ""
+    cid = assignment.get("case_id")
+    if cid:
+        case = cases.get(cid)
+        if case is None:                   # assigned before the case's open event takes effect
+            return Retention(None, "case", f"case {cid}: not open yet as of this date, held", held=True)
+        if case.retention_class == "permanent":
+            return Retention(None, "permanent", f"permanent: case {cid}", permanent=True)
+        if case.is_open:
+            return Retention(None, "case", f"case {cid} open: held", held=True)
+        after_close = add_months(case.closed_at, cfg.case_months_after_close)
+        floor = add_months(recorded, cfg.case_min_months)
+        if floor > after_close:
+            return Retention(floor, "case", f"case {cid} closed {_day(case.closed_at)}; "
+                                            f"{cfg.case_min_months}-month floor from recording")
+        return Retention(after_close, "case", f"case {cid} closed {_day(case.closed_at)}; "
+                                              f"{cfg.case_months_after_close} months after close")
+    cls = assignment["retention_class"]
+    if cls == "permanent":
+        return Retention(None, "permanent", f"permanent{by}", permanent=True)
+    if cls == "other":
+        days = assignment.get("duration_days") or 0
+        until = recorded + timedelta(days=days)
+        floor = add_months(recorded, cfg.other_min_months)
+        if floor > until:
+            return Retention(floor, "other", f"other: {days} days raised to the {cfg.other_min_months}-month floor{by}")
+        return Retention(until, "other", f"other: {days} days from recording{by}")
+    return routine(subject, cfg)
+
+
+def routine(subject: Subject, cfg: RetentionConfig) -> Retention:
+    recorded = subject.recorded_at
+    return Retention(add_months(recorded, cfg.routine_months), "routine",
+                     f"routine: {cfg.routine_months} months from recording {_day(recorded)}")
+
+
+def retain_until(subject: Subject, assignments: Iterable[dict] | AssignmentIndex, cases: Iterable[dict] | dict[str, CaseState],
+                 cfg: RetentionConfig, as_of: datetime) -> Retention:
+    """How long ``subject`` must be kept, as the events stood at ``as_of``: the longest rule wins.
+
+    Every recording is ``routine`` unless an assignment keeps it longer; an open case or a
+    permanent class keeps it forever (``until`` None).
+    """
+    states = cases if isinstance(cases, dict) else case_states(cases, as_of)
+    if isinstance(assignments, AssignmentIndex):
+        assignments = assignments.candidates(subject)
+    best = routine(subject, cfg)
+    for a in assignments:
+        if a["at"] > as_of or not matches(a, subject):
+            continue
+        rule = _rule(a, subject, states, cfg)
+        best = _longer(best, rule)
+    return best
+
+
+_FOREVER_RANK = {"permanent": 2, "case": 1}
+
+
+def _longer(a: Retention, b: Retention) -> Retention:
+    """The rule that keeps the file longer; between two "forever" rules, permanent wins."""
+    if a.until is None or b.until is None:
+        if a.until is not None:
+            return b
+        if b.until is not None:
+            return a
+        top = a if _FOREVER_RANK.get(a.retention_class, 0) >= _FOREVER_RANK.get(b.retention_class, 0) else b
+        return Retention(None, top.retention_class, top.reason, a.held or b.held, a.permanent or b.permanent)
+    return b if b.until >= a.until else a      # a tie: the assignment over the routine default
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

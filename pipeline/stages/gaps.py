@@ -1,0 +1,228 @@
+"""Gaps inside one file: timestamp jumps and backwards steps per stream, and a lost tail.
+
+Pure functions over the packet timing that the demux stage already read (no second pass over
+the file). The device-wide kinds (between_files, overlap, clock) need every recording of a
+device and are computed after a run by ``pipeline.stages.timeline``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from pipeline.config import GapsConfig
+from pipeline.native.media import MediaInfo, PacketTimes
+from pipeline.stages import demux
+
+# MPEG-TS and MPEG-PS timestamps are 33-bit counts of a 90 kHz clock: they wrap every 26.5 h,
+# and a negative start (AAC priming) shows as a time near the top of the range.
+TS_WRAP_S = 2 ** 33 / 90000
+WRAPPING_FORMATS = ("mpegts", "mpegtsraw", "mpeg", "mpegvideo")
+
+
+@dataclass(frozen=True)
+class FileGap:
+    kind: str                       # within_file | damaged_tail
+    reason: str                     # forward_jump | backwards | truncated | not_openable | demux_stopped
+    offset_s: float                 # seconds from the file's first timestamp
+    duration_s: float | None        # None: the length cannot be known
+    streams: tuple[int, ...] = ()
+    detail: str = ""
+    back_s: float = 0.0             # backwards: how far the timestamps went back
+
+
+def gap_id(*parts) -> str:
+    """A stable identifier: the same gap found again in a later run gets the same id."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _unwrap(t: np.ndarray) -> np.ndarray:
+    """Undo 33-bit wraps: each step of more than half the range is a wrap, not a jump."""
+    if len(t) < 2:
+        return t
+    steps = np.diff(t)
+    fix = np.where(steps < -TS_WRAP_S / 2, TS_WRAP_S, np.where(steps > TS_WRAP_S / 2, -TS_WRAP_S, 0.0))
+    return np.concatenate([t[:1], t[1:] + np.cumsum(fix)])
+
+
+@dataclass
+class Track:
+    """One stream's packets that carry a timestamp, in demux order (seconds)."""
+    index: int
+    order: np.ndarray               # DTS when the container has them, else PTS: the decode order
+    pts: np.ndarray                 # presentation times (the order times where a PTS is missing)
+    dur: np.ndarray
+
+
+def track(index: int, times: PacketTimes, wraps: bool) -> Track | None:
+    """A stream's timing; DTS give the decode order (PTS of B-frames do not) unless missing."""
+    use_dts = bool(np.isfinite(times.dts).sum() >= max(1, 0.9 * len(times.dts)))
+    order = times.dts if use_dts else times.pts
+    ok = np.isfinite(order)
+    if not ok.any():
+        return None
+    order = order[ok]
+    pts = np.where(np.isfinite(times.pts[ok]), times.pts[ok], order)
+    if wraps:
+        order, pts = _unwrap(order), _unwrap(pts)
+        pts = pts + round((order[0] - pts[0]) / TS_WRAP_S) * TS_WRAP_S
+    return Track(index, order, pts, times.duration[ok])
+
+
+def align(tracks: list[Track], reference: Track) -> None:
+    """Move each unwrapped stream by whole wraps next to the reference stream."""
+    for t in tracks:
+        shift = round((reference.pts[0] - t.pts[0]) / TS_WRAP_S) * TS_WRAP_S
+        t.order, t.pts = t.order + shift, t.pts + shift
+
+
+def frame_duration(t: np.ndarray, dur: np.ndarray) -> float | None:
+    """The stream's usual packet duration: from the container, else the usual step."""
+    good = dur[np.isfinite(dur) & (dur > 0)]
+    if len(good):
+        return float(np.median(good))
+    steps = np.diff(np.sort(t))
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if len(steps) else None
+
+
+def describe(g: FileGap) -> str:
+    where = f"at {g.offset_s:.2f} s ({'streams' if len(g.streams) > 1 else 'stream'} {','.join(map(str, g.streams))})"
+    if g.reason == "forward_jump":
+        return f"timestamps jump forward {g.duration_s:.2f} s {where}"
+    return (f"timestamps go back {g.back_s:.2f} s {where}: two recordings joined or a clock reset; "
+            "the length of the break is unknown")
+
+
+def stream_gaps(tr: Track, origin: float, cfg: GapsConfig) -> list[FileGap]:
+    """Forward jumps and backward steps of one stream's timestamps.
+
+    Decode order (DTS) is monotonic in a good stream even with B-frames; Matroska and WebM give
+    DTS equal to PTS, which step back a few frames wherever frames are reordered, so a step
+    back counts when it exceeds the same threshold as a jump forward. The stream is split at
+    such steps; in each part a jump is where the sorted presentation times skip (B-frames make
+    the decode order reach past it), confirmed by a jump of the same size in decode order (a
+    bad presentation time on one frame, e.g. a bit flip in an MP4's composition offsets, is
+    not a gap). A packet's own duration is trusted up to the threshold: MP4 spells a jump as
+    one sample lasting the whole pause.
+    """
+    if len(tr.order) < 2:
+        return []
+    frame = frame_duration(tr.pts, tr.dur)
+    if frame is None:
+        return []
+    threshold = max(cfg.min_jump_s, cfg.jump_frames * frame)
+    usual = np.where(np.isfinite(tr.dur) & (tr.dur > 0) & (tr.dur <= threshold), tr.dur, frame)
+    decode_missing = np.diff(tr.order) - usual[:-1]
+    cuts = np.flatnonzero(decode_missing < -threshold) + 1
+    found = []
+    for lo, hi in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(tr.order)]])):
+        jumps = list(decode_missing[lo:hi - 1][decode_missing[lo:hi - 1] > threshold])
+        order = np.argsort(tr.pts[lo:hi], kind="stable")
+        pts, expected = tr.pts[lo:hi][order], usual[lo:hi][order]
+        missing = np.diff(pts) - expected[:-1]
+        for i in np.flatnonzero(missing > threshold):
+            match = next((j for j in jumps if abs(j - missing[i]) <= threshold), None)
+            if match is None:
+                continue
+            jumps.remove(match)
+            found.append(FileGap("within_file", "forward_jump", float(pts[i] + expected[i] - origin),
+                                 float(missing[i]), (tr.index,)))
+        if hi < len(tr.order):
+            end = float(pts[-1] + expected[-1])
+            found.append(FileGap("within_file", "backwards", end - origin, None, (tr.index,),
+                                 back_s=float(-decode_missing[hi - 1])))
+    return found
+
+
+def merge(gaps: list[FileGap], slack: float) -> list[FileGap]:
+    """One gap per break: the same jump seen in video and audio is merged across streams."""
+    merged: list[FileGap] = []
+    for g in sorted(gaps, key=lambda g: (g.reason, g.offset_s)):
+        last = merged[-1] if merged else None
+        end = g.offset_s + (g.duration_s or 0.0)
+        if last and last.reason == g.reason and g.offset_s <= last.offset_s + (last.duration_s or 0.0) + slack:
+            last_end = last.offset_s + (last.duration_s or 0.0)
+            duration = None if last.duration_s is None else max(last_end, end) - last.offset_s
+            streams = tuple(sorted(set(last.streams) | set(g.streams)))
+            merged[-1] = FileGap(last.kind, last.reason, last.offset_s, duration, streams,
+                                 back_s=max(last.back_s, g.back_s))
+        else:
+            merged.append(g)
+    return sorted((dataclasses.replace(g, detail=describe(g)) for g in merged), key=lambda g: g.offset_s)
+
+
+def within_file_gaps(info: MediaInfo, cfg: GapsConfig) -> list[FileGap]:
+    """Every forward jump and backward step in the file's audio and video timestamps."""
+    wraps = any(name in info.format_name.split(",") for name in WRAPPING_FORMATS)
+    streams = [s for s in info.streams if s.type in ("video", "audio") and not s.attached_pic]
+    tracks = [t for t in (track(s.index, info.packets[s.index], wraps) for s in streams if s.index in info.packets) if t]
+    if not tracks:
+        return []
+    videos = [t for t in tracks if t.index in {s.index for s in streams if s.type == "video"}]
+    if wraps:
+        align(tracks, (videos or tracks)[0])
+    # Offsets count from where the picture starts (the audio's encoder priming is not "the start").
+    origin = float(min(t.pts.min() for t in (videos or tracks)))
+    found = []
+    for tr in tracks:
+        found += stream_gaps(tr, origin, cfg)
+    return merge(found, cfg.min_jump_s)
+
+
+def damaged_tail(outcome: "demux.DemuxOutcome") -> FileGap | None:
+    """The part of a damaged recording that is lost: from the last good timestamp on.
+
+    Same facts as the demux stage's verdict: packets ending before the declared duration
+    (truncated), no packets at all because the container has no index (an MP4 without a 'moov' index),
+    or demuxing that stopped on an error.
+    """
+    if outcome.kind not in ("video", "audio") or outcome.status != "damaged":
+        return None
+    info = outcome.media
+    if info is None:
+        return FileGap("damaged_tail", "not_openable", 0.0, None, (),
+                       "the container cannot be opened (e.g. an MP4 never finalised): all of it is lost; "
+                       "its length is unknown, the device's next recording bounds it")
+    measured = outcome.fields.get("duration_s")
+    declared = info.duration_s
+    if measured is not None and declared and math.isfinite(declared):
+        tolerance = max(demux.TRUNCATION_TOLERANCE_S, demux.TRUNCATION_TOLERANCE_FRACTION * declared)
+        if measured < declared - tolerance:
+            return FileGap("damaged_tail", "truncated", float(measured), float(declared - measured), (),
+                           f"file ends after {measured:.2f} s of a declared {declared:.2f} s: "
+                           f"{declared - measured:.2f} s lost")
+    if info.demux_error:
+        at = float(measured or 0.0)
+        return FileGap("damaged_tail", "demux_stopped", at, None, (),
+                       f"reading stopped at {at:.2f} s ({info.demux_error}); the rest is lost, length unknown")
+    return None
+
+
+def file_gaps(outcome: "demux.DemuxOutcome", cfg: GapsConfig) -> list[FileGap]:
+    gaps = within_file_gaps(outcome.media, cfg) if outcome.media is not None and outcome.kind in ("video", "audio") else []
+    tail = damaged_tail(outcome)
+    return gaps + ([tail] if tail else [])
+
+
+def gap_rows(sha256: str, gaps: list[FileGap], *, device_id: str | None, officer_id: str | None,
+             start_time: datetime | None, run_id: str, detected_at: datetime) -> list[dict]:
+    """``gaps`` table rows for one file's gaps, placed in device time from its start time."""
+    rows = []
+    for g in gaps:
+        start = start_time + timedelta(seconds=g.offset_s) if start_time else None
+        end = start + timedelta(seconds=g.duration_s) if start and g.duration_s is not None else None
+        rows.append({
+            "gap_id": gap_id(g.kind, sha256, g.reason, ",".join(map(str, g.streams)), f"{g.offset_s:.3f}"),
+            "kind": g.kind, "reason": g.reason, "device_id": device_id, "officer_id": officer_id,
+            "start_time": start, "end_time": end, "duration_s": g.duration_s, "sha256": sha256,
+            "offset_s": g.offset_s, "stream": ",".join(map(str, g.streams)) or None, "detail": g.detail,
+            "detected_run_id": run_id, "detected_at": detected_at,
+        })
+    return rows

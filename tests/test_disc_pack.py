@@ -1,0 +1,88 @@
+"""Disc packing: capacity, every file once, close to the lower bound, cases on consecutive discs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.disc.pack import MEDIA, Item, Oversize, lower_bound, on_disc, pack, usable_bytes
+
+CAPACITY = usable_bytes(MEDIA["bd25"], 2.0)
+
+
+@st.composite
+def recording_mixes(draw, groups=1):
+    """Body-worn camera days: mostly clips much smaller than a disc, a few long ones."""
+    n = draw(st.integers(1, 250))
+    items = []
+    for k in range(n):
+        kind = draw(st.sampled_from(["short"] * 16 + ["long"] * 3 + ["huge"]))
+        low, high = {"short": (10_000, CAPACITY // 30), "long": (CAPACITY // 30, CAPACITY // 4),
+                     "huge": (CAPACITY // 4, CAPACITY * 7 // 10)}[kind]
+        device = draw(st.integers(0, 6))
+        items.append(Item(key=f"f{k}", cost=on_disc(draw(st.integers(low, high))),
+                          group=f"case{draw(st.integers(0, groups - 1))}", order=(f"dev{device}", k)))
+    return sorted(items, key=lambda i: i.group)
+
+
+def check(items, capacity):
+    result = pack(items, capacity)
+    placed = [i.key for d in result.discs for i in d.items]
+    assert sorted(placed) == sorted(i.key for i in items), "every file exactly once"
+    for disc in result.discs:
+        assert disc.items, "no empty disc"
+        assert sum(i.cost for i in disc.items) <= capacity, "no disc over capacity"
+    assert result.count <= lower_bound(items, capacity) + 1
+    for group in {i.group for i in items}:
+        on = [n for n, d in enumerate(result.discs) if any(i.group == group for i in d.items)]
+        assert on == list(range(on[0], on[-1] + 1)), f"{group} is not on consecutive discs"
+        if result.order_kept[group]:
+            for device in {i.order[0] for i in items if i.group == group}:
+                seq = [(i.order, n) for n, d in enumerate(result.discs) for i in d.items
+                       if i.group == group and i.order[0] == device]
+                discs_in_time_order = [n for _, n in sorted(seq)]
+                assert discs_in_time_order == sorted(discs_in_time_order)
+    return result
+
+
+@settings(max_examples=80, deadline=None)
+@given(recording_mixes())
+def test_one_case_packs_within_one_disc_of_the_lower_bound(items):
+    check(items, CAPACITY)
+
+
+@settings(max_examples=60, deadline=None)
+@given(recording_mixes(groups=4))
+def test_several_cases_stay_on_consecutive_discs(items):
+    check(items, CAPACITY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 1000), min_size=1, max_size=60), st.integers(1000, 3000))
+def test_any_sizes_never_overfill_and_place_everything(sizes, capacity):
+    """Arbitrary sizes (no lower-bound promise there): still valid packings."""
+    items = [Item(f"f{k}", s, order=("dev", k)) for k, s in enumerate(sizes)]
+    result = pack(items, capacity)
+    assert sorted(i.key for d in result.discs for i in d.items) == sorted(i.key for i in items)
+    assert all(d.used <= capacity for d in result.discs)
+
+
+def test_recording_order_is_kept_when_it_costs_nothing():
+    items = [Item(f"f{k}", 30, order=("dev1", k)) for k in range(10)]
+    result = pack(items, 100)
+    assert result.count == 4 and result.order_kept[""]
+    assert [i.key for d in result.discs for i in d.items] == [f"f{k}" for k in range(10)]
+
+
+def test_size_beats_order_when_order_would_cost_a_disc():
+    # in time order 60,50,40,50 takes 3 discs of 100; by size 60+40, 50+50 takes 2
+    items = [Item(f"f{k}", s, order=("dev1", k)) for k, s in enumerate([60, 50, 40, 50])]
+    result = pack(items, 100)
+    assert result.count == 2 and not result.order_kept[""]
+
+
+def test_a_file_larger_than_a_disc_is_refused():
+    with pytest.raises(Oversize) as exc:
+        pack([Item("small", 10), Item("big", 101)], 100)
+    assert [i.key for i in exc.value.items] == ["big"]
