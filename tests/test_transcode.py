@@ -395,3 +395,16 @@ def test_only_damaged_originals_need_no_ray(tmp_path, fast_config, drop, ray_loc
     ingest([drop / DAMAGED], archive, fast_config, proxies=False)
     summary = transcode(archive, fast_config, progress=False)
     assert (summary.ray_address, dict(summary.by_status)) == ("none", {"skipped": 1})
+
+
+def test_a_disc_plan_with_derivatives_carries_the_proxy(proxied, tmp_path, capsys):
+    import json
+
+    archive, _summary, _cfg = proxied
+    name = "BWC1_OF1_20260301100000.MP4"
+    row = proxies_of(archive)[name]
+    plan = tmp_path / "plan.json"
+    assert main(["disc", "plan", "--archive", str(archive), "--sha", row["parent_sha256"], "--media", "dvd",
+                 "--with-derivatives", "--out", str(plan), "--format", "json"]) == 0
+    files = json.loads(capsys.readouterr().out)["discs"][0]["files"]
+    assert [(f["role"], f["source"]) for f in files][1:] == [("proxy", row["archive_path"])]

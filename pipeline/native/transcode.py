@@ -167,7 +167,7 @@ class _Audio:
 
 def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int = 0,
                audio_only: bool = False) -> ProxyFacts:
-    """Write an MP4 (H.264 + AAC) or, for ``audio_only``, an AAC-only MP4 proxy of ``src``.
+    """Write an MP4 (H.264 + AAC) or, for ``audio_only`` or a file without video, an M4A (AAC).
 
     ``rotation`` is the counter-clockwise display rotation of the source picture; the proxy
     carries the same display matrix, so portrait stays portrait. Raises ``ProxyError``.
