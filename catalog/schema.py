@@ -230,6 +230,35 @@ THUMBNAILS = pa.schema([
     ("image", pa.binary()),              # the encoded image
 ])
 
+DERIVATIVES = pa.schema([               # files made from an original (review proxies); never replace it
+    ("parent_sha256", pa.string()),      # the original (recordings.sha256)
+    ("kind", pa.string()),               # proxy-video (H.264/AAC MP4) | proxy-audio (AAC M4A)
+    ("params", pa.string()),             # JSON of the settings that shape the file
+    ("params_hash", pa.string()),        # first 12 hex digits of SHA-256 of params; in the file name
+    ("status", pa.string()),             # ok | skipped (no proxy, by design) | failed (tried, could not)
+    ("error_message", pa.string()),      # why skipped or failed
+    ("sha256", pa.string()),             # of the derived file
+    ("size", pa.int64()),
+    ("archive_path", pa.string()),       # relative to the archive root
+    ("container", pa.string()),
+    ("video_codec", pa.string()),
+    ("audio_codec", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("rotation", pa.int32()),            # display rotation carried over from the original
+    ("duration_s", pa.float64()),
+    ("parent_duration_s", pa.float64()),
+    ("video_frames", pa.int64()),
+    ("decode_errors", pa.int64()),       # packets of the original the decoder rejected
+    ("silence_s", pa.float64()),         # audio gaps of the original filled with silence
+    ("time_offset_s", pa.float64()),     # proxy time = original time - this (MPEG-TS clocks start anywhere)
+    ("cpu_s", pa.float64()),             # CPU seconds spent making it (all threads)
+    ("wall_s", pa.float64()),
+    ("processed_on", pa.string()),
+    ("run_id", pa.string()),
+    ("created_at", TS_UTC),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "recordings": RECORDINGS,
     "sightings": SIGHTINGS,
@@ -244,6 +273,7 @@ TABLES: dict[str, pa.Schema] = {
     "explanations": EXPLANATIONS,
     "fixity": FIXITY,
     "thumbnails": THUMBNAILS,
+    "derivatives": DERIVATIVES,
 }
 
 

@@ -22,6 +22,7 @@ COMMANDS = [
     "pipeline.commands.report",
     "pipeline.commands.sql",
     "pipeline.commands.thumbs",
+    "pipeline.commands.transcode",
 ]
 
 DESCRIPTION = """\

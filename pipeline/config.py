@@ -235,6 +235,44 @@ class ThumbnailsConfig:
 
 
 @dataclass(frozen=True)
+class TranscodeConfig:
+    # The proxy: H.264 in MP4 (AAC in M4A for audio-only), longer side at most long_side pixels.
+    long_side: int = 640
+    crf: int = 28
+    preset: str = "veryfast"
+    audio_bitrate: int = 64000
+    faststart: bool = True
+    # Decoder/scaler/encoder threads per proxy; 0: as many as the task's CPUs (cpus_per_task).
+    threads: int = 0
+    # Packets the decoder may reject before a proxy is given up (and recorded as failed).
+    max_decode_errors: int = 16
+    # Audio holes longer than this are filled with silence so later audio stays in sync.
+    audio_gap_s: float = 0.1
+    # Ray: CPUs each proxy task reserves, and extra custom resources it requests, e.g.
+    # {transcode = 1} to run proxies only on nodes started with --resources='{"transcode": 8}'.
+    cpus_per_task: float = 2.0
+    resources: dict = field(default_factory=dict)
+    # Proxy tasks in flight (0: as many as the cluster's CPUs can run at once, plus one each).
+    max_in_flight: int = 0
+
+    def validate(self) -> None:
+        if self.long_side < 16 or self.long_side % 2:
+            raise ConfigError(f"transcode.long_side: must be an even number of pixels >= 16, got {self.long_side}")
+        if not 0 <= self.crf <= 51:
+            raise ConfigError(f"transcode.crf: must be 0..51 (x264 quality; lower is better), got {self.crf}")
+        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+        if self.preset not in presets:
+            raise ConfigError(f"transcode.preset: must be one of {', '.join(presets)}, got {self.preset!r}")
+        if self.audio_bitrate < 8000:
+            raise ConfigError(f"transcode.audio_bitrate: bits per second, at least 8000, got {self.audio_bitrate}")
+        if self.cpus_per_task <= 0:
+            raise ConfigError(f"transcode.cpus_per_task: must be positive, got {self.cpus_per_task}")
+        for name, amount in self.resources.items():
+            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+                raise ConfigError(f"transcode.resources.{name}: must be a positive number, got {amount!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
@@ -245,6 +283,7 @@ class Config:
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
+    transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pipeline
 from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog, to_table
-from pipeline import integrity, runner
+from pipeline import integrity, runner, transcoding
 from pipeline.config import Config
 from pipeline.discover import SourceFile, walk
 from pipeline.gapstate import refresh as refresh_gaps
@@ -51,6 +51,7 @@ class RunSummary:
     ray_address: str = "local"
     outcome: str = "finished"
     problems: list[dict] = field(default_factory=list)
+    proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
 
     def to_dict(self) -> dict:
         mb_s = self.bytes_read / 1e6 / self.wall_s if self.wall_s else 0.0
@@ -65,6 +66,7 @@ class RunSummary:
             "bytes_read": self.bytes_read, "wall_s": round(self.wall_s, 3), "mb_per_s": round(mb_s, 2),
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
             "ray_address": self.ray_address, "problems": self.problems,
+            "proxies_by_status": self.proxies,
         }
 
     def render(self) -> str:
@@ -85,6 +87,8 @@ class RunSummary:
             f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
             f"  archive    {self.archive}",
         ]
+        if self.proxies:
+            lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
         if self.problems:
             lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
@@ -175,6 +179,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             keys.add(src.key)
             todo.append(src)
         cluster = runner.connect(address, workers) if todo else runner.Cluster("none", 0, 0, False)
+        proxy_jobs: list = []
         summary.cluster_cpus, summary.cluster_nodes, summary.ray_address = cluster.cpus, cluster.nodes, cluster.address
         try:
             ctx = Context(str(archive), run_id, config)
@@ -185,10 +190,14 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
             bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
             buffer = CatalogBuffer(catalog, run_id, known_sha)
+            with_proxies = config.ingest.proxies if proxies is None else proxies
             try:
                 for results in runner.run_batches(_guarded, batches, ctx, window=window):
                     for result in results:
-                        _count(summary, result, buffer.add(result))
+                        new = buffer.add(result)
+                        _count(summary, result, new)
+                        if new and with_proxies and (job := transcoding.stage.job_for(result.recording)):
+                            proxy_jobs.append(job)
                     bar.advance(len(results), sum(r.source.size for r in results))
                     if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
                         buffer.commit()
@@ -196,6 +205,11 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                 refresh_gaps(catalog, run_id, config)
             finally:
                 bar.close()
+            if proxy_jobs:             # after the originals are safe: proxies never delay them
+                transcoding.stage.sweep(archive)
+                proxy_summary = transcoding.ProxySummary(run_id, str(archive), summary.started_at)
+                transcoding.make_proxies(proxy_jobs, catalog, config, run_id, proxy_summary, progress=progress)
+                summary.proxies = dict(proxy_summary.by_status)
         except BaseException:
             summary.outcome = "failed"
             raise
@@ -209,6 +223,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                 pass                    # the archive itself is failing: the caller reports that
             runner.shutdown(cluster)
             store.sweep()               # copies abandoned by killed or cancelled workers
+            if proxy_jobs:
+                transcoding.stage.sweep(archive)
         integrity.seal(archive, run_id, config, command="ingest")
     return summary
 

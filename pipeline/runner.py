@@ -146,3 +146,25 @@ def run_batches(fn: Callable, batches: Sequence[list], ctx, *, window: int,
             ray.cancel(ref, force=True)
         if pending:
             ray.wait(pending, num_returns=len(pending), timeout=30)
+
+
+def fit_request(num_cpus: float, resources: dict[str, float] | None = None) -> tuple[dict, int]:
+    """Ray options for tasks of their own size, and how many of them the cluster runs at once.
+
+    CPUs are capped at the largest node's, so a request never waits for a node that does not
+    exist; a custom resource no live node offers is an error (the task would wait forever).
+    """
+    resources = dict(resources or {})
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    largest = max((n.get("CPU", 0.0) for n in nodes), default=1.0) or 1.0
+    cpus = min(float(num_cpus), largest)
+    missing = [f"{name} ({amount:g})" for name, amount in resources.items()
+               if not any(n.get(name, 0.0) >= amount and n.get("CPU", 0.0) >= cpus for n in nodes)]
+    if missing:
+        raise ValueError("no node of the Ray cluster offers the resources " + ", ".join(missing)
+                         + "; start nodes with --resources or change the request")
+    at_once = sum(min([int(n.get("CPU", 0.0) // cpus)]
+                      + [int(n.get(name, 0.0) // amount) for name, amount in resources.items()])
+                  for n in nodes)
+    options = {"num_cpus": cpus, **({"resources": resources} if resources else {})}
+    return options, max(1, at_once)

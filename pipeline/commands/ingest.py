@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.ingest import ingest
     from pipeline.lock import ArchiveBusy
     from pipeline.stages.checksum import ArchiveWriteError
+    from pipeline.transcoding import TranscodeError
 
     try:
         config = load_config(args.config)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = ingest(args.sources, args.archive, config, address=args.address, workers=args.workers,
                          progress=not args.quiet and not args.json, proxies=args.proxies)
-    except ArchiveBusy as exc:
+    except (ArchiveBusy, TranscodeError) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
         hint = ("free space on the archive's disk" if exc.errno == errno.ENOSPC

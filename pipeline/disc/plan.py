@@ -22,7 +22,7 @@ from pipeline.stages.archive import ObjectStore
 
 PLAN_FORMAT = "fieldrec-disc-plan/1"
 LABEL_CHARS = 16
-DERIVATIVE_TABLES = (("proxies", "proxy"), ("thumbnails", "thumbnail"))
+DERIVATIVE_TABLES = (("proxies", "proxy"), ("thumbnails", "thumbnail"), ("derivatives", "proxy"))
 DERIVATIVE_PATH_COLUMNS = ("archive_path", "path", "proxy_path", "thumbnail_path")
 
 
@@ -135,9 +135,13 @@ def _derivatives(catalog: Catalog, shas: set[str]) -> dict[str, list[dict]]:
     for table, role in tables:
         data = catalog.read(table)
         column = next((c for c in DERIVATIVE_PATH_COLUMNS if c in data.column_names), None)
-        if column is None or "sha256" not in data.column_names:
+        key = "parent_sha256" if "parent_sha256" in data.column_names else "sha256"   # derivatives: own sha256
+        if column is None or key not in data.column_names:
             continue
         for k, row in enumerate(data.to_pylist()):
+            if row.get("status", "ok") != "ok":
+                continue                   # a proxy declined or failed: nothing to carry
+            row = {**row, "sha256": row[key]}
             if row["sha256"] not in shas or not row.get(column):
                 continue
             path = catalog.archive / row[column]

@@ -1,0 +1,88 @@
+"""``fieldrec transcode``: review proxies for recordings that lack one."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import re
+import sys
+from pathlib import Path
+
+from pipeline.commands import RunError, UsageError
+from pipeline.config import ConfigError, load_config
+
+HELP = """\
+Make review proxies: each good video becomes an H.264/AAC MP4 (longer side 640 px, CRF 28 by
+default; see [transcode] in configs/default.toml), each audio recording an AAC M4A, with the
+timestamps, duration and display rotation of the original. Proxies are stored under
+ARCHIVE/proxies/ with their own SHA-256 and cataloged in the `derivatives` table; the originals
+are only read. A damaged or unreadable original gets no proxy and a `skipped` row saying why.
+
+Proxies run as their own Ray tasks ([transcode] cpus_per_task, resources), so a cluster can put
+them on nodes of their own. A killed run is finished by running the same command again: it
+makes only what is still missing, never a second copy.
+
+Examples:
+  fieldrec transcode --archive /evidence --missing            # overnight catch-up
+  fieldrec transcode --archive /evidence 3fa9c1 77e0d2         # these recordings (SHA-256 prefixes)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transcode", help="make review proxies for recordings that lack one", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sha256", nargs="*", metavar="SHA256",
+                   help="recordings to make proxies for (SHA-256 or a prefix of at least 6 hex digits)")
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+    p.add_argument("--missing", action="store_true",
+                   help="every recording without a proxy for the current settings (failed ones are retried); "
+                        "with SHA256 arguments, only those")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--address", metavar="RAY_ADDRESS",
+                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
+                        "Every worker must see the archive at the same path")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="CPUs for the local Ray instance (default: all)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.lock import ArchiveBusy
+    from pipeline.stages.checksum import ArchiveWriteError
+    from pipeline.transcoding import TranscodeError, transcode
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.missing and not args.sha256:
+        raise UsageError("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes")
+    bad = [s for s in args.sha256 if not re.fullmatch(r"[0-9a-fA-F]{6,64}", s)]
+    if bad:
+        raise UsageError("not a SHA-256 prefix (6 to 64 hex digits): " + ", ".join(bad))
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if not (args.archive / "catalog").is_dir():
+        raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder); ingest into it first")
+    try:
+        summary = transcode(args.archive, config, shas=args.sha256 or None,
+                            address=args.address, workers=args.workers,
+                            progress=not args.quiet and not args.json)
+    except ArchiveBusy as exc:
+        raise RunError(str(exc)) from None
+    except TranscodeError as exc:
+        raise RunError(str(exc)) from None
+    except ArchiveWriteError as exc:
+        hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"
+        raise RunError(f"a proxy could not be written: {exc.strerror} ({exc.filename}). Proxies finished "
+                       f"before this are kept; {hint}, then run the same command again.") from None
+    if args.json:
+        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(summary.render())
+    return 0

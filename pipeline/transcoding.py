@@ -1,0 +1,228 @@
+"""The transcode run: review proxies for recordings that lack one, on Ray with their own resources.
+
+Proxies cost far more CPU than every other stage together, so they run as their own Ray tasks
+with their own resource request (``[transcode]`` in the config): after an ingest's files are
+committed (``fieldrec ingest --proxies``) or later, overnight (``fieldrec transcode --missing``).
+Each finished proxy is committed as a ``derivatives`` row; a killed run is finished by running
+it again, which makes only what is still missing.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pipeline
+from catalog.schema import SCHEMA_VERSION
+from catalog.store import Catalog
+from pipeline import integrity, runner
+from pipeline.config import Config
+from pipeline.lock import ArchiveLock
+from pipeline.process import Context
+from pipeline.progress import Progress, human_duration
+from pipeline.stages import transcode as stage
+from pipeline.stages.checksum import ArchiveWriteError
+
+class TranscodeError(Exception):
+    """Proxies cannot be scheduled as configured (a Ray resource no node offers)."""
+
+
+RECORDING_COLUMNS = ["sha256", "kind", "status", "error_message", "archive_path", "size", "rotation",
+                     "duration_s", "source_name"]
+
+
+@dataclass
+class ProxySummary:
+    run_id: str
+    archive: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    selected: int = 0                  # recordings that need a proxy decision now
+    already: int = 0                   # already have a proxy (or a recorded reason) for these settings
+    by_status: Counter = field(default_factory=Counter)     # ok | skipped | failed
+    media_s: float = 0.0               # seconds of original media proxied
+    cpu_s: float = 0.0                 # CPU seconds the workers spent on proxies
+    wall_s: float = 0.0
+    ray_address: str = "none"
+    cluster_cpus: int = 0
+    outcome: str = "finished"
+    problems: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id, "archive": self.archive, "outcome": self.outcome,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "selected": self.selected, "already": self.already, "proxies_by_status": dict(self.by_status),
+            "media_s": round(self.media_s, 3), "cpu_s": round(self.cpu_s, 3), "wall_s": round(self.wall_s, 3),
+            "realtime_per_core": round(self.media_s / self.cpu_s, 3) if self.cpu_s else None,
+            "ray_address": self.ray_address, "cluster_cpus": self.cluster_cpus, "problems": self.problems,
+        }
+
+    def render(self) -> str:
+        speed = f", {self.media_s / self.cpu_s:.2f}x real time per core" if self.cpu_s else ""
+        lines = [
+            f"fieldrec transcode {self.run_id}: {self.outcome}",
+            f"  proxies    {self.by_status.get('ok', 0)} made, {self.by_status.get('skipped', 0)} skipped, "
+            f"{self.by_status.get('failed', 0)} failed; {self.already} already present",
+            f"  media      {human_duration(self.media_s)} proxied with {self.cpu_s:.1f} CPU-s{speed}",
+            f"  ray        {self.ray_address}, {self.cluster_cpus} CPU(s); wall {human_duration(self.wall_s)}",
+        ]
+        for p in self.problems[:20]:
+            lines.append(f"  ! {p['status']:8s} {p['message']}")
+        if len(self.problems) > 20:
+            lines.append(f"  … {len(self.problems) - 20} more (see the derivatives table)")
+        return "\n".join(lines)
+
+
+def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tuple[list[stage.ProxyJob], int]:
+    """Jobs for the recordings (all, or those whose SHA-256 starts with one of ``shas``) that lack
+    a proxy for the current settings, and how many already have one.
+
+    A recorded ``skipped`` decision counts as done; a ``failed`` one is tried again, and so is an
+    ``ok`` one whose file has gone missing from the archive.
+    """
+    cfg = config.transcode
+    done = set()
+    for row in catalog.rows("derivatives", ["parent_sha256", "params_hash", "status", "archive_path"]):
+        if row["status"] == "skipped" or (row["status"] == "ok" and (catalog.archive / row["archive_path"]).exists()):
+            done.add((row["parent_sha256"], row["params_hash"]))
+    jobs, already, seen = [], 0, set()
+    for rec in catalog.rows("recordings", RECORDING_COLUMNS):
+        if shas and not any(rec["sha256"].startswith(s.lower()) for s in shas):
+            continue
+        job = stage.job_for(rec)
+        if job is None or job.parent_sha256 in seen:
+            continue
+        seen.add(job.parent_sha256)
+        if (job.parent_sha256, stage.params_hash(job.kind, cfg)) in done:
+            already += 1
+        else:
+            jobs.append(job)
+    return jobs, already
+
+
+def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, run_id: str,
+                 summary: ProxySummary, *, progress: bool = True) -> None:
+    """Run ``jobs`` on the connected Ray cluster (needed only if one is not a mere skip); commit
+    their rows as they finish."""
+    cfg = config.transcode
+    decided = [stage.make(j, catalog.archive, cfg, run_id) for j in jobs if j.skip_reason]  # cost nothing
+    made = sorted((j for j in jobs if not j.skip_reason), key=lambda j: -j.size)           # longest first
+    options, window = {}, 1
+    if made:
+        try:
+            options, at_once = runner.fit_request(cfg.cpus_per_task, cfg.resources)
+        except ValueError as exc:
+            raise TranscodeError(f"cannot schedule proxies: {exc} (config: [transcode] resources)") from None
+        window = cfg.max_in_flight or at_once + 1
+    ctx = Context(str(catalog.archive), run_id, config)
+    size_of = {j.parent_sha256: j.size for j in made}
+    for row in decided:
+        _count(summary, row)
+    bar = Progress(len(made), sum(size_of.values()), label="transcode", enabled=progress)
+    rows, last_commit = decided, time.monotonic()
+    try:
+        finished = (runner.run_batches(_guarded, [[j] for j in made], ctx, window=window, resources=options)
+                    if made else iter(()))
+        for results in finished:
+            for row in results:
+                rows.append(row)
+                _count(summary, row)
+            bar.advance(len(results), sum(size_of[r["parent_sha256"]] for r in results))
+            if len(rows) >= config.ingest.commit_every_files or time.monotonic() - last_commit >= config.ingest.commit_every_s:
+                _commit(catalog, rows, run_id)
+                rows, last_commit = [], time.monotonic()
+    finally:
+        bar.close()
+        if rows:
+            _commit(catalog, rows, run_id)
+
+
+def _commit(catalog: Catalog, rows: list[dict], run_id: str) -> None:
+    try:
+        catalog.commit({"derivatives": rows}, tag=run_id)
+    except OSError as exc:
+        raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+                                exc.filename or str(catalog.root)) from exc
+
+
+def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None) -> dict:
+    """The one guard: an unexpected error fails this proxy alone, with its traceback."""
+    cfg = ctx.config
+    try:
+        return stage.make(job, Path(ctx.archive), cfg.transcode, ctx.run_id, node, fsync=cfg.ingest.fsync)
+    except ArchiveWriteError:
+        raise
+    except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
+        text = "".join(traceback.format_exception(exc)).strip()
+        return stage.row(job, cfg.transcode, ctx.run_id, node, "failed", f"internal error, please report: {text}")
+
+
+def _count(summary: ProxySummary, row: dict) -> None:
+    summary.by_status[row["status"]] += 1
+    summary.cpu_s += row.get("cpu_s") or 0.0
+    if row["status"] == "ok":
+        summary.media_s += row.get("parent_duration_s") or 0.0
+    else:
+        summary.problems.append({"status": row["status"], "message": row["error_message"]})
+
+
+def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, address: str | None = None,
+              workers: int | None = None, progress: bool = True) -> ProxySummary:
+    """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``)."""
+    from pipeline.ingest import new_run_id
+
+    archive = Path(archive).resolve()
+    run_id = new_run_id()
+    summary = ProxySummary(run_id, str(archive), datetime.now(timezone.utc))
+    t0 = time.monotonic()
+    with ArchiveLock(archive, f"transcode {run_id}"):
+        catalog = Catalog(archive, fsync=config.ingest.fsync).create()
+        stage.sweep(archive)
+        jobs, summary.already = plan(catalog, config, shas)
+        summary.selected = len(jobs)
+        needs_ray = any(not j.skip_reason for j in jobs)
+        cluster = runner.connect(address, workers) if needs_ray else runner.Cluster("none", 0, 0, False)
+        summary.ray_address, summary.cluster_cpus = cluster.address, cluster.cpus
+        try:
+            make_proxies(jobs, catalog, config, run_id, summary, progress=progress)
+        except KeyboardInterrupt:
+            summary.outcome = "interrupted"
+            raise
+        except BaseException:
+            summary.outcome = "failed"
+            raise
+        finally:
+            summary.wall_s = time.monotonic() - t0
+            summary.finished_at = datetime.now(timezone.utc)
+            try:
+                catalog.commit({"runs": [_run_row(summary, config)]}, tag=run_id)
+            except OSError:
+                pass                    # the archive itself is failing: the caller reports that
+            runner.shutdown(cluster)
+            stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
+        integrity.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
+    return summary
+
+
+def _run_row(s: ProxySummary, config: Config) -> dict:
+    # The runs table is shaped for ingest; a transcode run fills: files_seen = recordings selected,
+    # files_skipped = already had a proxy, files_new = files_ok = proxies made,
+    # files_damaged = declined (original damaged), files_unreadable = failed.
+    return {
+        "run_id": s.run_id, "command": "transcode", "started_at": s.started_at, "finished_at": s.finished_at,
+        "host": socket.gethostname(), "ray_address": s.ray_address, "sources": [],
+        "files_seen": s.selected, "files_new": s.by_status.get("ok", 0), "files_duplicate": 0,
+        "files_skipped": s.already, "files_ok": s.by_status.get("ok", 0),
+        "files_damaged": s.by_status.get("skipped", 0), "files_unreadable": s.by_status.get("failed", 0),
+        "media_s_ok": s.media_s, "wall_s": s.wall_s, "outcome": s.outcome,
+        "config_json": json.dumps(config.to_dict(), default=str), "schema_version": SCHEMA_VERSION,
+        "fieldrec_version": pipeline.__version__,
+    }
