@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.config import ConfigError, load_config
+from pipeline.commands.options import add_ray, config_of
 
 HELP = """\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
@@ -28,13 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folders (walked recursively) or files to ingest")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR",
                    help="archive folder (created if missing)")
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml key by key")
-    p.add_argument("--address", metavar="RAY_ADDRESS",
-                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
-                        "Every worker must see the sources and the archive at the same paths")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+    add_ray(p)
     proxies = p.add_mutually_exclusive_group()
     proxies.add_argument("--proxies", dest="proxies", action="store_true", default=None,
                          help="also make review proxies in this run (default from config: ingest.proxies)")
@@ -51,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.stages.checksum import ArchiveWriteError
     from pipeline.transcoding import TranscodeError
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    config = config_of(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
         raise UsageError("source not found: " + ", ".join(missing))

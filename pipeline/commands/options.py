@@ -26,6 +26,17 @@ def add_archive(p: argparse.ArgumentParser) -> None:
                    help="TOML file overriding configs/default.toml key by key")
 
 
+def add_ray(p: argparse.ArgumentParser) -> None:
+    """--config, --address and --workers, for commands that run on Ray."""
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--address", metavar="RAY_ADDRESS",
+                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
+                        "Every worker must see the sources and the archive at the same paths")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+
+
 def add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.config import ConfigError, load_config
+from pipeline.commands.options import add_ray, config_of
 
 HELP = """\
 Make review proxies: each good video becomes an H.264/AAC MP4 (longer side 640 px, CRF 28 by
@@ -38,13 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--missing", action="store_true",
                    help="every recording without a proxy for the current settings (failed ones are retried); "
                         "with SHA256 arguments, only those")
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml key by key")
-    p.add_argument("--address", metavar="RAY_ADDRESS",
-                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
-                        "Every worker must see the archive at the same path")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="CPUs for the local Ray instance (default: all)")
+    add_ray(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)
@@ -55,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.stages.checksum import ArchiveWriteError
     from pipeline.transcoding import TranscodeError, transcode
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    config = config_of(args)
     if not args.missing and not args.sha256:
         raise UsageError("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes")
     bad = [s for s in args.sha256 if not re.fullmatch(r"[0-9a-fA-F]{6,64}", s)]

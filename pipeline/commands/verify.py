@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.config import ConfigError, load_config
+from pipeline.commands.options import add_ray, config_of
 
 EXIT_PROBLEMS = 3
 
@@ -59,9 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", metavar="PUBFILE",
                    help="trusted public key for signatures (default: [integrity] verify_key or signing_key)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the --sample draw, to repeat an audit")
-    p.add_argument("--config", type=Path, metavar="FILE", help="TOML file overriding configs/default.toml")
-    p.add_argument("--address", metavar="RAY_ADDRESS", help="Ray cluster to run on (also RAY_ADDRESS)")
-    p.add_argument("--workers", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
+    add_ray(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: summary and problem list; csv: one line per problem; json: the whole report")
     p.set_defaults(handler=run_verify)
@@ -79,10 +77,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.native.signing import KeyFileError
     from pipeline.stages.checksum import ArchiveWriteError
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    config = config_of(args)
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
     if args.workers is not None and args.workers < 1:
