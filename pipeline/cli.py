@@ -32,7 +32,7 @@ Originals are stored byte-identical and never rewritten; everything known about 
 cataloged in Parquet tables under ARCHIVE/catalog/. Run `fieldrec COMMAND --help` for details.
 
 Exit codes: 0 done (damaged inputs are data, not failures), 1 the job could not finish,
-2 usage error.
+2 usage error, 3 `verify` found problems.
 """
 
 

@@ -43,8 +43,12 @@ def _entry(path: str) -> SourceFile:
     return SourceFile(path, st.st_size, st.st_mtime_ns)
 
 
-def walk(sources: list[Path]) -> Iterator[SourceFile]:
-    """Every file under ``sources`` (files or folders), sorted; symlinked folders are not entered."""
+def walk(sources: list[Path], exclude: Path | None = None) -> Iterator[SourceFile]:
+    """Every file under ``sources`` (files or folders), sorted; symlinked folders are not entered.
+
+    ``exclude``: a folder never entered (the archive itself, when a drop folder contains it).
+    """
+    skip = os.path.realpath(exclude) if exclude else None
     for source in sources:
         root = os.path.abspath(source)
         if not os.path.isdir(root):
@@ -52,6 +56,9 @@ def walk(sources: list[Path]) -> Iterator[SourceFile]:
             continue
         errors: list[OSError] = []
         for folder, dirs, files in os.walk(root, onerror=errors.append, followlinks=False):
+            if skip and os.path.realpath(folder) == skip:
+                dirs[:] = []
+                continue
             dirs.sort()
             for name in sorted(dirs):
                 full = os.path.join(folder, name)

@@ -171,7 +171,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
 
         todo: list[SourceFile] = []
         keys = set()
-        for src in walk(sources):
+        for src in walk(sources, exclude=archive):      # an archive inside a drop is not a drop
             summary.files_seen += 1
             if src.key in seen or src.key in keys:
                 summary.files_skipped += 1

@@ -228,3 +228,13 @@ def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
     outcome = demux.demux_file(clip, "x", sniff(clip.read_bytes()[:4096]), clip.stat().st_size, DemuxConfig())
     assert outcome.status == "ok"
     assert outcome.fields["duration_s"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_an_archive_inside_the_drop_folder_is_not_ingested_again(tmp_path, fast_config, ray_local):
+    drop = tmp_path / "drop"
+    synth.write_wav(drop / "BWC1_OF1_20260301100000.WAV", duration_s=0.3)
+    archive = drop / "archive"
+    first = ingest([drop], archive, fast_config)
+    again = ingest([drop], archive, fast_config)
+    assert first.files_seen == 1 and again.files_seen == 1 and again.files_skipped == 1
+    assert [s["source_path"] for s in table(archive, "sightings")] == [str(drop / "BWC1_OF1_20260301100000.WAV")]
