@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/python -m pipeline.sample $(DEMO)/drop
+	$(BIN)/python -m pipeline.sample $(DEMO)/drop --hours-ago 3
 	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive
 	$(BIN)/fieldrec report --archive $(DEMO)/archive -o $(DEMO)/report.html
 	@echo

@@ -57,10 +57,10 @@ def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
-def _segments(root: Path, dev: _Device) -> tuple[list[Path], datetime]:
+def _segments(root: Path, dev: _Device, shift: timedelta) -> tuple[list[Path], datetime]:
     """Write the device's good segments; returns them and when the next would start."""
     folder = root / dev.dock / dev.device
-    when, paths = dev.start, []
+    when, paths = dev.start + shift, []
     for i, seconds in enumerate(dev.durations):
         when += timedelta(seconds=dev.gaps.get(i, 0))
         # Distinct seeds: separate recordings must not share media bytes.
@@ -71,12 +71,18 @@ def _segments(root: Path, dev: _Device) -> tuple[list[Path], datetime]:
     return paths, when
 
 
-def make_sample_drop(root: Path) -> Path:
-    """Build the dock drop described in the module docstring under ``root``; returns root."""
+def make_sample_drop(root: Path, recorded_at: datetime | None = None) -> Path:
+    """Build the dock drop described in the module docstring under ``root``; returns root.
+
+    ``recorded_at``: when the event began (device time); default 2026-03-01 10:00, so the drop is
+    the same bytes every time. The demo passes a recent time, so its uploads are on time.
+    """
     root = Path(root)
     bwc1, bwc2, bwc3 = _DEVICES
+    shift = (recorded_at.replace(tzinfo=timezone.utc, microsecond=0) - bwc1.start) if recorded_at else timedelta(0)
+    bwc1 = replace(bwc1, start=bwc1.start + shift)
 
-    paths, next_start = _segments(root, bwc1)
+    paths, next_start = _segments(root, bwc1, timedelta(0))
     folder = root / bwc1.dock / bwc1.device
     (folder / _name(bwc1, next_start, len(paths) + 1, "MP4")).write_bytes(b"")
     (folder / "DEVICE.LOG").write_text(
@@ -88,19 +94,19 @@ def make_sample_drop(root: Path) -> Path:
     duplicate.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(paths[1], duplicate)
 
-    _segments(root, bwc2)
-    photo_time = datetime(2026, 3, 1, 10, 15, 0, tzinfo=timezone.utc)
+    _segments(root, bwc2, shift)
+    photo_time = datetime(2026, 3, 1, 10, 15, 0, tzinfo=timezone.utc) + shift
     synth.write_jpeg(
         root / bwc2.dock / bwc2.device / _name(bwc2, photo_time, None, "JPG"),
         orientation=6,
         datetime_original=photo_time.strftime("%Y:%m:%d %H:%M:%S"),
     )
 
-    paths, next_start = _segments(root, bwc3)
+    paths, next_start = _segments(root, bwc3, shift)
     folder = root / bwc3.dock / bwc3.device
     broken = replace(_SEGMENT, duration_s=5.0, creation_time=_iso(next_start), seed=999)
     synth.write_no_moov(folder / _name(bwc3, next_start, len(paths) + 1, "MP4"), broken, keep_fraction=0.7)
-    note_time = datetime(2026, 3, 1, 10, 20, 0, tzinfo=timezone.utc)
+    note_time = datetime(2026, 3, 1, 10, 20, 0, tzinfo=timezone.utc) + shift
     synth.write_wav(folder / _name(bwc3, note_time, None, "WAV"), duration_s=3.0, rate=16000)
     return root
 
@@ -108,8 +114,13 @@ def make_sample_drop(root: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.sample", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="where to build the drop (created if missing)")
+    parser.add_argument("--hours-ago", type=float, metavar="H",
+                        help="date the recordings H hours before now (UTC) instead of 2026-03-01 10:00")
     args = parser.parse_args(argv)
-    make_sample_drop(args.dir)
+    when = None
+    if args.hours_ago is not None:
+        when = (datetime.now(timezone.utc) - timedelta(hours=args.hours_ago)).replace(tzinfo=None)
+    make_sample_drop(args.dir, when)
     return 0
 
 
