@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 MediaError = (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError)
 ISO_FORMATS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2")
+# MPEG-TS/PS timestamps are 33-bit counts of a 90 kHz clock: they wrap every 26.5 h, and a
+# slightly negative start (AAC priming) reads as a time near the top of the range.
+TS_WRAP_S = 2 ** 33 / 90000
+WRAPPING_FORMATS = ("mpegts", "mpegtsraw", "mpeg", "mpegvideo")
 
 
 @dataclass
@@ -174,7 +178,56 @@ def demux(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False) 
                 size=np.asarray(size, dtype=np.int64),
                 corrupt=corrupt[0],
             )
+    unwrap_timestamps(info)
     return info
+
+
+def _unwrap(t: np.ndarray) -> np.ndarray:
+    """Undo 33-bit wraps in one stream: a step of more than half the range is a wrap."""
+    ok = np.flatnonzero(np.isfinite(t))
+    if len(ok) < 2:
+        return t
+    values = t[ok]
+    steps = np.diff(values)
+    fix = np.where(steps < -TS_WRAP_S / 2, TS_WRAP_S, np.where(steps > TS_WRAP_S / 2, -TS_WRAP_S, 0.0))
+    out = t.copy()
+    out[ok] = np.concatenate([values[:1], values[1:] + np.cumsum(fix)])
+    return out
+
+
+def _first(t: np.ndarray) -> float | None:
+    ok = t[np.isfinite(t)]
+    return float(ok[0]) if len(ok) else None
+
+
+def _near(value: float, anchor: float) -> float:
+    """The whole number of wraps that brings ``value`` next to ``anchor``, in seconds."""
+    return round((anchor - value) / TS_WRAP_S) * TS_WRAP_S
+
+
+def unwrap_timestamps(info: MediaInfo) -> None:
+    """Make a wrapping container's timestamps continuous: DTS next to PTS, streams next to the
+    first video stream. Every reader of ``MediaInfo`` then sees one clock."""
+    if not any(name in info.format_name.split(",") for name in WRAPPING_FORMATS):
+        return
+    firsts = {}
+    for idx, t in info.packets.items():
+        t.pts, t.dts = _unwrap(t.pts), _unwrap(t.dts)
+        p0, d0 = _first(t.pts), _first(t.dts)
+        if p0 is not None and d0 is not None:
+            t.dts = t.dts + _near(d0, p0)
+        first = p0 if p0 is not None else d0
+        if first is not None:
+            firsts[idx] = first
+    if not firsts:
+        return
+    video = [s.index for s in info.streams if s.type == "video" and s.index in firsts]
+    anchor = firsts[video[0] if video else next(iter(firsts))]
+    for idx, first in firsts.items():
+        shift = _near(first, anchor)
+        if shift:
+            t = info.packets[idx]
+            t.pts, t.dts = t.pts + shift, t.dts + shift
 
 
 def describe_error(exc: BaseException) -> str:

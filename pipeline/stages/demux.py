@@ -33,47 +33,6 @@ class DemuxOutcome:
     photo: images.PhotoInfo | None = None
 
 
-# MPEG-TS/PS timestamps are 33-bit counts of a 90 kHz clock: they wrap every 26.5 h, and a
-# slightly negative start (AAC priming) reads as a time near the top of the range.
-TS_WRAP_S = 2 ** 33 / 90000
-WRAPPING_FORMATS = ("mpegts", "mpegtsraw", "mpeg", "mpegvideo")
-
-
-def _unwrap(t: np.ndarray) -> np.ndarray:
-    """Undo 33-bit wraps in one stream: a step of more than half the range is a wrap."""
-    ok = np.flatnonzero(np.isfinite(t))
-    if len(ok) < 2:
-        return t
-    values = t[ok]
-    steps = np.diff(values)
-    fix = np.where(steps < -TS_WRAP_S / 2, TS_WRAP_S, np.where(steps > TS_WRAP_S / 2, -TS_WRAP_S, 0.0))
-    out = t.copy()
-    out[ok] = np.concatenate([values[:1], values[1:] + np.cumsum(fix)])
-    return out
-
-
-def unwrap_timestamps(info: media.MediaInfo) -> None:
-    """Make a wrapping container's timestamps continuous, every stream next to the first video."""
-    if not any(name in info.format_name.split(",") for name in WRAPPING_FORMATS):
-        return
-    firsts = {}
-    for idx, t in info.packets.items():
-        t.pts, t.dts = _unwrap(t.pts), _unwrap(t.dts)
-        ref = np.where(np.isfinite(t.pts), t.pts, t.dts)
-        ref = ref[np.isfinite(ref)]
-        if len(ref):
-            firsts[idx] = float(ref[0])
-    if not firsts:
-        return
-    video = [s.index for s in info.streams if s.type == "video" and s.index in firsts]
-    anchor = firsts[video[0] if video else next(iter(firsts))]
-    for idx, first in firsts.items():
-        shift = round((anchor - first) / TS_WRAP_S) * TS_WRAP_S
-        if shift:
-            t = info.packets[idx]
-            t.pts, t.dts = t.pts + shift, t.dts + shift
-
-
 def stream_span(times: media.PacketTimes) -> tuple[float | None, float | None]:
     """First presentation time and the end of the last packet, in seconds."""
     pts = np.where(np.isfinite(times.pts), times.pts, times.dts)
@@ -159,7 +118,6 @@ def demux_file(path: Path, sha256: str, signature: Signature, size: int, cfg: De
                            indexed=signature.format == "isobmff")
     except media.MediaError as exc:
         return _open_failure(path, signature, size, exc)
-    unwrap_timestamps(info)
 
     video = [s for s in info.streams if s.type == "video" and not s.attached_pic]
     audio = [s for s in info.streams if s.type == "audio"]

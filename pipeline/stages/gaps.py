@@ -19,12 +19,6 @@ from pipeline.config import GapsConfig
 from pipeline.native.media import MediaInfo, PacketTimes
 from pipeline.stages import demux
 
-# MPEG-TS and MPEG-PS timestamps are 33-bit counts of a 90 kHz clock: they wrap every 26.5 h,
-# and a negative start (AAC priming) shows as a time near the top of the range.
-TS_WRAP_S = 2 ** 33 / 90000
-WRAPPING_FORMATS = ("mpegts", "mpegtsraw", "mpeg", "mpegvideo")
-
-
 @dataclass(frozen=True)
 class FileGap:
     kind: str                       # within_file | damaged_tail
@@ -42,15 +36,6 @@ def gap_id(*parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _unwrap(t: np.ndarray) -> np.ndarray:
-    """Undo 33-bit wraps: each step of more than half the range is a wrap, not a jump."""
-    if len(t) < 2:
-        return t
-    steps = np.diff(t)
-    fix = np.where(steps < -TS_WRAP_S / 2, TS_WRAP_S, np.where(steps > TS_WRAP_S / 2, -TS_WRAP_S, 0.0))
-    return np.concatenate([t[:1], t[1:] + np.cumsum(fix)])
-
-
 @dataclass
 class Track:
     """One stream's packets that carry a timestamp, in demux order (seconds)."""
@@ -60,7 +45,7 @@ class Track:
     dur: np.ndarray
 
 
-def track(index: int, times: PacketTimes, wraps: bool) -> Track | None:
+def track(index: int, times: PacketTimes) -> Track | None:
     """A stream's timing; DTS give the decode order (PTS of B-frames do not) unless missing."""
     use_dts = bool(np.isfinite(times.dts).sum() >= max(1, 0.9 * len(times.dts)))
     order = times.dts if use_dts else times.pts
@@ -69,17 +54,7 @@ def track(index: int, times: PacketTimes, wraps: bool) -> Track | None:
         return None
     order = order[ok]
     pts = np.where(np.isfinite(times.pts[ok]), times.pts[ok], order)
-    if wraps:
-        order, pts = _unwrap(order), _unwrap(pts)
-        pts = pts + round((order[0] - pts[0]) / TS_WRAP_S) * TS_WRAP_S
     return Track(index, order, pts, times.duration[ok])
-
-
-def align(tracks: list[Track], reference: Track) -> None:
-    """Move each unwrapped stream by whole wraps next to the reference stream."""
-    for t in tracks:
-        shift = round((reference.pts[0] - t.pts[0]) / TS_WRAP_S) * TS_WRAP_S
-        t.order, t.pts = t.order + shift, t.pts + shift
 
 
 def frame_duration(t: np.ndarray, dur: np.ndarray) -> float | None:
@@ -159,15 +134,15 @@ def merge(gaps: list[FileGap], slack: float) -> list[FileGap]:
 
 
 def within_file_gaps(info: MediaInfo, cfg: GapsConfig) -> list[FileGap]:
-    """Every forward jump and backward step in the file's audio and video timestamps."""
-    wraps = any(name in info.format_name.split(",") for name in WRAPPING_FORMATS)
+    """Every forward jump and backward step in the file's audio and video timestamps.
+
+    MPEG-TS clock wraps were undone when the packets were read (``media.unwrap_timestamps``).
+    """
     streams = [s for s in info.streams if s.type in ("video", "audio") and not s.attached_pic]
-    tracks = [t for t in (track(s.index, info.packets[s.index], wraps) for s in streams if s.index in info.packets) if t]
+    tracks = [t for t in (track(s.index, info.packets[s.index]) for s in streams if s.index in info.packets) if t]
     if not tracks:
         return []
     videos = [t for t in tracks if t.index in {s.index for s in streams if s.type == "video"}]
-    if wraps:
-        align(tracks, (videos or tracks)[0])
     # Offsets count from where the picture starts (the audio's encoder priming is not "the start").
     origin = float(min(t.pts.min() for t in (videos or tracks)))
     found = []
