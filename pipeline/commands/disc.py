@@ -191,7 +191,7 @@ def run_stage(args: argparse.Namespace) -> int:
     from pipeline.disc import plan as planning
     from pipeline.disc.bag import StageError
     from pipeline.disc.stage import stage_plan
-    from pipeline.lock import ArchiveBusy, ArchiveLock
+    from pipeline.commands.options import writing
 
     try:
         plan = planning.read(args.plan)
@@ -200,13 +200,8 @@ def run_stage(args: argparse.Namespace) -> int:
     _catalog(args.archive)
     say = (lambda _: None) if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        with ArchiveLock(args.archive, "disc stage"):
+        with writing(args.archive, "disc stage"):
             outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say)
-            from pipeline import integrity
-
-            integrity.seal_command(args.archive, "disc stage")
-    except ArchiveBusy as exc:
-        raise RunError(str(exc)) from None
     except StageError as exc:
         raise RunError(str(exc)) from None
     except OSError as exc:
@@ -225,21 +220,15 @@ def run_stage(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from pipeline.disc.stage import record_verification
     from pipeline.disc.verify import verify
-    from pipeline.lock import ArchiveBusy, ArchiveLock
+    from pipeline.commands.options import writing
 
     if not args.path.exists():
         raise UsageError(f"{args.path} does not exist (give a staged folder, an ISO image or a mount point)")
     report = verify(args.path)
     if args.archive:
         _catalog(args.archive)
-        try:
-            with ArchiveLock(args.archive, "disc verify"):
-                report.problems += record_verification(args.archive, report)
-                from pipeline import integrity
-
-                integrity.seal_command(args.archive, "disc verify")
-        except ArchiveBusy as exc:
-            raise RunError(str(exc)) from None
+        with writing(args.archive, "disc verify"):
+            report.problems += record_verification(args.archive, report)
     if args.format == "json":
         json.dump(report.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")

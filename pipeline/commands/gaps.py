@@ -139,7 +139,7 @@ def run_gaps(args: argparse.Namespace) -> int:
 
 def run_explain(args: argparse.Namespace) -> int:
     from pipeline import gapstate
-    from pipeline.lock import ArchiveBusy, ArchiveLock
+    from pipeline.commands.options import writing
 
     if not args.reason.strip():
         raise UsageError("--reason must not be empty")
@@ -147,17 +147,12 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError("--by must name who gives the explanation")
     catalog = _catalog(args.archive)
     try:
-        with ArchiveLock(args.archive, f"explain {args.gap_id}"):
+        with writing(args.archive, f"explain {args.gap_id}"):
             catalog.create()                      # finishes any interrupted commit first
             row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
                                    approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
-            from pipeline import integrity
-
-            integrity.seal_command(args.archive, f"explain {row['gap_id']}")
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
-    except ArchiveBusy as exc:
-        raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"the explanation could not be written: {exc}") from None
     if args.json:

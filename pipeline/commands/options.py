@@ -124,19 +124,27 @@ def _json_value(value):
 
 
 @contextmanager
-def locked_catalog(archive: Path, config: Config, purpose: str):
-    """The archive's catalog, held against other writers for the ``with`` block."""
-    from catalog.store import Catalog
+def writing(archive: Path, purpose: str, config: Config | None = None):
+    """Hold the archive against other writers for the ``with`` block; when the block succeeds,
+    seal what it committed into the tamper-evident manifest chain. A busy archive is exit 1."""
+    from pipeline import integrity
     from pipeline.lock import ArchiveBusy, ArchiveLock
 
     try:
         with ArchiveLock(archive, purpose):
-            yield Catalog(archive, fsync=config.ingest.fsync).create()
-            from pipeline import integrity
-
-            integrity.seal_command(archive, purpose, config)     # the tamper-evident ledger
+            yield
+            integrity.seal_command(archive, purpose, config)
     except ArchiveBusy as exc:
         raise RunError(str(exc)) from None
+
+
+@contextmanager
+def locked_catalog(archive: Path, config: Config, purpose: str):
+    """The archive's catalog, written under ``writing`` (held, then sealed)."""
+    from catalog.store import Catalog
+
+    with writing(archive, purpose, config):
+        yield Catalog(archive, fsync=config.ingest.fsync).create()
 
 
 def new_id(prefix: str) -> str:
