@@ -148,7 +148,7 @@ class CatalogBuffer:
 
 
 def _known_sightings(catalog: Catalog, retry_unreadable: bool) -> set[tuple[str, int, int]]:
-    table = catalog.read("sightings", ["source_path", "size", "mtime_ns", "status", "sha256"])
+    table = catalog.read("sightings", ["source_path", "size", "mtime_ns", "sha256"])
     if retry_unreadable:
         table = table.filter(pc.is_valid(table["sha256"]))
     return set(zip(table["source_path"].to_pylist(), table["size"].to_pylist(), table["mtime_ns"].to_pylist()))
@@ -217,16 +217,21 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             summary.wall_s = time.monotonic() - t0
             summary.cpu_s = time.process_time() - cpu0
             summary.finished_at = datetime.now(timezone.utc)
-            try:
-                catalog.commit({"runs": [_run_row(summary, config)]}, tag=run_id)
-            except OSError:
-                pass                    # the archive itself is failing: the caller reports that
-            runner.shutdown(cluster)
+            close_run(catalog, _run_row(summary, config), cluster)
             store.sweep()               # copies abandoned by killed or cancelled workers
             if proxy_jobs:
                 transcoding.stage.sweep(archive)
         integrity.seal(archive, run_id, config, command="ingest")
     return summary
+
+
+def close_run(catalog: Catalog, row: dict, cluster: runner.Cluster) -> None:
+    """Record the run, a failed one too, and stop the Ray instance it started."""
+    try:
+        catalog.commit({"runs": [row]}, tag=row["run_id"])
+    except OSError:
+        pass                            # the archive itself is failing: the caller reports that
+    runner.shutdown(cluster)
 
 
 def _guarded(src: SourceFile, ctx: Context, node: str | None) -> FileResult:

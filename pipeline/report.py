@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline import gapstate
 from pipeline.config import ComplianceConfig, Config, ReportConfig
@@ -111,11 +109,7 @@ def read_table(archive: Path, name: str, columns: list[str] | None = None, filte
     files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     if not files:
         return None
-    if name in TABLES:
-        dataset = Catalog(archive).dataset(name)
-    else:
-        schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema)
+    dataset = Catalog(archive).dataset(name)
     if columns is not None:
         columns = [c for c in columns if c in dataset.schema.names]
     return dataset.to_table(columns=columns, filter=filter)

@@ -177,7 +177,7 @@ def _count(summary: ProxySummary, row: dict) -> None:
 def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, address: str | None = None,
               workers: int | None = None, progress: bool = True) -> ProxySummary:
     """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``)."""
-    from pipeline.ingest import new_run_id
+    from pipeline.ingest import close_run, new_run_id
 
     archive = Path(archive).resolve()
     run_id = new_run_id()
@@ -202,11 +202,7 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
         finally:
             summary.wall_s = time.monotonic() - t0
             summary.finished_at = datetime.now(timezone.utc)
-            try:
-                catalog.commit({"runs": [_run_row(summary, config)]}, tag=run_id)
-            except OSError:
-                pass                    # the archive itself is failing: the caller reports that
-            runner.shutdown(cluster)
+            close_run(catalog, _run_row(summary, config), cluster)
             stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
         integrity.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
     return summary

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from catalog.schema import TABLES
 from catalog.store import Catalog
 
 SELECTION_GROUP = "selection"
@@ -81,9 +80,6 @@ def by_cases(catalog: Catalog, known: dict[str, dict], case_ids: list[str] | Non
 
     ``strict``: a named case with no recordings is an error (not when called for grouping).
     """
-    if "assignments" not in TABLES:
-        raise SelectionError("this fieldrec has no case assignments yet (the `assignments` table "
-                             "arrives with the retention feature); select with --sha or --device")
     table = catalog.read("assignments")
     names = set(table.column_names)
     rows = table.to_pylist()
@@ -118,10 +114,9 @@ def _case_classes(catalog: Catalog, assignments: list[dict]) -> dict[str, str]:
     for row in assignments:
         if row.get("retention_class"):
             classes[row["case_id"]] = row["retention_class"]
-    if "cases" in TABLES:
-        for row in catalog.read("cases").to_pylist():
-            if row.get("retention_class"):
-                classes[row["case_id"]] = row["retention_class"]
+    for row in catalog.read("cases").to_pylist():
+        if row.get("retention_class"):
+            classes[row["case_id"]] = row["retention_class"]
     return classes
 
 
