@@ -29,7 +29,7 @@ from pathlib import Path
 
 import av
 
-from pipeline.native import synth
+from pipeline.sample import synth
 
 CACHE = Path(__file__).resolve().parent / "cache"
 LAYOUT_VERSION = 1          # bump when the drop layout or naming changes: caches are rebuilt

@@ -150,7 +150,7 @@ class Bench:
 
     def startup(self) -> Row:
         """fieldrec on one 1-second file: the fixed cost of a run (imports, Ray start and stop)."""
-        from pipeline.native import synth
+        from pipeline.sample import synth
 
         root, rel = self.work / "startup-drop", "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4"
         size = synth.write_clip(root / rel, synth.ClipSpec(duration_s=1.0)).stat().st_size

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog.store import Catalog  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.report import write_report  # noqa: E402
+from pipeline.report.html import write_report  # noqa: E402
 from tests.report_drop import THUMBNAILS, write_part  # noqa: E402
 
 

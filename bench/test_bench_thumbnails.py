@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.native import synth, thumbs
+from pipeline.native import thumbs
+from pipeline.sample import synth
 from pipeline.stages import demux, thumbnails
-from pipeline.stages.identify import sniff
+from pipeline.stages.filekind import sniff
 
 
 @pytest.fixture(scope="module")

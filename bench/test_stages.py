@@ -14,10 +14,11 @@ import pytest
 
 from catalog.store import Catalog
 from pipeline.config import load_config
-from pipeline.native import media, synth
+from pipeline.native import media
+from pipeline.sample import synth
 from pipeline.native.hashing import copy_and_hash
 from pipeline.stages import demux
-from pipeline.stages.identify import sniff
+from pipeline.stages.filekind import sniff
 
 CHUNK = 4 * 1024 * 1024
 DATA = os.urandom(64 * 1024 * 1024)

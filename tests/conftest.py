@@ -16,7 +16,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 @pytest.fixture(scope="session")
 def ray_local():
     """A private Ray instance shared by every test that needs one (start-up costs seconds)."""
-    from pipeline import runner
+    from pipeline.runs import runner
 
     cluster = runner.connect(None, workers=2)
     yield cluster

@@ -1,6 +1,6 @@
 """Tiny clips with known timing faults, encoded with PyAV, for the gap tests.
 
-Kept apart from ``pipeline.native.synth`` (arriving from another branch) so these tests do not
+Kept apart from ``pipeline.sample.synth`` (arriving from another branch) so these tests do not
 wait for it; the options mirror ClipSpec's names where they overlap.
 """
 

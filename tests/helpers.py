@@ -8,7 +8,7 @@ from catalog.store import Catalog
 
 
 def ingest(sources, archive: Path, config, **kwargs):
-    from pipeline.ingest import ingest as run
+    from pipeline.runs.ingest import ingest as run
 
     return run([Path(s) for s in sources], archive, config, progress=False, **kwargs)
 

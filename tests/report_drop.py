@@ -137,7 +137,7 @@ def thumbnail_rows(archive: Path, recordings: list[dict], every_s: float) -> lis
 def add_stage_rows(archive: Path, *, every_s: float = 1.0) -> dict:
     """Explain BWC102's gap and write thumbnails for what is in the archive; returns what was written."""
     from catalog.store import Catalog
-    from pipeline import gapstate
+    from pipeline.records import gapstate
 
     catalog = Catalog(archive, fsync=False)
     recordings = catalog.rows("recordings")
@@ -151,7 +151,7 @@ def add_stage_rows(archive: Path, *, every_s: float = 1.0) -> dict:
 def gap_37(archive: Path) -> dict:
     """The 37 s between-files gap of BWC101, as `fieldrec gaps` lists it."""
     from catalog.store import Catalog
-    from pipeline import gapstate
+    from pipeline.records import gapstate
 
     found = [g for g in gapstate.listing(Catalog(archive)) if g["device_id"] == "BWC101" and g["kind"] == "between_files"
              and abs((g["duration_s"] or 0) - 37) < 0.5]
@@ -162,8 +162,8 @@ def gap_37(archive: Path) -> dict:
 def main(argv: list[str]) -> int:
     """Build a drop, ingest it, add stage rows and write OUT/report.html (for the README screenshot)."""
     from pipeline.config import load_config
-    from pipeline.ingest import ingest
-    from pipeline.report import write_report
+    from pipeline.runs.ingest import ingest
+    from pipeline.report.html import write_report
 
     out = Path(argv[0])
     long = "--long" in argv

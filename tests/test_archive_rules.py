@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.native.synth import ClipSpec, write_clip
+from pipeline.sample.synth import ClipSpec, write_clip
 from tests.helpers import by_name, ingest, table
 
 UTC = timezone.utc

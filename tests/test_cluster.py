@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_ingest_runs_on_both_nodes_of_a_cluster(tmp_path):
-    from pipeline.native import synth
+    from pipeline.sample import synth
 
     drop = tmp_path / "drop"
     # Tasks long enough (thumbnails of 320x240 clips) that one node cannot drain the queue alone

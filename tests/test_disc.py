@@ -16,7 +16,7 @@ from catalog.store import Catalog
 from pipeline.cli import main
 from pipeline.disc.pack import FIXED_OVERHEAD
 from pipeline.native.iso import IsoTree, write_iso
-from pipeline.stages.archive import ObjectStore
+from pipeline.archive.objects import ObjectStore
 from tests.helpers import table
 
 # a few discs' worth: 8 MiB of estimated file-system overhead plus room for ~3 clips

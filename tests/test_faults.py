@@ -16,10 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipeline import audit
+from pipeline.runs import verify
 from pipeline.cli import main as cli
 from pipeline.config import load_config
-from pipeline.stages.archive import ObjectStore
+from pipeline.archive.objects import ObjectStore
 from pipeline.stages.checksum import store_source
 from tests.drops import make_drop, sha256
 from tests.helpers import ingest, table
@@ -107,7 +107,7 @@ def assert_archive_whole(archive: Path, files: list[Path], config) -> None:
     leftovers = [p for p in archive.rglob(".*") if p.name != ".tmp"] + list((archive / "objects" / ".tmp").iterdir()) \
         + list((archive / "catalog" / "_journal").iterdir())
     assert not leftovers, f"half-written files left behind: {leftovers}"
-    report = audit.verify(archive, config)
+    report = verify.verify(archive, config)
     assert report.ok, report.render()
 
 

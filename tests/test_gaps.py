@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from catalog.store import Catalog
-from pipeline import gapstate
+from pipeline.records import gapstate
 from pipeline.cli import main
 from tests.gapclips import Clip, concatenate, truncate, write_clip
 from tests.helpers import ingest, table
@@ -301,7 +301,7 @@ def test_corpus_gaps(corpus):
     from pipeline.config import DemuxConfig, GapsConfig
     from pipeline.stages import demux
     from pipeline.stages.gaps import file_gaps
-    from pipeline.stages.identify import sniff
+    from pipeline.stages.filekind import sniff
 
     found = {}
     for path in sorted(p for p in corpus.iterdir() if p.is_file()):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from pipeline.native import synth
+from pipeline.sample import synth
 from tests.helpers import by_name, ingest, table
 
 
@@ -197,8 +197,8 @@ def test_rerun_of_a_finished_run_adds_nothing(ingested):
 
 def test_file_that_cannot_be_opened_gets_a_row(tmp_path, fast_config, monkeypatch):
     """Permission denied cannot be staged as root, so the open itself is made to fail."""
-    from pipeline.discover import SourceFile
-    from pipeline.process import Context, process_file
+    from pipeline.runs.discover import SourceFile
+    from pipeline.runs.perfile import Context, process_file
     from pipeline.stages import checksum
 
     src = synth.write_wav(tmp_path / "locked.wav", duration_s=0.2)
@@ -222,7 +222,7 @@ def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
     """AAC's negative start wraps the 33-bit TS clock; the length must not become 26.5 hours."""
     from pipeline.config import DemuxConfig
     from pipeline.stages import demux
-    from pipeline.stages.identify import sniff
+    from pipeline.stages.filekind import sniff
 
     clip = synth.write_clip(tmp_path / "a.ts", synth.ClipSpec(container="mpegts", duration_s=2.0))
     outcome = demux.demux_file(clip, "x", sniff(clip.read_bytes()[:4096]), clip.stat().st_size, DemuxConfig())

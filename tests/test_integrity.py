@@ -12,7 +12,8 @@ from typing import Callable
 
 import pytest
 
-from pipeline import audit, integrity
+from pipeline.runs import verify
+from pipeline.archive import chain
 from pipeline.cli import main as cli
 from pipeline.config import load_config
 from pipeline.native import signing
@@ -43,12 +44,12 @@ def archive(two_runs, tmp_path) -> Path:
     return copy
 
 
-def _problems(report: audit.AuditReport) -> set[tuple[str, str, str]]:
+def _problems(report: verify.AuditReport) -> set[tuple[str, str, str]]:
     return {(f.status, f.kind, f.path) for f in report.findings}
 
 
 def _first_object(archive: Path, manifest_index: int = 0) -> str:
-    return integrity.read_manifests(archive)[manifest_index].doc["objects"][0]["path"]
+    return chain.read_manifests(archive)[manifest_index].doc["objects"][0]["path"]
 
 
 def _rewrite(path: Path, doc: dict) -> None:
@@ -57,23 +58,23 @@ def _rewrite(path: Path, doc: dict) -> None:
 
 
 def test_clean_archive_verifies_and_records_fixity(archive, ray_local):
-    manifests = integrity.read_manifests(archive)
+    manifests = chain.read_manifests(archive)
     assert [m.seq for m in manifests] == [1, 2]
     assert manifests[1].doc["prev_chain"] == manifests[0].doc["chain"]
     objects = {r["archive_path"] for r in table(archive, "recordings")}
-    assert set(integrity.ledger(manifests).objects) == objects == set(integrity.stored_objects(archive))
+    assert set(chain.ledger(manifests).objects) == objects == set(chain.stored_objects(archive))
 
-    report = audit.verify(archive, _config())
+    report = verify.verify(archive, _config())
     assert report.ok, report.render()
     assert report.objects_hashed == len(objects)
     assert report.chain_head == manifests[1].doc["chain"]
     rows = table(archive, "fixity")
     assert {r["item"] for r in rows if r["kind"] == "object"} == objects
     assert {r["status"] for r in rows} == {"ok"}
-    sealed = integrity.read_manifests(archive)[-1].doc
+    sealed = chain.read_manifests(archive)[-1].doc
     assert sealed["command"] == "verify" and not sealed["objects"]
     assert [e["path"].split("/")[1] for e in sealed["catalog"]] == ["fixity"]
-    assert audit.verify(archive, _config()).ok           # its own fixity part is tracked, not a stray
+    assert verify.verify(archive, _config()).ok           # its own fixity part is tracked, not a stray
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,13 @@ def _delete_object(archive: Path) -> str:
 
 
 def _delete_catalog_file(archive: Path) -> str:
-    rel = integrity.read_manifests(archive)[0].doc["catalog"][0]["path"]
+    rel = chain.read_manifests(archive)[0].doc["catalog"][0]["path"]
     (archive / rel).unlink()
     return rel
 
 
 def _edit_catalog_file(archive: Path) -> str:
-    rel = next(e["path"] for e in integrity.read_manifests(archive)[0].doc["catalog"] if "/runs/" in e["path"])
+    rel = next(e["path"] for e in chain.read_manifests(archive)[0].doc["catalog"] if "/runs/" in e["path"])
     with open(archive / rel, "ab") as fh:
         fh.write(b"\0")
     return rel
@@ -121,34 +122,34 @@ def _stray_object(archive: Path) -> str:
 
 
 def _stray_part(archive: Path) -> str:
-    rel = integrity.read_manifests(archive)[0].doc["catalog"][0]["path"]
+    rel = chain.read_manifests(archive)[0].doc["catalog"][0]["path"]
     forged = str(Path(rel).with_name("part-forged-00001-000000.parquet"))
     shutil.copy(archive / rel, archive / forged)
     return forged
 
 
 def _rewrite_manifest_keep_chain(archive: Path) -> str:
-    m = integrity.read_manifests(archive)[0]
+    m = chain.read_manifests(archive)[0]
     doc = dict(m.doc, objects=m.doc["objects"][:-1])         # hide one object from the ledger
     _rewrite(m.path, doc)
     return f"manifests/{m.name}"
 
 
 def _rewrite_manifest_recompute_chain(archive: Path) -> str:
-    m = integrity.read_manifests(archive)[0]
+    m = chain.read_manifests(archive)[0]
     body = dict(m.body, created_at="2020-01-01T00:00:00+00:00")
-    _rewrite(m.path, {**body, "chain": integrity.chain_of(body)})
-    return f"manifests/{integrity.read_manifests(archive)[1].name}"   # its successor no longer follows
+    _rewrite(m.path, {**body, "chain": chain.chain_of(body)})
+    return f"manifests/{chain.read_manifests(archive)[1].name}"   # its successor no longer follows
 
 
 def _remove_manifest(archive: Path) -> str:
-    first, second = integrity.read_manifests(archive)
+    first, second = chain.read_manifests(archive)
     first.path.unlink()
     return f"manifests/{second.name}"      # no longer follows anything, and its number is off
 
 
 def _swap_manifests(archive: Path) -> str:
-    first, second = integrity.read_manifests(archive)
+    first, second = chain.read_manifests(archive)
     a, b = first.path.with_name(f"000001-{second.run_id}.json"), second.path.with_name(f"000002-{first.run_id}.json")
     os.rename(first.path, b)
     os.rename(second.path, a)
@@ -173,17 +174,17 @@ TAMPERS = [
 @pytest.mark.parametrize("tamper", TAMPERS)
 def test_verify_reports_tampering(archive, tamper, ray_local):
     path = tamper.do(archive)
-    report = audit.verify(archive, _config())
+    report = verify.verify(archive, _config())
     assert (tamper.status, tamper.kind, path) in _problems(report), report.render()
     recorded = {(r["status"], r["item"]) for r in table(archive, "fixity")}
     assert (tamper.status, path) in recorded
 
 
 def test_removing_the_last_manifest_leaves_its_files_untracked(archive, ray_local):
-    last = integrity.read_manifests(archive)[-1]
+    last = chain.read_manifests(archive)[-1]
     os.chmod(last.path, 0o644)
     last.path.unlink()
-    report = audit.verify(archive, _config())
+    report = verify.verify(archive, _config())
     untracked = {f.path for f in report.findings if f.status == "untracked"}
     assert {e["path"] for e in last.doc["objects"] + last.doc["catalog"]} <= untracked
 
@@ -191,7 +192,7 @@ def test_removing_the_last_manifest_leaves_its_files_untracked(archive, ray_loca
 def test_acceptance_byte_edit_catalog_deletion_and_manifest_rewrite_all_reported(archive, ray_local):
     edited, deleted = _edit_object_byte(archive), _delete_catalog_file(archive)
     rewritten = _rewrite_manifest_keep_chain(archive)
-    report = audit.verify(archive, _config())
+    report = verify.verify(archive, _config())
     problems = _problems(report)
     assert ("changed", "object", edited) in problems
     assert ("missing", "catalog", deleted) in problems
@@ -211,17 +212,17 @@ def test_cli_exit_codes_and_listing(archive, ray_local, capsys):
 
 
 def test_sample_and_since_narrow_only_the_rehash(archive, ray_local):
-    manifests = integrity.read_manifests(archive)
+    manifests = chain.read_manifests(archive)
     first_objects = {e["path"] for e in manifests[0].doc["objects"]}
     second_objects = {e["path"] for e in manifests[1].doc["objects"]}
     _edit_object_byte(archive)                                   # an object of the first run
-    since = audit.verify(archive, _config(), since=manifests[1].run_id)
+    since = verify.verify(archive, _config(), since=manifests[1].run_id)
     assert since.ok and since.objects_hashed == len(second_objects)
-    sample = audit.verify(archive, _config(), sample_pct=50, seed=1)
+    sample = verify.verify(archive, _config(), sample_pct=50, seed=1)
     assert sample.objects_hashed == -(-len(first_objects | second_objects) // 2)
     (archive / next(iter(second_objects))).chmod(0o644)
     (archive / next(iter(second_objects))).unlink()              # existence is always checked in full
-    assert any(f.status == "missing" for f in audit.verify(archive, _config(), since=manifests[1].run_id,
+    assert any(f.status == "missing" for f in verify.verify(archive, _config(), since=manifests[1].run_id,
                                                           sample_pct=1).findings)
 
 
@@ -235,45 +236,45 @@ def test_signed_manifests(tmp_path, ray_local, capsys):
     archive = tmp_path / "archive"
     ingest([make_drop(tmp_path / "d1", seed=3, clips=1, blobs=2)[0].parent], archive, config)
     ingest([make_drop(tmp_path / "d2", seed=4, clips=1, blobs=2)[0].parent], archive, config)
-    manifests = integrity.read_manifests(archive)
+    manifests = chain.read_manifests(archive)
     assert all(m.doc["signed_by"] == signing.load_public_hex(f"{key}.pub") and m.doc["signature"] for m in manifests)
-    report = audit.verify(archive, _config(), key_path=f"{key}.pub")         # an audit host without the key
+    report = verify.verify(archive, _config(), key_path=f"{key}.pub")         # an audit host without the key
     assert report.ok and report.signatures_checked == 2
-    assert audit.verify(archive, config).ok                                    # its unsigned seal is fine
-    assert integrity.read_manifests(archive)[-1].doc["signature"]             # one with the key signs its own
-    assert audit.verify(archive, _config(), key_path=f"{key}.pub").signatures_checked == 3
+    assert verify.verify(archive, config).ok                                    # its unsigned seal is fine
+    assert chain.read_manifests(archive)[-1].doc["signature"]             # one with the key signs its own
+    assert verify.verify(archive, _config(), key_path=f"{key}.pub").signatures_checked == 3
 
     # A forger who rewrites the whole chain with a key of their own: the chain holds, the key does not.
     other = tmp_path / "other.key"
     signing.generate(other, Path(f"{other}.pub"))
     forger = signing.load_signer(other)
-    prev = integrity.GENESIS
-    for m in integrity.read_manifests(archive):
+    prev = chain.GENESIS
+    for m in chain.read_manifests(archive):
         body = dict(m.body, prev_chain=prev, signed_by=forger.public_hex)
-        prev = integrity.chain_of(body)
+        prev = chain.chain_of(body)
         _rewrite(m.path, {**body, "chain": prev, "signature": forger.sign(prev.encode())})
-    report = audit.verify(archive, _config(), key_path=f"{key}.pub")
+    report = verify.verify(archive, _config(), key_path=f"{key}.pub")
     assert {f.status for f in report.findings} == {"signature"}, report.render()
     # Stripping the signature of a manifest is seen too, even against the key it names.
-    m = integrity.read_manifests(archive)[0]
+    m = chain.read_manifests(archive)[0]
     _rewrite(m.path, {k: v for k, v in m.doc.items() if k != "signature"})
-    assert ("signature", "manifest", f"manifests/{m.name}") in _problems(audit.verify(archive, _config()))
+    assert ("signature", "manifest", f"manifests/{m.name}") in _problems(verify.verify(archive, _config()))
 
 
 def test_seal_adopts_what_an_unsealed_run_left(archive, ray_local, tmp_path):
     # A run killed after committing but before sealing: its parts and objects exist, no manifest.
-    latest = integrity.read_manifests(archive)[-1]
+    latest = chain.read_manifests(archive)[-1]
     os.chmod(latest.path, 0o644)
     latest.path.unlink()
-    assert not audit.verify(archive, _config()).ok
+    assert not verify.verify(archive, _config()).ok
     ingest([make_drop(tmp_path / "d3", seed=5, clips=1, blobs=1)[0].parent], archive, _config())
-    adopted = integrity.read_manifests(archive)[-1].doc
+    adopted = chain.read_manifests(archive)[-1].doc
     assert {e["run_id"] for e in adopted["objects"]} >= {latest.run_id}
-    assert audit.verify(archive, _config()).ok
+    assert verify.verify(archive, _config()).ok
 
 
 def test_verify_refuses_an_archive_another_process_is_writing(archive, capsys):
-    from pipeline.lock import ArchiveLock
+    from pipeline.archive.lock import ArchiveLock
 
     with ArchiveLock(archive, "ingest 20260301T000000Z-abcdef"):
         assert cli(["verify", "--archive", str(archive)]) == 1

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pipeline.config import ComplianceConfig, ConfigError, load_config, parse_utc_offset
-from pipeline.ledger import attribute, device_to_utc, holder_at, holder_periods, upload_delay_h
+from pipeline.rules.custody import attribute, device_to_utc, holder_at, holder_periods, upload_delay_h
 
 UTC = timezone.utc
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.progress import Progress
+from pipeline.runs.progress import Progress
 
 
 class FakeStream(io.StringIO):
@@ -82,7 +82,7 @@ def test_disabled_or_empty_prints_nothing():
 
 
 def test_summary_names_each_problem_file_once_with_its_reason():
-    from pipeline.ingest import RunSummary
+    from pipeline.runs.ingest import RunSummary
 
     summary = RunSummary("R1", "/srv/archive", datetime(2026, 3, 1, tzinfo=timezone.utc), files_seen=3, files_new=3,
                          by_status=Counter(ok=2, damaged=1), bytes_by_status=Counter(ok=2_000_000, damaged=1000),

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import ComplianceConfig, load_config
-from pipeline.report import Recording, late_uploads, load, spread
+from pipeline.report.data import Recording, late_uploads, load, spread
 from tests.report_drop import add_stage_rows, gap_37, make_drop
 
 DEVICES = ("BWC101", "BWC102", "BWC103", "BWC104")

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pipeline.config import ConfigError, RetentionConfig, load_config
-from pipeline.retention import AssignmentIndex, Subject, add_months, case_states, retain_until
+from pipeline.rules.retention import AssignmentIndex, Subject, add_months, case_states, retain_until
 
 UTC = timezone.utc
 

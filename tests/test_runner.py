@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.runner import plan_tasks
+from pipeline.runs.runner import plan_tasks
 
 
 @pytest.mark.parametrize("sizes,cpus", [

@@ -1,4 +1,4 @@
-"""Checks that pipeline.native.synth writes the media it promises, by decoding it back with PyAV."""
+"""Checks that pipeline.sample.synth writes the media it promises, by decoding it back with PyAV."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.native import synth
-from pipeline.native.synth import ClipSpec
+from pipeline.sample import synth
+from pipeline.sample.synth import ClipSpec
 from pipeline.sample import make_sample_drop
 
 CREATED = "2026-03-01T10:00:00.000000Z"

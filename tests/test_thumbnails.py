@@ -12,9 +12,10 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from pipeline.config import ConfigError, load_config
-from pipeline.native import media, synth
+from pipeline.native import media
+from pipeline.sample import synth
 from pipeline.stages import demux, thumbnails
-from pipeline.stages.identify import sniff
+from pipeline.stages.filekind import sniff
 from tests.helpers import by_name, ingest, table
 
 # -- generated media ------------------------------------------------------------------------

@@ -213,7 +213,7 @@ def test_proxies_are_derived_records_and_originals_are_untouched(proxied, drop):
 
 
 def test_transcode_missing_catches_up_later_and_only_once(drop, tmp_path, fast_config, ray_local):
-    from pipeline.transcoding import transcode
+    from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
     ingest([drop], archive, fast_config, proxies=False)
@@ -233,7 +233,7 @@ def test_transcode_missing_catches_up_later_and_only_once(drop, tmp_path, fast_c
 
 @pytest.mark.slow
 def test_kill_then_resume_leaves_no_half_proxy_and_no_duplicate(drop, tmp_path, fast_config, ray_local):
-    from pipeline.transcoding import transcode
+    from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
     ingest([drop], archive, fast_config, proxies=False)
@@ -320,7 +320,7 @@ def test_proxy_size(size, expected):
 
 
 def test_a_resource_no_node_offers_is_a_clear_error(drop, tmp_path, fast_config, ray_local):
-    from pipeline.transcoding import TranscodeError, transcode
+    from pipeline.runs.transcode import TranscodeError, transcode
 
     archive = tmp_path / "archive"
     ingest([drop], archive, fast_config, proxies=False)
@@ -389,7 +389,7 @@ def test_real_files_get_a_playable_proxy_or_a_reason(case, corpus, tmp_path):
 
 
 def test_only_damaged_originals_need_no_ray(tmp_path, fast_config, drop, ray_local):
-    from pipeline.transcoding import transcode
+    from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
     ingest([drop / DAMAGED], archive, fast_config, proxies=False)

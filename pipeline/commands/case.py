@@ -6,8 +6,9 @@ import argparse
 
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, new_id, parse_time, resolve_shas)
-from pipeline.retention import case_states, matches, now_utc
+                                       locked_catalog, parse_time, resolve_shas)
+from pipeline.common.clock import new_id, now_utc
+from pipeline.rules.retention import case_states, matches
 
 HELP = """\
 Cases hold recordings beyond their routine retention. Every change is an event appended to the

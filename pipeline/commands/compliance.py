@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.commands.options import TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, parse_time
-from pipeline.retention import now_utc
+from pipeline.common.clock import now_utc
 
 HELP = """\
 Report late uploads. A recording's upload delay is its ingest time minus its end time (the device

@@ -9,9 +9,9 @@ from collections import Counter
 
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
-                                       locked_catalog, new_id, parse_time)
-from pipeline.progress import human_duration
-from pipeline.retention import now_utc
+                                       locked_catalog, parse_time)
+from pipeline.common.units import human_duration
+from pipeline.common.clock import new_id, now_utc
 
 DEVICE_HELP = """\
 Record a device's handover to an officer (appended to the `handovers` table). A recording whose
@@ -65,7 +65,7 @@ def run_handover(args: argparse.Namespace) -> int:
 
 def _gap_counts(catalog) -> Counter:
     """Current gaps per device (the latest state of each gap, as `fieldrec gaps` lists them)."""
-    from pipeline import gapstate
+    from pipeline.records import gapstate
 
     return Counter(g["device_id"] for g in gapstate.listing(catalog) if g["current"])
 

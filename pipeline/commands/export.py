@@ -9,8 +9,8 @@ import socket
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, new_id, resolve_shas
-from pipeline.retention import now_utc
+from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas
+from pipeline.common.clock import new_id, now_utc
 
 HELP = """\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:

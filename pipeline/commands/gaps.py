@@ -109,7 +109,7 @@ def _text(value) -> str:
 
 
 def run_gaps(args: argparse.Namespace) -> int:
-    from pipeline import gapstate
+    from pipeline.records import gapstate
 
     catalog = _catalog(args.archive)
     since = _parse_since(args.since)
@@ -138,7 +138,7 @@ def run_gaps(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from pipeline import gapstate
+    from pipeline.records import gapstate
     from pipeline.commands.options import writing
 
     if not args.reason.strip():

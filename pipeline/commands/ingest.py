@@ -40,10 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.ingest import ingest
-    from pipeline.lock import ArchiveBusy
-    from pipeline.stages.checksum import ArchiveWriteError
-    from pipeline.transcoding import TranscodeError
+    from pipeline.runs.ingest import ingest
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs.transcode import TranscodeError
 
     config = config_of(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]

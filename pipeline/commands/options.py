@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import sys
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -127,13 +126,13 @@ def _json_value(value):
 def writing(archive: Path, purpose: str, config: Config | None = None):
     """Hold the archive against other writers for the ``with`` block; when the block succeeds,
     seal what it committed into the tamper-evident manifest chain. A busy archive is exit 1."""
-    from pipeline import integrity
-    from pipeline.lock import ArchiveBusy, ArchiveLock
+    from pipeline.archive import chain
+    from pipeline.archive.lock import ArchiveBusy, ArchiveLock
 
     try:
         with ArchiveLock(archive, purpose):
             yield
-            integrity.seal_command(archive, purpose, config)
+            chain.seal_command(archive, purpose, config)
     except ArchiveBusy as exc:
         raise RunError(str(exc)) from None
 
@@ -146,6 +145,3 @@ def locked_catalog(archive: Path, config: Config, purpose: str):
     with writing(archive, purpose, config):
         yield Catalog(archive, fsync=config.ingest.fsync).create()
 
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.config import ConfigError, load_config
+from pipeline.common.clock import now_utc
 
 HELP = """\
 Write a review report of an archive as ONE self-contained HTML file (no network, no other
@@ -48,7 +49,7 @@ def parse_since(text: str, *, device_utc_offset_h: float = 0.0, now: datetime | 
     match = RELATIVE.match(text)
     if match:
         amount, unit = float(match.group(1)), match.group(2)
-        now = now or datetime.now(timezone.utc)
+        now = now or now_utc()
         device_now = now.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(hours=device_utc_offset_h)
         return device_now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
     try:
@@ -60,7 +61,7 @@ def parse_since(text: str, *, device_utc_offset_h: float = 0.0, now: datetime | 
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.report import write_report
+    from pipeline.report.html import write_report
 
     try:
         config = load_config(args.config)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, new_id, parse_time, resolve_shas)
-from pipeline.progress import human_bytes
-from pipeline.retention import now_utc
+                                       locked_catalog, parse_time, resolve_shas)
+from pipeline.common.units import human_bytes
+from pipeline.common.clock import new_id, now_utc
 
 RETENTION_HELP = """\
 List the recordings past their retention (routine 3 months from recording; cases 3 months after

@@ -45,9 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.lock import ArchiveBusy
-    from pipeline.stages.checksum import ArchiveWriteError
-    from pipeline.transcoding import TranscodeError, transcode
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs.transcode import TranscodeError, transcode
 
     config = config_of(args)
     if not args.missing and not args.sha256:

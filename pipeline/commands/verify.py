@@ -72,10 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from pipeline.audit import AuditError, verify
-    from pipeline.lock import ArchiveBusy
+    from pipeline.runs.verify import AuditError, verify
+    from pipeline.archive.lock import ArchiveBusy
     from pipeline.native.signing import KeyFileError
-    from pipeline.stages.checksum import ArchiveWriteError
+    from pipeline.common.errors import ArchiveWriteError
 
     config = config_of(args)
     if not args.archive.is_dir():

@@ -10,7 +10,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +21,8 @@ import pipeline
 from catalog.schema import RECORDINGS
 from catalog.store import fsync_dir
 from pipeline.native.hashing import copy_and_hash
-from pipeline.progress import human_bytes
+from pipeline.common.units import human_bytes
+from pipeline.common.clock import now_utc
 
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "README.txt",
              "catalog/recordings.parquet", "catalog/recordings.csv")
@@ -46,7 +47,7 @@ def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dic
                chunk_bytes: int = 4 * 1024 * 1024, fsync: bool = True,
                now: datetime | None = None) -> Staged:
     """Write ``out/<label>/`` for one disc of the plan; raises StageError on any mismatch."""
-    now = now or datetime.now(timezone.utc)
+    now = now or now_utc()
     label = disc["label"]
     final = Path(out) / label
     work = Path(out) / f".{label}.partial"

@@ -11,14 +11,15 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.disc import pack as packing
-from pipeline.progress import human_bytes
-from pipeline.stages.archive import ObjectStore
+from pipeline.common.units import human_bytes
+from pipeline.archive.objects import ObjectStore
+from pipeline.common.clock import now_utc
 
 PLAN_FORMAT = "fieldrec-disc-plan/1"
 LABEL_CHARS = 16
@@ -43,7 +44,7 @@ class Request:
 def build(archive: Path, selected: dict[str, list[str]], recordings: dict[str, dict],
           request: Request, selection: dict, *, now: datetime | None = None) -> dict:
     """Pack the selected originals (``{sha256: [group, ...]}``) onto discs."""
-    now = now or datetime.now(timezone.utc)
+    now = now or now_utc()
     store = ObjectStore(archive)
     derivatives = _derivatives(Catalog(archive), set(selected)) if request.with_derivatives else {}
     usable = packing.usable_bytes(request.capacity_bytes, request.reserve_pct)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from catalog.store import Catalog
+from pipeline.common.clock import now_utc
 
 SELECTION_GROUP = "selection"
 
@@ -138,11 +139,9 @@ def _bound(row: dict, *names: str):
 
 def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
     """Every recording whose retention, computed from cases and assignments, is of this class."""
-    from datetime import datetime, timezone
+    from pipeline.records.state import load
 
-    from pipeline.records import load
-
-    state = load(archive, config, datetime.now(timezone.utc))
+    state = load(archive, config, now_utc())
     chosen: dict[str, list[str]] = {}
     for record in state.records:
         r = record.retention

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +20,7 @@ from pipeline.disc.select import recordings as read_recordings
 from pipeline.disc.verify import Report, verify
 from pipeline.native.hashing import sha256_path
 from pipeline.native.iso import write_iso
+from pipeline.common.clock import now_utc
 
 
 @dataclass
@@ -99,7 +99,7 @@ def record_verification(archive: Path, report: Report, *, fsync: bool = True) ->
     if recorded and report.manifest_sha256 and recorded["manifest_sha256"] != report.manifest_sha256:
         notes.append(f"changed: the manifest differs from the one recorded when {report.label} was staged")
     catalog.commit({"disc_verifications": [{
-        "label": report.label, "verified_at": datetime.now(timezone.utc), "target": report.target,
+        "label": report.label, "verified_at": now_utc(), "target": report.target,
         "target_kind": report.kind, "result": "ok" if report.ok and not notes else "failed",
         "files_checked": report.files_checked, "bytes_checked": report.bytes_checked,
         "problems": report.problems + notes, "manifest_sha256": report.manifest_sha256,
@@ -127,7 +127,7 @@ def _disc_row(plan: dict, disc: dict, outcome: DiscOutcome, manifest: str | None
             "case_ids": disc["case_ids"], "files": outcome.files, "bytes": outcome.bytes,
             "manifest_sha256": manifest, "image_sha256": outcome.image_sha256,
             "image_bytes": outcome.image_bytes, "staged_path": outcome.folder,
-            "created": datetime.now(timezone.utc), "plan_json": json.dumps(entry),
+            "created": now_utc(), "plan_json": json.dumps(entry),
             "fieldrec_version": pipeline.__version__}
 
 

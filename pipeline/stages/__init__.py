@@ -1,1 +1,1 @@
-"""Per-file stages. Pure: no Ray here; ``pipeline.runner`` runs them on a cluster."""
+"""Per-file stages. Pure: no Ray here; ``pipeline.runs.runner`` runs them on a cluster."""

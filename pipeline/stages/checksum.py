@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.native.hashing import Digest, advise_sequential, copy_and_hash
-from pipeline.stages.archive import ObjectStore
-
-
-class ArchiveWriteError(OSError):
-    """Writing into the archive failed (disk full, read-only, permissions): the run cannot go on."""
+from pipeline.archive.objects import ObjectStore
+from pipeline.common.errors import ArchiveWriteError
 
 
 class _Sink:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from catalog.schema import KEYFRAMES
 from pipeline.config import DemuxConfig
 from pipeline.native import images, isobmff, media
-from pipeline.stages.identify import Signature
+from pipeline.stages.filekind import Signature
 
 IMAGE_DEMUXERS = ("image2", "jpeg_pipe", "png_pipe", "webp_pipe", "tiff_pipe", "gif", "bmp_pipe")
 # A file whose packets end this much before its declared duration was cut off.

@@ -2,7 +2,7 @@
 
 Pure functions over the packet timing that the demux stage already read (no second pass over
 the file). The device-wide kinds (between_files, overlap, clock) need every recording of a
-device and are computed after a run by ``pipeline.stages.timeline``.
+device and are computed after a run by ``pipeline.rules.timeline``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,9 @@ from pipeline.config import TranscodeConfig
 from pipeline.native import media
 from pipeline.native.hashing import sha256_path
 from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
-from pipeline.stages.checksum import ArchiveWriteError
+from pipeline.common.errors import ArchiveWriteError
 from pipeline.stages.demux import stream_span
+from pipeline.common.clock import now_utc
 
 PROXIES = "proxies"
 TMP = ".tmp"
@@ -137,7 +137,7 @@ def row(job: ProxyJob, cfg: TranscodeConfig, run_id: str, node: str | None, stat
         "params_hash": params_hash(job.kind, cfg), "status": status,
         "error_message": f"{job.source_name or job.parent_sha256}: {message}" if message else None,
         "parent_duration_s": job.parent_duration_s, "processed_on": node, "run_id": run_id,
-        "created_at": datetime.now(timezone.utc), **fields,
+        "created_at": now_utc(), **fields,
     }
 
 

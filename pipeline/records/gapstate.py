@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from catalog.store import Catalog
+from pipeline.common.clock import now_utc
 from pipeline.config import Config
-from pipeline.stages import timeline
+from pipeline.rules import timeline
 
 PER_FILE_KINDS = ("within_file", "damaged_tail")
 
@@ -30,10 +31,6 @@ class Refresh:
     opened: int = 0         # state events written
     closed: int = 0
     current: int = 0
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def latest_states(catalog: Catalog) -> dict[str, str]:

@@ -9,25 +9,25 @@ it again, which makes only what is still missing.
 
 from __future__ import annotations
 
-import json
-import socket
 import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-import pipeline
-from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog
-from pipeline import integrity, runner
+from pipeline.archive import chain
+from pipeline.runs import runner
+from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
-from pipeline.lock import ArchiveLock
-from pipeline.process import Context
-from pipeline.progress import Progress, human_duration
+from pipeline.archive.lock import ArchiveLock
+from pipeline.runs.perfile import Context
+from pipeline.common.units import human_duration
+from pipeline.runs.progress import Progress
 from pipeline.stages import transcode as stage
-from pipeline.stages.checksum import ArchiveWriteError
+from pipeline.common.errors import ArchiveWriteError
 
 class TranscodeError(Exception):
     """Proxies cannot be scheduled as configured (a Ray resource no node offers)."""
@@ -177,11 +177,9 @@ def _count(summary: ProxySummary, row: dict) -> None:
 def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, address: str | None = None,
               workers: int | None = None, progress: bool = True) -> ProxySummary:
     """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``)."""
-    from pipeline.ingest import close_run, new_run_id
-
     archive = Path(archive).resolve()
-    run_id = new_run_id()
-    summary = ProxySummary(run_id, str(archive), datetime.now(timezone.utc))
+    run_id = new_id()
+    summary = ProxySummary(run_id, str(archive), now_utc())
     t0 = time.monotonic()
     with ArchiveLock(archive, f"transcode {run_id}"):
         catalog = Catalog(archive, fsync=config.ingest.fsync).create()
@@ -201,10 +199,10 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
             raise
         finally:
             summary.wall_s = time.monotonic() - t0
-            summary.finished_at = datetime.now(timezone.utc)
+            summary.finished_at = now_utc()
             close_run(catalog, _run_row(summary, config), cluster)
             stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
-        integrity.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
+        chain.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
     return summary
 
 
@@ -212,13 +210,11 @@ def _run_row(s: ProxySummary, config: Config) -> dict:
     # The runs table is shaped for ingest; a transcode run fills: files_seen = recordings selected,
     # files_skipped = already had a proxy, files_new = files_ok = proxies made,
     # files_damaged = declined (original damaged), files_unreadable = failed.
-    return {
-        "run_id": s.run_id, "command": "transcode", "started_at": s.started_at, "finished_at": s.finished_at,
-        "host": socket.gethostname(), "ray_address": s.ray_address, "sources": [],
-        "files_seen": s.selected, "files_new": s.by_status.get("ok", 0), "files_duplicate": 0,
-        "files_skipped": s.already, "files_ok": s.by_status.get("ok", 0),
-        "files_damaged": s.by_status.get("skipped", 0), "files_unreadable": s.by_status.get("failed", 0),
-        "media_s_ok": s.media_s, "wall_s": s.wall_s, "outcome": s.outcome,
-        "config_json": json.dumps(config.to_dict(), default=str), "schema_version": SCHEMA_VERSION,
-        "fieldrec_version": pipeline.__version__,
-    }
+    return run_row(
+        "transcode", s.run_id, config, started_at=s.started_at, finished_at=s.finished_at, wall_s=s.wall_s,
+        outcome=s.outcome, ray_address=s.ray_address, sources=[],
+        files_seen=s.selected, files_new=s.by_status.get("ok", 0), files_duplicate=0,
+        files_skipped=s.already, files_ok=s.by_status.get("ok", 0),
+        files_damaged=s.by_status.get("skipped", 0), files_unreadable=s.by_status.get("failed", 0),
+        media_s_ok=s.media_s,
+    )

@@ -1,9 +1,9 @@
 """The review report's facts: recordings, thumbnails, gaps and late uploads, read from the catalog.
 
-Gaps and their explanations come from ``pipeline.gapstate`` (what ``fieldrec gaps`` lists), late
-uploads from the compliance rule of ``pipeline.ledger``. Thumbnails are read straight from their
+Gaps and their explanations come from ``pipeline.records.gapstate`` (what ``fieldrec gaps`` lists), late
+uploads from the compliance rule of ``pipeline.rules.custody``. Thumbnails are read straight from their
 Parquet parts when the schema module does not know the table, and an absent or empty table just
-leaves its part of the report empty. ``render`` (in ``pipeline.report_html``) turns a
+leaves its part of the report empty. ``render`` (in ``pipeline.report.html``) turns a
 ``ReportData`` into one self-contained HTML file.
 """
 
@@ -15,17 +15,18 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from catalog.store import Catalog
-from pipeline import gapstate
+from pipeline.records import gapstate
 from pipeline.config import ComplianceConfig, Config, ReportConfig
-from pipeline.ledger import device_to_utc, upload_delay_h
+from pipeline.rules.custody import device_to_utc, upload_delay_h
 from pipeline.native.rescale import ImageError, shrink_still
+from pipeline.common.clock import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -253,20 +254,8 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
                                filter=ds.field("sha256").is_null())
         unreadable = _rows(sightings)
     runs = sorted(_rows(read_table(archive, "runs")), key=lambda r: str(r.get("started_at")))
-    return ReportData(archive=str(archive.resolve()), generated_at=datetime.now(timezone.utc), since=since,
+    return ReportData(archive=str(archive.resolve()), generated_at=now_utc(), since=since,
                       devices=devices, recordings=recordings, thumbs=thumbs, gaps=gaps,
                       unreadable_sources=unreadable, runs=runs, late_after_hours=config.compliance.late_after_hours,
                       notes=notes)
 
-
-def write_report(archive: Path, out: Path, config: Config, *, since: datetime | None = None,
-                 devices: tuple[str, ...] = ()) -> ReportData:
-    """Load and render the report of ``archive`` into the HTML file ``out`` (written whole, then renamed)."""
-    from pipeline.report_html import render
-
-    data = load(archive, config, since=since, devices=devices)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(data), encoding="utf-8")
-    tmp.replace(out)
-    return data

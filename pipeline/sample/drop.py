@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.native import synth
+from pipeline.sample import synth
+from pipeline.common.clock import now_utc
 
 # superfast: the drop is rebuilt by tests and the demo, and looks the same to a demuxer.
 _SEGMENT = synth.ClipSpec(width=320, height=240, fps=30, gop_s=1.0, preset="superfast")
@@ -119,10 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     when = None
     if args.hours_ago is not None:
-        when = (datetime.now(timezone.utc) - timedelta(hours=args.hours_ago)).replace(tzinfo=None)
+        when = (now_utc() - timedelta(hours=args.hours_ago)).replace(tzinfo=None)
     make_sample_drop(args.dir, when)
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,19 +16,20 @@ import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from catalog.store import Catalog
-from pipeline import integrity, runner
+from pipeline.archive import chain
+from pipeline.runs import runner
+from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
-from pipeline.ingest import new_run_id
-from pipeline.lock import ArchiveBusy, ArchiveLock
+from pipeline.archive.lock import ArchiveBusy, ArchiveLock
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
-from pipeline.progress import human_bytes, human_duration
+from pipeline.common.units import human_bytes, human_duration
 from pipeline.stages import fixity
-from pipeline.stages.checksum import ArchiveWriteError
+from pipeline.common.errors import ArchiveWriteError
 
 PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature")
 
@@ -56,7 +57,7 @@ class AuditReport:
     started_at: datetime
     finished_at: datetime | None = None
     manifests: int = 0
-    chain_head: str = integrity.GENESIS
+    chain_head: str = chain.GENESIS
     signatures_checked: int = 0
     trusted_key: str | None = None
     sample_pct: float = 100.0
@@ -117,7 +118,7 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def _select(manifests: list[integrity.Manifest], since: str | None) -> list[integrity.Manifest]:
+def _select(manifests: list[chain.Manifest], since: str | None) -> list[chain.Manifest]:
     if not since:
         return manifests
     for i, m in enumerate(manifests):
@@ -139,28 +140,28 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
            seed: int | None = None, lock_wait_s: float = 24 * 3600) -> AuditReport:
     """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes."""
     archive = Path(archive).resolve()
-    if not (archive / "catalog").is_dir() and not (archive / integrity.MANIFESTS).is_dir():
+    if not (archive / "catalog").is_dir() and not (archive / chain.MANIFESTS).is_dir():
         raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
     if not 0 < sample_pct <= 100:
         raise AuditError(f"the sample must be a percentage above 0 and at most 100, not {sample_pct:g}")
     trusted = trusted_key_for(config, key_path)
-    run_id = new_run_id()
-    report = AuditReport(run_id, str(archive), datetime.now(timezone.utc), trusted_key=trusted,
+    run_id = new_id()
+    report = AuditReport(run_id, str(archive), now_utc(), trusted_key=trusted,
                          sample_pct=sample_pct, since=since)
     t0 = time.monotonic()
     with ArchiveLock(archive, f"verify {run_id}"):
         catalog = Catalog(archive, fsync=config.ingest.fsync).create()     # finishes an interrupted commit
-        manifests = integrity.read_manifests(archive)
+        manifests = chain.read_manifests(archive)
         selected = {m.name for m in _select(manifests, since)}
         report.manifests = len(manifests)
-        problems, report.chain_head, report.signatures_checked = integrity.check_chain(manifests, trusted)
-        findings = [Finding("manifest", p.status, f"{integrity.MANIFESTS}/{p.manifest}", p.message,
+        problems, report.chain_head, report.signatures_checked = chain.check_chain(manifests, trusted)
+        findings = [Finding("manifest", p.status, f"{chain.MANIFESTS}/{p.manifest}", p.message,
                             manifest=p.manifest) for p in problems]
-        led = integrity.ledger(manifests)
+        led = chain.ledger(manifests)
         report.objects_tracked, report.catalog_tracked = len(led.objects), len(led.catalog)
         checked: list[Finding] = []            # ok items, for the fixity table only
 
-        parts = set(integrity.catalog_parts(archive))
+        parts = set(chain.catalog_parts(archive))
         for rel, (sha, size, mname) in sorted(led.catalog.items()):
             if rel not in parts:
                 findings.append(Finding("catalog", "missing", rel, f"listed in {mname} but not in the archive",
@@ -177,7 +178,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         findings += [Finding("catalog", "untracked", rel, "not listed in any manifest: written after the last "
                              "sealing run, or put there by hand") for rel in sorted(parts - led.catalog.keys())]
 
-        objects = set(integrity.stored_objects(archive))
+        objects = set(chain.stored_objects(archive))
         # An object removed by an approved purge is gone on purpose: its purges row says who and why.
         purged = {p for p in catalog.read("purges", ["archive_path"])["archive_path"].to_pylist() if p}
         missing = sorted(rel for rel in led.objects if rel not in objects and rel not in purged)
@@ -203,11 +204,11 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                     result.item.expected_sha256, result.actual_sha256, result.item.manifest, result.actual_size)
         (checked if result.status == "ok" else findings).append(f)
     report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
-    report.finished_at = datetime.now(timezone.utc)
+    report.finished_at = now_utc()
     report.wall_s = time.monotonic() - t0
     with _lock_when_free(archive, f"verify {run_id} (recording results)", wait_s=lock_wait_s):
         _record(catalog, report, checked)
-        sealed = integrity.seal(archive, run_id, config, command="verify", adopt=False)
+        sealed = chain.seal(archive, run_id, config, command="verify", adopt=False)
         report.sealed_as = sealed.name if sealed else None
     return report
 
@@ -225,7 +226,7 @@ def _lock_when_free(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
             time.sleep(2.0)
 
 
-def _catalog_vs_store(catalog: Catalog, objects: set[str], led: integrity.Ledger, reported: set[str]) -> list[Finding]:
+def _catalog_vs_store(catalog: Catalog, objects: set[str], led: chain.Ledger, reported: set[str]) -> list[Finding]:
     """Rows of ``recordings`` whose original is gone, or whose hash the ledger contradicts."""
     out = []
     rows = catalog.read("recordings", ["sha256", "archive_path"])

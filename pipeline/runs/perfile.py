@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.common.clock import now_utc
 from pipeline.config import Config
-from pipeline.discover import SourceFile
-from pipeline.stages import demux, identity, thumbnails
-from pipeline.stages.archive import ObjectStore
-from pipeline.stages.checksum import ArchiveWriteError, store_source
-from pipeline.stages.identify import sniff
+from pipeline.runs.discover import SourceFile
+from pipeline.stages import demux, naming, thumbnails
+from pipeline.archive.objects import ObjectStore
+from pipeline.common.errors import ArchiveWriteError
+from pipeline.stages.checksum import store_source
+from pipeline.stages.filekind import sniff
 from pipeline.stages.gaps import file_gaps, gap_rows
 
 
@@ -41,10 +43,6 @@ class FileResult:
     @property
     def status(self) -> str:
         return self.recording["status"] if self.recording else self.sighting["status"]
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _sighting(src: SourceFile, ctx: Context, sha256: str | None, status: str, message: str | None) -> dict:
@@ -87,7 +85,7 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     outcome = demux.demux_file(object_path, digest.sha256, signature, digest.size, cfg.demux)
     exif_time = outcome.photo.datetime_original if outcome.photo else None
     tags = outcome.media.tags if outcome.media else {}
-    who = identity.identify(Path(src.path).name, tags, exif_time, cfg.identity)
+    who = naming.identify(Path(src.path).name, tags, exif_time, cfg.identity)
 
     thumbs = thumbnails.make_thumbnails(object_path, digest.sha256, outcome, cfg.thumbnails)
 

@@ -11,10 +11,12 @@ import html
 import shlex
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from pipeline.progress import human_bytes
-from pipeline.report import Gap, Recording, ReportData
-from pipeline.report_assets import CSS, SCRIPT
+from pipeline.common.units import human_bytes
+from pipeline.config import Config
+from pipeline.report.data import Gap, Recording, ReportData, load
+from pipeline.report.assets import CSS, SCRIPT
 
 W = 1100                      # timeline width in SVG units (scaled to the page width)
 LANE_H, LANE_GAP, AXIS_H, LABEL_H = 18, 4, 20, 16
@@ -411,3 +413,14 @@ def render(data: ReportData) -> str:
         + summary_section(data) + timeline_section(data) + lists_section(data) + recordings_section(data)
         + '</main><div id="tip" hidden></div>'
         f"<script>{SCRIPT}</script></body></html>")
+
+
+def write_report(archive: Path, out: Path, config: Config, *, since: datetime | None = None,
+                 devices: tuple[str, ...] = ()) -> ReportData:
+    """Load and render the report of ``archive`` into the HTML file ``out`` (written whole, then renamed)."""
+    data = load(archive, config, since=since, devices=devices)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(render(data), encoding="utf-8")
+    tmp.replace(out)
+    return data

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import pipeline
-from catalog.schema import SCHEMA_VERSION
 from catalog.store import Catalog, to_table
-from pipeline import integrity, runner, transcoding
+from pipeline.archive import chain
+from pipeline.runs import runner, transcode
+from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
-from pipeline.discover import SourceFile, walk
-from pipeline.gapstate import refresh as refresh_gaps
-from pipeline.lock import ArchiveLock
-from pipeline.process import Context, FileResult, failed, process_file
-from pipeline.progress import Progress, human_bytes, human_duration
-from pipeline.stages.archive import ObjectStore
-from pipeline.stages.checksum import ArchiveWriteError
+from pipeline.runs.discover import SourceFile, walk
+from pipeline.records.gapstate import refresh as refresh_gaps
+from pipeline.archive.lock import ArchiveLock
+from pipeline.runs.perfile import Context, FileResult, failed, process_file
+from pipeline.common.units import human_bytes, human_duration
+from pipeline.runs.progress import Progress
+from pipeline.archive.objects import ObjectStore
+from pipeline.common.errors import ArchiveWriteError
 
 
 @dataclass
@@ -106,10 +105,6 @@ class RunSummary:
 ROW_TABLES = ("sightings", "recordings")
 
 
-def new_run_id() -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-
-
 class CatalogBuffer:
     """Rows waiting for the next commit; duplicates of known content keep only their sighting."""
 
@@ -159,8 +154,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
     """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails."""
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id()
-    summary = RunSummary(run_id, str(archive), datetime.now(timezone.utc), sources=[str(s) for s in sources])
+    run_id = new_id()
+    summary = RunSummary(run_id, str(archive), now_utc(), sources=[str(s) for s in sources])
     t0, cpu0 = time.monotonic(), time.process_time()
     with ArchiveLock(archive, f"ingest {run_id}"):
         catalog = Catalog(archive, fsync=config.ingest.fsync).create()
@@ -196,7 +191,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                     for result in results:
                         new = buffer.add(result)
                         _count(summary, result, new)
-                        if new and with_proxies and (job := transcoding.stage.job_for(result.recording)):
+                        if new and with_proxies and (job := transcode.stage.job_for(result.recording)):
                             proxy_jobs.append(job)
                     bar.advance(len(results), sum(r.source.size for r in results))
                     if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
@@ -206,9 +201,9 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
-                transcoding.stage.sweep(archive)
-                proxy_summary = transcoding.ProxySummary(run_id, str(archive), summary.started_at)
-                transcoding.make_proxies(proxy_jobs, catalog, config, run_id, proxy_summary, progress=progress)
+                transcode.stage.sweep(archive)
+                proxy_summary = transcode.ProxySummary(run_id, str(archive), summary.started_at)
+                transcode.make_proxies(proxy_jobs, catalog, config, run_id, proxy_summary, progress=progress)
                 summary.proxies = dict(proxy_summary.by_status)
         except BaseException:
             summary.outcome = "failed"
@@ -216,22 +211,13 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
         finally:
             summary.wall_s = time.monotonic() - t0
             summary.cpu_s = time.process_time() - cpu0
-            summary.finished_at = datetime.now(timezone.utc)
+            summary.finished_at = now_utc()
             close_run(catalog, _run_row(summary, config), cluster)
             store.sweep()               # copies abandoned by killed or cancelled workers
             if proxy_jobs:
-                transcoding.stage.sweep(archive)
-        integrity.seal(archive, run_id, config, command="ingest")
+                transcode.stage.sweep(archive)
+        chain.seal(archive, run_id, config, command="ingest")
     return summary
-
-
-def close_run(catalog: Catalog, row: dict, cluster: runner.Cluster) -> None:
-    """Record the run, a failed one too, and stop the Ray instance it started."""
-    try:
-        catalog.commit({"runs": [row]}, tag=row["run_id"])
-    except OSError:
-        pass                            # the archive itself is failing: the caller reports that
-    runner.shutdown(cluster)
 
 
 def _guarded(src: SourceFile, ctx: Context, node: str | None) -> FileResult:
@@ -264,15 +250,13 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
 
 
 def _run_row(s: RunSummary, config: Config) -> dict:
-    return {
-        "run_id": s.run_id, "command": "ingest", "started_at": s.started_at, "finished_at": s.finished_at,
-        "host": socket.gethostname(), "ray_address": s.ray_address, "sources": s.sources,
-        "files_seen": s.files_seen, "files_new": s.files_new, "files_duplicate": s.files_duplicate,
-        "files_skipped": s.files_skipped,
+    return run_row(
+        "ingest", s.run_id, config, started_at=s.started_at, finished_at=s.finished_at, wall_s=s.wall_s,
+        outcome=s.outcome, ray_address=s.ray_address, sources=s.sources,
+        files_seen=s.files_seen, files_new=s.files_new, files_duplicate=s.files_duplicate,
+        files_skipped=s.files_skipped,
         **{f"files_{k}": s.by_status.get(k, 0) for k in ("ok", "damaged", "unreadable")},
         **{f"bytes_{k}": s.bytes_by_status.get(k, 0) for k in ("ok", "damaged", "unreadable")},
-        "media_s_ok": s.media_s_by_status.get("ok", 0.0), "media_s_damaged": s.media_s_by_status.get("damaged", 0.0),
-        "bytes_read": s.bytes_read, "wall_s": s.wall_s, "outcome": s.outcome,
-        "config_json": json.dumps(config.to_dict(), default=str), "schema_version": SCHEMA_VERSION,
-        "fieldrec_version": pipeline.__version__,
-    }
+        media_s_ok=s.media_s_by_status.get("ok", 0.0), media_s_damaged=s.media_s_by_status.get("damaged", 0.0),
+        bytes_read=s.bytes_read,
+    )

@@ -199,6 +199,3 @@ def _longer(a: Retention, b: Retention) -> Retention:
         return Retention(None, top.retention_class, top.reason, a.held or b.held, a.permanent or b.permanent)
     return b if b.until >= a.until else a      # a tie: the assignment over the routine default
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

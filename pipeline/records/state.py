@@ -1,7 +1,7 @@
 """The archive's recordings as the rules see them: attributed, timed and with their retention.
 
 Reads the catalog once (recordings and the event tables) and combines it with the pure rules of
-``pipeline.retention`` and ``pipeline.ledger``. Nothing is written here.
+``pipeline.rules.retention`` and ``pipeline.rules.custody``. Nothing is written here.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.config import Config
-from pipeline.ledger import Attribution, Period, attribute, device_to_utc, holder_periods, upload_delay_h
-from pipeline.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
+from pipeline.rules.custody import Attribution, Period, attribute, device_to_utc, holder_periods, upload_delay_h
+from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
                      "status", "source_name", "archive_path", "ingested_at"]

@@ -14,23 +14,10 @@ import sys
 import time
 from typing import Callable, Mapping
 
+from pipeline.common.units import human_bytes, human_duration
+
 LOG_EVERY_S = 20.0
 REDRAW_EVERY_S = 0.1
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 def is_terminal(stream, env: Mapping[str, str] = os.environ) -> bool:

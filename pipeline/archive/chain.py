@@ -35,18 +35,18 @@ import json
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 import pipeline
 from catalog.store import JOURNAL_DIR, fsync_dir
+from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
-from pipeline.stages.archive import OBJECTS, TMP
-from pipeline.stages.checksum import ArchiveWriteError
+from pipeline.archive.objects import OBJECTS, TMP
+from pipeline.common.errors import ArchiveWriteError
 
 MANIFESTS = "manifests"
 FORMAT = "fieldrec-manifest/1"
@@ -161,11 +161,9 @@ def seal_command(archive: Path, command: str, config: Config | None = None) -> P
 
     Call at the end of the command, still under its ``ArchiveLock``.
     """
-    import uuid
-
     from pipeline.config import load_config
 
-    run_id = f"{command.split()[0]}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    run_id = new_id(command.split()[0])
     return seal(Path(archive), run_id, config or load_config(), command=command)
 
 
@@ -215,7 +213,7 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
         prev_chain = sha256_path(prev.path)
     body = {
         "format": FORMAT, "seq": seq, "run_id": run_id, "command": command,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": now_utc().isoformat(timespec="seconds"),
         "host": socket.gethostname(), "fieldrec_version": pipeline.__version__,
         "prev_chain": prev_chain, "signed_by": signer.public_hex if signer else None,
         "objects": sorted(object_entries.values(), key=lambda e: e["path"]),

@@ -1,0 +1,1 @@
+"""What every room shares: the errors many modules raise, clocks, units."""
