@@ -228,6 +228,6 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, r
     with Image.open(sheet) as image:
         assert image.format == "JPEG" and image.width > 3 * 160
     capsys.readouterr()
-    assert main(["thumbs", "--archive", str(archive), "ffff" if not sha.startswith("ffff") else "0000",
+    assert main(["thumbs", "--archive", str(archive), "ffffff" if not sha.startswith("ffffff") else "000000",
                  "--out", str(tmp_path / "x")]) == 2
     assert "no recording" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import socket
 from pathlib import Path
@@ -49,7 +48,7 @@ def _names(recs) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline import records
-    from pipeline.native.hashing import copy_and_hash
+    from pipeline.archive.bagit import Bag, BagMismatch
 
     if not (args.approval or "").strip():
         raise UsageError("refused: an export needs an approval reference (--approval REF); nothing was copied")
@@ -74,28 +73,22 @@ def run(args: argparse.Namespace) -> int:
                      + (f"purged {r.purge['purged_at']:%Y-%m-%d} (approval {r.purge['approval_ref']})" if r.purge
                         else "object missing from the archive; run `fieldrec verify`") for r in gone]
             raise RunError("refused, nothing was copied: these originals are not in the archive\n" + "\n".join(lines))
-        data = dest / "data"
+        bag = Bag(dest, chunk_bytes=config.ingest.chunk_bytes, fsync=config.ingest.fsync)
         try:
-            data.mkdir(parents=True, exist_ok=True)
-            manifest = []
             try:
                 for r, name in zip(recs, _names(recs)):
-                    target = data / name
-                    with open(archive / r.row["archive_path"], "rb") as src, open(target, "xb") as out:
-                        digest = copy_and_hash(src, out, config.ingest.chunk_bytes)
-                        out.flush()
-                        os.fsync(out.fileno())
-                    if digest.sha256 != r.sha256:
-                        target.unlink()
+                    try:
+                        digest = bag.add_payload(archive / r.row["archive_path"], name, r.sha256)
+                    except BagMismatch as exc:
                         raise RunError(f"{r.sha256[:12]} {r.row['source_name']}: the archived object no longer "
-                                       f"matches its SHA-256 (read {digest.sha256[:12]}); it was not exported. "
-                                       "Run `fieldrec verify` and report this")
-                    manifest.append(f"{r.sha256}  data/{name}\n")
+                                       f"matches its SHA-256 (read {exc.actual[:12]}); it was not exported. "
+                                       "Run `fieldrec verify` and report this") from None
                     copied.append({"access_id": new_id("access"), "action": "export", "sha256": r.sha256,
-                                   "size": digest.size, "destination": str(target), "approval_ref": args.approval,
-                                   "by": args.by, "reason": args.reason, "at": now, "host": socket.gethostname()})
+                                   "size": digest.size, "destination": str(dest / "data" / name),
+                                   "approval_ref": args.approval, "by": args.by, "reason": args.reason, "at": now,
+                                   "host": socket.gethostname()})
             finally:
-                _write_bag(dest, manifest, copied, args, now)
+                bag.close(_bag_info(args, now), tagmanifest=False)
         except OSError as exc:
             raise RunError(f"cannot write the export to {dest}: {exc.strerror} ({exc.filename}); "
                            f"{len(copied)} file(s) copied and logged before this") from None
@@ -108,13 +101,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_bag(dest: Path, manifest: list[str], copied: list[dict], args, now) -> None:
-    (dest / "manifest-sha256.txt").write_text("".join(manifest))
-    (dest / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
-    total = sum(c["size"] for c in copied)
-    info = ["Source-Organization: fieldrec export", f"Bagging-Date: {now:%Y-%m-%d}",
-            f"Export-Time: {now:%Y-%m-%dT%H:%M:%SZ}", f"Approval-Reference: {args.approval}",
-            f"Exported-By: {args.by}", f"Payload-Oxum: {total}.{len(copied)}"]
+def _bag_info(args, now) -> list[tuple[str, str]]:
+    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", f"{now:%Y-%m-%d}"),
+            ("Export-Time", f"{now:%Y-%m-%dT%H:%M:%SZ}"), ("Approval-Reference", args.approval),
+            ("Exported-By", args.by)]
     if args.reason:
-        info.append(f"Export-Reason: {' '.join(args.reason.split())}")
-    (dest / "bag-info.txt").write_text("\n".join(info) + "\n")
+        info.append(("Export-Reason", args.reason))
+    return info

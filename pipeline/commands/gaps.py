@@ -110,11 +110,12 @@ def _text(value) -> str:
 
 def run_gaps(args: argparse.Namespace) -> int:
     from pipeline.records import gapstate
+    from pipeline.rules import gap_events
 
     catalog = _catalog(args.archive)
     since = _parse_since(args.since)
-    rows = gapstate.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
-                                include_closed=args.all, only_unexplained=args.unexplained)
+    rows = gap_events.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
+                                  include_closed=args.all, only_unexplained=args.unexplained)
     out = sys.stdout
     if args.format == "json":
         json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str)

@@ -79,20 +79,13 @@ def iso(value) -> str | None:
 
 
 def resolve_shas(given: list[str], known: set[str]) -> list[str]:
-    """Full SHA-256 values for the ones given, each whole or as a unique prefix of 8+ characters."""
-    out = []
-    for text in given:
-        text = text.strip().lower()
-        if len(text) < 8:
-            raise UsageError(f"{text!r}: give at least 8 characters of a SHA-256")
-        hits = [s for s in known if s.startswith(text)]
-        if not hits:
-            raise UsageError(f"{text}: no recording in this archive has this SHA-256")
-        if len(hits) > 1:
-            raise UsageError(f"{text}: matches {len(hits)} recordings; give more characters")
-        if hits[0] not in out:
-            out.append(hits[0])
-    return out
+    """Full SHA-256 values for the ones given, each whole or as a unique prefix (6+ hex digits)."""
+    from pipeline.records.lookup import LookupProblem, resolve_shas as resolve
+
+    try:
+        return resolve(given, known)
+    except LookupProblem as exc:
+        raise UsageError(str(exc)) from None
 
 
 def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
