@@ -8,8 +8,9 @@ import socket
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas
+from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas, site_zone
 from pipeline.common.clock import new_id, now_utc
+from pipeline.common.times import iso, local_day, show
 
 HELP = """\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if dest == archive or archive in dest.parents:
         raise UsageError("--to must be outside the archive")
     copied: list[dict] = []
+    zone = site_zone(config)
     with locked_catalog(archive, config, "export") as catalog:
         now = now_utc()
         state = records.load(archive, config, now)
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         gone = [r for r in recs if not r.object_present]
         if gone:
             lines = [f"  {r.sha256[:12]} {r.row['source_name']}: "
-                     + (f"purged {r.purge['purged_at']:%Y-%m-%d} (approval {r.purge['approval_ref']})" if r.purge
+                     + (f"purged {show(r.purge['purged_at'], zone)} (approval {r.purge['approval_ref']})" if r.purge
                         else "object missing from the archive; run `fieldrec verify`") for r in gone]
             raise RunError("refused, nothing was copied: these originals are not in the archive\n" + "\n".join(lines))
         bag = Bag(dest, chunk_bytes=config.ingest.chunk_bytes, fsync=config.ingest.fsync)
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                                    "approval_ref": args.approval, "by": args.by, "reason": args.reason, "at": now,
                                    "host": socket.gethostname()})
             finally:
-                bag.close(_bag_info(args, now), tagmanifest=False)
+                bag.close(_bag_info(args, now, zone), tagmanifest=False)
         except OSError as exc:
             raise RunError(f"cannot write the export to {dest}: {exc.strerror} ({exc.filename}); "
                            f"{len(copied)} file(s) copied and logged before this") from None
@@ -101,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bag_info(args, now) -> list[tuple[str, str]]:
-    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", f"{now:%Y-%m-%d}"),
-            ("Export-Time", f"{now:%Y-%m-%dT%H:%M:%SZ}"), ("Approval-Reference", args.approval),
+def _bag_info(args, now, zone) -> list[tuple[str, str]]:
+    """bag-info.txt: dates in the site's zone, with the offset (people read them)."""
+    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", local_day(now, zone).isoformat()),
+            ("Export-Time", iso(now, zone)), ("Approval-Reference", args.approval),
             ("Exported-By", args.by)]
     if args.reason:
         info.append(("Export-Reason", args.reason))

@@ -1,0 +1,54 @@
+"""Which device clocks can be believed, and where an old catalog row lies in time.
+
+Pure logic. A recording's instant comes from its device clock placed in the device's zone
+(``pipeline.common.times.place``); a clock that was reset (2000-01-01), or that runs ahead of
+the archive, cannot be right: such a recording is reported as a clock problem, its upload delay
+is unknown, and its retention counts from when it was first ingested.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+
+from pipeline.common.times import place, show, wall_to_utc
+from pipeline.config import GapsConfig
+
+
+@lru_cache(maxsize=16)
+def earliest_plausible(text: str, zone: tzinfo) -> datetime:
+    """``gaps.earliest_plausible`` (a date) as the instant it begins in ``zone``."""
+    return wall_to_utc(datetime.combine(date.fromisoformat(text), time(0)), zone)
+
+
+def implausible(start_utc: datetime | None, arrived: datetime | None, cfg: GapsConfig,
+                zone: tzinfo) -> tuple[str, str] | None:
+    """(reason, sentence) when a recording that started at ``start_utc`` and reached the archive
+    at ``arrived`` cannot have been timed by a right clock; None when it can (or is untimed)."""
+    if start_utc is None:
+        return None
+    if start_utc < earliest_plausible(cfg.earliest_plausible, zone):
+        return "before_earliest", (f"starts {show(start_utc, zone)}, before {cfg.earliest_plausible}: "
+                                   "the clock was not set")
+    if arrived is not None and start_utc > arrived + timedelta(seconds=cfg.future_tolerance_s):
+        return "after_ingest", f"starts {show(start_utc, zone)}, after it reached the archive ({show(arrived, zone)})"
+    return None
+
+
+def placed_start(row: dict, zone: tzinfo) -> datetime | None:
+    """A recordings row's start instant: ``start_utc``, or for a row written before that column
+    existed, its ``start_time`` placed by its ``time_source`` (container times were UTC then)."""
+    if row.get("start_utc") is not None:
+        return row["start_utc"]
+    if row.get("start_time") is None:
+        return None
+    return place(row["start_time"], local=row.get("time_source") != "creation_time", zone=zone).instant
+
+
+def placed_end(row: dict, zone: tzinfo) -> datetime | None:
+    if row.get("end_utc") is not None:
+        return row["end_utc"]
+    start = placed_start(row, zone)
+    if start is None:
+        return None
+    return start + timedelta(seconds=row.get("duration_s") or 0.0)
