@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.common.text import display_width, pad
 from pipeline.config import Config, ConfigError, load_config
 
 UTC = timezone.utc
@@ -92,7 +93,7 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
     """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z)."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
+        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
     text = [[iso(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in rows]
@@ -101,10 +102,10 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
         writer.writerow(columns)
         writer.writerows(text)
         return
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+        out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 
 
 def _json_value(value):
