@@ -19,7 +19,7 @@ from PIL import Image
 from pipeline.sample.clips import ClipSpec, EncoderMissing, expected_keyframes, expected_pts, stream_time_base
 from pipeline.sample.damage import corrupt_keyframe, random_bytes, top_level_boxes, truncate, write_no_moov
 from pipeline.sample.encode import remux, write_audio, write_clip, write_wav
-from pipeline.sample.frames import Picture
+from pipeline.sample.frames import Picture, chroma
 from pipeline.sample.photo import write_jpeg
 from pipeline.sample import make_sample_drop
 
@@ -293,6 +293,32 @@ def test_audio_only_clip(tmp_path):
     with av.open(str(_write(tmp_path, spec))) as c:
         assert [s.type for s in c.streams] == ["audio"]
     assert expected_keyframes(spec) == []
+
+
+def test_faststart_puts_the_index_first_and_a_cut_copy_keeps_it(tmp_path):
+    spec = ClipSpec(faststart=True, duration_s=1.0)
+    path = _write(tmp_path, spec)
+    kinds = [kind for kind, _, _ in top_level_boxes(path.read_bytes())]
+    assert kinds.index("moov") < kinds.index("mdat")
+    assert [_seconds(p) for p in _packets(path) if p.is_keyframe] == pytest.approx(expected_keyframes(spec))
+    with av.open(str(truncate(path, tmp_path / "cut.mp4", keep_fraction=0.5))) as c:
+        assert c.streams.video[0].frames == 30          # the index still lists every frame
+
+
+def test_faststart_only_where_there_is_an_index(tmp_path):
+    with pytest.raises(ValueError, match="faststart"):
+        write_clip(tmp_path / "x.ts", ClipSpec(container="mpegts", faststart=True))
+
+
+@pytest.mark.parametrize("rgb", [(40, 90, 160), (150, 70, 40)], ids=["blue", "brown"])
+def test_colour_tints_every_frame(tmp_path, rgb):
+    spec = ClipSpec(colour=rgb, audio_codec=None, duration_s=0.5, seed=7)
+    with av.open(str(_write(tmp_path, spec))) as c:
+        planes = [(f.height, f.to_ndarray()) for f in c.decode(video=0)]     # yuv420p: Y, then U and V rows
+    means = [[float(a[h : h + h // 4].mean()), float(a[h + h // 4 :].mean())] for h, a in planes]
+    assert np.allclose(means, [chroma(rgb)] * len(means), atol=1.5)
+    other = replace(spec, colour=(120, 60, 140))
+    assert _sha(_write(tmp_path, spec, "a")) != _sha(_write(tmp_path, other, "b"))
 
 
 # ---------------------------------------------------------------- audio files and photos

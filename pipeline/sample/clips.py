@@ -68,6 +68,7 @@ class ClipSpec:
     bframes: int = 0
     rotation: int = 0  # clockwise degrees for display: 0, 90, 180, 270
     noise: bool = False
+    colour: tuple[int, int, int] | None = None  # RGB tint of the picture (its chroma); None: varies with seed
     bitrate: int | None = None
     creation_time: str | None = None
     start_pts_s: float = 0.0
@@ -79,6 +80,7 @@ class ClipSpec:
     preset: str = "veryfast"  # x264/x265 speed; bench corpora are large
     seed: int = 0  # picture, noise field and tone phase: distinct recordings need distinct seeds
     ts_muxdelay_s: float = 0.7  # mpegts max_delay; timestamps gain twice this
+    faststart: bool = False  # mp4/mov/ipod: index (moov) before the media data, so a cut copy keeps it
 
 
 class EncoderMissing(RuntimeError):
@@ -265,6 +267,10 @@ def check_spec(spec: ClipSpec) -> None:
             raise ValueError("AVI cannot carry B-frame reordering (it stores no pts)")
     if spec.fps <= 0 or spec.duration_s <= 0 or spec.start_pts_s < 0:
         raise ValueError("fps and duration_s must be > 0, start_pts_s >= 0")
+    if spec.colour is not None and (len(spec.colour) != 3 or not all(0 <= c <= 255 for c in spec.colour)):
+        raise ValueError("colour must be an (R, G, B) tuple of 0..255")
+    if spec.faststart and fmt not in ("mp4", "mov", "ipod"):
+        raise ValueError(f"faststart moves an MP4/MOV index; {spec.container} has none")
     if fmt not in TIMED and (spec.start_pts_s or spec.pts_jumps):
         raise ValueError(f"{spec.container} stores no timestamps: no start_pts_s/pts_jumps")
     timeline = Timeline(spec)

@@ -122,6 +122,9 @@ def _container_options(spec: ClipSpec) -> dict[str, str]:
     if fmt == "matroska":
         # Otherwise the SegmentUID is random and equal specs give different bytes.
         options["fflags"] = "+bitexact"
+    if spec.faststart:
+        # A second pass moves moov to the front, as recorders that stream their index do.
+        options["movflags"] = "+faststart"
     return options
 
 
@@ -241,7 +244,7 @@ def _encode(sink: _Sink, spec: ClipSpec) -> None:
     video, audio = sink.video, sink.audio
     audio_pos, total = 0, n_samples(spec)
     if video is not None:
-        picture = Picture(spec.width, spec.height, spec.noise, spec.seed)
+        picture = Picture(spec.width, spec.height, spec.noise, spec.seed, spec.colour)
         forced = forced_keyframes(spec)
         vtb = Fraction(1, spec.fps)
         for i in range(n_frames(spec)):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import av
 import numpy as np
 
-__all__ = ["Picture", "audio_frame", "tone"]
+__all__ = ["Picture", "audio_frame", "chroma", "tone"]
 
 
 class Picture:
-    """Frame source: a gradient with a moving box, plus optional sensor-like noise.
+    """Frame source: a gradient with a moving box, plus optional sensor-like noise and colour.
 
     Planes are precomputed once; a frame is a few slices and in-place adds,
     so numpy stays far below x264's cost even at 1080p.
@@ -18,7 +18,9 @@ class Picture:
     _PAD = 64  # slack around noise fields so per-frame offsets are plain slices
     _AMP = 24  # each of two noise layers; base <= 200 keeps the sum below 255
 
-    def __init__(self, width: int, height: int, noise: bool, seed: int) -> None:
+    def __init__(
+        self, width: int, height: int, noise: bool, seed: int, colour: tuple[int, int, int] | None = None
+    ) -> None:
         self.w, self.h = width, height
         x = np.arange(2 * width, dtype=np.float32)
         y = np.arange(height, dtype=np.float32)[:, None]
@@ -30,6 +32,7 @@ class Picture:
         self.u = self.buf[width * height : width * height + cw * ch].reshape(ch, cw)
         self.v = self.buf[width * height + cw * ch :].reshape(ch, cw)
         self.phase = 1009 * seed  # different seeds, different pictures
+        self.chroma = None if colour is None else chroma(colour)
         self.noise = None
         if noise:
             rng = np.random.default_rng(seed)
@@ -48,8 +51,12 @@ class Picture:
         box = max(2, h // 4)
         bx = (5 * j) % max(1, w - box)
         self.y[h // 3 : h // 3 + box, bx : bx + box] = 200
-        self.u.fill(96 + (j % 64))
-        self.v.fill(128 + (self.phase % 61))
+        if self.chroma is None:
+            self.u.fill(96 + (j % 64))
+            self.v.fill(128 + (self.phase % 61))
+        else:
+            self.u.fill(self.chroma[0])
+            self.v.fill(self.chroma[1])
         if self.noise is not None:
             self._add_noise(i)
         return self.buf.reshape(h * 3 // 2, w)
@@ -66,6 +73,14 @@ class Picture:
         for plane, paths in ((self.u, offsets), (self.v, offsets[::-1])):
             for layer, (dx, dy) in enumerate(paths):
                 np.add(plane, chroma[layer, dy : dy + ch, dx : dx + cw], out=plane)
+
+
+def chroma(rgb: tuple[int, int, int]) -> tuple[int, int]:
+    """(Cb, Cr) of an RGB colour (BT.601), kept where the noise layers cannot overflow them."""
+    r, g, b = rgb
+    cb = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    cr = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    return tuple(int(min(224, max(16, round(c)))) for c in (cb, cr))
 
 
 def tone(start: int, count: int, rate: int, channels: int, seed: int) -> np.ndarray:
