@@ -14,7 +14,6 @@ from PIL import Image, ImageChops, ImageStat
 from pipeline.config import ConfigError, load_config
 from pipeline.native import media
 from pipeline.sample.clips import ClipSpec
-from pipeline.sample.damage import corrupt_keyframe
 from pipeline.sample.encode import write_clip, write_wav
 from pipeline.sample.photo import write_jpeg
 from pipeline.stages import demux, thumbnails
@@ -32,7 +31,7 @@ def damage_keyframe(path: Path, index: int) -> float:
     """Noise over the slice data of the index-th keyframe of an MP4, keeping its first 8 bytes.
 
     The NAL length and header survive (as with bit rot inside a large sample), so the demuxer
-    still lists the keyframe and only decoding it fails. (``corrupt_keyframe`` overwrites
+    still lists the keyframe and only decoding it fails. (``damage.corrupt_keyframe`` overwrites
     the header too: FFmpeg's H.264 parser then no longer calls the packet a keyframe at all.)
     """
     times = media.demux(path).packets[0]

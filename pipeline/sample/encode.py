@@ -215,6 +215,7 @@ class _Sink:
 
 
 def prepare_path(path: str | Path) -> Path:
+    """``path`` as a Path, its folder created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
