@@ -108,7 +108,7 @@ def run_ledger(args: argparse.Namespace) -> int:
                             "start_time": r.subject.start} for r in recs if r.attribution.mismatch],
         })
     if args.format == "json":
-        json.dump(json_value(report, zone), sys.stdout, indent=2)
+        json.dump(json_value(report, zone), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'], zone)}..{iso(h['to'], zone) or ''}"

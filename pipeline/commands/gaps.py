@@ -111,7 +111,7 @@ def run_gaps(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.format == "json":
         json.dump([{c: json_value(g.get(c), zone) if not isinstance(g.get(c), float) else g.get(c)
-                    for c in EXPORT_COLUMNS} for g in rows], out, indent=2)
+                    for c in EXPORT_COLUMNS} for g in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
     elif args.format == "csv":
         writer = csv.writer(out)
@@ -159,7 +159,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RunError(f"the explanation could not be written: {exc}") from None
     if args.json:
-        json.dump(json_value(row, site_zone(config_of(args))), sys.stdout, indent=2)
+        json.dump(json_value(row, site_zone(config_of(args))), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         status = "explained" if row["source"] == "spoken" or row["approved_by"] else "recorded, awaiting approval"

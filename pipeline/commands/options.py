@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.common import times
 from pipeline.common.clock import now_utc
+from pipeline.common.text import display_width, pad
 from pipeline.config import Config, ConfigError, SiteConfig, load_config
 
 FORMATS = ("table", "csv", "json")
@@ -102,7 +103,7 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo 
     with its offset: ``2026-12-01 06:00:00 +08:00``, in JSON ``2026-12-01T06:00:00+08:00``."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: json_value(r.get(c), zone) for c in columns} for r in rows], out, indent=2)
+        json.dump([{c: json_value(r.get(c), zone) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
     text = [[iso(r.get(c), zone) if r.get(c) is not None else "" for c in columns] for r in rows]
@@ -111,10 +112,10 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo 
         writer.writerow(columns)
         writer.writerows(text)
         return
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+        out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 
 
 def json_value(value, zone: tzinfo | None = None):
