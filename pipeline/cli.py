@@ -8,6 +8,7 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import read_times
 from pipeline.common import i18n
 
 COMMANDS = [
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        read_times(args)
         return args.handler(args)
     except UsageError as exc:
         print(f"fieldrec {args.command}: error: {exc}", file=sys.stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pipeline.commands import UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, parse_time, resolve_shas, site_zone)
+from pipeline.commands.options import (TIME_HELP, add_archive, add_format, add_time, config_of, emit,
+                                       existing_archive, locked_catalog, resolve_shas, site_zone)
 from pipeline.common.i18n import _
 from pipeline.common.times import show
 from pipeline.common.clock import new_id, now_utc
@@ -64,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
     sel.add_argument("--device", metavar="DEVICE", help="recordings of this device in --from..--to")
     sel.add_argument("--officer", metavar="OFFICER", help="recordings of this officer in --from..--to")
-    ap.add_argument("--from", dest="range_from", metavar="TIME", help="start of the time range")
-    ap.add_argument("--to", dest="range_to", metavar="TIME", help="end of the time range")
+    add_time(ap, "--from", dest="range_from", help="start of the time range")
+    add_time(ap, "--to", dest="range_to", help="end of the time range")
     _event_options(ap, at=False)
     ap.set_defaults(handler=run_assign)
 
@@ -86,7 +86,7 @@ def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
     p.add_argument("--by", required=True, metavar="NAME", help="who makes this change (recorded)")
     p.add_argument("--note", help="free text kept with the event")
     if at:
-        p.add_argument("--at", metavar="TIME", help=f"when it happened (default: now); {TIME_HELP}")
+        add_time(p, "--at", help="when it happened (default: now)")
 
 
 def run_event(args: argparse.Namespace) -> int:
@@ -97,7 +97,7 @@ def run_event(args: argparse.Namespace) -> int:
         raise UsageError("CASE_ID must not be empty")
     now = now_utc()
     zone = site_zone(config)
-    at = parse_time(args.at, "--at", zone) if args.at else now
+    at = args.at or now
     with locked_catalog(archive, config, f"case {args.event} {case_id}") as catalog:
         events = catalog.rows("cases")
         state = case_states(events).get(case_id)
@@ -158,8 +158,7 @@ def run_assign(args: argparse.Namespace) -> int:
         else:
             if not (args.range_from and args.range_to):
                 raise UsageError("--device and --officer need both --from and --to")
-            zone = site_zone(config)
-            start, end = parse_time(args.range_from, "--from", zone), parse_time(args.range_to, "--to", zone)
+            start, end = args.range_from, args.range_to
             if end < start:
                 raise UsageError("--to is before --from")
             selector = "device" if args.device else "officer"

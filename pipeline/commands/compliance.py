@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       parse_time, site_zone)
+from pipeline.commands.options import add_archive, add_format, add_time, config_of, emit, existing_archive, site_zone
 from pipeline.common.clock import now_utc
 
 HELP = """\
@@ -29,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compliance", help="late uploads (the 24-hour rule) per officer and device",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--since", metavar="TIME", help=f"only recordings that started at or after this; {TIME_HELP}")
+    add_time(p, "--since", help="only recordings that started at or after this")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--late", action="store_true", help="list each late recording instead of the summary")
     which.add_argument("--clock", action="store_true",
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     now = now_utc()
-    since = parse_time(args.since, "--since", zone) if args.since else None
+    since = args.since
     state = records.load(archive, config, now)
     chosen = state.records
     if since is not None:

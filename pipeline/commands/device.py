@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 
 from pipeline.commands import UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
-                                       json_value, locked_catalog, parse_time, site_zone)
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
+                                       json_value, locked_catalog, site_zone)
 from pipeline.common.i18n import _
 from pipeline.common.times import show
 from pipeline.common.units import human_duration
@@ -36,8 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     h.add_argument("device_id", metavar="DEVICE")
     h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER", help="the new holder")
-    h.add_argument("--at", required=True, metavar="TIME",
-                   help=f"when; {TIME_HELP}; without a zone it is read in the device's clock")
+    add_time(h, "--at", required=True, help="when the device passed to the officer")
     h.add_argument("--by", metavar="NAME", help="who records the handover")
     h.add_argument("--note", help="free text kept with the handover")
     add_archive(h)
@@ -58,7 +57,7 @@ def run_handover(args: argparse.Namespace) -> int:
     if not device or not officer:
         raise UsageError("DEVICE and --to OFFICER must not be empty")
     zone = site_zone(config)
-    at = parse_time(args.at, "--at", zone)
+    at = args.at
     with locked_catalog(archive, config, f"handover {device}") as catalog:
         catalog.commit({"handovers": [{"device_id": device, "officer_id": officer, "at": at, "by": args.by,
                                        "note": args.note, "recorded_at": now_utc()}]}, tag=new_id("handover"))

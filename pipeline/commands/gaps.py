@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import TIME_HELP, add_archive, config_of, iso, json_value, parse_time, site_zone
+from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, site_zone
 from pipeline.common.times import Reading
 
 GAPS_HELP = """\
@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
     p.add_argument("--device", metavar="ID", help="only this device")
-    p.add_argument("--since", metavar="TIME", help=f"only gaps starting at or after TIME ({TIME_HELP}); clock "
-                   "gaps, whose device time is wrong, when detected at or after it")
+    add_time(p, "--since", help="only gaps starting at or after this (clock gaps, whose device time is wrong: "
+                                "detected at or after it)")
     p.add_argument("--unexplained", action="store_true", help="only current gaps that still need an explanation")
     p.add_argument("--all", action="store_true",
                    help="also gaps that are no longer current (filled by a late-docked file)")
@@ -104,7 +104,7 @@ def run_gaps(args: argparse.Namespace) -> int:
     zones = config.zones()
     zone = zones.site_zone
     catalog = _catalog(args.archive)
-    since = parse_time(args.since, "--since", zone) if args.since else None
+    since = args.since
     rows = gap_events.filter_rows(gapstate.listing(catalog, zones), device=args.device, since=since,
                                   include_closed=args.all, only_unexplained=args.unexplained)
     rows = [_shown(g, zones) for g in rows]

@@ -68,6 +68,33 @@ def parse_time(text: str, option: str, zone: tzinfo, *, now: datetime | None = N
         raise UsageError(f"{option} {exc}") from None
 
 
+TIME_OPTIONS = "time_options"          # the parser default listing a command's time options
+
+
+def add_time(p: argparse.ArgumentParser, flag: str, *, help: str, dest: str | None = None,
+             required: bool = False) -> None:
+    """A time option. Every one is read the same way, once, before the command runs
+    (``read_times``): the command finds an aware UTC instant in ``args``."""
+    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required, help=f"{help}; {TIME_HELP}")
+    p.set_defaults(**{TIME_OPTIONS: (*(p.get_default(TIME_OPTIONS) or ()), (action.dest, flag))})
+
+
+def read_times(args: argparse.Namespace) -> None:
+    """Replace each typed time option of the command by its instant: in the site's zone (from the
+    command's --config) unless the text names a zone; spans count back from one "now"."""
+    pending = [(dest, flag) for dest, flag in getattr(args, TIME_OPTIONS, ())
+               if isinstance(getattr(args, dest, None), str)]
+    if not pending:
+        return
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    zone, now = site_zone(config), now_utc()
+    for dest, flag in pending:
+        setattr(args, dest, parse_time(getattr(args, dest), flag, zone, now=now))
+
+
 def site_zone(config: Config) -> tzinfo:
     return config.zones().site_zone
 

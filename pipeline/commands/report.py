@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import TIME_HELP, parse_time, site_zone
+from pipeline.commands.options import add_time
 from pipeline.config import ConfigError, load_config
 
 HELP = """\
@@ -28,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
                    help="the HTML file to write (replaced if it exists)")
-    p.add_argument("--since", metavar="TIME",
-                   help=f"only recordings and gaps ending at or after TIME; {TIME_HELP}")
+    add_time(p, "--since", help="only recordings and gaps ending at or after this")
     p.add_argument("--device", action="append", default=[], metavar="ID",
                    help="only this device (repeat for several)")
     p.add_argument("--config", type=Path, metavar="FILE",
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
-    since = parse_time(args.since, "--since", site_zone(config)) if args.since else None
+    since = args.since
     if not args.output.parent.is_dir():
         raise UsageError(f"folder of --output not found: {args.output.parent}")
     try:

@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, parse_time, resolve_shas, site_zone)
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
+                                       locked_catalog, resolve_shas, site_zone)
 from pipeline.common.i18n import _
 from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retention", help="list recordings past retention", description=RETENTION_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--as-of", metavar="DATE", help=f"judge retention at this date instead of now; {TIME_HELP}")
+    add_time(p, "--as-of", help="judge retention at this time instead of now")
     p.add_argument("--all", action="store_true", help="list every recording with its state, not only expired ones")
     p.add_argument("--class", dest="retention_class", choices=("routine", "case", "permanent", "other"),
                    help="only recordings of this retention class (permanent: the files to stage for disc burning)")
@@ -85,7 +85,7 @@ def run_retention(args: argparse.Namespace) -> int:
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
-    as_of = parse_time(args.as_of, "--as-of", zone) if args.as_of else now_utc()
+    as_of = args.as_of or now_utc()
     state = records.load(archive, config, as_of)
     rows = [_row(r, as_of) for r in state.records]
     if args.retention_class:
