@@ -230,7 +230,10 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
     site = zones.site_zone
     state = load_state(archive, config, now_utc())
     recordings = [_recording(r, site) for r in state.records]
-    recordings = [r for r in recordings if _keep(r.device_id, r.start, r.end, devices, since)]
+    # A recording whose clock cannot be right is filtered by when it reached the archive (as
+    # `fieldrec gaps` filters clock gaps by when they were found): its own times say nothing.
+    recordings = [r for r in recordings if _keep(r.device_id, r.ingested_at if r.clock_problem else r.start,
+                                                 r.ingested_at if r.clock_problem else r.end, devices, since)]
     recordings.sort(key=lambda r: (r.device_id or "\uffff", r.start is None, as_utc(r.start) if r.start else 0,
                                    r.source_name))
 
