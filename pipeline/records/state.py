@@ -22,7 +22,7 @@ from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_s
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
                      "status", "source_name", "archive_path", "ingested_at", "time_source", "start_utc", "end_utc",
-                     "error_stage", "error_message", "run_id"]
+                     "time_zone", "container_time_zone", "error_stage", "error_message", "run_id"]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
-from pipeline.common.times import place, show, wall_to_utc
+from pipeline.common.times import place, show, wall_to_utc, zone_label
 from pipeline.config import GapsConfig
 
 
@@ -35,20 +35,31 @@ def implausible(start_utc: datetime | None, arrived: datetime | None, cfg: GapsC
     return None
 
 
+def read_as_local(row: dict) -> bool:
+    """Whether the row's start time is a wall-clock reading in the device's zone (a file name,
+    EXIF, or a container stamp of a recorder that writes local time), not a UTC stamp."""
+    if row.get("time_source") == "creation_time":
+        return row.get("container_time_zone") == "local"
+    return True
+
+
 def placed_start(row: dict, zone: tzinfo) -> datetime | None:
-    """A recordings row's start instant: ``start_utc``, or for a row written before that column
-    existed, its ``start_time`` placed by its ``time_source`` (container times were UTC then)."""
-    if row.get("start_utc") is not None:
-        return row["start_utc"]
+    """A recordings row's start instant in the device's ``zone`` as now configured: ``start_utc``
+    as ingest placed it; re-placed from the device's wall clock when the row's zone is no longer
+    the device's (a setting corrected since) and the time was a wall-clock reading; for a row
+    written before ``start_utc`` existed, its ``start_time`` placed by its ``time_source``."""
     if row.get("start_time") is None:
-        return None
-    return place(row["start_time"], local=row.get("time_source") != "creation_time", zone=zone).instant
+        return row.get("start_utc")
+    stored = row.get("start_utc")
+    if stored is not None and (row.get("time_zone") in (None, zone_label(zone)) or not read_as_local(row)):
+        return stored
+    return place(row["start_time"], local=read_as_local(row), zone=zone).instant
 
 
 def placed_end(row: dict, zone: tzinfo) -> datetime | None:
-    if row.get("end_utc") is not None:
-        return row["end_utc"]
     start = placed_start(row, zone)
     if start is None:
         return None
+    if row.get("end_utc") is not None and start == row.get("start_utc"):
+        return row["end_utc"]
     return start + timedelta(seconds=row.get("duration_s") or 0.0)

@@ -22,7 +22,7 @@ from pipeline.stages.gaps import gap_id
 
 COLUMNS = ["sha256", "kind", "status", "device_id", "officer_id", "start_time", "end_time", "duration_s",
            "sequence", "name_time", "container_time", "time_source", "ingested_at", "source_name",
-           "start_utc", "end_utc"]
+           "start_utc", "end_utc", "time_zone", "container_time_zone"]
 ZONE_STEP_S = 15 * 60            # time-zone offsets are whole quarter hours…
 ZONE_MAX_S = 14 * 3600           # …between UTC-12 and UTC+14
 
