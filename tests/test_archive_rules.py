@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
 from pipeline.common.times import zone_named
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
-from tests.helpers import by_name, ingest, table
+from tests.helpers import by_name, cli, ingest, listed, table
 
 UTC = timezone.utc
 SHANGHAI = zone_named("Asia/Shanghai")
@@ -89,19 +88,6 @@ def archive(built, tmp_path) -> Path:
 def sha(built) -> dict[str, str]:
     rec = by_name(built)
     return {key: rec[name]["sha256"] for key, name in FILES.items()}
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def listed(capsys, *argv) -> list[dict]:
-    code, out, err = cli(capsys, *argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def states(capsys, archive, *extra) -> dict[str, dict]:

@@ -11,8 +11,6 @@ The drop (times relative to now, so the 24-hour rule has something to find):
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -20,16 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
 from pipeline.common import clock
 from pipeline.common.times import months_later, zone_named
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
-from tests.helpers import ingest, table
+from tests.helpers import cli, ingest, listed, table
 
 UTC = timezone.utc
 SHANGHAI, BERLIN = zone_named("Asia/Shanghai"), zone_named("Europe/Berlin")
-NOW = datetime.now(UTC).replace(microsecond=0)
 CONFIG = """\
 [site]
 time_zone = "Asia/Shanghai"
@@ -56,29 +52,32 @@ def stamp(instant: datetime, zone=UTC) -> str:
     return instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def at(**ago) -> datetime:
-    return NOW - timedelta(**ago)
+def drop(now: datetime) -> dict[str, tuple]:
+    """key: (file name, container creation_time, the instant recording started, late?), timed
+    back from ``now`` (when the drop is made: the ingest follows within seconds)."""
+    def at(**ago) -> datetime:
+        return now - timedelta(**ago)
+
+    return {
+        "late": (f"CAMB_O1_{named(SHANGHAI, at(hours=26, minutes=30, seconds=1))}.MP4",
+                 stamp(at(hours=26, minutes=30, seconds=1)), at(hours=26, minutes=30, seconds=1), True),
+        "ontime": (f"CAMB_O1_{named(SHANGHAI, at(hours=3))}.MP4", stamp(at(hours=3)), at(hours=3), False),
+        "noname_late": ("CAMB_O1_20261340000000.MP4", stamp(at(hours=25)), at(hours=25), True),
+        "noname_ontime": ("CAMB_O1_20261341000000.MP4", stamp(at(hours=2)), at(hours=2), False),
+        "ahead": (f"CAMB_O1_{named(SHANGHAI, at(minutes=-10))}.MP4", stamp(at(minutes=-10)), at(minutes=-10), False),
+        "local_late": ("LBX1_O2_clip0001.MP4", stamp(at(hours=30), SHANGHAI), at(hours=30), True),
+        "local_ontime": ("LBX1_O2_clip0002.MP4", stamp(at(hours=1), SHANGHAI), at(hours=1), False),
+        "berlin_late": (f"CAMDE_O3_{named(BERLIN, at(hours=24, seconds=30))}.MP4", stamp(at(hours=24, seconds=30)),
+                        at(hours=24, seconds=30), True),
+        "berlin_ontime": (f"CAMDE_O3_{named(BERLIN, at(hours=23, minutes=50))}.MP4", stamp(at(hours=23, minutes=50)),
+                          at(hours=23, minutes=50), False),
+        "reset": ("CAMR_O4_20000101000000.MP4", "2000-01-01T00:00:00.000000Z", None, False),
+        "named2019": ("CAMR_O4_20190601120000.MP4", "2019-06-01T04:00:00.000000Z", None, True),
+        "future": ("CAMR_O4_20310101000000.MP4", "2030-12-31T16:00:00.000000Z", None, False),
+    }
 
 
-# key: (file name, container creation_time, the instant recording started, late?)
-FILES = {
-    "late": (f"CAMB_O1_{named(SHANGHAI, at(hours=26, minutes=30, seconds=1))}.MP4",
-             stamp(at(hours=26, minutes=30, seconds=1)), at(hours=26, minutes=30, seconds=1), True),
-    "ontime": (f"CAMB_O1_{named(SHANGHAI, at(hours=3))}.MP4", stamp(at(hours=3)), at(hours=3), False),
-    "noname_late": ("CAMB_O1_20261340000000.MP4", stamp(at(hours=25)), at(hours=25), True),
-    "noname_ontime": ("CAMB_O1_20261341000000.MP4", stamp(at(hours=2)), at(hours=2), False),
-    "ahead": (f"CAMB_O1_{named(SHANGHAI, NOW + timedelta(minutes=1))}.MP4", stamp(NOW + timedelta(minutes=1)),
-              NOW + timedelta(minutes=1), False),
-    "local_late": ("LBX1_O2_clip0001.MP4", stamp(at(hours=30), SHANGHAI), at(hours=30), True),
-    "local_ontime": ("LBX1_O2_clip0002.MP4", stamp(at(hours=1), SHANGHAI), at(hours=1), False),
-    "berlin_late": (f"CAMDE_O3_{named(BERLIN, at(hours=24, seconds=30))}.MP4", stamp(at(hours=24, seconds=30)),
-                    at(hours=24, seconds=30), True),
-    "berlin_ontime": (f"CAMDE_O3_{named(BERLIN, at(hours=23, minutes=59))}.MP4", stamp(at(hours=23, minutes=59)),
-                      at(hours=23, minutes=59), False),
-    "reset": ("CAMR_O4_20000101000000.MP4", "2000-01-01T00:00:00.000000Z", None, False),
-    "named2019": ("CAMR_O4_20190601120000.MP4", "2019-06-01T04:00:00.000000Z", None, True),
-    "future": ("CAMR_O4_20310101000000.MP4", "2030-12-31T16:00:00.000000Z", None, False),
-}
+FILES: dict[str, tuple] = {}               # the drop of this module's run (see ``built``)
 CLOCK_PROBLEMS = {"reset", "future"}
 
 
@@ -88,11 +87,12 @@ def built(tmp_path_factory, ray_local):
 
     root = tmp_path_factory.mktemp("sitetime")
     (root / "site.toml").write_text(CONFIG)
-    drop = root / "drop"
+    FILES.clear()
+    FILES.update(drop(datetime.now(UTC).replace(microsecond=0)))
     for seed, (name, creation, _, _) in enumerate(FILES.values()):
-        write_clip(drop / name, ClipSpec(video_codec="mjpeg", audio_codec=None, fps=10, duration_s=1.0, seed=seed,
-                                         creation_time=creation))
-    ingest([drop], root / "archive", load_config(root / "site.toml"))
+        write_clip(root / "drop" / name, ClipSpec(video_codec="mjpeg", audio_codec=None, fps=10, duration_s=1.0,
+                                                  seed=seed, creation_time=creation))
+    ingest([root / "drop"], root / "archive", load_config(root / "site.toml"))
     return root
 
 
@@ -115,19 +115,6 @@ def first_seen(built, rows) -> dict[str, datetime]:
     for s in table(built / "archive", "sightings"):
         seen[s["sha256"]] = min(seen.get(s["sha256"], s["seen_at"]), s["seen_at"])
     return {key: seen[r["sha256"]] for key, r in rows.items()}
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def listed(capsys, *argv) -> list[dict]:
-    code, out, err = cli(capsys, *argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 # -- where each recording lies in time ------------------------------------------------------------
@@ -169,7 +156,7 @@ def test_no_delay_is_negative_and_broken_clocks_are_clock_problems(built, rows, 
     from pipeline.config import load_config
     from pipeline.records import load
 
-    state = {r.sha256: r for r in load(built / "archive", load_config(built / "site.toml"), NOW).records}
+    state = {r.sha256: r for r in load(built / "archive", load_config(built / "site.toml"), datetime.now(UTC)).records}
     delays = {key: state[r["sha256"]].lateness for key, r in rows.items()}
     assert all(d.delay_s is None or d.delay_s >= 0 for d in delays.values())
     assert delays["ahead"].delay_s == 0.0 and not delays["ahead"].late

@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
