@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog.schema import TABLES
+from catalog.schema import PRIVATE_TABLES, TABLES
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 
@@ -37,7 +37,7 @@ def catalog_tables(archive: Path) -> list[CatalogTable]:
     found = []
     if root.is_dir():
         for folder in sorted(root.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(("_", ".")):
+            if folder.is_dir() and not folder.name.startswith(("_", ".")) and folder.name not in PRIVATE_TABLES:
                 parts = sum(1 for _ in folder.glob("*.parquet"))
                 if parts:
                     found.append(CatalogTable(folder.name, folder.resolve(), parts))
@@ -52,8 +52,14 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(archive: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per catalog table, locked to reading those files."""
+def connect(archive: Path, overlay: dict[str, pa.Table] | None = None,
+            keys: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, locked to reading those files.
+
+    ``overlay`` adds rows not yet committed (the review service's spool) to a table's view;
+    with ``keys[table]`` naming an id column, overlay rows whose id the parts hold already are
+    left out (a commit lands before the spool forgets it).
+    """
     archive = Path(archive)
     if not (archive / "catalog").is_dir():
         raise QueryError(f"{archive} has no catalog/ folder: is it a fieldrec archive?")
@@ -67,9 +73,24 @@ def connect(archive: Path) -> duckdb.DuckDBPyConnection:
                     f"SELECT * FROM read_parquet({pattern}, union_by_name=true)")
     present = {t.name for t in tables}
     for name, schema in TABLES.items():
-        if name not in present:                      # known but still empty: queryable, no rows
+        if name not in present and name not in PRIVATE_TABLES:                      # known but still empty: queryable, no rows
             con.register(f"_empty_{name}", schema.empty_table())
             con.execute(f"CREATE VIEW {_quote_ident(name)} AS SELECT * FROM {_quote_ident('_empty_' + name)}")
+    for name, rows in (overlay or {}).items():
+        if not rows.num_rows:
+            continue
+        con.register(f"_overlay_{name}", rows)
+        extra = f"SELECT * FROM {_quote_ident('_overlay_' + name)}"
+        if name in present:
+            pattern = _quote_literal(str(next(t.folder for t in tables if t.name == name) / "*.parquet"))
+            key = (keys or {}).get(name)
+            if key:
+                extra += (f" WHERE {_quote_ident(key)} NOT IN (SELECT {_quote_ident(key)} FROM "
+                          f"read_parquet({pattern}, union_by_name=true))")
+            con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({pattern}, "
+                        f"union_by_name=true) UNION ALL BY NAME {extra}")
+        else:
+            con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {extra}")
     allowed = ", ".join(_quote_literal(str(t.folder) + "/") for t in tables)
     con.execute(f"SET allowed_directories=[{allowed}]")
     con.execute("SET enable_external_access=false")

@@ -1,0 +1,57 @@
+"""A small archive for the review-service tests: a generated drop with proxies, and one account per role."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from catalog.store import Catalog
+from pipeline.native.passwords import hash_password
+from pipeline.records import users
+
+PASSWORD = "correct horse battery"
+# name -> (roles, officer id, display name)
+ACCOUNTS = {
+    "pc.li": (("officer",), "OF17", "李警官"),
+    "pc.ma": (("officer",), "OF23", "PC Ma"),
+    "sgt.wang": (("approver",), None, "王警长"),
+    "sgt.hu": (("approver",), None, "Sgt Hu"),
+    "clerk.zhao": (("clerk",), None, "赵文员"),
+    "audit.chen": (("auditor",), None, "陈审计"),
+    "admin.sun": (("admin",), None, "Admin Sun"),
+}
+
+
+def add_accounts(archive: Path, accounts: dict = ACCOUNTS) -> None:
+    now = datetime.now(timezone.utc)
+    hashed = hash_password(PASSWORD)            # one hash for all: argon2id is slow on purpose
+    Catalog(archive, fsync=False).commit({
+        "users": [users.user_event(name, "add", by="test", at=now, roles=roles, display_name=display, officer_id=officer)
+                  for name, (roles, officer, display) in accounts.items()],
+        "credentials": [users.credential(name, hashed, by="test", at=now) for name in accounts],
+    }, tag="test-users")
+
+
+def build_archive(folder: Path, config) -> Path:
+    """Drop (tests.report_drop) ingested with review proxies, plus the accounts; returns the archive."""
+    from pipeline.runs.ingest import ingest
+    from tests.report_drop import make_drop
+
+    make_drop(folder / "drop", datetime.now(timezone.utc))
+    archive = folder / "archive"
+    ingest([folder / "drop"], archive, config, workers=2, progress=False, proxies=True)
+    add_accounts(archive)
+    return archive
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def sign_in(client, name: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"user": name, "password": password, "csrf": csrf_of(page.text)},
+                       follow_redirects=False)
