@@ -35,14 +35,39 @@ def add_accounts(archive: Path, accounts: dict = ACCOUNTS) -> None:
 
 def build_archive(folder: Path, config) -> Path:
     """Drop (tests.report_drop) ingested with review proxies, plus the accounts; returns the archive."""
-    from pipeline.runs.ingest import ingest
+    from tests.helpers import ingest
     from tests.report_drop import make_drop
 
     make_drop(folder / "drop", datetime.now(timezone.utc))
     archive = folder / "archive"
-    ingest([folder / "drop"], archive, config, workers=2, progress=False, proxies=True)
+    ingest([folder / "drop"], archive, config, proxies=True)
     add_accounts(archive)
     return archive
+
+
+def fast_config():
+    """Defaults without fsync (tests need no durability against power loss)."""
+    import dataclasses
+
+    from pipeline.config import load_config
+
+    config = load_config()
+    return dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
+
+
+def recording_of(archive: Path, device: str) -> dict:
+    """The first ok video of ``device`` that has a review proxy."""
+    proxied = {d["parent_sha256"] for d in Catalog(archive).rows("derivatives") if d["status"] == "ok"}
+    recs = sorted((r for r in Catalog(archive).rows("recordings")
+                   if r["device_id"] == device and r["status"] == "ok" and r["sha256"] in proxied),
+                  key=lambda r: r["start_time"])
+    return recs[0]
+
+
+def gap_of(archive: Path, device: str, kind: str = "between_files") -> dict:
+    from pipeline.records import gapstate
+
+    return next(g for g in gapstate.listing(Catalog(archive)) if g["device_id"] == device and g["kind"] == kind)
 
 
 def csrf_of(html: str) -> str:
