@@ -80,3 +80,23 @@ def sign_in(client, name: str, password: str = PASSWORD):
     page = client.get("/login")
     return client.post("/login", data={"user": name, "password": password, "csrf": csrf_of(page.text)},
                        follow_redirects=False)
+
+
+def grant(archive: Path, action: str, kind: str, target: str | None = None, *, by: str = "clerk.zhao",
+          approver: str = "sgt.wang", hours: float = 24.0, decision: str = "grant") -> str:
+    """A request of ``by`` decided by ``approver`` (as the review service records them); its id."""
+    from datetime import timedelta
+
+    from pipeline.records import access
+
+    now = datetime.now(timezone.utc)
+    until = now + timedelta(hours=hours)
+    decided_at = min(now, until - timedelta(hours=1)) - timedelta(minutes=1)      # an expired grant was decided earlier
+    row = access.request_row(action=action, target_kind=kind, target=target, reason="for the test", by=by,
+                             client="test", now=decided_at - timedelta(minutes=1))
+    request = access.Request(row, ())
+    decided = access.decision_row(request, decision=decision, by=approver, now=decided_at,
+                                  valid_until=until if decision == "grant" else None)
+    Catalog(archive, fsync=False).commit({"access_requests": [row], "access_decisions": [decided]},
+                                         tag=f"test-{row['request_id']}")
+    return row["request_id"]
