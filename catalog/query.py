@@ -2,7 +2,7 @@
 
 Each ``ARCHIVE/catalog/<table>/`` folder with part files becomes a view over
 ``read_parquet(..., union_by_name=true)`` (older parts may lack newer columns). Known tables
-without parts yet are empty views of their schema. Then DuckDB is locked down: file access only
+without parts yet are empty views of their schema. Private tables (password hashes) are no views. Then DuckDB is locked down: file access only
 under those folders, no extensions installed or loaded, configuration frozen; and only
 ``SELECT`` / ``EXPLAIN`` statements run, so ``COPY ... TO`` cannot drop a file into the catalog.
 """
@@ -52,14 +52,8 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(archive: Path, overlay: dict[str, pa.Table] | None = None,
-            keys: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per catalog table, locked to reading those files.
-
-    ``overlay`` adds rows not yet committed (the review service's spool) to a table's view;
-    with ``keys[table]`` naming an id column, overlay rows whose id the parts hold already are
-    left out (a commit lands before the spool forgets it).
-    """
+def connect(archive: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, locked to reading those files."""
     archive = Path(archive)
     if not (archive / "catalog").is_dir():
         raise QueryError(f"{archive} has no catalog/ folder: is it a fieldrec archive?")
@@ -76,21 +70,6 @@ def connect(archive: Path, overlay: dict[str, pa.Table] | None = None,
         if name not in present and name not in PRIVATE_TABLES:                      # known but still empty: queryable, no rows
             con.register(f"_empty_{name}", schema.empty_table())
             con.execute(f"CREATE VIEW {_quote_ident(name)} AS SELECT * FROM {_quote_ident('_empty_' + name)}")
-    for name, rows in (overlay or {}).items():
-        if not rows.num_rows:
-            continue
-        con.register(f"_overlay_{name}", rows)
-        extra = f"SELECT * FROM {_quote_ident('_overlay_' + name)}"
-        if name in present:
-            pattern = _quote_literal(str(next(t.folder for t in tables if t.name == name) / "*.parquet"))
-            key = (keys or {}).get(name)
-            if key:
-                extra += (f" WHERE {_quote_ident(key)} NOT IN (SELECT {_quote_ident(key)} FROM "
-                          f"read_parquet({pattern}, union_by_name=true))")
-            con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * FROM read_parquet({pattern}, "
-                        f"union_by_name=true) UNION ALL BY NAME {extra}")
-        else:
-            con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {extra}")
     allowed = ", ".join(_quote_literal(str(t.folder) + "/") for t in tables)
     con.execute(f"SET allowed_directories=[{allowed}]")
     con.execute("SET enable_external_access=false")

@@ -81,7 +81,8 @@ def _sign_in(driver, base: str, name: str) -> None:
     driver.find_element(By.ID, "user").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
-    assert driver.find_element(By.ID, "signed-in-as").text.endswith(f"({name})")
+    shown = driver.find_elements(By.ID, "signed-in-as")
+    assert shown and shown[0].text.endswith(f"({name})"), driver.page_source[-2000:]
 
 
 def _wait(driver, script: str, timeout: float = 20.0):
@@ -110,7 +111,7 @@ def test_officer_asks_approver_grants_officer_watches_explains_and_is_refused_th
     driver.find_element(By.ID, "ask-reason").send_keys("复核执法过程 / review of the stop")
     driver.find_element(By.ID, "ask").click()
     request_id = driver.current_url.rsplit("/", 1)[-1]
-    assert request_id.startswith("REQ-")
+    assert request_id.startswith("REQ-"), driver.page_source[-3000:]
     assert driver.find_element(By.ID, "request-state").text == "pending"
 
     # 2. An approver grants it (until tomorrow, the form's default).

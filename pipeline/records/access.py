@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyarrow.dataset as ds
-
 from catalog.schema import REQUEST_ACTIONS
 from catalog.store import Catalog
 from pipeline.common import inputs
@@ -149,20 +147,17 @@ def decision_row(request: Request, *, decision: str, by: str, now: datetime, val
 
 
 # -- using a grant ---------------------------------------------------------------------------------
-def cases_holding(catalog: Catalog, sha256: str, config) -> set[str]:
+def cases_of(recording: dict | None, assignments: list[dict], handovers: list[dict], config) -> set[str]:
     """The cases whose assignments select this recording (by hash, or its device or officer in a range)."""
-    rec = catalog.rows("recordings", ["sha256", "device_id", "officer_id", "start_time", "end_time", "ingested_at"],
-                       filter=ds.field("sha256") == sha256)
-    if not rec:
+    if recording is None:
         return set()
-    row = rec[0]
+    row = recording
     offset = config.compliance.offset_hours(row["device_id"])
     start, end = device_to_utc(row["start_time"], offset), device_to_utc(row["end_time"], offset)
-    periods = holder_periods(catalog.rows("handovers")).get(row["device_id"])
+    periods = holder_periods(handovers).get(row["device_id"])
     who = attribute(row["officer_id"], start, periods)
-    subject = Subject(sha256, row["device_id"], who.officer_id, start, end or start, row["ingested_at"])
-    assignments = catalog.rows("assignments", filter=ds.field("case_id").is_valid())
-    return {a["case_id"] for a in assignments if matches(a, subject)}
+    subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"])
+    return {a["case_id"] for a in assignments if a["case_id"] and matches(a, subject)}
 
 
 def current_grant(requests: dict[str, Request], user_id: str, action: str, sha256: str, cases: set[str],

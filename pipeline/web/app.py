@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-import pyarrow.dataset as ds
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -16,6 +15,7 @@ from catalog.store import Catalog
 from pipeline.common.clock import new_id, now_utc
 from pipeline.records import access, outbox, users
 from pipeline.web import auth, guard, render, site
+from pipeline.web.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class Service:
         self.sessions = auth.Sessions(timedelta(minutes=cfg.session_idle_minutes), timedelta(hours=cfg.session_max_hours))
         self.throttle = auth.Throttle(cfg.login_max_failures, timedelta(seconds=cfg.login_window_s))
         self.env = render.environment(config)
+        self.snapshot = Snapshot(self.archive)
 
     def now(self) -> datetime:
         return self.clock()
@@ -74,29 +75,34 @@ class Service:
         return Catalog(self.archive)
 
     # -- reading --------------------------------------------------------------------------------
-    def table_rows(self, table: str, filter=None) -> list[dict]:
-        """A (small) table's rows, committed and spooled."""
-        rows = self.catalog.rows(table, filter=filter)
-        key = outbox.KEYS.get(table)
-        if key:
-            have = {tuple(r[c] for c in key) for r in rows}
-            rows += [r for r in self.outbox.rows(table) if tuple(r[c] for c in key) not in have]
-        return rows
+    def reader(self):
+        from pipeline.web.reads import Reader
 
-    def accounts(self) -> dict[str, users.Account]:
-        return users.accounts(self.catalog.rows("users"), self.catalog.rows("credentials"))
+        return Reader(self)
 
-    def requests(self) -> dict[str, access.Request]:
-        return access.read_requests(self.archive, self.outbox)
+    def accounts(self, reader=None) -> dict[str, users.Account]:
+        reader = reader or self.reader()
+        return users.accounts(reader.table("users"), reader.table("credentials"))
 
-    def content_grant(self, user: users.Account, sha256: str, action: str = "view") -> tuple[bool, access.Request | None]:
+    def requests(self, reader=None) -> dict[str, access.Request]:
+        reader = reader or self.reader()
+        return access.load_requests(reader.table("access_requests"), reader.table("access_decisions"))
+
+    def cases_holding(self, sha256: str, reader=None) -> set[str]:
+        reader = reader or self.reader()
+        return access.cases_of(reader.recording(sha256), reader.rows("SELECT * FROM assignments WHERE case_id IS NOT NULL"),
+                               reader.table("handovers"), self.config)
+
+    def content_grant(self, user: users.Account, sha256: str, action: str = "view", reader=None
+                      ) -> tuple[bool, access.Request | None]:
         """May ``user`` see and hear this recording now, and under which grant (None: the role allows it)."""
         if action == "view" and user.roles & set(self.config.service.content_roles):
             return True, None
-        requests = {k: r for k, r in self.requests().items() if r.requested_by == user.user_id}
+        reader = reader or self.reader()
+        requests = {k: r for k, r in self.requests(reader).items() if r.requested_by == user.user_id}
         cases = set()
         if any(r.row["target_kind"] == "case" for r in requests.values()):
-            cases = access.cases_holding(self.catalog, sha256, self.config)
+            cases = self.cases_holding(sha256, reader)
         grant = access.current_grant(requests, user.user_id, action, sha256, cases, self.now())
         return grant is not None, grant
 

@@ -50,7 +50,7 @@ def log_access(ctx: Ctx, *, sha256: str, content: str, size: int, grant, rng: tu
 
 
 def require_grant(ctx: Ctx, sha256: str, action: str = "view"):
-    allowed, grant = ctx.service.content_grant(ctx.user, sha256, action)
+    allowed, grant = ctx.service.content_grant(ctx.user, sha256, action, reader=ctx.reader)
     if not allowed:
         raise Refused(_("You have no current grant to {action} this recording; ask for one on the recording's page.")
                       .format(action=_(action)))

@@ -74,9 +74,7 @@ class Ctx:
     @property
     def reader(self):
         if "reader" not in self.cache:
-            from pipeline.web.reads import Reader
-
-            self.cache["reader"] = Reader(self.service)
+            self.cache["reader"] = self.service.reader()
         return self.cache["reader"]
 
     def flash(self, message: str) -> None:
@@ -109,7 +107,7 @@ def wrap(page: Page, service) -> Callable:
             session, expired = service.sessions.get(token, ctx.now)
             if expired:
                 service.note_expired(token, ctx)
-            account = service.accounts().get(session.user_id) if session else None
+            account = service.accounts(ctx.reader).get(session.user_id) if session else None
             if account is None or not account.active:
                 if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                     return RedirectResponse("/login", status_code=303)
@@ -141,6 +139,8 @@ def wrap(page: Page, service) -> Callable:
         finally:
             if ctx.form is not None:
                 await ctx.form.close()
+            if "reader" in ctx.cache:
+                ctx.cache["reader"].close()
     endpoint.__name__ = page.endpoint.__name__
     return endpoint
 

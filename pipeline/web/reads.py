@@ -1,7 +1,7 @@
-"""What the pages show, asked of DuckDB over the catalog (plus the spool), one connection per request.
+"""What the pages show, asked of DuckDB over the catalog (plus the spool), one cursor per request.
 
-Every query filters and aggregates in DuckDB, so a page costs the same with 100 or 100,000
-recordings; Python sees only the rows a page lists. Device times are converted with the
+Every query filters and aggregates in DuckDB (over ``snapshot``'s copy, current at each request),
+so a page costs about the same with 100 or 100,000 recordings; Python sees only the rows a page lists. Device times are converted with the
 device's configured clock offset (``compliance``) in SQL as epoch seconds, which no session
 time zone can change.
 """
@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from catalog import query
-from catalog.store import to_table
-from pipeline.records import outbox
 from pipeline.web import site
+from pipeline.web.snapshot import rows as query_rows
 
 UTC = timezone.utc
-SPOOLED = ("access_log", "auth_events", "access_requests", "access_decisions", "explanations", "statements",
-           "cases", "assignments")
 
 
 def _literal(text: str) -> str:
@@ -33,17 +29,18 @@ class Reader:
     @property
     def con(self):
         if self._con is None:
-            overlay = {t: to_table(t, rows) for t in SPOOLED if (rows := self.service.outbox.rows(t))}
-            keys = {t: outbox.KEYS[t][0] for t in overlay if len(outbox.KEYS[t]) == 1}
-            self._con = query.connect(self.service.archive, overlay, keys)
+            self._con = self.service.snapshot.cursor(self.service.outbox)
         return self._con
 
     def rows(self, sql: str, params: list | None = None) -> list[dict]:
-        return self.con.sql(sql, params=params or None).to_arrow_table().to_pylist()
+        return query_rows(self.con, sql, params)
 
     def value(self, sql: str, params: list | None = None):
         row = self.con.execute(sql, params or []).fetchone()
         return row[0] if row else None
+
+    def table(self, name: str) -> list[dict]:
+        return self.rows(f'SELECT * FROM "{name}"')
 
     # -- device clocks ---------------------------------------------------------------------------
     def offset_sql(self, column: str = "device_id") -> str:
@@ -204,8 +201,18 @@ class Reader:
         return bool(self.value("SELECT count(*) FROM recordings WHERE sha256 = $1", [sha256]))
 
     def statement(self, statement_id: str) -> dict | None:
+        """A statement's row with its bytes (the copy leaves them out: read from the parts, or the spool)."""
+        import pyarrow.dataset as ds
+
+        from catalog.store import Catalog
+
         rows = self.rows("SELECT * FROM statements WHERE statement_id = $1 LIMIT 1", [statement_id])
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        spooled = [r for r in self.service.outbox.rows("statements") if r["statement_id"] == statement_id]
+        found = spooled or Catalog(self.service.archive).rows("statements", ["content"],
+                                                              filter=ds.field("statement_id") == statement_id)
+        return {**rows[0], "content": found[0]["content"]} if found else None
 
     def close(self) -> None:
         if self._con is not None:

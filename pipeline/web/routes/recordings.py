@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from pipeline.common import inputs
-from pipeline.records import access
 from pipeline.web import content, site
 from pipeline.web.guard import ALL_ROLES, Ctx, NotFound, Page
 
@@ -25,16 +24,16 @@ def recording(ctx: Ctx) -> Response:
     row = reader.recording(sha)
     if row is None:
         raise NotFound()
-    allowed, grant = ctx.service.content_grant(ctx.user, sha)
+    allowed, grant = ctx.service.content_grant(ctx.user, sha, reader=reader)
     thumbs = reader.thumbnails(sha)
     proxy = reader.proxy(sha)
     gaps = reader.gaps_of(sha)
     for g in gaps:
         g["start_utc"] = site.device_to_site(g["start_time"], g["device_id"], config)
     now = ctx.now
-    mine = [r for r in ctx.service.requests().values()
+    mine = [r for r in ctx.service.requests(reader).values()
             if r.requested_by == ctx.user.user_id and r.row["target_kind"] == "recording" and r.row["target"] == sha]
-    cases = sorted(access.cases_holding(ctx.service.catalog, sha, config))
+    cases = sorted(ctx.service.cases_holding(sha, reader))
     offset = (proxy or {}).get("time_offset_s") or 0.0
     return ctx.render("recording.html", rec=row, sha=sha, allowed=allowed, grant=grant, thumbs=thumbs, proxy=proxy,
                       offset=offset, gaps=gaps, mine=mine, status_of=lambda r: r.status(now), cases=cases,

@@ -23,14 +23,14 @@ def _request(ctx: Ctx) -> access.Request:
     request_id = ctx.param("request_id")
     if not inputs.RECORD_ID.fullmatch(request_id):
         raise NotFound()
-    request = ctx.service.requests().get(request_id)
+    request = ctx.service.requests(ctx.reader).get(request_id)
     if request is None or (request.requested_by != ctx.user.user_id and not ctx.user.has(*OVERSEERS)):
         raise NotFound()
     return request
 
 
 def listing(ctx: Ctx) -> Response:
-    everything = sorted(ctx.service.requests().values(), key=lambda r: r.row["requested_at"], reverse=True)
+    everything = sorted(ctx.service.requests(ctx.reader).values(), key=lambda r: r.row["requested_at"], reverse=True)
     mine = [r for r in everything if r.requested_by == ctx.user.user_id]
     pending = [r for r in everything if ctx.user.has("approver") and r.status(ctx.now) == "pending"
                and r.requested_by != ctx.user.user_id]

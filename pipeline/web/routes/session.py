@@ -57,7 +57,7 @@ def login(ctx: Ctx) -> Response:
     if service.throttle.blocked(keys, ctx.now):
         service.record({"auth_events": [{**event, "event": "login_throttled"}]}, now=False)
         return login_form(ctx, 429, _("Too many failed sign-ins; wait a few minutes and try again."))
-    account = service.accounts().get(name) if name else None
+    account = service.accounts(ctx.reader).get(name) if name else None
     password = ctx.field("password") or ""
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
