@@ -171,7 +171,7 @@ DISC_VERIFICATIONS = pa.schema([         # appended by `fieldrec disc verify --a
 GAP_KINDS = ("within_file", "between_files", "overlap", "clock", "damaged_tail")
 
 # One row per gap the first time it is detected; never edited. Whether a gap is current is the
-# latest ``gap_state`` event for its gap_id (none yet: current). See pipeline/gapstate.py.
+# latest ``gap_state`` event for its gap_id (none yet: current). See pipeline/rules/gap_events.py.
 GAPS = pa.schema([
     ("gap_id", pa.string()),             # stable across runs for the same gap
     ("kind", pa.string()),               # within_file | between_files | overlap | clock | damaged_tail

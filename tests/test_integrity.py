@@ -62,7 +62,7 @@ def test_clean_archive_verifies_and_records_fixity(archive, ray_local):
     assert [m.seq for m in manifests] == [1, 2]
     assert manifests[1].doc["prev_chain"] == manifests[0].doc["chain"]
     objects = {r["archive_path"] for r in table(archive, "recordings")}
-    assert set(chain.ledger(manifests).objects) == objects == set(chain.stored_objects(archive))
+    assert set(chain.sealed_files(manifests).objects) == objects == set(chain.stored_objects(archive))
 
     report = verify.verify(archive, _config())
     assert report.ok, report.render()

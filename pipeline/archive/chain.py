@@ -1,4 +1,4 @@
-"""The tamper-evident ledger: a chained, optionally signed manifest for every run that writes.
+"""The tamper-evident manifest chain: a chained, optionally signed manifest for every run that writes.
 
 ``ARCHIVE/manifests/<seq:06d>-<run_id>.json`` lists every original (``objects/…``) and every
 catalog part file (``catalog/<table>/part-….parquet``) that the run made visible, each with its
@@ -40,12 +40,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 import pipeline
-from catalog.store import JOURNAL_DIR, fsync_dir
+from catalog.store import JOURNAL_DIR
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
 from pipeline.archive.objects import OBJECTS, TMP
+from pipeline.archive.publish import write_atomic
 from pipeline.common.errors import ArchiveWriteError
 
 MANIFESTS = "manifests"
@@ -53,15 +54,12 @@ FORMAT = "fieldrec-manifest/1"
 GENESIS = "0" * 64                       # the chain value before the first manifest
 UNSIGNED_FIELDS = ("chain", "signature")  # stored beside the body, not part of it
 
-
 def canonical(body: dict) -> bytes:
     """The exact bytes the chain hashes: sorted keys, no spaces, UTF-8."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-
 def chain_of(body: dict) -> str:
     return hashlib.sha256(body["prev_chain"].encode("ascii") + canonical(body)).hexdigest()
-
 
 @dataclass
 class Manifest:
@@ -86,7 +84,6 @@ class Manifest:
     def stored_chain(self) -> str | None:
         return (self.doc or {}).get("chain")
 
-
 def read_manifests(archive: Path) -> list[Manifest]:
     """Every manifest file in name (= sequence) order; unreadable ones carry their ``error``."""
     root = Path(archive) / MANIFESTS
@@ -105,22 +102,19 @@ def read_manifests(archive: Path) -> list[Manifest]:
             out.append(Manifest(path, seq, None, f"cannot read manifest: {exc}"))
     return out
 
-
 @dataclass
-class Ledger:
+class SealedFiles:
     """What the manifests vouch for: relative path -> (sha256, size, manifest name)."""
     objects: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     catalog: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
-
-def ledger(manifests: list[Manifest]) -> Ledger:
-    led = Ledger()
+def sealed_files(manifests: list[Manifest]) -> SealedFiles:
+    sealed = SealedFiles()
     for m in manifests:
-        for key, target in (("objects", led.objects), ("catalog", led.catalog)):
+        for key, target in (("objects", sealed.objects), ("catalog", sealed.catalog)):
             for entry in (m.doc or {}).get(key, ()):
                 target.setdefault(entry["path"], (entry["sha256"], entry["size"], m.name))
-    return led
-
+    return sealed
 
 def catalog_parts(archive: Path) -> list[str]:
     """Every visible catalog part file, relative to the archive (temporaries and journal excluded)."""
@@ -134,7 +128,6 @@ def catalog_parts(archive: Path) -> list[str]:
                     if p.name.endswith(".parquet") and not p.name.startswith((".", "_"))]
     return out
 
-
 def stored_objects(archive: Path) -> list[str]:
     """Every file in the object store, relative to the archive (``objects/.tmp`` excluded)."""
     root = Path(archive) / OBJECTS
@@ -146,15 +139,12 @@ def stored_objects(archive: Path) -> list[str]:
             out += [f"{rel}/{f}" for f in sorted(filenames)]
     return out
 
-
 def signer_for(config: Config) -> signing.Signer | None:
     key = config.integrity.signing_key
     return signing.load_signer(key) if key else None
 
-
 def _part_tag_is(relpath: str, run_id: str) -> bool:
     return Path(relpath).name.startswith(f"part-{run_id}-")
-
 
 def seal_command(archive: Path, command: str, config: Config | None = None) -> Path | None:
     """Seal what a non-ingest writing command (case, explain, disc stage, …) just committed.
@@ -165,7 +155,6 @@ def seal_command(archive: Path, command: str, config: Config | None = None) -> P
 
     run_id = new_id(command.split()[0])
     return seal(Path(archive), run_id, config or load_config(), command=command)
-
 
 def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
          adopt: bool = True) -> Path | None:
@@ -185,9 +174,9 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(root)) from exc
     manifests = read_manifests(archive)
-    led = ledger(manifests)
+    sealed = sealed_files(manifests)
 
-    new_parts = [p for p in catalog_parts(archive) if p not in led.catalog and (adopt or _part_tag_is(p, run_id))]
+    new_parts = [p for p in catalog_parts(archive) if p not in sealed.catalog and (adopt or _part_tag_is(p, run_id))]
     catalog_entries = [{"path": p, "sha256": sha256_path(archive / p), "size": (archive / p).stat().st_size}
                        for p in new_parts]
     object_entries: dict[str, dict] = {}
@@ -196,7 +185,7 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
             rows = pq.read_table(archive / part, columns=["sha256", "archive_path", "run_id"]).to_pylist()
             for row in rows:
                 rel = row["archive_path"]
-                if not rel or rel in led.objects or rel in object_entries or not (archive / rel).is_file():
+                if not rel or rel in sealed.objects or rel in object_entries or not (archive / rel).is_file():
                     continue              # a missing object is verify's to report, not ours to vouch for
                 object_entries[rel] = {"path": rel, "sha256": row["sha256"], "size": (archive / rel).stat().st_size,
                                        "run_id": row["run_id"]}
@@ -224,22 +213,11 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
     if signer:
         doc["signature"] = signer.sign(chain.encode("ascii"))
     final = root / f"{seq:06d}-{run_id}.json"
-    tmp = root / f".{final.name}.tmp"
     try:
-        with open(tmp, "w") as fh:
-            fh.write(_pretty(doc))
-            fh.flush()
-            if config.ingest.fsync:
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, final)
-        if config.ingest.fsync:
-            fsync_dir(root)
+        write_atomic(final, _pretty(doc), fsync=config.ingest.fsync, mode=0o444)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(final)) from exc
     return final
-
 
 def _pretty(doc: dict) -> str:
     """One key per line, one listed file per line: readable, diffable, and parsed back as plain JSON."""
@@ -253,19 +231,16 @@ def _pretty(doc: dict) -> str:
             lines.append(f" {json.dumps(key)}: {compact(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
-
 def _only_fixity(body: dict) -> bool:
     """A verify run's own manifest: a host that audits need not hold the signing key."""
     return (body.get("command") == "verify" and not body.get("objects")
             and all(e.get("path", "").startswith("catalog/fixity/") for e in body.get("catalog", ())))
-
 
 @dataclass(frozen=True)
 class ChainProblem:
     manifest: str
     status: str            # chain | signature
     message: str
-
 
 def check_chain(manifests: list[Manifest], trusted_key: str | None) -> tuple[list[ChainProblem], str, int]:
     """Recompute the chain and check signatures. Returns (problems, head chain, signatures checked).

@@ -6,7 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
-from catalog.store import fsync_dir
+from pipeline.archive.publish import publish
 
 OBJECTS = "objects"
 TMP = ".tmp"
@@ -46,11 +46,7 @@ class ObjectStore:
         if final.exists():
             tmp.unlink()
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, final)          # same content under the same name: a race is harmless
-        if self.fsync:
-            fsync_dir(final.parent)
+        publish(tmp, final, fsync=self.fsync, mode=0o444)   # same content, same name: a race is harmless
         return True
 
     def sweep(self) -> int:

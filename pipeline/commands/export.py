@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                             reason=args.reason or request.row["reason"], at=now, request_id=request.request_id,
                             client="cli")
         try:
-            bag.write_bag(archive, [r.row for r in recs], dest, export, config.ingest.chunk_bytes, copied)
+            bag.write_bag(archive, [r.row for r in recs], dest, export, config.ingest.chunk_bytes, copied,
+                          fsync=config.ingest.fsync)
         except bag.ObjectChanged as exc:
             raise RunError(str(exc)) from None
         except OSError as exc:

@@ -110,14 +110,15 @@ def _text(value) -> str:
 
 def run_gaps(args: argparse.Namespace) -> int:
     from pipeline.records import gapstate
+    from pipeline.rules import gap_events
 
     catalog = _catalog(args.archive)
     since = _parse_since(args.since)
-    rows = gapstate.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
-                                include_closed=args.all, only_unexplained=args.unexplained)
+    rows = gap_events.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
+                                  include_closed=args.all, only_unexplained=args.unexplained)
     out = sys.stdout
     if args.format == "json":
-        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str)
+        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str, ensure_ascii=False)
         out.write("\n")
     elif args.format == "csv":
         writer = csv.writer(out)
@@ -156,7 +157,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RunError(f"the explanation could not be written: {exc}") from None
     if args.json:
-        json.dump(row, sys.stdout, indent=2, default=str)
+        json.dump(row, sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         status = "explained" if row["source"] == "spoken" or row["approved_by"] else "recorded, awaiting approval"

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.common.text import display_width, pad
 from pipeline.config import Config, ConfigError, load_config
 
 UTC = timezone.utc
@@ -79,27 +80,20 @@ def iso(value) -> str | None:
 
 
 def resolve_shas(given: list[str], known: set[str]) -> list[str]:
-    """Full SHA-256 values for the ones given, each whole or as a unique prefix of 8+ characters."""
-    out = []
-    for text in given:
-        text = text.strip().lower()
-        if len(text) < 8:
-            raise UsageError(f"{text!r}: give at least 8 characters of a SHA-256")
-        hits = [s for s in known if s.startswith(text)]
-        if not hits:
-            raise UsageError(f"{text}: no recording in this archive has this SHA-256")
-        if len(hits) > 1:
-            raise UsageError(f"{text}: matches {len(hits)} recordings; give more characters")
-        if hits[0] not in out:
-            out.append(hits[0])
-    return out
+    """Full SHA-256 values for the ones given, each whole or as a unique prefix (6+ hex digits)."""
+    from pipeline.records.lookup import LookupProblem, resolve_shas as resolve
+
+    try:
+        return resolve(given, known)
+    except LookupProblem as exc:
+        raise UsageError(str(exc)) from None
 
 
 def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
     """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z)."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
+        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
     text = [[iso(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in rows]
@@ -108,10 +102,10 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
         writer.writerow(columns)
         writer.writerows(text)
         return
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+        out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 
 
 def _json_value(value):

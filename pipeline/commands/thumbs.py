@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.records.lookup import LookupProblem, resolve_shas
 
 HELP = """\
 Write the thumbnails ingest made of one recording into FOLDER, one file per thumbnail named by
@@ -23,7 +23,7 @@ EXTENSIONS = {"webp": "webp", "jpeg": "jpg"}
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("thumbs", help="write a recording's thumbnails or a contact sheet", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("recording", metavar="SHA256_OR_PREFIX", help="the recording's SHA-256 or a unique prefix (4+ hex digits)")
+    p.add_argument("recording", metavar="SHA256_OR_PREFIX", help="the recording's SHA-256 or a unique prefix (6+ hex digits)")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
     p.add_argument("--out", required=True, type=Path, metavar="FOLDER", help="folder to write into (created if missing)")
     p.add_argument("--sheet", action="store_true", help="write one contact sheet instead of the single thumbnails")
@@ -41,17 +41,13 @@ def file_name(pts_s: float, fmt: str) -> str:
 
 
 def _recording(catalog, wanted: str) -> dict:
-    if not re.fullmatch(r"[0-9a-fA-F]{4,64}", wanted):
-        raise UsageError(f"{wanted!r} is not a SHA-256 or a prefix of one (4 to 64 hex digits)")
-    wanted = wanted.lower()
-    rows = catalog.rows("recordings", ["sha256", "kind", "source_name", "status", "thumbnail_count", "decode_errors"])
-    matches = {r["sha256"]: r for r in rows if r["sha256"] and r["sha256"].startswith(wanted)}
-    if not matches:
-        raise UsageError(f"no recording in {catalog.archive} has a SHA-256 starting with {wanted}")
-    if len(matches) > 1:
-        some = ", ".join(f"{sha[:16]} ({r['source_name']})" for sha, r in sorted(matches.items())[:5])
-        raise UsageError(f"{wanted} matches {len(matches)} recordings ({some}); give more digits")
-    return next(iter(matches.values()))
+    rows = {r["sha256"]: r for r in catalog.rows("recordings", ["sha256", "kind", "source_name", "status",
+                                                                 "thumbnail_count", "decode_errors"]) if r["sha256"]}
+    try:
+        [sha] = resolve_shas([wanted], rows, describe=lambda s: rows[s]["source_name"])
+    except LookupProblem as exc:
+        raise UsageError(str(exc)) from None
+    return rows[sha]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -47,14 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
+    from pipeline.records.lookup import LookupProblem
     from pipeline.runs.transcode import TranscodeError, transcode
 
     config = config_of(args)
     if not args.missing and not args.sha256:
         raise UsageError("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes")
-    bad = [s for s in args.sha256 if not re.fullmatch(r"[0-9a-fA-F]{6,64}", s)]
-    if bad:
-        raise UsageError("not a SHA-256 prefix (6 to 64 hex digits): " + ", ".join(bad))
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     if not (args.archive / "catalog").is_dir():
@@ -67,12 +64,14 @@ def run(args: argparse.Namespace) -> int:
         raise RunError(str(exc)) from None
     except TranscodeError as exc:
         raise RunError(str(exc)) from None
+    except LookupProblem as exc:
+        raise UsageError(str(exc)) from None
     except ArchiveWriteError as exc:
         hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"
         raise RunError(f"a proxy could not be written: {exc.strerror} ({exc.filename}). Proxies finished "
                        f"before this are kept; {hint}, then run the same command again.") from None
     if args.json:
-        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str)
+        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(summary.render())

@@ -7,7 +7,6 @@ complete, so a folder named after a disc label is always a whole disc.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,12 +19,11 @@ import pyarrow.parquet as pq
 import pipeline
 from catalog.schema import RECORDINGS
 from catalog.store import fsync_dir
-from pipeline.native.hashing import copy_and_hash
+from pipeline.archive.bagit import Bag, BagMismatch
+from pipeline.archive.publish import publish
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import now_utc
 
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "README.txt",
-             "catalog/recordings.parquet", "catalog/recordings.csv")
 EXPORT_SCHEMA = RECORDINGS.append(pa.field("disc_path", pa.string()))
 
 
@@ -55,87 +53,55 @@ def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dic
         shutil.rmtree(work)                     # an interrupted earlier attempt
     work.mkdir(parents=True)
     staged = Staged(label, final)
-    manifest = []
+    bag = Bag(work, chunk_bytes=chunk_bytes, fsync=fsync)
     for f in disc["files"]:
-        digest = _copy(Path(archive) / f["source"], work / f["disc_path"], chunk_bytes, fsync)
-        if f["role"] == "original" and digest.sha256 != f["sha256"]:
-            raise StageError(f"{f['source']} in the archive no longer has SHA-256 {f['sha256']} "
-                             f"(read {digest.sha256}): the original is damaged; nothing was staged "
-                             f"for {label}. Restore the object from a replica, then stage again.")
+        expected = f["sha256"] if f["role"] == "original" else None
+        digest = _copy(bag, Path(archive) / f["source"], f["disc_path"], expected, label)
         if digest.size != f["size"]:
             raise StageError(f"{f['source']}: read {digest.size} bytes, the plan says {f['size']}; "
                              "make a new plan")
-        manifest.append((digest.sha256, f["disc_path"]))
         staged.files += 1
         staged.bytes += digest.size
         staged.rows.append({"label": label, "sha256": f["sha256"], "role": f["role"],
                             "disc_path": f["disc_path"], "size": digest.size, "file_sha256": digest.sha256})
-    manifest_text = "".join(f"{sha}  {path}\n" for sha, path in sorted(manifest, key=lambda m: m[1]))
-    staged.manifest_sha256 = hashlib.sha256(manifest_text.encode()).hexdigest()
+    staged.manifest_sha256 = hashlib.sha256(bag.manifest_text().encode()).hexdigest()
     originals = [f for f in disc["files"] if f["role"] == "original"]
-    _write(work / "manifest-sha256.txt", manifest_text, fsync)
-    _write(work / "bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", fsync)
-    _write(work / "bag-info.txt", _bag_info(plan, disc, staged, now), fsync)
-    _export_catalog(work / "catalog", originals, recordings, fsync)
-    _write(work / "README.txt", _readme(plan, disc, staged, originals, now), fsync)
-    tags = "".join(f"{_sha256_file(work / name)}  {name}\n" for name in TAG_FILES)
-    _write(work / "tagmanifest-sha256.txt", tags, fsync)
+    _export_catalog(bag, originals, recordings)
+    bag.add_tag_file("README.txt", _readme(plan, disc, staged, originals, now))
+    bag.close(_bag_info(plan, disc, now))
     if fsync:
         for d in sorted({p.parent for p in work.rglob("*")} | {work}):
             fsync_dir(d)
-    os.replace(work, final)
-    if fsync:
-        fsync_dir(final.parent)
+    publish(work, final, fsync=fsync)
     return staged
 
 
-def _copy(src: Path, dst: Path, chunk_bytes: int, fsync: bool):
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def _copy(bag: Bag, src: Path, disc_path: str, expected: str | None, label: str):
     try:
-        with open(src, "rb", buffering=0) as fin, open(dst, "xb") as fout:
-            digest = copy_and_hash(fin, fout, chunk_bytes)
-            fout.flush()
-            if fsync:
-                os.fsync(fout.fileno())
+        return bag.add_payload(src, disc_path.removeprefix("data/"), expected)
+    except BagMismatch as exc:
+        raise StageError(f"{src} in the archive no longer has SHA-256 {exc.expected} "
+                         f"(read {exc.actual}): the original is damaged; nothing was staged "
+                         f"for {label}. Restore the object from a replica, then stage again.") from None
     except FileNotFoundError as exc:
         raise StageError(f"{exc.filename} is missing (the archive lacks a planned file); "
                          "make a new plan") from None
     except OSError as exc:
-        raise StageError(f"cannot copy {src} to {dst}: {exc.strerror}") from None
-    return digest
+        raise StageError(f"cannot copy {src} into {bag.root}: {exc.strerror}") from None
 
 
-def _write(path: Path, text: str, fsync: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "x", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-        fh.flush()
-        if fsync:
-            os.fsync(fh.fileno())
-
-
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _export_catalog(folder: Path, originals: list[dict], recordings: dict[str, dict], fsync: bool) -> None:
+def _export_catalog(bag: Bag, originals: list[dict], recordings: dict[str, dict]) -> None:
     """The catalog rows of the disc's originals, with their path on the disc."""
-    folder.mkdir(parents=True, exist_ok=True)
     rows = [dict(recordings[f["sha256"]], disc_path=f["disc_path"]) for f in originals]
     table = pa.Table.from_pylist(rows, schema=EXPORT_SCHEMA)
-    with open(folder / "recordings.parquet", "xb") as fh:
-        pq.write_table(table, fh, compression="zstd")
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    with open(folder / "recordings.csv", "xb") as fh:
-        pacsv.write_csv(table, fh)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
+    for name, write in (("recordings.parquet", lambda sink: pq.write_table(table, sink, compression="zstd")),
+                        ("recordings.csv", lambda sink: pacsv.write_csv(table, sink))):
+        sink = pa.BufferOutputStream()
+        write(sink)
+        bag.add_tag_file(f"catalog/{name}", sink.getvalue().to_pybytes())
 
 
-def _bag_info(plan: dict, disc: dict, staged: Staged, now: datetime) -> str:
+def _bag_info(plan: dict, disc: dict, now: datetime) -> list[tuple[str, str]]:
     lines = [
         ("Source-Organization", "fieldrec archive"),
         ("Bag-Software-Agent", f"fieldrec {pipeline.__version__}"),
@@ -143,14 +109,13 @@ def _bag_info(plan: dict, disc: dict, staged: Staged, now: datetime) -> str:
         ("External-Identifier", disc["label"]),
         ("Bag-Group-Identifier", f"fieldrec disc set {plan['set_id']}"),
         ("Bag-Count", f"{disc['index']} of {disc['count']}"),
-        ("Payload-Oxum", f"{staged.bytes}.{staged.files}"),
-        ("Bag-Size", human_bytes(staged.bytes)),
+        ("Bag-Size", human_bytes(sum(f["size"] for f in disc["files"]))),
         ("Disc-Media", plan["media"]),
     ]
     lines += [("Case-ID", case) for case in disc["case_ids"]]
     lines.append(("Internal-Sender-Description",
                   "Original body-worn camera recordings, byte-identical to the archive's copies"))
-    return "".join(f"{k}: {v}\n" for k, v in lines)
+    return lines
 
 
 def _readme(plan: dict, disc: dict, staged: Staged, originals: list[dict], now: datetime) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from pipeline.disc import pack as packing
 from pipeline.common.units import human_bytes
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.clock import now_utc
+from pipeline.archive.publish import write_atomic
 
 PLAN_FORMAT = "fieldrec-disc-plan/1"
 LABEL_CHARS = 16
@@ -191,9 +191,7 @@ def _oversize_message(oversize, recordings, request: Request, usable: int) -> st
 
 
 def write(plan: dict, path: Path) -> None:
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    tmp.write_text(json.dumps(plan, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_atomic(Path(path), json.dumps(plan, indent=1) + "\n")
 
 
 def read(path: Path) -> dict:

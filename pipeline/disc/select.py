@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from catalog.store import Catalog
+from pipeline.records.lookup import LookupProblem, resolve_shas
 from pipeline.common.clock import now_utc
 
 SELECTION_GROUP = "selection"
@@ -41,21 +42,11 @@ def recordings(catalog: Catalog) -> dict[str, dict]:
 
 
 def by_sha(known: dict[str, dict], shas: list[str]) -> dict[str, list[str]]:
-    """Full SHA-256s or unique prefixes of at least 8 hex digits."""
-    chosen: dict[str, list[str]] = {}
-    problems = []
-    for wanted in shas:
-        wanted = wanted.strip().lower()
-        matches = [s for s in known if s.startswith(wanted)] if len(wanted) >= 8 else []
-        if len(matches) == 1:
-            chosen[matches[0]] = [SELECTION_GROUP]
-        elif not matches:
-            problems.append(f"{wanted}: no recording with this SHA-256 (give 8 or more hex digits)")
-        else:
-            problems.append(f"{wanted}: matches {len(matches)} recordings; give more digits")
-    if problems:
-        raise SelectionError("; ".join(problems))
-    return chosen
+    """Full SHA-256s or unique prefixes (6+ hex digits)."""
+    try:
+        return {sha: [SELECTION_GROUP] for sha in resolve_shas(shas, known)}
+    except LookupProblem as exc:
+        raise SelectionError(str(exc)) from None
 
 
 def by_device(known: dict[str, dict], devices: list[str], since: datetime | None,

@@ -15,6 +15,8 @@ from typing import BinaryIO
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
+from pipeline.archive.publish import publish, temp_beside
+
 IsoError = PyCdlibException
 
 
@@ -48,7 +50,7 @@ def write_iso(folder: Path, image: Path, volume_id: str, *, volume_set: str = ""
             iso.add_file(str(Path(root) / name), iso_path=f"{parent_iso}/{_unique(_file_id(name), taken)};1",
                          rr_name=name, joliet_path="/" + rel, udf_path="/" + rel if udf else None,
                          file_mode=0o100444)
-    tmp = image.with_name(f".{image.name}.tmp")
+    tmp = temp_beside(image)
     try:
         with open(tmp, "wb") as fh:
             out = _HoleWriter(fh) if sparse else fh
@@ -56,7 +58,7 @@ def write_iso(folder: Path, image: Path, volume_id: str, *, volume_set: str = ""
             out.flush()
     finally:
         iso.close()
-    os.replace(tmp, image)
+    publish(tmp, image, fsync=False)
 
 
 class _HoleWriter:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.config import Config
-from pipeline.rules import timeline
-
-PER_FILE_KINDS = ("within_file", "damaged_tail")
+from pipeline.rules import gap_events, timeline
 
 
 @dataclass
@@ -31,24 +29,6 @@ class Refresh:
     opened: int = 0         # state events written
     closed: int = 0
     current: int = 0
-
-
-def latest_states(catalog: Catalog) -> dict[str, str]:
-    events = catalog.read("gap_state", ["gap_id", "state", "evaluated_at"])
-    latest: dict[str, tuple] = {}
-    for gid, state, at in zip(*(events[c].to_pylist() for c in ("gap_id", "state", "evaluated_at"))):
-        if gid not in latest or at >= latest[gid][1]:
-            latest[gid] = (state, at)
-    return {gid: state for gid, (state, _) in latest.items()}
-
-
-def damaged_tails(gaps_rows: list[dict]) -> dict[str, timeline.Tail]:
-    tails = {}
-    for g in gaps_rows:
-        if g["kind"] == "damaged_tail" and g["sha256"]:
-            known = g["duration_s"] is not None and g["end_time"] is not None
-            tails[g["sha256"]] = timeline.Tail(g["end_time"] if known else None)
-    return tails
 
 
 def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None) -> Refresh:
@@ -60,31 +40,18 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
     now = now or now_utc()
     recordings = catalog.read("recordings", timeline.COLUMNS)
     known = catalog.rows("gaps", ["gap_id", "kind", "sha256", "end_time", "duration_s"])
-    found = timeline.device_gaps(recordings, damaged_tails(known), config.gaps, run_id=run_id, detected_at=now)
+    found = timeline.device_gaps(recordings, gap_events.damaged_tails(known), config.gaps, run_id=run_id, detected_at=now)
     known_ids = {g["gap_id"] for g in known}
-    current = {g["gap_id"] for g in found} | {g["gap_id"] for g in known if g["kind"] in PER_FILE_KINDS}
+    current = {g["gap_id"] for g in found} | {g["gap_id"] for g in known if g["kind"] in gap_events.PER_FILE_KINDS}
     new_rows, seen = [], set()
     for g in found:
         if g["gap_id"] not in known_ids and g["gap_id"] not in seen:
             new_rows.append(g)
             seen.add(g["gap_id"])
-    states = latest_states(catalog)
-    events = [{"gap_id": gid, "state": "open", "run_id": run_id, "evaluated_at": now}
-              for gid in sorted(current) if states.get(gid) != "open"]
-    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
-               for gid, state in sorted(states.items()) if state == "open" and gid not in current]
-    # A gap detected before any refresh ran and not found now (none should exist) is closed too.
-    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
-               for gid in sorted(known_ids - current - set(states))]
+    events = gap_events.state_changes(current, known_ids, latest_states(catalog), run_id=run_id, now=now)
     catalog.commit({"gaps": new_rows, "gap_state": events}, tag=run_id)
     return Refresh(new=len(new_rows), opened=sum(e["state"] == "open" for e in events),
                    closed=sum(e["state"] == "closed" for e in events), current=len(current))
-
-
-def explanation_status(rows: list[dict]) -> str:
-    if any(r["source"] == "spoken" or r["approved_by"] for r in rows):
-        return "explained"
-    return "awaiting approval" if rows else "unexplained"
 
 
 def listing(catalog: Catalog) -> list[dict]:
@@ -106,7 +73,7 @@ def listing(catalog: Catalog) -> list[dict]:
         out.append({
             **g,
             "current": states.get(g["gap_id"], "open") == "open",
-            "explanation": explanation_status(given),
+            "explanation": gap_events.explanation_status(given),
             "explanation_reason": last.get("reason"),
             "explained_by": last.get("explained_by"),
             "approved_by": next((e["approved_by"] for e in reversed(given) if e["approved_by"]), None),
@@ -148,28 +115,5 @@ def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by:
     return row
 
 
-def unexplained(rows: list[dict]) -> list[dict]:
-    return [g for g in rows if g["current"] and g["explanation"] != "explained"]
-
-
-def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime | None = None,
-                include_closed: bool = False, only_unexplained: bool = False) -> list[dict]:
-    """The ``fieldrec gaps`` filters. ``since`` is device time; clock gaps, whose device time is
-    what is wrong, are kept when they were detected at or after it (read as UTC)."""
-    out = []
-    for g in rows:
-        if not include_closed and not g["current"]:
-            continue
-        if only_unexplained and (not g["current"] or g["explanation"] == "explained"):
-            continue
-        if device and g["device_id"] != device:
-            continue
-        if since is not None:
-            if g["kind"] == "clock":
-                if g["detected_at"] < since.replace(tzinfo=timezone.utc):
-                    continue
-            elif g["start_time"] is None or g["start_time"] < since:
-                continue
-        out.append(g)
-    return out
-
+def latest_states(catalog: Catalog) -> dict[str, str]:
+    return gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.config import Config
-from pipeline.rules.custody import Attribution, Period, attribute, device_to_utc, holder_periods, upload_delay_h
+from pipeline.rules.custody import Attribution, Period, attribute, device_to_utc, holder_periods, upload_lateness
 from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
@@ -79,11 +79,11 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
         start, end = device_to_utc(row["start_time"], offset), device_to_utc(row["end_time"], offset)
         who = attribute(row["officer_id"], start, periods.get(row["device_id"]))
         subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"])
-        delay = upload_delay_h(end or start, row["ingested_at"])
+        delay, late = upload_lateness(row["end_time"] or row["start_time"], offset, row["ingested_at"], late_s)
         records.append(Record(
             row=row, subject=subject, attribution=who,
             retention=retain_until(subject, assignments, cases, config.retention, as_of),
-            delay_h=delay, late=delay is not None and delay > late_s,
+            delay_h=delay, late=late,
             purge=purges.get(row["sha256"]), archive=str(archive),
         ))
     return ArchiveState(records, periods, cases, catalog)

@@ -79,7 +79,7 @@ details.devrecs > summary { font-weight:600; cursor:pointer; }
 """
 
 # Zoom: every element with data-s (start) and data-e (end), in seconds of device time, is laid
-# out again for the chosen range with the same formula as pipeline/report_html.py's Scale.
+# out again for the chosen range with the same formula as pipeline/report/html.py's Scale.
 SCRIPT = """
 (() => {
   const sec = document.getElementById('timelines');

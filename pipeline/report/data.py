@@ -23,8 +23,9 @@ import pyarrow.dataset as ds
 
 from catalog.store import Catalog
 from pipeline.records import gapstate
+from pipeline.rules import gap_events
 from pipeline.config import ComplianceConfig, Config, ReportConfig
-from pipeline.rules.custody import device_to_utc, upload_delay_h
+from pipeline.rules.custody import upload_lateness
 from pipeline.native.rescale import ImageError, shrink_still
 from pipeline.common.clock import now_utc
 
@@ -129,9 +130,9 @@ def late_uploads(recordings: list[Recording], comp: ComplianceConfig) -> dict[st
     """
     late = {}
     for rec in recordings:
-        end = device_to_utc(rec.end or rec.start, comp.offset_hours(rec.device_id))
-        delay_h = upload_delay_h(end, rec.ingested_at)
-        if delay_h is not None and delay_h > comp.late_after_hours:
+        delay_h, is_late = upload_lateness(rec.end or rec.start, comp.offset_hours(rec.device_id), rec.ingested_at,
+                                           comp.late_after_hours)
+        if is_late:
             late[rec.sha256] = delay_h * 3600
     return late
 
@@ -139,7 +140,7 @@ def late_uploads(recordings: list[Recording], comp: ComplianceConfig) -> dict[st
 # -- gaps: as `fieldrec gaps` lists them ----------------------------------------------------------------
 def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...]) -> list[Gap]:
     """The current gaps (closed ones left out), with their explanation status."""
-    rows = gapstate.filter_rows(gapstate.listing(Catalog(archive)), since=since)
+    rows = gap_events.filter_rows(gapstate.listing(Catalog(archive)), since=since)
     return [Gap(gap_id=g["gap_id"], kind=g["kind"] or "unknown", device_id=g["device_id"], officer_id=g["officer_id"],
                 start=g["start_time"], end=g["end_time"], duration_s=g["duration_s"], reason=g.get("reason"),
                 detail=g.get("detail"), sha256=g["sha256"], before_sha256=g["before_sha256"],

@@ -17,6 +17,7 @@ from pipeline.common.units import human_bytes
 from pipeline.config import Config
 from pipeline.report.data import Gap, Recording, ReportData, load
 from pipeline.report.assets import CSS, SCRIPT
+from pipeline.archive.publish import write_atomic
 
 W = 1100                      # timeline width in SVG units (scaled to the page width)
 LANE_H, LANE_GAP, AXIS_H, LABEL_H = 18, 4, 20, 16
@@ -420,7 +421,5 @@ def write_report(archive: Path, out: Path, config: Config, *, since: datetime | 
     """Load and render the report of ``archive`` into the HTML file ``out`` (written whole, then renamed)."""
     data = load(archive, config, since=since, devices=devices)
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(data), encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, render(data))
     return data

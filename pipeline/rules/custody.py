@@ -77,3 +77,11 @@ def upload_delay_h(end_utc: datetime | None, ingested_at: datetime | None) -> fl
     if end_utc is None or ingested_at is None:
         return None
     return (ingested_at - end_utc).total_seconds() / 3600
+
+
+def upload_lateness(device_end: datetime | None, offset_hours: float, ingested_at: datetime | None,
+                    late_after_hours: float) -> tuple[float | None, bool]:
+    """The 24-hour rule, the one place it is computed: (hours from the recording's end, on the
+    device clock at ``offset_hours``, to its ingest; whether that is over ``late_after_hours``)."""
+    delay = upload_delay_h(device_to_utc(device_end, offset_hours), ingested_at)
+    return delay, delay is not None and delay > late_after_hours

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.archive import chain
+from pipeline.records.lookup import resolve_shas
 from pipeline.runs import runner
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.clock import new_id, now_utc
@@ -82,20 +83,22 @@ class ProxySummary:
 
 
 def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tuple[list[stage.ProxyJob], int]:
-    """Jobs for the recordings (all, or those whose SHA-256 starts with one of ``shas``) that lack
+    """Jobs for the recordings (all, or those ``shas`` name, whole or by unique prefix) that lack
     a proxy for the current settings, and how many already have one.
 
     A recorded ``skipped`` decision counts as done; a ``failed`` one is tried again, and so is an
     ``ok`` one whose file has gone missing from the archive.
     """
     cfg = config.transcode
+    if shas:
+        shas = set(resolve_shas(shas, catalog.read("recordings", ["sha256"])["sha256"].to_pylist()))  # LookupProblem
     done = set()
     for row in catalog.rows("derivatives", ["parent_sha256", "params_hash", "status", "archive_path"]):
         if row["status"] == "skipped" or (row["status"] == "ok" and (catalog.archive / row["archive_path"]).exists()):
             done.add((row["parent_sha256"], row["params_hash"]))
     jobs, already, seen = [], 0, set()
     for rec in catalog.rows("recordings", RECORDING_COLUMNS):
-        if shas and not any(rec["sha256"].startswith(s.lower()) for s in shas):
+        if shas and rec["sha256"] not in shas:
             continue
         job = stage.job_for(rec)
         if job is None or job.parent_sha256 in seen:
@@ -202,7 +205,7 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
             summary.finished_at = now_utc()
             close_run(catalog, _run_row(summary, config), cluster)
             stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
-        chain.seal(archive, run_id, config, command="transcode")   # the tamper-evident ledger
+        chain.seal(archive, run_id, config, command="transcode")   # the tamper-evident manifest chain
     return summary
 
 

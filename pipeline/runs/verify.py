@@ -1,4 +1,4 @@
-"""The fixity audit: re-hash the archive on Ray and hold it against the ledger and the catalog.
+"""The fixity audit: re-hash the archive on Ray and hold it against the manifest chain and the catalog.
 
 Every object and catalog part file a manifest lists must exist (else ``missing``) and, when
 re-hashed, still have the SHA-256 the manifest recorded (else ``changed``); every object and part
@@ -104,7 +104,7 @@ class AuditReport:
             f" (sample {self.sample_pct:g}%{', since ' + self.since if self.since else ''})"
         lines = [
             f"fieldrec verify {self.run_id}: {verdict}",
-            f"  ledger     {self.manifests} manifest(s), {signed}",
+            f"  manifests  {self.manifests} manifest(s), {signed}",
             f"  chain head {self.chain_head}",
             f"  objects    {self.objects_tracked} tracked, {self.objects_hashed} re-hashed{scope} "
             f"({human_bytes(self.bytes_hashed)} in {human_duration(self.wall_s)}); "
@@ -157,12 +157,12 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         problems, report.chain_head, report.signatures_checked = chain.check_chain(manifests, trusted)
         findings = [Finding("manifest", p.status, f"{chain.MANIFESTS}/{p.manifest}", p.message,
                             manifest=p.manifest) for p in problems]
-        led = chain.ledger(manifests)
-        report.objects_tracked, report.catalog_tracked = len(led.objects), len(led.catalog)
+        sealed = chain.sealed_files(manifests)
+        report.objects_tracked, report.catalog_tracked = len(sealed.objects), len(sealed.catalog)
         checked: list[Finding] = []            # ok items, for the fixity table only
 
         parts = set(chain.catalog_parts(archive))
-        for rel, (sha, size, mname) in sorted(led.catalog.items()):
+        for rel, (sha, size, mname) in sorted(sealed.catalog.items()):
             if rel not in parts:
                 findings.append(Finding("catalog", "missing", rel, f"listed in {mname} but not in the archive",
                                         sha, None, mname))
@@ -176,25 +176,25 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                 else:
                     checked.append(Finding("catalog", "ok", rel, "", sha, actual, mname, size))
         findings += [Finding("catalog", "untracked", rel, "not listed in any manifest: written after the last "
-                             "sealing run, or put there by hand") for rel in sorted(parts - led.catalog.keys())]
+                             "sealing run, or put there by hand") for rel in sorted(parts - sealed.catalog.keys())]
 
         objects = set(chain.stored_objects(archive))
         # An object removed by an approved purge is gone on purpose: its purges row says who and why.
         purged = {p for p in catalog.read("purges", ["archive_path"])["archive_path"].to_pylist() if p}
-        missing = sorted(rel for rel in led.objects if rel not in objects and rel not in purged)
-        findings += [Finding("object", "missing", rel, f"listed in {led.objects[rel][2]} but not in the archive",
-                             led.objects[rel][0], None, led.objects[rel][2]) for rel in missing]
+        missing = sorted(rel for rel in sealed.objects if rel not in objects and rel not in purged)
+        findings += [Finding("object", "missing", rel, f"listed in {sealed.objects[rel][2]} but not in the archive",
+                             sealed.objects[rel][0], None, sealed.objects[rel][2]) for rel in missing]
         findings += [Finding("object", "untracked", rel, "not listed in any manifest: stored after the last "
-                             "sealing run, or put there by hand") for rel in sorted(objects - led.objects.keys())]
-        findings += _catalog_vs_store(catalog, objects, led, set(missing) | purged)
+                             "sealing run, or put there by hand") for rel in sorted(objects - sealed.objects.keys())]
+        findings += _catalog_vs_store(catalog, objects, sealed, set(missing) | purged)
 
-        items = [fixity.FixityItem(rel, sha, size, mname) for rel, (sha, size, mname) in sorted(led.objects.items())
+        items = [fixity.FixityItem(rel, sha, size, mname) for rel, (sha, size, mname) in sorted(sealed.objects.items())
                  if rel in objects and mname in selected]
         if sample_pct < 100 and items:
             items = random.Random(seed).sample(items, max(1, math.ceil(len(items) * sample_pct / 100)))
         # An untracked object is still named by its SHA-256: hold its bytes against its name.
         items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
-                  for rel in sorted(objects - led.objects.keys())]
+                  for rel in sorted(objects - sealed.objects.keys())]
     # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
     # and listed above), so ingests can go on meanwhile; results are written under the lock again.
     for result in _rehash(items, archive, config, address, workers):
@@ -226,8 +226,8 @@ def _lock_when_free(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
             time.sleep(2.0)
 
 
-def _catalog_vs_store(catalog: Catalog, objects: set[str], led: chain.Ledger, reported: set[str]) -> list[Finding]:
-    """Rows of ``recordings`` whose original is gone, or whose hash the ledger contradicts."""
+def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedFiles, reported: set[str]) -> list[Finding]:
+    """Rows of ``recordings`` whose original is gone, or whose hash the manifest chain contradicts."""
     out = []
     rows = catalog.read("recordings", ["sha256", "archive_path"])
     for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
@@ -237,10 +237,10 @@ def _catalog_vs_store(catalog: Catalog, objects: set[str], led: chain.Ledger, re
             out.append(Finding("object", "missing", rel, f"cataloged in recordings (sha256 {sha[:16]}…) "
                                "but not in the archive", sha))
             reported.add(rel)
-        elif rel in led.objects and led.objects[rel][0] != sha:
+        elif rel in sealed.objects and sealed.objects[rel][0] != sha:
             out.append(Finding("object", "changed", rel, f"recordings says sha256 {sha[:16]}…, "
-                               f"{led.objects[rel][2]} says {led.objects[rel][0][:16]}…", led.objects[rel][0],
-                               sha, led.objects[rel][2]))
+                               f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…", sealed.objects[rel][0],
+                               sha, sealed.objects[rel][2]))
             reported.add(rel)
     return out
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.store import fsync_dir
 from pipeline.config import TranscodeConfig
 from pipeline.native import media
 from pipeline.native.hashing import sha256_path
 from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
+from pipeline.archive.publish import publish
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.stages.demux import stream_span
 from pipeline.common.clock import now_utc
@@ -34,7 +34,6 @@ PROXY_KINDS = {"video": "proxy-video", "audio": "proxy-audio"}
 SUFFIX = {"proxy-video": ".mp4", "proxy-audio": ".m4a"}
 # Writing the proxy failed because of the archive itself: the run stops instead of failing every file.
 ARCHIVE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
-
 
 @dataclass(frozen=True)
 class ProxyJob:
@@ -47,7 +46,6 @@ class ProxyJob:
     parent_duration_s: float | None = None
     source_name: str | None = None
     skip_reason: str | None = None     # set: record why, make nothing
-
 
 def job_for(recording: dict) -> ProxyJob | None:
     """The proxy a recording should get, or None when it is not audio or video at all."""
@@ -63,13 +61,11 @@ def job_for(recording: dict) -> ProxyJob | None:
                     int(recording.get("rotation") or 0), recording.get("duration_s"),
                     recording.get("source_name"), reason)
 
-
 def settings(cfg: TranscodeConfig) -> ProxySettings:
     threads = cfg.threads or max(1, int(round(cfg.cpus_per_task)))
     return ProxySettings(long_side=cfg.long_side, crf=cfg.crf, preset=cfg.preset,
                          audio_bitrate=cfg.audio_bitrate, faststart=cfg.faststart, threads=threads,
                          max_decode_errors=cfg.max_decode_errors, audio_gap_s=cfg.audio_gap_s)
-
 
 def params(kind: str, cfg: TranscodeConfig) -> dict:
     """The settings that shape a proxy of ``kind`` (threads and scheduling do not)."""
@@ -80,18 +76,14 @@ def params(kind: str, cfg: TranscodeConfig) -> dict:
     return {"kind": kind, "video_codec": "libx264", "long_side": cfg.long_side, "crf": cfg.crf,
             "preset": cfg.preset, **audio}
 
-
 def params_json(kind: str, cfg: TranscodeConfig) -> str:
     return json.dumps(params(kind, cfg), sort_keys=True, separators=(",", ":"))
-
 
 def params_hash(kind: str, cfg: TranscodeConfig) -> str:
     return hashlib.sha256(params_json(kind, cfg).encode()).hexdigest()[:12]
 
-
 def proxy_relpath(parent_sha256: str, kind: str, cfg: TranscodeConfig) -> str:
     return f"{PROXIES}/{parent_sha256[:2]}/{parent_sha256}.{params_hash(kind, cfg)}{SUFFIX[kind]}"
-
 
 def sweep(archive: Path) -> int:
     """Delete temporaries of proxies a killed run left half written. Only the lock holder calls this."""
@@ -102,7 +94,6 @@ def sweep(archive: Path) -> int:
             stray.unlink(missing_ok=True)
             removed += 1
     return removed
-
 
 def media_span(path: Path) -> tuple[float | None, dict]:
     """Duration of a written proxy from its packets (no decoding) and its codecs.
@@ -129,7 +120,6 @@ def media_span(path: Path) -> tuple[float | None, dict]:
                 ends.append(end)
     return (max(ends) - min(starts) if starts else None), codecs
 
-
 def row(job: ProxyJob, cfg: TranscodeConfig, run_id: str, node: str | None, status: str,
          message: str | None = None, **fields) -> dict:
     return {
@@ -139,7 +129,6 @@ def row(job: ProxyJob, cfg: TranscodeConfig, run_id: str, node: str | None, stat
         "parent_duration_s": job.parent_duration_s, "processed_on": node, "run_id": run_id,
         "created_at": now_utc(), **fields,
     }
-
 
 def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: str | None = None,
          *, fsync: bool = True) -> dict:
@@ -157,7 +146,6 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
         return _make(job, archive, tmp, cfg, run_id, node, fsync)
     finally:
         tmp.unlink(missing_ok=True)       # whatever happened, no temporary outlives its job
-
 
 def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id: str, node: str | None,
           fsync: bool) -> dict:
@@ -178,7 +166,7 @@ def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id:
     final_rel = proxy_relpath(job.parent_sha256, job.kind, cfg)
     try:
         digest, size = sha256_path(tmp), tmp.stat().st_size
-        _publish(tmp, archive / final_rel, fsync)
+        publish(tmp, archive / final_rel, fsync=fsync, sync_file=True, mode=0o444)   # a killed run's leftover is replaced
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write a proxy: {exc.strerror}", str(tmp)) from exc
     return row(job, cfg, run_id, node, "ok", sha256=digest, size=size, archive_path=final_rel,
@@ -187,14 +175,3 @@ def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id:
                 silence_s=facts.silence_s, time_offset_s=facts.time_offset_s, cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - t0,
                 container=SUFFIX[job.kind][1:], **codecs)
 
-
-def _publish(tmp: Path, final: Path, fsync: bool) -> None:
-    """Sync, then rename into place: readers see a whole proxy or none."""
-    if fsync:
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(tmp, 0o444)
-    os.replace(tmp, final)         # a leftover of a killed run (never cataloged) is replaced
-    if fsync:
-        fsync_dir(final.parent)

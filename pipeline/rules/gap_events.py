@@ -1,0 +1,80 @@
+"""Gap events, pure: which gaps are current and explained, from append-only history rows.
+
+``gap_state`` holds an event each time a refresh finds a gap's state changed; a gap is current
+when its latest event is ``open`` (or it has none yet). A gap is explained by a spoken note, or by
+a written report once a team lead approved it. ``pipeline.records.gapstate`` reads and writes the
+catalog around these rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pipeline.rules import timeline
+
+PER_FILE_KINDS = ("within_file", "damaged_tail")
+
+
+def latest_states(events: list[dict]) -> dict[str, str]:
+    """gap_id -> the state of its latest ``gap_state`` event."""
+    latest: dict[str, tuple] = {}
+    for e in events:
+        gid, state, at = e["gap_id"], e["state"], e["evaluated_at"]
+        if gid not in latest or at >= latest[gid][1]:
+            latest[gid] = (state, at)
+    return {gid: state for gid, (state, _) in latest.items()}
+
+
+def state_changes(current: set[str], known: set[str], states: dict[str, str], *, run_id: str,
+                  now: datetime) -> list[dict]:
+    """The ``gap_state`` events a refresh writes: ``open`` for a current gap not open yet,
+    ``closed`` for an open one no longer found (a late-docked file filled it)."""
+    events = [{"gap_id": gid, "state": "open", "run_id": run_id, "evaluated_at": now}
+              for gid in sorted(current) if states.get(gid) != "open"]
+    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
+               for gid, state in sorted(states.items()) if state == "open" and gid not in current]
+    # A gap detected before any refresh ran and not found now (none should exist) is closed too.
+    events += [{"gap_id": gid, "state": "closed", "run_id": run_id, "evaluated_at": now}
+               for gid in sorted(known - current - set(states))]
+    return events
+
+
+def damaged_tails(gaps_rows: list[dict]) -> dict[str, timeline.Tail]:
+    tails = {}
+    for g in gaps_rows:
+        if g["kind"] == "damaged_tail" and g["sha256"]:
+            known = g["duration_s"] is not None and g["end_time"] is not None
+            tails[g["sha256"]] = timeline.Tail(g["end_time"] if known else None)
+    return tails
+
+
+def explanation_status(rows: list[dict]) -> str:
+    if any(r["source"] == "spoken" or r["approved_by"] for r in rows):
+        return "explained"
+    return "awaiting approval" if rows else "unexplained"
+
+
+def unexplained(rows: list[dict]) -> list[dict]:
+    return [g for g in rows if g["current"] and g["explanation"] != "explained"]
+
+
+def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime | None = None,
+                include_closed: bool = False, only_unexplained: bool = False) -> list[dict]:
+    """The ``fieldrec gaps`` filters. ``since`` is device time; clock gaps, whose device time is
+    what is wrong, are kept when they were detected at or after it (read as UTC)."""
+    out = []
+    for g in rows:
+        if not include_closed and not g["current"]:
+            continue
+        if only_unexplained and (not g["current"] or g["explanation"] == "explained"):
+            continue
+        if device and g["device_id"] != device:
+            continue
+        if since is not None:
+            if g["kind"] == "clock":
+                if g["detected_at"] < since.replace(tzinfo=timezone.utc):
+                    continue
+            elif g["start_time"] is None or g["start_time"] < since:
+                continue
+        out.append(g)
+    return out
