@@ -81,8 +81,16 @@ def _sign_in(driver, base: str, name: str) -> None:
     driver.find_element(By.ID, "user").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
-    shown = driver.find_elements(By.ID, "signed-in-as")
-    assert shown and shown[0].text.endswith(f"({name})"), driver.page_source[-2000:]
+    assert _element(driver, "#signed-in-as").text.endswith(f"({name})")
+
+
+def _element(driver, css: str, timeout: float = 20.0):
+    """The element once the page that has it has loaded (a click navigates asynchronously)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def _wait(driver, script: str, timeout: float = 20.0):
@@ -110,16 +118,16 @@ def test_officer_asks_approver_grants_officer_watches_explains_and_is_refused_th
     assert driver.find_elements(By.ID, "no-grant") and not driver.find_elements(By.ID, "player")
     driver.find_element(By.ID, "ask-reason").send_keys("复核执法过程 / review of the stop")
     driver.find_element(By.ID, "ask").click()
+    assert _element(driver, "#request-state").text == "pending"
     request_id = driver.current_url.rsplit("/", 1)[-1]
-    assert request_id.startswith("REQ-"), driver.page_source[-3000:]
-    assert driver.find_element(By.ID, "request-state").text == "pending"
+    assert request_id.startswith("REQ-")
 
     # 2. An approver grants it (until tomorrow, the form's default).
     _sign_in(driver, base, "sgt.wang")
     driver.get(base + "/requests")
     driver.find_element(By.CSS_SELECTOR, f"#pending a[href='/requests/{request_id}']").click()
-    driver.find_element(By.ID, "grant").click()
-    assert driver.find_element(By.ID, "request-state").text == "granted"
+    _element(driver, "#grant").click()
+    _wait(driver, "const s = document.getElementById('request-state'); return s && s.textContent === 'granted'")
 
     # 3. The officer plays the proxy: its time advances; a keyframe click seeks it.
     _sign_in(driver, base, "pc.li")
@@ -141,10 +149,10 @@ def test_officer_asks_approver_grants_officer_watches_explains_and_is_refused_th
     statement.write_text("本人于换电池时停止录像。Battery swap at the van.\n", encoding="utf-8")
     driver.get(base + "/gaps?mine=1")
     driver.find_element(By.CSS_SELECTOR, f"a.gap-link[href='/gaps/{gap['gap_id']}']").click()
-    driver.find_element(By.ID, "reason").send_keys("更换电池 battery swap")
+    _element(driver, "#reason").send_keys("更换电池 battery swap")
     driver.find_element(By.ID, "statement").send_keys(str(statement))
     driver.find_element(By.ID, "explain").click()
-    assert driver.find_element(By.CSS_SELECTOR, "#explanations a.statement").text == "statement.txt"
+    assert _element(driver, "#explanations a.statement").text == "statement.txt"
     assert driver.find_element(By.ID, "gap-state").text == "awaiting approval"
 
     # 5. Without a grant the officer is refused another recording's pictures and sound.
