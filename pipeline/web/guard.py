@@ -94,6 +94,12 @@ class Ctx:
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)
 
+    def done(self, batch: dict[str, list[dict]], message: str, url: str) -> Response:
+        """Record what a person did (spooled, committed and sealed at once), say so, and show ``url``."""
+        self.service.record(batch)
+        self.flash(message)
+        return self.redirect(url)
+
 
 def client_of(request: Request) -> str:
     return (request.client.host if request.client else "unknown")[:64]

@@ -19,11 +19,13 @@ def _states(ctx: Ctx) -> dict:
     return case_states(ctx.reader.case_events())
 
 
-def _case_id(ctx: Ctx) -> str:
+def _case(ctx: Ctx):
+    """The case the URL names, as its events leave it (404 for a malformed or unknown id)."""
     case_id = ctx.param("case_id")
-    if not inputs.RECORD_ID.fullmatch(case_id):
+    state = _states(ctx).get(case_id) if inputs.RECORD_ID.fullmatch(case_id) else None
+    if state is None:
         raise NotFound()
-    return case_id
+    return case_id, state
 
 
 def listing(ctx: Ctx) -> Response:
@@ -39,17 +41,14 @@ def open_case(ctx: Ctx) -> Response:
         raise inputs.InputError(_("a case is kept as a case or permanently"))
     if case_id in _states(ctx):
         raise Refused(_("Case {id} exists already.").format(id=case_id))
-    ctx.service.record({"cases": [{"case_id": case_id, "event": "open", "retention_class": cls, "title": title,
-                                   "note": None, "at": ctx.now, "by": ctx.user.user_id, "recorded_at": ctx.now}]})
-    ctx.flash(_("Case {id} was opened.").format(id=case_id))
-    return ctx.redirect(f"/cases/{case_id}")
+    return ctx.done({"cases": [{"case_id": case_id, "event": "open", "retention_class": cls, "title": title,
+                                   "note": None, "at": ctx.now, "by": ctx.user.user_id, "recorded_at": ctx.now}]},
+                    _("Case {id} was opened.").format(id=case_id),
+                    f"/cases/{case_id}")
 
 
 def case_page(ctx: Ctx) -> Response:
-    case_id = _case_id(ctx)
-    state = _states(ctx).get(case_id)
-    if state is None:
-        raise NotFound()
+    case_id, state = _case(ctx)
     reader = ctx.reader
     recs = reader.case_recordings(case_id, ctx.service.config.service.page_rows)
     for r in recs:
@@ -60,10 +59,7 @@ def case_page(ctx: Ctx) -> Response:
 
 
 def assign(ctx: Ctx) -> Response:
-    case_id = _case_id(ctx)
-    state = _states(ctx).get(case_id)
-    if state is None:
-        raise NotFound()
+    case_id, state = _case(ctx)
     if not state.is_open:
         raise Refused(_("Case {id} is closed; reopen it first.").format(id=case_id))
     base = {"assignment_id": new_id("asg"), "case_id": case_id, "retention_class": state.retention_class,
@@ -84,23 +80,20 @@ def assign(ctx: Ctx) -> Response:
         if end <= start:
             raise inputs.InputError(_("the end of the range must come after its start"))
         row = {**base, "selector": "device", "device_id": device, "range_start": start, "range_end": end}
-    ctx.service.record({"assignments": [row]})
-    ctx.flash(_("The recordings were assigned to case {id}.").format(id=case_id))
-    return ctx.redirect(f"/cases/{case_id}")
+    return ctx.done({"assignments": [row]},
+                    _("The recordings were assigned to case {id}.").format(id=case_id),
+                    f"/cases/{case_id}")
 
 
 def change(ctx: Ctx) -> Response:
-    case_id = _case_id(ctx)
-    state = _states(ctx).get(case_id)
-    if state is None:
-        raise NotFound()
+    case_id, state = _case(ctx)
     event = "close" if state.is_open else "reopen"
-    ctx.service.record({"cases": [{"case_id": case_id, "event": event, "retention_class": None, "title": None,
+    return ctx.done({"cases": [{"case_id": case_id, "event": event, "retention_class": None, "title": None,
                                    "note": inputs.clean_text(ctx.field("note"), _("note"), max_len=500, required=False),
-                                   "at": ctx.now, "by": ctx.user.user_id, "recorded_at": ctx.now}]})
-    ctx.flash(_("Case {id} was closed.").format(id=case_id) if event == "close"
-              else _("Case {id} was reopened.").format(id=case_id))
-    return ctx.redirect(f"/cases/{case_id}")
+                                   "at": ctx.now, "by": ctx.user.user_id, "recorded_at": ctx.now}]},
+                    _("Case {id} was closed.").format(id=case_id) if event == "close"
+              else _("Case {id} was reopened.").format(id=case_id),
+                    f"/cases/{case_id}")
 
 
 PAGES = [

@@ -99,9 +99,9 @@ def explain(ctx: Ctx) -> Response:
         raise inputs.InputError(_("attach the written statement, or tick that the reason was spoken on the recording"))
     row = {"explanation_id": explanation_id, "gap_id": gap["gap_id"], "source": "spoken" if spoken else "report",
            "reason": reason, "explained_by": ctx.user.user_id, "approved_by": None, "explained_at": ctx.now}
-    ctx.service.record({"explanations": [row], **({"statements": [statement]} if statement else {})})
-    ctx.flash(_("Your explanation was recorded."))
-    return ctx.redirect(f"/gaps/{gap['gap_id']}")
+    return ctx.done({"explanations": [row], **({"statements": [statement]} if statement else {})},
+                    _("Your explanation was recorded."),
+                    f"/gaps/{gap['gap_id']}")
 
 
 def approve(ctx: Ctx) -> Response:
@@ -117,9 +117,9 @@ def approve(ctx: Ctx) -> Response:
         raise Refused(_("Only a written explanation awaiting approval can be approved."))
     row = {"explanation_id": uuid.uuid4().hex, "gap_id": gap["gap_id"], "source": "report", "reason": e["reason"],
            "explained_by": e["explained_by"], "approved_by": ctx.user.user_id, "explained_at": ctx.now}
-    ctx.service.record({"explanations": [row]})
-    ctx.flash(_("The explanation was approved."))
-    return ctx.redirect(f"/gaps/{gap['gap_id']}")
+    return ctx.done({"explanations": [row]},
+                    _("The explanation was approved."),
+                    f"/gaps/{gap['gap_id']}")
 
 
 def statement(ctx: Ctx) -> Response:

@@ -50,9 +50,9 @@ def ask(ctx: Ctx) -> Response:
         raise inputs.InputError(_("no recording of this archive has this SHA-256"))
     if kind == "case" and row["target"] not in {e["case_id"] for e in ctx.reader.case_events()}:
         raise inputs.InputError(_("there is no such case"))
-    ctx.service.record({"access_requests": [row]})
-    ctx.flash(_("Your request {id} was sent to the approvers.").format(id=row["request_id"]))
-    return ctx.redirect(f"/requests/{row['request_id']}")
+    return ctx.done({"access_requests": [row]},
+                    _("Your request {id} was sent to the approvers.").format(id=row["request_id"]),
+                    f"/requests/{row['request_id']}")
 
 
 def export_folder(ctx: Ctx) -> Path:
@@ -81,9 +81,9 @@ def decide(ctx: Ctx) -> Response:
     row = access.decision_row(request, decision=decision, by=ctx.user.user_id, now=ctx.now, valid_until=until,
                               valid_from=start, note=ctx.field("note"),
                               max_days=ctx.service.config.service.max_grant_days)
-    ctx.service.record({"access_decisions": [row]})
-    ctx.flash(_("Request {id}: {decision}.").format(id=request.request_id, decision=_(decision)))
-    return ctx.redirect(f"/requests/{request.request_id}")
+    return ctx.done({"access_decisions": [row]},
+                    _("Request {id}: {decision}.").format(id=request.request_id, decision=_(decision)),
+                    f"/requests/{request.request_id}")
 
 
 def export(ctx: Ctx) -> Response:
@@ -109,11 +109,12 @@ def export(ctx: Ctx) -> Response:
                             at=ctx.now, request_id=request.request_id, client=ctx.client)
     copied: list[dict] = []
     try:
-        bag.write_bag(ctx.service.archive, rows, dest, export_row, ctx.service.config.ingest.chunk_bytes, copied)
+        bag.write_bag(ctx.service.archive, rows, dest, export_row, ctx.service.config.ingest.chunk_bytes, copied,
+                      fsync=ctx.service.config.ingest.fsync)
     except bag.ObjectChanged as exc:
         raise Refused(str(exc)) from None
     finally:
-        if copied:
+        if copied:                       # what left the archive is logged, whatever failed after it
             ctx.service.record({"access_log": copied})
     ctx.flash(_("Exported {n} file(s) to {dest}.").format(n=len(copied), dest=dest))
     return ctx.redirect(f"/requests/{request.request_id}")
