@@ -25,6 +25,8 @@ COMMANDS = [
     "pipeline.commands.sql",
     "pipeline.commands.thumbs",
     "pipeline.commands.transcode",
+    "pipeline.commands.serve",
+    "pipeline.commands.user",
 ]
 
 DESCRIPTION = """\

@@ -342,6 +342,49 @@ class TranscodeConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Sign-in: this many failures for one name or one address within login_window_s lock it
+    # out for the rest of the window.
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
+    content_roles: tuple[str, ...] = ()
+    # A grant lasts at most this many days.
+    max_grant_days: int = 30
+    # Seconds a write waits for the archive lock while another command (an ingest) holds it.
+    lock_wait_s: float = 3.0
+    # Service records (access log, sign-ins, requests) are durable at once in a spool file and
+    # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
+    flush_every_s: float = 15.0
+    # Written statements attached to explanations: at most this many bytes.
+    statement_max_bytes: int = 10 * 1024 * 1024
+    # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
+    export_dir: str = ""
+    # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
+    cookie_secure: bool = False
+    # Rows on a listing page.
+    page_rows: int = 200
+
+    def validate(self) -> None:
+        from catalog.schema import ROLES
+
+        for role in self.content_roles:
+            if role not in ROLES:
+                raise ConfigError(f"service.content_roles: unknown role {role!r} (known: {', '.join(ROLES)})")
+        for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_window_s",
+                     "max_grant_days", "statement_max_bytes", "page_rows"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"service.{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.lock_wait_s <= 60:
+            raise ConfigError(f"service.lock_wait_s must be 0..60 seconds, got {self.lock_wait_s!r}")
+        if not 1 <= self.flush_every_s <= 3600:
+            raise ConfigError(f"service.flush_every_s must be 1..3600 seconds, got {self.flush_every_s!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -354,6 +397,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:
