@@ -23,6 +23,7 @@ from pipeline.common.times import months_later, zone_named
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
 from tests.helpers import cli, ingest, listed, table
+from tests.webkit import grant
 
 UTC = timezone.utc
 SHANGHAI, BERLIN = zone_named("Asia/Shanghai"), zone_named("Europe/Berlin")
@@ -176,31 +177,36 @@ def test_no_delay_is_negative_and_broken_clocks_are_clock_problems(built, rows, 
 def test_a_broken_clock_cannot_make_a_file_arrive_expired(archive, built, rows, first_seen, capsys):
     config = built / "site.toml"
     chosen = ["reset", "named2019", "future"]
-    shas = [rows[k]["sha256"] for k in chosen]
-    code, _, err = cli(capsys, "purge", "--archive", archive, *shas, "--approve", "DEC-1", "--by", "Clerk",
-                       "--config", config)
-    assert code == 1 and "refused" in err and err.count("retained (kept until") == 3, err
-    assert cli(capsys, "purge", "--archive", archive, "--approve", "DEC-2", "--by", "Clerk", "--config", config)[0] == 0
+    last = max(first_seen[k] for k in chosen)
+    # The floor: 3 months from the first ingest, to 24:00 Beijing time of that calendar day.
+    until = months_later(last, 3, SHANGHAI)
+    assert until.astimezone(SHANGHAI).strftime("%H:%M:%S") == "00:00:00"
+
+    def purge(key: str) -> tuple[int, str]:
+        approval = grant(archive, "purge", "recording", rows[key]["sha256"])      # granted "now", on the one clock
+        code, _, err = cli(capsys, "purge", "--archive", archive, rows[key]["sha256"], "--approve", approval,
+                           "--config", config)
+        return code, err
+
+    for key in chosen:                                       # the day they arrive
+        code, err = purge(key)
+        assert code == 1 and "refused" in err and "retained (kept until" in err, err
+    expired = grant(archive, "purge", "expired")
+    assert cli(capsys, "purge", "--archive", archive, "--approve", expired, "--config", config)[0] == 0
     assert table(archive, "purges") == []
     retention = {r["sha256"]: r for r in listed(capsys, "retention", "--archive", archive, "--all", "--config", config)}
     assert retention[rows["reset"]["sha256"]]["counted_from"].startswith("first ingest")
     assert retention[rows["named2019"]["sha256"]]["counted_from"] == "recording"
     assert "archive floor" in retention[rows["named2019"]["sha256"]]["reason"]
-    # The floor: 3 months from the first ingest, to 24:00 Beijing time of that calendar day.
-    last = max(first_seen[k] for k in chosen)
-    until = months_later(last, 3, SHANGHAI)
-    assert until.astimezone(SHANGHAI).strftime("%H:%M:%S") == "00:00:00"
-    assert {retention[s]["retain_until"] for s in shas} <= {months_later(first_seen[k], 3, SHANGHAI).astimezone(SHANGHAI)
-                                                              .isoformat() for k in chosen}
+    assert {retention[rows[k]["sha256"]]["retain_until"] for k in chosen} <= {
+        months_later(first_seen[k], 3, SHANGHAI).astimezone(SHANGHAI).isoformat() for k in chosen}
     with clock.set_to(until - timedelta(seconds=1)):
-        code, _, err = cli(capsys, "purge", "--archive", archive, *shas, "--approve", "DEC-3", "--by", "Clerk",
-                           "--config", config)
-        assert code == 1 and "refused" in err
-    with clock.set_to(until):
-        code, _, err = cli(capsys, "purge", "--archive", archive, *shas, "--approve", "DEC-4", "--by", "Clerk",
-                           "--config", config)
-        assert code == 0, err
-    assert {p["sha256"] for p in table(archive, "purges")} == set(shas)
+        assert all(purge(k)[0] == 1 for k in chosen)
+    with clock.set_to(until):                                # ingest + 3 months
+        for key in chosen:
+            code, err = purge(key)
+            assert code == 0, err
+    assert {p["sha256"] for p in table(archive, "purges")} == {rows[k]["sha256"] for k in chosen}
     assert all(not (archive / rows[k]["archive_path"]).exists() for k in chosen)
     assert (archive / rows["ontime"]["archive_path"]).exists()
 

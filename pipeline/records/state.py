@@ -112,8 +112,7 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     for row in recordings:
         zone, _ = zones.device(row["device_id"])
         start, end = placed_start(row, zone), placed_end(row, zone)
-        arrived = min(t for t in (seen.get(row["sha256"]), row["ingested_at"]) if t is not None) \
-            if (seen.get(row["sha256"]) or row["ingested_at"]) else None
+        arrived = seen.get(row["sha256"]) or row["ingested_at"]        # the first sighting
         clock = implausible(start, arrived, config.gaps, site)
         who = attribute(row["officer_id"], start, periods.get(row["device_id"]))
         subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, arrived,
