@@ -219,7 +219,13 @@ def add_months_day(day: date, months: int) -> date:
 def months_later(when: datetime, months: int, zone: tzinfo) -> datetime:
     """``months`` calendar months after ``when``, to the end of that calendar day in ``zone``:
     recorded 2026-11-30 06:00 +08:00, 3 months end at 2027-02-28 24:00 +08:00."""
-    return end_of_day(add_months_day(local_day(when, zone), months), zone)
+    return _months_end(local_day(when, zone), months, zone)
+
+
+@lru_cache(maxsize=8192)
+def _months_end(day: date, months: int, zone: tzinfo) -> datetime:
+    # Cached: an archive's recordings fall on a few hundred days, retention asks for each file.
+    return end_of_day(add_months_day(day, months), zone)
 
 
 def days_later(when: datetime, days: int, zone: tzinfo) -> datetime:

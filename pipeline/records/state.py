@@ -111,7 +111,8 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     records = []
     for row in recordings:
         zone, _ = zones.device(row["device_id"])
-        start, end = placed_start(row, zone), placed_end(row, zone)
+        start = placed_start(row, zone)
+        end = placed_end(row, zone, start)
         arrived = seen.get(row["sha256"]) or row["ingested_at"]        # the first sighting
         clock = implausible(start, arrived, config.gaps, site)
         who = attribute(row["officer_id"], start, periods.get(row["device_id"]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
-from pipeline.common.times import place, show, wall_to_utc, zone_label
+from pipeline.common.times import UTC, show, wall_to_utc, zone_label
 from pipeline.config import GapsConfig
 
 
@@ -51,13 +51,15 @@ def placed_start(row: dict, zone: tzinfo) -> datetime | None:
     if row.get("start_time") is None:
         return row.get("start_utc")
     stored = row.get("start_utc")
-    if stored is not None and (row.get("time_zone") in (None, zone_label(zone)) or not read_as_local(row)):
+    local = read_as_local(row)
+    if stored is not None and (not local or row.get("time_zone") in (None, zone_label(zone))):
         return stored
-    return place(row["start_time"], local=read_as_local(row), zone=zone).instant
+    return wall_to_utc(row["start_time"], zone) if local else row["start_time"].replace(tzinfo=UTC)
 
 
-def placed_end(row: dict, zone: tzinfo) -> datetime | None:
-    start = placed_start(row, zone)
+def placed_end(row: dict, zone: tzinfo, start: datetime | None = None) -> datetime | None:
+    """The end instant (``start``: the row's placed start, when the caller has it already)."""
+    start = start if start is not None else placed_start(row, zone)
     if start is None:
         return None
     if row.get("end_utc") is not None and start == row.get("start_utc"):
