@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipeline.common.i18n import _
 from pipeline.common.times import as_utc, offset_label, zone_label
 from pipeline.common.units import human_bytes
 from pipeline.config import Config
@@ -312,7 +313,7 @@ def _zone_title(data: ReportData) -> str:
     if data.zone is None:
         return "UTC"
     offset = offset_label(as_utc(data.generated_at).astimezone(data.zone).utcoffset())
-    return f"site time, {zone_label(data.zone)}, UTC{offset}"
+    return _("site time, {zone}, UTC{offset}").format(zone=zone_label(data.zone), offset=offset)
 
 
 def clock_apart(apart: list[Recording]) -> str:
@@ -321,10 +322,12 @@ def clock_apart(apart: list[Recording]) -> str:
         return ""
     rows = [[_rec_link({r.sha256: r}, r.sha256), esc(r.device_id), esc(fmt_time(r.start)),
              esc(fmt_time(r.ingested_at)), esc(r.clock_problem)] for r in apart]
-    return ('<div class="device clock-apart" id="clock-apart"><h3>Clock problems, shown apart '
-            f'({len(apart)})</h3><p class="muted">These recordings carry a device time that cannot be right; '
-            'they are left off the timelines. Their retention counts from when they reached the archive.</p>'
-            + _table("clock", ["file", "device", "device clock says", "reached the archive", "problem"], rows, "")
+    return ('<div class="device clock-apart" id="clock-apart"><h3>'
+            + esc(_("Clock problems, shown apart ({n})").format(n=len(apart))) + '</h3><p class="muted">'
+            + esc(_("These recordings carry a device time that cannot be right; they are left off the timelines. "
+                    "Their retention counts from when they reached the archive.")) + "</p>"
+            + _table("clock", [_("file"), _("device"), _("device clock says"), _("reached the archive"), _("problem")],
+                     rows, "")
             + "</div>")
 
 
