@@ -58,6 +58,17 @@ def test_several_cases_stay_on_consecutive_discs(items):
     check(items, CAPACITY)
 
 
+def test_a_case_of_discs_that_cannot_share_leaves_its_emptiest_disc_for_the_next_case():
+    """Found by hypothesis: four files of case0 no two of which share a disc, then case1. Packing
+    case0 in recording order left its fullest disc last and case1 took a fifth disc; four do."""
+    big, mid = 13_316_380_672, 11_200_040_960
+    case0 = [Item("a", big, "case0", ("dev0", 0)), Item("b", big, "case0", ("dev0", 4)),
+             Item("c", big, "case0", ("dev0", 72)), Item("d", mid, "case0", ("dev0", 79)),
+             Item("e", 6_129_106_944, "case0", ("dev0", 87))]
+    case1 = [Item("f", 817_215_488, "case1", ("dev0", 48)), Item("g", 6_369_935_360, "case1", ("dev0", 57))]
+    assert check(case0 + case1, CAPACITY).count == 4
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 1000), min_size=1, max_size=60), st.integers(1000, 3000))
 def test_any_sizes_never_overfill_and_place_everything(sizes, capacity):
