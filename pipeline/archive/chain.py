@@ -181,14 +181,12 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
                        for p in new_parts]
     object_entries: dict[str, dict] = {}
     for part in new_parts:
-        if part.startswith("catalog/recordings/"):
-            rows = pq.read_table(archive / part, columns=["sha256", "archive_path", "run_id"]).to_pylist()
-            for row in rows:
-                rel = row["archive_path"]
-                if not rel or rel in sealed.objects or rel in object_entries or not (archive / rel).is_file():
-                    continue              # a missing object is verify's to report, not ours to vouch for
-                object_entries[rel] = {"path": rel, "sha256": row["sha256"], "size": (archive / rel).stat().st_size,
-                                       "run_id": row["run_id"]}
+        for row in _objects_named(archive / part, part, run_id):
+            rel = row["archive_path"]
+            if not rel or rel in sealed.objects or rel in object_entries or not (archive / rel).is_file():
+                continue              # a missing object is verify's to report, not ours to vouch for
+            object_entries[rel] = {"path": rel, "sha256": row["sha256"], "size": (archive / rel).stat().st_size,
+                                   "run_id": row["run_id"]}
     if not catalog_entries and not object_entries:
         return None
 
@@ -218,6 +216,24 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(final)) from exc
     return final
+
+# Tables whose rows name objects: originals (recordings) and written statements (statements).
+OBJECT_TABLES = ("recordings", "statements")
+
+
+def _objects_named(path: Path, relpath: str, run_id: str) -> list[dict]:
+    """(sha256, archive_path, run_id) of the objects a catalog part names; [] for other tables and
+    for statement parts written before statements became objects (they carry their bytes)."""
+    table = relpath.split("/")[1]
+    if table not in OBJECT_TABLES:
+        return []
+    names = set(pq.read_schema(path).names)
+    if "archive_path" not in names:
+        return []
+    columns = ["sha256", "archive_path"] + (["run_id"] if "run_id" in names else [])
+    rows = pq.read_table(path, columns=columns).to_pylist()
+    return [{**r, "run_id": r.get("run_id") or run_id} for r in rows]
+
 
 def _pretty(doc: dict) -> str:
     """One key per line, one listed file per line: readable, diffable, and parsed back as plain JSON."""

@@ -107,6 +107,7 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
         "start_utc": who.start_utc, "end_utc": who.end_utc(duration),
         "utc_offset_s": who.utc_offset_s, "time_zone": who.time_zone, "zone_source": who.zone_source,
         "container_time_zone": who.container_time_zone, "naming_profile": who.profile,
+        "important": who.important,
         "time_source": who.time_source, "identity_source": who.identity_source,
         "name_time": who.name_time, "container_time": who.container_time,
         "source_name": Path(src.path).name,
@@ -125,7 +126,11 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     if thumbs is not None:
         recording["decode_errors"], recording["thumbnail_count"] = thumbs.decode_errors, len(thumbs.rows)
         dependents["thumbnails"] = thumbs.rows
+    # The name's identity goes with the sighting too: identical bytes docked under another name
+    # keep that name's device, officer and time beside the first one's.
+    named = {"device_id": who.device_id, "officer_id": who.officer_id, "name_time": who.name_time,
+             "naming_profile": who.profile, "important": who.important}
     return FileResult(
-        src, _sighting(src, ctx, digest.sha256, status, message), recording, dependents,
+        src, {**_sighting(src, ctx, digest.sha256, status, message), **named}, recording, dependents,
         bytes_read=digest.size, new_object=stored.newly_stored,
     )
