@@ -57,6 +57,22 @@ def by_device(rows: list[dict], config: Config, zones: Zones, *, left_out: set[s
             for device, recs in per_device.items()}
 
 
+def _sessions(rows: list[dict], gaps: list[dict], config: Config, zones: Zones) -> dict[str, list[rule.Session]]:
+    """Sessions over the recordings the timeline uses: those of a current clock gap left out, the
+    damaged tails the gaps record reaching as far as they say."""
+    left_out = {g["sha256"] for g in gaps if g["kind"] == "clock" and g["current"] and g["sha256"]}
+    tails = {sha: t.end for sha, t in damaged_tails(gaps, zones).items()}
+    return by_device(rows, config, zones, left_out=left_out, tails=tails)
+
+
+def of_devices(catalog: Catalog, gaps: list[dict], config: Config, zones: Zones | None = None,
+               identities: Identities | None = None) -> dict[str, list[rule.Session]]:
+    """Every device's recording sessions (``gaps``: the listing, for clock problems and damaged tails)."""
+    zones = zones or config.zones()
+    rows = _placed(catalog.read("recordings", COLUMNS), config, zones, identities)
+    return _sessions(rows, gaps, config, zones)
+
+
 def _windows(assignments: list[dict]) -> tuple[rule.Window, ...]:
     """The time windows case (and permanent/other class) assignments name for a device or officer."""
     out = []
@@ -79,10 +95,7 @@ def annotate(catalog: Catalog, gaps: list[dict], config: Config, zones: Zones, *
     ``need_reason`` added."""
     recordings = recordings if recordings is not None else catalog.read("recordings", COLUMNS)
     rows = _placed(recordings, config, zones, identities)
-    left_out = {g["sha256"] for g in gaps if g["kind"] == "clock" and g["current"] and g["sha256"]}
-    tails = {sha: t.end for sha, t in damaged_tails(gaps, zones).items()}
-    session_of = {sha: s.session_id for sessions in by_device(rows, config, zones, left_out=left_out,
-                                                               tails=tails).values()
+    session_of = {sha: s.session_id for sessions in _sessions(rows, gaps, config, zones).values()
                   for s in sessions for sha in s.members}
     pauses = [g for g in gaps if g["kind"] == "between_files" and (g["duration_s"] or 0) > config.gaps.session_break_s]
     around = {sha for g in pauses for sha in (g["before_sha256"], g["after_sha256"]) if sha}
