@@ -28,7 +28,10 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
     from pipeline.cli import main
 
     capsys.readouterr()
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:               # argparse refuses a value: the process would exit so
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

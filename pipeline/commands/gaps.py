@@ -143,8 +143,10 @@ def run_gaps(args: argparse.Namespace) -> int:
                              else repr(g.get(c)) for c in EXPORT_COLUMNS])
     else:
         cells = [[text.for_terminal(_text({**g, "where": _where(g), "session": g["session_id"] or "-",
-                                           "needs": g["needs_explanation"]}[c], zone)) for c in TABLE_COLUMNS]
-                 for g in rows]
+                                           "needs": g["needs_explanation"],
+                                           "explanation": g["explanation"] if g["needs_explanation"]
+                                           or g["explanation"] != "unexplained" else _("not needed")}[c], zone))
+                  for c in TABLE_COLUMNS] for g in rows]
         widths = [max([display_width(c)] + [display_width(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
         print("  ".join(pad(c, w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
         for r in cells:

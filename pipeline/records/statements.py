@@ -77,9 +77,10 @@ def read_file(path: Path, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise StatementProblem(_("cannot open {path}: {why}").format(path=path, why=exc.strerror)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StatementProblem(_("{path} is not a regular file").format(path=path))
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise StatementProblem(_("{path} is not a regular file").format(path=path))
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise StatementProblem(_("the statement is larger than {n} bytes").format(n=limit))
