@@ -14,6 +14,27 @@ def ingest(sources, archive: Path, config, **kwargs):
     return run([Path(s) for s in sources], archive, config, progress=False, **kwargs)
 
 
+def lean_config(path=None):
+    """The configuration (``path`` over the defaults) without fsync or thumbnails: tests of rules over
+    small drops need neither durability against power loss nor pictures."""
+    import dataclasses
+
+    from pipeline.config import load_config
+
+    config = load_config(path)
+    return dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
+                               thumbnails=dataclasses.replace(config.thumbnails, enabled=False))
+
+
+def copy_of(archive: Path, folder: Path) -> Path:
+    """A copy of a module's archive for one test to write to."""
+    import shutil
+
+    copy = Path(folder) / "archive"
+    shutil.copytree(archive, copy)
+    return copy
+
+
 def table(archive: Path, name: str) -> list[dict]:
     return Catalog(archive).rows(name)
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from pipeline.common.times import zone_named
-from tests.helpers import by_name, cli, ingest, listed, table
+from tests.helpers import by_name, cli, copy_of, ingest, lean_config, listed, table
 from tests.recorder_drops import ledger_drop
 
 SHANGHAI = zone_named("Asia/Shanghai")
@@ -32,13 +31,7 @@ def instant(hh: int, mm: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, ray_local):
-    import dataclasses
-
-    from pipeline.config import load_config
-
-    config = load_config()
-    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
-                                 thumbnails=dataclasses.replace(config.thumbnails, enabled=False))
+    config = lean_config()
     root = tmp_path_factory.mktemp("ledger")
     names = ledger_drop(root / "drop", DAY)
     ingest([root / "drop"], root / "archive", config)
@@ -47,9 +40,7 @@ def built(tmp_path_factory, ray_local):
 
 @pytest.fixture
 def archive(built, tmp_path):
-    copy = tmp_path / "archive"
-    shutil.copytree(built["archive"], copy)
-    return copy
+    return copy_of(built["archive"], tmp_path)
 
 
 def keep_the_ledger(archive, capsys) -> None:

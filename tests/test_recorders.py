@@ -12,7 +12,7 @@ import pytest
 
 from catalog.store import Catalog
 from pipeline.config import ConfigError, load_config
-from tests.helpers import by_name, cli, ingest, listed, table
+from tests.helpers import by_name, cli, copy_of, ingest, listed, table
 from tests.recorder_drops import AGREEING_COPY, CONFLICTING_COPY, PROFILE_FILES, SITE_CONFIG, profiles_drop
 
 
@@ -29,9 +29,7 @@ def built(tmp_path_factory, ray_local):
 
 @pytest.fixture
 def archive(built, tmp_path):
-    copy = tmp_path / "archive"
-    shutil.copytree(built["archive"], copy)
-    return copy
+    return copy_of(built["archive"], tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(PROFILE_FILES))

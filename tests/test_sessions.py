@@ -11,24 +11,18 @@ assigned; SES5's recorder marked two files important with 5 minutes between them
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 
 import pytest
 
 from catalog.store import Catalog
 from pipeline.records import gapstate
-from tests.helpers import cli, ingest, listed
+from tests.helpers import cli, copy_of, ingest, lean_config, listed
 from tests.recorder_drops import CASE_WINDOW, sessions_drop
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, ray_local):
-    from pipeline.config import load_config
-
-    config = load_config()
-    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
-                                 thumbnails=dataclasses.replace(config.thumbnails, enabled=False))
+    config = lean_config()
     root = tmp_path_factory.mktemp("sessions")
     pauses = sessions_drop(root / "drop")
     summary = ingest([root / "drop"], root / "archive", config)
@@ -37,9 +31,7 @@ def built(tmp_path_factory, ray_local):
 
 @pytest.fixture
 def archive(built, tmp_path):
-    copy = tmp_path / "archive"
-    shutil.copytree(built["archive"], copy)
-    return copy
+    return copy_of(built["archive"], tmp_path)
 
 
 def verdicts(rows: list[dict]) -> set[tuple[str, str, str]]:

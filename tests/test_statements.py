@@ -4,10 +4,8 @@ its recordings under a granted request; hostile files are refused before anythin
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
-import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +14,7 @@ import pytest
 from catalog.store import Catalog
 from pipeline.archive import chain
 from pipeline.records import statements
-from tests.helpers import cli, ingest, listed, table
+from tests.helpers import cli, copy_of, ingest, lean_config, listed, table
 from tests.recorder_drops import clip
 from tests.webkit import grant
 
@@ -26,11 +24,7 @@ DAY = datetime(2025, 6, 2, 9, 0)
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, ray_local):
-    from pipeline.config import load_config
-
-    config = load_config()
-    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
-                                 thumbnails=dataclasses.replace(config.thumbnails, enabled=False))
+    config = lean_config()
     root = tmp_path_factory.mktemp("statements")
     clip(root / "drop", "STM1_OF1_20250602090000_0001.MP4", DAY, 60.0)
     clip(root / "drop", "STM1_OF1_20250602090130_0002.MP4", DAY + timedelta(seconds=90), 60.0)  # 30 s pause
@@ -40,9 +34,7 @@ def built(tmp_path_factory, ray_local):
 
 @pytest.fixture
 def archive(built, tmp_path):
-    copy = tmp_path / "archive"
-    shutil.copytree(built, copy)
-    return copy
+    return copy_of(built, tmp_path)
 
 
 def the_gap(archive, capsys) -> dict:
