@@ -8,6 +8,7 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
+from pipeline.common.text import for_terminal
 
 COMMANDS = [
     "pipeline.commands.ingest",
@@ -55,14 +56,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UsageError as exc:
-        print(f"fieldrec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"fieldrec {args.command}: error: {_shown(exc)}", file=sys.stderr)
         return 2
     except RunError as exc:
-        print(f"fieldrec {args.command}: failed: {exc}", file=sys.stderr)
+        print(f"fieldrec {args.command}: failed: {_shown(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"fieldrec {args.command}: failed: {_shown(exc.strerror or exc)}{_shown(where)}; nothing after this "
+              "point was done. Fix the cause and run the same command again", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fieldrec {args.command}: interrupted; run the same command again to finish", file=sys.stderr)
         return 130
+
+
+def _shown(message: object) -> str:
+    """A message for the terminal: its lines kept, any escape sequence (from a file name, say) shown
+    as text, never acted on."""
+    return "\n".join(for_terminal(line) for line in str(message).split("\n"))
 
 
 if __name__ == "__main__":

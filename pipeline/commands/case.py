@@ -7,6 +7,7 @@ import argparse
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
                                        locked_catalog, parse_time, resolve_shas)
+from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
 from pipeline.rules.retention import case_states, matches
 
@@ -30,23 +31,26 @@ A file in several cases keeps the longest retention; reopening a case puts its h
 """
 
 
+CASE_ID = text.arg(text.identifier, what="case id")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("case", help="open, close, reopen cases and assign recordings to them", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     op = actions.add_parser("open", help="open a case (its files are held until it closes)")
-    op.add_argument("case_id", metavar="CASE_ID")
+    op.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
     op.add_argument("--class", dest="retention_class", choices=("case", "permanent"), default="case",
                     help="case (default) or permanent (major emergency, mass incident: kept forever)")
-    op.add_argument("--title", help="a short description")
+    op.add_argument("--title", type=text.arg(text.free_text, max_len=500), help="a short description")
     _event_options(op)
     op.set_defaults(handler=run_event, event="open")
 
     for name, what in (("close", "close an open case (its files are kept 3 more months, 6 from recording at least)"),
                        ("reopen", "reopen a closed case (its hold comes back)")):
         ep = actions.add_parser(name, help=what)
-        ep.add_argument("case_id", metavar="CASE_ID")
+        ep.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
         _event_options(ep)
         ep.set_defaults(handler=run_event, event=name)
 
@@ -56,14 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         f"later). Times: {TIME_HELP}; without a zone, a device range is read in "
                                         "that device's clock (compliance.device_utc_offsets), an officer range in "
                                         "compliance.device_utc_offset_hours.")
-    ap.add_argument("case_id", metavar="CASE_ID", nargs="?", help="an open case (or give --class instead)")
+    ap.add_argument("case_id", metavar="CASE_ID", nargs="?", type=CASE_ID,
+                    help="an open case (or give --class instead)")
     ap.add_argument("--class", dest="retention_class", choices=("permanent", "other", "routine"),
                     help="assign a class without a case")
     ap.add_argument("--days", type=int, help="--class other: keep this many days from recording")
     sel = ap.add_mutually_exclusive_group(required=True)
     sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
-    sel.add_argument("--device", metavar="DEVICE", help="recordings of this device in --from..--to")
-    sel.add_argument("--officer", metavar="OFFICER", help="recordings of this officer in --from..--to")
+    sel.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
+                     help="recordings of this device in --from..--to")
+    sel.add_argument("--officer", metavar="OFFICER", type=text.arg(text.identifier, what="officer id"),
+                     help="recordings of this officer in --from..--to")
     ap.add_argument("--from", dest="range_from", metavar="TIME", help="start of the time range")
     ap.add_argument("--to", dest="range_to", metavar="TIME", help="end of the time range")
     _event_options(ap, at=False)
@@ -75,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.set_defaults(handler=run_list)
 
     sp = actions.add_parser("show", help="list the recordings a case holds")
-    sp.add_argument("case_id", metavar="CASE_ID")
+    sp.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
     add_archive(sp)
     add_format(sp)
     sp.set_defaults(handler=run_show)
@@ -83,8 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
     add_archive(p)
-    p.add_argument("--by", required=True, metavar="NAME", help="who makes this change (recorded)")
-    p.add_argument("--note", help="free text kept with the event")
+    p.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person),
+                   help="who makes this change (recorded)")
+    p.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the event")
     if at:
         p.add_argument("--at", metavar="TIME", help=f"when it happened (default: now); {TIME_HELP}")
 
@@ -92,9 +100,7 @@ def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
 def run_event(args: argparse.Namespace) -> int:
     config = config_of(args)
     archive = existing_archive(args.archive)
-    case_id = args.case_id.strip()
-    if not case_id:
-        raise UsageError("CASE_ID must not be empty")
+    case_id = args.case_id
     now = now_utc()
     at = parse_time(args.at, "--at") if args.at else now
     with locked_catalog(archive, config, f"case {args.event} {case_id}") as catalog:

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.common import text
 
 HELP = """\
 Permanent records (major emergencies, mass incidents) are also kept on burned discs: DVD, BD-R,
@@ -61,11 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("--archive", required=True, type=Path, metavar="DIR")
     which = plan.add_mutually_exclusive_group(required=True)
-    which.add_argument("--case", action="append", metavar="ID", help="a case's recordings (repeatable)")
+    which.add_argument("--case", action="append", metavar="ID", type=text.arg(text.identifier, what="case id"),
+                       help="a case's recordings (repeatable)")
     which.add_argument("--class", dest="retention_class", metavar="CLASS",
                        help="every case of a retention class, e.g. permanent")
     which.add_argument("--sha", nargs="+", metavar="SHA", help="recordings by SHA-256 (8+ leading hex digits)")
-    which.add_argument("--device", action="append", metavar="ID", help="a device's recordings (repeatable)")
+    which.add_argument("--device", action="append", metavar="ID", type=text.arg(text.identifier, what="device id"),
+                       help="a device's recordings (repeatable)")
     plan.add_argument("--since", type=_when, metavar="TIME", help="with --device: starting at or after (device time)")
     plan.add_argument("--until", type=_when, metavar="TIME", help="with --device: starting at or before (device time)")
     from pipeline.disc.pack import MEDIA
@@ -79,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="also put each original's proxies and thumbnails on its disc")
     plan.add_argument("--skip-oversize", action="store_true",
                       help="plan the rest when some files are larger than a disc; list them as refused")
-    plan.add_argument("--label-prefix", default="FR", metavar="TEXT", help="start of the disc labels (default FR)")
+    plan.add_argument("--label-prefix", default="FR", metavar="TEXT", type=text.arg(text.identifier, what="label prefix"),
+                      help="start of the disc labels (default FR)")
     plan.add_argument("--out", type=Path, metavar="PLAN.json", help="write the plan here (for `disc stage`)")
     plan.add_argument("--format", choices=("table", "csv", "json"), default="table",
                       help="how to print the plan: table (default), csv (one line per file), json")
@@ -130,6 +134,7 @@ def _catalog(archive: Path):
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from pipeline.commands.options import outside_archive
     from pipeline.disc import plan as planning
     from pipeline.disc import select
     from pipeline.disc.pack import MEDIA
@@ -142,6 +147,8 @@ def run_plan(args: argparse.Namespace) -> int:
         raise UsageError("--reserve is a percentage from 0 to below 100")
     if (args.since or args.until) and not args.device:
         raise UsageError("--since and --until go with --device")
+    if args.out:
+        outside_archive(args.out, "--out", args.archive)
     catalog = _catalog(args.archive)
     known = select.recordings(catalog)
     try:
@@ -191,8 +198,9 @@ def run_stage(args: argparse.Namespace) -> int:
     from pipeline.disc import plan as planning
     from pipeline.disc.bag import StageError
     from pipeline.disc.stage import stage_plan
-    from pipeline.commands.options import writing
+    from pipeline.commands.options import outside_archive, writing
 
+    outside_archive(args.out, "--out", args.archive)
     try:
         plan = planning.read(args.plan)
     except planning.PlanError as exc:

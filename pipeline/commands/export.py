@@ -8,7 +8,9 @@ import socket
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas
+from pipeline.commands.options import (add_archive, config_of, existing_archive, locked_catalog, outside_archive,
+                                       resolve_shas)
+from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
 
 HELP = """\
@@ -29,9 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sha", nargs="+", metavar="SHA256", help="recordings to export (8+ leading characters)")
     p.add_argument("--to", dest="dest", required=True, type=Path, metavar="FOLDER",
                    help="a new or empty folder to write the bag into")
-    p.add_argument("--approval", metavar="REF", help="the approval reference (required)")
-    p.add_argument("--by", metavar="NAME", help="who exports (required)")
-    p.add_argument("--reason", help="why (kept in the access log and bag-info.txt)")
+    p.add_argument("--approval", metavar="REF", type=text.arg(text.identifier, what="approval reference"),
+                   help="the approval reference (required)")
+    p.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who exports (required)")
+    p.add_argument("--reason", type=text.arg(text.free_text, max_len=2000),
+                   help="why (kept in the access log and bag-info.txt)")
     p.set_defaults(handler=run)
 
 
@@ -56,11 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("refused: an export needs the name of who exports (--by NAME); nothing was copied")
     config = config_of(args)
     archive = existing_archive(args.archive)
-    dest = args.dest.resolve()
+    dest = outside_archive(args.dest, "--to", archive)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest} exists and is not an empty folder; choose a new one")
-    if dest == archive or archive in dest.parents:
-        raise UsageError("--to must be outside the archive")
+        raise UsageError(f"{text.for_terminal(dest)} exists and is not an empty folder; choose a new one")
     copied: list[dict] = []
     with locked_catalog(archive, config, "export") as catalog:
         now = now_utc()

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.common import text
 
 GAPS_HELP = """\
 List every interruption of recording found in the archive. Kinds:
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
-    p.add_argument("--device", metavar="ID", help="only this device")
+    p.add_argument("--device", metavar="ID", type=text.arg(text.identifier, what="device id"), help="only this device")
     p.add_argument("--since", metavar="T", help="only gaps starting at or after T (device time, e.g. 2024-05-01 or "
                    "2024-05-01T10:00); clock gaps, whose device time is wrong, when detected at or after T (UTC)")
     p.add_argument("--unexplained", action="store_true", help="only current gaps that still need an explanation")
@@ -56,12 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("explain", help="record why a gap happened", description=EXPLAIN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("gap_id", metavar="GAP_ID", help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
+    e.add_argument("gap_id", metavar="GAP_ID", type=text.arg(text.identifier, what="gap id"), help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
                    "of at least 6 characters)")
     e.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
-    e.add_argument("--reason", required=True, metavar="TEXT", help="why recording was interrupted")
-    e.add_argument("--by", required=True, metavar="NAME", help="who gives the explanation")
-    e.add_argument("--approved-by", metavar="NAME", help="team lead approving this written report")
+    e.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text),
+                   help="why recording was interrupted")
+    e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who gives the explanation")
+    e.add_argument("--approved-by", metavar="NAME", type=text.arg(text.person),
+                   help="team lead approving this written report")
     e.add_argument("--spoken", action="store_true",
                    help="the reason was given in a spoken note when recording resumed (needs no approval)")
     e.add_argument("--json", action="store_true", help="print the row written as JSON")
@@ -124,10 +127,11 @@ def run_gaps(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for g in rows:
-            writer.writerow([_text(g.get(c)) if not isinstance(g.get(c), float) else repr(g.get(c))
+            writer.writerow([text.csv_cell(_text(g.get(c))) if isinstance(g.get(c), str)
+                             else repr(g.get(c)) if isinstance(g.get(c), float) else _text(g.get(c))
                              for c in EXPORT_COLUMNS])
     else:
-        cells = [[_text({**g, "where": _where(g)}[c]) for c in TABLE_COLUMNS] for g in rows]
+        cells = [[text.for_terminal(_text({**g, "where": _where(g)}[c])) for c in TABLE_COLUMNS] for g in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
         print("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
         for r in cells:
@@ -142,16 +146,14 @@ def run_explain(args: argparse.Namespace) -> int:
     from pipeline.records import gapstate
     from pipeline.commands.options import writing
 
-    if not args.reason.strip():
+    if not args.reason:
         raise UsageError("--reason must not be empty")
-    if not args.by.strip():
-        raise UsageError("--by must name who gives the explanation")
     catalog = _catalog(args.archive)
     try:
         with writing(args.archive, f"explain {args.gap_id}"):
             catalog.create()                      # finishes any interrupted commit first
-            row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
-                                   approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
+            row = gapstate.explain(catalog, args.gap_id, reason=args.reason, by=args.by,
+                                   approved_by=args.approved_by, spoken=args.spoken)
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

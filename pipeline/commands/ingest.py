@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.archive.outside import enclosing_archive
 from pipeline.commands.options import add_ray, config_of
+from pipeline.common.text import for_terminal
 
 HELP = """\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
@@ -51,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("source not found: " + ", ".join(missing))
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    inside = [s for s in args.sources if enclosing_archive(s, args.archive, any_archive=False)]
+    if inside:
+        raise UsageError("refused: a source is inside the archive it would be ingested into: "
+                         + ", ".join(for_terminal(s) for s in inside)
+                         + "; the archive's own files are never recordings. Give the dock's folder")
     _check_archive(args.archive)
     try:
         summary = ingest(args.sources, args.archive, config, address=args.address, workers=args.workers,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.common.text import csv_cell, for_terminal
 from pipeline.config import Config, ConfigError, load_config
 
 UTC = timezone.utc
@@ -45,6 +46,19 @@ def config_of(args: argparse.Namespace) -> Config:
         return load_config(args.config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+def outside_archive(path: Path, option: str, archive: Path | None = None) -> Path:
+    """``path`` resolved, or a usage error when it lies inside ``archive`` or any other archive
+    (through symlinks and ``..`` too): commands write their output, and read drops, elsewhere."""
+    from pipeline.archive.outside import InsideArchive, check_outside
+
+    try:
+        return check_outside(path, archive)
+    except InsideArchive as exc:
+        raise UsageError(f"{option} {for_terminal(path)} is inside the archive {for_terminal(exc.archive)}; "
+                         "nothing but fieldrec's own writers may write there (originals, catalog, manifests "
+                         "are evidence). Choose a path outside the archive") from None
 
 
 def existing_archive(path: Path) -> Path:
@@ -89,22 +103,31 @@ def resolve_shas(given: list[str], known: set[str]) -> list[str]:
 
 
 def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
-    """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z)."""
+    """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z).
+
+    CSV cells of text that starts like a spreadsheet formula are neutralised; table cells show
+    control characters (a file name's escape sequences) as escapes, never raw."""
     out = out or sys.stdout
     if fmt == "json":
         json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
         out.write("\n")
         return
-    text = [[iso(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in rows]
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(text)
+        writer.writerows([[_csv_value(r.get(c)) for c in columns] for r in rows])
         return
+    text = [[for_terminal(iso(r.get(c))) if r.get(c) is not None else "" for c in columns] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
         out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    return csv_cell(value) if isinstance(value, str) else iso(value)
 
 
 def _json_value(value):

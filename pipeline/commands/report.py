@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
     since = (parse_since(args.since, device_utc_offset_h=config.compliance.device_utc_offset_hours)
              if args.since else None)
+    from pipeline.commands.options import outside_archive
+
+    outside_archive(args.output, "-o/--output", args.archive)
     if not args.output.parent.is_dir():
         raise UsageError(f"folder of --output not found: {args.output.parent}")
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
                                        locked_catalog, parse_time, resolve_shas)
+from pipeline.common import text
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import new_id, now_utc
 
@@ -51,8 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_archive(q)
     q.add_argument("sha", nargs="*", metavar="SHA256",
                    help="purge only these recordings (8+ leading characters); default: every expired one")
-    q.add_argument("--approve", metavar="REF", help="the approval reference (a decision number, a ticket)")
-    q.add_argument("--by", metavar="NAME", help="who carries out the purge")
+    q.add_argument("--approve", metavar="REF", type=text.arg(text.identifier, what="approval reference"),
+                   help="the approval reference (a decision number, a ticket)")
+    q.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who carries out the purge")
     add_format(q)
     q.set_defaults(handler=run_purge)
 

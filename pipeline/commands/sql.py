@@ -11,7 +11,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from pipeline.commands import UsageError
+from pipeline.commands import RunError, UsageError
+from pipeline.common.text import csv_cell, for_terminal
 
 HELP = """\
 Run one SQL query over the archive's catalog with DuckDB. Every table under ARCHIVE/catalog/
@@ -19,6 +20,11 @@ is a view of the same name (recordings, sightings, streams, keyframes, runs, and
 later stages add: thumbnails, gaps, explanations, ...). Only SELECT and EXPLAIN run: the
 catalog is evidence and is never written through this command, no other file is readable,
 and DuckDB extensions are neither installed nor loaded (fieldrec makes no network calls).
+
+A query is bounded by [sql] in the configuration: memory_limit_mb (1024; larger sorts and joins
+spill to a private temporary folder, at most max_temp_mb), threads (2), timeout_s (120: a query
+still running is interrupted) and max_rows (1,000,000 rows in the result). A query stopped by a
+limit exits with code 1 and says which limit; raise it with --config for one run.
 
 Examples:
   fieldrec sql --archive A "SELECT device_id, count(*) AS files, sum(duration_s)/3600 AS hours
@@ -35,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("query", metavar="SQL", help="one SELECT statement; tables are named as in ARCHIVE/catalog/")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML file overriding configs/default.toml key by key (the [sql] limits)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (aligned text, long cells shortened), csv or json (list of objects); "
                         "default: table")
@@ -42,14 +50,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from catalog.query import QueryError, query
+    import dataclasses
+
+    from catalog.query import Limits, QueryError, QueryStopped, query
+    from pipeline.commands.options import config_of, outside_archive
 
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
+    limits = Limits(**dataclasses.asdict(config_of(args).sql))
+    if limits.temp_dir:
+        outside_archive(Path(limits.temp_dir), "sql.temp_dir", args.archive)
     try:
-        result = query(args.archive, args.query)
+        result = query(args.archive, args.query, limits)
     except QueryError as exc:
         raise UsageError(str(exc)) from None
+    except QueryStopped as exc:
+        raise RunError(str(exc)) from None
     columns = result.column_names
     rows = list(zip(*(col.to_pylist() for col in result.columns))) if columns else []
     {"table": print_table, "csv": print_csv, "json": print_json}[args.format](columns, rows, sys.stdout)
@@ -71,7 +87,7 @@ def _text(value, *, binary: str) -> str:
 
 
 def print_table(columns: list[str], rows: list[tuple], out) -> None:
-    cells = [[_short(_text(v, binary="size")) for v in row] for row in rows]
+    cells = [[_short(for_terminal(_text(v, binary="size"))) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
                for i in range(len(columns))]
@@ -80,7 +96,7 @@ def print_table(columns: list[str], rows: list[tuple], out) -> None:
         return "  ".join(v.rjust(w) if num else v.ljust(w)
                          for v, w, num in zip(values, widths, numeric)).rstrip()
 
-    out.write(line(columns) + "\n")
+    out.write(line([for_terminal(c) for c in columns]) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
@@ -94,9 +110,10 @@ def _short(text: str) -> str:
 
 def print_csv(columns: list[str], rows: list[tuple], out) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for row in rows:
-        writer.writerow([_text(v, binary="base64") for v in row])
+        writer.writerow([csv_cell(_text(v, binary="base64")) if isinstance(v, str) else _text(v, binary="base64")
+                         for v in row])
 
 
 def _json_default(value):

@@ -109,6 +109,9 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_keygen(args: argparse.Namespace) -> int:
     from pipeline.native import signing
 
+    from pipeline.commands.options import outside_archive
+
+    outside_archive(args.out, "--out")
     public = Path(f"{args.out}.pub")
     existing = [str(p) for p in (args.out, public) if p.exists()]
     if existing:
