@@ -24,6 +24,8 @@ COMMANDS = [
     "pipeline.commands.sql",
     "pipeline.commands.thumbs",
     "pipeline.commands.transcode",
+    "pipeline.commands.settings",
+    "pipeline.commands.quarantine",
 ]
 
 DESCRIPTION = """\

@@ -42,8 +42,12 @@ def add_format(p: argparse.ArgumentParser) -> None:
 
 
 def config_of(args: argparse.Namespace) -> Config:
+    """The configuration for this command: defaults, the archive's own settings (when it stores
+    them), then ``--config`` (run knobs only; it may not change an archive-owned key)."""
+    from pipeline.archive import settings
+
     try:
-        return load_config(args.config)
+        return settings.load(getattr(args, "archive", None), getattr(args, "config", None))
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -139,25 +143,43 @@ def _json_value(value):
 
 
 @contextmanager
-def writing(archive: Path, purpose: str, config: Config | None = None):
-    """Hold the archive against other writers for the ``with`` block; when the block succeeds,
-    seal what it committed into the tamper-evident manifest chain. A busy archive is exit 1."""
-    from pipeline.archive import chain
-    from pipeline.archive.lock import ArchiveBusy, ArchiveLock
+def writing(archive: Path, purpose: str, config: Config | None = None, *, trusted_catalog: bool = False):
+    """Hold the archive for one writing run for the ``with`` block (``pipeline.archive.writer``);
+    when the block succeeds, seal what it committed. A busy, unwritable or tampered archive is
+    exit 1, a key or witness that cannot be used exit 2. With ``trusted_catalog``, the command
+    (one that removes or copies out originals) refuses while catalog parts no manifest vouches
+    for are present: it would act on rows nobody can vouch for."""
+    from pipeline.archive import settings
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.archive.writer import writing_run
+    from pipeline.common.errors import ArchiveWriteError
 
     try:
-        with ArchiveLock(archive, purpose):
-            yield
-            chain.seal_command(archive, purpose, config)
-    except ArchiveBusy as exc:
+        with writing_run(archive, config or settings.load(archive), purpose) as run:
+            if trusted_catalog:
+                _refuse_untracked_parts(archive, run.config)
+            yield run
+    except (ArchiveBusy, settings.SettingsNotSealed) as exc:
         raise RunError(str(exc)) from None
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except ArchiveWriteError as exc:
+        raise RunError(f"{exc.strerror} ({exc.filename}); fix that (a read-only mount, permissions, a full "
+                       "disk), then run the same command again") from None
+
+
+def _refuse_untracked_parts(archive: Path, config: Config) -> None:
+    from pipeline.archive import chain
+
+    strays = [f.path for f in chain.untracked(archive, chain.signer_for(config)) if f.kind == "catalog"]
+    if strays:
+        raise RunError(f"refused, nothing was changed: {len(strays)} catalog part(s) no manifest lists are in the "
+                       f"archive (first: {for_terminal(strays[0])}); their rows could have been put there by hand. "
+                       "Run `fieldrec verify`, then `fieldrec quarantine` to move them aside")
 
 
 @contextmanager
-def locked_catalog(archive: Path, config: Config, purpose: str):
+def locked_catalog(archive: Path, config: Config, purpose: str, *, trusted_catalog: bool = False):
     """The archive's catalog, written under ``writing`` (held, then sealed)."""
-    from catalog.store import Catalog
-
-    with writing(archive, purpose, config):
-        yield Catalog(archive, fsync=config.ingest.fsync).create()
-
+    with writing(archive, purpose, config, trusted_catalog=trusted_catalog) as run:
+        yield run.catalog
