@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.sample.synth import ClipSpec, write_clip
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip
 from tests.helpers import by_name, ingest, table
 
 UTC = timezone.utc

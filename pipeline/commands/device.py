@@ -104,7 +104,7 @@ def run_ledger(args: argparse.Namespace) -> int:
                             "start_time": r.row["start_time"]} for r in recs if r.attribution.mismatch],
         })
     if args.format == "json":
-        json.dump(report, sys.stdout, indent=2, default=iso)
+        json.dump(report, sys.stdout, indent=2, default=iso, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'])}..{iso(h['to']) or ''}"

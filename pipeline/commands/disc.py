@@ -177,7 +177,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.out:
         planning.write(plan, args.out)
     if args.format == "json":
-        json.dump(plan, sys.stdout, indent=1)
+        json.dump(plan, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -215,7 +215,7 @@ def run_stage(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RunError(f"cannot write the staging folder {args.out}: {exc}") from None
     if args.json:
-        json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=1)
+        json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         for o in outcomes:
@@ -238,7 +238,7 @@ def run_verify(args: argparse.Namespace) -> int:
         with writing(args.archive, "disc verify"):
             report.problems += record_verification(args.archive, report)
     if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=1)
+        json.dump(report.to_dict(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(report.render())
@@ -262,7 +262,7 @@ def run_list(args: argparse.Namespace) -> int:
                      "last_verified": _text(last[0]["verified_at"]) if last[0] else None,
                      "last_result": last[0]["result"] if last[0] else None})
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1)
+        json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["label"])

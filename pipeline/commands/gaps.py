@@ -121,7 +121,7 @@ def run_gaps(args: argparse.Namespace) -> int:
                                   include_closed=args.all, only_unexplained=args.unexplained)
     out = sys.stdout
     if args.format == "json":
-        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str)
+        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str, ensure_ascii=False)
         out.write("\n")
     elif args.format == "csv":
         writer = csv.writer(out)
@@ -159,7 +159,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RunError(f"the explanation could not be written: {exc}") from None
     if args.json:
-        json.dump(row, sys.stdout, indent=2, default=str)
+        json.dump(row, sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         status = "explained" if row["source"] == "spoken" or row["approved_by"] else "recorded, awaiting approval"

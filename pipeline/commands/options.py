@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.common.text import csv_cell, for_terminal
+from pipeline.common.text import csv_cell, display_width, for_terminal, pad
 from pipeline.config import Config, ConfigError, load_config
 
 UTC = timezone.utc
@@ -113,7 +113,7 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
     control characters (a file name's escape sequences) as escapes, never raw."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
+        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
     if fmt == "csv":
@@ -122,10 +122,10 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
         writer.writerows([[_csv_value(r.get(c)) for c in columns] for r in rows])
         return
     text = [[for_terminal(iso(r.get(c))) if r.get(c) is not None else "" for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+        out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 
 
 def _csv_value(value) -> str:

@@ -24,11 +24,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.sample import synth
 from pipeline.common.clock import now_utc
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.damage import write_no_moov
+from pipeline.sample.encode import write_clip, write_wav
+from pipeline.sample.photo import write_jpeg
 
 # superfast: the drop is rebuilt by tests and the demo, and looks the same to a demuxer.
-_SEGMENT = synth.ClipSpec(width=320, height=240, fps=30, gop_s=1.0, preset="superfast")
+_SEGMENT = ClipSpec(width=320, height=240, fps=30, gop_s=1.0, preset="superfast")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def _segments(root: Path, dev: _Device, shift: timedelta) -> tuple[list[Path], d
         # Distinct seeds: separate recordings must not share media bytes.
         seed = 100 * int(dev.device[-4:]) + i
         spec = replace(_SEGMENT, duration_s=float(seconds), creation_time=_iso(when), seed=seed)
-        paths.append(synth.write_clip(folder / _name(dev, when, i + 1, "MP4"), spec))
+        paths.append(write_clip(folder / _name(dev, when, i + 1, "MP4"), spec))
         when += timedelta(seconds=seconds)
     return paths, when
 
@@ -97,7 +100,7 @@ def make_sample_drop(root: Path, recorded_at: datetime | None = None) -> Path:
 
     _segments(root, bwc2, shift)
     photo_time = datetime(2026, 3, 1, 10, 15, 0, tzinfo=timezone.utc) + shift
-    synth.write_jpeg(
+    write_jpeg(
         root / bwc2.dock / bwc2.device / _name(bwc2, photo_time, None, "JPG"),
         orientation=6,
         datetime_original=photo_time.strftime("%Y:%m:%d %H:%M:%S"),
@@ -106,9 +109,9 @@ def make_sample_drop(root: Path, recorded_at: datetime | None = None) -> Path:
     paths, next_start = _segments(root, bwc3, shift)
     folder = root / bwc3.dock / bwc3.device
     broken = replace(_SEGMENT, duration_s=5.0, creation_time=_iso(next_start), seed=999)
-    synth.write_no_moov(folder / _name(bwc3, next_start, len(paths) + 1, "MP4"), broken, keep_fraction=0.7)
+    write_no_moov(folder / _name(bwc3, next_start, len(paths) + 1, "MP4"), broken, keep_fraction=0.7)
     note_time = datetime(2026, 3, 1, 10, 20, 0, tzinfo=timezone.utc) + shift
-    synth.write_wav(folder / _name(bwc3, note_time, None, "WAV"), duration_s=3.0, rate=16000)
+    write_wav(folder / _name(bwc3, note_time, None, "WAV"), duration_s=3.0, rate=16000)
     return root
 
 
