@@ -111,7 +111,10 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
             try:
                 yield run
             except BaseException:
-                journal.close()               # left for the next run to adopt what was committed
+                if journal.entries:
+                    journal.close()           # left for the next run to adopt what was committed
+                else:
+                    journal.remove()          # refused or failed before writing anything
                 raise
         # run.config: a settings change seals with the settings it made (its new key, its witnesses).
         run.sealed = chain.seal(archive, run_id, run.config, command=command, journal=journal,
