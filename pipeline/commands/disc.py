@@ -160,9 +160,9 @@ def run_plan(args: argparse.Namespace) -> int:
         elif args.case:
             chosen, selection = select.by_cases(catalog, known, case_ids=args.case), {"case": args.case}
         else:
-            from pipeline.config import load_config
+            from pipeline.commands.options import config_of
 
-            chosen = select.by_class(args.archive, load_config(), args.retention_class)
+            chosen = select.by_class(args.archive, config_of(args), args.retention_class)
             selection = {"class": args.retention_class}
     except select.SelectionError as exc:
         raise UsageError(str(exc)) from None

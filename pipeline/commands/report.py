@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.config import ConfigError, load_config
 from pipeline.common.clock import now_utc
 
 HELP = """\
@@ -39,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", action="append", default=[], metavar="ID",
                    help="only this device (repeat for several)")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml (sections [report], [compliance])")
+                   help="TOML file overriding configs/default.toml's run knobs (section [report])")
     p.set_defaults(handler=run)
 
 
@@ -63,10 +62,9 @@ def parse_since(text: str, *, device_utc_offset_h: float = 0.0, now: datetime | 
 def run(args: argparse.Namespace) -> int:
     from pipeline.report.html import write_report
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    from pipeline.commands.options import config_of
+
+    config = config_of(args)
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
     since = (parse_since(args.since, device_utc_offset_h=config.compliance.device_utc_offset_hours)
