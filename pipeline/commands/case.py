@@ -173,7 +173,7 @@ def run_assign(args: argparse.Namespace) -> int:
             row.update(assignment_id=new_id("asg") + f"-{i}", at=now)
         catalog.commit({"assignments": rows}, tag=new_id("assign"))
     state = records.load(archive, config, now)
-    hit = [r for r in state.records if any(matches(row, r.subject) for row in rows)]
+    hit = [r for r in state.records if any(matches(row, r.subject) for row in rows)]   # these rows alone
     target = f"case {args.case_id}" if args.case_id else f"class {cls}"
     print(f"{target}: {len(rows)} assignment(s) by {args.by}; {len(hit)} recording(s) match now")
     return 0
@@ -186,12 +186,10 @@ def run_list(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     now = now_utc()
     state = records.load(archive, config, now)
-    assignments = state.catalog.rows("assignments")
     events = state.catalog.rows("cases")
     rows = []
     for case_id, case in sorted(state.cases.items()):
-        mine = [a for a in assignments if a["case_id"] == case_id]
-        files = [r for r in state.records if any(matches(a, r.subject) for a in mine)]
+        files = state.members(case_id)
         opened_by = next((e["by"] for e in events if e["case_id"] == case_id and e["event"] == "open"), None)
         rows.append({"case_id": case_id, "class": case.retention_class, "status": "open" if case.is_open else "closed",
                      "opened_at": case.opened_at, "closed_at": case.closed_at, "files": len(files),
@@ -209,14 +207,10 @@ def run_show(args: argparse.Namespace) -> int:
     state = records.load(archive, config, now)
     if args.case_id not in state.cases:
         raise UsageError(f"no case {args.case_id}; `fieldrec case list` shows the cases")
-    mine = [a for a in state.catalog.rows("assignments") if a["case_id"] == args.case_id]
-    rows = []
-    for r in state.records:
-        if any(matches(a, r.subject) for a in mine):
-            rows.append({"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-                         "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
-                         "class": r.retention.retention_class, "retain_until": r.retention.until,
-                         "state": r.state(now), "reason": r.retention.reason})
+    rows = [{"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
+             "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+             "class": r.retention.retention_class, "retain_until": r.retention.until,
+             "state": r.state(now), "reason": r.retention.reason} for r in state.members(args.case_id)]
     emit(rows, ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
                 "reason"], args.format)
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.common import text
+from pipeline.common.clock import now_utc
 
 HELP = """\
 Permanent records (major emergencies, mass incidents) are also kept on burned discs: DVD, BD-R,
@@ -158,7 +159,11 @@ def run_plan(args: argparse.Namespace) -> int:
             chosen = select.by_device(known, args.device, args.since, args.until)
             selection = {"device": args.device, "since": _text(args.since), "until": _text(args.until)}
         elif args.case:
-            chosen, selection = select.by_cases(catalog, known, case_ids=args.case), {"case": args.case}
+            from pipeline.commands.options import config_of
+            from pipeline.records.state import load
+
+            state = load(args.archive, config_of(args), now_utc())
+            chosen, selection = select.by_cases(state, args.case), {"case": args.case}
         else:
             from pipeline.commands.options import config_of
 
