@@ -83,6 +83,9 @@ def _check_archive(archive: Path) -> None:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create archive folder {archive}: {exc.strerror}") from None
+    if os.statvfs(archive).f_flag & os.ST_RDONLY:
+        raise RunError(f"archive folder {archive} is on a read-only file system; nothing was changed. Mount it "
+                       "read-write or choose another --archive")
     if not os.access(archive, os.W_OK | os.X_OK):
         raise RunError(f"archive folder {archive} is not writable by this user; fix its permissions "
                        "or choose another --archive")
