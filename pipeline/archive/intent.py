@@ -15,6 +15,7 @@ to get a planted file adopted without the key.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -73,15 +74,16 @@ class Journal:
         return self
 
     def record(self, files: list[tuple[str, str, int]]) -> None:
-        """Note files about to be published; returns once the note is on disk."""
-        for path, sha256, size in files:
-            self._append({"path": path, "sha256": sha256, "size": size})
-            self.entries.append(Entry(path, sha256, size))
+        """Note files about to be published; returns once the note is on disk (one write, one sync)."""
+        self._append(*({"path": path, "sha256": sha256, "size": size} for path, sha256, size in files))
+        self.entries += [Entry(*f) for f in files]
 
-    def _append(self, line: dict) -> None:
+    def _append(self, *lines: dict) -> None:
         if self.signer:
-            line = {**line, "sig": self.signer.sign(_canonical(line, self.run_id))}
-        os.write(self._fd, (json.dumps(line, sort_keys=True) + "\n").encode())
+            lines = tuple({**line, "sig": self.signer.sign(_canonical(line, self.run_id))} for line in lines)
+        data = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
+        if os.write(self._fd, data) != len(data):       # a full disk: the files must not appear unrecorded
+            raise OSError(errno.ENOSPC, "cannot record the run's intent: the disk is full", str(self.path))
         if self.fsync:
             os.fsync(self._fd)
 
