@@ -33,7 +33,12 @@ class QueryError(ValueError):
 
 
 class QueryStopped(RuntimeError):
-    """The query ran into one of its limits (time, memory, spill space, rows) and was stopped."""
+    """The query ran into one of its limits and was stopped: ``limit`` names the ``Limits`` field
+    (timeout_s, memory_limit_mb, max_rows, temp_dir), ``detail`` what DuckDB or the system said."""
+
+    def __init__(self, limit: str, detail: str = ""):
+        super().__init__(f"stopped by sql.{limit}" + (f": {detail}" if detail else ""))
+        self.limit, self.detail = limit, detail
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def query(archive: Path, sql: str, limits: Limits = Limits()) -> pa.Table:
             spill.mkdir(parents=True, exist_ok=True)
         con = connect(archive, limits, spill)
     except OSError as exc:
-        raise QueryStopped(f"cannot use the spill folder {spill} (sql.temp_dir): {exc.strerror or exc}") from None
+        raise QueryStopped("temp_dir", str(exc.strerror or exc)) from None
     timer = threading.Timer(limits.timeout_s, con.interrupt)
     try:
         check_read_only(con, sql)
@@ -141,17 +146,13 @@ def query(archive: Path, sql: str, limits: Limits = Limits()) -> pa.Table:
             for batch in reader:
                 rows += batch.num_rows
                 if rows > limits.max_rows:
-                    raise QueryStopped(f"the result has more than {limits.max_rows} rows (sql.max_rows): "
-                                       "add a LIMIT or aggregate")
+                    raise QueryStopped("max_rows")
                 batches.append(batch)
             return pa.Table.from_batches(batches, schema=reader.schema)
         except duckdb.InterruptException:
-            raise QueryStopped(f"the query ran longer than {limits.timeout_s:g} s (sql.timeout_s) and was "
-                               "stopped") from None
+            raise QueryStopped("timeout_s") from None
         except duckdb.OutOfMemoryException as exc:
-            raise QueryStopped(f"the query needs more than {limits.memory_limit_mb} MiB of memory "
-                               f"(sql.memory_limit_mb) or {limits.max_temp_mb} MiB of spill space "
-                               f"(sql.max_temp_mb) and was stopped: {exc}") from None
+            raise QueryStopped("memory_limit_mb", str(exc)) from None
         except duckdb.Error as exc:
             raise QueryError(str(exc)) from None
     finally:

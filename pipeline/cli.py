@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"fieldrec {args.command}: failed: {_shown(exc.strerror or exc)}{_shown(where)}; nothing after this "
-              "point was done. Fix the cause and run the same command again", file=sys.stderr)
+        print(i18n._("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
+                     "and run the same command again").format(command=args.command, why=_shown(exc.strerror or exc),
+                                                              where=_shown(where)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fieldrec {args.command}: interrupted; run the same command again to finish", file=sys.stderr)

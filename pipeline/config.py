@@ -20,6 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+from pipeline.common.i18n import _
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
 
@@ -44,7 +45,8 @@ def check_bounds(obj, section: str) -> None:
         if not low <= value <= high:
             unit = f" {f.metadata['unit']}" if f.metadata.get("unit") else ""
             shown = value if len(str(value)) <= 24 else f"{str(value)[:12]}… ({len(str(value))} digits)"
-            raise ConfigError(f"{section}.{f.name} = {shown} is out of bounds: it must be from {low} to {high}{unit}")
+            raise ConfigError(_("{key} = {value} is out of bounds: it must be from {low} to {high}{unit}").format(
+                key=f"{section}.{f.name}", value=shown, low=low, high=high, unit=unit))
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ class ComplianceConfig:
     def offset_hours(self, device_id: str | None) -> float:
         """Hours the clock of ``device_id`` runs ahead of UTC."""
         for entry in self.device_utc_offsets:
-            device, _, offset = entry.partition("=")
+            device, _sep, offset = entry.partition("=")
             if device.strip() == device_id:
                 return parse_utc_offset(offset)
         return self.device_utc_offset_hours
@@ -207,7 +209,7 @@ class IntegrityConfig:
                  *((f"witness_paths[{i}]", w) for i, w in enumerate(self.witness_paths))]
         for name, value in paths:
             if value != value.strip() or any(ch < " " for ch in value) or (name.startswith("w") and not value):
-                raise ConfigError(f"integrity.{name}: not a usable path: {value!r}")
+                raise ConfigError(_("integrity.{name}: not a usable path: {value}").format(name=name, value=repr(value)))
 
     def check_keys(self) -> None:
         """The key files exist and the signing key can sign: checked where a key is used (a host
@@ -371,16 +373,18 @@ def read_toml(path: str | Path) -> dict[str, dict]:
     path = Path(path)
     try:
         if path.is_dir():
-            raise ConfigError(f"{path} is a folder, not a configuration file: give a .toml file")
+            raise ConfigError(_("{path} is a folder, not a configuration file: give a .toml file").format(path=path))
         if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a configuration file")
+            raise ConfigError(_("{path} is larger than {limit} bytes: not a configuration file").format(
+                path=path, limit=MAX_CONFIG_BYTES))
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"configuration file not found: {path}") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(_("cannot read the configuration file {path}: {why}").format(
+            path=path, why=exc.strerror or exc)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the configuration as UTF-8") from None
+        raise ConfigError(_("{path}: not UTF-8 text; save the configuration as UTF-8").format(path=path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -416,7 +420,8 @@ def load_config(path: str | Path | None = None, *, archive_settings: dict[str, d
         merged.setdefault(section, {}).update(table)
     for section, table in (archive_settings or {}).items():
         if section not in types_ or not getattr(types_[section], "ARCHIVE_OWNED", False):
-            raise ConfigError(f"{archive_name}: [{section}] is not a section an archive stores")
+            raise ConfigError(_("{archive}: [{section}] is not a section an archive stores").format(
+                archive=archive_name, section=section))
         merged.setdefault(section, {}).update(table)
     override = read_toml(path) if path else {}
     for section in merged.keys() | override.keys():
@@ -442,7 +447,8 @@ def _refuse_archive_changes(override: dict, archive: dict, types_: dict, archive
                 continue                   # reported as an unknown key when the section is built
             stored = archive.get(section, {}).get(key)
             if stored is None or _coerce(key, value, hints[key]) != _coerce(key, stored, hints[key]):
-                raise ConfigError(
-                    f"{section}.{key} belongs to {archive_name} (its fieldrec.toml holds "
-                    f"{stored!r}); a --config file may not change it for one run. Change it for the archive "
-                    f"with `fieldrec config set {section}.{key} VALUE --by NAME --reason TEXT`")
+                raise ConfigError(_(
+                    "{key} belongs to {archive} (its fieldrec.toml holds {stored}); a --config file may not "
+                    "change it for one run. Change it for the archive with `fieldrec config set {key} VALUE "
+                    "--by NAME --reason TEXT`").format(key=f"{section}.{key}", archive=archive_name,
+                                                       stored=repr(stored)))

@@ -40,9 +40,11 @@ def read_only(archive):
         done = subprocess.run(["mount", "--bind", str(archive), str(archive)], capture_output=True)
         if done.returncode != 0:
             pytest.skip(f"cannot bind-mount here: {done.stderr.decode().strip()}")
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(archive)], check=True)
-        yield archive
-        subprocess.run(["umount", str(archive)], check=False)
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(archive)], check=True)
+            yield archive
+        finally:
+            subprocess.run(["umount", str(archive)], check=False)
     else:
         for path in [archive, *archive.rglob("*")]:
             if path.is_dir():

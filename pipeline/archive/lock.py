@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 
 NOTE = "fieldrec.lock"
 
@@ -39,7 +40,7 @@ class ArchiveLock:
             self.archive.mkdir(parents=True, exist_ok=True)
             self._dir_fd = os.open(self.archive, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot open the archive folder: {exc.strerror}",
+            raise ArchiveWriteError(exc.errno, _("cannot open the archive folder: {why}").format(why=exc.strerror),
                                     str(self.archive)) from None
         try:
             fcntl.flock(self._dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,10 +63,11 @@ class ArchiveLock:
                               "wait for it to finish, then run this command again") from None
         except OSError as exc:
             self._release()
-            what = "the archive is on a read-only file system" if exc.errno == errno.EROFS else \
-                "the archive is not writable by this user" if exc.errno in (errno.EACCES, errno.EPERM) else \
-                f"the archive cannot be written ({exc.strerror})"
-            raise ArchiveWriteError(exc.errno, f"{what}; nothing was changed", str(self.path)) from None
+            what = _("the archive is on a read-only file system") if exc.errno == errno.EROFS else \
+                _("the archive is not writable by this user") if exc.errno in (errno.EACCES, errno.EPERM) else \
+                _("the archive cannot be written ({why})").format(why=exc.strerror)
+            raise ArchiveWriteError(exc.errno, _("{what}; nothing was changed").format(what=what),
+                                    str(self.path)) from None
         return self
 
     def _holder(self) -> str:

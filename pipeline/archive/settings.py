@@ -30,6 +30,7 @@ from pipeline.archive.publish import write_atomic
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError, archive_sections, load_config, read_toml
 from pipeline.native.hashing import sha256_path
+from pipeline.common.i18n import _
 
 FILE = chain.SETTINGS
 PATH_KEYS = {"integrity": ("signing_key", "verify_key", "witness_paths")}
@@ -91,8 +92,9 @@ def check_sealed(archive: Path) -> None:
     sealed = chain.sealed_files(chain.read_manifests(archive))
     if not path.is_file():
         if sealed.settings_sha256:
-            raise SettingsNotSealed(f"{path} is missing, although {sealed.settings_manifest} sealed it: it was "
-                                    "deleted. Run `fieldrec verify` and restore it from a copy")
+            raise SettingsNotSealed(_("{path} is missing, although {manifest} sealed it: it was deleted. Run "
+                                      "`fieldrec verify` and restore it from a copy").format(
+                path=path, manifest=sealed.settings_manifest))
         return
     actual = sha256_path(path)
     if actual == sealed.settings_sha256:
@@ -100,10 +102,11 @@ def check_sealed(archive: Path) -> None:
     recorded = {e.sha256 for i in read_intents(archive) for e in i.entries if e.path == FILE}
     if actual in recorded:
         return                                # written by a run that died before its seal
-    raise SettingsNotSealed(f"{path} is not the settings file the manifest chain sealed "
-                            f"({'last in ' + sealed.settings_manifest if sealed.settings_manifest else 'never sealed'}): "
-                            "it was edited or put there by hand. Nothing was written; run `fieldrec verify`, "
-                            "and change settings only with `fieldrec config set`")
+    where = (_("last sealed in {manifest}").format(manifest=sealed.settings_manifest) if sealed.settings_manifest
+             else _("never sealed"))
+    raise SettingsNotSealed(_("{path} is not the settings file the manifest chain sealed ({where}): it was edited "
+                              "or put there by hand. Nothing was written; run `fieldrec verify`, and change "
+                              "settings only with `fieldrec config set`").format(path=path, where=where))
 
 
 def write(archive: Path, config: Config, journal: Journal, *, fsync: bool = True) -> str:
@@ -149,12 +152,14 @@ def parse_value(text: str):
 def with_value(settings: dict[str, dict], key: str, value) -> tuple[dict[str, dict], object]:
     """``settings`` with ``section.name`` set to ``value`` (checked by building the configuration);
     also the old value. ConfigError for a key that is not an archive setting or a bad value."""
-    section, _, name = key.partition(".")
+    section, _dot, name = key.partition(".")
     if section not in archive_sections():
-        raise ConfigError(f"{key!r} is not an archive setting; archive settings are the keys of "
-                          f"[{'], ['.join(archive_sections())}] (run knobs go in a --config file)")
+        raise ConfigError(_("{key} is not an archive setting; archive settings are the keys of {sections} (run "
+                            "knobs go in a --config file)").format(
+            key=repr(key), sections=", ".join(f"[{s}]" for s in archive_sections())))
     if name not in settings.get(section, {}):
-        raise ConfigError(f"no setting {key!r} (known in [{section}]: {', '.join(sorted(settings[section]))})")
+        raise ConfigError(_("no setting {key} (known in [{section}]: {known})").format(
+            key=repr(key), section=section, known=", ".join(sorted(settings[section]))))
     changed = {s: dict(t) for s, t in settings.items()}
     old = changed[section][name]
     changed[section][name] = value

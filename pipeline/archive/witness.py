@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import _
 
 _LINE = re.compile(r"^(\d{6,}) ([0-9a-f]{64}) (\S+) ([0-9a-f]{16})$")
 
@@ -48,7 +49,8 @@ def append_all(paths: tuple[str, ...] | list[str], archive_id: str, seq: int, he
             finally:
                 os.close(fd)
         except OSError as exc:
-            problems.append(f"could not append manifest {seq:06d} to the witness {path}: {exc.strerror or exc}")
+            problems.append(_("could not append manifest {seq:06d} to the witness {path}: {why}").format(
+                seq=seq, path=path, why=exc.strerror or exc))
     return problems
 
 
@@ -61,7 +63,7 @@ def read(path: str | Path) -> tuple[list[Line], list[str]]:
         if m:
             lines.append(Line(int(m.group(1)), m.group(2), m.group(3), m.group(4)))
         elif raw.strip():
-            bad.append(f"line {number} is not a witness line")
+            bad.append(_("line {number} is not a witness line").format(number=number))
     return lines, bad
 
 
@@ -71,25 +73,28 @@ def check(path: str | Path, chain_by_seq: dict[int, str | None], archive_id: str
     try:
         lines, problems = read(path)
     except FileNotFoundError:
-        return [f"the witness {path} does not exist (deleted, or a disk not mounted)"]
+        return [_("the witness {path} does not exist (deleted, or a disk not mounted)").format(path=path)]
     except OSError as exc:
-        return [f"the witness {path} cannot be read: {exc.strerror or exc}"]
+        return [_("the witness {path} cannot be read: {why}").format(path=path, why=exc.strerror or exc)]
     mine = [line for line in lines if line.archive_id == archive_id]
     if not mine:
         if chain_by_seq:
-            problems.append(f"the witness {path} has no entry for this archive (id {archive_id}): it was never "
-                            "told of this chain, or the chain's first manifest is gone")
+            problems.append(_("the witness {path} has no entry for this archive (id {id}): it was never told of "
+                              "this chain, or the chain's first manifest is gone").format(path=path, id=archive_id))
         return problems
     head = max(chain_by_seq, default=0)
     for line in mine:
         if line.seq > head:
-            problems.append(f"the witness {path} saw manifest {line.seq:06d} (chain {line.head[:16]}…, {line.at}) "
-                            f"but the chain ends at {head:06d}: newer manifests were removed")
+            problems.append(_("the witness {path} saw manifest {seq:06d} (chain {head}…, {at}) but the chain ends "
+                              "at {last:06d}: newer manifests were removed").format(
+                path=path, seq=line.seq, head=line.head[:16], at=line.at, last=head))
         elif chain_by_seq.get(line.seq) != line.head:
-            problems.append(f"manifest {line.seq:06d} is not the one the witness {path} saw on {line.at} (chain "
-                            f"{line.head[:16]}…): the chain was rewritten or that manifest removed")
+            problems.append(_("manifest {seq:06d} is not the one the witness {path} saw on {at} (chain {head}…): "
+                              "the chain was rewritten or that manifest removed").format(
+                seq=line.seq, path=path, at=line.at, head=line.head[:16]))
     last = max(line.seq for line in mine)
     if last < head:
-        problems.append(f"the witness {path} stops at manifest {last:06d} while the chain has {head:06d}: a seal "
-                        "could not append to it (its command said so), or the witness was cut back")
+        problems.append(_("the witness {path} stops at manifest {last:06d} while the chain has {head:06d}: a seal "
+                          "could not append to it (its command said so), or the witness was cut back").format(
+            path=path, last=last, head=head))
     return problems

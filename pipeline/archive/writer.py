@@ -26,6 +26,7 @@ from pipeline.archive.outside import InsideArchive, check_outside
 from pipeline.common.clock import new_id
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.config import Config, ConfigError
+from pipeline.common.i18n import _
 
 
 @dataclass
@@ -58,8 +59,9 @@ def _check_witnesses(archive: Path, config: Config) -> None:
         try:
             check_outside(Path(path), archive)
         except InsideArchive:
-            raise ConfigError(f"integrity.witness_paths: {path} is inside the archive; a witness must be "
-                              "where whoever can change the archive cannot (another disk, a share)") from None
+            raise ConfigError(_("integrity.witness_paths: {path} is inside the archive; a witness must be where "
+                                "whoever can change the archive cannot (another disk, a share)").format(path=path)
+                              ) from None
 
 
 def _lock(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
@@ -77,7 +79,8 @@ def _lock(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
 @contextmanager
 def writing_run(archive: Path, config: Config, command: str, *, run_id: str | None = None, adopt: bool = True,
                 need_signer: bool = True, wait_s: float = 0.0, own_settings: bool = True,
-                warn: Callable[[str], None] = lambda m: print(f"fieldrec: warning: {m}", file=sys.stderr)
+                warn: Callable[[str], None] = lambda m: print(_("fieldrec: warning: {message}").format(message=m),
+                                                              file=sys.stderr)
                 ) -> Iterator[WritingRun]:
     """Hold ``archive`` for one run of ``command``; seal what it recorded when the block succeeds.
 
@@ -101,7 +104,7 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
             catalog = Catalog(archive, fsync=fsync).create()
             journal = Journal(archive, run_id, command, signer=chain.signer_for(config), fsync=fsync).open()
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}",
+            raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     exc.filename or str(archive)) from None
         run = WritingRun(archive, run_id, command, config, catalog, journal)
         with observe_commits(archive, journal.record):
@@ -121,6 +124,7 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
                                 created_objects=run.created_objects, adopt=adopt)
         journal.remove()
         for problem in run.sealed.witness_problems if run.sealed else ():
-            warn(problem + "; `fieldrec verify` reports the witness as behind until a later seal reaches it")
+            warn(_("{problem}; `fieldrec verify` reports the witness as behind until a later seal reaches "
+                   "it").format(problem=problem))
     finally:
         lock.__exit__(None, None, None)

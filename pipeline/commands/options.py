@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.common.text import csv_cell, display_width, for_terminal, pad
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.common.i18n import _
 
 UTC = timezone.utc
 FORMATS = ("table", "csv", "json")
@@ -60,9 +61,10 @@ def outside_archive(path: Path, option: str, archive: Path | None = None) -> Pat
     try:
         return check_outside(path, archive)
     except InsideArchive as exc:
-        raise UsageError(f"{option} {for_terminal(path)} is inside the archive {for_terminal(exc.archive)}; "
-                         "nothing but fieldrec's own writers may write there (originals, catalog, manifests "
-                         "are evidence). Choose a path outside the archive") from None
+        raise UsageError(_("{option} {path} is inside the archive {archive}; nothing but fieldrec's own writers "
+                           "may write there (originals, catalog, manifests are evidence). Choose a path outside "
+                           "the archive").format(option=option, path=for_terminal(path),
+                                                 archive=for_terminal(exc.archive))) from None
 
 
 def existing_archive(path: Path) -> Path:
@@ -164,8 +166,8 @@ def writing(archive: Path, purpose: str, config: Config | None = None, *, truste
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     except ArchiveWriteError as exc:
-        raise RunError(f"{exc.strerror} ({exc.filename}); fix that (a read-only mount, permissions, a full "
-                       "disk), then run the same command again") from None
+        raise RunError(_("{why} ({path}); fix that (a read-only mount, permissions, a full disk), then run the "
+                         "same command again").format(why=exc.strerror, path=exc.filename)) from None
 
 
 def _refuse_untracked_parts(archive: Path, config: Config) -> None:
@@ -173,9 +175,10 @@ def _refuse_untracked_parts(archive: Path, config: Config) -> None:
 
     strays = [f.path for f in chain.untracked(archive, chain.signer_for(config)) if f.kind == "catalog"]
     if strays:
-        raise RunError(f"refused, nothing was changed: {len(strays)} catalog part(s) no manifest lists are in the "
-                       f"archive (first: {for_terminal(strays[0])}); their rows could have been put there by hand. "
-                       "Run `fieldrec verify`, then `fieldrec quarantine` to move them aside")
+        raise RunError(_("refused, nothing was changed: {n} catalog part(s) no manifest lists are in the archive "
+                         "(first: {first}); their rows could have been put there by hand. Run `fieldrec verify`, "
+                         "then `fieldrec quarantine` to move them aside").format(n=len(strays),
+                                                                                first=for_terminal(strays[0])))
 
 
 @contextmanager

@@ -6,12 +6,14 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from pipeline.commands import UsageError
 from pipeline.commands.options import add_format, emit, existing_archive, outside_archive, writing
 from pipeline.common import text
+from pipeline.common.i18n import _
 
-HELP = """\
+HELP = _("""\
 Settings that change what an archive means belong to the archive: its naming patterns
 ([identity]), what counts as a gap ([gaps]), retention ([retention]), the 24-hour rule and device
 clocks ([compliance]), and signing and witnesses ([integrity]). They are stored in
@@ -29,39 +31,34 @@ report, sql), but not change an archive setting: that is refused, naming the key
 Each change is appended to the `settings_changes` table (who, when, which key, from what, to
 what, why) and sealed with the new file. Retention may be lengthened, never shortened below the
 regulation's floors. VALUE is read as TOML (6, true, "text", ["a", "b"]); anything else is text.
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help="show or change the archive's own settings (logged, sealed)", description=HELP,
+    p = sub.add_parser("config", help=_("show or change the archive's own settings (logged, sealed)"), description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    show = actions.add_parser("show", help="every archive setting with its value")
-    show.add_argument("--archive", required=True, type=_path, metavar="DIR", help="the archive folder")
+    show = actions.add_parser("show", help=_("every archive setting with its value"))
+    show.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     add_format(show)
     show.set_defaults(handler=run_show)
 
-    change = actions.add_parser("set", help="change one archive setting (logged and sealed)", description=HELP,
+    change = actions.add_parser("set", help=_("change one archive setting (logged and sealed)"), description=HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     change.add_argument("key", metavar="SECTION.KEY", type=text.arg(text.identifier, what="setting name"))
     change.add_argument("value", metavar="VALUE", type=text.arg(text.free_text, max_len=4000))
-    change.add_argument("--archive", required=True, type=_path, metavar="DIR", help="the archive folder")
-    change.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who changes it")
+    change.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
+    change.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help=_("who changes it"))
     change.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text, max_len=2000),
-                        help="why (a decision, a ticket)")
+                        help=_("why (a decision, a ticket)"))
     change.set_defaults(handler=run_set)
 
-    history = actions.add_parser("history", help="every change of the archive's settings")
-    history.add_argument("--archive", required=True, type=_path, metavar="DIR", help="the archive folder")
+    history = actions.add_parser("history", help=_("every change of the archive's settings"))
+    history.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     add_format(history)
     history.set_defaults(handler=run_history)
 
-
-def _path(value: str):
-    from pathlib import Path
-
-    return Path(value)
 
 
 def _flat(settings: dict[str, dict]) -> list[dict]:
@@ -86,8 +83,8 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     emit(rows, ["key", "value"], args.format)
     if stored is None and args.format == "table":
-        print("(this archive stores no settings yet: these are the defaults; its next writing command stores them)",
-              file=sys.stderr)
+        print(_("(this archive stores no settings yet: these are the defaults; its next writing command stores "
+                "them)"), file=sys.stderr)
     return 0
 
 
@@ -104,19 +101,21 @@ def run_set(args: argparse.Namespace) -> int:
             config = load_config(None, archive_settings=changed, archive_name=str(archive))
             config.integrity.check_keys()
         except ConfigError as exc:
-            raise UsageError(f"{exc}; nothing was changed") from None
+            raise UsageError(_("{problem}; nothing was changed").format(problem=exc)) from None
         for path in config.integrity.witness_paths:
             outside_archive(path, "integrity.witness_paths", archive)
-        section, _, name = args.key.partition(".")
+        section, name = args.key.split(".", 1)
         new = settings.values(config)[section][name]
         if new == old:
-            raise UsageError(f"{args.key} is already {json.dumps(old)}; nothing was changed")
+            raise UsageError(_("{key} is already {value}; nothing was changed").format(key=args.key,
+                                                                                       value=json.dumps(old)))
         sha = settings.write(archive, config, run.journal, fsync=run.config.ingest.fsync)
         run.catalog.commit({"settings_changes": [settings.change_row(run.run_id, args.key, old, new, "set", args.by,
                                                                      args.reason, sha)]}, tag=run.run_id)
         run.config = dataclasses.replace(run.config, **{s: getattr(config, s) for s in changed})
-    print(f"{args.key}: {json.dumps(old)} -> {json.dumps(new)} (by {args.by}); sealed in "
-          f"{run.sealed.name if run.sealed else 'the chain'}")
+    print(_("{key}: {old} -> {new} (by {by}); sealed in {manifest}").format(
+        key=args.key, old=json.dumps(old), new=json.dumps(new), by=args.by,
+        manifest=run.sealed.name if run.sealed else "the chain"))
     return 0
 
 

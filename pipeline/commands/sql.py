@@ -13,6 +13,14 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.common.text import csv_cell, for_terminal
+from pipeline.common.i18n import _
+
+LIMITS_HELP = _("""\
+A query is bounded by [sql] in the configuration: memory_limit_mb (1024; larger sorts and joins
+spill to a private temporary folder, at most max_temp_mb), threads (2), timeout_s (120: a query
+still running is interrupted) and max_rows (1,000,000 rows in the result). A query stopped by a
+limit exits with code 1 and says which limit; raise it with --config for one run.
+""")
 
 HELP = """\
 Run one SQL query over the archive's catalog with DuckDB. Every table under ARCHIVE/catalog/
@@ -21,11 +29,7 @@ later stages add: thumbnails, gaps, explanations, ...). Only SELECT and EXPLAIN 
 catalog is evidence and is never written through this command, no other file is readable,
 and DuckDB extensions are neither installed nor loaded (fieldrec makes no network calls).
 
-A query is bounded by [sql] in the configuration: memory_limit_mb (1024; larger sorts and joins
-spill to a private temporary folder, at most max_temp_mb), threads (2), timeout_s (120: a query
-still running is interrupted) and max_rows (1,000,000 rows in the result). A query stopped by a
-limit exits with code 1 and says which limit; raise it with --config for one run.
-
+""" + LIMITS_HELP + """
 Examples:
   fieldrec sql --archive A "SELECT device_id, count(*) AS files, sum(duration_s)/3600 AS hours
                             FROM recordings GROUP BY device_id ORDER BY hours DESC"
@@ -42,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", metavar="SQL", help="one SELECT statement; tables are named as in ARCHIVE/catalog/")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml key by key (the [sql] limits)")
+                   help=_("TOML file overriding configs/default.toml key by key (the [sql] limits)"))
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (aligned text, long cells shortened), csv or json (list of objects); "
                         "default: table")
@@ -65,11 +69,26 @@ def run(args: argparse.Namespace) -> int:
     except QueryError as exc:
         raise UsageError(str(exc)) from None
     except QueryStopped as exc:
-        raise RunError(str(exc)) from None
+        raise RunError(_stopped(exc, limits)) from None
     columns = result.column_names
     rows = list(zip(*(col.to_pylist() for col in result.columns))) if columns else []
     {"table": print_table, "csv": print_csv, "json": print_json}[args.format](columns, rows, sys.stdout)
     return 0
+
+
+def _stopped(exc, limits) -> str:
+    """Which limit stopped the query, and how to raise it."""
+    if exc.limit == "timeout_s":
+        text = _("the query ran longer than {value:g} s (sql.timeout_s) and was stopped")
+    elif exc.limit == "memory_limit_mb":
+        text = _("the query needs more than {value} MiB of memory (sql.memory_limit_mb) or {spill} MiB of spill "
+                 "space (sql.max_temp_mb) and was stopped: {detail}")
+    elif exc.limit == "max_rows":
+        text = _("the result has more than {value} rows (sql.max_rows): add a LIMIT or aggregate")
+    else:
+        text = _("cannot use the spill folder {value} (sql.temp_dir): {detail}")
+    return text.format(value=getattr(limits, exc.limit), spill=limits.max_temp_mb, detail=exc.detail) + \
+        _("; a --config file with [sql] can raise the limit for one run")
 
 
 def _text(value, *, binary: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.records.lookup import LookupProblem, resolve_shas
+from pipeline.common.i18n import _
 
 HELP = """\
 Write the thumbnails ingest made of one recording into FOLDER, one file per thumbnail named by
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder in it)")
     if not 1 <= args.columns <= 100:
-        raise UsageError("--columns must be from 1 to 100")
+        raise UsageError(_("--columns must be from 1 to 100"))
     outside_archive(args.out, "--out", args.archive)
     catalog = Catalog(args.archive)
     rec = _recording(catalog, args.recording)

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_ray, config_of
 from pipeline.config import load_config
+from pipeline.common.i18n import _
 
 EXIT_PROBLEMS = 3
 
@@ -65,11 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="trusted public key for signatures (default: [integrity] verify_key or signing_key)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the --sample draw, to repeat an audit")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
-                   help="a witness file (kept outside the archive) to hold the chain against, besides the "
-                        "archive's [integrity] witness_paths (repeatable)")
+                   help=_("a witness file (kept outside the archive) to hold the chain against, besides the "
+                          "archive's [integrity] witness_paths (repeatable)"))
     p.add_argument("--expect-head", metavar="HEX",
-                   help="a chain head kept elsewhere (on paper, in a ticket): 16 to 64 hex digits of it; the "
-                        "chain must still contain that manifest")
+                   help=_("a chain head kept elsewhere (on paper, in a ticket): 16 to 64 hex digits of it; the "
+                          "chain must still contain that manifest"))
     add_ray(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: summary and problem list; csv: one line per problem; json: the whole report")

@@ -33,6 +33,7 @@ from pipeline.native.hashing import sha256_path
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.stages import fixity
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 
 PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature", "witness")
 
@@ -154,8 +155,8 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     if not 0 < sample_pct <= 100:
         raise AuditError(f"the sample must be a percentage above 0 and at most 100, not {sample_pct:g}")
     if expect_head is not None and not re.fullmatch(r"[0-9a-f]{16,64}", expect_head.lower()):
-        raise AuditError(f"--expect-head {expect_head!r}: give the chain head as 16 to 64 hex digits, as verify "
-                         "printed it")
+        raise AuditError(_("--expect-head {value}: give the chain head as 16 to 64 hex digits, as verify printed "
+                           "it").format(value=repr(expect_head)))
     try:
         config = settings.effective(archive, config)
     except ConfigError:
@@ -237,10 +238,10 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
 
 def _untracked_why(rel: str, adoptable: dict[str, str]) -> str:
     if rel in adoptable:
-        return (f"written by run {adoptable[rel]}, which died before its seal; the next writing command adopts "
-                "it (its intent journal recorded it)")
-    return ("not listed in any manifest, and no run recorded writing it: put there by hand, or its manifest was "
-            "removed. It is never adopted; `fieldrec quarantine` moves it aside")
+        return _("written by run {run}, which died before its seal; the next writing command adopts it (its "
+                 "intent journal recorded it)").format(run=adoptable[rel])
+    return _("not listed in any manifest, and no run recorded writing it: put there by hand, or its manifest was "
+             "removed. It is never adopted; `fieldrec quarantine` moves it aside")
 
 
 def _held_against_outside(manifests: list[chain.Manifest], witnesses, expect_head: str | None) -> list[Finding]:
@@ -254,25 +255,27 @@ def _held_against_outside(manifests: list[chain.Manifest], witnesses, expect_hea
     if expect_head:
         want = expect_head.lower()
         if not any((m.stored_chain or "").startswith(want) for m in manifests):
-            findings.append(Finding("manifest", "chain", chain.MANIFESTS, f"no manifest has the chain head "
-                                    f"{want[:16]}… kept outside the archive: the manifests up to it were removed "
-                                    "or rewritten"))
+            findings.append(Finding("manifest", "chain", chain.MANIFESTS, _(
+                "no manifest has the chain head {head}… kept outside the archive: the manifests up to it were "
+                "removed or rewritten").format(head=want[:16])))
     return findings
 
 
 def _settings_findings(archive: Path, sealed: chain.SealedFiles) -> list[Finding]:
     path = archive / chain.SETTINGS
     if not path.is_file():
-        return [Finding("settings", "missing", chain.SETTINGS, f"sealed by {sealed.settings_manifest} but not in "
-                        "the archive", sealed.settings_sha256, None, sealed.settings_manifest)] \
-            if sealed.settings_sha256 else []
+        return [Finding("settings", "missing", chain.SETTINGS, _("sealed by {manifest} but not in the "
+                        "archive").format(manifest=sealed.settings_manifest), sealed.settings_sha256, None,
+                        sealed.settings_manifest)] if sealed.settings_sha256 else []
     actual = sha256_path(path)
     if sealed.settings_sha256 is None:
-        return [Finding("settings", "untracked", chain.SETTINGS, "no manifest seals the settings file", None, actual)]
+        return [Finding("settings", "untracked", chain.SETTINGS, _("no manifest seals the settings file"), None,
+                        actual)]
     if actual != sealed.settings_sha256:
-        return [Finding("settings", "changed", chain.SETTINGS, f"not the settings file {sealed.settings_manifest} "
-                        "sealed: edited by hand (settings change only with `fieldrec config set`)",
-                        sealed.settings_sha256, actual, sealed.settings_manifest)]
+        return [Finding("settings", "changed", chain.SETTINGS, _(
+            "not the settings file {manifest} sealed: edited by hand (settings change only with `fieldrec config "
+            "set`)").format(manifest=sealed.settings_manifest), sealed.settings_sha256, actual,
+            sealed.settings_manifest)]
     return []
 
 
