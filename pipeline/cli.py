@@ -27,6 +27,8 @@ COMMANDS = [
     "pipeline.commands.transcode",
     "pipeline.commands.settings",
     "pipeline.commands.quarantine",
+    "pipeline.commands.serve",
+    "pipeline.commands.user",
 ]
 
 DESCRIPTION = """\

@@ -305,6 +305,41 @@ class SqlConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
+    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, "minutes")
+    session_max_hours: int = bounded(12, 1, 24 * 31, "hours")
+    # Sign-in: this many failures for one name or one address within login_window_s lock it
+    # out for the rest of the window.
+    login_max_failures: int = bounded(5, 1, 1000, "failures")
+    login_window_s: int = bounded(900, 1, 7 * 86_400, "seconds")
+    # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
+    content_roles: tuple[str, ...] = ()
+    # A grant lasts at most this many days.
+    max_grant_days: int = bounded(30, 1, 3660, "days")
+    # Seconds a write waits for the archive lock while another command (an ingest) holds it.
+    lock_wait_s: float = bounded(3.0, 0.0, 60.0, "seconds")
+    # Service records (access log, sign-ins, requests) are durable at once in a spool file and
+    # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
+    flush_every_s: float = bounded(15.0, 1.0, 3600.0, "seconds")
+    # Written statements attached to explanations: at most this many bytes.
+    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, "bytes")
+    # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
+    export_dir: str = ""
+    # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
+    cookie_secure: bool = False
+    # Rows on a listing page.
+    page_rows: int = bounded(200, 1, 100_000, "rows")
+
+    def validate(self) -> None:
+        from catalog.schema import ROLES
+
+        for role in self.content_roles:
+            if role not in ROLES:
+                raise ConfigError(f"service.content_roles: unknown role {role!r} (known: {', '.join(ROLES)})")
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
@@ -317,6 +352,7 @@ class Config:
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

@@ -20,6 +20,7 @@ from pipeline.cli import main
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
 from tests.helpers import by_name, ingest, table
+from tests.webkit import grant
 
 UTC = timezone.utc
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -193,43 +194,57 @@ def test_purge_refused_for_held_and_permanent_files(archive, sha, capsys):
     cli(capsys, "case", "open", "C1", "--archive", archive, "--by", "x")
     cli(capsys, "case", "assign", "C1", "--archive", archive, "--sha", sha["caseold"], "--by", "x")
     cli(capsys, "case", "assign", "--class", "permanent", "--archive", archive, "--sha", sha["perm"], "--by", "x")
+    expired = grant(archive, "purge", "expired")
     for key, state in (("caseold", "held"), ("perm", "permanent"), ("recent", "retained")):
-        code, _, err = cli(capsys, "purge", "--archive", archive, sha[key], "--approve", "DEC-1", "--by", "Clerk")
+        code, _, err = cli(capsys, "purge", "--archive", archive, sha[key], "--approve", expired)
         assert code == 1 and "refused" in err and f"{state} (" in err, err
     # Together with a purgeable file the whole request is refused: nothing half done.
-    code, _, _ = cli(capsys, "purge", "--archive", archive, sha["old"], sha["perm"], "--approve", "D", "--by", "C")
+    code, _, _ = cli(capsys, "purge", "--archive", archive, sha["old"], sha["perm"], "--approve", expired)
     assert code == 1
     assert table(archive, "purges") == []
     assert all((archive / r["archive_path"]).exists() for r in table(archive, "recordings"))
     # Unqualified, it purges only what may go.
-    assert cli(capsys, "purge", "--archive", archive, "--approve", "DEC-2", "--by", "Clerk")[0] == 0
+    assert cli(capsys, "purge", "--archive", archive, "--approve", expired)[0] == 0
     assert {p["sha256"] for p in table(archive, "purges")} == {sha["old"]}
 
 
 def test_purge_removes_only_the_object_and_keeps_the_history(archive, sha, capsys):
     before = {name: len(table(archive, name)) for name in ("recordings", "sightings", "streams", "keyframes")}
     rec = {r["sha256"]: r for r in table(archive, "recordings")}
-    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-7", "--by", "Clerk")
+    approval = grant(archive, "purge", "recording", sha["old"])
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", approval, "--by", "clerk.zhao")
     assert code == 0, err
     assert not (archive / rec[sha["old"]]["archive_path"]).exists()
     assert all((archive / r["archive_path"]).exists() for s, r in rec.items() if s != sha["old"])
     assert {name: len(table(archive, name)) for name in before} == before
     (purge,) = table(archive, "purges")
-    assert (purge["sha256"], purge["approval_ref"], purge["approved_by"]) == (sha["old"], "DEC-7", "Clerk")
+    assert (purge["sha256"], purge["approval_ref"], purge["approved_by"]) == (sha["old"], approval, "sgt.wang")
     assert purge["archive_path"] == rec[sha["old"]]["archive_path"] and purge["retention_class"] == "routine"
     assert states(capsys, archive)[sha["old"]]["state"] == "purged"
     assert sha["old"] not in {r["sha256"] for r in listed(capsys, "retention", "--archive", archive)}
     # Nothing is left to purge twice.
-    cli(capsys, "purge", "--archive", archive, "--approve", "DEC-8", "--by", "Clerk")
+    cli(capsys, "purge", "--archive", archive, "--approve", grant(archive, "purge", "expired"))
     assert len([p for p in table(archive, "purges") if p["sha256"] == sha["old"]]) == 1
     # The tamper-evident ledger knows the purge: the object is gone on purpose, not missing.
     code, out, err = cli(capsys, "verify", "--archive", archive, "--format", "json")
     assert code == 0, out + err
 
 
-def test_purge_needs_approval_and_name_together(archive, capsys):
-    code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", "DEC-1")
-    assert code == 2 and "--by" in err
+def test_purge_refuses_an_approval_that_is_not_a_granted_request_of_the_archive(archive, sha, capsys):
+    cases = {
+        "free text": "DEC-1",
+        "a request to export": grant(archive, "export", "recording", sha["old"]),
+        "a denied request": grant(archive, "purge", "expired", decision="deny"),
+        "an expired grant": grant(archive, "purge", "expired", hours=-0.5),
+    }
+    for what, ref in cases.items():
+        code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", ref)
+        assert code == 2 and "refused" in err, what
+    ok = grant(archive, "purge", "recording", sha["old"])
+    code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", ok, "--by", "someone.else")
+    assert code == 2 and "granted to clerk.zhao" in err
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["caseold"], "--approve", ok)
+    assert code == 2 and "does not cover" in err
     assert table(archive, "purges") == []
 
 
@@ -290,32 +305,43 @@ def test_handover_passes_the_device_on(archive, sha, capsys):
 def test_export_refused_without_approval(archive, sha, capsys, tmp_path):
     dest = tmp_path / "out"
     code, _, err = cli(capsys, "export", "--archive", archive, sha["recent"], "--to", dest, "--by", "Clerk")
-    assert code == 2 and "approval" in err
+    assert code == 2 and "approv" in err
+    for ref in ("REQ-42", grant(archive, "view", "recording", sha["recent"]),
+                grant(archive, "export", "recording", sha["recent"], hours=-1)):
+        code, _, err = cli(capsys, "export", "--archive", archive, sha["recent"], "--to", dest, "--approval", ref)
+        assert code == 2 and "refused" in err
+    ok = grant(archive, "export", "recording", sha["recent"])
+    code, _, err = cli(capsys, "export", "--archive", archive, sha["late"], "--to", dest, "--approval", ok)
+    assert code == 2 and "does not cover" in err
     assert not dest.exists() and table(archive, "access_log") == []
 
 
 def test_export_writes_a_verifiable_manifest_and_logs_access(archive, sha, capsys, tmp_path):
     dest = tmp_path / "out"
+    cli(capsys, "case", "open", "C7", "--archive", archive, "--by", "x")
+    cli(capsys, "case", "assign", "C7", "--archive", archive, "--sha", sha["recent"], sha["late"], "--by", "x")
+    approval = grant(archive, "export", "case", "C7")
     code, out, err = cli(capsys, "export", "--archive", archive, sha["recent"], sha["late"][:12], "--to", dest,
-                         "--approval", "REQ-42", "--by", "Clerk", "--reason", "court request")
+                         "--approval", approval, "--by", "clerk.zhao", "--reason", "court request")
     assert code == 0, err
     check = subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=dest, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert sorted(p.name for p in (dest / "data").iterdir()) == sorted([FILES["recent"], FILES["late"]])
-    assert "Approval-Reference: REQ-42" in (dest / "bag-info.txt").read_text()
+    assert f"Approval-Reference: {approval}" in (dest / "bag-info.txt").read_text()
     log = table(archive, "access_log")
-    assert {(r["sha256"], r["approval_ref"], r["by"], r["action"]) for r in log} == {
-        (sha["recent"], "REQ-42", "Clerk", "export"), (sha["late"], "REQ-42", "Clerk", "export")}
+    assert {(r["sha256"], r["approval_ref"], r["by"], r["action"], r["request_id"]) for r in log} == {
+        (sha["recent"], approval, "clerk.zhao", "export", approval), (sha["late"], approval, "clerk.zhao", "export", approval)}
     copy = dest / "data" / FILES["recent"]
     copy.write_bytes(copy.read_bytes()[:-1] + b"\0")
     assert subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=dest, capture_output=True).returncode != 0
 
 
 def test_export_of_a_purged_file_is_refused(archive, sha, capsys, tmp_path):
-    cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-1", "--by", "Clerk")
+    purge = grant(archive, "purge", "recording", sha["old"])
+    cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", purge)
     code, _, err = cli(capsys, "export", "--archive", archive, sha["old"], "--to", tmp_path / "out",
-                       "--approval", "REQ-1", "--by", "Clerk")
-    assert code == 1 and "purged" in err and "DEC-1" in err
+                       "--approval", grant(archive, "export", "recording", sha["old"]))
+    assert code == 1 and "purged" in err and purge in err
     assert table(archive, "access_log") == []
 
 
@@ -333,6 +359,7 @@ def test_a_purge_interrupted_after_its_record_is_finished_by_a_rerun(archive, sh
         raise KeyboardInterrupt
     code, out, _ = cli(capsys, "purge", "--archive", archive, "--format", "json")
     assert code == 0 and sha["old"] in {r["sha256"] for r in json.loads(out)}
-    assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-9", "--by", "Clerk")[0] == 0
+    assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve",
+               grant(archive, "purge", "recording", sha["old"]))[0] == 0
     assert not (archive / rec[sha["old"]]["archive_path"]).exists()
     assert [p["purge_id"] for p in table(archive, "purges")] == ["p-crash"]

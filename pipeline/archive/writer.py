@@ -73,7 +73,7 @@ def _lock(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
         except ArchiveBusy:
             if time.monotonic() >= end:
                 raise
-            time.sleep(min(2.0, max(0.05, end - time.monotonic())))
+            time.sleep(min(0.2, max(0.01, end - time.monotonic())))
 
 
 @contextmanager

@@ -26,10 +26,16 @@ States: expired (past retention, may be purged), retained, held, permanent, purg
 
 PURGE_HELP = """\
 Remove the stored originals of recordings past retention. Without --approve this is a dry run that
-lists what would go. With --approve REF --by NAME it removes only the object files
-(ARCHIVE/objects/..); the catalog rows and hashes stay, and a `purges` row records who approved it,
-when and why, so the history stays complete. Files of open cases, permanent files and files still
-within retention are refused by name. Retention is always judged as of now.
+lists what would go. With --approve REQ it removes only the object files (ARCHIVE/objects/..); the
+catalog rows and hashes stay, and a `purges` row records the approval, who asked and who approved,
+so the history stays complete. Files of open cases, permanent files and files still within
+retention are refused by name. Retention is always judged as of now.
+
+--approve names an access request of this archive (REQ-...) asking to purge, asked for in the
+review service (`fieldrec serve`) and granted there by an approver other than the requester, with
+a period that includes now; free text is refused. A request for one recording purges only that
+one; a request for "everything past retention" purges what is expired now (or the SHA256 given).
+The purge is carried out in the requester's name (--by, if given, must be that account).
 """
 
 COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
@@ -52,9 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_archive(q)
     q.add_argument("sha", nargs="*", metavar="SHA256",
                    help="purge only these recordings (8+ leading characters); default: every expired one")
-    q.add_argument("--approve", metavar="REF", type=text.arg(text.identifier, what="approval reference"),
-                   help="the approval reference (a decision number, a ticket)")
-    q.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who carries out the purge")
+    q.add_argument("--approve", metavar="REQ", type=text.arg(text.identifier, what="approval reference"),
+                   help="the granted purge request")
+    q.add_argument("--by", metavar="USER", type=text.arg(text.person),
+                   help="the requester's account (default: the requester)")
     add_format(q)
     q.set_defaults(handler=run_purge)
 
@@ -91,14 +98,30 @@ def run_purge(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     archive = existing_archive(args.archive)
-    if bool(args.approve) != bool(args.by):
-        raise UsageError("a purge needs both --approve REF and --by NAME (or neither, for a dry run)")
+    from pipeline.records import access
+
+    if args.by is not None and not args.approve:
+        raise UsageError("--by goes with --approve REQ (without them a purge is a dry run)")
     if args.approve is not None and not args.approve.strip():
-        raise UsageError("--approve needs a reference (a decision number, a ticket)")
+        raise UsageError("--approve needs the granted purge request (REQ-...)")
     with locked_catalog(archive, config, "purge", trusted_catalog=True) as catalog:
         now = now_utc()
+        request = None
+        if args.approve:
+            try:
+                request = access.check_approval(access.read_requests(archive), args.approve, action="purge",
+                                                by=(args.by or "").strip() or None, now=now)
+            except access.AccessRefused as exc:
+                raise UsageError(f"refused, nothing was removed: {exc}") from None
+            args.approve, args.by = request.request_id, request.requested_by
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
+        if request is not None and request.row["target_kind"] == "recording":
+            outside = [s for s in resolve_shas(args.sha, set(by_sha)) if s != request.row["target"]]
+            if outside:
+                raise UsageError(f"refused, nothing was removed: request {request.request_id} does not cover "
+                                 + ", ".join(s[:12] for s in outside))
+            args.sha = [request.row["target"]]
         if args.sha:
             chosen = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
             refused = [r for r in chosen if r.state(now) not in ("expired", "purged")]
@@ -113,13 +136,14 @@ def run_purge(args: argparse.Namespace) -> int:
             emit(rows, COLUMNS, args.format)
             total = sum(r.row["size"] or 0 for r in todo)
             print(f"dry run: {len(todo)} object(s), {human_bytes(total)}, would be removed; nothing was. "
-                  "Run again with --approve REF --by NAME to purge.", file=sys.stderr)
+                  "Run again with --approve REQ (a granted purge request) to purge.", file=sys.stderr)
             return 0
         new = [r for r in todo if r.purge is None]
         catalog.commit({"purges": [{
             "purge_id": new_id("purge"), "sha256": r.sha256, "archive_path": r.row["archive_path"],
             "size": r.row["size"], "retention_class": r.retention.retention_class, "retain_until": r.retention.until,
-            "reason": r.retention.reason, "approval_ref": args.approve, "approved_by": args.by, "purged_at": now,
+            "reason": r.retention.reason, "approval_ref": args.approve,
+            "approved_by": request.grant["decided_by"], "purged_at": now,
             "host": socket.gethostname()} for r in new]}, tag=new_id("purge"))
         # The purges rows are committed first: a crash now leaves objects a re-run removes.
         removed = 0
@@ -135,8 +159,9 @@ def run_purge(args: argparse.Namespace) -> int:
             removed += 1
             _fsync_dir(path.parent, config.ingest.fsync)
     emit(rows, COLUMNS, args.format)
-    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), approval "
-          f"{args.approve} by {args.by}; their catalog rows stay", file=sys.stderr)
+    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), request "
+          f"{args.approve} of {args.by}, approved by {request.grant['decided_by']}; their catalog rows stay",
+          file=sys.stderr)
     return 0
 
 
