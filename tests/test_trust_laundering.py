@@ -20,6 +20,7 @@ import pytest
 from pipeline.archive import chain
 from tests import trustkit
 from tests.helpers import table
+from tests.webkit import grant
 
 
 @pytest.fixture(scope="module")
@@ -106,12 +107,13 @@ def test_a_planted_part_and_object_stay_untracked_whatever_command_runs_next(arc
 
 @pytest.mark.parametrize("command", ["purge", "export"])
 def test_purge_and_export_refuse_while_a_planted_part_is_in_the_catalog(archive, capsys, tmp_path, command):
+    sha = table(archive, "recordings")[0]["sha256"]
+    approval = grant(archive, command, "expired" if command == "purge" else "recording",     # a real, granted request
+                     None if command == "purge" else sha)
     part = plant_part(archive)
     before = trustkit.fingerprint(archive)
-    sha = table(archive, "recordings")[0]["sha256"]
-    argv = {"purge": ["purge", "--archive", archive, "--approve", "DEC-1", "--by", "Clerk"],
-            "export": ["export", "--archive", archive, sha, "--to", tmp_path / "out", "--approval", "R-1",
-                       "--by", "Clerk"]}[command]
+    argv = {"purge": ["purge", "--archive", archive, "--approve", approval],
+            "export": ["export", "--archive", archive, sha, "--to", tmp_path / "out", "--approval", approval]}[command]
     code, _, err = trustkit.run(capsys, *argv)
     assert code == 1 and "refused, nothing was changed" in err and part in err
     assert trustkit.fingerprint(archive) == before
@@ -128,7 +130,7 @@ def test_a_forged_recordings_part_cannot_get_a_held_file_purged(archive, capsys)
     assert trustkit.run(capsys, "device", "handover", "CAM1", "--to", "O9", "--at", "2026-03-02T08:00Z",
                         "--by", "Desk", "--archive", archive)[0] == 0
     assert part in untracked(archive, capsys)
-    code, _, err = trustkit.run(capsys, "purge", "--archive", archive, "--approve", "DEC-1", "--by", "Clerk")
+    code, _, err = trustkit.run(capsys, "purge", "--archive", archive, "--approve", grant(archive, "purge", "expired"))
     assert code == 1 and "refused" in err
     assert all((archive / p).exists() for p in held)
 

@@ -54,9 +54,11 @@ def test_export_refuses_text_that_would_forge_bag_info(archive, capsys, tmp_path
 
 
 def test_a_reason_with_line_breaks_stays_in_its_own_tag(archive, capsys, tmp_path):
+    from tests.webkit import grant
+
     sha = table(archive, "recordings")[0]["sha256"]
     code, _, err = trustkit.run(capsys, "export", "--archive", archive, sha, "--to", tmp_path / "out",
-                                "--approval", "REQ-1", "--by", "Clerk",
+                                "--approval", grant(archive, "export", "recording", sha),
                                 "--reason", "court\nExported-By: Chief\nPayload-Oxum: 1.1")
     assert code == 0, err
     tags = [line.split(":", 1)[0] for line in (tmp_path / "out" / "bag-info.txt").read_text().splitlines()]
