@@ -18,19 +18,10 @@ import psutil
 import pytest
 
 from tests import trustkit
+from tests.trustkit import archive, built  # noqa: F401  (fixtures: one ingested archive per module, a copy per test)
 from tests.drops import make_drop
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
-    return trustkit.build(tmp_path_factory.mktemp("faults"))
-
-
-@pytest.fixture
-def archive(built, tmp_path) -> Path:
-    return trustkit.copy(built, tmp_path / "archive")
 
 
 @pytest.fixture

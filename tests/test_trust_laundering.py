@@ -19,18 +19,9 @@ import pytest
 
 from pipeline.archive import chain
 from tests import trustkit
+from tests.trustkit import archive, built  # noqa: F401  (fixtures: one ingested archive per module, a copy per test)
 from tests.helpers import table
 from tests.webkit import grant
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
-    return trustkit.build(tmp_path_factory.mktemp("launder"))
-
-
-@pytest.fixture
-def archive(built, tmp_path) -> Path:
-    return trustkit.copy(built, tmp_path / "archive")
 
 
 def plant_part(archive: Path, *, device: str = "CAM9") -> str:

@@ -14,17 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests import trustkit
+from tests.trustkit import archive, built  # noqa: F401  (fixtures: one ingested archive per module, a copy per test)
 from tests.helpers import table
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
-    return trustkit.build(tmp_path_factory.mktemp("paths"))
-
-
-@pytest.fixture
-def archive(built, tmp_path) -> Path:
-    return trustkit.copy(built, tmp_path / "archive")
 
 
 def _an_object(archive: Path) -> str:

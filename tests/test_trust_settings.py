@@ -15,17 +15,8 @@ import pytest
 from pipeline.archive import chain
 from pipeline.native import signing
 from tests import trustkit
+from tests.trustkit import archive, built  # noqa: F401  (fixtures: one ingested archive per module, a copy per test)
 from tests.helpers import table
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
-    return trustkit.build(tmp_path_factory.mktemp("settings"))
-
-
-@pytest.fixture
-def archive(built, tmp_path) -> Path:
-    return trustkit.copy(built, tmp_path / "archive")
 
 
 def test_a_key_given_at_creation_signs_every_later_command_without_config(tmp_path, capsys, ray_local):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import trustkit
+from tests.trustkit import archive  # noqa: F401  (fixture: a copy of this module's archive per test)
 from tests.helpers import ingest, table
 
 HOSTILE = ["=HYPERLINK(1).bin", "@SUM(A1).bin", "+33 call.bin", "-2+3.bin", "\x1b]0;owned\x07title.bin",
@@ -30,11 +31,6 @@ def built(tmp_path_factory, ray_local) -> Path:
         (drop / name).write_bytes(bytes([i]) * 1000)
     ingest([drop], root / "archive", trustkit.fast_config())
     return root / "archive"
-
-
-@pytest.fixture
-def archive(built, tmp_path) -> Path:
-    return trustkit.copy(built, tmp_path / "archive")
 
 
 @pytest.mark.parametrize("option,value", [

@@ -14,6 +14,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from pipeline.cli import main
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
@@ -44,6 +46,18 @@ def build(root: Path) -> Path:
     archive = root / "archive"
     ingest([make_clips(root / "drop")], archive, fast_config())
     return archive
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, ray_local) -> Path:
+    """The module's pristine archive (a module may define its own ``built``)."""
+    return build(tmp_path_factory.mktemp("trust"))
+
+
+@pytest.fixture
+def archive(built, tmp_path) -> Path:
+    """A copy of ``built`` for one test to attack."""
+    return copy(built, tmp_path / "archive")
 
 
 def copy(archive: Path, to: Path) -> Path:
