@@ -157,7 +157,8 @@ def signer_for(config: Config) -> signing.Signer | None:
 
 
 SETTINGS = "fieldrec.toml"
-_ADOPTABLE = re.compile(r"^catalog/[A-Za-z0-9_]+/part-[A-Za-z0-9_.-]+\.parquet$")
+# A catalog part, one folder down, by name only (a journal read back names nothing else).
+_ADOPTABLE = re.compile(r"^catalog/[A-Za-z0-9_]+/part-[^/\x00]+\.parquet$")
 
 
 @dataclass(frozen=True)

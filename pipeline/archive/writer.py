@@ -42,8 +42,8 @@ class WritingRun:
 
 
 def _signing_config(config: Config, need_signer: bool) -> Config:
-    """Check the keys and witnesses before anything is written; a run that only records an audit
-    (``need_signer`` False) seals unsigned on a host without the private key."""
+    """Check the keys before anything is written; a run that only records an audit (``need_signer``
+    False) seals unsigned on a host without the private key."""
     integrity = config.integrity
     try:
         integrity.check_keys()
