@@ -26,7 +26,7 @@ RECORDINGS = pa.schema([
     ("media_start_s", pa.float64()),     # first timestamp in the file (container time base)
     ("device_id", pa.string()),
     ("officer_id", pa.string()),
-    ("start_time", TS),
+    ("start_time", TS),                  # the device's wall clock (in time_zone, at utc_offset_s)
     ("end_time", TS),
     ("time_source", pa.string()),        # filename | creation_time | exif | none
     ("identity_source", pa.string()),    # filename | none
@@ -56,6 +56,15 @@ RECORDINGS = pa.schema([
     ("ingested_at", TS_UTC),
     ("decode_errors", pa.int32()),       # chosen keyframes (or the photo) that failed to decode
     ("thumbnail_count", pa.int32()),     # rows in `thumbnails`; null when the stage was off
+    # When it was recorded, placed in time (null in rows ingested before these columns existed:
+    # readers place start_time by its time_source then, see pipeline.records.clocks):
+    ("start_utc", TS_UTC),               # the instant recording started (from time_source)
+    ("end_utc", TS_UTC),                 # start_utc + duration_s
+    ("utc_offset_s", pa.int32()),        # the device's clock ran at UTC + this at the start
+    ("time_zone", pa.string()),          # the device's zone the offset came from (IANA name or +HH:MM)
+    ("zone_source", pa.string()),        # which setting named it: site | device | legacy
+    ("container_time_zone", pa.string()),  # how container_time was read: UTC | local
+    ("naming_profile", pa.string()),     # the profile whose pattern matched the file name
 ])
 
 SIGHTINGS = pa.schema([
@@ -189,6 +198,8 @@ GAPS = pa.schema([
     ("detail", pa.string()),             # one readable sentence
     ("detected_run_id", pa.string()),
     ("detected_at", TS_UTC),
+    ("start_utc", TS_UTC),               # start_time and end_time as instants (null in older rows)
+    ("end_utc", TS_UTC),
 ])
 
 GAP_STATE = pa.schema([

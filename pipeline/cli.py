@@ -8,6 +8,7 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import read_times
 from pipeline.common.text import for_terminal
 from pipeline.common import i18n
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        read_times(args)
         return args.handler(args)
     except UsageError as exc:
         print(f"fieldrec {args.command}: error: {_shown(exc)}", file=sys.stderr)

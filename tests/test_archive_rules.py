@@ -16,19 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from pipeline.common.times import zone_named
 from pipeline.sample.clips import ClipSpec
 from pipeline.sample.encode import write_clip
-from tests.helpers import by_name, ingest, table
+from tests.helpers import by_name, cli, ingest, listed, table
 from tests.webkit import grant
 
 UTC = timezone.utc
+SHANGHAI = zone_named("Asia/Shanghai")
 NOW = datetime.now(UTC).replace(microsecond=0)
+ARRIVED_EARLIER = timedelta(days=100)      # when the old files first reached the archive, before now
 
 
 def stamp(ago: timedelta) -> str:
-    """A device-clock time in a file name (devices run at UTC unless configured otherwise)."""
-    return (NOW - ago).strftime("%Y%m%d%H%M%S")
+    """A device-clock time in a file name: devices run in the site's zone (Asia/Shanghai)."""
+    return (NOW - ago).astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+
+
+def typed(when: datetime) -> str:
+    """A time as a person types it: the site's wall clock, no zone."""
+    return when.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 FILES = {
@@ -39,8 +46,9 @@ FILES = {
     "noname": f"CAM2_{stamp(timedelta(hours=2))}.mp4",            # no officer: the ledger attributes it
     "mismatch": f"CAM2_O9_{stamp(timedelta(hours=3))}.mp4",       # the name disagrees with the ledger
     "late": f"CAM3_O3_{stamp(timedelta(hours=30))}.mp4",          # uploaded 30 h after recording
-    "tz": f"CAM4_O4_{stamp(timedelta(hours=20))}.mp4",            # late only if CAM4 runs at UTC+06:00
+    "tz": f"CAM4_O4_{stamp(timedelta(hours=20))}.mp4",            # late only if CAM4 runs at UTC+14:00
 }
+OLD = ("old", "caseold", "perm")           # first seen ARRIVED_EARLIER ago: past the archive's floor
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +63,19 @@ def built(tmp_path_factory, ray_local):
     config = load_config()
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
     ingest([drop], root / "archive", config)
+    _arrived_earlier(root / "archive", [FILES[k] for k in OLD], NOW - ARRIVED_EARLIER, config)
     return root / "archive"
+
+
+def _arrived_earlier(archive: Path, names: list[str], when: datetime, config) -> None:
+    """Sightings of these files at ``when``, as an earlier dock run would have left them: no file
+    can be purged before its class's minimum in the archive, so "past retention" needs an old arrival."""
+    from pipeline.commands.options import locked_catalog
+
+    rows = [dict(s, seen_at=when, run_id="earlier-dock") for s in table(archive, "sightings")
+            if Path(s["source_path"]).name in names]
+    with locked_catalog(archive, config, "earlier sightings") as catalog:
+        catalog.commit({"sightings": rows}, tag="earlier")
 
 
 @pytest.fixture
@@ -69,19 +89,6 @@ def archive(built, tmp_path) -> Path:
 def sha(built) -> dict[str, str]:
     rec = by_name(built)
     return {key: rec[name]["sha256"] for key, name in FILES.items()}
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def listed(capsys, *argv) -> list[dict]:
-    code, out, err = cli(capsys, *argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def states(capsys, archive, *extra) -> dict[str, dict]:
@@ -129,8 +136,7 @@ def test_open_case_holds_and_close_applies_the_6_month_floor(archive, sha, capsy
 def test_overlapping_cases_keep_the_longest(archive, sha, capsys):
     for case in ("A", "B"):
         assert cli(capsys, "case", "open", case, "--archive", archive, "--by", "Doe")[0] == 0
-    start = (NOW - timedelta(hours=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
-    end = (NOW - timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S")
+    start, end = typed(NOW - timedelta(hours=1, minutes=5)), typed(NOW - timedelta(minutes=55))
     assert cli(capsys, "case", "assign", "A", "--archive", archive, "--device", "CAM1", "--from", start, "--to", end,
                "--by", "Doe")[0] == 0
     assert cli(capsys, "case", "assign", "B", "--archive", archive, "--officer", "O1", "--from", start, "--to", end,
@@ -263,10 +269,13 @@ def test_late_uploads_per_officer_and_device(archive, sha, capsys):
 
 def test_device_utc_offset_decides_late(archive, sha, capsys, tmp_path):
     assert sha["tz"] not in {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
-    assert cli(capsys, "config", "set", "compliance.device_utc_offsets", '["CAM4=+06:00"]', "--archive", archive,
-               "--by", "Desk", "--reason", "CAM4 runs at UTC+6")[0] == 0
-    late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
-    assert sha["tz"] in late
+    for key, value in (("compliance.device_utc_offsets", '["CAM4=+14:00"]'),        # the older key, still read
+                       ("site.device_time_zones", '["CAM4=Pacific/Kiritimati"]')):
+        assert cli(capsys, "config", "set", key, value, "--archive", archive, "--by", "Desk",
+                   "--reason", "CAM4's clock")[0] == 0                            # the archive owns its clocks
+        late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
+        assert sha["tz"] in late, key
+        assert cli(capsys, "config", "set", key, "[]", "--archive", archive, "--by", "Desk", "--reason", "undo")[0] == 0
 
 
 def test_ledger_attributes_and_flags(archive, sha, capsys):

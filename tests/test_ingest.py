@@ -157,7 +157,11 @@ def test_identity_from_name_then_container_then_exif(ingested):
     assert first["end_time"] > first["start_time"]
     mov = rows["clip_without_pattern.mov"]
     assert (mov["device_id"], mov["time_source"]) == (None, "creation_time")
-    assert mov["start_time"].isoformat() == "2026-03-02T08:30:00"
+    # creation_time is UTC: the instant is 08:30 UTC, the device's wall clock (Beijing) read 16:30.
+    assert mov["start_utc"].isoformat() == "2026-03-02T08:30:00+00:00"
+    assert (mov["start_time"].isoformat(), mov["container_time"].isoformat()) == ("2026-03-02T16:30:00", "2026-03-02T08:30:00")
+    assert (mov["utc_offset_s"], mov["time_zone"], mov["container_time_zone"]) == (28800, "Asia/Shanghai", "UTC")
+    assert first["start_utc"].isoformat() == "2026-03-01T02:00:00+00:00"          # named in Beijing time
     photo = rows["IMG_0001.JPG"]
     assert (photo["time_source"], photo["start_time"].isoformat()) == ("exif", "2026-03-01T10:15:00")
 

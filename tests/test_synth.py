@@ -467,7 +467,8 @@ def test_sample_drop(tmp_path):
         try:
             with av.open(str(p)) as c:
                 created = datetime.strptime(c.metadata["creation_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-                assert created.strftime("%Y%m%d%H%M%S") == NAME.match(p.name)[3]
+                # creation_time is UTC; the name is the recorder's wall clock in Beijing time (UTC+8).
+                assert (created + timedelta(hours=8)).strftime("%Y%m%d%H%M%S") == NAME.match(p.name)[3]
                 assert (c.streams.video[0].width, c.streams.video[0].height) == (320, 240)
                 assert c.streams.audio[0].codec_context.name == "aac"
                 segments.setdefault(NAME.match(p.name)[1], []).append((created, c.duration / 1e6))

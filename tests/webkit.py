@@ -87,9 +87,10 @@ def grant(archive: Path, action: str, kind: str, target: str | None = None, *, b
     """A request of ``by`` decided by ``approver`` (as the review service records them); its id."""
     from datetime import timedelta
 
+    from pipeline.common.clock import now_utc
     from pipeline.records import access
 
-    now = datetime.now(timezone.utc)
+    now = now_utc()                      # the one clock: a test may run "three months later"
     until = now + timedelta(hours=hours)
     decided_at = min(now, until - timedelta(hours=1)) - timedelta(minutes=1)      # an expired grant was decided earlier
     row = access.request_row(action=action, target_kind=kind, target=target, reason="for the test", by=by,

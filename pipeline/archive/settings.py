@@ -75,7 +75,8 @@ def values(config: Config) -> dict[str, dict]:
                 section[key] = [str(Path(v).expanduser().resolve()) for v in value]
             elif value:
                 section[key] = str(Path(value).expanduser().resolve())
-        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+        # TOML has no null: an unset optional key is left out, as in a configuration file
+        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items() if v is not None}
     return out
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, config_of, existing_archive, locked_catalog, outside_archive,
-                                       resolve_shas)
+                                       resolve_shas, site_zone)
 from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
+from pipeline.common.times import show
 
 HELP = """\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{text.for_terminal(dest)} exists and is not an empty folder; choose a new one")
     copied: list[dict] = []
+    zone = site_zone(config)
     with locked_catalog(archive, config, "export", trusted_catalog=True) as catalog:
         now = now_utc()
         try:
@@ -76,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
         gone = [r for r in recs if not r.object_present]
         if gone:
             lines = [f"  {r.sha256[:12]} {r.row['source_name']}: "
-                     + (f"purged {r.purge['purged_at']:%Y-%m-%d} (approval {r.purge['approval_ref']})" if r.purge
+                     + (f"purged {show(r.purge['purged_at'], zone)} (approval {r.purge['approval_ref']})" if r.purge
                         else "object missing from the archive; run `fieldrec verify`") for r in gone]
             raise RunError("refused, nothing was copied: these originals are not in the archive\n" + "\n".join(lines))
         export = bag.Export(approval_ref=request.request_id, by=request.requested_by,
                             reason=args.reason or request.row["reason"], at=now, request_id=request.request_id,
-                            client="cli")
+                            client="cli", zone=zone)
         try:
             bag.write_bag(archive, [r.row for r in recs], dest, export, config.ingest.chunk_bytes, copied,
                           fsync=config.ingest.fsync)

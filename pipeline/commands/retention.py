@@ -10,17 +10,30 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, parse_time, resolve_shas)
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
+                                       locked_catalog, resolve_shas, site_zone)
 from pipeline.common import text
+from pipeline.common.i18n import _
+from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import new_id, now_utc
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 RETENTION_HELP = """\
 List the recordings past their retention (routine 3 months from recording; cases 3 months after
 closing and 6 from recording at least; other: the assigned days), computed from the case events
 as of now or --as-of. Held (open case) and permanent files are never past retention.
 
+The retention floor: no recording can be purged before it has been in the archive for its
+class's minimum (3 months routine and other, 6 months case), counted from its first ingest,
+whatever its device clock says. A recording whose device clock cannot be right (reset to 2000,
+ahead of the archive) counts its retention from its first ingest. A period of months ends at
+24:00 of the same calendar day in the site's time zone (site.time_zone).
+
+Columns: start_time (the recording's start in the site's zone), device_clock (the same instant
+as the device's clock read it), first_ingest (when the archive first had the file: the archive
+clock), counted_from (which of the two the retention counts from), retain_until.
 States: expired (past retention, may be purged), retained, held, permanent, purged.
 """
 
@@ -39,14 +52,14 @@ The purge is carried out in the requester's name (--by, if given, must be that a
 """
 
 COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
-           "reason"]
+           "reason", "device_clock", "time_source", "first_ingest", "counted_from", "clock_problem"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retention", help="list recordings past retention", description=RETENTION_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--as-of", metavar="DATE", help=f"judge retention at this date instead of now; {TIME_HELP}")
+    add_time(p, "--as-of", help="judge retention at this time instead of now")
     p.add_argument("--all", action="store_true", help="list every recording with its state, not only expired ones")
     p.add_argument("--class", dest="retention_class", choices=("routine", "case", "permanent", "other"),
                    help="only recordings of this retention class (permanent: the files to stage for disc burning)")
@@ -68,9 +81,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _row(r, as_of: datetime) -> dict:
     return {"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-            "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+            "officer_id": r.attribution.officer_id, "start_time": r.subject.start,
             "class": r.retention.retention_class, "retain_until": r.retention.until, "state": r.state(as_of),
-            "reason": r.retention.reason, "size": r.row["size"]}
+            "reason": r.retention.reason, "size": r.row["size"], "device_clock": r.device_clock(),
+            "time_source": r.row["time_source"], "first_ingest": r.first_seen,
+            "counted_from": r.subject.counted_from, "clock_problem": r.clock[1] if r.clock else None}
 
 
 def run_retention(args: argparse.Namespace) -> int:
@@ -78,18 +93,23 @@ def run_retention(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     archive = existing_archive(args.archive)
-    as_of = parse_time(args.as_of, "--as-of") if args.as_of else now_utc()
+    zone = site_zone(config)
+    as_of = args.as_of or now_utc()
     state = records.load(archive, config, as_of)
     rows = [_row(r, as_of) for r in state.records]
     if args.retention_class:
         rows = [r for r in rows if r["class"] == args.retention_class]
     listed = rows if args.all else [r for r in rows if r["state"] == "expired"]
-    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or datetime.min, r["sha256"]))
-    emit(listed, COLUMNS, args.format)
+    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or EARLIEST, r["sha256"]))
+    emit(listed, COLUMNS, args.format, zone=zone)
     if args.format == "table":
         counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
-        print(f"as of {as_of:%Y-%m-%dT%H:%M:%SZ}: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+        print(_("as of {when}: ").format(when=show(as_of, zone)) + ", ".join(f"{n} {s}" for s, n in counts.items()),
               file=sys.stderr)
+        anomalies = sum(r["clock_problem"] is not None for r in rows)
+        if anomalies:
+            print(_("{n} recording(s) with a device clock that cannot be right count their retention from first "
+                    "ingest (archive clock)").format(n=anomalies), file=sys.stderr)
     return 0
 
 
@@ -104,6 +124,7 @@ def run_purge(args: argparse.Namespace) -> int:
         raise UsageError("--by goes with --approve REQ (without them a purge is a dry run)")
     if args.approve is not None and not args.approve.strip():
         raise UsageError("--approve needs the granted purge request (REQ-...)")
+    zone = site_zone(config)
     with locked_catalog(archive, config, "purge", trusted_catalog=True) as catalog:
         now = now_utc()
         request = None
@@ -126,14 +147,15 @@ def run_purge(args: argparse.Namespace) -> int:
             chosen = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
             refused = [r for r in chosen if r.state(now) not in ("expired", "purged")]
             if refused:
-                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now)})" for r in refused]
+                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now, zone)})"
+                         for r in refused]
                 raise RunError("refused, nothing was removed: these recordings may not be purged\n" + "\n".join(lines))
         else:
             chosen = [r for r in state.records if r.state(now) in ("expired", "purged")]
         todo = [r for r in chosen if r.object_present]
         rows = [_row(r, now) for r in todo]
         if not args.approve:
-            emit(rows, COLUMNS, args.format)
+            emit(rows, COLUMNS, args.format, zone=zone)
             total = sum(r.row["size"] or 0 for r in todo)
             print(f"dry run: {len(todo)} object(s), {human_bytes(total)}, would be removed; nothing was. "
                   "Run again with --approve REQ (a granted purge request) to purge.", file=sys.stderr)
@@ -158,16 +180,16 @@ def run_purge(args: argparse.Namespace) -> int:
                                f"purge again to finish ({removed} of {len(todo)} removed)") from None
             removed += 1
             _fsync_dir(path.parent, config.ingest.fsync)
-    emit(rows, COLUMNS, args.format)
+    emit(rows, COLUMNS, args.format, zone=zone)
     print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), request "
           f"{args.approve} of {args.by}, approved by {request.grant['decided_by']}; their catalog rows stay",
           file=sys.stderr)
     return 0
 
 
-def _why(r, now: datetime) -> str:
+def _why(r, now: datetime, zone) -> str:
     if r.state(now) == "retained":
-        return f"kept until {r.retention.until:%Y-%m-%d}: {r.retention.reason}"
+        return _("kept until {until}: {reason}").format(until=show(r.retention.until, zone), reason=r.retention.reason)
     return r.retention.reason
 
 

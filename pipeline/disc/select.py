@@ -14,6 +14,8 @@ from catalog.store import Catalog
 from pipeline.records.lookup import LookupProblem, resolve_shas
 from pipeline.records.state import ArchiveState
 from pipeline.common.clock import now_utc
+from pipeline.common.times import Zones, as_utc
+from pipeline.rules.clocks import placed_start
 
 SELECTION_GROUP = "selection"
 
@@ -39,8 +41,9 @@ def by_sha(known: dict[str, dict], shas: list[str]) -> dict[str, list[str]]:
 
 
 def by_device(known: dict[str, dict], devices: list[str], since: datetime | None,
-              until: datetime | None) -> dict[str, list[str]]:
-    """Recordings of the devices whose start time is in [since, until] (device time)."""
+              until: datetime | None, zones: Zones | None = None) -> dict[str, list[str]]:
+    """Recordings of the devices whose start is in [since, until] (instants)."""
+    zones = zones or Zones()
     chosen: dict[str, list[str]] = {}
     present = {r["device_id"] for r in known.values()}
     missing = [d for d in devices if d not in present]
@@ -48,7 +51,7 @@ def by_device(known: dict[str, dict], devices: list[str], since: datetime | None
         names = ", ".join(sorted(str(d) for d in present if d)[:20])
         raise SelectionError(f"no recordings of device(s) {', '.join(missing)} (devices in the archive: {names})")
     for sha, row in known.items():
-        if row["device_id"] in devices and _in_window(row["start_time"], since, until):
+        if row["device_id"] in devices and _in_window(_start(row, zones), since, until):
             chosen[sha] = [SELECTION_GROUP]
     if not chosen:
         raise SelectionError("the devices have no recordings starting in the --since/--until window")
@@ -68,6 +71,11 @@ def by_cases(state: ArchiveState, case_ids: list[str], strict: bool = True) -> d
         for sha in sorted(members[case]):
             chosen.setdefault(sha, []).append(case)
     return chosen
+
+
+def _start(row: dict, zones: Zones) -> datetime | None:
+    """A recording's start instant (its device clock placed in the device's zone)."""
+    return placed_start(row, zones.device(row.get("device_id"))[0])
 
 
 def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
@@ -92,17 +100,11 @@ def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
 
 
 def _in_window(start, since, until) -> bool:
+    """Instants compared as instants (a bound without a zone is taken as UTC, as stored)."""
     if since is None and until is None:
         return True
     if start is None:
         return False
-    start, since, until = (_naive(t) for t in (start, since, until))
+    start, since, until = (as_utc(t) if isinstance(t, datetime) else t for t in (start, since, until))
     return (since is None or start >= since) and (until is None or start <= until)
-
-
-def _naive(t):
-    """Device times carry no zone; compare a zoned bound by its wall-clock reading."""
-    if isinstance(t, datetime) and t.tzinfo is not None:
-        return t.replace(tzinfo=None)
-    return t
 

@@ -20,7 +20,8 @@ from pipeline.common import inputs
 from pipeline.common.clock import new_id
 from pipeline.common.i18n import _
 from pipeline.records import outbox
-from pipeline.rules.custody import attribute, device_to_utc, holder_periods
+from pipeline.rules.clocks import placed_end, placed_start
+from pipeline.rules.custody import attribute, holder_periods
 from pipeline.rules.retention import Subject, matches
 
 TARGETS = {"view": ("recording", "case"), "export": ("recording", "case"), "purge": ("recording", "expired")}
@@ -152,8 +153,8 @@ def cases_of(recording: dict | None, assignments: list[dict], handovers: list[di
     if recording is None:
         return set()
     row = recording
-    offset = config.compliance.offset_hours(row["device_id"])
-    start, end = device_to_utc(row["start_time"], offset), device_to_utc(row["end_time"], offset)
+    zone, _ = config.zones().device(row["device_id"])
+    start, end = placed_start(row, zone), placed_end(row, zone)
     periods = holder_periods(handovers).get(row["device_id"])
     who = attribute(row["officer_id"], start, periods)
     subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"])

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from pipeline.archive.bagit import Bag, BagMismatch
 from pipeline.common.clock import new_id
+from pipeline.common.times import Zones, iso, local_day
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -31,6 +32,7 @@ class Export:
     at: datetime
     request_id: str | None = None        # the access request, when approved in the archive
     client: str | None = None
+    zone: tzinfo | None = None           # the site's zone: bag-info dates are read by people
 
 
 def file_names(rows: list[dict]) -> list[str]:
@@ -71,8 +73,9 @@ def write_bag(archive: Path, rows: list[dict], dest: Path, export: Export, chunk
 
 
 def _info(export: Export) -> list[tuple[str, str]]:
-    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", f"{export.at:%Y-%m-%d}"),
-            ("Export-Time", f"{export.at:%Y-%m-%dT%H:%M:%SZ}"), ("Approval-Reference", export.approval_ref),
+    zone = export.zone or Zones().site_zone
+    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", local_day(export.at, zone).isoformat()),
+            ("Export-Time", iso(export.at, zone)), ("Approval-Reference", export.approval_ref),
             ("Exported-By", export.by)]
     if export.reason:
         info.append(("Export-Reason", export.reason))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,7 +85,7 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     outcome = demux.demux_file(object_path, digest.sha256, signature, digest.size, cfg.demux)
     exif_time = outcome.photo.datetime_original if outcome.photo else None
     tags = outcome.media.tags if outcome.media else {}
-    who = naming.identify(Path(src.path).name, tags, exif_time, cfg.identity)
+    who = naming.identify(Path(src.path).name, tags, exif_time, cfg.identity, cfg.zones())
 
     thumbs = thumbnails.make_thumbnails(object_path, digest.sha256, outcome, cfg.thumbnails)
 
@@ -103,8 +103,10 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
         "sha256": digest.sha256, "xxh3_128": digest.xxh3_128, "size": digest.size,
         "kind": outcome.kind, **outcome.fields,
         "device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
-        "start_time": who.start_time,
-        "end_time": who.start_time + timedelta(seconds=duration) if who.start_time and duration else who.start_time,
+        "start_time": who.start_time, "end_time": who.end_time(duration),
+        "start_utc": who.start_utc, "end_utc": who.end_utc(duration),
+        "utc_offset_s": who.utc_offset_s, "time_zone": who.time_zone, "zone_source": who.zone_source,
+        "container_time_zone": who.container_time_zone, "naming_profile": who.profile,
         "time_source": who.time_source, "identity_source": who.identity_source,
         "name_time": who.name_time, "container_time": who.container_time,
         "source_name": Path(src.path).name,
@@ -118,7 +120,8 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> File
     found = file_gaps(outcome, cfg.gaps)
     if found:
         dependents["gaps"] = gap_rows(digest.sha256, found, device_id=who.device_id, officer_id=who.officer_id,
-                                      start_time=who.start_time, run_id=ctx.run_id, detected_at=now_utc())
+                                      start_time=who.start_time, start_utc=who.start_utc, run_id=ctx.run_id,
+                                      detected_at=now_utc())
     if thumbs is not None:
         recording["decode_errors"], recording["thumbnail_count"] = thumbs.decode_errors, len(thumbs.rows)
         dependents["thumbnails"] = thumbs.rows

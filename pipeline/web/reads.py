@@ -44,11 +44,14 @@ class Reader:
 
     # -- device clocks ---------------------------------------------------------------------------
     def offset_sql(self, column: str = "device_id") -> str:
-        """Seconds a device's clock runs ahead of UTC, as SQL."""
-        comp = self.config.compliance
-        cases = [(d.partition("=")[0].strip(), comp.offset_hours(d.partition("=")[0].strip()))
-                 for d in comp.device_utc_offsets]
-        default = f"{comp.device_utc_offset_hours * 3600:.1f}"
+        """Seconds a device's clock runs ahead of UTC, as SQL (each device's zone at its current offset:
+        exact for a zone without daylight saving such as Asia/Shanghai)."""
+        from pipeline.common.clock import now_utc
+        from pipeline.common.times import offset_s
+
+        zones, now = self.config.zones(), now_utc()
+        cases = [(d, offset_s(now, zones.device(d)[0]) / 3600) for d, _, _ in zones.devices]
+        default = f"{offset_s(now, zones.device(None)[0]):.1f}"
         if not cases:
             return default
         whens = " ".join(f"WHEN {_literal(d)} THEN {h * 3600:.1f}" for d, h in cases)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.common.i18n import _
 from pipeline.common.inputs import InputError
-from pipeline.rules.custody import device_to_utc
+from pipeline.common.times import wall_to_utc
 
 DEFAULT_ZONE = "Asia/Shanghai"
 UTC = timezone.utc
@@ -35,8 +35,10 @@ def show(value: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> st
 
 
 def device_to_site(value: datetime | None, device_id: str | None, config) -> datetime | None:
-    """A device-clock time (naive, the device's configured offset) as an aware UTC time."""
-    return device_to_utc(value, config.compliance.offset_hours(device_id))
+    """A device-clock time (naive, in the device's zone: ``Config.zones``) as an aware UTC time."""
+    if value is None:
+        return None
+    return wall_to_utc(value, config.zones().device(device_id)[0])
 
 
 def wall(value: datetime | None, zone: ZoneInfo) -> datetime | None:
