@@ -247,3 +247,14 @@ def test_a_forged_intent_journal_is_not_believed_when_the_archive_signs(archive,
     assert trustkit.run(capsys, "case", "open", "C5", "--archive", archive, "--by", "Doe")[0] == 0
     assert part not in sealed_paths(archive)
     assert part in untracked(archive, capsys)
+
+
+def test_quarantine_and_verify_refuse_bad_arguments(archive, capsys):
+    before = trustkit.fingerprint(archive)
+    code, _, err = trustkit.run(capsys, "quarantine", "objects/../catalog", "--archive", archive, "--by", "X",
+                                "--reason", "Y")
+    assert code == 2 and "not untracked files of this archive" in err
+    assert trustkit.run(capsys, "quarantine", "--archive", archive, "--by", "X")[0] == 2      # --reason too
+    code, _, err = trustkit.run(capsys, "verify", "--archive", archive, "--expect-head", "not-hex\n")
+    assert code == 2 and "16 to 64 hex digits" in err
+    assert trustkit.fingerprint(archive) == before
