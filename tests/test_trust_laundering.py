@@ -10,7 +10,6 @@ archive.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 

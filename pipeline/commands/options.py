@@ -15,7 +15,7 @@ from pipeline.common import times
 from pipeline.common.clock import now_utc
 from pipeline.common.i18n import _
 from pipeline.common.text import csv_cell, display_width, for_terminal, pad
-from pipeline.config import Config, ConfigError, SiteConfig, load_config
+from pipeline.config import Config, ConfigError, SiteConfig
 
 FORMATS = ("table", "csv", "json")
 DEFAULT_ZONE = times.zone_named(SiteConfig().time_zone)

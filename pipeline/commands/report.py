@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_time
-from pipeline.common.clock import now_utc
 
 HELP = """\
 Write a review report of an archive as ONE self-contained HTML file (no network, no other

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
