@@ -22,8 +22,9 @@ def built(tmp_path_factory, ray_local):
     (root / "site.toml").write_text(SITE_CONFIG)
     config = load_config(root / "site.toml")
     profiles_drop(root / "drop")
-    summary = ingest([root / "drop"], root / "archive", config)
-    return {"root": root, "archive": root / "archive", "config": config, "summary": summary,
+    first = ingest([root / "drop" / "dock1"], root / "archive", config)
+    again = ingest([root / "drop" / "dock2"], root / "archive", config)     # the copies, docked later
+    return {"root": root, "archive": root / "archive", "config": config, "summary": first, "again": again,
             "site": root / "site.toml"}
 
 
@@ -47,13 +48,13 @@ def test_a_site_profile_reads_its_recorders_local_container_time(built):
 
 
 def test_the_ingest_summary_counts_what_needs_a_person(built):
-    summary = built["summary"]
+    summary, again = built["summary"], built["again"]
     assert summary.files_unattributed == 1 and summary.unattributed[0].endswith("MOV0001.MP4")
-    assert summary.conflicting == 1
+    assert summary.conflicting == 0 and again.conflicting == 1 and again.files_unattributed == 0
     text = summary.render()
     assert "1 new recording(s) matched no naming profile" in text and "MOV0001.MP4" in text
-    assert "1 file(s) docked under names that disagree" in text
-    assert summary.to_dict()["files_unattributed"] == 1
+    assert "1 file(s) docked under names that disagree" in again.render()
+    assert summary.to_dict()["files_unattributed"] == 1 and again.to_dict()["files_conflicting"] == 1
 
 
 def test_identical_bytes_keep_both_identities_and_a_disagreement_is_shown(built, capsys):

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from catalog.store import Catalog
 from pipeline.archive import chain
 from pipeline.records import statements
 from tests.helpers import cli, copy_of, ingest, lean_config, listed, table
@@ -136,7 +135,10 @@ def test_statements_written_before_they_were_objects_stay_readable_and_exportabl
     old = {"statement_id": "STM-old", "explanation_id": "x", "gap_id": gap["gap_id"], "file_name": "old.txt",
            "media_type": "text/plain", "size": 9, "sha256": hashlib.sha256(b"old bytes").hexdigest(),
            "content": b"old bytes", "uploaded_by": "pc.li", "uploaded_at": datetime.now(timezone.utc)}
-    Catalog(archive, fsync=False).commit({"statements": [old]}, tag="before-objects")
+    from pipeline.archive.writer import writing_run
+
+    with writing_run(archive, lean_config(), "test statement before objects") as run:   # sealed, as then
+        run.catalog.commit({"statements": [old]}, tag=run.run_id)
     (row,) = table(archive, "statements")
     assert row["archive_path"] is None and statements.content(archive, row) == b"old bytes"
     dest = tmp_path / "out"

@@ -84,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("ledger", help="per device: registration, holders, recordings, interruptions, faults",
                        description=LEDGER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(q)
-    q.add_argument("--device", metavar="DEVICE", help="only this device")
+    q.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
+                   help="only this device")
     add_format(q)
     q.set_defaults(handler=run_ledger)
 
@@ -194,8 +195,9 @@ def _render(d: dict, zone) -> str:
     if d["unheld"]["recordings"]:
         lines.append(_("  nobody    {n} file(s), {hours} recorded while nobody held the device").format(
             n=d["unheld"]["recordings"], hours=human_duration(d["unheld"]["hours"] * 3600)))
-        lines += [f"    {f['sha256'][:12]} {t(f['source_name'])} {iso(f['start_time'], zone)}"
-                  for f in d["unheld"]["files"][:20]]
+        if d["holders"]:                     # with no handover at all, every file is; naming them says nothing
+            files = sorted(d["unheld"]["files"], key=lambda f: f["start_time"])
+            lines += [f"    {f['sha256'][:12]} {t(f['source_name'])} {iso(f['start_time'], zone)}" for f in files[:20]]
     counts = d["interruptions"]
     lines.append(_("  recorded  {n} file(s), {hours}; {gaps} gap(s): {need} need an explanation ({ok} explained, "
                    "{bad} not), {free} between sessions; {late} late upload(s); {clock} clock problem(s); "
@@ -230,6 +232,8 @@ def _render_conflicts(conflicts: list[dict]) -> list[str]:
 
 def _render_unattributed(d: dict, zone) -> str:
     t = text.for_terminal
+    if not d["files"] and not d["conflicts"]:
+        return _("unattributed: none (every recording is attributed to a device)")
     lines = [_("unattributed: {n} recording(s) no naming profile attributes to a device "
                "(`fieldrec attribute SHA --device D --officer O --by NAME --reason TEXT`)").format(n=d["recordings"])]
     lines += [f"  {f['sha256'][:12]} {t(f['source_name'])} {f['kind']} " + _("first seen {at}").format(

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--device", metavar="ID", help="only this device")
+    p.add_argument("--device", metavar="ID", type=text.arg(text.identifier, what="device id"), help="only this device")
     add_time(p, "--since", help="only gaps starting at or after this (clock gaps, whose device time is wrong: "
                                 "detected at or after it)")
     p.add_argument("--unexplained", action="store_true",
@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("explain", help="record why a gap happened", description=EXPLAIN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("gap_id", metavar="GAP_ID", help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
+    e.add_argument("gap_id", metavar="GAP_ID", type=text.arg(text.identifier, what="gap id"), help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
                    "of at least 6 characters)")
     add_archive(e)
     e.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text),
@@ -139,8 +139,9 @@ def run_gaps(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for g in rows:
-            writer.writerow([text.csv_cell(_text(g.get(c), zone) or "") if not isinstance(g.get(c), float)
-                             else repr(g.get(c)) for c in EXPORT_COLUMNS])
+            writer.writerow([text.csv_cell(_text(g.get(c), zone)) if isinstance(g.get(c), str)
+                             else repr(g.get(c)) if isinstance(g.get(c), float) else _text(g.get(c), zone)
+                             for c in EXPORT_COLUMNS])
     else:
         cells = [[text.for_terminal(_text({**g, "where": _where(g), "session": g["session_id"] or "-",
                                            "needs": g["needs_explanation"],
@@ -168,11 +169,10 @@ def _shown(g: dict, zones) -> dict:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from catalog.store import Catalog
     from pipeline.records import gapstate, statements
     from pipeline.commands.options import writing
 
-    if not args.reason.strip():
+    if not args.reason:
         raise UsageError(_("--reason must not be empty"))
     config = config_of(args)
     _catalog(args.archive)
@@ -184,9 +184,8 @@ def run_explain(args: argparse.Namespace) -> int:
         except statements.StatementProblem as exc:
             raise UsageError(_("--attach: {problem}").format(problem=exc)) from None
     try:
-        with writing(args.archive, f"explain {args.gap_id}", config):
-            catalog = Catalog(args.archive, fsync=config.ingest.fsync).create()    # finishes an interrupted commit
-            row, statement = gapstate.explain(catalog, args.gap_id, reason=args.reason, by=args.by,
+        with writing(args.archive, f"explain {args.gap_id}", config) as run:
+            row, statement = gapstate.explain(run.catalog, args.gap_id, reason=args.reason, by=args.by,
                                               approved_by=args.approved_by, spoken=args.spoken,
                                               statement=attached and (args.attach.name, *attached))
     except gapstate.UnknownGap as exc:

@@ -13,14 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.store import Catalog, to_table
-from pipeline.archive import chain
+from pipeline.archive.writer import writing_run
 from pipeline.runs import runner, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gapstate import refresh as refresh_gaps
-from pipeline.archive.lock import ArchiveLock
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
 from pipeline.common.i18n import _
 from pipeline.common.text import for_terminal
@@ -177,8 +176,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
     run_id = new_id()
     summary = RunSummary(run_id, str(archive), now_utc(), sources=[str(s) for s in sources])
     t0, cpu0 = time.monotonic(), time.process_time()
-    with ArchiveLock(archive, f"ingest {run_id}"):
-        catalog = Catalog(archive, fsync=config.ingest.fsync).create()
+    with writing_run(archive, config, "ingest", run_id=run_id) as run:
+        config, catalog = run.config, run.catalog          # the archive's own settings from here on
         store = ObjectStore(archive, fsync=config.ingest.fsync).create()
         store.sweep()
         known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
@@ -209,6 +208,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             try:
                 for results in runner.run_batches(_guarded, batches, ctx, window=window):
                     for result in results:
+                        if result.new_object:
+                            run.created_objects.add(result.recording["archive_path"])
                         new = buffer.add(result)
                         _count(summary, result, new)
                         if new and with_proxies and (job := transcode.stage.job_for(result.recording)):
@@ -237,7 +238,6 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             store.sweep()               # copies abandoned by killed or cancelled workers
             if proxy_jobs:
                 transcode.stage.sweep(archive)
-        chain.seal(archive, run_id, config, command="ingest")
     return summary
 
 

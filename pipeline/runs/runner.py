@@ -6,7 +6,7 @@ This is the only module that imports Ray for per-file work. Stages know nothing 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -18,6 +18,8 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 import ipaddress  # noqa: E402
 
 import ray  # noqa: E402
+
+from pipeline.runs import reaper  # noqa: E402
 
 # Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
 # the loopback range is kept as given. The private local instance lives on this one, so its
@@ -40,6 +42,7 @@ class Cluster:
     cpus: int
     nodes: int
     started_here: bool
+    watchdog: object | None = field(default=None, compare=False, repr=False)   # reaper.Watchdog
 
 
 def connect(address: str | None = None, workers: int | None = None) -> Cluster:
@@ -48,6 +51,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
     Never attaches silently to a cluster that merely happens to run on this machine.
     """
     started = False
+    watchdog = None
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
@@ -57,6 +61,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
             host = _loopback_host(address)
             ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
         else:
+            watchdog = reaper.Watchdog()       # the private instance dies with this process
             ray.init(
                 address="local",
                 num_cpus=workers or os.cpu_count() or 1,
@@ -68,12 +73,14 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
         started = True
     resources = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return Cluster(address or "local", int(resources.get("CPU", 1)), len(nodes), started)
+    return Cluster(address or "local", int(resources.get("CPU", 1)), len(nodes), started, watchdog)
 
 
 def shutdown(cluster: Cluster) -> None:
     if cluster.started_here and ray.is_initialized():
         ray.shutdown()
+    if cluster.watchdog is not None:
+        cluster.watchdog.stop()
 
 
 def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_files: int) -> list[list[int]]:
