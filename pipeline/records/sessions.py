@@ -30,14 +30,24 @@ COLUMNS = ["sha256", "kind", "device_id", "officer_id", "start_time", "end_time"
            "start_utc", "end_utc", "time_zone", "container_time_zone", "important", "source_name", "name_time"]
 
 
-def _placed(recordings: pa.Table, config: Config, zones: Zones, identities: Identities | None) -> list[dict]:
-    """Recordings of the timeline's kinds, attributed to a device, with ``start``/``end`` as instants."""
+def _placed(recordings: pa.Table, config: Config, zones: Zones, identities: Identities | None,
+            devices: set[str] | None = None) -> list[dict]:
+    """Recordings of the timeline's kinds, attributed to a device (``devices``: only these), with
+    ``start``/``end`` as instants."""
     table = recordings.filter(pc.is_in(recordings["kind"], value_set=pa.array(list(config.gaps.timeline_kinds),
                                                                               pa.string())))
-    rows = identities.apply(table.to_pylist()) if identities is not None else table.to_pylist()
+    reattributed = set(identities.attributions) | set(identities.names) if identities is not None else set()
+    if devices is not None:           # a person's attribution may move a recording to one of them
+        keep = pc.is_in(table["device_id"], value_set=pa.array(sorted(devices), pa.string()))
+        if reattributed:
+            keep = pc.or_(keep, pc.is_in(table["sha256"], value_set=pa.array(sorted(reattributed), pa.string())))
+        table = table.filter(keep)
+    rows = table.to_pylist()
+    if reattributed:
+        rows = identities.apply(rows)
     out = []
     for r in rows:
-        if r["device_id"] is None:
+        if r["device_id"] is None or (devices is not None and r["device_id"] not in devices):
             continue
         zone, _ = zones.device(r["device_id"])
         r["start"] = placed_start(r, zone)
@@ -94,7 +104,8 @@ def annotate(catalog: Catalog, gaps: list[dict], config: Config, zones: Zones, *
     """``gaps`` (placed, with ``current``) with ``session_id``, ``needs_explanation`` and
     ``need_reason`` added."""
     recordings = recordings if recordings is not None else catalog.read("recordings", COLUMNS)
-    rows = _placed(recordings, config, zones, identities)
+    # Sessions name the gaps' places: only devices with a gap need theirs.
+    rows = _placed(recordings, config, zones, identities, {g["device_id"] for g in gaps if g["device_id"]})
     session_of = {sha: s.session_id for sessions in _sessions(rows, gaps, config, zones).values()
                   for s in sessions for sha in s.members}
     pauses = [g for g in gaps if g["kind"] == "between_files" and (g["duration_s"] or 0) > config.gaps.session_break_s]
