@@ -135,3 +135,13 @@ def test_a_note_keeps_its_lines_and_loses_its_control_characters(archive, capsys
     assert row["note"] == "lens fogged\nbattery hot\\x07"
     code, out, _ = cli(capsys, "ledger", "--archive", archive, "--device", "LED1")
     assert "lens fogged\\x0abattery hot\\x07" in out            # one line on a terminal
+
+
+def test_registering_again_updates_the_details_and_keeps_the_first_date(archive, capsys):
+    keep_the_ledger(archive, capsys)
+    code, out, _ = cli(capsys, "device", "register", "LED1", "--unit", "执法二中队", "--at", typed(20), "--by", "Desk",
+                       "--archive", archive)
+    assert code == 0 and "registration updated" in out
+    (led,) = listed(capsys, "ledger", "--archive", archive, "--device", "LED1")
+    reg = led["registration"]
+    assert (reg["unit"], reg["model"], reg["registered_at"]) == ("执法二中队", "DSJ-V7", instant(6).isoformat())

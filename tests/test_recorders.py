@@ -166,3 +166,18 @@ def test_a_site_profile_adds_to_the_shipped_ones_and_order_can_narrow_them(tmp_p
     assert match_name("DSJ-A8_012345_20250602090000_0001.MP4", config.identity) == (None, {})
     assert match_name("CAMA_OF7_20250602090000_0001.MP4", config.identity)[0].name == "default"
     assert json.dumps(dataclasses.asdict(config.identity), ensure_ascii=False)      # still plain data
+
+
+def test_profiles_belong_to_the_archive_a_config_may_repeat_not_change_them(built, archive, capsys, tmp_path):
+    assert cli(capsys, "ledger", "--archive", archive, "--config", built["site"])[0] == 0      # repeats them
+    other = tmp_path / "other.toml"
+    other.write_text(built["site"].read_text().replace("ZFY", "ZFX"))
+    code, _, err = cli(capsys, "ledger", "--archive", archive, "--config", other)
+    assert code == 2 and "identity.profiles" in err and "fieldrec config set" in err
+    code, _, err = cli(capsys, "config", "set", "identity.order", '["vendor", "default"]', "--archive", archive,
+                       "--by", "Desk", "--reason", "only our two makes")
+    assert code == 0, err
+    from pipeline.archive import settings
+    from pipeline.stages.naming import profiles
+
+    assert [p.name for p in profiles(settings.load(archive).identity)] == ["vendor", "default"]
