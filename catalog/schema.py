@@ -56,11 +56,16 @@ RECORDINGS = pa.schema([
     ("ingested_at", TS_UTC),
     ("decode_errors", pa.int32()),       # chosen keyframes (or the photo) that failed to decode
     ("thumbnail_count", pa.int32()),     # rows in `thumbnails`; null when the stage was off
+    ("source_name_bytes", pa.binary()),  # the file name's exact bytes (source_name is readable text:
+                                         # bytes that are not UTF-8 are written \xNN there)
 ])
+
+# Why a source was not processed to its end; null when it was (whatever its status).
+FAILURES = ("read_error", "not_a_file", "link_out", "stage_error", "worker_died", "timed_out")
 
 SIGHTINGS = pa.schema([
     ("sha256", pa.string()),             # null when the source could not be read at all
-    ("source_path", pa.string()),
+    ("source_path", pa.string()),        # readable text: bytes that are not UTF-8 are written \xNN
     ("size", pa.int64()),
     ("mtime", TS_UTC),
     ("mtime_ns", pa.int64()),
@@ -68,6 +73,10 @@ SIGHTINGS = pa.schema([
     ("error_message", pa.string()),
     ("run_id", pa.string()),
     ("seen_at", TS_UTC),
+    ("source_path_bytes", pa.binary()),  # the path's exact bytes, as the file system gave them
+    ("link_target", pa.string()),        # a symbolic link: where it points (readable text)
+    ("failure", pa.string()),            # one of FAILURES, or null
+    ("error_stage", pa.string()),        # the stage that failed or was running (checksum, demux, ...)
 ])
 
 STREAMS = pa.schema([

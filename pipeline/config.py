@@ -36,10 +36,38 @@ class IngestConfig:
     change_retries: int = 2
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
-    # Re-read sources whose earlier sighting was unreadable (permissions fixed, say).
-    retry_unreadable: bool = False
+    # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
+    # that finds one unchanged adds no row. Files that killed their worker or ran out of time are
+    # tried again only with `--retry-failed`.
+    retry_unreadable: bool = True
     # Make review proxies during ingest (the transcode stage); `--proxies` overrides.
     proxies: bool = False
+    # Follow symbolic links that lead out of the source folders, and links to folders
+    # (`--follow-links`). Off: such a link gets a sighting naming its target, and nothing is stored.
+    follow_links: bool = False
+    # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
+    # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
+    time_budget_s: float = 120.0
+    time_budget_mb_s: float = 2.0
+    # A file whose worker process died is tried alone this many more times before it gets its row.
+    worker_retries: int = 2
+    # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
+    file_mode: int = 0o440
+
+    def validate(self) -> None:
+        if not 1 <= self.time_budget_s <= 7 * 86400:
+            raise ConfigError(f"ingest.time_budget_s: expected 1 to 604800 seconds, got {self.time_budget_s}")
+        if not 0.01 <= self.time_budget_mb_s <= 100_000:
+            raise ConfigError(f"ingest.time_budget_mb_s: expected 0.01 to 100000 MB/s, got {self.time_budget_mb_s}")
+        if not 0 <= self.worker_retries <= 10:
+            raise ConfigError(f"ingest.worker_retries: expected 0 to 10, got {self.worker_retries}")
+        if self.file_mode & ~0o444 or not self.file_mode & 0o400:
+            raise ConfigError(f"ingest.file_mode: expected read-only bits that include the owner's, such as "
+                              f"0o440 or 0o444 (write it 0o440), got {self.file_mode:#o}")
+
+    def time_budget(self, size: int) -> float:
+        """Seconds a file of ``size`` bytes may take through every per-file stage."""
+        return self.time_budget_s + size / (self.time_budget_mb_s * 1e6)
 
 
 @dataclass(frozen=True)

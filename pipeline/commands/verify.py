@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import errno
 import json
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_ray, config_of
+from pipeline.commands.options import add_ray, config_of, ray_address
 
 EXIT_PROBLEMS = 3
 
@@ -76,18 +77,21 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.native.signing import KeyFileError
     from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs.runner import ClusterUnreachable
 
     config = config_of(args)
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    address = ray_address(args)
     try:
-        report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
-                        address=args.address, workers=args.workers, seed=args.seed)
+        with contextlib.redirect_stdout(sys.stderr):     # stdout: the report alone
+            report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
+                            address=address, workers=args.workers, seed=args.seed)
     except (AuditError, KeyFileError) as exc:
         raise UsageError(str(exc)) from None
-    except ArchiveBusy as exc:
+    except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
         hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"

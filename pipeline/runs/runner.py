@@ -6,7 +6,10 @@ This is the only module that imports Ray for per-file work. Stages know nothing 
 from __future__ import annotations
 
 import os
+import socket
+import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -18,6 +21,9 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 import ipaddress  # noqa: E402
 
 import ray  # noqa: E402
+
+from pipeline.common.i18n import _  # noqa: E402
+from pipeline.runs import supervise  # noqa: E402
 
 # Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
 # the loopback range is kept as given. The private local instance lives on this one, so its
@@ -42,20 +48,87 @@ class Cluster:
     started_here: bool
 
 
+class ClusterUnreachable(RuntimeError):
+    """The Ray address given cannot be used: nothing answers there, or not as a Ray cluster."""
+
+
+class AddressNotSupported(ClusterUnreachable):
+    """The Ray address is not of a form fieldrec can use (a usage error)."""
+
+
+# Waited for each of: the TCP connection, the reply to an HTTP/2 greeting (gRPC, which Ray's GCS
+# speaks). Together they stay well under the 30 s an operator should wait to learn of a typo.
+PROBE_TIMEOUT_S = 10.0
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + struct.pack(">I", 0)[1:] + b"\x04\x00" + struct.pack(">I", 0)
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` is not a Ray address fieldrec can use, or None. No network involved."""
+    if address in ("auto", "local"):
+        return None
+    if "://" in address:
+        if address.split("://", 1)[0] == "ray":
+            return _("{address}: Ray Client addresses (ray://) are not supported: fieldrec follows each file's "
+                     "progress through streaming tasks, which Ray Client cannot run. Give the cluster's GCS "
+                     "address instead (HEAD_HOST:6379), from a machine that reaches every node").format(address=address)
+        return _("{address}: not a Ray cluster address; give HOST:PORT of the head node's GCS (port 6379 "
+                 "unless the cluster was started otherwise)").format(address=address)
+    host, sep, port = address.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        return _("{address}: not a Ray cluster address; give HOST:PORT, e.g. head.example:6379").format(address=address)
+    return None
+
+
+def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Refuse, within seconds, an address that is not a Ray cluster's GCS (``host:port``) or where
+    nothing answers: ``ray.init`` would otherwise wait minutes (holding the archive lock)."""
+    problem = address_problem(address)
+    if problem:
+        raise AddressNotSupported(problem)
+    if address in ("auto", "local"):
+        return
+    host, _sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            if os.environ.get("RAY_USE_TLS", "0") in ("", "0"):
+                conn.settimeout(timeout)
+                conn.sendall(_H2_PREFACE)
+                reply = conn.recv(9)
+                if len(reply) < 9 or reply[3] != 0x04:          # a SETTINGS frame: an HTTP/2 server
+                    raise ClusterUnreachable(_(
+                        "{address} answers, but not as a Ray cluster (no gRPC there): check the port "
+                        "(the head node's GCS port, 6379 unless the cluster was started otherwise)").format(
+                            address=address))
+    except OSError as exc:
+        what = _("no answer within {s:.0f} s").format(s=timeout) if isinstance(exc, socket.timeout) \
+            else (exc.strerror or str(exc))
+        raise ClusterUnreachable(_(
+            "the Ray cluster at {address} cannot be reached ({what}); check the address and that the "
+            "cluster is running, or leave out --address to run on this machine").format(
+                address=address, what=what)) from None
+
+
 def connect(address: str | None = None, workers: int | None = None) -> Cluster:
     """Join ``address`` (or ``RAY_ADDRESS``); without one, start a private local instance.
 
-    Never attaches silently to a cluster that merely happens to run on this machine.
+    Never attaches silently to a cluster that merely happens to run on this machine. Raises
+    ``ClusterUnreachable`` within seconds when the address cannot be used.
     """
     started = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
         if address:
+            check_address(address)
             # A driver joining a cluster on this machine's loopback must say so, or Ray looks for
             # a node at the outward address.
             host = _loopback_host(address)
-            ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
+            try:
+                ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
+            except (Exception, SystemExit) as exc:     # Ray ends the process when the GCS never answers
+                raise ClusterUnreachable(_("cannot join the Ray cluster at {address}: {error}").format(
+                    address=address, error=str(exc) or type(exc).__name__)) from None
         else:
             ray.init(
                 address="local",
@@ -102,52 +175,104 @@ def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_fil
     return tasks
 
 
-def _run_batch(fn: Callable, items: list, ctx) -> list:
+def _run_batch(fn: Callable, items: list, ctx, note_path: str | None):
+    """One task: each item through ``fn``, saying when it starts and what it gives (a streaming task)."""
     node = ray.get_runtime_context().get_node_id()
-    return [fn(item, ctx, node) for item in items]
+    note = (lambda content: supervise.write_note(note_path, content)) if note_path else None
+    for i, item in enumerate(items):
+        yield supervise.Started(i)
+        yield supervise.Finished(i, fn(item, ctx, node, note))
 
 
 # SPREAD: a cluster's nodes share the drop from the first task on, instead of the driver's node
-# queueing short tasks that others could run. On a single node it changes nothing.
-_remote_batch = ray.remote(num_cpus=1, max_retries=3, scheduling_strategy="SPREAD")(_run_batch)
+# queueing short tasks that others could run. On a single node it changes nothing. No retries by
+# Ray: a task whose worker dies is split up and its items isolated (``supervise``), never re-run
+# whole until the run fails.
+_remote_batch = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming",
+                           scheduling_strategy="SPREAD")(_run_batch)
+
+# Environment the workers must see as the driver does, also on a cluster started elsewhere.
+PASSED_ENV = ("FIELDREC_TEST_CRASH",)
 
 
-def run_batches(fn: Callable, batches: Sequence[list], ctx, *, window: int,
-                resources: dict | None = None) -> Iterator[list]:
-    """Run ``fn(item, ctx, node)`` over every batch on Ray, at most ``window`` tasks in flight.
+class RayEngine:
+    """``supervise.Engine`` on Ray: a task is a streaming generator, cancelled by killing its worker."""
 
-    Yields each batch's list of results as it completes. ``fn`` must guard its own per-item
-    errors; an exception it lets through (an archive that cannot be written) ends the run.
-    """
-    remote = _remote_batch.options(**resources) if resources else _remote_batch
-    ctx_ref = ray.put(ctx)
-    fn_ref = ray.put(fn)
-    pending = []
-    it = iter(batches)
-    try:
-        while True:
-            while len(pending) < window:
-                batch = next(it, None)
-                if batch is None:
+    def __init__(self, resources: dict | None = None):
+        options = dict(resources or {})
+        env = {name: os.environ[name] for name in PASSED_ENV if os.environ.get(name)}
+        if env:
+            options["runtime_env"] = {"env_vars": env}
+        self.remote = _remote_batch.options(**options) if options else _remote_batch
+        self._shared: dict[int, tuple] = {}
+
+    def _refs(self, fn: Callable, ctx) -> tuple:
+        key = (id(fn), id(ctx))
+        if key not in self._shared:            # shipped once per run, not once per task
+            self._shared[key] = (ray.put(fn), ray.put(ctx), fn, ctx)
+        return self._shared[key][:2]
+
+    def submit(self, fn: Callable, items: list, ctx, note_path: str | None):
+        fn_ref, ctx_ref = self._refs(fn, ctx)
+        return self.remote.remote(fn_ref, items, ctx_ref, note_path)
+
+    def poll(self, handles: list, timeout: float) -> list[tuple]:
+        if not handles:
+            return []
+        ready, rest = ray.wait(handles, num_returns=1, timeout=timeout)
+        if ready and rest:
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+            ready += more
+        events = []
+        for gen in ready:
+            while True:                        # every event already there, in order
+                event = self._next(gen)
+                events.append((gen, event))
+                if isinstance(event, (supervise.Ended, supervise.Died)) or not ray.wait([gen], timeout=0)[0]:
                     break
-                pending.append(remote.remote(fn_ref, batch, ctx_ref))
-            if not pending:
-                return
-            done, pending = ray.wait(pending, num_returns=1)
-            try:
-                results = ray.get(done[0])
-            except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, Exception):
-                    raise exc.cause from None     # the task's own error (ArchiveWriteError), errno intact
-                raise
-            yield results
-    finally:
-        # Stopped early (an archive error, an interrupt): stop the tasks still running and wait for
-        # them to end, so no worker goes on writing after the caller has cleaned up.
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if pending:
-            ray.wait(pending, num_returns=len(pending), timeout=30)
+        return events
+
+    @staticmethod
+    def _next(gen):
+        try:
+            ref = next(gen)
+        except StopIteration:
+            return supervise.Ended()
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, Exception):
+                raise exc.cause from None     # the task's own error (ArchiveWriteError), errno intact
+            raise
+        except ray.exceptions.OutOfMemoryError:
+            return supervise.Died("Ray's memory monitor stopped its process (out of memory)")
+        except ray.exceptions.WorkerCrashedError:
+            return supervise.Died("its process ended unexpectedly")
+        except ray.exceptions.NodeDiedError:
+            return supervise.Died("the node it ran on died")
+        except ray.exceptions.RayError as exc:
+            return supervise.Died(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+
+    def cancel(self, handle) -> None:
+        ray.cancel(handle, force=True)
+
+    def close(self, handles: list) -> None:
+        for gen in handles:
+            ray.cancel(gen, force=True)
+        ray.wait(handles, num_returns=len(handles), timeout=30)
+
+
+def run_items(fn: Callable, batches: Sequence[list], ctx, *, window: int, resources: dict | None = None,
+              budget_s: Callable | None = None, retries: int = 2, notes_dir: Path | None = None
+              ) -> Iterator[supervise.Done | supervise.Lost]:
+    """Run ``fn(item, ctx, node, note)`` over every item of ``batches`` on Ray, at most ``window``
+    tasks in flight, each item within ``budget_s(item)`` seconds; see ``supervise.run``.
+
+    ``fn`` must guard its own per-item errors; an exception it lets through (an archive that
+    cannot be written) ends the run. ``notes_dir`` must be seen by every worker (in the archive).
+    """
+    yield from supervise.run(RayEngine(resources), fn, batches, ctx, window=window, budget_s=budget_s,
+                             retries=retries, notes_dir=notes_dir)
 
 
 def fit_request(num_cpus: float, resources: dict[str, float] | None = None) -> tuple[dict, int]:

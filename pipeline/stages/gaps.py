@@ -12,12 +12,15 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 import numpy as np
 
+from pipeline.common.clock import now_utc
 from pipeline.config import GapsConfig
 from pipeline.native.media import MediaInfo, PacketTimes
 from pipeline.stages import demux
+from pipeline.stages.contract import FileContext, StageOutput
 
 @dataclass(frozen=True)
 class FileGap:
@@ -201,3 +204,17 @@ def gap_rows(sha256: str, gaps: list[FileGap], *, device_id: str | None, officer
             "detected_run_id": run_id, "detected_at": detected_at,
         })
     return rows
+
+
+class Gaps:
+    """Stage: gaps inside the file, placed in device time by the naming stage's start time."""
+    name, needs = "gaps", ("demux", "naming")
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        who, sha256 = found["naming"], found["checksum"].digest.sha256
+        gaps = file_gaps(found["demux"], file.config.gaps)
+        if not gaps:
+            return StageOutput(gaps)
+        return StageOutput(gaps, rows={"gaps": gap_rows(
+            sha256, gaps, device_id=who.device_id, officer_id=who.officer_id, start_time=who.start_time,
+            run_id=file.run_id, detected_at=now_utc())})

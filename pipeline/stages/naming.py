@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Mapping
 
 from pipeline.config import IdentityConfig
+from pipeline.stages.contract import FileContext, StageOutput
 
 CREATION_TAGS = ("creation_time", "com.apple.quicktime.creationdate", "date")
 
@@ -78,3 +80,22 @@ def identify(name: str, tags: dict[str, str], exif_datetime: str | None, cfg: Id
         name_time=parsed.get("time"),
         container_time=container_time or exif_time,
     )
+
+
+class Naming:
+    """Stage: who recorded the file and when, from its name, then its container or EXIF."""
+    name, needs = "naming", ("checksum",)
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        outcome = found.get("demux")            # optional: a file the demux stage failed on keeps its name
+        exif_time = outcome.photo.datetime_original if outcome is not None and outcome.photo else None
+        tags = outcome.media.tags if outcome is not None and outcome.media else {}
+        who = identify(file.name, tags, exif_time, file.config.identity)
+        duration = outcome.fields.get("duration_s") if outcome is not None else None
+        end = who.start_time + timedelta(seconds=duration) if who.start_time and duration else who.start_time
+        return StageOutput(who, {
+            "device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
+            "start_time": who.start_time, "end_time": end, "time_source": who.time_source,
+            "identity_source": who.identity_source, "name_time": who.name_time,
+            "container_time": who.container_time,
+        })
