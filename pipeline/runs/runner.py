@@ -115,11 +115,13 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
     Never attaches silently to a cluster that merely happens to run on this machine. Raises
     ``ClusterUnreachable`` within seconds when the address cannot be used.
     """
+    global _inherited
     started = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
         if address:
+            _inherited = None
             check_address(address)
             # A driver joining a cluster on this machine's loopback must say so, or Ray looks for
             # a node at the outward address.
@@ -130,6 +132,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
                 raise ClusterUnreachable(_("cannot join the Ray cluster at {address}: {error}").format(
                     address=address, error=str(exc) or type(exc).__name__)) from None
         else:
+            _inherited = {name: os.environ.get(name, "") for name in PASSED_ENV}
             ray.init(
                 address="local",
                 num_cpus=workers or os.cpu_count() or 1,
@@ -191,8 +194,11 @@ def _run_batch(fn: Callable, items: list, ctx, note_path: str | None):
 _remote_batch = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming",
                            scheduling_strategy="SPREAD")(_run_batch)
 
-# Environment the workers must see as the driver does, also on a cluster started elsewhere.
+# Environment the workers must see as the driver does. The workers of a local instance started
+# by this process inherit it (``_inherited``); those of a cluster started elsewhere get it with
+# each task (a runtime environment, which costs seconds of worker start-up: only when needed).
 PASSED_ENV = ("FIELDREC_TEST_CRASH",)
+_inherited: dict[str, str] | None = None
 
 
 class RayEngine:
@@ -200,7 +206,8 @@ class RayEngine:
 
     def __init__(self, resources: dict | None = None):
         options = dict(resources or {})
-        env = {name: os.environ[name] for name in PASSED_ENV if os.environ.get(name)}
+        wanted = {name: os.environ.get(name, "") for name in PASSED_ENV}
+        env = {k: v for k, v in wanted.items() if (v != _inherited.get(k, "") if _inherited is not None else v)}
         if env:
             options["runtime_env"] = {"env_vars": env}
         self.remote = _remote_batch.options(**options) if options else _remote_batch

@@ -5,9 +5,10 @@ The policy lives here, apart from any engine. An engine runs a batch of items as
 reports, per task, when each item starts and finishes, whether the task ended, died (its process
 crashed or was killed) or raised. Then:
 
-- a task that dies or runs an item past its budget is stopped; the items it had not finished are
-  run again one per task, each "traced": it notes down as it goes (the stage it is in, what it
-  has found) in a note file the driver can read after the process is gone;
+- a task that dies or runs an item past its budget is stopped and split: the item it was on runs
+  again in a task of its own, "traced": it notes down as it goes (the stage it is in, what it has
+  found) in a note file the driver can read after the process is gone; the items after it go
+  back in line as a batch (if one of them was the culprit, the next split finds it);
 - an item that still kills its worker alone is tried ``retries`` more times (the out-of-memory
   killer may have picked it by chance), then given up as ``Lost(reason="crashed")``;
 - an item that overruns its budget alone is given up at once as ``Lost(reason="timed_out")``.
@@ -111,10 +112,13 @@ def run(engine: Engine, fn: Callable, batches: Sequence[list], ctx: Any, *, wind
         return str(notes_dir / f"note-{uuid.uuid4().hex}.json") if notes_dir is not None else None
 
     def isolate(state: _Running) -> None:
-        """The items a stopped batch had not finished, each as a traced task of its own, next in line."""
+        """Split a stopped batch: the first item it had not finished (items run in order, so that is
+        the one it was on) runs next as a traced task of its own; the items after it, as a batch."""
         left = [item for i, item in enumerate(state.work.items) if i not in state.finished]
-        for item in reversed(left):
-            queue.appendleft(_Work([item], traced=True, note_path=note_path()))
+        if len(left) > 1:
+            queue.appendleft(_Work(left[1:]))
+        if left:
+            queue.appendleft(_Work(left[:1], traced=True, note_path=note_path()))
 
     def give_up(state: _Running, reason: str, detail: str) -> Lost:
         work = state.work
