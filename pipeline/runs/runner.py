@@ -179,11 +179,12 @@ def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_fil
 
 
 def _run_batch(fn: Callable, items: list, ctx, note_path: str | None):
-    """One task: each item through ``fn``, saying when it starts and what it gives (a streaming task)."""
+    """One task: each item through ``fn`` in turn, each result sent as soon as it is there (a
+    streaming task). Items run back to back, so the end of one is the start of the next."""
     node = ray.get_runtime_context().get_node_id()
     note = (lambda content: supervise.write_note(note_path, content)) if note_path else None
+    yield supervise.Started(0)
     for i, item in enumerate(items):
-        yield supervise.Started(i)
         yield supervise.Finished(i, fn(item, ctx, node, note))
 
 
@@ -230,14 +231,7 @@ class RayEngine:
         if ready and rest:
             more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
             ready += more
-        events = []
-        for gen in ready:
-            while True:                        # every event already there, in order
-                event = self._next(gen)
-                events.append((gen, event))
-                if isinstance(event, (supervise.Ended, supervise.Died)) or not ray.wait([gen], timeout=0)[0]:
-                    break
-        return events
+        return [(gen, self._next(gen)) for gen in ready]      # one each; the next poll gets the rest
 
     @staticmethod
     def _next(gen):

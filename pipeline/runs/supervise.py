@@ -46,7 +46,8 @@ class Lost:
     progress: dict | None       # the traced item's last note: where it was, what it had found
 
 
-# Events an engine reports for a task.
+# Events an engine reports for a task. Items of a task run one after the other: ``Started`` is
+# said of the first; each ``Finished`` also starts the next.
 @dataclass(frozen=True)
 class Started:
     index: int
@@ -138,7 +139,9 @@ def run(engine: Engine, fn: Callable, batches: Sequence[list], ctx: Any, *, wind
                     state.current, state.since = event.index, clock()
                 elif isinstance(event, Finished):
                     state.finished.add(event.index)
-                    state.current = None
+                    # Items run back to back: the next one starts now.
+                    more = event.index + 1 < len(state.work.items)
+                    state.current, state.since = (event.index + 1 if more else None), clock()
                     _drop_note(state.work.note_path)
                     yield Done(state.work.items[event.index], event.result)
                 elif isinstance(event, Ended) and len(state.finished) == len(state.work.items):
