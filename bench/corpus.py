@@ -29,7 +29,8 @@ from pathlib import Path
 
 import av
 
-from pipeline.sample import synth
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import remux, write_clip
 
 CACHE = Path(__file__).resolve().parent / "cache"
 LAYOUT_VERSION = 1          # bump when the drop layout or naming changes: caches are rebuilt
@@ -51,8 +52,8 @@ class Segment:
     def label(self) -> str:
         return f"{self.height}p-{'hevc' if self.codec == 'libx265' else 'h264'}"
 
-    def spec(self) -> synth.ClipSpec:
-        return synth.ClipSpec(container="mp4", video_codec=self.codec, width=self.width, height=self.height,
+    def spec(self) -> ClipSpec:
+        return ClipSpec(container="mp4", video_codec=self.codec, width=self.width, height=self.height,
                               fps=30, duration_s=self.seconds, gop_s=1.0, noise=True, bitrate=self.bitrate,
                               audio_codec="aac", audio_channels=2, audio_bitrate=128_000,
                               preset="veryfast", seed=self.seed)
@@ -141,7 +142,7 @@ def _log(message: str) -> None:
 def _encode(segment: Segment, path: Path) -> float:
     t0 = time.monotonic()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    synth.write_clip(tmp, segment.spec())
+    write_clip(tmp, segment.spec())
     os.replace(tmp, path)
     return time.monotonic() - t0
 
@@ -227,7 +228,7 @@ def build(plan: Plan, cache: Path = CACHE) -> Drop:
         rel = f"{dock}/{device}/{device}_{officer}_{when:%Y%m%d%H%M%S}_{seq:04d}.MP4"
         tags = {"creation_time": when.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
                 "comment": f"serial {device} officer {officer} segment {seq}"}
-        synth.remux(sources[segment], root / rel, metadata=tags)
+        remux(sources[segment], root / rel, metadata=tags)
         size = (root / rel).stat().st_size
         files.append(DropFile(rel, size, segment.seconds, segment.label))
         clocks[(device, officer)] = when + timedelta(seconds=segment.seconds)

@@ -150,10 +150,11 @@ class Bench:
 
     def startup(self) -> Row:
         """fieldrec on one 1-second file: the fixed cost of a run (imports, Ray start and stop)."""
-        from pipeline.sample import synth
+        from pipeline.sample.clips import ClipSpec
+        from pipeline.sample.encode import write_clip
 
         root, rel = self.work / "startup-drop", "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4"
-        size = synth.write_clip(root / rel, synth.ClipSpec(duration_s=1.0)).stat().st_size
+        size = write_clip(root / rel, ClipSpec(duration_s=1.0)).stat().st_size
         drop = corpus.Drop(root, (corpus.DropFile(rel, size, 1.0, "160x120"),))
         return self.fieldrec("fieldrec start-up (one 1 s file)", drop, tag="startup")
 

@@ -7,7 +7,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.native import thumbs
-from pipeline.sample import synth
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip
 from pipeline.stages import demux, thumbnails
 from pipeline.stages.filekind import sniff
 
@@ -15,9 +16,9 @@ from pipeline.stages.filekind import sniff
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """30 s of noisy 640x360 at 30 fps, GOP 1 s: 30 keyframes, 3 of them chosen."""
-    spec = synth.ClipSpec(width=640, height=360, fps=30, duration_s=30, gop_s=1.0, noise=True,
+    spec = ClipSpec(width=640, height=360, fps=30, duration_s=30, gop_s=1.0, noise=True,
                           bitrate=2_000_000, audio_codec=None, preset="ultrafast")
-    return synth.write_clip(tmp_path_factory.mktemp("thumbs") / "clip.mp4", spec)
+    return write_clip(tmp_path_factory.mktemp("thumbs") / "clip.mp4", spec)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 from catalog.store import Catalog
 from pipeline.config import load_config
 from pipeline.native import media
-from pipeline.sample import synth
+from pipeline.sample.clips import ClipSpec, expected_keyframes
+from pipeline.sample.encode import write_clip
 from pipeline.native.hashing import copy_and_hash
 from pipeline.stages import demux
 from pipeline.stages.filekind import sniff
@@ -27,8 +28,8 @@ DATA = os.urandom(64 * 1024 * 1024)
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """10 s of 640x360 H.264 + AAC, a keyframe every second."""
-    spec = synth.ClipSpec(width=640, height=360, duration_s=10, preset="ultrafast")
-    return synth.write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", spec)
+    spec = ClipSpec(width=640, height=360, duration_s=10, preset="ultrafast")
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", spec)
 
 
 def test_checksum_sha256_and_xxh3(benchmark, rate):
@@ -68,9 +69,9 @@ def test_demux_stage(benchmark, rate, clip):
 def test_keyframe_thumbnails(benchmark, rate, tmp_path):
     """Decoding chosen 1080p keyframes into previews (the thumbnail stage's work)."""
     thumbs = pytest.importorskip("pipeline.native.thumbs", reason="no keyframe thumbnails in this tree yet")
-    spec = synth.ClipSpec(width=1920, height=1080, duration_s=1, gop_s=0.2, preset="ultrafast", noise=True)
-    path = synth.write_clip(tmp_path / "keyframes.mp4", spec)
-    keyframes = synth.expected_keyframes(spec)
+    spec = ClipSpec(width=1920, height=1080, duration_s=1, gop_s=0.2, preset="ultrafast", noise=True)
+    path = write_clip(tmp_path / "keyframes.mp4", spec)
+    keyframes = expected_keyframes(spec)
     result = benchmark.pedantic(lambda: thumbs.decode_keyframes(path, 0, keyframes, max_side=320), rounds=3)
     assert len(result.previews) == len(keyframes)
     rate(len(keyframes), "keyframes")

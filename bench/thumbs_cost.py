@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.config import load_config                         # noqa: E402
-from pipeline.native import media, thumbs                        # noqa: E402
+from pipeline.native import thumbs                               # noqa: E402
 from pipeline.stages import demux, thumbnails                    # noqa: E402
 from pipeline.stages.filekind import sniff                       # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Each ``ARCHIVE/catalog/<table>/`` folder with part files becomes a view over
 ``read_parquet(..., union_by_name=true)`` (older parts may lack newer columns). Known tables
-without parts yet are empty views of their schema. Then DuckDB is locked down: file access only
+without parts yet are empty views of their schema. Private tables (password hashes) are no views. Then DuckDB is locked down: file access only
 under those folders, no extensions installed or loaded, configuration frozen; and only
 ``SELECT`` / ``EXPLAIN`` statements run, so ``COPY ... TO`` cannot drop a file into the catalog.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from catalog.schema import TABLES
+from catalog.schema import PRIVATE_TABLES, TABLES
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 
@@ -37,7 +37,7 @@ def catalog_tables(archive: Path) -> list[CatalogTable]:
     found = []
     if root.is_dir():
         for folder in sorted(root.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(("_", ".")):
+            if folder.is_dir() and not folder.name.startswith(("_", ".")) and folder.name not in PRIVATE_TABLES:
                 parts = sum(1 for _ in folder.glob("*.parquet"))
                 if parts:
                     found.append(CatalogTable(folder.name, folder.resolve(), parts))
@@ -67,7 +67,7 @@ def connect(archive: Path) -> duckdb.DuckDBPyConnection:
                     f"SELECT * FROM read_parquet({pattern}, union_by_name=true)")
     present = {t.name for t in tables}
     for name, schema in TABLES.items():
-        if name not in present:                      # known but still empty: queryable, no rows
+        if name not in present and name not in PRIVATE_TABLES:                      # known but still empty: queryable, no rows
             con.register(f"_empty_{name}", schema.empty_table())
             con.execute(f"CREATE VIEW {_quote_ident(name)} AS SELECT * FROM {_quote_ident('_empty_' + name)}")
     allowed = ", ".join(_quote_literal(str(t.folder) + "/") for t in tables)

@@ -26,7 +26,7 @@ RECORDINGS = pa.schema([
     ("media_start_s", pa.float64()),     # first timestamp in the file (container time base)
     ("device_id", pa.string()),
     ("officer_id", pa.string()),
-    ("start_time", TS),
+    ("start_time", TS),                  # the device's wall clock (in time_zone, at utc_offset_s)
     ("end_time", TS),
     ("time_source", pa.string()),        # filename | creation_time | exif | none
     ("identity_source", pa.string()),    # filename | none
@@ -56,6 +56,15 @@ RECORDINGS = pa.schema([
     ("ingested_at", TS_UTC),
     ("decode_errors", pa.int32()),       # chosen keyframes (or the photo) that failed to decode
     ("thumbnail_count", pa.int32()),     # rows in `thumbnails`; null when the stage was off
+    # When it was recorded, placed in time (null in rows ingested before these columns existed:
+    # readers place start_time by its time_source then, see pipeline.records.clocks):
+    ("start_utc", TS_UTC),               # the instant recording started (from time_source)
+    ("end_utc", TS_UTC),                 # start_utc + duration_s
+    ("utc_offset_s", pa.int32()),        # the device's clock ran at UTC + this at the start
+    ("time_zone", pa.string()),          # the device's zone the offset came from (IANA name or +HH:MM)
+    ("zone_source", pa.string()),        # which setting named it: site | device | legacy
+    ("container_time_zone", pa.string()),  # how container_time was read: UTC | local
+    ("naming_profile", pa.string()),     # the profile whose pattern matched the file name
     ("source_name_bytes", pa.binary()),  # the file name's exact bytes (source_name is readable text:
                                          # bytes that are not UTF-8 are written \xNN there)
 ])
@@ -198,6 +207,8 @@ GAPS = pa.schema([
     ("detail", pa.string()),             # one readable sentence
     ("detected_run_id", pa.string()),
     ("detected_at", TS_UTC),
+    ("start_utc", TS_UTC),               # start_time and end_time as instants (null in older rows)
+    ("end_utc", TS_UTC),
 ])
 
 GAP_STATE = pa.schema([
@@ -345,7 +356,7 @@ HANDOVERS = pa.schema([
 
 ACCESS_LOG = pa.schema([
     ("access_id", pa.string()),
-    ("action", pa.string()),             # export
+    ("action", pa.string()),             # export | view (thumbnail, playback) | download
     ("sha256", pa.string()),
     ("size", pa.int64()),
     ("destination", pa.string()),        # the file written
@@ -354,6 +365,11 @@ ACCESS_LOG = pa.schema([
     ("reason", pa.string()),
     ("at", TS_UTC),
     ("host", pa.string()),
+    # Added with the review service (null in CLI rows written before it):
+    ("request_id", pa.string()),         # the access request whose grant allowed it (or null: role allows)
+    ("content", pa.string()),            # original | thumbnail | proxy | statement | bag
+    ("byte_range", pa.string()),         # the bytes served, "START-END" (inclusive), or null for all
+    ("client", pa.string()),             # the remote address the service saw
 ])
 
 TABLES.update({
@@ -363,3 +379,88 @@ TABLES.update({
     "handovers": HANDOVERS,
     "access_log": ACCESS_LOG,
 })
+
+
+# -- the review service: accounts, access requests and their decisions, statements, sign-ins -------
+# Append-only like the rest: an account's roles, a request's state and whether a grant is current
+# are computed from the events when read (pipeline/records/users.py, pipeline/records/access.py).
+
+ROLES = ("officer", "clerk", "approver", "auditor", "admin")
+REQUEST_ACTIONS = ("view", "export", "purge")
+REQUEST_TARGETS = ("recording", "case", "expired")
+DECISIONS = ("grant", "deny", "revoke")
+
+USERS = pa.schema([                      # one row per change of an account
+    ("event_id", pa.string()),
+    ("user_id", pa.string()),            # the sign-in name
+    ("event", pa.string()),              # add | roles | disable | enable | password
+    ("display_name", pa.string()),
+    ("roles", pa.list_(pa.string())),    # the roles from this event on (add, roles)
+    ("officer_id", pa.string()),         # links an officer's account to recordings.officer_id
+    ("at", TS_UTC),
+    ("by", pa.string()),                 # the account or the operating-system user who made it
+    ("note", pa.string()),
+])
+
+CREDENTIALS = pa.schema([                # one row per password set; never readable through `fieldrec sql`
+    ("event_id", pa.string()),
+    ("user_id", pa.string()),
+    ("password_hash", pa.string()),      # argon2id encoded hash (salt and parameters inside)
+    ("set_at", TS_UTC),
+    ("by", pa.string()),
+])
+
+ACCESS_REQUESTS = pa.schema([
+    ("request_id", pa.string()),         # REQ-...: the approval reference `export` and `purge` take
+    ("action", pa.string()),             # view | export | purge
+    ("target_kind", pa.string()),        # recording | case | expired (purge: whatever is past retention)
+    ("target", pa.string()),             # sha256 | case_id | null
+    ("reason", pa.string()),
+    ("requested_by", pa.string()),       # user_id
+    ("requested_at", TS_UTC),
+    ("client", pa.string()),             # remote address, or "cli"
+])
+
+ACCESS_DECISIONS = pa.schema([
+    ("decision_id", pa.string()),
+    ("request_id", pa.string()),
+    ("decision", pa.string()),           # grant | deny | revoke
+    ("valid_from", TS_UTC),              # grant: the period it allows
+    ("valid_until", TS_UTC),
+    ("note", pa.string()),
+    ("decided_by", pa.string()),         # user_id, never the requester
+    ("decided_at", TS_UTC),
+])
+
+STATEMENTS = pa.schema([                 # a written statement attached to an explanation
+    ("statement_id", pa.string()),
+    ("explanation_id", pa.string()),
+    ("gap_id", pa.string()),
+    ("file_name", pa.string()),          # as uploaded, cleaned
+    ("media_type", pa.string()),         # application/pdf | image/jpeg | image/png | text/plain
+    ("size", pa.int64()),
+    ("sha256", pa.string()),
+    ("content", pa.binary()),
+    ("uploaded_by", pa.string()),
+    ("uploaded_at", TS_UTC),
+])
+
+AUTH_EVENTS = pa.schema([                # sign-ins, sign-outs and refusals of the service
+    ("event_id", pa.string()),
+    ("event", pa.string()),              # login | logout | login_failed | login_throttled | expired
+    ("user_id", pa.string()),            # as typed for a failure (bounded, cleaned)
+    ("client", pa.string()),
+    ("at", TS_UTC),
+])
+
+TABLES.update({
+    "users": USERS,
+    "credentials": CREDENTIALS,
+    "access_requests": ACCESS_REQUESTS,
+    "access_decisions": ACCESS_DECISIONS,
+    "statements": STATEMENTS,
+    "auth_events": AUTH_EVENTS,
+})
+
+# Tables `fieldrec sql` (catalog/query.py) does not expose: password hashes stay out of queries.
+PRIVATE_TABLES = frozenset({"credentials"})

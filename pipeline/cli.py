@@ -8,6 +8,8 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import read_times
+from pipeline.common import i18n
 
 COMMANDS = [
     "pipeline.commands.ingest",
@@ -23,6 +25,8 @@ COMMANDS = [
     "pipeline.commands.sql",
     "pipeline.commands.thumbs",
     "pipeline.commands.transcode",
+    "pipeline.commands.serve",
+    "pipeline.commands.user",
 ]
 
 DESCRIPTION = """\
@@ -36,10 +40,27 @@ Exit codes: 0 done (damaged inputs are data, not failures), 1 the job could not 
 """
 
 
+def _language_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", metavar="LANG", choices=("zh-CN", "zh_CN", "en"),
+                        help="language of messages, help and pages: zh-CN or en (default: the archive's "
+                             "setting, else LC_ALL/LC_MESSAGES/LANG, else English)")
+
+
+def choose_language(argv: list[str]) -> list[str]:
+    """Use ``--lang`` (anywhere on the line) or the environment's language; decided before the
+    parser is built, so --help is in that language too. Returns the line without ``--lang``."""
+    pre = argparse.ArgumentParser(prog="fieldrec", add_help=False, allow_abbrev=False)
+    _language_option(pre)
+    known, rest = pre.parse_known_args(argv)
+    i18n.use_language(known.lang or i18n.from_environment())
+    return rest
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldrec", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fieldrec {__version__}")
+    _language_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
@@ -47,12 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = choose_language(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
+        read_times(args)
         return args.handler(args)
     except UsageError as exc:
         print(f"fieldrec {args.command}: error: {exc}", file=sys.stderr)

@@ -12,6 +12,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.common.times import Zones
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
 
@@ -80,6 +84,76 @@ class IdentityConfig:
         r"^(?P<device>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
     )
     time_format: str = "%Y%m%d%H%M%S"
+    # How the default profile's recorders write the container's creation_time: "utc" (what the
+    # MP4/MOV format defines) or "local" (the device's wall clock, as some recorders do).
+    container_time: str = "utc"
+    # Named recorder profiles tried before name_patterns, in order:
+    #   [identity.profiles.NAME]  patterns = ['^...$'], time_format = "...", container_time = "local"
+    profiles: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        import re
+
+        if self.container_time not in CONTAINER_TIMES:
+            raise ConfigError(f"identity.container_time: expected 'utc' or 'local', got {self.container_time!r}")
+        for i, pattern in enumerate(self.name_patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"identity.name_patterns[{i}]: not a regular expression: {exc}") from None
+        for name, profile in self.profiles.items():
+            key = f"identity.profiles.{name}"
+            if not isinstance(profile, dict):
+                raise ConfigError(f"{key}: expected a table with patterns, time_format, container_time")
+            unknown = set(profile) - {"patterns", "time_format", "container_time"}
+            if unknown:
+                raise ConfigError(f"{key}: unknown key(s) {', '.join(sorted(unknown))} "
+                                  "(known: container_time, patterns, time_format)")
+            patterns = profile.get("patterns")
+            if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+                raise ConfigError(f"{key}.patterns: expected a list of regular expressions")
+            for i, pattern in enumerate(patterns):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"{key}.patterns[{i}]: not a regular expression: {exc}") from None
+            if not isinstance(profile.get("time_format", self.time_format), str):
+                raise ConfigError(f"{key}.time_format: expected text such as %Y%m%d%H%M%S")
+            if profile.get("container_time", "utc") not in CONTAINER_TIMES:
+                raise ConfigError(f"{key}.container_time: expected 'utc' or 'local', got "
+                                  f"{profile.get('container_time')!r}")
+
+
+CONTAINER_TIMES = ("utc", "local")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    # The site's time zone (IANA name): typed times without a zone are read in it, every time
+    # shown is shown in it with its offset, and device clocks run in it unless listed below.
+    time_zone: str = "Asia/Shanghai"
+    # Devices whose clocks run in another zone: "DEVICE=Europe/Berlin" or "DEVICE=+02:00".
+    device_time_zones: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        from pipeline.common.times import TimeProblem, zone_named
+
+        try:
+            zone_named(self.time_zone)
+        except TimeProblem as exc:
+            raise ConfigError(f"site.time_zone: {exc}") from None
+        seen = set()
+        for entry in self.device_time_zones:
+            device, sep, zone = entry.partition("=")
+            if not sep or not device.strip():
+                raise ConfigError(f"site.device_time_zones: {entry!r} is not DEVICE=Zone/Name or DEVICE=+HH:MM")
+            if device.strip() in seen:
+                raise ConfigError(f"site.device_time_zones: device {device.strip()} is listed twice")
+            seen.add(device.strip())
+            try:
+                zone_named(zone)
+            except TimeProblem as exc:
+                raise ConfigError(f"site.device_time_zones: {device.strip()}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -129,15 +203,17 @@ def parse_utc_offset(text: str) -> float:
 class ComplianceConfig:
     # An upload is late when ingest time minus recording end time is over this many hours.
     late_after_hours: float = 24.0
-    # Device clocks run at UTC plus this offset (hours), unless device_utc_offsets names the device.
-    device_utc_offset_hours: float = 0.0
-    # Per-device offsets, "DEVICE=+02:00".
+    # Older settings, still read (site.device_time_zones replaces them): every device clock runs
+    # at UTC plus this many hours (unset: in site.time_zone), or, per device, "DEVICE=+02:00".
+    device_utc_offset_hours: float | None = None
     device_utc_offsets: tuple[str, ...] = ()
 
     def validate(self) -> None:
-        if self.late_after_hours <= 0:
-            raise ConfigError("compliance.late_after_hours must be positive")
-        if abs(self.device_utc_offset_hours) > 14:
+        import math
+
+        if not self.late_after_hours > 0 or not math.isfinite(self.late_after_hours):
+            raise ConfigError("compliance.late_after_hours must be a positive number of hours")
+        if self.device_utc_offset_hours is not None and not abs(self.device_utc_offset_hours) <= 14:
             raise ConfigError("compliance.device_utc_offset_hours must be between -14 and +14")
         for entry in self.device_utc_offsets:
             device, sep, offset = entry.partition("=")
@@ -148,13 +224,6 @@ class ComplianceConfig:
             except ValueError as exc:
                 raise ConfigError(f"compliance.device_utc_offsets: {exc}") from None
 
-    def offset_hours(self, device_id: str | None) -> float:
-        """Hours the clock of ``device_id`` runs ahead of UTC."""
-        for entry in self.device_utc_offsets:
-            device, _, offset = entry.partition("=")
-            if device.strip() == device_id:
-                return parse_utc_offset(offset)
-        return self.device_utc_offset_hours
 
 
 @dataclass(frozen=True)
@@ -301,7 +370,51 @@ class TranscodeConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Sign-in: this many failures for one name or one address within login_window_s lock it
+    # out for the rest of the window.
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
+    content_roles: tuple[str, ...] = ()
+    # A grant lasts at most this many days.
+    max_grant_days: int = 30
+    # Seconds a write waits for the archive lock while another command (an ingest) holds it.
+    lock_wait_s: float = 3.0
+    # Service records (access log, sign-ins, requests) are durable at once in a spool file and
+    # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
+    flush_every_s: float = 15.0
+    # Written statements attached to explanations: at most this many bytes.
+    statement_max_bytes: int = 10 * 1024 * 1024
+    # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
+    export_dir: str = ""
+    # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
+    cookie_secure: bool = False
+    # Rows on a listing page.
+    page_rows: int = 200
+
+    def validate(self) -> None:
+        from catalog.schema import ROLES
+
+        for role in self.content_roles:
+            if role not in ROLES:
+                raise ConfigError(f"service.content_roles: unknown role {role!r} (known: {', '.join(ROLES)})")
+        for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_window_s",
+                     "max_grant_days", "statement_max_bytes", "page_rows"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"service.{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.lock_wait_s <= 60:
+            raise ConfigError(f"service.lock_wait_s must be 0..60 seconds, got {self.lock_wait_s!r}")
+        if not 1 <= self.flush_every_s <= 3600:
+            raise ConfigError(f"service.flush_every_s must be 1..3600 seconds, got {self.flush_every_s!r}")
+
+
+@dataclass(frozen=True)
 class Config:
+    site: SiteConfig = field(default_factory=SiteConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     demux: DemuxConfig = field(default_factory=DemuxConfig)
@@ -312,10 +425,29 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def zones(self) -> "Zones":
+        """The site's zone and each device clock's: site.device_time_zones first, then the older
+        compliance.device_utc_offsets and compliance.device_utc_offset_hours, then the site's zone."""
+        from pipeline.common.times import Zones, offset_label
+        from datetime import timedelta
+
+        devices = [(d.strip(), z.strip(), "device") for d, _, z in (e.partition("=") for e in self.site.device_time_zones)]
+        named = {d for d, _, _ in devices}
+        for entry in self.compliance.device_utc_offsets:
+            device, _, offset = entry.partition("=")
+            if device.strip() not in named:
+                devices.append((device.strip(), offset_label(timedelta(hours=parse_utc_offset(offset))), "legacy"))
+                named.add(device.strip())
+        hours = self.compliance.device_utc_offset_hours
+        default = offset_label(timedelta(hours=hours)) if hours is not None else None
+        return Zones(site=self.site.time_zone, devices=tuple(devices), device_default=default,
+                     device_default_source="legacy" if default else "site")
 
 
 def _coerce(name: str, value, annotation):

@@ -57,3 +57,15 @@ def _fail_on_error_logs(caplog):
     yield
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith(("pipeline", "catalog"))]
     assert not errors, f"unexpected ERROR logs: {[r.getMessage() for r in errors]}"
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch):
+    """Tests read English messages unless they ask for another language: the machine's LANG is not theirs."""
+    from pipeline.common import i18n
+
+    for key in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(key, raising=False)
+    i18n.use_language("en")
+    yield
+    i18n.use_language("en")

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
-import av
 import numpy as np
 
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip
 
-def write_clip(path: Path, frames: int, seed: int) -> None:
-    """A tiny real MPEG-4 clip (160x120, 10 fps) of random pictures: distinct content per seed."""
-    rng = np.random.default_rng(seed)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for _ in range(frames):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+# A tiny real clip (160x120, 10 fps, 8 noisy frames, no audio): distinct content per seed.
+CLIP = ClipSpec(fps=10, duration_s=0.8, audio_codec=None, noise=True, preset="ultrafast")
 
 
 def make_drop(root: Path, *, clips: int = 3, blobs: int = 6, blob_bytes: int = 128 * 1024, seed: int = 0,
@@ -28,7 +22,7 @@ def make_drop(root: Path, *, clips: int = 3, blobs: int = 6, blob_bytes: int = 1
     files = []
     for i in range(clips):
         path = root / f"BWC{seed:02d}{i:02d}_OF{i:04d}_2026030110{i:02d}00.MP4"
-        write_clip(path, 8, seed * 100 + i)
+        write_clip(path, replace(CLIP, seed=seed * 100 + i))
         files.append(path)
     rng = np.random.default_rng(seed)
     for i in range(blobs):

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import io
 import sys
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import av
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
+
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.damage import truncate
+from pipeline.sample.encode import write_clip
 
 TS = pa.timestamp("us")
 TS_UTC = pa.timestamp("us", tz="UTC")
@@ -43,6 +46,15 @@ class Clip:
     @property
     def name(self) -> str:
         return f"{self.device}_{self.officer}_{self.start:%Y%m%d%H%M%S}.MP4"
+
+    @property
+    def spec(self) -> ClipSpec:
+        """A tiny H.264 MP4 in the device's colour, a keyframe every 2 s, distinct content per clip (no dedup)."""
+        stamp = None
+        if self.clock_skew_s:
+            stamp = f"{self.start + timedelta(seconds=self.clock_skew_s):%Y-%m-%dT%H:%M:%S}.000000Z"
+        return ClipSpec(fps=self.fps, duration_s=self.duration_s, gop_s=2.0, audio_codec=None, colour=self.colour,
+                        creation_time=stamp, seed=zlib.crc32(self.name.encode()), preset="ultrafast")
 
 
 def drop_clips(now: datetime, *, long: bool = False) -> list[Clip]:
@@ -69,39 +81,12 @@ def drop_clips(now: datetime, *, long: bool = False) -> list[Clip]:
     return clips
 
 
-def write_clip(path: Path, clip: Clip, width: int = 160, height: int = 120) -> None:
-    """A tiny H.264 MP4: the device's colour with a moving bar and a second counter in blocks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = int(round(clip.duration_s * clip.fps))
-    marker = sum(clip.name.encode()) % (width - 40)          # distinct content per clip (no dedup)
-    with av.open(str(path), "w") as out:
-        if clip.clock_skew_s:
-            stamp = clip.start + timedelta(seconds=clip.clock_skew_s)
-            out.metadata["creation_time"] = f"{stamp:%Y-%m-%dT%H:%M:%S}.000000Z"
-        stream = out.add_stream("libx264", rate=clip.fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(clip.fps * 2)}
-        for i in range(frames):
-            img = np.empty((height, width, 3), np.uint8)
-            img[:] = clip.colour
-            img[4:12, marker:marker + 40] = (20, 20, 20)
-            x = int((i / max(1, frames - 1)) * (width - 20))
-            img[20:100, x:x + 20] = (235, 235, 235)
-            for b in range(min(i // clip.fps, 12)):              # one block per second elapsed
-                img[height - 12:height - 4, 4 + b * 12:12 + b * 12] = (250, 210, 60)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    if clip.truncate:
-        data = path.read_bytes()
-        path.write_bytes(data[: len(data) * 2 // 3])
-
-
 def make_drop(folder: Path, now: datetime, *, long: bool = False) -> list[Clip]:
     clips = drop_clips(now, long=long)
     for clip in clips:
-        write_clip(folder / clip.device / clip.name, clip)
+        path = write_clip(folder / clip.device / clip.name, clip.spec)
+        if clip.truncate:
+            truncate(path, path, keep_fraction=2 / 3)
     (folder / "BWC102" / "notes.txt").write_text("not media\n")
     return clips
 

@@ -16,17 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.sample.synth import ClipSpec, write_clip
-from tests.helpers import by_name, ingest, table
+from pipeline.common.times import zone_named
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip
+from tests.helpers import by_name, cli, ingest, listed, table
+from tests.webkit import grant
 
 UTC = timezone.utc
+SHANGHAI = zone_named("Asia/Shanghai")
 NOW = datetime.now(UTC).replace(microsecond=0)
+ARRIVED_EARLIER = timedelta(days=100)      # when the old files first reached the archive, before now
 
 
 def stamp(ago: timedelta) -> str:
-    """A device-clock time in a file name (devices run at UTC unless configured otherwise)."""
-    return (NOW - ago).strftime("%Y%m%d%H%M%S")
+    """A device-clock time in a file name: devices run in the site's zone (Asia/Shanghai)."""
+    return (NOW - ago).astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+
+
+def typed(when: datetime) -> str:
+    """A time as a person types it: the site's wall clock, no zone."""
+    return when.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 FILES = {
@@ -37,8 +46,9 @@ FILES = {
     "noname": f"CAM2_{stamp(timedelta(hours=2))}.mp4",            # no officer: the ledger attributes it
     "mismatch": f"CAM2_O9_{stamp(timedelta(hours=3))}.mp4",       # the name disagrees with the ledger
     "late": f"CAM3_O3_{stamp(timedelta(hours=30))}.mp4",          # uploaded 30 h after recording
-    "tz": f"CAM4_O4_{stamp(timedelta(hours=20))}.mp4",            # late only if CAM4 runs at UTC+06:00
+    "tz": f"CAM4_O4_{stamp(timedelta(hours=20))}.mp4",            # late only if CAM4 runs at UTC+14:00
 }
+OLD = ("old", "caseold", "perm")           # first seen ARRIVED_EARLIER ago: past the archive's floor
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +63,19 @@ def built(tmp_path_factory, ray_local):
     config = load_config()
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
     ingest([drop], root / "archive", config)
+    _arrived_earlier(root / "archive", [FILES[k] for k in OLD], NOW - ARRIVED_EARLIER, config)
     return root / "archive"
+
+
+def _arrived_earlier(archive: Path, names: list[str], when: datetime, config) -> None:
+    """Sightings of these files at ``when``, as an earlier dock run would have left them: no file
+    can be purged before its class's minimum in the archive, so "past retention" needs an old arrival."""
+    from pipeline.commands.options import locked_catalog
+
+    rows = [dict(s, seen_at=when, run_id="earlier-dock") for s in table(archive, "sightings")
+            if Path(s["source_path"]).name in names]
+    with locked_catalog(archive, config, "earlier sightings") as catalog:
+        catalog.commit({"sightings": rows}, tag="earlier")
 
 
 @pytest.fixture
@@ -67,19 +89,6 @@ def archive(built, tmp_path) -> Path:
 def sha(built) -> dict[str, str]:
     rec = by_name(built)
     return {key: rec[name]["sha256"] for key, name in FILES.items()}
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def listed(capsys, *argv) -> list[dict]:
-    code, out, err = cli(capsys, *argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def states(capsys, archive, *extra) -> dict[str, dict]:
@@ -127,8 +136,7 @@ def test_open_case_holds_and_close_applies_the_6_month_floor(archive, sha, capsy
 def test_overlapping_cases_keep_the_longest(archive, sha, capsys):
     for case in ("A", "B"):
         assert cli(capsys, "case", "open", case, "--archive", archive, "--by", "Doe")[0] == 0
-    start = (NOW - timedelta(hours=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
-    end = (NOW - timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S")
+    start, end = typed(NOW - timedelta(hours=1, minutes=5)), typed(NOW - timedelta(minutes=55))
     assert cli(capsys, "case", "assign", "A", "--archive", archive, "--device", "CAM1", "--from", start, "--to", end,
                "--by", "Doe")[0] == 0
     assert cli(capsys, "case", "assign", "B", "--archive", archive, "--officer", "O1", "--from", start, "--to", end,
@@ -188,43 +196,57 @@ def test_purge_refused_for_held_and_permanent_files(archive, sha, capsys):
     cli(capsys, "case", "open", "C1", "--archive", archive, "--by", "x")
     cli(capsys, "case", "assign", "C1", "--archive", archive, "--sha", sha["caseold"], "--by", "x")
     cli(capsys, "case", "assign", "--class", "permanent", "--archive", archive, "--sha", sha["perm"], "--by", "x")
+    expired = grant(archive, "purge", "expired")
     for key, state in (("caseold", "held"), ("perm", "permanent"), ("recent", "retained")):
-        code, _, err = cli(capsys, "purge", "--archive", archive, sha[key], "--approve", "DEC-1", "--by", "Clerk")
+        code, _, err = cli(capsys, "purge", "--archive", archive, sha[key], "--approve", expired)
         assert code == 1 and "refused" in err and f"{state} (" in err, err
     # Together with a purgeable file the whole request is refused: nothing half done.
-    code, _, _ = cli(capsys, "purge", "--archive", archive, sha["old"], sha["perm"], "--approve", "D", "--by", "C")
+    code, _, _ = cli(capsys, "purge", "--archive", archive, sha["old"], sha["perm"], "--approve", expired)
     assert code == 1
     assert table(archive, "purges") == []
     assert all((archive / r["archive_path"]).exists() for r in table(archive, "recordings"))
     # Unqualified, it purges only what may go.
-    assert cli(capsys, "purge", "--archive", archive, "--approve", "DEC-2", "--by", "Clerk")[0] == 0
+    assert cli(capsys, "purge", "--archive", archive, "--approve", expired)[0] == 0
     assert {p["sha256"] for p in table(archive, "purges")} == {sha["old"]}
 
 
 def test_purge_removes_only_the_object_and_keeps_the_history(archive, sha, capsys):
     before = {name: len(table(archive, name)) for name in ("recordings", "sightings", "streams", "keyframes")}
     rec = {r["sha256"]: r for r in table(archive, "recordings")}
-    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-7", "--by", "Clerk")
+    approval = grant(archive, "purge", "recording", sha["old"])
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", approval, "--by", "clerk.zhao")
     assert code == 0, err
     assert not (archive / rec[sha["old"]]["archive_path"]).exists()
     assert all((archive / r["archive_path"]).exists() for s, r in rec.items() if s != sha["old"])
     assert {name: len(table(archive, name)) for name in before} == before
     (purge,) = table(archive, "purges")
-    assert (purge["sha256"], purge["approval_ref"], purge["approved_by"]) == (sha["old"], "DEC-7", "Clerk")
+    assert (purge["sha256"], purge["approval_ref"], purge["approved_by"]) == (sha["old"], approval, "sgt.wang")
     assert purge["archive_path"] == rec[sha["old"]]["archive_path"] and purge["retention_class"] == "routine"
     assert states(capsys, archive)[sha["old"]]["state"] == "purged"
     assert sha["old"] not in {r["sha256"] for r in listed(capsys, "retention", "--archive", archive)}
     # Nothing is left to purge twice.
-    cli(capsys, "purge", "--archive", archive, "--approve", "DEC-8", "--by", "Clerk")
+    cli(capsys, "purge", "--archive", archive, "--approve", grant(archive, "purge", "expired"))
     assert len([p for p in table(archive, "purges") if p["sha256"] == sha["old"]]) == 1
     # The tamper-evident ledger knows the purge: the object is gone on purpose, not missing.
     code, out, err = cli(capsys, "verify", "--archive", archive, "--format", "json")
     assert code == 0, out + err
 
 
-def test_purge_needs_approval_and_name_together(archive, capsys):
-    code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", "DEC-1")
-    assert code == 2 and "--by" in err
+def test_purge_refuses_an_approval_that_is_not_a_granted_request_of_the_archive(archive, sha, capsys):
+    cases = {
+        "free text": "DEC-1",
+        "a request to export": grant(archive, "export", "recording", sha["old"]),
+        "a denied request": grant(archive, "purge", "expired", decision="deny"),
+        "an expired grant": grant(archive, "purge", "expired", hours=-0.5),
+    }
+    for what, ref in cases.items():
+        code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", ref)
+        assert code == 2 and "refused" in err, what
+    ok = grant(archive, "purge", "recording", sha["old"])
+    code, _, err = cli(capsys, "purge", "--archive", archive, "--approve", ok, "--by", "someone.else")
+    assert code == 2 and "granted to clerk.zhao" in err
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["caseold"], "--approve", ok)
+    assert code == 2 and "does not cover" in err
     assert table(archive, "purges") == []
 
 
@@ -243,9 +265,12 @@ def test_late_uploads_per_officer_and_device(archive, sha, capsys):
 
 def test_device_utc_offset_decides_late(archive, sha, capsys, tmp_path):
     cfg = tmp_path / "tz.toml"
-    cfg.write_text('[compliance]\ndevice_utc_offsets = ["CAM4=+06:00"]\n')
-    late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late", "--config", cfg)}
-    assert sha["tz"] in late
+    assert sha["tz"] not in {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
+    for setting in ('[compliance]\ndevice_utc_offsets = ["CAM4=+14:00"]\n',        # the older key, still read
+                    '[site]\ndevice_time_zones = ["CAM4=Pacific/Kiritimati"]\n'):
+        cfg.write_text(setting)
+        late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late", "--config", cfg)}
+        assert sha["tz"] in late, setting
 
 
 def test_ledger_attributes_and_flags(archive, sha, capsys):
@@ -284,32 +309,43 @@ def test_handover_passes_the_device_on(archive, sha, capsys):
 def test_export_refused_without_approval(archive, sha, capsys, tmp_path):
     dest = tmp_path / "out"
     code, _, err = cli(capsys, "export", "--archive", archive, sha["recent"], "--to", dest, "--by", "Clerk")
-    assert code == 2 and "approval" in err
+    assert code == 2 and "approv" in err
+    for ref in ("REQ-42", grant(archive, "view", "recording", sha["recent"]),
+                grant(archive, "export", "recording", sha["recent"], hours=-1)):
+        code, _, err = cli(capsys, "export", "--archive", archive, sha["recent"], "--to", dest, "--approval", ref)
+        assert code == 2 and "refused" in err
+    ok = grant(archive, "export", "recording", sha["recent"])
+    code, _, err = cli(capsys, "export", "--archive", archive, sha["late"], "--to", dest, "--approval", ok)
+    assert code == 2 and "does not cover" in err
     assert not dest.exists() and table(archive, "access_log") == []
 
 
 def test_export_writes_a_verifiable_manifest_and_logs_access(archive, sha, capsys, tmp_path):
     dest = tmp_path / "out"
+    cli(capsys, "case", "open", "C7", "--archive", archive, "--by", "x")
+    cli(capsys, "case", "assign", "C7", "--archive", archive, "--sha", sha["recent"], sha["late"], "--by", "x")
+    approval = grant(archive, "export", "case", "C7")
     code, out, err = cli(capsys, "export", "--archive", archive, sha["recent"], sha["late"][:12], "--to", dest,
-                         "--approval", "REQ-42", "--by", "Clerk", "--reason", "court request")
+                         "--approval", approval, "--by", "clerk.zhao", "--reason", "court request")
     assert code == 0, err
     check = subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=dest, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert sorted(p.name for p in (dest / "data").iterdir()) == sorted([FILES["recent"], FILES["late"]])
-    assert "Approval-Reference: REQ-42" in (dest / "bag-info.txt").read_text()
+    assert f"Approval-Reference: {approval}" in (dest / "bag-info.txt").read_text()
     log = table(archive, "access_log")
-    assert {(r["sha256"], r["approval_ref"], r["by"], r["action"]) for r in log} == {
-        (sha["recent"], "REQ-42", "Clerk", "export"), (sha["late"], "REQ-42", "Clerk", "export")}
+    assert {(r["sha256"], r["approval_ref"], r["by"], r["action"], r["request_id"]) for r in log} == {
+        (sha["recent"], approval, "clerk.zhao", "export", approval), (sha["late"], approval, "clerk.zhao", "export", approval)}
     copy = dest / "data" / FILES["recent"]
     copy.write_bytes(copy.read_bytes()[:-1] + b"\0")
     assert subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=dest, capture_output=True).returncode != 0
 
 
 def test_export_of_a_purged_file_is_refused(archive, sha, capsys, tmp_path):
-    cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-1", "--by", "Clerk")
+    purge = grant(archive, "purge", "recording", sha["old"])
+    cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", purge)
     code, _, err = cli(capsys, "export", "--archive", archive, sha["old"], "--to", tmp_path / "out",
-                       "--approval", "REQ-1", "--by", "Clerk")
-    assert code == 1 and "purged" in err and "DEC-1" in err
+                       "--approval", grant(archive, "export", "recording", sha["old"]))
+    assert code == 1 and "purged" in err and purge in err
     assert table(archive, "access_log") == []
 
 
@@ -324,6 +360,7 @@ def test_a_purge_interrupted_after_its_record_is_finished_by_a_rerun(archive, sh
                                                       "purged_at": NOW}]}, tag="crash")
     code, out, _ = cli(capsys, "purge", "--archive", archive, "--format", "json")
     assert code == 0 and sha["old"] in {r["sha256"] for r in json.loads(out)}
-    assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve", "DEC-9", "--by", "Clerk")[0] == 0
+    assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve",
+               grant(archive, "purge", "recording", sha["old"]))[0] == 0
     assert not (archive / rec[sha["old"]]["archive_path"]).exists()
     assert [p["purge_id"] for p in table(archive, "purges")] == ["p-crash"]

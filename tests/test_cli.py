@@ -47,9 +47,9 @@ def test_unwritable_archive_exits_1_and_says_what_to_do(tmp_path, capsys):
 
 def test_console_script_json_summary(tmp_path):
     """The installed `fieldrec` script, end to end, with a machine-readable summary."""
-    from pipeline.sample import synth
+    from pipeline.sample.encode import write_wav
 
-    synth.write_wav(tmp_path / "drop" / "BWC9_OF9_20260301100000.WAV", duration_s=0.5)
+    write_wav(tmp_path / "drop" / "BWC9_OF9_20260301100000.WAV", duration_s=0.5)
     done = subprocess.run([sys.executable, "-m", "pipeline.cli", "ingest", str(tmp_path / "drop"),
                            "--archive", str(tmp_path / "archive"), "--json", "--workers", "1"],
                           capture_output=True, text=True, timeout=300)

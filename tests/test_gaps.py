@@ -7,7 +7,7 @@ import json
 import math
 import shutil
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +16,15 @@ import pytest
 from catalog.store import Catalog
 from pipeline.records import gapstate
 from pipeline.cli import main
-from tests.gapclips import Clip, concatenate, truncate, write_clip
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.damage import truncate
+from pipeline.sample.encode import write_clip
 from tests.helpers import ingest, table
 
 T0 = datetime(2024, 5, 1, 10, 0, 0)
+SEGMENT = ClipSpec(fps=10, audio_codec=None, preset="ultrafast")     # 160x120, 2 s, a keyframe a second
+# An MPEG-TS clock starting 1.2 s before it wraps (2**33 ticks of 90 kHz = 95443.7 s); no mux delay on top.
+WRAPPED = replace(SEGMENT, container="mpegts", duration_s=3, start_pts_s=95442.5, ts_muxdelay_s=0.0, audio_codec="aac")
 
 
 def name(device: str, start: datetime, seq: int, ext: str = "MP4", officer: str = "OFF7") -> str:
@@ -27,13 +32,15 @@ def name(device: str, start: datetime, seq: int, ext: str = "MP4", officer: str 
 
 
 def clip(folder: Path, device: str, start: datetime, seq: int, ext: str = "MP4", *,
-         container_time: datetime | None = ..., **spec) -> str:
+         container_time: datetime | None = ..., audio: bool = False, **spec) -> str:
     """A segment named as the recorder names it, stamped with the same clock inside."""
     file = name(device, start, seq, ext)
     stamp = start if container_time is ... else container_time
     container = "mpegts" if ext == "TS" else "mp4"
     seed = zlib.crc32(file.encode()) % 1000             # every segment's content differs, like real ones
-    write_clip(folder / file, Clip(container=container, creation_time=stamp, seed=seed, comment=file, **spec))
+    write_clip(folder / file, replace(SEGMENT, container=container, creation_time=f"{stamp:%Y-%m-%dT%H:%M:%S}.000000Z",
+                                      seed=seed, metadata={"comment": file}, audio_codec="aac" if audio else None,
+                                      **spec))
     return file
 
 
@@ -99,27 +106,26 @@ def build_drop(root: Path) -> tuple[Path, Path, list[Expect], Expect]:
     mp4 = clip(drop, "CAM04", s(0), 1, duration_s=3, pts_jumps=((1.0, 8.0),), audio=True, bframes=2)
     expected.append(Expect("within_file", "CAM04", file=mp4, reason="forward_jump", offset_s=1.0, duration_s=8.0))
 
-    parts = [write_clip(root / f"part{i}.ts", Clip(container="mpegts", seed=i)) for i in (1, 2)]
-    joined = name("CAM05", s(0), 1, "TS")                          # timestamps start over mid-file
-    concatenate(drop / joined, *parts)
+    # two recordings joined: timestamps start over mid-file
+    joined = clip(drop, "CAM05", s(0), 1, "TS", duration_s=4, pts_jumps=((2.0, -2.0),))
     expected.append(Expect("within_file", "CAM05", file=joined, reason="backwards", offset_s=2.0))
 
     clip(drop, "CAM06", s(0), 1)                                   # the last segment was cut short
     cut = clip(drop, "CAM06", s(2), 2, duration_s=4, faststart=True)
-    truncate(drop / cut, 0.5)
+    truncate(drop / cut, drop / cut, keep_fraction=0.5)
     # Half the bytes keep about half the frames: where exactly depends on how well each compressed.
     expected.append(Expect("damaged_tail", "CAM06", file=cut, reason="truncated", offset_s=2.0, duration_s=2.0,
                            slack=0.7))
 
     cut = clip(drop, "CAM09", s(0), 1, duration_s=4, faststart=True)   # cut short, the next one follows on
-    truncate(drop / cut, 0.5)
+    truncate(drop / cut, drop / cut, keep_fraction=0.5)
     clip(drop, "CAM09", s(4), 2)
     expected.append(Expect("damaged_tail", "CAM09", file=cut, reason="truncated", offset_s=2.0, duration_s=2.0,
                            slack=0.7))
 
     clip(drop, "CAM14", s(0), 1)                                   # never finalised: no index at all
     lost = clip(drop, "CAM14", s(2), 2, duration_s=4)
-    truncate(drop / lost, 0.5)
+    truncate(drop / lost, drop / lost, keep_fraction=0.5)
     clip(drop, "CAM14", s(6), 3)
     expected.append(Expect("damaged_tail", "CAM14", file=lost, reason="not_openable", offset_s=0.0))
 
@@ -151,7 +157,7 @@ def build_drop(root: Path) -> tuple[Path, Path, list[Expect], Expect]:
     clip(late, "CAM13", s(2), 2, duration_s=4)
     closed = Expect("between_files", "CAM13", before=a, after=c, duration_s=4.0)
 
-    write_clip(drop / "wrapped.ts", Clip(container="mpegts", duration_s=3, start_s=95442.5, audio=True))
+    write_clip(drop / "wrapped.ts", WRAPPED)
     return drop, late, expected, closed
 
 
@@ -282,7 +288,7 @@ def test_no_false_gap_where_an_mpegts_clock_wraps(tmp_path):
     from pipeline.native import media
     from pipeline.stages.gaps import within_file_gaps
 
-    path = write_clip(tmp_path / "wrap.ts", Clip(container="mpegts", duration_s=3, start_s=95442.5, audio=True))
+    path = write_clip(tmp_path / "wrap.ts", WRAPPED)
     assert within_file_gaps(media.demux(path), GapsConfig()) == []
     assert math.isfinite(media.demux(path).packets[0].pts[0])
 

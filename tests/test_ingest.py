@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from pipeline.sample import synth
+from pipeline.sample.clips import ClipSpec, EncoderMissing, expected_keyframes, require_encoder
+from pipeline.sample.damage import random_bytes, write_no_moov
+from pipeline.sample.encode import write_clip, write_wav
+from pipeline.sample.photo import write_jpeg
 from tests.helpers import by_name, ingest, table
 
 
@@ -27,9 +30,9 @@ class Expected:
 
 def _hevc_available() -> bool:
     try:
-        synth._require_encoder("libx265")
+        require_encoder("libx265")
         return True
-    except synth.EncoderMissing:
+    except EncoderMissing:
         return False
 
 
@@ -39,26 +42,26 @@ def drop(tmp_path_factory):
     root = tmp_path_factory.mktemp("drop")
     d1 = root / "dock1" / "BWC0001"
     specs = {
-        "BWC0001_OF4521_20260301100000_0001.MP4": synth.ClipSpec(container="mp4", duration_s=2.0, gop_s=1.0,
+        "BWC0001_OF4521_20260301100000_0001.MP4": ClipSpec(container="mp4", duration_s=2.0, gop_s=1.0,
                                                                 creation_time="2026-03-01T10:00:00.000000Z"),
-        "BWC0001_OF4521_20260301100002_0002.TS": synth.ClipSpec(container="mpegts", duration_s=2.0, gop_s=0.5),
-        "BWC0001_OF4521_20260301100004_0003.AVI": synth.ClipSpec(container="avi", video_codec="mjpeg",
+        "BWC0001_OF4521_20260301100002_0002.TS": ClipSpec(container="mpegts", duration_s=2.0, gop_s=0.5),
+        "BWC0001_OF4521_20260301100004_0003.AVI": ClipSpec(container="avi", video_codec="mjpeg",
                                                                 audio_codec="pcm_s16le", fps=10, duration_s=1.0),
-        "BWC0001_OF4521_20260301100006_0004.MP4": synth.ClipSpec(container="mp4", duration_s=2.0, bframes=2),
-        "clip_without_pattern.mov": synth.ClipSpec(container="mov", duration_s=1.0,
+        "BWC0001_OF4521_20260301100006_0004.MP4": ClipSpec(container="mp4", duration_s=2.0, bframes=2),
+        "clip_without_pattern.mov": ClipSpec(container="mov", duration_s=1.0,
                                                    creation_time="2026-03-02T08:30:00.000000Z"),
     }
     if _hevc_available():
-        specs["BWC0001_OF4521_20260301100008_0005.MP4"] = synth.ClipSpec(container="mp4", video_codec="libx265",
+        specs["BWC0001_OF4521_20260301100008_0005.MP4"] = ClipSpec(container="mp4", video_codec="libx265",
                                                                         duration_s=1.0, gop_s=0.5)
     for name, spec in specs.items():
-        synth.write_clip(d1 / name, spec)
-    synth.write_wav(d1 / "BWC0001_OF4521_20260301101000.WAV", duration_s=1.0)
-    synth.write_jpeg(root / "dock1" / "photos" / "IMG_0001.JPG", datetime_original="2026:03:01 10:15:00")
+        write_clip(d1 / name, spec)
+    write_wav(d1 / "BWC0001_OF4521_20260301101000.WAV", duration_s=1.0)
+    write_jpeg(root / "dock1" / "photos" / "IMG_0001.JPG", datetime_original="2026:03:01 10:15:00")
     # Bad input.
     (d1 / "BWC0001_OF4521_20260301102000_0009.MP4").write_bytes(b"")
-    synth.random_bytes(d1 / "BWC0001_OF4521_20260301102100_0010.MP4", size=50_000)
-    synth.write_no_moov(d1 / "BWC0001_OF4521_20260301102200_0011.MP4", synth.ClipSpec(duration_s=2.0))
+    random_bytes(d1 / "BWC0001_OF4521_20260301102100_0010.MP4", size=50_000)
+    write_no_moov(d1 / "BWC0001_OF4521_20260301102200_0011.MP4", ClipSpec(duration_s=2.0))
     (d1 / "DEVICE.LOG").write_text("battery 87%\nfirmware 4.2\n")
     (d1 / "notes.xyz").write_bytes(bytes(range(256)) * 4)
     # A re-dock: the same bytes again, in another folder.
@@ -141,7 +144,7 @@ def test_keyframes_are_what_the_encoder_produced(ingested):
     keyframes = table(archive, "keyframes")
     for name, spec in specs.items():
         got = sorted(k["pts_s"] for k in keyframes if k["sha256"] == rows[name]["sha256"])
-        assert got == pytest.approx(synth.expected_keyframes(spec), abs=1e-6), name
+        assert got == pytest.approx(expected_keyframes(spec), abs=1e-6), name
         assert rows[name]["keyframe_count"] == len(got)
 
 
@@ -155,7 +158,11 @@ def test_identity_from_name_then_container_then_exif(ingested):
     assert first["end_time"] > first["start_time"]
     mov = rows["clip_without_pattern.mov"]
     assert (mov["device_id"], mov["time_source"]) == (None, "creation_time")
-    assert mov["start_time"].isoformat() == "2026-03-02T08:30:00"
+    # creation_time is UTC: the instant is 08:30 UTC, the device's wall clock (Beijing) read 16:30.
+    assert mov["start_utc"].isoformat() == "2026-03-02T08:30:00+00:00"
+    assert (mov["start_time"].isoformat(), mov["container_time"].isoformat()) == ("2026-03-02T16:30:00", "2026-03-02T08:30:00")
+    assert (mov["utc_offset_s"], mov["time_zone"], mov["container_time_zone"]) == (28800, "Asia/Shanghai", "UTC")
+    assert first["start_utc"].isoformat() == "2026-03-01T02:00:00+00:00"          # named in Beijing time
     photo = rows["IMG_0001.JPG"]
     assert (photo["time_source"], photo["start_time"].isoformat()) == ("exif", "2026-03-01T10:15:00")
 
@@ -205,7 +212,7 @@ def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
     from pipeline.stages import demux
     from pipeline.stages.filekind import sniff
 
-    clip = synth.write_clip(tmp_path / "a.ts", synth.ClipSpec(container="mpegts", duration_s=2.0))
+    clip = write_clip(tmp_path / "a.ts", ClipSpec(container="mpegts", duration_s=2.0))
     outcome = demux.demux_file(clip, "x", sniff(clip.read_bytes()[:4096]), clip.stat().st_size, DemuxConfig())
     assert outcome.status == "ok"
     assert outcome.fields["duration_s"] == pytest.approx(2.0, abs=0.1)
@@ -213,7 +220,7 @@ def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
 
 def test_an_archive_inside_the_drop_folder_is_not_ingested_again(tmp_path, fast_config, ray_local):
     drop = tmp_path / "drop"
-    synth.write_wav(drop / "BWC1_OF1_20260301100000.WAV", duration_s=0.3)
+    write_wav(drop / "BWC1_OF1_20260301100000.WAV", duration_s=0.3)
     archive = drop / "archive"
     first = ingest([drop], archive, fast_config)
     again = ingest([drop], archive, fast_config)

@@ -1,4 +1,4 @@
-"""Checks that pipeline.sample.synth writes the media it promises, by decoding it back with PyAV."""
+"""Checks that pipeline.sample writes the media it promises, by decoding it back with PyAV."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.sample import synth
-from pipeline.sample.synth import ClipSpec
+from pipeline.sample.clips import ClipSpec, EncoderMissing, expected_keyframes, expected_pts, stream_time_base
+from pipeline.sample.damage import corrupt_keyframe, random_bytes, top_level_boxes, truncate, write_no_moov
+from pipeline.sample.encode import remux, write_audio, write_clip, write_wav
+from pipeline.sample.frames import Picture, chroma
+from pipeline.sample.photo import write_jpeg
 from pipeline.sample import make_sample_drop
 
 CREATED = "2026-03-01T10:00:00.000000Z"
@@ -36,7 +39,7 @@ needs_x265 = pytest.mark.skipif(not _encoder_available("libx265"), reason="libx2
 
 
 def _write(tmp_path: Path, spec: ClipSpec, name: str = "clip") -> Path:
-    return synth.write_clip(tmp_path / f"{name}.{SUFFIX.get(spec.container, spec.container)}", spec)
+    return write_clip(tmp_path / f"{name}.{SUFFIX.get(spec.container, spec.container)}", spec)
 
 
 def _packets(path: Path, kind: str = "video") -> list[av.Packet]:
@@ -99,7 +102,7 @@ KEYFRAME_SPECS = {
 def test_keyframes_match_expected(tmp_path, spec):
     path = _write(tmp_path, spec)
     got = [_seconds(p) for p in _packets(path) if p.is_keyframe]
-    assert got == pytest.approx(synth.expected_keyframes(spec), abs=1e-6)
+    assert got == pytest.approx(expected_keyframes(spec), abs=1e-6)
     # ...and every frame decodes cleanly, jumps and concatenated TS segments included.
     assert _decode_count(path) == (round(spec.duration_s * spec.fps), 0)
 
@@ -118,7 +121,7 @@ def test_keyframes_are_exactly_gop_apart_with_noise(tmp_path):
 def test_video_time_base(tmp_path, container, stream_tb):
     spec = ClipSpec(container=container, audio_codec=None, duration_s=0.2)
     packet = _packets(_write(tmp_path, spec))[0]
-    assert packet.time_base == synth.stream_time_base(spec) == Fraction(1, stream_tb)
+    assert packet.time_base == stream_time_base(spec) == Fraction(1, stream_tb)
 
 
 def test_mpegts_starts_at_twice_muxdelay(tmp_path):
@@ -139,7 +142,7 @@ def test_av_durations_match(tmp_path, spec):
     path = _write(tmp_path, spec)
     frame = 1 / spec.fps
     video = _packets(path)
-    start = synth.expected_pts(spec, 0)
+    start = expected_pts(spec, 0)
     video_end = max(float((p.pts + p.duration) * p.time_base) for p in video)
     assert abs(video_end - start - spec.duration_s) <= frame + 1e-9
     audio = _packets(path, "audio")
@@ -163,7 +166,7 @@ def _jumps(packets: list[av.Packet], limit: float) -> list[tuple[float, float]]:
 def test_forward_jump_shows_in_video_and_audio(tmp_path, container):
     spec = ClipSpec(container=container, pts_jumps=((1.0, 5.0),))
     path = _write(tmp_path, spec)
-    base = synth.expected_pts(spec, 0)
+    base = expected_pts(spec, 0)
     (before, after), = _jumps(_packets(path), 0.1)
     assert (before, after) == pytest.approx((base + 29 / 30, base + 6.0), abs=1e-3)
     (before, after), = _jumps(_packets(path, "audio"), 0.1)
@@ -185,7 +188,7 @@ def test_backward_jump_in_mpegts(tmp_path):
 @pytest.mark.parametrize("container", ["mp4", "matroska", "avi"])
 def test_backward_jump_rejected_outside_mpegts(tmp_path, container):
     with pytest.raises(ValueError):
-        synth.write_clip(tmp_path / "x", ClipSpec(container=container, pts_jumps=((1.0, -0.5),)))
+        write_clip(tmp_path / "x", ClipSpec(container=container, pts_jumps=((1.0, -0.5),)))
 
 
 @pytest.mark.parametrize("container", ["mp4", "mpegts"])
@@ -201,7 +204,7 @@ def test_bframes_reorder(tmp_path, container):
 
 def _tkhd_matrix(path: Path) -> tuple[int, ...]:
     data = path.read_bytes()
-    moov = next(off for kind, off, _ in synth.top_level_boxes(data) if kind == "moov")
+    moov = next(off for kind, off, _ in top_level_boxes(data) if kind == "moov")
     at = data.find(b"tkhd", moov)
     version = data[at + 4]
     fixed = 4 + (32 if version == 1 else 20) + 16  # version/flags, times+id+duration, reserved..volume
@@ -223,7 +226,7 @@ def test_rotation(tmp_path, rotation):
     matrix = _tkhd_matrix(path)
     assert (matrix[0], matrix[1], matrix[3], matrix[4]) == tuple(v * 65536 for v in abcd)
     # Remuxing keeps the display matrix.
-    with av.open(str(synth.remux(path, tmp_path / "remuxed.mp4"))) as container:
+    with av.open(str(remux(path, tmp_path / "remuxed.mp4"))) as container:
         assert next(container.decode(video=0)).rotation == frame_rotation
 
 
@@ -266,7 +269,7 @@ def test_seed_changes_content(tmp_path):
 
 
 def test_noise_frames_are_cheap_and_vary():
-    picture = synth._Picture(1920, 1080, noise=True, seed=0)
+    picture = Picture(1920, 1080, noise=True, seed=0)
     first = picture.frame(0).copy()
     start = time.perf_counter()
     for i in range(1, 31):
@@ -280,8 +283,8 @@ def test_noise_frames_are_cheap_and_vary():
 
 @pytest.mark.parametrize("codec", ["video_codec", "audio_codec"])
 def test_missing_encoder(tmp_path, codec):
-    with pytest.raises(synth.EncoderMissing):
-        synth.write_clip(tmp_path / "x.mp4", replace(ClipSpec(), **{codec: "libdoesnotexist"}))
+    with pytest.raises(EncoderMissing):
+        write_clip(tmp_path / "x.mp4", replace(ClipSpec(), **{codec: "libdoesnotexist"}))
     assert not (tmp_path / "x.mp4").exists()
 
 
@@ -289,7 +292,33 @@ def test_audio_only_clip(tmp_path):
     spec = ClipSpec(video_codec=None, duration_s=1.0)
     with av.open(str(_write(tmp_path, spec))) as c:
         assert [s.type for s in c.streams] == ["audio"]
-    assert synth.expected_keyframes(spec) == []
+    assert expected_keyframes(spec) == []
+
+
+def test_faststart_puts_the_index_first_and_a_cut_copy_keeps_it(tmp_path):
+    spec = ClipSpec(faststart=True, duration_s=1.0)
+    path = _write(tmp_path, spec)
+    kinds = [kind for kind, _, _ in top_level_boxes(path.read_bytes())]
+    assert kinds.index("moov") < kinds.index("mdat")
+    assert [_seconds(p) for p in _packets(path) if p.is_keyframe] == pytest.approx(expected_keyframes(spec))
+    with av.open(str(truncate(path, tmp_path / "cut.mp4", keep_fraction=0.5))) as c:
+        assert c.streams.video[0].frames == 30          # the index still lists every frame
+
+
+def test_faststart_only_where_there_is_an_index(tmp_path):
+    with pytest.raises(ValueError, match="faststart"):
+        write_clip(tmp_path / "x.ts", ClipSpec(container="mpegts", faststart=True))
+
+
+@pytest.mark.parametrize("rgb", [(40, 90, 160), (150, 70, 40)], ids=["blue", "brown"])
+def test_colour_tints_every_frame(tmp_path, rgb):
+    spec = ClipSpec(colour=rgb, audio_codec=None, duration_s=0.5, seed=7)
+    with av.open(str(_write(tmp_path, spec))) as c:
+        planes = [(f.height, f.to_ndarray()) for f in c.decode(video=0)]     # yuv420p: Y, then U and V rows
+    means = [[float(a[h : h + h // 4].mean()), float(a[h + h // 4 :].mean())] for h, a in planes]
+    assert np.allclose(means, [chroma(rgb)] * len(means), atol=1.5)
+    other = replace(spec, colour=(120, 60, 140))
+    assert _sha(_write(tmp_path, spec, "a")) != _sha(_write(tmp_path, other, "b"))
 
 
 # ---------------------------------------------------------------- audio files and photos
@@ -297,7 +326,7 @@ def test_audio_only_clip(tmp_path):
 
 @pytest.mark.parametrize("rate,channels", [(48000, 1), (16000, 2)], ids=["48k-mono", "16k-stereo"])
 def test_write_wav(tmp_path, rate, channels):
-    path = synth.write_wav(tmp_path / "notes" / "note.wav", duration_s=1.5, rate=rate, channels=channels)
+    path = write_wav(tmp_path / "notes" / "note.wav", duration_s=1.5, rate=rate, channels=channels)
     assert path.read_bytes()[:4] == b"RIFF" and path.read_bytes()[8:12] == b"WAVE"
     with av.open(str(path)) as c:
         stream = c.streams.audio[0]
@@ -313,7 +342,7 @@ def test_write_wav(tmp_path, rate, channels):
     [("note.m4a", "aac", "mov,mp4,m4a,3gp,3g2,mj2"), ("note.aac", "aac", "aac"), ("note.mp3", "mp3", "mp3")],
 )
 def test_write_audio(tmp_path, name, codec, format_name):
-    path = synth.write_audio(tmp_path / name, duration_s=1.0, codec=codec)
+    path = write_audio(tmp_path / name, duration_s=1.0, codec=codec)
     with av.open(str(path)) as c:
         assert c.format.name == format_name
         assert c.streams.audio[0].codec_context.codec.id == av.codec.Codec(codec, "r").id
@@ -322,7 +351,7 @@ def test_write_audio(tmp_path, name, codec, format_name):
 
 @pytest.mark.parametrize("orientation", [None, 1, 6, 8], ids=["no-orientation", "o1", "o6-portrait", "o8"])
 def test_write_jpeg(tmp_path, orientation):
-    path = synth.write_jpeg(tmp_path / "IMG.JPG", orientation=orientation, datetime_original="2026:03:01 10:15:00")
+    path = write_jpeg(tmp_path / "IMG.JPG", orientation=orientation, datetime_original="2026:03:01 10:15:00")
     with Image.open(path) as img:
         assert img.format == "JPEG" and img.size == (320, 240)
         exif = img.getexif()
@@ -337,9 +366,9 @@ def test_write_jpeg(tmp_path, orientation):
 
 
 def test_write_no_moov(tmp_path):
-    path = synth.write_no_moov(tmp_path / "dead.MP4")
+    path = write_no_moov(tmp_path / "dead.MP4")
     data = path.read_bytes()
-    boxes = [kind for kind, _, _ in synth.top_level_boxes(data)]
+    boxes = [kind for kind, _, _ in top_level_boxes(data)]
     assert data[4:8] == b"ftyp" and boxes[0] == "ftyp"
     assert "mdat" in boxes and "moov" not in boxes
     assert data.find(b"mdat") > 0 and data[data.find(b"mdat") - 4 : data.find(b"mdat")] == b"\0\0\0\0"
@@ -349,7 +378,7 @@ def test_write_no_moov(tmp_path):
 
 def test_truncate(tmp_path):
     good = _write(tmp_path, ClipSpec())
-    cut = synth.truncate(good, tmp_path / "cut.mp4", keep_fraction=0.6)
+    cut = truncate(good, tmp_path / "cut.mp4", keep_fraction=0.6)
     assert cut.stat().st_size == int(good.stat().st_size * 0.6)
     assert good.read_bytes().startswith(cut.read_bytes())
     with pytest.raises(av.error.FFmpegError):
@@ -357,10 +386,10 @@ def test_truncate(tmp_path):
 
 
 def test_random_bytes(tmp_path):
-    a = synth.random_bytes(tmp_path / "a.MP4", size=5000, seed=3)
-    b = synth.random_bytes(tmp_path / "b.MP4", size=5000, seed=3)
+    a = random_bytes(tmp_path / "a.MP4", size=5000, seed=3)
+    b = random_bytes(tmp_path / "b.MP4", size=5000, seed=3)
     assert a.stat().st_size == 5000 and a.read_bytes() == b.read_bytes()
-    assert synth.random_bytes(tmp_path / "c.MP4", size=5000, seed=4).read_bytes() != a.read_bytes()
+    assert random_bytes(tmp_path / "c.MP4", size=5000, seed=4).read_bytes() != a.read_bytes()
     with pytest.raises(av.error.FFmpegError):
         av.open(str(a))
 
@@ -368,12 +397,12 @@ def test_random_bytes(tmp_path):
 @pytest.mark.parametrize("container", ["mp4", "mov", "mpegts", "matroska", "avi"])
 def test_corrupt_keyframe(tmp_path, container):
     good = _write(tmp_path, ClipSpec(container=container, duration_s=3.0), "good")
-    bad = synth.corrupt_keyframe(good, tmp_path / f"bad.{SUFFIX[container]}", keyframe_index=1)
+    bad = corrupt_keyframe(good, tmp_path / f"bad.{SUFFIX[container]}", keyframe_index=1)
     assert bad.stat().st_size == good.stat().st_size
     if container in ("mp4", "mov"):
         # Same boxes at the same offsets, and moov untouched: only sample bytes changed.
-        good_boxes = list(synth.top_level_boxes(good.read_bytes()))
-        assert list(synth.top_level_boxes(bad.read_bytes())) == good_boxes
+        good_boxes = list(top_level_boxes(good.read_bytes()))
+        assert list(top_level_boxes(bad.read_bytes())) == good_boxes
         off, size = next((o, s) for k, o, s in good_boxes if k == "moov")
         assert bad.read_bytes()[off : off + size] == good.read_bytes()[off : off + size]
     assert len(_packets(bad, "audio")) == len(_packets(good, "audio"))
@@ -385,7 +414,7 @@ def test_corrupt_keyframe(tmp_path, container):
 
 def test_remux_changes_tags_not_payload(tmp_path):
     src = _write(tmp_path, ClipSpec(creation_time=CREATED))
-    dst = synth.remux(src, tmp_path / "copy.mp4", metadata={"creation_time": "2026-03-02T08:00:00.000000Z"})
+    dst = remux(src, tmp_path / "copy.mp4", metadata={"creation_time": "2026-03-02T08:00:00.000000Z"})
     assert _sha(src) != _sha(dst)
     with av.open(str(dst)) as c:
         assert c.metadata["creation_time"] == "2026-03-02T08:00:00.000000Z"
@@ -396,7 +425,7 @@ def test_remux_changes_tags_not_payload(tmp_path):
 
 def test_remux_time_offset_and_container(tmp_path):
     src = _write(tmp_path, ClipSpec(bframes=2))
-    dst = synth.remux(src, tmp_path / "later.mkv", time_offset_s=10.0)
+    dst = remux(src, tmp_path / "later.mkv", time_offset_s=10.0)
     with av.open(str(dst)) as c:
         assert c.format.name == "matroska,webm"
     src_keys = [_seconds(p) for p in _packets(src) if p.is_keyframe]
@@ -438,7 +467,8 @@ def test_sample_drop(tmp_path):
         try:
             with av.open(str(p)) as c:
                 created = datetime.strptime(c.metadata["creation_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-                assert created.strftime("%Y%m%d%H%M%S") == NAME.match(p.name)[3]
+                # creation_time is UTC; the name is the recorder's wall clock in Beijing time (UTC+8).
+                assert (created + timedelta(hours=8)).strftime("%Y%m%d%H%M%S") == NAME.match(p.name)[3]
                 assert (c.streams.video[0].width, c.streams.video[0].height) == (320, 240)
                 assert c.streams.audio[0].codec_context.name == "aac"
                 segments.setdefault(NAME.match(p.name)[1], []).append((created, c.duration / 1e6))

@@ -13,7 +13,9 @@ from PIL import Image, ImageChops, ImageStat
 
 from pipeline.config import ConfigError, load_config
 from pipeline.native import media
-from pipeline.sample import synth
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip, write_wav
+from pipeline.sample.photo import write_jpeg
 from pipeline.stages import demux, thumbnails
 from pipeline.stages.filekind import sniff
 from tests.helpers import by_name, ingest, table
@@ -22,14 +24,14 @@ from tests.helpers import by_name, ingest, table
 def clip(path: Path, **spec) -> Path:
     """A small silent clip: 160x120 at 10 fps, 25 s, GOP 1 s unless told otherwise."""
     base = dict(container="mp4", audio_codec=None, fps=10, duration_s=25.0, preset="ultrafast")
-    return synth.write_clip(path, synth.ClipSpec(**{**base, **spec}))
+    return write_clip(path, ClipSpec(**{**base, **spec}))
 
 
 def damage_keyframe(path: Path, index: int) -> float:
     """Noise over the slice data of the index-th keyframe of an MP4, keeping its first 8 bytes.
 
     The NAL length and header survive (as with bit rot inside a large sample), so the demuxer
-    still lists the keyframe and only decoding it fails. (``synth.corrupt_keyframe`` overwrites
+    still lists the keyframe and only decoding it fails. (``damage.corrupt_keyframe`` overwrites
     the header too: FFmpeg's H.264 parser then no longer calls the packet a keyframe at all.)
     """
     times = media.demux(path).packets[0]
@@ -151,7 +153,7 @@ def test_corrupt_keyframe_is_counted_and_the_rest_kept(tmp_path, config):
     pytest.param(3, (160, 120), "bottom-right", id="exif-3-upside-down"),
 ])
 def test_photo_gets_one_upright_thumbnail(tmp_path, config, orientation, size, mark_at):
-    path = synth.write_jpeg(tmp_path / "photo.jpg", 160, 120, orientation=orientation)   # red mark: stored top-left
+    path = write_jpeg(tmp_path / "photo.jpg", 160, 120, orientation=orientation)   # red mark: stored top-left
     _, thumbs = run_stage(path, config)
     (row,) = thumbs.rows
     image = decoded(row)
@@ -163,7 +165,7 @@ def test_photo_gets_one_upright_thumbnail(tmp_path, config, orientation, size, m
 
 
 def test_audio_gets_none_and_disabled_stage_does_nothing(tmp_path, config):
-    path = synth.write_wav(tmp_path / "a.wav", duration_s=1.0)
+    path = write_wav(tmp_path / "a.wav", duration_s=1.0)
     outcome, thumbs = run_stage(path, config)
     assert outcome.kind == "audio" and thumbs.rows == [] and thumbs.decode_errors == 0
     assert run_stage(path, config, enabled=False)[1] is None
@@ -204,7 +206,7 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, r
     drop = tmp_path / "drop"
     drop.mkdir()
     clip(drop / "clip.mp4", duration_s=21, audio_codec="aac")
-    synth.write_jpeg(drop / "photo.jpg", orientation=6)
+    write_jpeg(drop / "photo.jpg", orientation=6)
     damage_keyframe(clip(drop / "corrupt.mp4", duration_s=12, gop_s=10.0, seed=1), 1)
     archive = tmp_path / "archive"
     ingest([drop], archive, fast_config)

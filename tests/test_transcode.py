@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -20,6 +19,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.native.transcode import display_rotation, proxy_size
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.encode import write_clip
 from pipeline.stages import transcode as stage
 from tests.helpers import by_name, ingest, table
 
@@ -38,41 +39,15 @@ class Clip:
     container: str = "mp4"
     start_s: float = 0.0                        # the first timestamp (MPEG-TS clocks start anywhere)
 
-
-def write_clip(path: Path, clip: Clip) -> None:
-    """Encode ``clip`` with PyAV: moving picture, 440 Hz tone, exact timestamps."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = 48000
-    with av.open(str(path), "w", format=clip.container) as out:
-        vs = out.add_stream("libx264", rate=clip.fps) if clip.video else None
-        aus = out.add_stream("aac", rate=rate, layout="mono") if clip.audio else None
-        if vs is not None:
-            vs.width, vs.height, vs.pix_fmt = clip.width, clip.height, "yuv420p"
-            vs.options = {"preset": "ultrafast"}
-            vs.codec_context.time_base = Fraction(1, clip.fps)
-            if clip.rotation:
-                vs.set_display_rotation(clip.rotation)
-            for i in range(int(clip.duration_s * clip.fps)):
-                img = np.zeros((clip.height, clip.width, 3), np.uint8)
-                img[:, :, 0] = i * 8 % 256
-                img[: clip.height // 2, : clip.width // 3, 1] = 200       # a corner that shows rotation
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                jump = clip.gap[1] if clip.gap and i / clip.fps >= clip.gap[0] else 0
-                frame.pts = i + int((jump + clip.start_s) * clip.fps)
-                frame.time_base = Fraction(1, clip.fps)
-                out.mux(vs.encode(frame))
-            out.mux(vs.encode(None))
-        if aus is not None:
-            total = int(clip.duration_s * rate)
-            for pos in range(0, total, 1024):
-                n = min(1024, total - pos)
-                tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(pos, pos + n) / rate)).astype(np.float32)
-                frame = av.AudioFrame.from_ndarray(tone[None, :], format="fltp", layout="mono")
-                jump = clip.gap[1] if clip.gap and pos / rate >= clip.gap[0] else 0
-                frame.sample_rate, frame.time_base = rate, Fraction(1, rate)
-                frame.pts = pos + int((jump + clip.start_s) * rate)
-                out.mux(aus.encode(frame))
-            out.mux(aus.encode(None))
+    @property
+    def spec(self) -> ClipSpec:
+        """What pipeline.sample encodes: H.264 and 48 kHz AAC, timestamps exactly as above."""
+        return ClipSpec(container=self.container, video_codec="libx264" if self.video else None,
+                        audio_codec="aac" if self.audio else None, width=self.width, height=self.height,
+                        fps=self.fps, duration_s=self.duration_s,
+                        rotation=-self.rotation % 360,  # ours counter-clockwise (as read back), ClipSpec's clockwise
+                        pts_jumps=(self.gap,) if self.gap else (), start_pts_s=self.start_s,
+                        ts_muxdelay_s=0.0, preset="ultrafast")  # no mux delay: a TS clock starts at start_s
 
 
 CLIPS = {
@@ -90,7 +65,7 @@ DAMAGED = "BWC1_OF1_20260301100050.MP4"
 def drop(tmp_path_factory):
     root = tmp_path_factory.mktemp("drop")
     for name, clip in CLIPS.items():
-        write_clip(root / name, clip)
+        write_clip(root / name, clip.spec)
     whole = (root / "BWC1_OF1_20260301100000.MP4").read_bytes()
     (root / DAMAGED).write_bytes(whole[: len(whole) // 2])          # cut before the index: no moov
     (root / "notes.txt").write_text("not media\n")

@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
+from pipeline.sample.encode import write_clip
 from tests.helpers import table
 from tests.raycluster import BIN, two_nodes
-from tests.test_transcode import Clip, write_clip
+from tests.test_transcode import Clip
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.slow
 def test_proxies_run_only_where_the_transcode_resource_is(tmp_path):
     drop = tmp_path / "drop"
     for i in range(6):
-        write_clip(drop / f"BWC{i:04d}_OF1_20260301100000.MP4", Clip(width=160, height=120, duration_s=1.0 + i / 10))
+        clip = Clip(width=160, height=120, duration_s=1.0 + i / 10)
+        write_clip(drop / f"BWC{i:04d}_OF1_20260301100000.MP4", clip.spec)
     config = tmp_path / "cluster.toml"
     config.write_text("[ingest]\nfsync = false\n[transcode]\ncpus_per_task = 1.0\nresources = { transcode = 1 }\n")
     archive = tmp_path / "archive"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from pipeline.commands import UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, parse_time, resolve_shas)
+from pipeline.commands.options import (TIME_HELP, add_archive, add_format, add_time, config_of, emit,
+                                       existing_archive, locked_catalog, resolve_shas, site_zone)
+from pipeline.common.i18n import _
+from pipeline.common.times import show
 from pipeline.common.clock import new_id, now_utc
 from pipeline.rules.retention import case_states, matches
 
@@ -53,9 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap = actions.add_parser("assign", help="assign recordings to a case, or give them a retention class",
                             description="Select recordings by SHA-256, by device and time range, or by officer and "
                                         "time range (recordings overlapping the range, including ones ingested "
-                                        f"later). Times: {TIME_HELP}; without a zone, a device range is read in "
-                                        "that device's clock (compliance.device_utc_offsets), an officer range in "
-                                        "compliance.device_utc_offset_hours.")
+                                        f"later), compared as instants. Times: {TIME_HELP}.")
     ap.add_argument("case_id", metavar="CASE_ID", nargs="?", help="an open case (or give --class instead)")
     ap.add_argument("--class", dest="retention_class", choices=("permanent", "other", "routine"),
                     help="assign a class without a case")
@@ -64,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
     sel.add_argument("--device", metavar="DEVICE", help="recordings of this device in --from..--to")
     sel.add_argument("--officer", metavar="OFFICER", help="recordings of this officer in --from..--to")
-    ap.add_argument("--from", dest="range_from", metavar="TIME", help="start of the time range")
-    ap.add_argument("--to", dest="range_to", metavar="TIME", help="end of the time range")
+    add_time(ap, "--from", dest="range_from", help="start of the time range")
+    add_time(ap, "--to", dest="range_to", help="end of the time range")
     _event_options(ap, at=False)
     ap.set_defaults(handler=run_assign)
 
@@ -86,7 +86,7 @@ def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
     p.add_argument("--by", required=True, metavar="NAME", help="who makes this change (recorded)")
     p.add_argument("--note", help="free text kept with the event")
     if at:
-        p.add_argument("--at", metavar="TIME", help=f"when it happened (default: now); {TIME_HELP}")
+        add_time(p, "--at", help="when it happened (default: now)")
 
 
 def run_event(args: argparse.Namespace) -> int:
@@ -96,7 +96,8 @@ def run_event(args: argparse.Namespace) -> int:
     if not case_id:
         raise UsageError("CASE_ID must not be empty")
     now = now_utc()
-    at = parse_time(args.at, "--at") if args.at else now
+    zone = site_zone(config)
+    at = args.at or now
     with locked_catalog(archive, config, f"case {args.event} {case_id}") as catalog:
         events = catalog.rows("cases")
         state = case_states(events).get(case_id)
@@ -110,12 +111,14 @@ def run_event(args: argparse.Namespace) -> int:
         if args.event == "reopen" and state.is_open:
             raise UsageError(f"case {case_id} is open; only a closed case can be reopened")
         if state is not None and at < (state.closed_at or state.opened_at):
-            raise UsageError(f"--at {at:%Y-%m-%dT%H:%M:%SZ} is before the case's last event")
+            raise UsageError(_("--at {at} is before the case's last event ({last})").format(
+                at=show(at, zone), last=show(state.closed_at or state.opened_at, zone)))
         row = {"case_id": case_id, "event": args.event, "title": getattr(args, "title", None),
                "retention_class": getattr(args, "retention_class", None), "note": args.note,
                "at": at, "by": args.by, "recorded_at": now}
         catalog.commit({"cases": [row]}, tag=new_id("case"))
-    print(f"case {case_id}: {args.event} at {at:%Y-%m-%dT%H:%M:%SZ} by {args.by}")
+    print(_("case {case_id}: {event} at {at} by {by}").format(case_id=case_id, event=args.event, at=show(at, zone),
+                                                               by=args.by))
     return 0
 
 
@@ -155,9 +158,7 @@ def run_assign(args: argparse.Namespace) -> int:
         else:
             if not (args.range_from and args.range_to):
                 raise UsageError("--device and --officer need both --from and --to")
-            offset = config.compliance.offset_hours(args.device) if args.device else \
-                config.compliance.device_utc_offset_hours
-            start, end = parse_time(args.range_from, "--from", offset), parse_time(args.range_to, "--to", offset)
+            start, end = args.range_from, args.range_to
             if end < start:
                 raise UsageError("--to is before --from")
             selector = "device" if args.device else "officer"
@@ -190,7 +191,8 @@ def run_list(args: argparse.Namespace) -> int:
         rows.append({"case_id": case_id, "class": case.retention_class, "status": "open" if case.is_open else "closed",
                      "opened_at": case.opened_at, "closed_at": case.closed_at, "files": len(files),
                      "opened_by": opened_by, "title": case.title})
-    emit(rows, ["case_id", "class", "status", "opened_at", "closed_at", "files", "opened_by", "title"], args.format)
+    emit(rows, ["case_id", "class", "status", "opened_at", "closed_at", "files", "opened_by", "title"], args.format,
+         zone=site_zone(config))
     return 0
 
 
@@ -208,9 +210,9 @@ def run_show(args: argparse.Namespace) -> int:
     for r in state.records:
         if any(matches(a, r.subject) for a in mine):
             rows.append({"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-                         "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+                         "officer_id": r.attribution.officer_id, "start_time": r.subject.start,
                          "class": r.retention.retention_class, "retain_until": r.retention.until,
-                         "state": r.state(now), "reason": r.retention.reason})
+                         "state": r.state(now), "reason": r.retention.reason, "device_clock": r.device_clock()})
     emit(rows, ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
-                "reason"], args.format)
+                "reason", "device_clock"], args.format, zone=site_zone(config))
     return 0

@@ -8,8 +8,10 @@ import sys
 from collections import Counter
 
 from pipeline.commands import UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive, iso,
-                                       locked_catalog, parse_time)
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
+                                       json_value, locked_catalog, site_zone)
+from pipeline.common.i18n import _
+from pipeline.common.times import show
 from pipeline.common.units import human_duration
 from pipeline.common.clock import new_id, now_utc
 
@@ -34,8 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     h.add_argument("device_id", metavar="DEVICE")
     h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER", help="the new holder")
-    h.add_argument("--at", required=True, metavar="TIME",
-                   help=f"when; {TIME_HELP}; without a zone it is read in the device's clock")
+    add_time(h, "--at", required=True, help="when the device passed to the officer")
     h.add_argument("--by", metavar="NAME", help="who records the handover")
     h.add_argument("--note", help="free text kept with the handover")
     add_archive(h)
@@ -55,11 +56,12 @@ def run_handover(args: argparse.Namespace) -> int:
     device, officer = args.device_id.strip(), args.officer_id.strip()
     if not device or not officer:
         raise UsageError("DEVICE and --to OFFICER must not be empty")
-    at = parse_time(args.at, "--at", config.compliance.offset_hours(device))
+    zone = site_zone(config)
+    at = args.at
     with locked_catalog(archive, config, f"handover {device}") as catalog:
         catalog.commit({"handovers": [{"device_id": device, "officer_id": officer, "at": at, "by": args.by,
                                        "note": args.note, "recorded_at": now_utc()}]}, tag=new_id("handover"))
-    print(f"device {device}: held by {officer} from {at:%Y-%m-%dT%H:%M:%SZ}")
+    print(_("device {device}: held by {officer} from {at}").format(device=device, officer=officer, at=show(at, zone)))
     return 0
 
 
@@ -75,6 +77,7 @@ def run_ledger(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     archive = existing_archive(args.archive)
+    zone = site_zone(config)
     state = records.load(archive, config, now_utc())
     gaps = _gap_counts(state.catalog)
     devices = sorted({r.row["device_id"] for r in state.records if r.row["device_id"]} | set(state.periods))
@@ -95,37 +98,38 @@ def run_ledger(args: argparse.Namespace) -> int:
             "duration_h": sum(r.row["duration_s"] or 0.0 for r in recs) / 3600,
             "gaps": gaps.get(device, 0),
             "late": sum(r.late for r in recs),
+            "clock_problems": sum(r.clock is not None for r in recs),
             "damaged": sum(r.row["status"] != "ok" for r in recs),
             "from_ledger": sum(r.attribution.source == "ledger" for r in recs),
             "unattributed": sum(r.attribution.officer_id is None for r in recs),
             "mismatches": [{"sha256": r.sha256, "source_name": r.row["source_name"],
                             "name_officer": r.row["officer_id"], "ledger_officer": r.attribution.ledger_officer,
-                            "start_time": r.row["start_time"]} for r in recs if r.attribution.mismatch],
+                            "start_time": r.subject.start} for r in recs if r.attribution.mismatch],
         })
     if args.format == "json":
-        json.dump(report, sys.stdout, indent=2, default=iso)
+        json.dump(json_value(report, zone), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
-        flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'])}..{iso(h['to']) or ''}"
+        flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'], zone)}..{iso(h['to'], zone) or ''}"
                                            for h in d["holders"]),
                  "mismatches": len(d["mismatches"])} for d in report]
-        emit(flat, ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "damaged", "from_ledger",
-                    "unattributed", "mismatches"], "csv")
+        emit(flat, ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "clock_problems", "damaged",
+                    "from_ledger", "unattributed", "mismatches"], "csv", zone=zone)
     else:
         for d in report:
-            print(_render(d))
+            print(_render(d, zone))
     return 0
 
 
-def _render(d: dict) -> str:
+def _render(d: dict, zone) -> str:
     lines = [d["device_id"]]
     for i, h in enumerate(d["holders"]):
         label = "  holders   " if i == 0 else "            "
-        lines.append(f"{label}{h['officer_id']:<12} {iso(h['from'])} .. {iso(h['to']) or 'now'}")
+        lines.append(f"{label}{h['officer_id']:<12} {iso(h['from'], zone)} .. {iso(h['to'], zone) or 'now'}")
     if not d["holders"]:
         lines.append("  holders   (no handovers recorded)")
     lines.append(f"  recorded  {d['recordings']} file(s), {human_duration(d['duration_h'] * 3600)}; {d['gaps']} gap(s); "
-                 f"{d['late']} late upload(s); {d['damaged']} damaged")
+                 f"{d['late']} late upload(s); {d['clock_problems']} clock problem(s); {d['damaged']} damaged")
     lines.append(f"  officers  {d['from_ledger']} attributed from the ledger, {d['unattributed']} unattributed, "
                  f"{len(d['mismatches'])} disagreeing with the ledger")
     for m in d["mismatches"]:

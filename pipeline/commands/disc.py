@@ -6,10 +6,10 @@ import argparse
 import csv
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import add_time
 
 HELP = """\
 Permanent records (major emergencies, mass incidents) are also kept on burned discs: DVD, BD-R,
@@ -66,8 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="every case of a retention class, e.g. permanent")
     which.add_argument("--sha", nargs="+", metavar="SHA", help="recordings by SHA-256 (8+ leading hex digits)")
     which.add_argument("--device", action="append", metavar="ID", help="a device's recordings (repeatable)")
-    plan.add_argument("--since", type=_when, metavar="TIME", help="with --device: starting at or after (device time)")
-    plan.add_argument("--until", type=_when, metavar="TIME", help="with --device: starting at or before (device time)")
+    add_time(plan, "--since", help="with --device: recordings starting at or after this")
+    add_time(plan, "--until", help="with --device: recordings starting at or before this")
+    plan.add_argument("--config", type=Path, metavar="FILE",
+                      help="TOML file overriding configs/default.toml key by key (the site's time zone)")
     from pipeline.disc.pack import MEDIA
 
     plan.add_argument("--media", choices=sorted(MEDIA), help="disc type (M-DISC: the same sizes)")
@@ -94,6 +96,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     stage.add_argument("--no-reverify", dest="reverify", action="store_false",
                        help="skip re-reading each staged folder (copies are still hashed as written)")
     stage.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    stage.add_argument("--config", type=Path, metavar="FILE",
+                       help="TOML file overriding configs/default.toml key by key (the site's time zone)")
     stage.set_defaults(handler=run_stage)
 
     check = steps.add_parser("verify", help="re-read a staged folder, ISO image or mounted disc",
@@ -112,13 +116,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _no_step(parser) -> int:
     parser.print_help()
     return 2
-
-
-def _when(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date/time: {text!r} (use e.g. 2024-03-14 or 2024-03-14T10:15)")
 
 
 def _catalog(archive: Path):
@@ -142,20 +139,23 @@ def run_plan(args: argparse.Namespace) -> int:
         raise UsageError("--reserve is a percentage from 0 to below 100")
     if (args.since or args.until) and not args.device:
         raise UsageError("--since and --until go with --device")
+    from pipeline.commands.options import config_of
+
+    config = config_of(args)
+    zones = config.zones()
     catalog = _catalog(args.archive)
     known = select.recordings(catalog)
     try:
         if args.sha:
             chosen, selection = select.by_sha(known, args.sha), {"sha256": args.sha}
         elif args.device:
-            chosen = select.by_device(known, args.device, args.since, args.until)
-            selection = {"device": args.device, "since": _text(args.since), "until": _text(args.until)}
+            chosen = select.by_device(known, args.device, args.since, args.until, zones)
+            selection = {"device": args.device, "since": _text(args.since, zones), "until": _text(args.until, zones)}
         elif args.case:
-            chosen, selection = select.by_cases(catalog, known, case_ids=args.case), {"case": args.case}
+            chosen = select.by_cases(catalog, known, case_ids=args.case, zones=zones)
+            selection = {"case": args.case}
         else:
-            from pipeline.config import load_config
-
-            chosen = select.by_class(args.archive, load_config(), args.retention_class)
+            chosen = select.by_class(args.archive, config, args.retention_class)
             selection = {"class": args.retention_class}
     except select.SelectionError as exc:
         raise UsageError(str(exc)) from None
@@ -170,7 +170,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.out:
         planning.write(plan, args.out)
     if args.format == "json":
-        json.dump(plan, sys.stdout, indent=1)
+        json.dump(plan, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         out = csv.writer(sys.stdout)
@@ -191,7 +191,7 @@ def run_stage(args: argparse.Namespace) -> int:
     from pipeline.disc import plan as planning
     from pipeline.disc.bag import StageError
     from pipeline.disc.stage import stage_plan
-    from pipeline.commands.options import writing
+    from pipeline.commands.options import config_of, writing
 
     try:
         plan = planning.read(args.plan)
@@ -201,13 +201,14 @@ def run_stage(args: argparse.Namespace) -> int:
     say = (lambda _: None) if args.json else (lambda line: print(line, file=sys.stderr))
     try:
         with writing(args.archive, "disc stage"):
-            outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say)
+            outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say,
+                                  zones=config_of(args).zones())
     except StageError as exc:
         raise RunError(str(exc)) from None
     except OSError as exc:
         raise RunError(f"cannot write the staging folder {args.out}: {exc}") from None
     if args.json:
-        json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=1)
+        json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         for o in outcomes:
@@ -230,7 +231,7 @@ def run_verify(args: argparse.Namespace) -> int:
         with writing(args.archive, "disc verify"):
             report.problems += record_verification(args.archive, report)
     if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=1)
+        json.dump(report.to_dict(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(report.render())
@@ -254,7 +255,7 @@ def run_list(args: argparse.Namespace) -> int:
                      "last_verified": _text(last[0]["verified_at"]) if last[0] else None,
                      "last_result": last[0]["result"] if last[0] else None})
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1)
+        json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["label"])
@@ -268,5 +269,10 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text(value) -> str | None:
-    return value.isoformat() if value is not None else None
+def _text(value, zones=None) -> str | None:
+    """An instant as ISO 8601 with the site's offset (plan files and JSON are read by people too)."""
+    from pipeline.common.times import Zones, iso
+
+    if value is None:
+        return None
+    return iso(value, (zones or Zones()).site_zone) if getattr(value, "tzinfo", None) else value.isoformat()

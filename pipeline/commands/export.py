@@ -1,59 +1,50 @@
-"""``fieldrec export``: copy originals out under an approval, as a bag, and log the access."""
+"""``fieldrec export``: copy originals out under an approved request, as a bag, and log the access."""
 
 from __future__ import annotations
 
 import argparse
-import re
-import socket
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas
+from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas, site_zone
 from pipeline.common.clock import new_id, now_utc
+from pipeline.common.times import show
 
 HELP = """\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:
 data/<file>, manifest-sha256.txt (check it with `cd FOLDER && sha256sum -c manifest-sha256.txt`),
 bagit.txt and bag-info.txt (approval, who, when). Every copy is hashed as it is written and must
-match its SHA-256. Each exported file is appended to the `access_log` table. An export without an
-approval reference is refused.
-"""
+match its SHA-256. Each exported file is appended to the `access_log` table.
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+--approval names an access request of this archive (REQ-...), asked for in the review service
+(`fieldrec serve`) and granted there by an approver other than the requester, for export, with a
+period that includes now. Free text is refused. The request names a recording or a case: without
+SHA256 arguments everything it names is exported; any SHA256 given must be covered by it. The
+export is made in the requester's name (--by, if given, must be that account).
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="copy originals out under an approval, with a SHA-256 manifest",
+    p = sub.add_parser("export", help="copy originals out under an approved request, with a SHA-256 manifest",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("sha", nargs="+", metavar="SHA256", help="recordings to export (8+ leading characters)")
+    p.add_argument("sha", nargs="*", metavar="SHA256",
+                   help="recordings to export (8+ leading characters); default: all the request names")
     p.add_argument("--to", dest="dest", required=True, type=Path, metavar="FOLDER",
                    help="a new or empty folder to write the bag into")
-    p.add_argument("--approval", metavar="REF", help="the approval reference (required)")
-    p.add_argument("--by", metavar="NAME", help="who exports (required)")
-    p.add_argument("--reason", help="why (kept in the access log and bag-info.txt)")
+    p.add_argument("--approval", metavar="REQ", help="the granted export request (required)")
+    p.add_argument("--by", metavar="USER", help="the requester's account (default: the requester)")
+    p.add_argument("--reason", help="why (default: the request's reason; kept in the access log and bag-info.txt)")
     p.set_defaults(handler=run)
-
-
-def _names(recs) -> list[str]:
-    """Readable, unique names under data/: the original file name, prefixed by the hash if needed."""
-    names, used = [], set()
-    for r in recs:
-        base = SAFE.sub("_", r.row["source_name"] or "") or r.sha256
-        name = base if base not in used else f"{r.sha256[:12]}_{base}"
-        used.add(name)
-        names.append(name)
-    return names
 
 
 def run(args: argparse.Namespace) -> int:
     from pipeline import records
-    from pipeline.archive.bagit import Bag, BagMismatch
+    from pipeline.records import access, bag
+    from pipeline.rules.retention import matches
 
     if not (args.approval or "").strip():
-        raise UsageError("refused: an export needs an approval reference (--approval REF); nothing was copied")
-    if not (args.by or "").strip():
-        raise UsageError("refused: an export needs the name of who exports (--by NAME); nothing was copied")
+        raise UsageError("refused: an export needs an approved request (--approval REQ-...); nothing was copied")
     config = config_of(args)
     archive = existing_archive(args.archive)
     dest = args.dest.resolve()
@@ -62,33 +53,42 @@ def run(args: argparse.Namespace) -> int:
     if dest == archive or archive in dest.parents:
         raise UsageError("--to must be outside the archive")
     copied: list[dict] = []
+    zone = site_zone(config)
     with locked_catalog(archive, config, "export") as catalog:
         now = now_utc()
+        try:
+            request = access.check_approval(access.read_requests(archive), args.approval, action="export",
+                                            by=(args.by or "").strip() or None, now=now)
+        except access.AccessRefused as exc:
+            raise UsageError(f"refused, nothing was copied: {exc}") from None
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
-        recs = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
+        kind, target = request.row["target_kind"], request.row["target"]
+        case_rows = [a for a in catalog.rows("assignments") if kind == "case" and a["case_id"] == target]
+        named = [r for r in state.records if (kind == "recording" and r.sha256 == target)
+                 or any(matches(a, r.subject) for a in case_rows)]
+        recs = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))] if args.sha else named
+        covered = {r.sha256 for r in named}
+        outside = [r for r in recs if r.sha256 not in covered]
+        if outside:
+            raise UsageError("refused, nothing was copied: request {} does not cover {}".format(
+                request.request_id, ", ".join(r.sha256[:12] for r in outside)))
+        if not recs:
+            raise UsageError(f"refused: request {request.request_id} names no recording of this archive")
         gone = [r for r in recs if not r.object_present]
         if gone:
             lines = [f"  {r.sha256[:12]} {r.row['source_name']}: "
-                     + (f"purged {r.purge['purged_at']:%Y-%m-%d} (approval {r.purge['approval_ref']})" if r.purge
+                     + (f"purged {show(r.purge['purged_at'], zone)} (approval {r.purge['approval_ref']})" if r.purge
                         else "object missing from the archive; run `fieldrec verify`") for r in gone]
             raise RunError("refused, nothing was copied: these originals are not in the archive\n" + "\n".join(lines))
-        bag = Bag(dest, chunk_bytes=config.ingest.chunk_bytes, fsync=config.ingest.fsync)
+        export = bag.Export(approval_ref=request.request_id, by=request.requested_by,
+                            reason=args.reason or request.row["reason"], at=now, request_id=request.request_id,
+                            client="cli", zone=zone)
         try:
-            try:
-                for r, name in zip(recs, _names(recs)):
-                    try:
-                        digest = bag.add_payload(archive / r.row["archive_path"], name, r.sha256)
-                    except BagMismatch as exc:
-                        raise RunError(f"{r.sha256[:12]} {r.row['source_name']}: the archived object no longer "
-                                       f"matches its SHA-256 (read {exc.actual[:12]}); it was not exported. "
-                                       "Run `fieldrec verify` and report this") from None
-                    copied.append({"access_id": new_id("access"), "action": "export", "sha256": r.sha256,
-                                   "size": digest.size, "destination": str(dest / "data" / name),
-                                   "approval_ref": args.approval, "by": args.by, "reason": args.reason, "at": now,
-                                   "host": socket.gethostname()})
-            finally:
-                bag.close(_bag_info(args, now), tagmanifest=False)
+            bag.write_bag(archive, [r.row for r in recs], dest, export, config.ingest.chunk_bytes, copied,
+                          fsync=config.ingest.fsync)
+        except bag.ObjectChanged as exc:
+            raise RunError(str(exc)) from None
         except OSError as exc:
             raise RunError(f"cannot write the export to {dest}: {exc.strerror} ({exc.filename}); "
                            f"{len(copied)} file(s) copied and logged before this") from None
@@ -96,15 +96,6 @@ def run(args: argparse.Namespace) -> int:
             if copied:
                 catalog.commit({"access_log": copied}, tag=new_id("export"))
     total = sum(c["size"] for c in copied)
-    print(f"exported {len(copied)} file(s), {total} bytes, to {dest} (approval {args.approval}, by {args.by}); "
-          f"check with: cd {dest} && sha256sum -c manifest-sha256.txt")
+    print(f"exported {len(copied)} file(s), {total} bytes, to {dest} (approval {request.request_id}, "
+          f"by {request.requested_by}); check with: cd {dest} && sha256sum -c manifest-sha256.txt")
     return 0
-
-
-def _bag_info(args, now) -> list[tuple[str, str]]:
-    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", f"{now:%Y-%m-%d}"),
-            ("Export-Time", f"{now:%Y-%m-%dT%H:%M:%SZ}"), ("Approval-Reference", args.approval),
-            ("Exported-By", args.by)]
-    if args.reason:
-        info.append(("Export-Reason", args.reason))
-    return info

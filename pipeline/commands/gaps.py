@@ -6,10 +6,11 @@ import argparse
 import csv
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, site_zone
+from pipeline.common.times import Reading
 
 GAPS_HELP = """\
 List every interruption of recording found in the archive. Kinds:
@@ -22,8 +23,9 @@ List every interruption of recording found in the archive. Kinds:
   damaged_tail   a file that ends early: the recording is lost from the last good timestamp on
 Gaps are found at ingest. A late-docked file that fills a gap closes it: it leaves the list
 (see it with --all) but stays in the catalog's history. Thresholds: configs/default.toml [gaps].
-Times are device times, as the recorders wrote them. EXPLANATION is explained (a spoken note,
-or a written report approved by a team lead), awaiting approval, or unexplained.
+Times are shown in the site's time zone (site.time_zone) with their offset; start_device is the
+start as the device's clock read it. EXPLANATION is explained (a spoken note, or a written report
+approved by a team lead), awaiting approval, or unexplained.
 """
 
 EXPLAIN_HELP = """\
@@ -38,16 +40,16 @@ TABLE_COLUMNS = ("gap_id", "current", "kind", "device_id", "officer_id", "start_
 EXPORT_COLUMNS = ("gap_id", "current", "kind", "reason", "device_id", "officer_id", "start_time", "end_time",
                   "duration_s", "sha256", "file", "offset_s", "stream", "before_sha256", "before_file",
                   "after_sha256", "after_file", "detail", "detected_run_id", "detected_at", "explanation",
-                  "explanation_reason", "explained_by", "approved_by")
+                  "explanation_reason", "explained_by", "approved_by", "start_device")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+    add_archive(p)
     p.add_argument("--device", metavar="ID", help="only this device")
-    p.add_argument("--since", metavar="T", help="only gaps starting at or after T (device time, e.g. 2024-05-01 or "
-                   "2024-05-01T10:00); clock gaps, whose device time is wrong, when detected at or after T (UTC)")
+    add_time(p, "--since", help="only gaps starting at or after this (clock gaps, whose device time is wrong: "
+                                "detected at or after it)")
     p.add_argument("--unexplained", action="store_true", help="only current gaps that still need an explanation")
     p.add_argument("--all", action="store_true",
                    help="also gaps that are no longer current (filled by a late-docked file)")
@@ -58,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("gap_id", metavar="GAP_ID", help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
                    "of at least 6 characters)")
-    e.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+    add_archive(e)
     e.add_argument("--reason", required=True, metavar="TEXT", help="why recording was interrupted")
     e.add_argument("--by", required=True, metavar="NAME", help="who gives the explanation")
     e.add_argument("--approved-by", metavar="NAME", help="team lead approving this written report")
@@ -76,16 +78,6 @@ def _catalog(archive: Path):
     return Catalog(archive)
 
 
-def _parse_since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--since {text!r}: expected a date or time like 2024-05-01 or 2024-05-01T10:00") from None
-    return value.replace(tzinfo=None)
-
-
 def _where(g: dict) -> str:
     if g["kind"] in ("between_files", "overlap"):
         return f"{g['before_file'] or (g['before_sha256'] or '')[:12]} -> {g['after_file'] or (g['after_sha256'] or '')[:12]}"
@@ -96,38 +88,39 @@ def _where(g: dict) -> str:
     return name
 
 
-def _text(value) -> str:
+def _text(value, zone) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    return str(value)
+    return iso(value, zone)
 
 
 def run_gaps(args: argparse.Namespace) -> int:
     from pipeline.records import gapstate
     from pipeline.rules import gap_events
 
+    config = config_of(args)
+    zones = config.zones()
+    zone = zones.site_zone
     catalog = _catalog(args.archive)
-    since = _parse_since(args.since)
-    rows = gap_events.filter_rows(gapstate.listing(catalog), device=args.device, since=since,
+    since = args.since
+    rows = gap_events.filter_rows(gapstate.listing(catalog, zones), device=args.device, since=since,
                                   include_closed=args.all, only_unexplained=args.unexplained)
+    rows = [_shown(g, zones) for g in rows]
     out = sys.stdout
     if args.format == "json":
-        json.dump([{c: g.get(c) for c in EXPORT_COLUMNS} for g in rows], out, indent=2, default=str)
+        json.dump([{c: json_value(g.get(c), zone) if not isinstance(g.get(c), float) else g.get(c)
+                    for c in EXPORT_COLUMNS} for g in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
     elif args.format == "csv":
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for g in rows:
-            writer.writerow([_text(g.get(c)) if not isinstance(g.get(c), float) else repr(g.get(c))
+            writer.writerow([_text(g.get(c), zone) if not isinstance(g.get(c), float) else repr(g.get(c))
                              for c in EXPORT_COLUMNS])
     else:
-        cells = [[_text({**g, "where": _where(g)}[c]) for c in TABLE_COLUMNS] for g in rows]
+        cells = [[_text({**g, "where": _where(g)}[c], zone) for c in TABLE_COLUMNS] for g in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
         print("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
         for r in cells:
@@ -136,6 +129,15 @@ def run_gaps(args: argparse.Namespace) -> int:
         sys.stdout.flush()                    # the rows first, then the total on stderr
         print(f"{len(rows)} gap(s), {need} current without an accepted explanation", file=sys.stderr)
     return 0
+
+
+def _shown(g: dict, zones) -> dict:
+    """A gap as people read it: its start and end as instants (shown in the site's zone), and its
+    start as the device's clock read it."""
+    zone, _ = zones.device(g["device_id"])
+    start = g.get("start_utc")
+    return {**g, "start_time": start, "end_time": g.get("end_utc"),
+            "start_device": Reading(start, zone) if start is not None else None}
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -157,7 +159,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RunError(f"the explanation could not be written: {exc}") from None
     if args.json:
-        json.dump(row, sys.stdout, indent=2, default=str)
+        json.dump(json_value(row, site_zone(config_of(args))), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         status = "explained" if row["source"] == "spoken" or row["approved_by"] else "recorded, awaiting approval"

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                        f"Files finished before this are kept; {hint}, then run the same command "
                        "again to complete the run.") from None
     if args.json:
-        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str)
+        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(summary.render())

@@ -7,16 +7,20 @@ import csv
 import json
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.config import Config, ConfigError, load_config
+from pipeline.common import times
+from pipeline.common.clock import now_utc
+from pipeline.common.text import display_width, pad
+from pipeline.config import Config, ConfigError, SiteConfig, load_config
 
-UTC = timezone.utc
 FORMATS = ("table", "csv", "json")
+DEFAULT_ZONE = times.zone_named(SiteConfig().time_zone)
 
-TIME_HELP = "ISO 8601: 2026-03-01 or 2026-03-01T10:00:00 (add Z or +02:00 to give a zone)"
+TIME_HELP = ("2026-12-01, '2026-12-01 06:00' or 2026-12-01T06:00:00 in the site's time zone "
+             "(site.time_zone, default Asia/Shanghai), or with Z or +08:00 to give one; or 36h / 7d back from now")
 
 
 def add_archive(p: argparse.ArgumentParser) -> None:
@@ -68,25 +72,58 @@ def existing_archive(path: Path) -> Path:
     return Path(path).resolve()
 
 
-def parse_time(text: str, option: str, offset_hours: float = 0.0) -> datetime:
-    """An ISO 8601 date or time as aware UTC; a time without a zone is read at ``offset_hours``."""
+def parse_time(text: str, option: str, zone: tzinfo, *, now: datetime | None = None) -> datetime:
+    """The one reading of a typed time, for every command: an aware UTC instant. Without a zone
+    the text is read in ``zone`` (the site's: ``site_zone(config)``); Z or an offset is honoured;
+    a span (36h, 7d) counts back from now."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a date or time; {TIME_HELP}") from None
-    if value.tzinfo is None:
-        value = (value - timedelta(hours=offset_hours)).replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        return times.parse_typed(text, zone, now=now or now_utc())
+    except times.TimeProblem as exc:
+        raise UsageError(f"{option} {exc}") from None
 
 
-def iso(value) -> str | None:
+TIME_OPTIONS = "time_options"          # the parser default listing a command's time options
+
+
+def add_time(p: argparse.ArgumentParser, flag: str, *, help: str, dest: str | None = None,
+             required: bool = False) -> None:
+    """A time option. Every one is read the same way, once, before the command runs
+    (``read_times``): the command finds an aware UTC instant in ``args``."""
+    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required, help=f"{help}; {TIME_HELP}")
+    p.set_defaults(**{TIME_OPTIONS: (*(p.get_default(TIME_OPTIONS) or ()), (action.dest, flag))})
+
+
+def read_times(args: argparse.Namespace) -> None:
+    """Replace each typed time option of the command by its instant: in the site's zone (from the
+    command's --config) unless the text names a zone; spans count back from one "now"."""
+    pending = [(dest, flag) for dest, flag in getattr(args, TIME_OPTIONS, ())
+               if isinstance(getattr(args, dest, None), str)]
+    if not pending:
+        return
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    zone, now = site_zone(config), now_utc()
+    for dest, flag in pending:
+        setattr(args, dest, parse_time(getattr(args, dest), flag, zone, now=now))
+
+
+def site_zone(config: Config) -> tzinfo:
+    return config.zones().site_zone
+
+
+def iso(value, zone: tzinfo | None = None) -> str | None:
+    """A value as text for people: instants in ``zone`` (default: the default site's) with their
+    offset, a device clock reading with its own offset, floats to 2 places."""
     if value is None:
         return None
+    if isinstance(value, times.Reading):
+        return times.show(value.instant, value.zone)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return value.strftime("%Y-%m-%dT%H:%M:%S")
+            return times.show(value, zone or DEFAULT_ZONE)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
@@ -102,30 +139,38 @@ def resolve_shas(given: list[str], known: set[str]) -> list[str]:
         raise UsageError(str(exc)) from None
 
 
-def emit(rows: list[dict], columns: list[str], fmt: str, out=None) -> None:
-    """Print rows as an aligned table, CSV or JSON (times in ISO 8601, UTC ones with Z)."""
+def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo | None = None) -> None:
+    """Print rows as an aligned table, CSV or JSON. Every instant is shown in ``zone`` (the site's)
+    with its offset: ``2026-12-01 06:00:00 +08:00``, in JSON ``2026-12-01T06:00:00+08:00``."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: _json_value(r.get(c)) for c in columns} for r in rows], out, indent=2)
+        json.dump([{c: json_value(r.get(c), zone) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
-    text = [[iso(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in rows]
+    text = [[iso(r.get(c), zone) if r.get(c) is not None else "" for c in columns] for r in rows]
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(text)
         return
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
+    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n")
+        out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 
 
-def _json_value(value):
+def json_value(value, zone: tzinfo | None = None):
+    """A value for JSON: instants as ISO 8601 with the offset of ``zone`` (or of the device clock)."""
+    if isinstance(value, times.Reading):
+        return times.iso(value.instant, value.zone)
     if isinstance(value, datetime):
-        return iso(value)
+        return times.iso(value, zone or DEFAULT_ZONE) if value.tzinfo is not None else value.isoformat()
     if isinstance(value, float):
         return round(value, 3)
+    if isinstance(value, dict):
+        return {k: json_value(v, zone) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, zone) for v in value]
     return value
 
 

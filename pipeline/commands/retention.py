@@ -10,36 +10,55 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import (TIME_HELP, add_archive, add_format, config_of, emit, existing_archive,
-                                       locked_catalog, parse_time, resolve_shas)
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
+                                       locked_catalog, resolve_shas, site_zone)
+from pipeline.common.i18n import _
+from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import new_id, now_utc
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 RETENTION_HELP = """\
 List the recordings past their retention (routine 3 months from recording; cases 3 months after
 closing and 6 from recording at least; other: the assigned days), computed from the case events
 as of now or --as-of. Held (open case) and permanent files are never past retention.
 
+The retention floor: no recording can be purged before it has been in the archive for its
+class's minimum (3 months routine and other, 6 months case), counted from its first ingest,
+whatever its device clock says. A recording whose device clock cannot be right (reset to 2000,
+ahead of the archive) counts its retention from its first ingest. A period of months ends at
+24:00 of the same calendar day in the site's time zone (site.time_zone).
+
+Columns: start_time (the recording's start in the site's zone), device_clock (the same instant
+as the device's clock read it), first_ingest (when the archive first had the file: the archive
+clock), counted_from (which of the two the retention counts from), retain_until.
 States: expired (past retention, may be purged), retained, held, permanent, purged.
 """
 
 PURGE_HELP = """\
 Remove the stored originals of recordings past retention. Without --approve this is a dry run that
-lists what would go. With --approve REF --by NAME it removes only the object files
-(ARCHIVE/objects/..); the catalog rows and hashes stay, and a `purges` row records who approved it,
-when and why, so the history stays complete. Files of open cases, permanent files and files still
-within retention are refused by name. Retention is always judged as of now.
+lists what would go. With --approve REQ it removes only the object files (ARCHIVE/objects/..); the
+catalog rows and hashes stay, and a `purges` row records the approval, who asked and who approved,
+so the history stays complete. Files of open cases, permanent files and files still within
+retention are refused by name. Retention is always judged as of now.
+
+--approve names an access request of this archive (REQ-...) asking to purge, asked for in the
+review service (`fieldrec serve`) and granted there by an approver other than the requester, with
+a period that includes now; free text is refused. A request for one recording purges only that
+one; a request for "everything past retention" purges what is expired now (or the SHA256 given).
+The purge is carried out in the requester's name (--by, if given, must be that account).
 """
 
 COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
-           "reason"]
+           "reason", "device_clock", "time_source", "first_ingest", "counted_from", "clock_problem"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retention", help="list recordings past retention", description=RETENTION_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--as-of", metavar="DATE", help=f"judge retention at this date instead of now; {TIME_HELP}")
+    add_time(p, "--as-of", help="judge retention at this time instead of now")
     p.add_argument("--all", action="store_true", help="list every recording with its state, not only expired ones")
     p.add_argument("--class", dest="retention_class", choices=("routine", "case", "permanent", "other"),
                    help="only recordings of this retention class (permanent: the files to stage for disc burning)")
@@ -51,17 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_archive(q)
     q.add_argument("sha", nargs="*", metavar="SHA256",
                    help="purge only these recordings (8+ leading characters); default: every expired one")
-    q.add_argument("--approve", metavar="REF", help="the approval reference (a decision number, a ticket)")
-    q.add_argument("--by", metavar="NAME", help="who carries out the purge")
+    q.add_argument("--approve", metavar="REQ", help="the granted purge request")
+    q.add_argument("--by", metavar="USER", help="the requester's account (default: the requester)")
     add_format(q)
     q.set_defaults(handler=run_purge)
 
 
 def _row(r, as_of: datetime) -> dict:
     return {"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-            "officer_id": r.attribution.officer_id, "start_time": r.row["start_time"],
+            "officer_id": r.attribution.officer_id, "start_time": r.subject.start,
             "class": r.retention.retention_class, "retain_until": r.retention.until, "state": r.state(as_of),
-            "reason": r.retention.reason, "size": r.row["size"]}
+            "reason": r.retention.reason, "size": r.row["size"], "device_clock": r.device_clock(),
+            "time_source": r.row["time_source"], "first_ingest": r.first_seen,
+            "counted_from": r.subject.counted_from, "clock_problem": r.clock[1] if r.clock else None}
 
 
 def run_retention(args: argparse.Namespace) -> int:
@@ -69,18 +90,23 @@ def run_retention(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     archive = existing_archive(args.archive)
-    as_of = parse_time(args.as_of, "--as-of") if args.as_of else now_utc()
+    zone = site_zone(config)
+    as_of = args.as_of or now_utc()
     state = records.load(archive, config, as_of)
     rows = [_row(r, as_of) for r in state.records]
     if args.retention_class:
         rows = [r for r in rows if r["class"] == args.retention_class]
     listed = rows if args.all else [r for r in rows if r["state"] == "expired"]
-    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or datetime.min, r["sha256"]))
-    emit(listed, COLUMNS, args.format)
+    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or EARLIEST, r["sha256"]))
+    emit(listed, COLUMNS, args.format, zone=zone)
     if args.format == "table":
         counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
-        print(f"as of {as_of:%Y-%m-%dT%H:%M:%SZ}: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+        print(_("as of {when}: ").format(when=show(as_of, zone)) + ", ".join(f"{n} {s}" for s, n in counts.items()),
               file=sys.stderr)
+        anomalies = sum(r["clock_problem"] is not None for r in rows)
+        if anomalies:
+            print(_("{n} recording(s) with a device clock that cannot be right count their retention from first "
+                    "ingest (archive clock)").format(n=anomalies), file=sys.stderr)
     return 0
 
 
@@ -89,35 +115,54 @@ def run_purge(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     archive = existing_archive(args.archive)
-    if bool(args.approve) != bool(args.by):
-        raise UsageError("a purge needs both --approve REF and --by NAME (or neither, for a dry run)")
+    from pipeline.records import access
+
+    if args.by is not None and not args.approve:
+        raise UsageError("--by goes with --approve REQ (without them a purge is a dry run)")
     if args.approve is not None and not args.approve.strip():
-        raise UsageError("--approve needs a reference (a decision number, a ticket)")
+        raise UsageError("--approve needs the granted purge request (REQ-...)")
+    zone = site_zone(config)
     with locked_catalog(archive, config, "purge") as catalog:
         now = now_utc()
+        request = None
+        if args.approve:
+            try:
+                request = access.check_approval(access.read_requests(archive), args.approve, action="purge",
+                                                by=(args.by or "").strip() or None, now=now)
+            except access.AccessRefused as exc:
+                raise UsageError(f"refused, nothing was removed: {exc}") from None
+            args.approve, args.by = request.request_id, request.requested_by
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
+        if request is not None and request.row["target_kind"] == "recording":
+            outside = [s for s in resolve_shas(args.sha, set(by_sha)) if s != request.row["target"]]
+            if outside:
+                raise UsageError(f"refused, nothing was removed: request {request.request_id} does not cover "
+                                 + ", ".join(s[:12] for s in outside))
+            args.sha = [request.row["target"]]
         if args.sha:
             chosen = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
             refused = [r for r in chosen if r.state(now) not in ("expired", "purged")]
             if refused:
-                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now)})" for r in refused]
+                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now, zone)})"
+                         for r in refused]
                 raise RunError("refused, nothing was removed: these recordings may not be purged\n" + "\n".join(lines))
         else:
             chosen = [r for r in state.records if r.state(now) in ("expired", "purged")]
         todo = [r for r in chosen if r.object_present]
         rows = [_row(r, now) for r in todo]
         if not args.approve:
-            emit(rows, COLUMNS, args.format)
+            emit(rows, COLUMNS, args.format, zone=zone)
             total = sum(r.row["size"] or 0 for r in todo)
             print(f"dry run: {len(todo)} object(s), {human_bytes(total)}, would be removed; nothing was. "
-                  "Run again with --approve REF --by NAME to purge.", file=sys.stderr)
+                  "Run again with --approve REQ (a granted purge request) to purge.", file=sys.stderr)
             return 0
         new = [r for r in todo if r.purge is None]
         catalog.commit({"purges": [{
             "purge_id": new_id("purge"), "sha256": r.sha256, "archive_path": r.row["archive_path"],
             "size": r.row["size"], "retention_class": r.retention.retention_class, "retain_until": r.retention.until,
-            "reason": r.retention.reason, "approval_ref": args.approve, "approved_by": args.by, "purged_at": now,
+            "reason": r.retention.reason, "approval_ref": args.approve,
+            "approved_by": request.grant["decided_by"], "purged_at": now,
             "host": socket.gethostname()} for r in new]}, tag=new_id("purge"))
         # The purges rows are committed first: a crash now leaves objects a re-run removes.
         removed = 0
@@ -132,15 +177,16 @@ def run_purge(args: argparse.Namespace) -> int:
                                f"purge again to finish ({removed} of {len(todo)} removed)") from None
             removed += 1
             _fsync_dir(path.parent, config.ingest.fsync)
-    emit(rows, COLUMNS, args.format)
-    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), approval "
-          f"{args.approve} by {args.by}; their catalog rows stay", file=sys.stderr)
+    emit(rows, COLUMNS, args.format, zone=zone)
+    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), request "
+          f"{args.approve} of {args.by}, approved by {request.grant['decided_by']}; their catalog rows stay",
+          file=sys.stderr)
     return 0
 
 
-def _why(r, now: datetime) -> str:
+def _why(r, now: datetime, zone) -> str:
     if r.state(now) == "retained":
-        return f"kept until {r.retention.until:%Y-%m-%d}: {r.retention.reason}"
+        return _("kept until {until}: {reason}").format(until=show(r.retention.until, zone), reason=r.retention.reason)
     return r.retention.reason
 
 

@@ -66,7 +66,7 @@ def _text(value, *, binary: str) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if binary == "size" else repr(value)
     if isinstance(value, (list, dict)):
-        return json.dumps(value, default=_json_default)
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
     return str(value)
 
 
@@ -112,5 +112,5 @@ def _json_default(value):
 
 
 def print_json(columns: list[str], rows: list[tuple], out) -> None:
-    json.dump([dict(zip(columns, row)) for row in rows], out, indent=1, default=_json_default)
+    json.dump([dict(zip(columns, row)) for row in rows], out, indent=1, default=_json_default, ensure_ascii=False)
     out.write("\n")

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise RunError(f"a proxy could not be written: {exc.strerror} ({exc.filename}). Proxies finished "
                        f"before this are kept; {hint}, then run the same command again.") from None
     if args.json:
-        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str)
+        json.dump(summary.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(summary.render())

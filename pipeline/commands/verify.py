@@ -98,7 +98,7 @@ def run_verify(args: argparse.Namespace) -> int:
         raise RunError(f"the audit's results could not be written: {exc.strerror} ({exc.filename}); "
                        f"{hint}, then run verify again") from None
     if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=2, default=str)
+        json.dump(report.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         out = csv.writer(sys.stdout)

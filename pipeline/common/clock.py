@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
 UTC = timezone.utc
 
+_source: Callable[[], datetime] = lambda: datetime.now(UTC)      # noqa: E731
+
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return _source()
+
+
+@contextmanager
+def set_to(at: datetime) -> Iterator[None]:
+    """Read ``at`` as the time for the ``with`` block (tests run a command "three months later"
+    without waiting; no command line reaches this)."""
+    global _source
+    before, _source = _source, (lambda: at.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _source = before
 
 
 def new_id(prefix: str | None = None) -> str:

@@ -78,3 +78,16 @@ def arg(check, **kwargs):
             raise argparse.ArgumentTypeError(str(exc)) from None
     parse.__name__ = getattr(check, "__name__", "value")
     return parse
+
+
+def display_width(value: str) -> int:
+    """Columns ``value`` takes on a terminal: a Chinese character takes two."""
+    from wcwidth import wcswidth
+
+    width = wcswidth(value)
+    return width if width >= 0 else len(value)      # -1: a control character (never printed raw)
+
+
+def pad(value: str, width: int) -> str:
+    """``value`` left-aligned in ``width`` terminal columns (``str.ljust`` counts characters, not columns)."""
+    return value + " " * max(0, width - display_width(value))

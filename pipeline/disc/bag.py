@@ -23,6 +23,8 @@ from pipeline.archive.bagit import Bag, BagMismatch
 from pipeline.archive.publish import publish
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import now_utc
+from pipeline.common.times import Zones, iso, local_day, show, zone_label
+from pipeline.rules.clocks import placed_start
 
 EXPORT_SCHEMA = RECORDINGS.append(pa.field("disc_path", pa.string()))
 
@@ -43,9 +45,11 @@ class Staged:
 
 def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dict[str, dict], *,
                chunk_bytes: int = 4 * 1024 * 1024, fsync: bool = True,
-               now: datetime | None = None) -> Staged:
-    """Write ``out/<label>/`` for one disc of the plan; raises StageError on any mismatch."""
+               now: datetime | None = None, zones: Zones | None = None) -> Staged:
+    """Write ``out/<label>/`` for one disc of the plan; raises StageError on any mismatch.
+    Dates people read (README, bag-info) are in the site's zone of ``zones``."""
     now = now or now_utc()
+    zones = zones or Zones()
     label = disc["label"]
     final = Path(out) / label
     work = Path(out) / f".{label}.partial"
@@ -67,8 +71,8 @@ def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dic
     staged.manifest_sha256 = hashlib.sha256(bag.manifest_text().encode()).hexdigest()
     originals = [f for f in disc["files"] if f["role"] == "original"]
     _export_catalog(bag, originals, recordings)
-    bag.add_tag_file("README.txt", _readme(plan, disc, staged, originals, now))
-    bag.close(_bag_info(plan, disc, now))
+    bag.add_tag_file("README.txt", _readme(plan, disc, staged, originals, recordings, now, zones))
+    bag.close(_bag_info(plan, disc, now, zones.site_zone))
     if fsync:
         for d in sorted({p.parent for p in work.rglob("*")} | {work}):
             fsync_dir(d)
@@ -101,11 +105,12 @@ def _export_catalog(bag: Bag, originals: list[dict], recordings: dict[str, dict]
         bag.add_tag_file(f"catalog/{name}", sink.getvalue().to_pybytes())
 
 
-def _bag_info(plan: dict, disc: dict, now: datetime) -> list[tuple[str, str]]:
+def _bag_info(plan: dict, disc: dict, now: datetime, zone) -> list[tuple[str, str]]:
     lines = [
         ("Source-Organization", "fieldrec archive"),
         ("Bag-Software-Agent", f"fieldrec {pipeline.__version__}"),
-        ("Bagging-Date", f"{now:%Y-%m-%d}"),
+        ("Bagging-Date", local_day(now, zone).isoformat()),
+        ("Bagging-Time", iso(now, zone)),
         ("External-Identifier", disc["label"]),
         ("Bag-Group-Identifier", f"fieldrec disc set {plan['set_id']}"),
         ("Bag-Count", f"{disc['index']} of {disc['count']}"),
@@ -118,14 +123,18 @@ def _bag_info(plan: dict, disc: dict, now: datetime) -> list[tuple[str, str]]:
     return lines
 
 
-def _readme(plan: dict, disc: dict, staged: Staged, originals: list[dict], now: datetime) -> str:
+def _readme(plan: dict, disc: dict, staged: Staged, originals: list[dict], recordings: dict[str, dict],
+            now: datetime, zones: Zones) -> str:
     devices = sorted({f["device_id"] or "unknown" for f in originals})
-    times = sorted(f["start_time"] for f in originals if f["start_time"])
-    span = f"{times[0]} to {times[-1]} (device clock)" if times else "unknown"
+    site = zones.site_zone
+    starts = [placed_start(recordings[f["sha256"]], zones.device(f["device_id"])[0]) for f in originals
+              if f["sha256"] in recordings]
+    times = sorted(t for t in starts if t is not None)
+    span = f"{show(times[0], site)} to {show(times[-1], site)} ({zone_label(site)} time)" if times else "unknown"
     cases = ", ".join(disc["case_ids"]) or "none recorded (selected by hand)"
     return f"""\
 DISC {disc['label']} - disc {disc['index']} of {disc['count']} of set {plan['set_id']}
-Written {now:%Y-%m-%d} by fieldrec {pipeline.__version__}.
+Written {show(now, site)} by fieldrec {pipeline.__version__}.
 
 WHAT THIS IS
 Original recordings from body-worn cameras (video, audio, photos), kept as evidence.
@@ -136,7 +145,7 @@ Recorded: {span}
 
 WHERE THINGS ARE
 data/DEVICE/START_OFFICER_HASH.ext   the recordings: device id, start time (YYYYMMDDThhmmss,
-                                     device clock), officer id, first 8 digits of the SHA-256
+                                     the device's clock), officer id, first 8 digits of the SHA-256
 catalog/recordings.csv               one line per recording: times, device, officer, codecs,
 catalog/recordings.parquet           duration, SHA-256, original file name, path on this disc
 manifest-sha256.txt                  the SHA-256 of every file under data/

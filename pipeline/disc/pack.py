@@ -98,33 +98,51 @@ def lower_bound(items: Iterable[Item], capacity: int) -> int:
 
 
 def pack(items: Sequence[Item], capacity: int) -> Packing:
-    """Discs in order; groups in order of first appearance in ``items``."""
+    """Discs in order; groups in order of first appearance in ``items``.
+
+    Each group is packed by size and in recording order; the recording order is kept when the
+    whole packing (the later groups packed after it) takes no more discs that way.
+    """
     too_big = [i for i in items if i.cost > capacity]
     if too_big:
         raise Oversize(too_big, capacity)
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(item.group, []).append(item)
+    names = list(groups)
     discs: list[Disc] = []
     order_kept: dict[str, bool] = {}
-    for name, members in groups.items():
-        shared = discs.pop() if discs else Disc(capacity)
-        placed, kept = _pack_group(members, capacity, shared)
-        discs.extend(d for d in placed if d.items)
-        order_kept[name] = kept
-    return Packing(discs, order_kept)
+    for index, name in enumerate(names):
+        later = [groups[n] for n in names[index + 1:]]
+        options = _group_options(groups[name], capacity, discs)
+        discs, order_kept[name] = min(options, key=lambda o: (_count_after(o[0], later, capacity), not o[1]))
+    return Packing([d for d in discs if d.items], order_kept)
 
 
-def _pack_group(items: list[Item], capacity: int, shared: Disc) -> tuple[list[Disc], bool]:
-    """Pack one group; ``shared`` (the previous group's last disc) comes first and may fill up.
+def _group_options(items: list[Item], capacity: int, discs: list[Disc]) -> list[tuple[list[Disc], bool]]:
+    """The discs so far followed by one group, packed in recording order and by size.
 
-    Returns the discs and whether each device's files follow recording order across them.
+    The group may start on the last disc so far (it takes files there, never gives any). Packed by
+    size, its emptiest disc goes last, where the next group can use its room.
     """
-    by_size = _eliminate_discs(_first_fit_decreasing(items, capacity, _copy(shared)))
+    done, shared = [_copy(d) for d in discs[:-1]], (discs[-1] if discs else Disc(capacity))
     in_order = _device_first_fit(items, capacity, _copy(shared))
-    if len(in_order) <= len(by_size):
-        return in_order, True
-    return by_size, False
+    by_size = _eliminate_discs(_first_fit_decreasing(items, capacity, _copy(shared)))
+    return [(done + in_order, True), (done + _emptiest_last(by_size), False)]
+
+
+def _emptiest_last(discs: list[Disc]) -> list[Disc]:
+    """The first disc (shared with the group before) stays first; the fullest follow it."""
+    return discs[:1] + sorted(discs[1:], key=lambda d: -d.used)
+
+
+def _count_after(discs: list[Disc], later: list[list[Item]], capacity: int) -> int:
+    """Discs used once the ``later`` groups are packed by size after ``discs``."""
+    discs = [_copy(d) for d in discs]
+    for items in later:
+        shared = discs.pop() if discs else Disc(capacity)
+        discs += _emptiest_last(_eliminate_discs(_first_fit_decreasing(items, capacity, shared)))
+    return sum(1 for d in discs if d.items)
 
 
 def _device_first_fit(items: list[Item], capacity: int, first: Disc) -> list[Disc]:

@@ -13,6 +13,8 @@ from datetime import datetime
 from catalog.store import Catalog
 from pipeline.records.lookup import LookupProblem, resolve_shas
 from pipeline.common.clock import now_utc
+from pipeline.common.times import Zones, as_utc
+from pipeline.rules.clocks import placed_start
 
 SELECTION_GROUP = "selection"
 
@@ -50,8 +52,9 @@ def by_sha(known: dict[str, dict], shas: list[str]) -> dict[str, list[str]]:
 
 
 def by_device(known: dict[str, dict], devices: list[str], since: datetime | None,
-              until: datetime | None) -> dict[str, list[str]]:
-    """Recordings of the devices whose start time is in [since, until] (device time)."""
+              until: datetime | None, zones: Zones | None = None) -> dict[str, list[str]]:
+    """Recordings of the devices whose start is in [since, until] (instants)."""
+    zones = zones or Zones()
     chosen: dict[str, list[str]] = {}
     present = {r["device_id"] for r in known.values()}
     missing = [d for d in devices if d not in present]
@@ -59,7 +62,7 @@ def by_device(known: dict[str, dict], devices: list[str], since: datetime | None
         names = ", ".join(sorted(str(d) for d in present if d)[:20])
         raise SelectionError(f"no recordings of device(s) {', '.join(missing)} (devices in the archive: {names})")
     for sha, row in known.items():
-        if row["device_id"] in devices and _in_window(row["start_time"], since, until):
+        if row["device_id"] in devices and _in_window(_start(row, zones), since, until):
             chosen[sha] = [SELECTION_GROUP]
     if not chosen:
         raise SelectionError("the devices have no recordings starting in the --since/--until window")
@@ -67,7 +70,7 @@ def by_device(known: dict[str, dict], devices: list[str], since: datetime | None
 
 
 def by_cases(catalog: Catalog, known: dict[str, dict], case_ids: list[str] | None = None,
-             retention_class: str | None = None, strict: bool = True) -> dict[str, list[str]]:
+             retention_class: str | None = None, strict: bool = True, zones: Zones | None = None) -> dict[str, list[str]]:
     """Members of the cases named, or of every case of a retention class.
 
     ``strict``: a named case with no recordings is an error (not when called for grouping).
@@ -86,7 +89,7 @@ def by_cases(catalog: Catalog, known: dict[str, dict], case_ids: list[str] | Non
         case = row.get("case_id")
         if case not in members:
             continue
-        shas = _matching(row, known, names)
+        shas = _matching(row, known, names, zones or Zones())
         if str(row.get("action") or "assign").lower() in REMOVE_ACTIONS:
             members[case] -= shas
         else:
@@ -112,15 +115,20 @@ def _case_classes(catalog: Catalog, assignments: list[dict]) -> dict[str, str]:
     return classes
 
 
-def _matching(row: dict, known: dict[str, dict], names: set[str]) -> set[str]:
+def _matching(row: dict, known: dict[str, dict], names: set[str], zones: Zones) -> set[str]:
     if row.get("sha256"):
         return {row["sha256"]} if row["sha256"] in known else set()
     for key in ("device_id", "officer_id"):
         if key in names and row.get(key):
             return {sha for sha, r in known.items() if r[key] == row[key]
-                    and _in_window(r["start_time"], _bound(row, "from_time", "range_start"),
+                    and _in_window(_start(r, zones), _bound(row, "from_time", "range_start"),
                                    _bound(row, "to_time", "range_end"))}
     return set()
+
+
+def _start(row: dict, zones: Zones) -> datetime | None:
+    """A recording's start instant (its device clock placed in the device's zone)."""
+    return placed_start(row, zones.device(row.get("device_id"))[0])
 
 
 def _bound(row: dict, *names: str):
@@ -147,7 +155,7 @@ def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
     if case_ids:
         known = recordings(catalog)
         try:
-            members = by_cases(catalog, known, case_ids=case_ids, strict=False)
+            members = by_cases(catalog, known, case_ids=case_ids, strict=False, zones=config.zones())
         except SelectionError:
             members = {}
         for sha in chosen:
@@ -157,17 +165,11 @@ def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
 
 
 def _in_window(start, since, until) -> bool:
+    """Instants compared as instants (a bound without a zone is taken as UTC, as stored)."""
     if since is None and until is None:
         return True
     if start is None:
         return False
-    start, since, until = (_naive(t) for t in (start, since, until))
+    start, since, until = (as_utc(t) if isinstance(t, datetime) else t for t in (start, since, until))
     return (since is None or start >= since) and (until is None or start <= until)
-
-
-def _naive(t):
-    """Device times carry no zone; compare a zoned bound by its wall-clock reading."""
-    if isinstance(t, datetime) and t.tzinfo is not None:
-        return t.replace(tzinfo=None)
-    return t
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 import pipeline
 from catalog.store import Catalog
+from pipeline.common.times import Zones
 from pipeline.disc.bag import StageError, stage_disc
 from pipeline.disc.select import recordings as read_recordings
 from pipeline.disc.verify import Report, verify
@@ -39,7 +40,8 @@ class DiscOutcome:
 
 
 def stage_plan(archive: Path, plan: dict, out: Path, *, iso: bool, reverify: bool = True,
-               fsync: bool = True, say: Callable[[str], None] = lambda _: None) -> list[DiscOutcome]:
+               fsync: bool = True, say: Callable[[str], None] = lambda _: None,
+               zones: Zones | None = None) -> list[DiscOutcome]:
     catalog = Catalog(archive, fsync=fsync).create()
     known = read_recordings(catalog)
     recorded = latest_discs(catalog)
@@ -62,7 +64,7 @@ def stage_plan(archive: Path, plan: dict, out: Path, *, iso: bool, reverify: boo
             rows = None
         else:
             say(f"{label}: staging {len(disc['files'])} files")
-            staged = stage_disc(archive, plan, disc, out, known, fsync=fsync)
+            staged = stage_disc(archive, plan, disc, out, known, fsync=fsync, zones=zones)
             if reverify:
                 _require_ok(verify(folder), "staged folder")
             staged_files, staged_bytes, manifest, rows = staged.files, staged.bytes, staged.manifest_sha256, staged.rows

@@ -19,8 +19,11 @@ from datetime import datetime
 
 from catalog.store import Catalog
 from pipeline.common.clock import now_utc
+from pipeline.common.times import UTC, Zones
 from pipeline.config import Config
 from pipeline.rules import gap_events, timeline
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -38,9 +41,11 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
     second refresh with nothing new writes nothing.
     """
     now = now or now_utc()
+    zones = config.zones()
     recordings = catalog.read("recordings", timeline.COLUMNS)
-    known = catalog.rows("gaps", ["gap_id", "kind", "sha256", "end_time", "duration_s"])
-    found = timeline.device_gaps(recordings, gap_events.damaged_tails(known), config.gaps, run_id=run_id, detected_at=now)
+    known = catalog.rows("gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"])
+    found = timeline.device_gaps(recordings, gap_events.damaged_tails(known, zones), config.gaps, run_id=run_id,
+                                 detected_at=now, zones=zones)
     known_ids = {g["gap_id"] for g in known}
     current = {g["gap_id"] for g in found} | {g["gap_id"] for g in known if g["kind"] in gap_events.PER_FILE_KINDS}
     new_rows, seen = [], set()
@@ -54,9 +59,10 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
                    closed=sum(e["state"] == "closed" for e in events), current=len(current))
 
 
-def listing(catalog: Catalog) -> list[dict]:
-    """Every gap ever detected with ``current``, ``explanation`` and the file names involved."""
-    gaps = catalog.rows("gaps")
+def listing(catalog: Catalog, zones: Zones | None = None) -> list[dict]:
+    """Every gap ever detected with ``current``, ``explanation``, the file names involved, and
+    its start and end as instants (``start_utc``, ``end_utc``; ``zones`` places older rows)."""
+    gaps = gap_events.placed(catalog.rows("gaps"), zones or Zones())
     states = latest_states(catalog)
     explanations: dict[str, list[dict]] = {}
     for e in sorted(catalog.rows("explanations"), key=lambda e: e["explained_at"]):
@@ -81,7 +87,7 @@ def listing(catalog: Catalog) -> list[dict]:
             "before_file": names.get(g["before_sha256"]) if g["before_sha256"] else None,
             "after_file": names.get(g["after_sha256"]) if g["after_sha256"] else None,
         })
-    out.sort(key=lambda g: (g["device_id"] or "", g["start_time"] or datetime.min, g["gap_id"]))
+    out.sort(key=lambda g: (g["device_id"] or "", g["start_utc"] or EARLIEST, g["gap_id"]))
     return out
 
 

@@ -1,33 +1,39 @@
-"""The archive's recordings as the rules see them: attributed, timed and with their retention.
+"""The archive's recordings as the rules see them: placed in time, attributed, with their retention.
 
-Reads the catalog once (recordings and the event tables) and combines it with the pure rules of
-``pipeline.rules.retention`` and ``pipeline.rules.custody``. Nothing is written here.
+Reads the catalog once (recordings, first sightings and the event tables) and combines it with
+the pure rules of ``pipeline.rules`` (clocks, custody, retention). Nothing is written here.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from catalog.store import Catalog
+from pipeline.common.times import Reading, Zones
 from pipeline.config import Config
-from pipeline.rules.custody import Attribution, Period, attribute, device_to_utc, holder_periods, upload_lateness
+from pipeline.rules.clocks import implausible, placed_end, placed_start
+from pipeline.rules.custody import Attribution, Lateness, Period, attribute, holder_periods, upload_lateness
 from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
-                     "status", "source_name", "archive_path", "ingested_at"]
+                     "status", "source_name", "archive_path", "ingested_at", "time_source", "start_utc", "end_utc",
+                     "time_zone", "container_time_zone", "error_stage", "error_message", "run_id"]
 
 
 @dataclass
 class Record:
     row: dict                       # the recordings row (RECORDING_COLUMNS)
-    subject: Subject
+    subject: Subject                # start / end as instants; ingested_at: the first sighting
     attribution: Attribution
     retention: Retention
-    delay_h: float | None           # upload delay: ingest time - recording end (UTC)
-    late: bool
+    lateness: Lateness              # the 24-hour rule: first sighting - recording end
+    clock: tuple[str, str] | None   # (reason, sentence) when the device clock cannot be right
+    device_zone: tzinfo
     purge: dict | None              # the purges row, once purged
     archive: str                    # the archive root, to find the object
 
@@ -39,6 +45,23 @@ class Record:
     @property
     def sha256(self) -> str:
         return self.row["sha256"]
+
+    @property
+    def delay_h(self) -> float | None:
+        return self.lateness.delay_h
+
+    @property
+    def late(self) -> bool:
+        return self.lateness.late
+
+    @property
+    def first_seen(self) -> datetime | None:
+        return self.subject.ingested_at
+
+    def device_clock(self, which: str = "start") -> Reading | None:
+        """The recording's start (or end) as the device's clock read it, with its offset."""
+        instant = self.subject.start if which == "start" else self.subject.end
+        return Reading(instant, self.device_zone) if instant is not None else None
 
     def state(self, as_of: datetime) -> str:
         """purged | permanent | held | expired (past retention, may be purged) | retained."""
@@ -57,33 +80,50 @@ class ArchiveState:
     periods: dict[str, list[Period]]
     cases: dict
     catalog: Catalog
+    zones: Zones
 
     def by_sha(self) -> dict[str, Record]:
         return {r.sha256: r for r in self.records}
 
 
+def first_sightings(catalog: Catalog) -> dict[str, datetime]:
+    """sha256 -> when the archive first saw a file with that content (duplicates included)."""
+    table = catalog.read("sightings", ["sha256", "seen_at"])
+    table = table.filter(pc.is_valid(table["sha256"]))
+    if not table.num_rows:
+        return {}
+    first = table.group_by("sha256").aggregate([("seen_at", "min")])
+    return dict(zip(first["sha256"].to_pylist(), first["seen_at_min"].to_pylist()))
+
+
 def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
-    """Every recording with its attribution, upload delay and retention as of ``as_of`` (UTC)."""
+    """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``."""
     catalog = Catalog(archive)
-    comp = config.compliance
+    zones = config.zones()
+    site = zones.site_zone
     recordings = catalog.rows("recordings", RECORDING_COLUMNS)
+    seen = first_sightings(catalog)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
     periods = holder_periods(handovers)
     assignments = AssignmentIndex(catalog.rows("assignments"))
     cases = case_states(catalog.rows("cases"), as_of)
     purges = {p["sha256"]: p for p in sorted(catalog.rows("purges"), key=lambda p: p["purged_at"])}
-    late_s = comp.late_after_hours
     records = []
     for row in recordings:
-        offset = comp.offset_hours(row["device_id"])
-        start, end = device_to_utc(row["start_time"], offset), device_to_utc(row["end_time"], offset)
+        zone, _ = zones.device(row["device_id"])
+        start = placed_start(row, zone)
+        end = placed_end(row, zone, start)
+        arrived = seen.get(row["sha256"]) or row["ingested_at"]        # the first sighting
+        clock = implausible(start, arrived, config.gaps, site)
         who = attribute(row["officer_id"], start, periods.get(row["device_id"]))
-        subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"])
-        delay, late = upload_lateness(row["end_time"] or row["start_time"], offset, row["ingested_at"], late_s)
+        subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, arrived,
+                          clock_ok=clock is None)
+        lateness = upload_lateness(end or start, arrived, config.compliance.late_after_hours,
+                                   clock[0] if clock else None)
         records.append(Record(
             row=row, subject=subject, attribution=who,
-            retention=retain_until(subject, assignments, cases, config.retention, as_of),
-            delay_h=delay, late=late,
+            retention=retain_until(subject, assignments, cases, config.retention, as_of, site),
+            lateness=lateness, clock=clock, device_zone=zone,
             purge=purges.get(row["sha256"]), archive=str(archive),
         ))
-    return ArchiveState(records, periods, cases, catalog)
+    return ArchiveState(records, periods, cases, catalog, zones)

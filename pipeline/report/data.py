@@ -1,7 +1,8 @@
 """The review report's facts: recordings, thumbnails, gaps and late uploads, read from the catalog.
 
 Gaps and their explanations come from ``pipeline.records.gapstate`` (what ``fieldrec gaps`` lists), late
-uploads from the compliance rule of ``pipeline.rules.custody``. Thumbnails are read straight from their
+uploads and clock problems from ``pipeline.records.state`` (what ``fieldrec compliance`` counts). Every
+time is an aware datetime in the site's zone (site.time_zone): the page shows site time with its offset. Thumbnails are read straight from their
 Parquet parts when the schema module does not know the table, and an absent or empty table just
 leaves its part of the report empty. ``render`` (in ``pipeline.report.html``) turns a
 ``ReportData`` into one self-contained HTML file.
@@ -24,16 +25,12 @@ import pyarrow.dataset as ds
 from catalog.store import Catalog
 from pipeline.records import gapstate
 from pipeline.rules import gap_events
-from pipeline.config import ComplianceConfig, Config, ReportConfig
-from pipeline.rules.custody import upload_lateness
+from pipeline.config import Config, ReportConfig
 from pipeline.native.rescale import ImageError, shrink_still
 from pipeline.common.clock import now_utc
+from pipeline.common.times import as_utc
 
 log = logging.getLogger(__name__)
-
-RECORDING_COLUMNS = ["sha256", "source_name", "kind", "status", "device_id", "officer_id", "start_time",
-                     "end_time", "duration_s", "size", "error_stage", "error_message", "ingested_at", "run_id"]
-
 
 @dataclass
 class Recording:
@@ -43,14 +40,15 @@ class Recording:
     status: str
     device_id: str | None
     officer_id: str | None
-    start: datetime | None           # device time, naive
+    start: datetime | None           # in the site's zone (aware)
     end: datetime | None
     duration_s: float | None
     size: int
     error_stage: str | None = None
     error_message: str | None = None
-    ingested_at: datetime | None = None
-    late_by_s: float | None = None   # late uploads only: seconds from the recording's end to its ingest
+    ingested_at: datetime | None = None   # first sighting, in the site's zone
+    late_by_s: float | None = None   # late uploads only: seconds from the recording's end to its first sighting
+    clock_problem: str | None = None  # the device clock cannot be right: shown apart from the timelines
 
 
 @dataclass
@@ -67,7 +65,7 @@ class Gap:
     kind: str                        # within_file | between_files | overlap | clock | damaged_tail
     device_id: str | None
     officer_id: str | None
-    start: datetime | None           # device time, naive
+    start: datetime | None           # in the site's zone (aware)
     end: datetime | None
     duration_s: float | None
     reason: str | None = None
@@ -97,6 +95,7 @@ class ReportData:
     unreadable_sources: list[dict]   # sightings that never became a recording (no bytes read)
     runs: list[dict]
     late_after_hours: float
+    zone: object = None              # the site's zone (tzinfo) every time above is in
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -121,28 +120,17 @@ def _rows(table: pa.Table | None) -> list[dict]:
     return table.to_pylist() if table is not None else []
 
 
-# -- late uploads: the compliance rule ----------------------------------------------------------------
-def late_uploads(recordings: list[Recording], comp: ComplianceConfig) -> dict[str, float]:
-    """sha256 -> seconds from the end of the recording to its ingest, for the late ones.
-
-    The rule of ``fieldrec compliance``: device time to UTC with the device's offset, delay =
-    ingest time - end (or start when the end is unknown), late when over ``late_after_hours``.
-    """
-    late = {}
-    for rec in recordings:
-        delay_h, is_late = upload_lateness(rec.end or rec.start, comp.offset_hours(rec.device_id), rec.ingested_at,
-                                           comp.late_after_hours)
-        if is_late:
-            late[rec.sha256] = delay_h * 3600
-    return late
-
-
 # -- gaps: as `fieldrec gaps` lists them ----------------------------------------------------------------
-def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...]) -> list[Gap]:
-    """The current gaps (closed ones left out), with their explanation status."""
-    rows = gap_events.filter_rows(gapstate.listing(Catalog(archive)), since=since)
+def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...], zones=None) -> list[Gap]:
+    """The current gaps (closed ones left out), with their explanation status, in the site's zone."""
+    from pipeline.common.times import Zones
+
+    zones = zones or Zones()
+    site = zones.site_zone
+    local = lambda t: as_utc(t).astimezone(site) if t is not None else None        # noqa: E731
+    rows = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones), since=since)
     return [Gap(gap_id=g["gap_id"], kind=g["kind"] or "unknown", device_id=g["device_id"], officer_id=g["officer_id"],
-                start=g["start_time"], end=g["end_time"], duration_s=g["duration_s"], reason=g.get("reason"),
+                start=local(g["start_utc"]), end=local(g["end_utc"]), duration_s=g["duration_s"], reason=g.get("reason"),
                 detail=g.get("detail"), sha256=g["sha256"], before_sha256=g["before_sha256"],
                 after_sha256=g["after_sha256"], explanation=g["explanation"],
                 explanation_reason=g["explanation_reason"], explained_by=g["explained_by"],
@@ -206,13 +194,18 @@ def _shrink(image: bytes, width: int):
 
 
 # -- the whole report -------------------------------------------------------------------------------
-def _recording(row: dict) -> Recording:
+def _recording(record, site) -> Recording:
+    """A recording as the report shows it, from ``pipeline.records.state``'s view of it."""
+    row = record.row
+    local = lambda t: as_utc(t).astimezone(site) if t is not None else None        # noqa: E731
+    late = record.lateness.delay_s if record.late else None
     return Recording(sha256=row["sha256"], source_name=row.get("source_name") or row["sha256"][:12],
                      kind=row.get("kind") or "other", status=row.get("status") or "ok",
                      device_id=row.get("device_id"), officer_id=row.get("officer_id"),
-                     start=row.get("start_time"), end=row.get("end_time"), duration_s=row.get("duration_s"),
+                     start=local(record.subject.start), end=local(record.subject.end), duration_s=row.get("duration_s"),
                      size=row.get("size") or 0, error_stage=row.get("error_stage"),
-                     error_message=row.get("error_message"), ingested_at=row.get("ingested_at"))
+                     error_message=row.get("error_message"), ingested_at=local(record.first_seen),
+                     late_by_s=late, clock_problem=record.clock[1] if record.clock else None)
 
 
 def _keep(device: str | None, start: datetime | None, end: datetime | None,
@@ -221,22 +214,28 @@ def _keep(device: str | None, start: datetime | None, end: datetime | None,
         return False
     if since is not None:
         last = end or start
-        return last is not None and last >= since
+        return last is not None and as_utc(last) >= as_utc(since)
     return True
 
 
 def load(archive: Path, config: Config, *, since: datetime | None = None,
          devices: tuple[str, ...] = ()) -> ReportData:
     """Everything the report shows, filtered to ``devices`` and to what ends at or after ``since``."""
+    from pipeline.records.state import load as load_state
+
     archive = Path(archive)
     cfg = config.report
     notes: list[str] = []
-    recordings = [_recording(r) for r in _rows(read_table(archive, "recordings", RECORDING_COLUMNS))]
-    recordings = [r for r in recordings if _keep(r.device_id, r.start, r.end, devices, since)]
-    recordings.sort(key=lambda r: (r.device_id or "\uffff", r.start or datetime.max, r.source_name))
-    late = late_uploads(recordings, config.compliance)
-    for rec in recordings:
-        rec.late_by_s = late.get(rec.sha256)
+    zones = config.zones()
+    site = zones.site_zone
+    state = load_state(archive, config, now_utc())
+    recordings = [_recording(r, site) for r in state.records]
+    # A recording whose clock cannot be right is filtered by when it reached the archive (as
+    # `fieldrec gaps` filters clock gaps by when they were found): its own times say nothing.
+    recordings = [r for r in recordings if _keep(r.device_id, r.ingested_at if r.clock_problem else r.start,
+                                                 r.ingested_at if r.clock_problem else r.end, devices, since)]
+    recordings.sort(key=lambda r: (r.device_id or "\uffff", r.start is None, as_utc(r.start) if r.start else 0,
+                                   r.source_name))
 
     videos = [r.sha256 for r in recordings if r.kind in ("video", "photo")]
     if read_table(archive, "thumbnails", ["sha256"]) is None:
@@ -247,7 +246,7 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
 
     if read_table(archive, "gaps", ["gap_id"]) is None and recordings:
         notes.append("No gaps recorded in this archive (none found, or ingested before gap detection).")
-    gaps = current_gaps(archive, since=since, devices=devices)
+    gaps = current_gaps(archive, since=since, devices=devices, zones=zones)
 
     unreadable = []
     if not devices:
@@ -258,5 +257,5 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
     return ReportData(archive=str(archive.resolve()), generated_at=now_utc(), since=since,
                       devices=devices, recordings=recordings, thumbs=thumbs, gaps=gaps,
                       unreadable_sources=unreadable, runs=runs, late_after_hours=config.compliance.late_after_hours,
-                      notes=notes)
+                      zone=site, notes=notes)
 

@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipeline.common.i18n import _
+from pipeline.common.times import as_utc, offset_label, zone_label
 from pipeline.common.units import human_bytes
 from pipeline.config import Config
 from pipeline.report.data import Gap, Recording, ReportData, load
@@ -41,7 +43,10 @@ def epoch(t: datetime) -> float:
 
 
 def fmt_time(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S") if t else "—"
+    """Site time with its offset: the report's times are aware, in the site's zone."""
+    if not t:
+        return "—"
+    return t.strftime("%Y-%m-%d %H:%M:%S") + (f" {offset_label(t.utcoffset())}" if t.tzinfo else "")
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -217,7 +222,7 @@ def summary_section(data: ReportData) -> str:
     late = [r for r in recs if r.late_by_s]
     unexplained = [g for g in data.gaps if not g.explained]
     clock = [g for g in data.gaps if g.kind == "clock"]
-    times = [t for r in recs for t in (r.start, r.end) if t]
+    times = [t for r in recs if not r.clock_problem for t in (r.start, r.end) if t]
     rows = "".join(
         f'<tr class="st-{esc(s)}"><th><span class="swatch st-{esc(s)}"></span>{esc(s)}</th><td>{files[s]}</td>'
         f"<td>{secs[s] / 3600:.2f}</td><td>{esc(human_bytes(size[s]))}</td></tr>"
@@ -240,14 +245,18 @@ def summary_section(data: ReportData) -> str:
     span = f"{fmt_time(min(times))} → {fmt_time(max(times))}" if times else "no timed recordings"
     return (f'<section id="summary"><h2>Run summary</h2><div class="cards">{card_html}</div>'
             f'<table class="status"><thead><tr><th>status</th><th>files</th><th>hours</th><th>bytes</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table><p class='muted'>Device time covered: {esc(span)}. "
+            f"<tbody>{rows}</tbody></table><p class='muted'>Time covered (site time): {esc(span)}. "
             f"Late upload: ingested more than {data.late_after_hours:g} h after the recording ended (compliance.late_after_hours).</p></section>")
 
 
 def timeline_section(data: ReportData) -> str:
-    timed = [r for r in data.recordings if r.start is not None]
+    # A recording whose clock cannot be right (reset to 2000, ahead of the archive) is shown apart:
+    # on a device's timeline it would stretch the axis from 1999 to 2027 and hide everything else.
+    apart = [r for r in data.recordings if r.clock_problem]
+    apart_sha = {r.sha256 for r in apart}
+    timed = [r for r in data.recordings if r.start is not None and r.sha256 not in apart_sha]
     points = [epoch(t) for r in timed for t in (r.start, r.end) if t]
-    points += [epoch(t) for g in data.gaps for t in (g.start, g.end) if t]
+    points += [epoch(t) for g in data.gaps for t in (g.start, g.end) if t and g.sha256 not in apart_sha]
     if not points:
         return '<section id="timelines"><h2>Timelines</h2><p class="muted">No recording has a time.</p></section>'
     t0, t1 = min(points), max(points)
@@ -255,10 +264,12 @@ def timeline_section(data: ReportData) -> str:
     scale = Scale(t0 - pad, t1 + pad)
     by_device: dict[str, list[Recording]] = defaultdict(list)
     for r in data.recordings:
-        by_device[r.device_id or "(unknown device)"].append(r)
+        if r.sha256 not in apart_sha:
+            by_device[r.device_id or "(unknown device)"].append(r)
     gaps_by_device: dict[str, list[Gap]] = defaultdict(list)
     for g in data.gaps:
-        gaps_by_device[g.device_id or "(unknown device)"].append(g)
+        if g.sha256 not in apart_sha or g.kind != "clock":
+            gaps_by_device[g.device_id or "(unknown device)"].append(g)
     by_sha = data.by_sha
     rows = []
     untimed_elsewhere = 0
@@ -293,8 +304,31 @@ def timeline_section(data: ReportData) -> str:
     if untimed_elsewhere:
         rows.append(f'<p class="muted">{untimed_elsewhere} recording(s) without a device or a time are not on a '
                     'timeline; see the lists below.</p>')
-    return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-charw="{CHAR_W}"><h2>Timelines (device time)</h2>'
-            f'{controls}{legend}{"".join(rows)}</section>')
+    return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-charw="{CHAR_W}">'
+            f'<h2>Timelines ({esc(_zone_title(data))})</h2>'
+            f'{controls}{legend}{"".join(rows)}{clock_apart(apart)}</section>')
+
+
+def _zone_title(data: ReportData) -> str:
+    if data.zone is None:
+        return "UTC"
+    offset = offset_label(as_utc(data.generated_at).astimezone(data.zone).utcoffset())
+    return _("site time, {zone}, UTC{offset}").format(zone=zone_label(data.zone), offset=offset)
+
+
+def clock_apart(apart: list[Recording]) -> str:
+    """Recordings whose device clock cannot be right, listed apart from the timelines."""
+    if not apart:
+        return ""
+    rows = [[_rec_link({r.sha256: r}, r.sha256), esc(r.device_id), esc(fmt_time(r.start)),
+             esc(fmt_time(r.ingested_at)), esc(r.clock_problem)] for r in apart]
+    return ('<div class="device clock-apart" id="clock-apart"><h3>'
+            + esc(_("Clock problems, shown apart ({n})").format(n=len(apart))) + '</h3><p class="muted">'
+            + esc(_("These recordings carry a device time that cannot be right; they are left off the timelines. "
+                    "Their retention counts from when they reached the archive.")) + "</p>"
+            + _table("clock", [_("file"), _("device"), _("device clock says"), _("reached the archive"), _("problem")],
+                     rows, "")
+            + "</div>")
 
 
 def _table(cls: str, head: list[str], rows: list[list[str]], empty: str) -> str:
@@ -341,7 +375,7 @@ def lists_section(data: ReportData) -> str:
     late = sorted((r for r in data.recordings if r.late_by_s), key=lambda r: -(r.late_by_s or 0))
     late_rows = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
                   esc(r.device_id), esc(r.officer_id), esc(fmt_time(r.end)),
-                  esc(r.ingested_at.strftime("%Y-%m-%d %H:%M:%S UTC") if r.ingested_at else "—"),
+                  esc(fmt_time(r.ingested_at)),
                   esc(fmt_duration(r.late_by_s))] for r in late]
     return (
         f'<section id="unexplained-gaps"><h2>Unexplained gaps ({len(unexplained)})</h2>'
@@ -354,7 +388,7 @@ def lists_section(data: ReportData) -> str:
         + _table("damaged", ["sha256", "file", "device", "status", "stage", "what is wrong"], damaged_rows,
                  "No damaged files.") + "</section>"
         + f'<section id="late"><h2>Late uploads ({len(late_rows)})</h2>'
-        + _table("late", ["sha256", "file", "device", "officer", "ended (device time)", "ingested", "ingested after"],
+        + _table("late", ["sha256", "file", "device", "officer", "ended", "reached the archive", "after"],
                  late_rows, "No late uploads.") + "</section>")
 
 
@@ -398,7 +432,7 @@ def render(data: ReportData) -> str:
     if data.devices:
         filters.append("devices " + ", ".join(data.devices))
     if data.since:
-        filters.append(f"since {fmt_time(data.since)}")
+        filters.append(f"since {fmt_time(as_utc(data.since).astimezone(data.zone) if data.zone else data.since)}")
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in data.notes)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -407,7 +441,8 @@ def render(data: ReportData) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>fieldrec report — {esc(data.archive)}</title><style>{CSS}</style></head><body>"
         f'<header><h1>fieldrec report</h1><p class="muted">archive <code>{esc(data.archive)}</code> · generated '
-        f'{data.generated_at:%Y-%m-%d %H:%M} UTC{" · " + esc("; ".join(filters)) if filters else ""}</p>'
+        f'{esc(fmt_time(as_utc(data.generated_at).astimezone(data.zone) if data.zone else data.generated_at))}'
+        f'{" · " + esc("; ".join(filters)) if filters else ""}</p>'
         '<nav><a href="#summary">summary</a><a href="#timelines">timelines</a><a href="#unexplained-gaps">gaps</a>'
         '<a href="#damaged">damaged</a><a href="#late">late uploads</a><a href="#recordings">recordings</a></nav>'
         f"{notes}</header><main>"

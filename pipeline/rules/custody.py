@@ -1,7 +1,7 @@
 """The device ledger and the 24-hour rule: who held a device when, and how late each upload was.
 
-Pure logic, no I/O. Device clocks are naive (as the device wrote them) and run at UTC plus the
-device's configured offset; handovers and ingest times are UTC. Attribution is computed when
+Pure logic, no I/O. Every time here is an instant (aware UTC): recordings are placed in time
+from their device clock and zone before they reach these rules (``pipeline.rules.clocks``). Attribution is computed when
 read, never written back into ``recordings``.
 """
 
@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Iterable
 
 UTC = timezone.utc
-
-
-def device_to_utc(device_time: datetime | None, offset_hours: float) -> datetime | None:
-    """A naive device-clock time as an aware UTC time."""
-    if device_time is None:
-        return None
-    if device_time.tzinfo is not None:
-        return device_time.astimezone(UTC)
-    return (device_time - timedelta(hours=offset_hours)).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -72,16 +63,36 @@ def attribute(name_officer: str | None, start_utc: datetime | None, periods: lis
     return Attribution(None, "none", None, False)
 
 
-def upload_delay_h(end_utc: datetime | None, ingested_at: datetime | None) -> float | None:
-    """Hours from the end of recording to its ingest; None when the recording time is unknown."""
-    if end_utc is None or ingested_at is None:
+def upload_delay_s(end_utc: datetime | None, arrived: datetime | None) -> float | None:
+    """Seconds from the end of recording to when the file reached the archive; never negative (a
+    clock a little ahead makes a file "arrive" before it ended: that is no delay, not -3 s)."""
+    if end_utc is None or arrived is None:
         return None
-    return (ingested_at - end_utc).total_seconds() / 3600
+    return max(0.0, (arrived - end_utc).total_seconds())
 
 
-def upload_lateness(device_end: datetime | None, offset_hours: float, ingested_at: datetime | None,
-                    late_after_hours: float) -> tuple[float | None, bool]:
-    """The 24-hour rule, the one place it is computed: (hours from the recording's end, on the
-    device clock at ``offset_hours``, to its ingest; whether that is over ``late_after_hours``)."""
-    delay = upload_delay_h(device_to_utc(device_end, offset_hours), ingested_at)
-    return delay, delay is not None and delay > late_after_hours
+def upload_delay_h(end_utc: datetime | None, arrived: datetime | None) -> float | None:
+    delay = upload_delay_s(end_utc, arrived)
+    return None if delay is None else delay / 3600
+
+
+@dataclass(frozen=True)
+class Lateness:
+    delay_s: float | None           # None: unknown (no time, or a clock that cannot be right)
+    late: bool
+    clock_problem: str | None = None    # why the delay is unknown, when the clock is at fault
+
+    @property
+    def delay_h(self) -> float | None:
+        return None if self.delay_s is None else self.delay_s / 3600
+
+
+def upload_lateness(end_utc: datetime | None, arrived: datetime | None, late_after_hours: float,
+                    clock_problem: str | None = None) -> Lateness:
+    """The 24-hour rule, the one place it is computed: from the recording's end instant to its
+    first sighting in the archive, late when over ``late_after_hours``. A recording whose clock
+    cannot be right has no delay: it is a clock problem, not a 9,832-day late upload."""
+    if clock_problem is not None:
+        return Lateness(None, False, clock_problem)
+    delay = upload_delay_s(end_utc, arrived)
+    return Lateness(delay, delay is not None and delay > late_after_hours * 3600)

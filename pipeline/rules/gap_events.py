@@ -8,8 +8,9 @@ catalog around these rules.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
+from pipeline.common.times import Zones, as_utc, wall_to_utc
 from pipeline.rules import timeline
 
 PER_FILE_KINDS = ("within_file", "damaged_tail")
@@ -39,12 +40,18 @@ def state_changes(current: set[str], known: set[str], states: dict[str, str], *,
     return events
 
 
-def damaged_tails(gaps_rows: list[dict]) -> dict[str, timeline.Tail]:
+def damaged_tails(gaps_rows: list[dict], zones: Zones | None = None) -> dict[str, timeline.Tail]:
+    """Where each damaged recording's content would have reached, as an instant (rows written
+    before gaps had ``end_utc`` are placed from the device's clock in its zone)."""
+    zones = zones or Zones()
     tails = {}
     for g in gaps_rows:
         if g["kind"] == "damaged_tail" and g["sha256"]:
             known = g["duration_s"] is not None and g["end_time"] is not None
-            tails[g["sha256"]] = timeline.Tail(g["end_time"] if known else None)
+            end = g.get("end_utc")
+            if known and end is None:
+                end = wall_to_utc(g["end_time"], zones.device(g.get("device_id"))[0])
+            tails[g["sha256"]] = timeline.Tail(end if known else None)
     return tails
 
 
@@ -58,10 +65,24 @@ def unexplained(rows: list[dict]) -> list[dict]:
     return [g for g in rows if g["current"] and g["explanation"] != "explained"]
 
 
+def placed(rows: list[dict], zones: Zones) -> list[dict]:
+    """Gap rows with ``start_utc`` and ``end_utc`` filled in: rows written before gaps had those
+    columns are placed from the device's clock in its zone."""
+    out = []
+    for g in rows:
+        if g.get("start_utc") is None and g.get("start_time") is not None:
+            zone, _ = zones.device(g.get("device_id"))
+            g = {**g, "start_utc": wall_to_utc(g["start_time"], zone),
+                 "end_utc": wall_to_utc(g["end_time"], zone) if g.get("end_time") is not None else None}
+        out.append(g)
+    return out
+
+
 def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime | None = None,
                 include_closed: bool = False, only_unexplained: bool = False) -> list[dict]:
-    """The ``fieldrec gaps`` filters. ``since`` is device time; clock gaps, whose device time is
-    what is wrong, are kept when they were detected at or after it (read as UTC)."""
+    """The ``fieldrec gaps`` filters. ``since`` is an instant, compared with each gap's start
+    (``start_utc``, see ``placed``); clock gaps, whose device time is what is wrong, are kept when
+    they were detected at or after it."""
     out = []
     for g in rows:
         if not include_closed and not g["current"]:
@@ -71,10 +92,11 @@ def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime 
         if device and g["device_id"] != device:
             continue
         if since is not None:
+            since = as_utc(since)
             if g["kind"] == "clock":
-                if g["detected_at"] < since.replace(tzinfo=timezone.utc):
+                if g["detected_at"] < since:
                     continue
-            elif g["start_time"] is None or g["start_time"] < since:
+            elif g.get("start_utc") is None or g["start_utc"] < since:
                 continue
         out.append(g)
     return out

@@ -8,11 +8,11 @@ the answer is recomputed from the events whenever it is asked for.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Iterable
 
+from pipeline.common.times import days_later, local_day, months_later
 from pipeline.config import RetentionConfig
 
 UTC = timezone.utc
@@ -25,14 +25,22 @@ class Subject:
     sha256: str
     device_id: str | None = None
     officer_id: str | None = None          # from the file name, else attributed by the device ledger
-    start: datetime | None = None          # recording start (device clock corrected to UTC)
+    start: datetime | None = None          # recording start (the device clock placed in its zone)
     end: datetime | None = None
-    ingested_at: datetime | None = None
+    ingested_at: datetime | None = None    # when the archive first had the file (first sighting)
+    clock_ok: bool = True                  # False: the device clock cannot be right (reset, future)
 
     @property
     def recorded_at(self) -> datetime | None:
-        """Retention counts from recording; a file with no known recording time, from ingest."""
-        return self.start or self.ingested_at
+        """Retention counts from recording; a file whose time is unknown or cannot be right, from
+        when it was first ingested."""
+        return self.start if self.start is not None and self.clock_ok else self.ingested_at
+
+    @property
+    def counted_from(self) -> str:
+        if self.start is not None and self.clock_ok:
+            return "recording"
+        return "first ingest" + (" (device clock not plausible)" if self.start is not None else " (no recording time)")
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,10 @@ class Retention:
         return self.until is not None and self.until <= as_of
 
 
-def add_months(when: datetime, months: int) -> datetime:
-    """Calendar months later, the day clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
-    index = when.month - 1 + months
-    year, month = when.year + index // 12, index % 12 + 1
-    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
+def add_months(when: datetime, months: int, zone: tzinfo = UTC) -> datetime:
+    """Calendar months later, to the end (24:00) of that calendar day in ``zone``; the day is
+    clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    return months_later(when, months, zone)
 
 
 def _order(row: dict) -> tuple:
@@ -123,13 +130,13 @@ class AssignmentIndex:
                 + self.by_officer.get(subject.officer_id, []))
 
 
-def _day(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d")
-
-
-def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: RetentionConfig) -> Retention:
+def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: RetentionConfig,
+          zone: tzinfo) -> Retention:
     """The retention one assignment gives one recording."""
     recorded = subject.recorded_at
+    _day = lambda when: local_day(when, zone).isoformat()          # noqa: E731
+    add = lambda when, months: add_months(when, months, zone)      # noqa: E731
+    since = _since(subject, zone)
     by = f" (assigned by {assignment.get('by')})" if assignment.get("by") else ""
     cid = assignment.get("case_id")
     if cid:
@@ -140,11 +147,11 @@ def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: 
             return Retention(None, "permanent", f"permanent: case {cid}", permanent=True)
         if case.is_open:
             return Retention(None, "case", f"case {cid} open: held", held=True)
-        after_close = add_months(case.closed_at, cfg.case_months_after_close)
-        floor = add_months(recorded, cfg.case_min_months)
+        after_close = add(case.closed_at, cfg.case_months_after_close)
+        floor = add(recorded, cfg.case_min_months)
         if floor > after_close:
             return Retention(floor, "case", f"case {cid} closed {_day(case.closed_at)}; "
-                                            f"{cfg.case_min_months}-month floor from recording")
+                                            f"{cfg.case_min_months}-month floor from {since}")
         return Retention(after_close, "case", f"case {cid} closed {_day(case.closed_at)}; "
                                               f"{cfg.case_months_after_close} months after close")
     cls = assignment["retention_class"]
@@ -152,35 +159,67 @@ def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: 
         return Retention(None, "permanent", f"permanent{by}", permanent=True)
     if cls == "other":
         days = assignment.get("duration_days") or 0
-        until = recorded + timedelta(days=days)
-        floor = add_months(recorded, cfg.other_min_months)
+        until = days_later(recorded, days, zone)
+        floor = add(recorded, cfg.other_min_months)
         if floor > until:
-            return Retention(floor, "other", f"other: {days} days raised to the {cfg.other_min_months}-month floor{by}")
-        return Retention(until, "other", f"other: {days} days from recording{by}")
-    return routine(subject, cfg)
+            return Retention(floor, "other", f"other: {days} days raised to the {cfg.other_min_months}-month "
+                                             f"floor from {since}{by}")
+        return Retention(until, "other", f"other: {days} days from {since}{by}")
+    return routine(subject, cfg, zone)
 
 
-def routine(subject: Subject, cfg: RetentionConfig) -> Retention:
+def _since(subject: Subject, zone: tzinfo) -> str:
+    """Which clock a retention counts from, and that day: "recording 2026-12-01 (device clock)"."""
+    day = local_day(subject.recorded_at, zone).isoformat()
+    if subject.counted_from == "recording":
+        return f"recording {day} (device clock)"
+    return f"{subject.counted_from.replace('first ingest', f'first ingest {day}', 1)} (archive clock)"
+
+
+def routine(subject: Subject, cfg: RetentionConfig, zone: tzinfo = UTC) -> Retention:
     recorded = subject.recorded_at
-    return Retention(add_months(recorded, cfg.routine_months), "routine",
-                     f"routine: {cfg.routine_months} months from recording {_day(recorded)}")
+    return Retention(add_months(recorded, cfg.routine_months, zone), "routine",
+                     f"routine: {cfg.routine_months} months from {_since(subject, zone)}")
+
+
+def class_minimum_months(retention_class: str, cfg: RetentionConfig) -> int | None:
+    """The least time a recording of this class stays in the archive, whatever its clock says."""
+    return {"routine": cfg.routine_months, "other": cfg.other_min_months, "case": cfg.case_min_months}.get(retention_class)
+
+
+def archive_floor(rule: Retention, subject: Subject, cfg: RetentionConfig, zone: tzinfo) -> Retention:
+    """The retention floor: no recording leaves before it has been in the archive for its class's
+    minimum, counted from its first ingest (a device clock set to 2000 or to 2019 cannot make a
+    file arrive expired)."""
+    months = class_minimum_months(rule.retention_class, cfg)
+    if rule.until is None or months is None or subject.ingested_at is None:
+        return rule
+    floor = add_months(subject.ingested_at, months, zone)
+    if floor <= rule.until:
+        return rule
+    day = local_day(subject.ingested_at, zone).isoformat()
+    return Retention(floor, rule.retention_class,
+                     f"{rule.reason}; raised to the archive floor: {months} months from first ingest {day} "
+                     "(archive clock)", rule.held, rule.permanent)
 
 
 def retain_until(subject: Subject, assignments: Iterable[dict] | AssignmentIndex, cases: Iterable[dict] | dict[str, CaseState],
-                 cfg: RetentionConfig, as_of: datetime) -> Retention:
-    """How long ``subject`` must be kept, as the events stood at ``as_of``: the longest rule wins.
+                 cfg: RetentionConfig, as_of: datetime, zone: tzinfo = UTC) -> Retention:
+    """How long ``subject`` must be kept, as the events stood at ``as_of``: the longest rule wins,
+    and never less than its class's minimum in the archive (``archive_floor``).
 
     Every recording is ``routine`` unless an assignment keeps it longer; an open case or a
-    permanent class keeps it forever (``until`` None).
+    permanent class keeps it forever (``until`` None). Months end at 24:00 of the calendar day
+    in ``zone`` (the site's zone).
     """
     states = cases if isinstance(cases, dict) else case_states(cases, as_of)
     if isinstance(assignments, AssignmentIndex):
         assignments = assignments.candidates(subject)
-    best = routine(subject, cfg)
+    best = archive_floor(routine(subject, cfg, zone), subject, cfg, zone)
     for a in assignments:
         if a["at"] > as_of or not matches(a, subject):
             continue
-        rule = _rule(a, subject, states, cfg)
+        rule = archive_floor(_rule(a, subject, states, cfg, zone), subject, cfg, zone)
         best = _longer(best, rule)
     return best
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.common.times import UTC, Zones, show, utc_to_wall
 from pipeline.config import GapsConfig
+from pipeline.rules.clocks import implausible, placed_end, placed_start
 from pipeline.stages.gaps import gap_id
 
 COLUMNS = ["sha256", "kind", "status", "device_id", "officer_id", "start_time", "end_time", "duration_s",
-           "sequence", "name_time", "container_time", "time_source", "ingested_at", "source_name"]
+           "sequence", "name_time", "container_time", "time_source", "ingested_at", "source_name",
+           "start_utc", "end_utc", "time_zone", "container_time_zone"]
 ZONE_STEP_S = 15 * 60            # time-zone offsets are whole quarter hours…
 ZONE_MAX_S = 14 * 3600           # …between UTC-12 and UTC+14
 
@@ -28,11 +30,7 @@ ZONE_MAX_S = 14 * 3600           # …between UTC-12 and UTC+14
 @dataclass(frozen=True)
 class Tail:
     """What the file-level damaged_tail says about where a recording really ends."""
-    end: datetime | None         # device time its content would have reached; None: unknown
-
-
-def _naive_utc(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
+    end: datetime | None         # the instant (aware UTC) its content would have reached; None: unknown
 
 
 def _is_zone_offset(diff_s: float, tolerance: float) -> bool:
@@ -40,22 +38,15 @@ def _is_zone_offset(diff_s: float, tolerance: float) -> bool:
     return abs(diff_s) <= ZONE_MAX_S + tolerance and min(rest, ZONE_STEP_S - rest) <= tolerance
 
 
-@lru_cache(maxsize=8)
-def _earliest(text: str) -> datetime:
-    return datetime.combine(date.fromisoformat(text), datetime.min.time())
-
-
-def clock_problem(r: dict, cfg: GapsConfig) -> tuple[str, str] | None:
-    """(reason, sentence) when this recording's device time cannot be right, else None."""
+def clock_problem(r: dict, cfg: GapsConfig, zone=UTC) -> tuple[str, str] | None:
+    """(reason, sentence) when this recording's device time cannot be right, else None.
+    ``r["start_time"]`` is the start instant here (``device_gaps`` places it), ``zone`` the site's."""
     start = r["start_time"]
     if start is None:
         return "no_time", "no start time in the file name, the container or EXIF: it cannot be placed"
-    earliest = _earliest(cfg.earliest_plausible)
-    if start < earliest:
-        return "before_earliest", f"starts {start:%Y-%m-%d %H:%M:%S}, before {cfg.earliest_plausible}: the clock was not set"
-    ingested = _naive_utc(r["ingested_at"])
-    if ingested is not None and start > ingested + timedelta(seconds=cfg.future_tolerance_s):
-        return "after_ingest", f"starts {start:%Y-%m-%d %H:%M:%S}, after it was ingested ({ingested:%Y-%m-%d %H:%M} UTC)"
+    problem = implausible(_aware(start), _aware(r["ingested_at"]), cfg, zone)
+    if problem:
+        return problem
     name, container = r["name_time"], r["container_time"]
     if name is not None and container is not None:
         diff = (container - name).total_seconds()
@@ -153,34 +144,65 @@ def timeline_gaps(rows: list[dict], tails: dict[str, Tail], cfg: GapsConfig, **m
     return found
 
 
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
+def _naive(t: datetime | None) -> datetime | None:
+    return t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
+
+
 def device_gaps(recordings: pa.Table, tails: dict[str, Tail], cfg: GapsConfig, *, run_id: str,
-                detected_at: datetime) -> list[dict]:
-    """Every between_files, overlap and clock gap of every device in ``recordings``."""
+                detected_at: datetime, zones: Zones | None = None) -> list[dict]:
+    """Every between_files, overlap and clock gap of every device in ``recordings``.
+
+    Recordings are placed in time as instants (their device clocks in their devices' zones), so
+    a device's files timed by their names and by UTC container stamps line up; the gaps found
+    are written with both the instants and the device's wall clock.
+    """
+    zones = zones or Zones()
     meta = {"run_id": run_id, "detected_at": detected_at}
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     wanted = recordings.select(COLUMNS).filter(
         pc.and_(pc.is_valid(recordings["device_id"]),
                 pc.is_in(recordings["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
-    naive = wanted.set_column(COLUMNS.index("ingested_at"), "ingested_at",
-                              wanted["ingested_at"].cast(pa.timestamp("us")))    # UTC, as device times are naive
-    for r in naive.to_pylist():
+    for r in wanted.to_pylist():
+        zone, _ = zones.device(r["device_id"])
+        # The timeline's arithmetic runs on naive UTC instants; _on_device_clock turns its rows back.
+        r["start_time"], r["end_time"] = _naive(placed_start(r, zone)), _naive(placed_end(r, zone))
+        r["ingested_at"] = _naive(r["ingested_at"])
         groups[(r["device_id"], r["kind"])].append(r)
+    naive_tails = {sha: Tail(_naive(t.end)) for sha, t in tails.items()}
     found = []
     for (device, _kind), rows in sorted(groups.items()):
-        flagged: dict[str, tuple[str, str]] = {}
-        for r in rows:
-            problem = clock_problem(r, cfg)
-            if problem:
-                flagged[r["sha256"]] = problem
-        if cfg.check_sequence:
-            for r in out_of_sequence([r for r in rows if r["sha256"] not in flagged]):
-                flagged[r["sha256"]] = ("sequence_order", f"sequence number {r['sequence']} and start "
-                                        f"{r['start_time']:%Y-%m-%d %H:%M:%S} run against the device's other recordings")
-        for r in rows:
-            if r["sha256"] in flagged:
-                reason, text = flagged[r["sha256"]]
-                found.append(_row("clock", reason, device=device, officer=r["officer_id"], start=r["start_time"],
-                                  end=r["end_time"], duration=None, sha256=r["sha256"],
-                                  detail=f"{_name(r)}: {text}; left out of the device's timeline", **meta))
-        found += timeline_gaps([r for r in rows if r["sha256"] not in flagged], tails, cfg, **meta)
+        zone, _ = zones.device(device)
+        found += [_on_device_clock(g, zone) for g in _device_gaps(device, rows, naive_tails, cfg, zones.site_zone, meta)]
+    return found
+
+
+def _on_device_clock(gap: dict, zone) -> dict:
+    start, end = _aware(gap["start_time"]), _aware(gap["end_time"])
+    return {**gap, "start_utc": start, "end_utc": end,
+            "start_time": utc_to_wall(start, zone) if start else None, "end_time": utc_to_wall(end, zone) if end else None}
+
+
+def _device_gaps(device: str, rows: list[dict], tails: dict[str, Tail], cfg: GapsConfig, site, meta: dict) -> list[dict]:
+    """One device's clock gaps, then its timeline's between_files and overlap gaps."""
+    flagged: dict[str, tuple[str, str]] = {}
+    for r in rows:
+        problem = clock_problem(r, cfg, site)
+        if problem:
+            flagged[r["sha256"]] = problem
+    if cfg.check_sequence:
+        for r in out_of_sequence([r for r in rows if r["sha256"] not in flagged]):
+            flagged[r["sha256"]] = ("sequence_order", f"sequence number {r['sequence']} and start "
+                                    f"{show(_aware(r['start_time']), site)} run against the device's other recordings")
+    found = []
+    for r in rows:
+        if r["sha256"] in flagged:
+            reason, text = flagged[r["sha256"]]
+            found.append(_row("clock", reason, device=device, officer=r["officer_id"], start=r["start_time"],
+                              end=r["end_time"], duration=None, sha256=r["sha256"],
+                              detail=f"{_name(r)}: {text}; left out of the device's timeline", **meta))
+    found += timeline_gaps([r for r in rows if r["sha256"] not in flagged], tails, cfg, **meta)
     return found

@@ -164,10 +164,9 @@ def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict
     fields = {k: v for k, v in ((progress or {}).get("fields") or {}).items() if _plain(v)}
     if not fields.get("sha256") or not fields.get("archive_path"):
         return not_read(src, ctx, message, failure, stage)
-    who = naming.identify(src.name, {}, None, ctx.config.identity)
-    fields.update({"device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
-                   "start_time": who.start_time, "end_time": who.start_time, "time_source": who.time_source,
-                   "identity_source": who.identity_source, "name_time": who.name_time})
+    # Who and when from the name alone (the container's tags died with the worker).
+    who = naming.identify(src.name, {}, None, ctx.config.identity, ctx.config.zones())
+    fields.update(naming.identity_columns(who, fields.get("duration_s")))
     recording = _recording(src, ctx, None, fields, "damaged", stage, message)
     return FileResult(src, _sighting(src, ctx, fields["sha256"], "damaged", recording["error_message"], failure,
                                      stage), recording, {}, bytes_read=int(fields.get("size") or 0))

@@ -1,4 +1,4 @@
-"""Test and demo media: generated clips, damaged files and the built-in sample dock drop."""
+"""Test and demo media: clip specs, encoding, photos, damaged files and the built-in sample dock drop."""
 
 from pipeline.sample.drop import make_sample_drop
 

@@ -1,6 +1,7 @@
 """Build the demo "dock drop": what three body-worn cameras leave on the docks.
 
-Layout (all names follow ``DEVICE_OFFICER_YYYYMMDDhhmmss[_SEQ].EXT``, times UTC)::
+Layout (all names follow ``DEVICE_OFFICER_YYYYMMDDhhmmss[_SEQ].EXT`` in Beijing time, UTC+8, as
+the recorders of a town office in China name them; ``creation_time`` tags are UTC, as MP4 defines)::
 
     dock1/BWC0001/  4 consecutive segments (5+4+6+5 s), a zero-byte 5th
                     segment (recording aborted at once) and DEVICE.LOG
@@ -12,7 +13,7 @@ Layout (all names follow ``DEVICE_OFFICER_YYYYMMDDhhmmss[_SEQ].EXT``, times UTC)
                     moov: the battery died) and a WAV voice note
 
 Segments are H.264/AAC MP4 at 320x240; each one's ``creation_time`` tag and
-name time equal the previous one's start plus its whole-second duration.
+name time (the same instant) equal the previous one's start plus its whole-second duration.
 Run ``python -m pipeline.sample DIR`` to build it.
 """
 
@@ -24,11 +25,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.sample import synth
 from pipeline.common.clock import now_utc
+from pipeline.sample.clips import ClipSpec
+from pipeline.sample.damage import write_no_moov
+from pipeline.sample.encode import write_clip, write_wav
+from pipeline.sample.photo import write_jpeg
 
 # superfast: the drop is rebuilt by tests and the demo, and looks the same to a demuxer.
-_SEGMENT = synth.ClipSpec(width=320, height=240, fps=30, gop_s=1.0, preset="superfast")
+_SEGMENT = ClipSpec(width=320, height=240, fps=30, gop_s=1.0, preset="superfast")
 
 
 @dataclass(frozen=True)
@@ -41,21 +45,23 @@ class _Device:
     gaps: dict[int, int]  # segment index -> seconds of silence before it
 
 
+BEIJING = timezone(timedelta(hours=8), "+08:00")      # China Standard Time: no daylight saving
+
 _DEVICES = (
-    _Device("dock1", "BWC0001", "OF4521", datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc), (5, 4, 6, 5), {}),
-    _Device("dock2", "BWC0002", "OF4522", datetime(2026, 3, 1, 10, 5, 0, tzinfo=timezone.utc), (5, 4, 6), {2: 37}),
-    _Device("dock3", "BWC0003", "OF4523", datetime(2026, 3, 1, 10, 10, 0, tzinfo=timezone.utc), (5, 5, 4), {}),
+    _Device("dock1", "BWC0001", "OF4521", datetime(2026, 3, 1, 10, 0, 0, tzinfo=BEIJING), (5, 4, 6, 5), {}),
+    _Device("dock2", "BWC0002", "OF4522", datetime(2026, 3, 1, 10, 5, 0, tzinfo=BEIJING), (5, 4, 6), {2: 37}),
+    _Device("dock3", "BWC0003", "OF4523", datetime(2026, 3, 1, 10, 10, 0, tzinfo=BEIJING), (5, 5, 4), {}),
 )
 
 
 def _name(dev: _Device, when: datetime, seq: int | None, ext: str) -> str:
-    stamp = when.strftime("%Y%m%d%H%M%S")
+    stamp = when.astimezone(BEIJING).strftime("%Y%m%d%H%M%S")       # the device's wall clock
     tail = f"_{seq:04d}" if seq is not None else ""
     return f"{dev.device}_{dev.officer}_{stamp}{tail}.{ext}"
 
 
 def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
 def _segments(root: Path, dev: _Device, shift: timedelta) -> tuple[list[Path], datetime]:
@@ -67,7 +73,7 @@ def _segments(root: Path, dev: _Device, shift: timedelta) -> tuple[list[Path], d
         # Distinct seeds: separate recordings must not share media bytes.
         seed = 100 * int(dev.device[-4:]) + i
         spec = replace(_SEGMENT, duration_s=float(seconds), creation_time=_iso(when), seed=seed)
-        paths.append(synth.write_clip(folder / _name(dev, when, i + 1, "MP4"), spec))
+        paths.append(write_clip(folder / _name(dev, when, i + 1, "MP4"), spec))
         when += timedelta(seconds=seconds)
     return paths, when
 
@@ -75,12 +81,15 @@ def _segments(root: Path, dev: _Device, shift: timedelta) -> tuple[list[Path], d
 def make_sample_drop(root: Path, recorded_at: datetime | None = None) -> Path:
     """Build the dock drop described in the module docstring under ``root``; returns root.
 
-    ``recorded_at``: when the event began (device time); default 2026-03-01 10:00, so the drop is
-    the same bytes every time. The demo passes a recent time, so its uploads are on time.
+    ``recorded_at``: when the event began (an instant; naive: UTC); default 2026-03-01 10:00 Beijing
+    time, so the drop is the same bytes every time. The demo passes a recent time, so its uploads
+    are on time.
     """
     root = Path(root)
     bwc1, bwc2, bwc3 = _DEVICES
-    shift = (recorded_at.replace(tzinfo=timezone.utc, microsecond=0) - bwc1.start) if recorded_at else timedelta(0)
+    if recorded_at is not None and recorded_at.tzinfo is None:
+        recorded_at = recorded_at.replace(tzinfo=timezone.utc)
+    shift = (recorded_at.replace(microsecond=0) - bwc1.start) if recorded_at else timedelta(0)
     bwc1 = replace(bwc1, start=bwc1.start + shift)
 
     paths, next_start = _segments(root, bwc1, timedelta(0))
@@ -96,19 +105,19 @@ def make_sample_drop(root: Path, recorded_at: datetime | None = None) -> Path:
     shutil.copyfile(paths[1], duplicate)
 
     _segments(root, bwc2, shift)
-    photo_time = datetime(2026, 3, 1, 10, 15, 0, tzinfo=timezone.utc) + shift
-    synth.write_jpeg(
+    photo_time = datetime(2026, 3, 1, 10, 15, 0, tzinfo=BEIJING) + shift
+    write_jpeg(
         root / bwc2.dock / bwc2.device / _name(bwc2, photo_time, None, "JPG"),
         orientation=6,
-        datetime_original=photo_time.strftime("%Y:%m:%d %H:%M:%S"),
+        datetime_original=photo_time.astimezone(BEIJING).strftime("%Y:%m:%d %H:%M:%S"),     # EXIF: wall clock
     )
 
     paths, next_start = _segments(root, bwc3, shift)
     folder = root / bwc3.dock / bwc3.device
     broken = replace(_SEGMENT, duration_s=5.0, creation_time=_iso(next_start), seed=999)
-    synth.write_no_moov(folder / _name(bwc3, next_start, len(paths) + 1, "MP4"), broken, keep_fraction=0.7)
-    note_time = datetime(2026, 3, 1, 10, 20, 0, tzinfo=timezone.utc) + shift
-    synth.write_wav(folder / _name(bwc3, note_time, None, "WAV"), duration_s=3.0, rate=16000)
+    write_no_moov(folder / _name(bwc3, next_start, len(paths) + 1, "MP4"), broken, keep_fraction=0.7)
+    note_time = datetime(2026, 3, 1, 10, 20, 0, tzinfo=BEIJING) + shift
+    write_wav(folder / _name(bwc3, note_time, None, "WAV"), duration_s=3.0, rate=16000)
     return root
 
 
@@ -116,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.sample", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="where to build the drop (created if missing)")
     parser.add_argument("--hours-ago", type=float, metavar="H",
-                        help="date the recordings H hours before now (UTC) instead of 2026-03-01 10:00")
+                        help="date the recordings H hours before now instead of 2026-03-01 10:00 Beijing time")
     args = parser.parse_args(argv)
     when = None
     if args.hours_ago is not None:
-        when = (now_utc() - timedelta(hours=args.hours_ago)).replace(tzinfo=None)
+        when = now_utc() - timedelta(hours=args.hours_ago)
     make_sample_drop(args.dir, when)
     return 0
 

@@ -190,24 +190,32 @@ def file_gaps(outcome: "demux.DemuxOutcome", cfg: GapsConfig) -> list[FileGap]:
 
 
 def gap_rows(sha256: str, gaps: list[FileGap], *, device_id: str | None, officer_id: str | None,
-             start_time: datetime | None, run_id: str, detected_at: datetime) -> list[dict]:
-    """``gaps`` table rows for one file's gaps, placed in device time from its start time."""
+             start_time: datetime | None, run_id: str, detected_at: datetime,
+             start_utc: datetime | None = None) -> list[dict]:
+    """``gaps`` table rows for one file's gaps, placed from its start: on the device's clock
+    (``start_time``) and as instants (``start_utc``)."""
     rows = []
     for g in gaps:
-        start = start_time + timedelta(seconds=g.offset_s) if start_time else None
-        end = start + timedelta(seconds=g.duration_s) if start and g.duration_s is not None else None
+        start, end = _span(start_time, g)
+        start_at, end_at = _span(start_utc, g)
         rows.append({
             "gap_id": gap_id(g.kind, sha256, g.reason, ",".join(map(str, g.streams)), f"{g.offset_s:.3f}"),
             "kind": g.kind, "reason": g.reason, "device_id": device_id, "officer_id": officer_id,
             "start_time": start, "end_time": end, "duration_s": g.duration_s, "sha256": sha256,
             "offset_s": g.offset_s, "stream": ",".join(map(str, g.streams)) or None, "detail": g.detail,
-            "detected_run_id": run_id, "detected_at": detected_at,
+            "detected_run_id": run_id, "detected_at": detected_at, "start_utc": start_at, "end_utc": end_at,
         })
     return rows
 
 
+def _span(origin: datetime | None, g: FileGap) -> tuple[datetime | None, datetime | None]:
+    start = origin + timedelta(seconds=g.offset_s) if origin else None
+    end = start + timedelta(seconds=g.duration_s) if start and g.duration_s is not None else None
+    return start, end
+
+
 class Gaps:
-    """Stage: gaps inside the file, placed in device time by the naming stage's start time."""
+    """Stage: gaps inside the file, placed by the naming stage's start (device clock and instant)."""
     name, needs = "gaps", ("demux", "naming")
 
     def run(self, file: FileContext, found: Mapping) -> StageOutput:
@@ -217,4 +225,4 @@ class Gaps:
             return StageOutput(gaps)
         return StageOutput(gaps, rows={"gaps": gap_rows(
             sha256, gaps, device_id=who.device_id, officer_id=who.officer_id, start_time=who.start_time,
-            run_id=file.run_id, detected_at=now_utc())})
+            start_utc=who.start_utc, run_id=file.run_id, detected_at=now_utc())})
