@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.runs.ingest import ingest
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
-    from pipeline.runs.runner import ClusterUnreachable
+    from pipeline.runs.address import ClusterUnreachable
     from pipeline.runs.transcode import TranscodeError
 
     config = config_of(args)

@@ -46,7 +46,7 @@ def ray_address(args: argparse.Namespace) -> str | None:
     """The Ray address to join (--address, else RAY_ADDRESS), checked for its form (no network)."""
     import os
 
-    from pipeline.runs.runner import address_problem
+    from pipeline.runs.address import address_problem
 
     address = args.address or os.environ.get("RAY_ADDRESS") or None
     if address and (problem := address_problem(address)):

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
     from pipeline.records.lookup import LookupProblem
-    from pipeline.runs.runner import ClusterUnreachable
+    from pipeline.runs.address import ClusterUnreachable
     from pipeline.runs.transcode import TranscodeError, transcode
 
     config = config_of(args)

@@ -77,7 +77,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.native.signing import KeyFileError
     from pipeline.common.errors import ArchiveWriteError
-    from pipeline.runs.runner import ClusterUnreachable
+    from pipeline.runs.address import ClusterUnreachable
 
     config = config_of(args)
     if not args.archive.is_dir():

@@ -50,7 +50,7 @@ def _folder_fd(folder: bytes) -> int:
 
 def _split(path: str) -> tuple[bytes, bytes]:
     raw = os.fsencode(os.path.abspath(path))
-    head, _, name = raw.rpartition(b"/")
+    head, _sep, name = raw.rpartition(b"/")
     return head, name
 
 

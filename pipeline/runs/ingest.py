@@ -16,6 +16,7 @@ from pipeline.archive import chain
 from pipeline.common import paths
 from pipeline.runs import perfile, runner, supervise, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
@@ -187,7 +188,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
            workers: int | None = None, progress: bool = True, proxies: bool | None = None,
            follow_links: bool | None = None, retry_failed: bool = False) -> RunSummary:
     """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails,
-    ``runner.ClusterUnreachable`` if the Ray address cannot be used."""
+    ``address.ClusterUnreachable`` if the Ray address cannot be used."""
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
     run_id = new_id()
@@ -241,7 +242,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                     take(process_file(src, ctx))
                 outcomes = runner.run_items(_guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
-                                            retries=cfg.worker_retries, notes_dir=store.tmp)
+                                            retries=cfg.worker_retries, notes_dir=store.tmp,
+                                            env=(perfile.TEST_FAULT_ENV,))
                 for outcome in outcomes:
                     take(outcome.result if isinstance(outcome, supervise.Done) else _lost_row(outcome, ctx))
                     bar.advance(1, outcome.item.size)
@@ -274,7 +276,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
     detail = lost.detail
     if lost.reason == "timed_out":
-        detail += "; ingest.time_budget_s and ingest.time_budget_mb_s set the budget"
+        detail += _("; ingest.time_budget_s and ingest.time_budget_mb_s set the budget")
     return perfile.lost(lost.item, ctx, lost.reason, detail, lost.progress)
 
 

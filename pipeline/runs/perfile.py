@@ -35,7 +35,7 @@ STAGES: tuple[FileStage, ...] = (checksum.Checksum(), demux.Demux(), naming.Nami
 
 # Test-only fault injection, read only here: "NAME:STAGE:ACTION[;NAME:STAGE:ACTION...]" makes the
 # file called NAME, as it enters STAGE, abort (os.abort), be killed (SIGKILL to its own process),
-# raise an exception, or hang. Ray workers inherit it (the runner passes it on).
+# raise an exception, or hang. The ingest has the runner pass it on to the workers.
 TEST_FAULT_ENV = "FIELDREC_TEST_CRASH"
 
 Note = Callable[[dict], None]     # told {"stage": ..., "fields": {...}} as each stage starts

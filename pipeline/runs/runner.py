@@ -1,18 +1,16 @@
-"""The Ray adapter: start or join Ray, plan balanced tasks, run stages in a bounded window.
+"""The Ray engine: start or join Ray, plan balanced tasks, run them as streaming tasks.
 
-This is the only module that imports Ray for per-file work. Stages know nothing of it.
+This is the only module that imports Ray for per-file work. Stages know nothing of it; the policy
+of running them (window, time budgets, isolating what kills a worker) is ``supervise``'s, which an
+embedded engine can serve as well.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
-
-T = TypeVar("T")
+from typing import Callable, Iterator, Sequence
 
 # fieldrec never calls out: Ray's usage statistics stay off whatever the environment says.
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -24,6 +22,7 @@ import ray  # noqa: E402
 
 from pipeline.common.i18n import _  # noqa: E402
 from pipeline.runs import supervise  # noqa: E402
+from pipeline.runs.address import ClusterUnreachable, check_address  # noqa: E402
 
 # Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
 # the loopback range is kept as given. The private local instance lives on this one, so its
@@ -46,67 +45,6 @@ class Cluster:
     cpus: int
     nodes: int
     started_here: bool
-
-
-class ClusterUnreachable(RuntimeError):
-    """The Ray address given cannot be used: nothing answers there, or not as a Ray cluster."""
-
-
-class AddressNotSupported(ClusterUnreachable):
-    """The Ray address is not of a form fieldrec can use (a usage error)."""
-
-
-# Waited for each of: the TCP connection, the reply to an HTTP/2 greeting (gRPC, which Ray's GCS
-# speaks). Together they stay well under the 30 s an operator should wait to learn of a typo.
-PROBE_TIMEOUT_S = 10.0
-_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + struct.pack(">I", 0)[1:] + b"\x04\x00" + struct.pack(">I", 0)
-
-
-def address_problem(address: str) -> str | None:
-    """Why ``address`` is not a Ray address fieldrec can use, or None. No network involved."""
-    if address in ("auto", "local"):
-        return None
-    if "://" in address:
-        if address.split("://", 1)[0] == "ray":
-            return _("{address}: Ray Client addresses (ray://) are not supported: fieldrec follows each file's "
-                     "progress through streaming tasks, which Ray Client cannot run. Give the cluster's GCS "
-                     "address instead (HEAD_HOST:6379), from a machine that reaches every node").format(address=address)
-        return _("{address}: not a Ray cluster address; give HOST:PORT of the head node's GCS (port 6379 "
-                 "unless the cluster was started otherwise)").format(address=address)
-    host, sep, port = address.rpartition(":")
-    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        return _("{address}: not a Ray cluster address; give HOST:PORT, e.g. head.example:6379").format(address=address)
-    return None
-
-
-def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Refuse, within seconds, an address that is not a Ray cluster's GCS (``host:port``) or where
-    nothing answers: ``ray.init`` would otherwise wait minutes (holding the archive lock)."""
-    problem = address_problem(address)
-    if problem:
-        raise AddressNotSupported(problem)
-    if address in ("auto", "local"):
-        return
-    host, _sep, port = address.rpartition(":")
-    host = host.strip("[]")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
-            if os.environ.get("RAY_USE_TLS", "0") in ("", "0"):
-                conn.settimeout(timeout)
-                conn.sendall(_H2_PREFACE)
-                reply = conn.recv(9)
-                if len(reply) < 9 or reply[3] != 0x04:          # a SETTINGS frame: an HTTP/2 server
-                    raise ClusterUnreachable(_(
-                        "{address} answers, but not as a Ray cluster (no gRPC there): check the port "
-                        "(the head node's GCS port, 6379 unless the cluster was started otherwise)").format(
-                            address=address))
-    except OSError as exc:
-        what = _("no answer within {s:.0f} s").format(s=timeout) if isinstance(exc, socket.timeout) \
-            else (exc.strerror or str(exc))
-        raise ClusterUnreachable(_(
-            "the Ray cluster at {address} cannot be reached ({what}); check the address and that the "
-            "cluster is running, or leave out --address to run on this machine").format(
-                address=address, what=what)) from None
 
 
 def connect(address: str | None = None, workers: int | None = None) -> Cluster:
@@ -132,7 +70,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
                 raise ClusterUnreachable(_("cannot join the Ray cluster at {address}: {error}").format(
                     address=address, error=str(exc) or type(exc).__name__)) from None
         else:
-            _inherited = {name: os.environ.get(name, "") for name in PASSED_ENV}
+            _inherited = dict(os.environ)
             ray.init(
                 address="local",
                 num_cpus=workers or os.cpu_count() or 1,
@@ -195,19 +133,20 @@ def _run_batch(fn: Callable, items: list, ctx, note_path: str | None):
 _remote_batch = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming",
                            scheduling_strategy="SPREAD")(_run_batch)
 
-# Environment the workers must see as the driver does. The workers of a local instance started
-# by this process inherit it (``_inherited``); those of a cluster started elsewhere get it with
-# each task (a runtime environment, which costs seconds of worker start-up: only when needed).
-PASSED_ENV = ("FIELDREC_TEST_CRASH",)
+# The environment the workers of a local instance started by this process inherited; None when
+# joined to a cluster started elsewhere, whose workers know nothing of ours.
 _inherited: dict[str, str] | None = None
 
 
 class RayEngine:
     """``supervise.Engine`` on Ray: a task is a streaming generator, cancelled by killing its worker."""
 
-    def __init__(self, resources: dict | None = None):
+    def __init__(self, resources: dict | None = None, env: Sequence[str] = ()):
         options = dict(resources or {})
-        wanted = {name: os.environ.get(name, "") for name in PASSED_ENV}
+        # Variables the workers must see as the driver does now. Workers that inherited them
+        # already need nothing; others get them with each task (a runtime environment, which costs
+        # seconds of worker start-up: only when needed).
+        wanted = {name: os.environ.get(name, "") for name in env}
         env = {k: v for k, v in wanted.items() if (v != _inherited.get(k, "") if _inherited is not None else v)}
         if env:
             options["runtime_env"] = {"env_vars": env}
@@ -229,7 +168,7 @@ class RayEngine:
             return []
         ready, rest = ray.wait(handles, num_returns=1, timeout=timeout)
         if ready and rest:
-            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+            more, _waiting = ray.wait(rest, num_returns=len(rest), timeout=0)
             ready += more
         return [(gen, self._next(gen)) for gen in ready]      # one each; the next poll gets the rest
 
@@ -264,15 +203,16 @@ class RayEngine:
 
 
 def run_items(fn: Callable, batches: Sequence[list], ctx, *, window: int, resources: dict | None = None,
-              budget_s: Callable | None = None, retries: int = 2, notes_dir: Path | None = None
-              ) -> Iterator[supervise.Done | supervise.Lost]:
+              budget_s: Callable | None = None, retries: int = 2, notes_dir: Path | None = None,
+              env: Sequence[str] = ()) -> Iterator[supervise.Done | supervise.Lost]:
     """Run ``fn(item, ctx, node, note)`` over every item of ``batches`` on Ray, at most ``window``
     tasks in flight, each item within ``budget_s(item)`` seconds; see ``supervise.run``.
 
     ``fn`` must guard its own per-item errors; an exception it lets through (an archive that
-    cannot be written) ends the run. ``notes_dir`` must be seen by every worker (in the archive).
+    cannot be written) ends the run. ``notes_dir`` must be seen by every worker (in the archive);
+    ``env`` names environment variables the workers must see as this process does.
     """
-    yield from supervise.run(RayEngine(resources), fn, batches, ctx, window=window, budget_s=budget_s,
+    yield from supervise.run(RayEngine(resources, env), fn, batches, ctx, window=window, budget_s=budget_s,
                              retries=retries, notes_dir=notes_dir)
 
 

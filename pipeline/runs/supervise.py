@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from pipeline.common.i18n import _, ngettext
+
 # How often the driver looks at the clock when nothing else happens.
 TICK_S = 0.5
 
@@ -148,7 +150,7 @@ def run(engine: Engine, fn: Callable, batches: Sequence[list], ctx: Any, *, wind
                     del running[handle]
                 elif isinstance(event, (Ended, Died)):              # ended without a word on some items
                     del running[handle]
-                    detail = event.detail if isinstance(event, Died) else "the task ended without a result"
+                    detail = event.detail if isinstance(event, Died) else _("the task ended without a result")
                     work = state.work
                     if not work.traced:
                         isolate(state)
@@ -171,8 +173,8 @@ def run(engine: Engine, fn: Callable, batches: Sequence[list], ctx: Any, *, wind
                 engine.cancel(handle)
                 del running[handle]
                 if state.work.traced:
-                    yield give_up(state, "timed_out",
-                                  f"still running after {budget:.0f} s, its time budget; the task was stopped")
+                    yield give_up(state, "timed_out", _("still running after {s:.0f} s, its time budget; the task "
+                                                        "was stopped").format(s=budget))
                     _drop_note(state.work.note_path)
                 else:
                     isolate(state)
@@ -184,9 +186,9 @@ def run(engine: Engine, fn: Callable, batches: Sequence[list], ctx: Any, *, wind
 
 
 def _died(detail: str, attempts: int) -> str:
-    times = "once" if attempts == 1 else f"{attempts} times"
-    return (f"{detail.strip().rstrip('.')} (a native crash such as a segmentation fault, or the out-of-memory "
-            f"killer); tried alone {times}; not tried again unless the run is given --retry-failed")
+    return _("{detail} (a native crash such as a segmentation fault, or the out-of-memory killer); tried alone "
+             "{times}; not tried again unless the run is given --retry-failed").format(
+                 detail=detail.strip().rstrip("."), times=ngettext("once", "{n} times", attempts).format(n=attempts))
 
 
 def write_note(path: str, note: dict) -> None:

@@ -21,6 +21,7 @@ from pipeline.archive import chain
 from pipeline.records.lookup import resolve_shas
 from pipeline.runs import runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.archive.lock import ArchiveLock
@@ -137,7 +138,7 @@ def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, r
         for outcome in finished:
             row = outcome.result if isinstance(outcome, supervise.Done) else stage.row(
                 outcome.item, cfg, run_id, None, "failed",
-                f"making the proxy killed the worker process: {outcome.detail}")
+                _("making the proxy killed the worker process: {detail}").format(detail=outcome.detail))
             rows.append(row)
             _count(summary, row)
             bar.advance(1, size_of[row["parent_sha256"]])

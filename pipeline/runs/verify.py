@@ -22,6 +22,7 @@ from pathlib import Path
 from catalog.store import Catalog
 from pipeline.archive import chain
 from pipeline.runs import runner, supervise
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.archive.lock import ArchiveBusy, ArchiveLock
@@ -261,7 +262,8 @@ def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, addre
                 yield outcome.result
             else:
                 yield fixity.FixityResult(outcome.item, "unreadable", None, None,
-                                          f"re-hashing it killed the worker process: {outcome.detail}")
+                                          _("re-hashing it killed the worker process: {detail}").format(
+                                              detail=outcome.detail))
     finally:
         runner.shutdown(cluster)
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from catalog.schema import KEYFRAMES
 from pipeline.config import DemuxConfig
 from pipeline.native import images, isobmff, media
+from pipeline.common.i18n import _
 from pipeline.stages.contract import FileContext, Problem, StageOutput
 from pipeline.stages.filekind import Signature, media_extension, sniff
 
@@ -203,6 +204,6 @@ class Demux:
             # Read and kept, but no media. Under a media name (a recorder's .MP4 of zeros) it is a
             # recording that plays nothing: damaged. Otherwise (a log, notes) it is fine as it is.
             ext = media_extension(file.name)
-            problem = (Problem("damaged", f"named as media (.{ext}) but {outcome.error_message}") if ext
-                       else Problem("ok", outcome.error_message))
+            problem = (Problem("damaged", _("named as media (.{ext}) but {why}").format(ext=ext, why=outcome.error_message))
+                       if ext else Problem("ok", outcome.error_message))
         return StageOutput(outcome, {"kind": outcome.kind, **outcome.fields}, rows, problem)
