@@ -90,7 +90,7 @@ class RunSummary:
         if self.proxies:
             lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
         if self.problems:
-            lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
+            lines.append(f"  problems   {len(self.problems)} file(s) not ok, each with its row and reason:")
         for p in self.problems[:20]:
             message = p["message"] or ""
             if len(message) > 160:
@@ -98,7 +98,7 @@ class RunSummary:
             lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
         if len(self.problems) > 20:
             lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
-                         "\"SELECT source_path, status, error_message FROM sightings WHERE status <> 'ok'\"")
+                         "\"SELECT source_path, status, failure, error_message FROM sightings WHERE status <> 'ok'\"")
         lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
         return "\n".join(lines)
 
