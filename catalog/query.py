@@ -5,10 +5,18 @@ Each ``ARCHIVE/catalog/<table>/`` folder with part files becomes a view over
 without parts yet are empty views of their schema. Private tables (password hashes) are no views. Then DuckDB is locked down: file access only
 under those folders, no extensions installed or loaded, configuration frozen; and only
 ``SELECT`` / ``EXPLAIN`` statements run, so ``COPY ... TO`` cannot drop a file into the catalog.
+
+A query is also bounded (``Limits``): DuckDB's memory and threads, a spill folder of its own (not
+DuckDB's default ``.tmp`` under the current folder, which queries could read) with a size cap,
+a wall-clock timeout after which the query is interrupted, and a cap on the rows it may return
+(the result is held in memory to be printed).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +30,25 @@ READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 
 class QueryError(ValueError):
     """The SQL is not allowed here, or DuckDB could not run it (message from DuckDB)."""
+
+
+class QueryStopped(RuntimeError):
+    """The query ran into one of its limits and was stopped: ``limit`` names the ``Limits`` field
+    (timeout_s, memory_limit_mb, max_rows, temp_dir), ``detail`` what DuckDB or the system said."""
+
+    def __init__(self, limit: str, detail: str = ""):
+        super().__init__(f"stopped by sql.{limit}" + (f": {detail}" if detail else ""))
+        self.limit, self.detail = limit, detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_limit_mb: int = 1024
+    threads: int = 2
+    timeout_s: float = 120.0
+    temp_dir: str = ""              # "" = a fresh private folder, removed after the query
+    max_temp_mb: int = 4096
+    max_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,14 +79,20 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(archive: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per catalog table, locked to reading those files."""
+def connect(archive: Path, limits: Limits = Limits(), spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, locked to reading those files, within
+    ``limits`` (spilling into ``spill``)."""
     archive = Path(archive)
     if not (archive / "catalog").is_dir():
         raise QueryError(f"{archive} has no catalog/ folder: is it a fieldrec archive?")
     con = duckdb.connect(":memory:")
     con.execute("SET autoinstall_known_extensions=false")
     con.execute("SET autoload_known_extensions=false")
+    con.execute(f"SET memory_limit='{int(limits.memory_limit_mb)}MB'")
+    con.execute(f"SET threads={int(limits.threads)}")
+    if spill is not None:
+        con.execute(f"SET temp_directory={_quote_literal(str(spill))}")
+        con.execute(f"SET max_temp_directory_size='{int(limits.max_temp_mb)}MB'")
     tables = catalog_tables(archive)
     for table in tables:
         pattern = _quote_literal(str(table.folder / "*.parquet"))
@@ -92,14 +125,38 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return sql
 
 
-def query(archive: Path, sql: str) -> pa.Table:
-    """Run one read-only statement over the catalog of ``archive``; the result as Arrow."""
-    con = connect(archive)
+def query(archive: Path, sql: str, limits: Limits = Limits()) -> pa.Table:
+    """Run one read-only statement over the catalog of ``archive`` within ``limits``; the result as
+    Arrow. Raises ``QueryError`` (refused or invalid SQL) or ``QueryStopped`` (a limit reached)."""
+    own_spill = not limits.temp_dir
+    spill = Path(tempfile.mkdtemp(prefix="fieldrec-sql-")) if own_spill else Path(limits.temp_dir)
+    try:
+        if not own_spill:
+            spill.mkdir(parents=True, exist_ok=True)
+        con = connect(archive, limits, spill)
+    except OSError as exc:
+        raise QueryStopped("temp_dir", str(exc.strerror or exc)) from None
+    timer = threading.Timer(limits.timeout_s, con.interrupt)
     try:
         check_read_only(con, sql)
+        timer.start()
         try:
-            return con.sql(sql).to_arrow_table()
+            reader = con.sql(sql).to_arrow_reader(10_000)
+            batches, rows = [], 0
+            for batch in reader:
+                rows += batch.num_rows
+                if rows > limits.max_rows:
+                    raise QueryStopped("max_rows")
+                batches.append(batch)
+            return pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.InterruptException:
+            raise QueryStopped("timeout_s") from None
+        except duckdb.OutOfMemoryException as exc:
+            raise QueryStopped("memory_limit_mb", str(exc)) from None
         except duckdb.Error as exc:
             raise QueryError(str(exc)) from None
     finally:
+        timer.cancel()
         con.close()
+        if own_spill:
+            shutil.rmtree(spill, ignore_errors=True)

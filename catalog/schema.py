@@ -380,6 +380,39 @@ TABLES.update({
     "access_log": ACCESS_LOG,
 })
 
+# -- the archive's trust: its settings and files moved aside ---------------------------------------
+
+SETTINGS_CHANGES = pa.schema([           # one row per change of ARCHIVE/fieldrec.toml (`fieldrec config set`)
+    ("change_id", pa.string()),
+    ("run_id", pa.string()),             # the run whose manifest seals the new settings file
+    ("key", pa.string()),                # section.key; "*" when the whole file was written
+    ("old_value", pa.string()),          # JSON; null when the file was created or adopted
+    ("new_value", pa.string()),          # JSON
+    ("event", pa.string()),              # created (with the archive) | adopted (older archive) | set
+    ("by", pa.string()),
+    ("reason", pa.string()),
+    ("at", TS_UTC),
+    ("host", pa.string()),
+    ("settings_sha256", pa.string()),    # the settings file as written by this change
+])
+
+QUARANTINE = pa.schema([                 # one row per untracked file moved aside (`fieldrec quarantine`)
+    ("quarantine_id", pa.string()),      # one id per command run; the files lie under quarantine/<id>/
+    ("path", pa.string()),               # where it was, relative to the archive
+    ("moved_to", pa.string()),           # where it is now, relative to the archive
+    ("kind", pa.string()),               # object | catalog
+    ("sha256", pa.string()),
+    ("size", pa.int64()),
+    ("by", pa.string()),
+    ("reason", pa.string()),
+    ("at", TS_UTC),
+    ("host", pa.string()),
+])
+
+TABLES.update({
+    "settings_changes": SETTINGS_CHANGES,
+    "quarantine": QUARANTINE,
+})
 
 # -- the review service: accounts, access requests and their decisions, statements, sign-ins -------
 # Append-only like the rest: an account's roles, a request's state and whether a grant is current

@@ -5,15 +5,22 @@ journal naming the renames and renames the journal into place: that rename is th
 The parts are then renamed to their final names and the journal removed. Opening a catalog
 replays any journal left by a crash, so a commit is either wholly visible or not at all, and
 stray temporaries of an uncommitted batch are deleted. Nothing ever overwrites a part file.
+
+A process writing an archive as one run registers an observer (``observe_commits``): every commit
+to that archive's catalog reports its parts (path, SHA-256, size) to it before the commit point,
+so the run's intent journal names each part before it can be seen (see
+``pipeline.archive.intent``). If the observer fails, the commit does not happen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -23,6 +30,22 @@ from catalog.schema import SCHEMA_VERSION, TABLES
 
 JOURNAL_DIR = "_journal"
 
+# realpath of an archive -> what its writing run does with each commit's (path, sha256, size) list
+_OBSERVERS: dict[str, Callable[[list[tuple[str, str, int]]], None]] = {}
+
+
+@contextmanager
+def observe_commits(archive: Path, observer: Callable[[list[tuple[str, str, int]]], None]) -> Iterator[None]:
+    """Report every catalog commit to ``archive`` made in this process to ``observer`` while inside."""
+    key = os.path.realpath(archive)
+    if key in _OBSERVERS:
+        raise RuntimeError(f"commits to {archive} are already observed by another run of this process")
+    _OBSERVERS[key] = observer
+    try:
+        yield
+    finally:
+        _OBSERVERS.pop(key, None)
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -30,6 +53,12 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256")
+        return digest.hexdigest(), fh.tell()
 
 
 def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
@@ -100,6 +129,9 @@ class Catalog:
                 final = f"{name}/{stem}.parquet"
                 renames.append((tmp, final))
                 self._write_parquet(table, self.root / tmp)
+            observer = _OBSERVERS.get(os.path.realpath(self.archive))
+            if observer is not None:
+                observer([(f"catalog/{final}", *_digest(self.root / tmp)) for tmp, final in renames])
             journal_dir.mkdir(parents=True, exist_ok=True)
             with open(journal_tmp, "w") as fh:
                 json.dump({"renames": renames, "schema_version": SCHEMA_VERSION}, fh)

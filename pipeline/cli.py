@@ -9,6 +9,7 @@ import sys
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import read_times
+from pipeline.common.text import for_terminal
 from pipeline.common import i18n
 
 COMMANDS = [
@@ -25,6 +26,8 @@ COMMANDS = [
     "pipeline.commands.sql",
     "pipeline.commands.thumbs",
     "pipeline.commands.transcode",
+    "pipeline.commands.settings",
+    "pipeline.commands.quarantine",
     "pipeline.commands.serve",
     "pipeline.commands.user",
 ]
@@ -78,14 +81,27 @@ def main(argv: list[str] | None = None) -> int:
         read_times(args)
         return args.handler(args)
     except UsageError as exc:
-        print(f"fieldrec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"fieldrec {args.command}: error: {_shown(exc)}", file=sys.stderr)
         return 2
     except RunError as exc:
-        print(f"fieldrec {args.command}: failed: {exc}", file=sys.stderr)
+        print(f"fieldrec {args.command}: failed: {_shown(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(i18n._("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
+                     "and run the same command again").format(command=args.command, why=_shown(exc.strerror or exc),
+                                                              where=_shown(where)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fieldrec {args.command}: interrupted; run the same command again to finish", file=sys.stderr)
         return 130
+
+
+def _shown(message: object) -> str:
+    """A message for the terminal: its lines kept, any escape sequence (from a file name, say) shown
+    as text, never acted on."""
+    return "\n".join(for_terminal(line) for line in str(message).split("\n"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
 """Configuration: one frozen dataclass per stage, loaded from ``configs/*.toml``.
 
-Every key in a TOML file must name a field of its section's dataclass; a bad key or a value of
-the wrong type fails at start-up with the key's full name, never mid-run.
+Every key in a TOML file must name a field of its section's dataclass; a bad key, a value of the
+wrong type or a number outside its bounds fails at start-up with the key's full name, never
+mid-run. Every numeric field declares its bounds (``bounded``), so ``chunk_bytes = 0`` or a
+20-digit integer is refused before anything is read or written.
+
+Sections marked ``ARCHIVE_OWNED`` change what an archive means (its zone, retention, naming,
+integrity, compliance): they belong to the archive (``ARCHIVE/fieldrec.toml``, see
+``pipeline.archive.settings``), and a ``--config`` file may only repeat their values, never change
+them. The other sections are knobs of one run (speed, memory, presentation).
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from pipeline.common.i18n import _
 
 if TYPE_CHECKING:
     from pipeline.common.times import Zones
@@ -24,20 +33,40 @@ class ConfigError(ValueError):
     """A configuration file or value is invalid."""
 
 
+def bounded(default, low, high, unit: str = ""):
+    """A numeric field with its bounds (inclusive): checked for every value the loader reads."""
+    return field(default=default, metadata={"bounds": (low, high), "unit": unit})
+
+
+def check_bounds(obj, section: str) -> None:
+    """Every bounded field of ``obj`` within its bounds (NaN and infinities are outside)."""
+    for f in dataclasses.fields(obj):
+        bounds = f.metadata.get("bounds")
+        value = getattr(obj, f.name)
+        if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        low, high = bounds
+        if not low <= value <= high:
+            unit = f" {f.metadata['unit']}" if f.metadata.get("unit") else ""
+            shown = value if len(str(value)) <= 24 else f"{str(value)[:12]}… ({len(str(value))} digits)"
+            raise ConfigError(_("{key} = {value} is out of bounds: it must be from {low} to {high}{unit}").format(
+                key=f"{section}.{f.name}", value=shown, low=low, high=high, unit=unit))
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     # Bytes read per call when copying and hashing a source file.
-    chunk_bytes: int = 4 * 1024 * 1024
+    chunk_bytes: int = bounded(4 * 1024 * 1024, 4096, 1 << 30, "bytes")
     # Small files are grouped into one Ray task up to this many bytes / files.
-    task_bytes: int = 512 * 1024 * 1024
-    task_max_files: int = 64
+    task_bytes: int = bounded(512 * 1024 * 1024, 1 << 20, 1 << 40, "bytes")
+    task_max_files: int = bounded(64, 1, 100_000, "files")
     # Tasks in flight per CPU of the cluster: bounds driver memory however big the drop.
-    window_per_cpu: int = 2
+    window_per_cpu: int = bounded(2, 1, 64, "tasks")
     # The catalog is committed after this many files or seconds, whichever comes first.
-    commit_every_files: int = 500
-    commit_every_s: float = 20.0
+    commit_every_files: int = bounded(500, 1, 1_000_000, "files")
+    commit_every_s: float = bounded(20.0, 0.1, 86_400.0, "seconds")
     # A source that changes while read is read again this many times before it is flagged.
-    change_retries: int = 2
+    change_retries: int = bounded(2, 0, 100, "re-reads")
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
     # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
@@ -51,23 +80,17 @@ class IngestConfig:
     follow_links: bool = False
     # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
     # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
-    time_budget_s: float = 120.0
-    time_budget_mb_s: float = 2.0
+    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, "seconds")
+    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, "MB/s")
     # A file whose worker process died is tried alone this many more times before it gets its row.
-    worker_retries: int = 2
+    worker_retries: int = bounded(2, 0, 10, "retries")
     # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
-    file_mode: int = 0o440
+    file_mode: int = bounded(0o440, 0o400, 0o444, "(octal 0o400 to 0o444, read bits only)")
 
     def validate(self) -> None:
-        if not 1 <= self.time_budget_s <= 7 * 86400:
-            raise ConfigError(f"ingest.time_budget_s: expected 1 to 604800 seconds, got {self.time_budget_s}")
-        if not 0.01 <= self.time_budget_mb_s <= 100_000:
-            raise ConfigError(f"ingest.time_budget_mb_s: expected 0.01 to 100000 MB/s, got {self.time_budget_mb_s}")
-        if not 0 <= self.worker_retries <= 10:
-            raise ConfigError(f"ingest.worker_retries: expected 0 to 10, got {self.worker_retries}")
         if self.file_mode & ~0o444 or not self.file_mode & 0o400:
-            raise ConfigError(f"ingest.file_mode: expected read-only bits that include the owner's, such as "
-                              f"0o440 or 0o444 (write it 0o440), got {self.file_mode:#o}")
+            raise ConfigError(_("ingest.file_mode: expected read-only bits that include the owner's, such as "
+                                "0o440 or 0o444 (write it 0o440), got {mode:#o}").format(mode=self.file_mode))
 
     def time_budget(self, size: int) -> float:
         """Seconds a file of ``size`` bytes may take through every per-file stage."""
@@ -76,6 +99,7 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class IdentityConfig:
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # Regular expressions tried in order on the file name; named groups: device, officer,
     # time (parsed with time_format) and optionally seq.
     name_patterns: tuple[str, ...] = (
@@ -129,6 +153,7 @@ CONTAINER_TIMES = ("utc", "local")
 
 @dataclass(frozen=True)
 class SiteConfig:
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # The site's time zone (IANA name): typed times without a zone are read in it, every time
     # shown is shown in it with its offset, and device clocks run in it unless listed below.
     time_zone: str = "Asia/Shanghai"
@@ -169,14 +194,15 @@ RETENTION_FLOORS_MONTHS = {"routine_months": 3, "case_months_after_close": 3, "c
 
 @dataclass(frozen=True)
 class RetentionConfig:
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # routine (simple undisputed actions, on-the-spot checks, routine inspections): from recording.
-    routine_months: int = 3
+    routine_months: int = bounded(3, 0, 1200, "months")
     # case (administrative cases): this long after the case closes, and never less than
     # case_min_months from recording; an open case holds its files indefinitely.
-    case_months_after_close: int = 3
-    case_min_months: int = 6
+    case_months_after_close: int = bounded(3, 0, 1200, "months")
+    case_min_months: int = bounded(6, 0, 1200, "months")
     # other: a duration set per assignment, never less than this from recording.
-    other_min_months: int = 3
+    other_min_months: int = bounded(3, 0, 1200, "months")
 
     def validate(self) -> None:
         for name, floor in RETENTION_FLOORS_MONTHS.items():
@@ -201,20 +227,15 @@ def parse_utc_offset(text: str) -> float:
 
 @dataclass(frozen=True)
 class ComplianceConfig:
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # An upload is late when ingest time minus recording end time is over this many hours.
-    late_after_hours: float = 24.0
+    late_after_hours: float = bounded(24.0, 0.01, 8760.0, "hours")
     # Older settings, still read (site.device_time_zones replaces them): every device clock runs
     # at UTC plus this many hours (unset: in site.time_zone), or, per device, "DEVICE=+02:00".
-    device_utc_offset_hours: float | None = None
+    device_utc_offset_hours: float | None = bounded(None, -14.0, 14.0, "hours")
     device_utc_offsets: tuple[str, ...] = ()
 
     def validate(self) -> None:
-        import math
-
-        if not self.late_after_hours > 0 or not math.isfinite(self.late_after_hours):
-            raise ConfigError("compliance.late_after_hours must be a positive number of hours")
-        if self.device_utc_offset_hours is not None and not abs(self.device_utc_offset_hours) <= 14:
-            raise ConfigError("compliance.device_utc_offset_hours must be between -14 and +14")
         for entry in self.device_utc_offsets:
             device, sep, offset = entry.partition("=")
             if not sep or not device.strip():
@@ -228,21 +249,23 @@ class ComplianceConfig:
 
 @dataclass(frozen=True)
 class GapsConfig:
+    # What counts as an interruption that must be explained is part of what the archive means.
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # within_file: a forward timestamp jump counts when the missing time exceeds the larger of
     # min_jump_s and jump_frames frame durations (audio: packet durations, i.e. sample counts).
-    min_jump_s: float = 1.0
-    jump_frames: int = 3
+    min_jump_s: float = bounded(1.0, 0.0, 86_400.0, "seconds")
+    jump_frames: int = bounded(3, 0, 10_000, "frames")
     # between_files: a device's next recording may start this long after the previous one ends
     # (file names have one-second resolution) before the pause is a gap; overlaps likewise.
-    between_files_tolerance_s: float = 2.0
-    overlap_tolerance_s: float = 2.0
+    between_files_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, "seconds")
+    overlap_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, "seconds")
     # clock: device times before this date (YYYY-MM-DD), or later than the ingest time plus
     # future_tolerance_s (device time is local, of unknown zone), cannot be right.
     earliest_plausible: str = "2015-01-01"
-    future_tolerance_s: float = 86400.0
+    future_tolerance_s: float = bounded(86400.0, 0.0, 10 * 366 * 86_400.0, "seconds")
     # clock: file-name time and container time written by the same clock must agree this closely
     # (with the start or with the end of the recording); whole time-zone offsets are not errors.
-    name_container_tolerance_s: float = 5.0
+    name_container_tolerance_s: float = bounded(5.0, 0.0, 86_400.0, "seconds")
     allow_zone_offsets: bool = True
     # clock: recordings whose sequence numbers and start times disagree are flagged.
     check_sequence: bool = True
@@ -256,24 +279,31 @@ class GapsConfig:
             date.fromisoformat(self.earliest_plausible)
         except ValueError:
             raise ConfigError(f"gaps.earliest_plausible: expected a date YYYY-MM-DD, got {self.earliest_plausible!r}") from None
-        for name in ("min_jump_s", "between_files_tolerance_s", "overlap_tolerance_s",
-                     "future_tolerance_s", "name_container_tolerance_s"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"gaps.{name}: must not be negative, got {getattr(self, name)!r}")
-        if self.jump_frames < 0:
-            raise ConfigError(f"gaps.jump_frames: must not be negative, got {self.jump_frames!r}")
 
 
 @dataclass(frozen=True)
 class IntegrityConfig:
+    ARCHIVE_OWNED: ClassVar[bool] = True
     # Ed25519 private key (PEM, made by `fieldrec keygen`) that signs every run's manifest;
     # "" leaves manifests unsigned (the SHA-256 chain still links them). Relative to the working folder.
     signing_key: str = ""
     # Public (or private) key `fieldrec verify` checks signatures against; "" = the signing key's
     # public half, or, with no key at all, the key each manifest names (detects damage, not forgery).
     verify_key: str = ""
+    # Append-only text files outside the archive (another disk, a mounted share) to which every
+    # seal appends "seq chain-head time archive-id": removing the newest manifests is then seen.
+    witness_paths: tuple[str, ...] = ()
 
     def validate(self) -> None:
+        paths = [("signing_key", self.signing_key), ("verify_key", self.verify_key),
+                 *((f"witness_paths[{i}]", w) for i, w in enumerate(self.witness_paths))]
+        for name, value in paths:
+            if value != value.strip() or any(ch < " " for ch in value) or (name.startswith("w") and not value):
+                raise ConfigError(_("integrity.{name}: not a usable path: {value}").format(name=name, value=repr(value)))
+
+    def check_keys(self) -> None:
+        """The key files exist and the signing key can sign: checked where a key is used (a host
+        that only reads an archive need not hold it)."""
         for name in ("signing_key", "verify_key"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
@@ -289,16 +319,10 @@ class IntegrityConfig:
 @dataclass(frozen=True)
 class ReportConfig:
     # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
-    thumbs_per_recording: int = 6
-    max_thumbnails: int = 8000
+    thumbs_per_recording: int = bounded(6, 0, 1000, "thumbnails")
+    max_thumbnails: int = bounded(8000, 0, 1_000_000, "thumbnails")
     # Thumbnails are scaled down to this width (px) before they are embedded.
-    thumb_width: int = 160
-
-    def validate(self) -> None:
-        if self.thumbs_per_recording < 0 or self.max_thumbnails < 0:
-            raise ConfigError("report.thumbs_per_recording and report.max_thumbnails must be 0 or more")
-        if not 16 <= self.thumb_width <= 640:
-            raise ConfigError(f"report.thumb_width must be between 16 and 640, got {self.thumb_width}")
+    thumb_width: int = bounded(160, 16, 640, "pixels")
 
 
 @dataclass(frozen=True)
@@ -306,95 +330,96 @@ class ThumbnailsConfig:
     # Make keyframe thumbnails during ingest (photos get one; audio none).
     enabled: bool = True
     # The first keyframe, then at most one keyframe every this many seconds of media.
-    interval_s: float = 10.0
+    interval_s: float = bounded(10.0, 0.0, 86_400.0, "seconds")
     # Long side of a thumbnail in pixels (aspect ratio and rotation kept; never enlarged).
-    max_side: int = 320
+    max_side: int = bounded(320, 16, 4096, "pixels")
     # WebP (method 0): 1.5 ms a thumbnail; JPEG: 0.2 ms and twice the bytes. Decoding the
     # keyframe costs 25-45 ms; bench/thumbs_cost.py prints both.
     format: str = "webp"            # webp | jpeg
-    quality: int = 75               # 1..100
+    quality: int = bounded(75, 1, 100)
     # WebP effort 0..6: 0 is about 5x cheaper than 4 and a little larger (thumbnails are tiny).
-    webp_method: int = 0
+    webp_method: int = bounded(0, 0, 6)
     # Decoder shortcuts for previews: no loop filter, non-compliant speedups, reduced-size MJPEG.
     fast_decode: bool = True
 
     def validate(self) -> None:
         if self.format not in ("webp", "jpeg"):
             raise ConfigError(f"thumbnails.format: expected 'webp' or 'jpeg', got {self.format!r}")
-        if not 1 <= self.quality <= 100:
-            raise ConfigError(f"thumbnails.quality: expected 1..100, got {self.quality}")
-        if not 0 <= self.webp_method <= 6:
-            raise ConfigError(f"thumbnails.webp_method: expected 0..6, got {self.webp_method}")
-        if not self.interval_s >= 0:
-            raise ConfigError(f"thumbnails.interval_s: expected 0 or more seconds, got {self.interval_s}")
-        if not 16 <= self.max_side <= 4096:
-            raise ConfigError(f"thumbnails.max_side: expected 16..4096 pixels, got {self.max_side}")
 
 
 @dataclass(frozen=True)
 class TranscodeConfig:
     # The proxy: H.264 in MP4 (AAC in M4A for audio-only), longer side at most long_side pixels.
-    long_side: int = 640
-    crf: int = 28
+    long_side: int = bounded(640, 16, 8192, "pixels")
+    crf: int = bounded(28, 0, 51)
     preset: str = "veryfast"
-    audio_bitrate: int = 64000
+    audio_bitrate: int = bounded(64000, 8000, 1_024_000, "bits per second")
     faststart: bool = True
     # Decoder/scaler/encoder threads per proxy; 0: as many as the task's CPUs (cpus_per_task).
-    threads: int = 0
+    threads: int = bounded(0, 0, 256, "threads")
     # Packets the decoder may reject before a proxy is given up (and recorded as failed).
-    max_decode_errors: int = 16
+    max_decode_errors: int = bounded(16, 0, 1_000_000, "packets")
     # Audio holes longer than this are filled with silence so later audio stays in sync.
-    audio_gap_s: float = 0.1
+    audio_gap_s: float = bounded(0.1, 0.0, 3600.0, "seconds")
     # Ray: CPUs each proxy task reserves, and extra custom resources it requests, e.g.
     # {transcode = 1} to run proxies only on nodes started with --resources='{"transcode": 8}'.
-    cpus_per_task: float = 2.0
+    cpus_per_task: float = bounded(2.0, 0.01, 1024.0, "CPUs")
     resources: dict = field(default_factory=dict)
     # Proxy tasks in flight (0: as many as the cluster's CPUs can run at once, plus one each).
-    max_in_flight: int = 0
+    max_in_flight: int = bounded(0, 0, 100_000, "tasks")
 
     def validate(self) -> None:
-        if self.long_side < 16 or self.long_side % 2:
-            raise ConfigError(f"transcode.long_side: must be an even number of pixels >= 16, got {self.long_side}")
-        if not 0 <= self.crf <= 51:
-            raise ConfigError(f"transcode.crf: must be 0..51 (x264 quality; lower is better), got {self.crf}")
+        if self.long_side % 2:
+            raise ConfigError(f"transcode.long_side: must be an even number of pixels, got {self.long_side}")
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
         if self.preset not in presets:
             raise ConfigError(f"transcode.preset: must be one of {', '.join(presets)}, got {self.preset!r}")
-        if self.audio_bitrate < 8000:
-            raise ConfigError(f"transcode.audio_bitrate: bits per second, at least 8000, got {self.audio_bitrate}")
-        if self.cpus_per_task <= 0:
-            raise ConfigError(f"transcode.cpus_per_task: must be positive, got {self.cpus_per_task}")
         for name, amount in self.resources.items():
-            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 < amount <= 1e9:
                 raise ConfigError(f"transcode.resources.{name}: must be a positive number, got {amount!r}")
+
+
+@dataclass(frozen=True)
+class SqlConfig:
+    # `fieldrec sql`: DuckDB's memory (beyond it, sorts and joins spill to temp_dir, then fail),
+    # threads, and the wall-clock time after which a query is interrupted.
+    memory_limit_mb: int = bounded(1024, 16, 1 << 20, "MiB")
+    threads: int = bounded(2, 1, 256, "threads")
+    timeout_s: float = bounded(120.0, 0.1, 86_400.0, "seconds")
+    # Spill folder of its own ("" = a fresh private folder per query, removed afterwards) and
+    # the most it may hold.
+    temp_dir: str = ""
+    max_temp_mb: int = bounded(4096, 0, 1 << 24, "MiB")
+    # The rows a result may have (they are held in memory to be printed).
+    max_rows: int = bounded(1_000_000, 1, 100_000_000, "rows")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
-    session_idle_minutes: int = 30
-    session_max_hours: int = 12
+    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, "minutes")
+    session_max_hours: int = bounded(12, 1, 24 * 31, "hours")
     # Sign-in: this many failures for one name or one address within login_window_s lock it
     # out for the rest of the window.
-    login_max_failures: int = 5
-    login_window_s: int = 900
+    login_max_failures: int = bounded(5, 1, 1000, "failures")
+    login_window_s: int = bounded(900, 1, 7 * 86_400, "seconds")
     # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
     content_roles: tuple[str, ...] = ()
     # A grant lasts at most this many days.
-    max_grant_days: int = 30
+    max_grant_days: int = bounded(30, 1, 3660, "days")
     # Seconds a write waits for the archive lock while another command (an ingest) holds it.
-    lock_wait_s: float = 3.0
+    lock_wait_s: float = bounded(3.0, 0.0, 60.0, "seconds")
     # Service records (access log, sign-ins, requests) are durable at once in a spool file and
     # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
-    flush_every_s: float = 15.0
+    flush_every_s: float = bounded(15.0, 1.0, 3600.0, "seconds")
     # Written statements attached to explanations: at most this many bytes.
-    statement_max_bytes: int = 10 * 1024 * 1024
+    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, "bytes")
     # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
     export_dir: str = ""
     # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
     cookie_secure: bool = False
     # Rows on a listing page.
-    page_rows: int = 200
+    page_rows: int = bounded(200, 1, 100_000, "rows")
 
     def validate(self) -> None:
         from catalog.schema import ROLES
@@ -402,14 +427,6 @@ class ServiceConfig:
         for role in self.content_roles:
             if role not in ROLES:
                 raise ConfigError(f"service.content_roles: unknown role {role!r} (known: {', '.join(ROLES)})")
-        for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_window_s",
-                     "max_grant_days", "statement_max_bytes", "page_rows"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"service.{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.lock_wait_s <= 60:
-            raise ConfigError(f"service.lock_wait_s must be 0..60 seconds, got {self.lock_wait_s!r}")
-        if not 1 <= self.flush_every_s <= 3600:
-            raise ConfigError(f"service.flush_every_s must be 1..3600 seconds, got {self.flush_every_s!r}")
 
 
 @dataclass(frozen=True)
@@ -425,6 +442,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
+    sql: SqlConfig = field(default_factory=SqlConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     source: str = "built-in defaults"
 
@@ -485,31 +503,97 @@ def _build(cls, section: str, table: dict):
         obj = cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[{section}]: {exc}") from exc
+    check_bounds(obj, section)
     validate = getattr(obj, "validate", None)
     if validate:
         validate()
     return obj
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Load the defaults file, then ``path`` on top of it (section by section, key by key)."""
-    merged: dict[str, dict] = {}
-    sources = [DEFAULT_CONFIG] + ([Path(path)] if path else [])
-    for src in sources:
-        try:
-            data = tomllib.loads(Path(src).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file not found: {src}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{src}: not valid TOML: {exc}") from None
-        for section, table in data.items():
-            if not isinstance(table, dict):
-                raise ConfigError(f"{src}: '{section}' must be a [section]")
-            merged.setdefault(section, {}).update(table)
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_toml(path: str | Path) -> dict[str, dict]:
+    """A configuration file's sections; every way it can be unreadable is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ConfigError(_("{path} is a folder, not a configuration file: give a .toml file").format(path=path))
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(_("{path} is larger than {limit} bytes: not a configuration file").format(
+                path=path, limit=MAX_CONFIG_BYTES))
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(_("cannot read the configuration file {path}: {why}").format(
+            path=path, why=exc.strerror or exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(_("{path}: not UTF-8 text; save the configuration as UTF-8").format(path=path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: '{section}' must be a [section]")
+    return data
+
+
+def section_types() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
-    kwargs = {}
-    for section, table in merged.items():
-        if section not in hints or section == "source":
+    return {name: hint for name, hint in hints.items() if name != "source"}
+
+
+def archive_sections() -> tuple[str, ...]:
+    """The sections that belong to an archive rather than to one run."""
+    return tuple(name for name, cls in section_types().items() if getattr(cls, "ARCHIVE_OWNED", False))
+
+
+def load_config(path: str | Path | None = None, *, archive_settings: dict[str, dict] | None = None,
+                archive_name: str = "the archive") -> Config:
+    """The defaults, then an archive's own settings, then the file ``path`` (key by key).
+
+    ``archive_settings`` are the archive-owned sections stored in the archive (None for no archive,
+    or one that stores none yet). ``path`` may set any key of a run's own sections; a key of an
+    archive-owned section it may only repeat: a different value is refused, naming the key, because
+    it would change what the archive means for one run only.
+    """
+    types_ = section_types()
+    merged: dict[str, dict] = {}
+    for section, table in read_toml(DEFAULT_CONFIG).items():
+        merged.setdefault(section, {}).update(table)
+    for section, table in (archive_settings or {}).items():
+        if section not in types_ or not getattr(types_[section], "ARCHIVE_OWNED", False):
+            raise ConfigError(_("{archive}: [{section}] is not a section an archive stores").format(
+                archive=archive_name, section=section))
+        merged.setdefault(section, {}).update(table)
+    override = read_toml(path) if path else {}
+    for section in merged.keys() | override.keys():
+        if section not in types_:
             raise ConfigError(f"unknown configuration section [{section}]")
-        kwargs[section] = _build(hints[section], section, table)
-    return Config(**kwargs, source=str(path or DEFAULT_CONFIG))
+    if archive_settings is not None:
+        _refuse_archive_changes(override, merged, types_, archive_name)
+    for section, table in override.items():
+        merged.setdefault(section, {}).update(table)
+    kwargs = {section: _build(types_[section], section, table) for section, table in merged.items()}
+    source = " + ".join([str(DEFAULT_CONFIG)] + ([f"{archive_name}/fieldrec.toml"] if archive_settings else [])
+                        + ([str(path)] if path else []))
+    return Config(**kwargs, source=source)
+
+
+def _refuse_archive_changes(override: dict, archive: dict, types_: dict, archive_name: str) -> None:
+    for section, table in override.items():
+        if not getattr(types_[section], "ARCHIVE_OWNED", False):
+            continue
+        hints = typing.get_type_hints(types_[section])
+        for key, value in table.items():
+            if key not in hints:
+                continue                   # reported as an unknown key when the section is built
+            stored = archive.get(section, {}).get(key)
+            if stored is None or _coerce(key, value, hints[key]) != _coerce(key, stored, hints[key]):
+                raise ConfigError(_(
+                    "{key} belongs to {archive} (its fieldrec.toml holds {stored}); a --config file may not "
+                    "change it for one run. Change it for the archive with `fieldrec config set {key} VALUE "
+                    "--by NAME --reason TEXT`").format(key=f"{section}.{key}", archive=archive_name,
+                                                       stored=repr(stored)))

@@ -178,8 +178,12 @@ def test_assign_to_a_closed_case_is_refused(archive, sha, capsys):
 def test_longer_configured_retention_keeps_more(archive, sha, capsys, tmp_path):
     longer = tmp_path / "long.toml"
     longer.write_text("[retention]\nroutine_months = 12\n")
-    rows = listed(capsys, "retention", "--archive", archive, "--config", longer)
-    assert rows == []
+    code, _, err = cli(capsys, "retention", "--archive", archive, "--config", longer)
+    assert code == 2 and "retention.routine_months belongs to" in err      # the archive owns its retention
+    assert cli(capsys, "config", "set", "retention.routine_months", "12", "--archive", archive, "--by", "Clerk",
+               "--reason", "decision 14")[0] == 0
+    assert listed(capsys, "retention", "--archive", archive) == []
+    assert listed(capsys, "retention", "--archive", archive, "--config", longer) == []    # repeating it is fine
 
 
 # -- purge ------------------------------------------------------------------------------------
@@ -264,13 +268,14 @@ def test_late_uploads_per_officer_and_device(archive, sha, capsys):
 
 
 def test_device_utc_offset_decides_late(archive, sha, capsys, tmp_path):
-    cfg = tmp_path / "tz.toml"
     assert sha["tz"] not in {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
-    for setting in ('[compliance]\ndevice_utc_offsets = ["CAM4=+14:00"]\n',        # the older key, still read
-                    '[site]\ndevice_time_zones = ["CAM4=Pacific/Kiritimati"]\n'):
-        cfg.write_text(setting)
-        late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late", "--config", cfg)}
-        assert sha["tz"] in late, setting
+    for key, value in (("compliance.device_utc_offsets", '["CAM4=+14:00"]'),        # the older key, still read
+                       ("site.device_time_zones", '["CAM4=Pacific/Kiritimati"]')):
+        assert cli(capsys, "config", "set", key, value, "--archive", archive, "--by", "Desk",
+                   "--reason", "CAM4's clock")[0] == 0                            # the archive owns its clocks
+        late = {r["sha256"] for r in listed(capsys, "compliance", "--archive", archive, "--late")}
+        assert sha["tz"] in late, key
+        assert cli(capsys, "config", "set", key, "[]", "--archive", archive, "--by", "Desk", "--reason", "undo")[0] == 0
 
 
 def test_ledger_attributes_and_flags(archive, sha, capsys):
@@ -350,14 +355,17 @@ def test_export_of_a_purged_file_is_refused(archive, sha, capsys, tmp_path):
 
 
 def test_a_purge_interrupted_after_its_record_is_finished_by_a_rerun(archive, sha, capsys):
-    from catalog.store import Catalog
+    from pipeline.archive.writer import writing_run
+    from pipeline.config import load_config
 
     rec = {r["sha256"]: r for r in table(archive, "recordings")}
-    # The purges row is committed before the object is removed: a crash between leaves the object.
-    Catalog(archive, fsync=False).commit({"purges": [{"purge_id": "p-crash", "sha256": sha["old"],
-                                                      "archive_path": rec[sha["old"]]["archive_path"],
-                                                      "approval_ref": "DEC-9", "approved_by": "Clerk",
-                                                      "purged_at": NOW}]}, tag="crash")
+    # The purges row is committed before the object is removed: a crash between leaves the object
+    # (and the run's intent journal, from which the next run adopts the row).
+    with pytest.raises(KeyboardInterrupt), writing_run(archive, load_config(), "purge") as run:
+        run.catalog.commit({"purges": [{"purge_id": "p-crash", "sha256": sha["old"],
+                                        "archive_path": rec[sha["old"]]["archive_path"], "approval_ref": "DEC-9",
+                                        "approved_by": "Clerk", "purged_at": NOW}]}, tag=run.run_id)
+        raise KeyboardInterrupt
     code, out, _ = cli(capsys, "purge", "--archive", archive, "--format", "json")
     assert code == 0 and sha["old"] in {r["sha256"] for r in json.loads(out)}
     assert cli(capsys, "purge", "--archive", archive, sha["old"], "--approve",

@@ -180,13 +180,18 @@ def test_verify_reports_tampering(archive, tamper, ray_local):
     assert (tamper.status, path) in recorded
 
 
-def test_removing_the_last_manifest_leaves_its_files_untracked(archive, ray_local):
+def test_removing_the_last_manifest_leaves_its_files_untracked_for_good(archive, ray_local, tmp_path):
     last = chain.read_manifests(archive)[-1]
     os.chmod(last.path, 0o644)
     last.path.unlink()
     report = verify.verify(archive, _config())
     untracked = {f.path for f in report.findings if f.status == "untracked"}
     assert {e["path"] for e in last.doc["objects"] + last.doc["catalog"]} <= untracked
+    # No later run adopts them: their manifest is gone, no journal names them.
+    ingest([make_drop(tmp_path / "d3", seed=5, clips=1, blobs=1)[0].parent], archive, _config())
+    sealed = chain.sealed_files(chain.read_manifests(archive))
+    assert not {e["path"] for e in last.doc["objects"] + last.doc["catalog"]} & (sealed.objects.keys() | sealed.catalog.keys())
+    assert cli(["verify", "--archive", str(archive)]) == 3
 
 
 def test_acceptance_byte_edit_catalog_deletion_and_manifest_rewrite_all_reported(archive, ray_local):
@@ -238,10 +243,14 @@ def test_signed_manifests(tmp_path, ray_local, capsys):
     ingest([make_drop(tmp_path / "d2", seed=4, clips=1, blobs=2)[0].parent], archive, config)
     manifests = chain.read_manifests(archive)
     assert all(m.doc["signed_by"] == signing.load_public_hex(f"{key}.pub") and m.doc["signature"] for m in manifests)
-    report = verify.verify(archive, _config(), key_path=f"{key}.pub")         # an audit host without the key
+    # The archive owns its key: a command given a configuration without it still signs.
+    report = verify.verify(archive, _config(), key_path=f"{key}.pub")
     assert report.ok and report.signatures_checked == 2
-    assert verify.verify(archive, config).ok                                    # its unsigned seal is fine
-    assert chain.read_manifests(archive)[-1].doc["signature"]             # one with the key signs its own
+    assert chain.read_manifests(archive)[-1].doc["signature"]
+    key.rename(tmp_path / "away.key")                                      # an audit host without the key
+    assert verify.verify(archive, _config(), key_path=f"{key}.pub").ok        # its unsigned seal is fine
+    assert not chain.read_manifests(archive)[-1].doc.get("signature")
+    (tmp_path / "away.key").rename(key)
     assert verify.verify(archive, _config(), key_path=f"{key}.pub").signatures_checked == 3
 
     # A forger who rewrites the whole chain with a key of their own: the chain holds, the key does not.
@@ -261,16 +270,43 @@ def test_signed_manifests(tmp_path, ray_local, capsys):
     assert ("signature", "manifest", f"manifests/{m.name}") in _problems(verify.verify(archive, _config()))
 
 
-def test_seal_adopts_what_an_unsealed_run_left(archive, ray_local, tmp_path):
-    # A run killed after committing but before sealing: its parts and objects exist, no manifest.
-    latest = chain.read_manifests(archive)[-1]
-    os.chmod(latest.path, 0o644)
-    latest.path.unlink()
-    assert not verify.verify(archive, _config()).ok
+def _killed_run(archive: Path, command: str = "case open K1") -> tuple[str, str]:
+    """A writing run that commits a part and dies before its seal; its run id and part."""
+    from datetime import datetime, timezone
+
+    from pipeline.archive.writer import writing_run
+
+    with pytest.raises(KeyboardInterrupt):
+        with writing_run(archive, _config(), command) as run:
+            (part,) = run.catalog.commit({"cases": [{"case_id": "K1", "event": "open",
+                                                      "at": datetime.now(timezone.utc), "by": "x"}]}, tag=run.run_id)
+            raise KeyboardInterrupt             # the run dies here: committed, never sealed
+    return run.run_id, str(part.relative_to(archive))
+
+
+def test_seal_adopts_exactly_what_a_killed_run_recorded(archive, ray_local, tmp_path):
+    killed, part = _killed_run(archive)
+    planted = _stray_part(archive)                          # slipped in while the archive was unsealed
+    report = verify.verify(archive, _config())
+    why = {f.path: f.message for f in report.findings if f.status == "untracked"}
+    assert set(why) == {part, planted}
+    assert "adopts it" in why[part] and "never adopted" in why[planted]
     ingest([make_drop(tmp_path / "d3", seed=5, clips=1, blobs=1)[0].parent], archive, _config())
-    adopted = chain.read_manifests(archive)[-1].doc
-    assert {e["run_id"] for e in adopted["objects"]} >= {latest.run_id}
-    assert verify.verify(archive, _config()).ok
+    doc = chain.read_manifests(archive)[-1].doc
+    assert {e["path"]: e.get("run_id") for e in doc["catalog"]}[part] == killed
+    assert [a["run_id"] for a in doc["adopted"]] == [killed]
+    assert planted not in {e["path"] for e in doc["catalog"]}
+    assert not (archive / "intents" / f"{killed}.jsonl").exists()
+    assert {(f.status, f.path) for f in verify.verify(archive, _config()).findings} == {("untracked", planted)}
+
+
+def test_a_killed_runs_part_edited_before_adoption_stays_untracked(archive, ray_local, tmp_path):
+    killed, part = _killed_run(archive)
+    with open(archive / part, "ab") as fh:
+        fh.write(b"\0")                                      # not what the killed run recorded any more
+    ingest([make_drop(tmp_path / "d3", seed=5, clips=1, blobs=1)[0].parent], archive, _config())
+    assert part not in chain.sealed_files(chain.read_manifests(archive)).catalog
+    assert ("untracked", "catalog", part) in _problems(verify.verify(archive, _config()))
 
 
 def test_verify_refuses_an_archive_another_process_is_writing(archive, capsys):

@@ -110,3 +110,53 @@ def test_anything_but_reading_the_catalog_is_refused(archive, capsys, statement,
 def test_missing_archive_is_a_usage_error(tmp_path, capsys):
     code, _, err = sql(capsys, tmp_path / "nope", "SELECT 1")
     assert code == 2 and "archive folder not found" in err
+
+
+# -- limits (finding 7: a cross join ran until killed, a sort took 6.3 GB, .tmp/ was readable) ----
+
+def _limits(tmp_path: Path, **keys) -> Path:
+    path = tmp_path / "sql.toml"
+    path.write_text("[sql]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in keys.items()))
+    return path
+
+
+def test_a_runaway_cross_join_is_stopped_by_the_timeout(archive, capsys, tmp_path):
+    import time
+
+    cfg = _limits(tmp_path, timeout_s=1.0)
+    start = time.monotonic()
+    code, out, err = sql(capsys, archive, "SELECT count(*) FROM range(1000000) a, range(1000000) b "
+                                          "WHERE a.range * b.range % 7 = 3", "--config", str(cfg))
+    assert code == 1 and "ran longer than 1 s (sql.timeout_s)" in err and out == ""
+    assert time.monotonic() - start < 30
+
+
+def test_a_sort_beyond_the_memory_limit_stops_with_a_message(archive, capsys, tmp_path):
+    cfg = _limits(tmp_path, memory_limit_mb=32, max_temp_mb=16, timeout_s=60.0)
+    code, out, err = sql(capsys, archive, "SELECT max(x) FROM (SELECT md5(range::VARCHAR) AS x FROM range(3000000) "
+                                          "ORDER BY x LIMIT 2000000)", "--config", str(cfg))
+    assert code == 1 and "sql.memory_limit_mb" in err, err
+
+
+def test_a_result_too_large_to_print_is_refused(archive, capsys, tmp_path):
+    cfg = _limits(tmp_path, max_rows=1000)
+    code, out, err = sql(capsys, archive, "SELECT * FROM range(5000)", "--config", str(cfg))
+    assert code == 1 and "more than 1000 rows (sql.max_rows)" in err
+
+
+def test_files_under_the_working_folders_tmp_are_not_readable(archive, capsys, tmp_path, monkeypatch):
+    """DuckDB's default spill folder is .tmp/ under the current folder; ours is private."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "secret.csv").write_text("password\nhunter2\n")
+    for target in (".tmp/secret.csv", str(tmp_path / ".tmp" / "secret.csv")):
+        code, out, err = sql(capsys, archive, f"SELECT * FROM read_csv('{target}')")
+        assert code == 2 and "hunter2" not in out + err
+
+
+def test_limits_out_of_bounds_or_a_spill_folder_inside_the_archive_are_refused(archive, capsys, tmp_path):
+    code, _, err = sql(capsys, archive, "SELECT 1", "--config", str(_limits(tmp_path, memory_limit_mb=0)))
+    assert code == 2 and "sql.memory_limit_mb" in err
+    cfg = _limits(tmp_path, temp_dir=str(archive / "catalog" / "spill"))
+    code, _, err = sql(capsys, archive, "SELECT 1", "--config", str(cfg))
+    assert code == 2 and "inside the archive" in err and not (archive / "catalog" / "spill").exists()

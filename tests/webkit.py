@@ -98,6 +98,9 @@ def grant(archive: Path, action: str, kind: str, target: str | None = None, *, b
     request = access.Request(row, ())
     decided = access.decision_row(request, decision=decision, by=approver, now=decided_at,
                                   valid_until=until if decision == "grant" else None)
-    Catalog(archive, fsync=False).commit({"access_requests": [row], "access_decisions": [decided]},
-                                         tag=f"test-{row['request_id']}")
+    from pipeline.archive.writer import writing_run
+    from pipeline.config import load_config
+
+    with writing_run(archive, load_config(), "serve records") as run:     # as the service's flush does
+        run.catalog.commit({"access_requests": [row], "access_decisions": [decided]}, tag=run.run_id)
     return row["request_id"]

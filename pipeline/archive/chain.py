@@ -9,23 +9,27 @@ that ``fieldrec verify`` recomputes. With ``[integrity] signing_key`` set, the c
 signed with Ed25519 and the signature kept in the same file (``signature``), so a forger who
 rewrites the whole chain also needs the key.
 
-Sealing adopts what earlier runs left unsealed. A run killed before its end writes no manifest,
-but its committed catalog parts and their objects are real data: the next run that seals lists
-them too (each object with the ``run_id`` that cataloged it), so after a kill and a re-run nothing
-is left untracked. Until then ``verify`` reports them as ``untracked``.
+The settings file (``fieldrec.toml``) is listed under ``settings`` by the manifest of the run that
+wrote (or changed) it; the latest such entry is what the file must hash to.
 
-Adoption trusts what it finds: a part file planted by hand between a crash and the next sealing
-run would be adopted as well (and named in that manifest). A ``verify`` right after a crash, before
-the re-run, lists exactly what the re-run will adopt.
+Sealing lists only what fieldrec's own runs recorded (``pipeline.archive.intent``): a run's own
+journal, and the journals of runs killed before their seal, whose files are re-hashed and must
+still be what that run recorded. A part or object that no journal names (planted by hand, or
+one whose manifest was deleted) is never adopted by a later command: ``verify`` reports it as
+``untracked`` until ``fieldrec quarantine`` moves it aside. An object is listed through the
+``recordings`` row that names it, and only when its bytes are that row's SHA-256.
 
 Signing covers the chain from the first signed manifest on: with a trusted key, a later unsigned
 manifest is a problem, except a verify run's own (which lists only its ``fixity`` part), so an
 audit host need not hold the private key.
 
-Any command that writes to the archive calls ``seal(archive, run_id, config, command=...)`` once
-at its end, while it still holds the ``ArchiveLock``. ``fieldrec verify`` seals with
-``adopt=False``: its manifest lists only its own ``fixity`` part, so it never hides what it has
-just reported as untracked.
+Every seal also appends the new head to each witness file (``[integrity] witness_paths``, outside
+the archive): removing the newest manifests together with their files is seen by comparing the
+chain with a witness (``pipeline.archive.witness``).
+
+Writing commands seal through ``pipeline.archive.writer.writing_run``, which holds the lock, keeps
+the journal and seals at the end. ``fieldrec verify`` does not adopt: its manifest lists only its
+own ``fixity`` part, so it never hides what it has just reported as untracked.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +46,12 @@ import pyarrow.parquet as pq
 
 import pipeline
 from catalog.store import JOURNAL_DIR
-from pipeline.common.clock import new_id, now_utc
+from pipeline.common.clock import now_utc
 from pipeline.config import Config
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
+from pipeline.archive import witness
+from pipeline.archive.intent import Entry, Journal, read_intents
 from pipeline.archive.objects import OBJECTS, TMP
 from pipeline.archive.publish import write_atomic
 from pipeline.common.errors import ArchiveWriteError
@@ -104,9 +111,12 @@ def read_manifests(archive: Path) -> list[Manifest]:
 
 @dataclass
 class SealedFiles:
-    """What the manifests vouch for: relative path -> (sha256, size, manifest name)."""
+    """What the manifests vouch for: relative path -> (sha256, size, manifest name); the settings
+    file as its latest manifest recorded it (it is the one file that changes, by `config set`)."""
     objects: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     catalog: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    settings_sha256: str | None = None
+    settings_manifest: str | None = None
 
 def sealed_files(manifests: list[Manifest]) -> SealedFiles:
     sealed = SealedFiles()
@@ -114,6 +124,8 @@ def sealed_files(manifests: list[Manifest]) -> SealedFiles:
         for key, target in (("objects", sealed.objects), ("catalog", sealed.catalog)):
             for entry in (m.doc or {}).get(key, ()):
                 target.setdefault(entry["path"], (entry["sha256"], entry["size"], m.name))
+        for entry in (m.doc or {}).get("settings", ()):
+            sealed.settings_sha256, sealed.settings_manifest = entry["sha256"], m.name
     return sealed
 
 def catalog_parts(archive: Path) -> list[str]:
@@ -143,26 +155,37 @@ def signer_for(config: Config) -> signing.Signer | None:
     key = config.integrity.signing_key
     return signing.load_signer(key) if key else None
 
-def _part_tag_is(relpath: str, run_id: str) -> bool:
-    return Path(relpath).name.startswith(f"part-{run_id}-")
 
-def seal_command(archive: Path, command: str, config: Config | None = None) -> Path | None:
-    """Seal what a non-ingest writing command (case, explain, disc stage, …) just committed.
+SETTINGS = "fieldrec.toml"
+# A catalog part, one folder down, by name only (a journal read back names nothing else).
+_ADOPTABLE = re.compile(r"^catalog/[A-Za-z0-9_]+/part-[^/\x00]+\.parquet$")
 
-    Call at the end of the command, still under its ``ArchiveLock``.
-    """
-    from pipeline.config import load_config
 
-    run_id = new_id(command.split()[0])
-    return seal(Path(archive), run_id, config or load_config(), command=command)
+@dataclass(frozen=True)
+class Sealed:
+    """A manifest written by ``seal``, and the witnesses that could not be told of it."""
+    path: Path
+    seq: int
+    chain: str
+    witness_problems: tuple[str, ...] = ()
 
-def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
-         adopt: bool = True) -> Path | None:
-    """Write the next manifest: this run's (and, with ``adopt``, any unsealed) parts and objects.
+    @property
+    def name(self) -> str:
+        return self.path.name
 
-    Call once at the end of a writing command, under its ``ArchiveLock``. Returns the manifest's
-    path, or None when there was nothing new to list. Raises ``ArchiveWriteError`` if the archive
-    cannot be written, ``signing.KeyFileError`` if the configured key cannot be used.
+
+def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: Journal,
+         created_objects: frozenset[str] | set[str] = frozenset(), adopt: bool = True) -> Sealed | None:
+    """Write the next manifest: the files this run's ``journal`` recorded, and (with ``adopt``) the
+    files journals of runs that died before sealing recorded, each re-hashed and compared.
+
+    Objects are listed through the ``recordings`` rows of those parts: an object the run stored
+    itself (``created_objects``) as it is, any other (a dead run's, or one already there) only if
+    its bytes still have the SHA-256 the row names. Nothing no journal recorded is ever listed.
+    Then every witness file is appended the new head. Call once at the end of a writing run,
+    under its ``ArchiveLock``; returns None when there was nothing to list. Raises
+    ``ArchiveWriteError`` if the archive cannot be written, ``signing.KeyFileError`` if the key
+    cannot be used.
     """
     archive = Path(archive)
     signer = signer_for(config)
@@ -175,21 +198,26 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
         raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(root)) from exc
     manifests = read_manifests(archive)
     sealed = sealed_files(manifests)
-
-    new_parts = [p for p in catalog_parts(archive) if p not in sealed.catalog and (adopt or _part_tag_is(p, run_id))]
-    catalog_entries = [{"path": p, "sha256": sha256_path(archive / p), "size": (archive / p).stat().st_size}
-                       for p in new_parts]
-    object_entries: dict[str, dict] = {}
-    for part in new_parts:
-        if part.startswith("catalog/recordings/"):
-            rows = pq.read_table(archive / part, columns=["sha256", "archive_path", "run_id"]).to_pylist()
-            for row in rows:
-                rel = row["archive_path"]
-                if not rel or rel in sealed.objects or rel in object_entries or not (archive / rel).is_file():
-                    continue              # a missing object is verify's to report, not ours to vouch for
-                object_entries[rel] = {"path": rel, "sha256": row["sha256"], "size": (archive / rel).stat().st_size,
-                                       "run_id": row["run_id"]}
-    if not catalog_entries and not object_entries:
+    sealed_runs = {m.run_id for m in manifests}
+    listing = _Listing(archive, sealed)
+    for entry in journal.entries:
+        listing.take(entry, None)
+    adopted: list[dict] = []
+    spent: list[Path] = []                     # journals of dead runs, consumed by this seal
+    if adopt:
+        for intent in read_intents(archive, signer.public_hex if signer else None):
+            if intent.run_id == run_id:
+                continue
+            if intent.run_id not in sealed_runs:
+                before = len(listing.catalog)
+                for entry in intent.entries:
+                    listing.take(entry, intent.run_id)
+                adopted.append({"run_id": intent.run_id, "command": intent.command,
+                                "files": len(listing.catalog) - before, "problems": intent.problems})
+            spent.append(intent.path)
+    objects = listing.objects(created_objects)
+    if not listing.catalog and not objects and listing.settings is None:
+        _remove(spent)
         return None
 
     seq = max((m.seq for m in manifests), default=0) + 1
@@ -205,9 +233,13 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
         "created_at": now_utc().isoformat(timespec="seconds"),
         "host": socket.gethostname(), "fieldrec_version": pipeline.__version__,
         "prev_chain": prev_chain, "signed_by": signer.public_hex if signer else None,
-        "objects": sorted(object_entries.values(), key=lambda e: e["path"]),
-        "catalog": catalog_entries,
+        "objects": sorted(objects, key=lambda e: e["path"]),
+        "catalog": sorted(listing.catalog.values(), key=lambda e: e["path"]),
     }
+    if listing.settings is not None:
+        body["settings"] = [listing.settings]
+    if adopted:
+        body["adopted"] = adopted
     chain = chain_of(body)
     doc = {**body, "chain": chain}
     if signer:
@@ -217,7 +249,107 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str = "ingest",
         write_atomic(final, _pretty(doc), fsync=config.ingest.fsync, mode=0o444)
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(final)) from exc
-    return final
+    _remove(spent)
+    first = manifests[0].stored_chain if manifests else chain
+    problems = witness.append_all(config.integrity.witness_paths, archive_id(first), seq, chain,
+                                  fsync=config.ingest.fsync)
+    return Sealed(final, seq, chain, tuple(problems))
+
+
+class _Listing:
+    """The files one seal lists: journal entries checked against the archive as it is now."""
+
+    def __init__(self, archive: Path, sealed: SealedFiles):
+        self.archive, self.sealed = archive, sealed
+        self.catalog: dict[str, dict] = {}
+        self.own_parts: set[str] = set()
+        self.settings: dict | None = None
+
+    def take(self, entry: Entry, origin: str | None) -> None:
+        """A journal entry of this run (``origin`` None: its files are as it wrote them) or of the
+        dead run ``origin`` (re-hashed: listed only if still what that run recorded)."""
+        path = self.archive / entry.path
+        if not path.is_file():
+            return                          # never made visible: the run died before its commit point
+        extra = {"run_id": origin} if origin else {}
+        if entry.path == SETTINGS:
+            if self.sealed.settings_sha256 != entry.sha256 and sha256_path(path) == entry.sha256:
+                self.settings = {"path": SETTINGS, "sha256": entry.sha256, "size": entry.size, **extra}
+            return
+        if not _ADOPTABLE.match(entry.path) or entry.path in self.sealed.catalog or entry.path in self.catalog:
+            return
+        if origin is not None and sha256_path(path) != entry.sha256:
+            return                          # changed since its run recorded it: stays untracked
+        self.catalog[entry.path] = {"path": entry.path, "sha256": entry.sha256, "size": entry.size, **extra}
+        if origin is None:
+            self.own_parts.add(entry.path)
+
+    def objects(self, created: frozenset[str] | set[str]) -> list[dict]:
+        """Objects the listed ``recordings`` parts name: trusted when this run stored them itself,
+        else only if their bytes hash to the row's SHA-256."""
+        out: dict[str, dict] = {}
+        for part in self.catalog:
+            if not part.startswith("catalog/recordings/"):
+                continue
+            rows = pq.read_table(self.archive / part, columns=["sha256", "archive_path", "run_id"]).to_pylist()
+            for row in rows:
+                rel = row["archive_path"]
+                if not rel or not _is_object_path(rel, row["sha256"]) or rel in self.sealed.objects or rel in out \
+                        or not (self.archive / rel).is_file():
+                    continue          # a missing object is verify's to report, not ours to vouch for
+                trusted = part in self.own_parts and rel in created
+                if not trusted and sha256_path(self.archive / rel) != row["sha256"]:
+                    continue          # bytes that are not what the row says: stays untracked
+                out[rel] = {"path": rel, "sha256": row["sha256"], "size": (self.archive / rel).stat().st_size,
+                            "run_id": row["run_id"]}
+        return list(out.values())
+
+
+@dataclass(frozen=True)
+class Stray:
+    kind: str                  # object | catalog
+    path: str                  # relative to the archive
+
+
+def pending(archive: Path, signer: signing.Signer | None = None) -> dict[str, str]:
+    """Files the next seal will adopt: path -> the run (killed before its seal) whose journal
+    recorded them, for parts still as recorded and the objects their ``recordings`` rows name."""
+    out: dict[str, str] = {}
+    for intent in read_intents(archive, signer.public_hex if signer else None):
+        for entry in intent.entries:
+            path = Path(archive) / entry.path
+            if _ADOPTABLE.match(entry.path) and path.is_file() and sha256_path(path) == entry.sha256:
+                out[entry.path] = intent.run_id
+                if entry.path.startswith("catalog/recordings/"):
+                    for row in pq.read_table(path, columns=["sha256", "archive_path"]).to_pylist():
+                        if row["archive_path"] and _is_object_path(row["archive_path"], row["sha256"]):
+                            out.setdefault(row["archive_path"], intent.run_id)
+    return out
+
+
+def untracked(archive: Path, signer: signing.Signer | None = None) -> list[Stray]:
+    """Catalog parts and objects present that no manifest lists and no seal will adopt: what was
+    put there by hand (or whose manifest was removed). Only ``fieldrec quarantine`` moves them."""
+    sealed = sealed_files(read_manifests(archive))
+    adoptable = pending(archive, signer)
+    return ([Stray("catalog", p) for p in catalog_parts(archive) if p not in sealed.catalog and p not in adoptable]
+            + [Stray("object", o) for o in stored_objects(archive) if o not in sealed.objects and o not in adoptable])
+
+
+def archive_id(first_chain: str | None) -> str:
+    """An archive's name in witness files: the start of its first manifest's chain value."""
+    return (first_chain or GENESIS)[:16]
+
+
+def _is_object_path(rel: str, sha256: str | None) -> bool:
+    """Only a content address ``objects/ab/cd/<sha256>`` can be vouched for."""
+    return bool(sha256) and rel == f"{OBJECTS}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
 
 def _pretty(doc: dict) -> str:
     """One key per line, one listed file per line: readable, diffable, and parsed back as plain JSON."""

@@ -7,6 +7,7 @@ import argparse
 from pipeline.commands import UsageError
 from pipeline.commands.options import (TIME_HELP, add_archive, add_format, add_time, config_of, emit,
                                        existing_archive, locked_catalog, resolve_shas, site_zone)
+from pipeline.common import text
 from pipeline.common.i18n import _
 from pipeline.common.times import show
 from pipeline.common.clock import new_id, now_utc
@@ -32,23 +33,26 @@ A file in several cases keeps the longest retention; reopening a case puts its h
 """
 
 
+CASE_ID = text.arg(text.identifier, what="case id")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("case", help="open, close, reopen cases and assign recordings to them", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     op = actions.add_parser("open", help="open a case (its files are held until it closes)")
-    op.add_argument("case_id", metavar="CASE_ID")
+    op.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
     op.add_argument("--class", dest="retention_class", choices=("case", "permanent"), default="case",
                     help="case (default) or permanent (major emergency, mass incident: kept forever)")
-    op.add_argument("--title", help="a short description")
+    op.add_argument("--title", type=text.arg(text.free_text, max_len=500), help="a short description")
     _event_options(op)
     op.set_defaults(handler=run_event, event="open")
 
     for name, what in (("close", "close an open case (its files are kept 3 more months, 6 from recording at least)"),
                        ("reopen", "reopen a closed case (its hold comes back)")):
         ep = actions.add_parser(name, help=what)
-        ep.add_argument("case_id", metavar="CASE_ID")
+        ep.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
         _event_options(ep)
         ep.set_defaults(handler=run_event, event=name)
 
@@ -56,14 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Select recordings by SHA-256, by device and time range, or by officer and "
                                         "time range (recordings overlapping the range, including ones ingested "
                                         f"later), compared as instants. Times: {TIME_HELP}.")
-    ap.add_argument("case_id", metavar="CASE_ID", nargs="?", help="an open case (or give --class instead)")
+    ap.add_argument("case_id", metavar="CASE_ID", nargs="?", type=CASE_ID,
+                    help="an open case (or give --class instead)")
     ap.add_argument("--class", dest="retention_class", choices=("permanent", "other", "routine"),
                     help="assign a class without a case")
     ap.add_argument("--days", type=int, help="--class other: keep this many days from recording")
     sel = ap.add_mutually_exclusive_group(required=True)
     sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
-    sel.add_argument("--device", metavar="DEVICE", help="recordings of this device in --from..--to")
-    sel.add_argument("--officer", metavar="OFFICER", help="recordings of this officer in --from..--to")
+    sel.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
+                     help="recordings of this device in --from..--to")
+    sel.add_argument("--officer", metavar="OFFICER", type=text.arg(text.identifier, what="officer id"),
+                     help="recordings of this officer in --from..--to")
     add_time(ap, "--from", dest="range_from", help="start of the time range")
     add_time(ap, "--to", dest="range_to", help="end of the time range")
     _event_options(ap, at=False)
@@ -75,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.set_defaults(handler=run_list)
 
     sp = actions.add_parser("show", help="list the recordings a case holds")
-    sp.add_argument("case_id", metavar="CASE_ID")
+    sp.add_argument("case_id", metavar="CASE_ID", type=CASE_ID)
     add_archive(sp)
     add_format(sp)
     sp.set_defaults(handler=run_show)
@@ -83,8 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
     add_archive(p)
-    p.add_argument("--by", required=True, metavar="NAME", help="who makes this change (recorded)")
-    p.add_argument("--note", help="free text kept with the event")
+    p.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person),
+                   help="who makes this change (recorded)")
+    p.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the event")
     if at:
         add_time(p, "--at", help="when it happened (default: now)")
 
@@ -92,9 +100,7 @@ def _event_options(p: argparse.ArgumentParser, at: bool = True) -> None:
 def run_event(args: argparse.Namespace) -> int:
     config = config_of(args)
     archive = existing_archive(args.archive)
-    case_id = args.case_id.strip()
-    if not case_id:
-        raise UsageError("CASE_ID must not be empty")
+    case_id = args.case_id
     now = now_utc()
     zone = site_zone(config)
     at = args.at or now
@@ -168,7 +174,7 @@ def run_assign(args: argparse.Namespace) -> int:
             row.update(assignment_id=new_id("asg") + f"-{i}", at=now)
         catalog.commit({"assignments": rows}, tag=new_id("assign"))
     state = records.load(archive, config, now)
-    hit = [r for r in state.records if any(matches(row, r.subject) for row in rows)]
+    hit = [r for r in state.records if any(matches(row, r.subject) for row in rows)]   # these rows alone
     target = f"case {args.case_id}" if args.case_id else f"class {cls}"
     print(f"{target}: {len(rows)} assignment(s) by {args.by}; {len(hit)} recording(s) match now")
     return 0
@@ -181,12 +187,10 @@ def run_list(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     now = now_utc()
     state = records.load(archive, config, now)
-    assignments = state.catalog.rows("assignments")
     events = state.catalog.rows("cases")
     rows = []
     for case_id, case in sorted(state.cases.items()):
-        mine = [a for a in assignments if a["case_id"] == case_id]
-        files = [r for r in state.records if any(matches(a, r.subject) for a in mine)]
+        files = state.members(case_id)
         opened_by = next((e["by"] for e in events if e["case_id"] == case_id and e["event"] == "open"), None)
         rows.append({"case_id": case_id, "class": case.retention_class, "status": "open" if case.is_open else "closed",
                      "opened_at": case.opened_at, "closed_at": case.closed_at, "files": len(files),
@@ -205,14 +209,11 @@ def run_show(args: argparse.Namespace) -> int:
     state = records.load(archive, config, now)
     if args.case_id not in state.cases:
         raise UsageError(f"no case {args.case_id}; `fieldrec case list` shows the cases")
-    mine = [a for a in state.catalog.rows("assignments") if a["case_id"] == args.case_id]
-    rows = []
-    for r in state.records:
-        if any(matches(a, r.subject) for a in mine):
-            rows.append({"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-                         "officer_id": r.attribution.officer_id, "start_time": r.subject.start,
-                         "class": r.retention.retention_class, "retain_until": r.retention.until,
-                         "state": r.state(now), "reason": r.retention.reason, "device_clock": r.device_clock()})
+    rows = [{"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
+             "officer_id": r.attribution.officer_id, "start_time": r.subject.start,
+             "class": r.retention.retention_class, "retain_until": r.retention.until,
+             "state": r.state(now), "reason": r.retention.reason, "device_clock": r.device_clock()}
+            for r in state.members(args.case_id)]
     emit(rows, ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
                 "reason", "device_clock"], args.format, zone=site_zone(config))
     return 0

@@ -10,6 +10,7 @@ from collections import Counter
 from pipeline.commands import UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
                                        json_value, locked_catalog, site_zone)
+from pipeline.common import text
 from pipeline.common.i18n import _
 from pipeline.common.times import show
 from pipeline.common.units import human_duration
@@ -34,18 +35,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     h = actions.add_parser("handover", help="the device passes to an officer at a time",
                            description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.add_argument("device_id", metavar="DEVICE")
-    h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER", help="the new holder")
+    h.add_argument("device_id", metavar="DEVICE", type=text.arg(text.identifier, what="device id"))
+    h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER",
+                   type=text.arg(text.identifier, what="officer id"), help="the new holder")
     add_time(h, "--at", required=True, help="when the device passed to the officer")
-    h.add_argument("--by", metavar="NAME", help="who records the handover")
-    h.add_argument("--note", help="free text kept with the handover")
+    h.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who records the handover")
+    h.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the handover")
     add_archive(h)
     h.set_defaults(handler=run_handover)
 
     q = sub.add_parser("ledger", help="per device: holders, recordings, gaps, late uploads, damage",
                        description=LEDGER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(q)
-    q.add_argument("--device", metavar="DEVICE", help="only this device")
+    q.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
+                   help="only this device")
     add_format(q)
     q.set_defaults(handler=run_ledger)
 
@@ -53,9 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_handover(args: argparse.Namespace) -> int:
     config = config_of(args)
     archive = existing_archive(args.archive)
-    device, officer = args.device_id.strip(), args.officer_id.strip()
-    if not device or not officer:
-        raise UsageError("DEVICE and --to OFFICER must not be empty")
+    device, officer = args.device_id, args.officer_id
     zone = site_zone(config)
     at = args.at
     with locked_catalog(archive, config, f"handover {device}") as catalog:
@@ -122,10 +123,11 @@ def run_ledger(args: argparse.Namespace) -> int:
 
 
 def _render(d: dict, zone) -> str:
-    lines = [d["device_id"]]
+    lines = [text.for_terminal(d["device_id"])]
     for i, h in enumerate(d["holders"]):
         label = "  holders   " if i == 0 else "            "
-        lines.append(f"{label}{h['officer_id']:<12} {iso(h['from'], zone)} .. {iso(h['to'], zone) or 'now'}")
+        lines.append(f"{label}{text.for_terminal(h['officer_id']):<12} {iso(h['from'], zone)} .. "
+                     f"{iso(h['to'], zone) or 'now'}")
     if not d["holders"]:
         lines.append("  holders   (no handovers recorded)")
     lines.append(f"  recorded  {d['recordings']} file(s), {human_duration(d['duration_h'] * 3600)}; {d['gaps']} gap(s); "
@@ -133,6 +135,6 @@ def _render(d: dict, zone) -> str:
     lines.append(f"  officers  {d['from_ledger']} attributed from the ledger, {d['unattributed']} unattributed, "
                  f"{len(d['mismatches'])} disagreeing with the ledger")
     for m in d["mismatches"]:
-        lines.append(f"  ! {m['sha256'][:12]} {m['source_name']}: name says {m['name_officer']}, "
-                     f"ledger says {m['ledger_officer']}")
+        lines.append(text.for_terminal(f"  ! {m['sha256'][:12]} {m['source_name']}: name says {m['name_officer']}, "
+                                       f"ledger says {m['ledger_officer']}"))
     return "\n".join(lines)

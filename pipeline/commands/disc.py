@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_time
+from pipeline.common import text
+from pipeline.common.clock import now_utc
 
 HELP = """\
 Permanent records (major emergencies, mass incidents) are also kept on burned discs: DVD, BD-R,
@@ -61,15 +63,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("--archive", required=True, type=Path, metavar="DIR")
     which = plan.add_mutually_exclusive_group(required=True)
-    which.add_argument("--case", action="append", metavar="ID", help="a case's recordings (repeatable)")
+    which.add_argument("--case", action="append", metavar="ID", type=text.arg(text.identifier, what="case id"),
+                       help="a case's recordings (repeatable)")
     which.add_argument("--class", dest="retention_class", metavar="CLASS",
                        help="every case of a retention class, e.g. permanent")
     which.add_argument("--sha", nargs="+", metavar="SHA", help="recordings by SHA-256 (8+ leading hex digits)")
-    which.add_argument("--device", action="append", metavar="ID", help="a device's recordings (repeatable)")
+    which.add_argument("--device", action="append", metavar="ID", type=text.arg(text.identifier, what="device id"),
+                       help="a device's recordings (repeatable)")
     add_time(plan, "--since", help="with --device: recordings starting at or after this")
     add_time(plan, "--until", help="with --device: recordings starting at or before this")
     plan.add_argument("--config", type=Path, metavar="FILE",
-                      help="TOML file overriding configs/default.toml key by key (the site's time zone)")
+                      help="TOML file overriding configs/default.toml's run knobs")
     from pipeline.disc.pack import MEDIA
 
     plan.add_argument("--media", choices=sorted(MEDIA), help="disc type (M-DISC: the same sizes)")
@@ -81,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="also put each original's proxies and thumbnails on its disc")
     plan.add_argument("--skip-oversize", action="store_true",
                       help="plan the rest when some files are larger than a disc; list them as refused")
-    plan.add_argument("--label-prefix", default="FR", metavar="TEXT", help="start of the disc labels (default FR)")
+    plan.add_argument("--label-prefix", default="FR", metavar="TEXT", type=text.arg(text.identifier, what="label prefix"),
+                      help="start of the disc labels (default FR)")
     plan.add_argument("--out", type=Path, metavar="PLAN.json", help="write the plan here (for `disc stage`)")
     plan.add_argument("--format", choices=("table", "csv", "json"), default="table",
                       help="how to print the plan: table (default), csv (one line per file), json")
@@ -127,6 +132,7 @@ def _catalog(archive: Path):
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from pipeline.commands.options import outside_archive
     from pipeline.disc import plan as planning
     from pipeline.disc import select
     from pipeline.disc.pack import MEDIA
@@ -139,6 +145,8 @@ def run_plan(args: argparse.Namespace) -> int:
         raise UsageError("--reserve is a percentage from 0 to below 100")
     if (args.since or args.until) and not args.device:
         raise UsageError("--since and --until go with --device")
+    if args.out:
+        outside_archive(args.out, "--out", args.archive)
     from pipeline.commands.options import config_of
 
     config = config_of(args)
@@ -152,8 +160,10 @@ def run_plan(args: argparse.Namespace) -> int:
             chosen = select.by_device(known, args.device, args.since, args.until, zones)
             selection = {"device": args.device, "since": _text(args.since, zones), "until": _text(args.until, zones)}
         elif args.case:
-            chosen = select.by_cases(catalog, known, case_ids=args.case, zones=zones)
-            selection = {"case": args.case}
+            from pipeline.records.state import load
+
+            state = load(args.archive, config, now_utc())
+            chosen, selection = select.by_cases(state, args.case), {"case": args.case}
         else:
             chosen = select.by_class(args.archive, config, args.retention_class)
             selection = {"class": args.retention_class}
@@ -191,8 +201,9 @@ def run_stage(args: argparse.Namespace) -> int:
     from pipeline.disc import plan as planning
     from pipeline.disc.bag import StageError
     from pipeline.disc.stage import stage_plan
-    from pipeline.commands.options import config_of, writing
+    from pipeline.commands.options import config_of, outside_archive, writing
 
+    outside_archive(args.out, "--out", args.archive)
     try:
         plan = planning.read(args.plan)
     except planning.PlanError as exc:

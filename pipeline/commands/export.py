@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, config_of, existing_archive, locked_catalog, resolve_shas, site_zone
+from pipeline.commands.options import (add_archive, config_of, existing_archive, locked_catalog, outside_archive,
+                                       resolve_shas, site_zone)
+from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
 from pipeline.common.times import show
 
@@ -32,29 +34,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recordings to export (8+ leading characters); default: all the request names")
     p.add_argument("--to", dest="dest", required=True, type=Path, metavar="FOLDER",
                    help="a new or empty folder to write the bag into")
-    p.add_argument("--approval", metavar="REQ", help="the granted export request (required)")
-    p.add_argument("--by", metavar="USER", help="the requester's account (default: the requester)")
-    p.add_argument("--reason", help="why (default: the request's reason; kept in the access log and bag-info.txt)")
+    p.add_argument("--approval", metavar="REQ", type=text.arg(text.identifier, what="approval reference"),
+                   help="the granted export request (required)")
+    p.add_argument("--by", metavar="USER", type=text.arg(text.person),
+                   help="the requester's account (default: the requester)")
+    p.add_argument("--reason", type=text.arg(text.free_text, max_len=2000),
+                   help="why (default: the request's reason; kept in the access log and bag-info.txt)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pipeline import records
     from pipeline.records import access, bag
-    from pipeline.rules.retention import matches
 
     if not (args.approval or "").strip():
         raise UsageError("refused: an export needs an approved request (--approval REQ-...); nothing was copied")
     config = config_of(args)
     archive = existing_archive(args.archive)
-    dest = args.dest.resolve()
+    dest = outside_archive(args.dest, "--to", archive)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest} exists and is not an empty folder; choose a new one")
-    if dest == archive or archive in dest.parents:
-        raise UsageError("--to must be outside the archive")
+        raise UsageError(f"{text.for_terminal(dest)} exists and is not an empty folder; choose a new one")
     copied: list[dict] = []
     zone = site_zone(config)
-    with locked_catalog(archive, config, "export") as catalog:
+    with locked_catalog(archive, config, "export", trusted_catalog=True) as catalog:
         now = now_utc()
         try:
             request = access.check_approval(access.read_requests(archive), args.approval, action="export",
@@ -64,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
         kind, target = request.row["target_kind"], request.row["target"]
-        case_rows = [a for a in catalog.rows("assignments") if kind == "case" and a["case_id"] == target]
-        named = [r for r in state.records if (kind == "recording" and r.sha256 == target)
-                 or any(matches(a, r.subject) for a in case_rows)]
+        named = state.members(target) if kind == "case" else [r for r in state.records if r.sha256 == target]
         recs = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))] if args.sha else named
         covered = {r.sha256 for r in named}
         outside = [r for r in recs if r.sha256 not in covered]

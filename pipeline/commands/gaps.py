@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, site_zone
+from pipeline.common import text
 from pipeline.common.times import Reading
 
 GAPS_HELP = """\
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--device", metavar="ID", help="only this device")
+    p.add_argument("--device", metavar="ID", type=text.arg(text.identifier, what="device id"), help="only this device")
     add_time(p, "--since", help="only gaps starting at or after this (clock gaps, whose device time is wrong: "
                                 "detected at or after it)")
     p.add_argument("--unexplained", action="store_true", help="only current gaps that still need an explanation")
@@ -58,12 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("explain", help="record why a gap happened", description=EXPLAIN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("gap_id", metavar="GAP_ID", help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
+    e.add_argument("gap_id", metavar="GAP_ID", type=text.arg(text.identifier, what="gap id"), help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
                    "of at least 6 characters)")
     add_archive(e)
-    e.add_argument("--reason", required=True, metavar="TEXT", help="why recording was interrupted")
-    e.add_argument("--by", required=True, metavar="NAME", help="who gives the explanation")
-    e.add_argument("--approved-by", metavar="NAME", help="team lead approving this written report")
+    e.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text),
+                   help="why recording was interrupted")
+    e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who gives the explanation")
+    e.add_argument("--approved-by", metavar="NAME", type=text.arg(text.person),
+                   help="team lead approving this written report")
     e.add_argument("--spoken", action="store_true",
                    help="the reason was given in a spoken note when recording resumed (needs no approval)")
     e.add_argument("--json", action="store_true", help="print the row written as JSON")
@@ -117,10 +120,11 @@ def run_gaps(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for g in rows:
-            writer.writerow([_text(g.get(c), zone) if not isinstance(g.get(c), float) else repr(g.get(c))
+            writer.writerow([text.csv_cell(_text(g.get(c), zone)) if isinstance(g.get(c), str)
+                             else repr(g.get(c)) if isinstance(g.get(c), float) else _text(g.get(c), zone)
                              for c in EXPORT_COLUMNS])
     else:
-        cells = [[_text({**g, "where": _where(g)}[c], zone) for c in TABLE_COLUMNS] for g in rows]
+        cells = [[text.for_terminal(_text({**g, "where": _where(g)}[c], zone)) for c in TABLE_COLUMNS] for g in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
         print("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
         for r in cells:
@@ -144,16 +148,14 @@ def run_explain(args: argparse.Namespace) -> int:
     from pipeline.records import gapstate
     from pipeline.commands.options import writing
 
-    if not args.reason.strip():
+    if not args.reason:
         raise UsageError("--reason must not be empty")
-    if not args.by.strip():
-        raise UsageError("--by must name who gives the explanation")
     catalog = _catalog(args.archive)
     try:
         with writing(args.archive, f"explain {args.gap_id}"):
             catalog.create()                      # finishes any interrupted commit first
-            row = gapstate.explain(catalog, args.gap_id, reason=args.reason.strip(), by=args.by.strip(),
-                                   approved_by=(args.approved_by or "").strip() or None, spoken=args.spoken)
+            row = gapstate.explain(catalog, args.gap_id, reason=args.reason, by=args.by,
+                                   approved_by=args.approved_by, spoken=args.spoken)
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
+from pipeline.archive.outside import enclosing_archive
 from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.common.text import for_terminal
+from pipeline.common.i18n import _
 
 HELP = """\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
@@ -64,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("source not found: " + ", ".join(missing))
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    inside = [s for s in args.sources if enclosing_archive(s, args.archive, any_archive=False)]
+    if inside:
+        raise UsageError(_("refused: a source is inside the archive it would be ingested into: {sources}; the "
+                           "archive's own files are never recordings. Give the dock's folder").format(
+            sources=", ".join(for_terminal(s) for s in inside)))
     _check_archive(args.archive)
     try:
         # stdout carries the summary alone: what Ray prints meanwhile (a worker that died) goes to stderr
@@ -92,6 +100,9 @@ def _check_archive(archive: Path) -> None:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create archive folder {archive}: {exc.strerror}") from None
+    if os.statvfs(archive).f_flag & os.ST_RDONLY:
+        raise RunError(_("archive folder {archive} is on a read-only file system; nothing was changed. Mount it "
+                         "read-write or choose another --archive").format(archive=archive))
     if not os.access(archive, os.W_OK | os.X_OK):
         raise RunError(f"archive folder {archive} is not writable by this user; fix its permissions "
                        "or choose another --archive")

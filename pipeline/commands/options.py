@@ -13,8 +13,9 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.common import times
 from pipeline.common.clock import now_utc
-from pipeline.common.text import display_width, pad
-from pipeline.config import Config, ConfigError, SiteConfig, load_config
+from pipeline.common.i18n import _
+from pipeline.common.text import csv_cell, display_width, for_terminal, pad
+from pipeline.config import Config, ConfigError, SiteConfig
 
 FORMATS = ("table", "csv", "json")
 DEFAULT_ZONE = times.zone_named(SiteConfig().time_zone)
@@ -59,10 +60,28 @@ def add_format(p: argparse.ArgumentParser) -> None:
 
 
 def config_of(args: argparse.Namespace) -> Config:
+    """The configuration for this command: defaults, the archive's own settings (when it stores
+    them), then ``--config`` (run knobs only; it may not change an archive-owned key)."""
+    from pipeline.archive import settings
+
     try:
-        return load_config(args.config)
+        return settings.load(getattr(args, "archive", None), getattr(args, "config", None))
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+def outside_archive(path: Path, option: str, archive: Path | None = None) -> Path:
+    """``path`` resolved, or a usage error when it lies inside ``archive`` or any other archive
+    (through symlinks and ``..`` too): commands write their output, and read drops, elsewhere."""
+    from pipeline.archive.outside import InsideArchive, check_outside
+
+    try:
+        return check_outside(path, archive)
+    except InsideArchive as exc:
+        raise UsageError(_("{option} {path} is inside the archive {archive}; nothing but fieldrec's own writers "
+                           "may write there (originals, catalog, manifests are evidence). Choose a path outside "
+                           "the archive").format(option=option, path=for_terminal(path),
+                                                 archive=for_terminal(exc.archive))) from None
 
 
 def existing_archive(path: Path) -> Path:
@@ -94,17 +113,13 @@ def add_time(p: argparse.ArgumentParser, flag: str, *, help: str, dest: str | No
 
 
 def read_times(args: argparse.Namespace) -> None:
-    """Replace each typed time option of the command by its instant: in the site's zone (from the
-    command's --config) unless the text names a zone; spans count back from one "now"."""
+    """Replace each typed time option of the command by its instant: in the site's zone (the
+    archive's setting) unless the text names a zone; spans count back from one "now"."""
     pending = [(dest, flag) for dest, flag in getattr(args, TIME_OPTIONS, ())
                if isinstance(getattr(args, dest, None), str)]
     if not pending:
         return
-    try:
-        config = load_config(getattr(args, "config", None))
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    zone, now = site_zone(config), now_utc()
+    zone, now = site_zone(config_of(args)), now_utc()      # the archive's zone, not one --config picks
     for dest, flag in pending:
         setattr(args, dest, parse_time(getattr(args, dest), flag, zone, now=now))
 
@@ -141,22 +156,31 @@ def resolve_shas(given: list[str], known: set[str]) -> list[str]:
 
 def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo | None = None) -> None:
     """Print rows as an aligned table, CSV or JSON. Every instant is shown in ``zone`` (the site's)
-    with its offset: ``2026-12-01 06:00:00 +08:00``, in JSON ``2026-12-01T06:00:00+08:00``."""
+    with its offset: ``2026-12-01 06:00:00 +08:00``, in JSON ``2026-12-01T06:00:00+08:00``.
+
+    CSV cells of text that starts like a spreadsheet formula are neutralised; table cells show
+    control characters (a file name's escape sequences) as escapes, never raw."""
     out = out or sys.stdout
     if fmt == "json":
         json.dump([{c: json_value(r.get(c), zone) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
-    text = [[iso(r.get(c), zone) if r.get(c) is not None else "" for c in columns] for r in rows]
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(text)
+        writer.writerows([[_csv_value(r.get(c), zone) for c in columns] for r in rows])
         return
+    text = [[for_terminal(iso(r.get(c), zone)) if r.get(c) is not None else "" for c in columns] for r in rows]
     widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
     out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
     for t in text:
         out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
+
+
+def _csv_value(value, zone: tzinfo | None) -> str:
+    if value is None:
+        return ""
+    return csv_cell(value) if isinstance(value, str) else iso(value, zone)
 
 
 def json_value(value, zone: tzinfo | None = None):
@@ -175,25 +199,44 @@ def json_value(value, zone: tzinfo | None = None):
 
 
 @contextmanager
-def writing(archive: Path, purpose: str, config: Config | None = None):
-    """Hold the archive against other writers for the ``with`` block; when the block succeeds,
-    seal what it committed into the tamper-evident manifest chain. A busy archive is exit 1."""
-    from pipeline.archive import chain
-    from pipeline.archive.lock import ArchiveBusy, ArchiveLock
+def writing(archive: Path, purpose: str, config: Config | None = None, *, trusted_catalog: bool = False):
+    """Hold the archive for one writing run for the ``with`` block (``pipeline.archive.writer``);
+    when the block succeeds, seal what it committed. A busy, unwritable or tampered archive is
+    exit 1, a key or witness that cannot be used exit 2. With ``trusted_catalog``, the command
+    (one that removes or copies out originals) refuses while catalog parts no manifest vouches
+    for are present: it would act on rows nobody can vouch for."""
+    from pipeline.archive import settings
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.archive.writer import writing_run
+    from pipeline.common.errors import ArchiveWriteError
 
     try:
-        with ArchiveLock(archive, purpose):
-            yield
-            chain.seal_command(archive, purpose, config)
-    except ArchiveBusy as exc:
+        with writing_run(archive, config or settings.load(archive), purpose) as run:
+            if trusted_catalog:
+                _refuse_untracked_parts(archive, run.config)
+            yield run
+    except (ArchiveBusy, settings.SettingsNotSealed) as exc:
         raise RunError(str(exc)) from None
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except ArchiveWriteError as exc:
+        raise RunError(_("{why} ({path}); fix that (a read-only mount, permissions, a full disk), then run the "
+                         "same command again").format(why=exc.strerror, path=exc.filename)) from None
+
+
+def _refuse_untracked_parts(archive: Path, config: Config) -> None:
+    from pipeline.archive import chain
+
+    strays = [f.path for f in chain.untracked(archive, chain.signer_for(config)) if f.kind == "catalog"]
+    if strays:
+        raise RunError(_("refused, nothing was changed: {n} catalog part(s) no manifest lists are in the archive "
+                         "(first: {first}); their rows could have been put there by hand. Run `fieldrec verify`, "
+                         "then `fieldrec quarantine` to move them aside").format(n=len(strays),
+                                                                                first=for_terminal(strays[0])))
 
 
 @contextmanager
-def locked_catalog(archive: Path, config: Config, purpose: str):
+def locked_catalog(archive: Path, config: Config, purpose: str, *, trusted_catalog: bool = False):
     """The archive's catalog, written under ``writing`` (held, then sealed)."""
-    from catalog.store import Catalog
-
-    with writing(archive, purpose, config):
-        yield Catalog(archive, fsync=config.ingest.fsync).create()
-
+    with writing(archive, purpose, config, trusted_catalog=trusted_catalog) as run:
+        yield run.catalog

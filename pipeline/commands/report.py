@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_time
-from pipeline.config import ConfigError, load_config
 
 HELP = """\
 Write a review report of an archive as ONE self-contained HTML file (no network, no other
@@ -32,20 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", action="append", default=[], metavar="ID",
                    help="only this device (repeat for several)")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml (sections [report], [compliance])")
+                   help="TOML file overriding configs/default.toml's run knobs (section [report])")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.report.html import write_report
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    from pipeline.commands.options import config_of
+
+    config = config_of(args)
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
     since = args.since
+    from pipeline.commands.options import outside_archive
+
+    outside_archive(args.output, "-o/--output", args.archive)
     if not args.output.parent.is_dir():
         raise UsageError(f"folder of --output not found: {args.output.parent}")
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
                                        locked_catalog, resolve_shas, site_zone)
+from pipeline.common import text
 from pipeline.common.i18n import _
 from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
@@ -70,8 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_archive(q)
     q.add_argument("sha", nargs="*", metavar="SHA256",
                    help="purge only these recordings (8+ leading characters); default: every expired one")
-    q.add_argument("--approve", metavar="REQ", help="the granted purge request")
-    q.add_argument("--by", metavar="USER", help="the requester's account (default: the requester)")
+    q.add_argument("--approve", metavar="REQ", type=text.arg(text.identifier, what="approval reference"),
+                   help="the granted purge request")
+    q.add_argument("--by", metavar="USER", type=text.arg(text.person),
+                   help="the requester's account (default: the requester)")
     add_format(q)
     q.set_defaults(handler=run_purge)
 
@@ -122,7 +125,7 @@ def run_purge(args: argparse.Namespace) -> int:
     if args.approve is not None and not args.approve.strip():
         raise UsageError("--approve needs the granted purge request (REQ-...)")
     zone = site_zone(config)
-    with locked_catalog(archive, config, "purge") as catalog:
+    with locked_catalog(archive, config, "purge", trusted_catalog=True) as catalog:
         now = now_utc()
         request = None
         if args.approve:

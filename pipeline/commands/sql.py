@@ -11,7 +11,16 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from pipeline.commands import UsageError
+from pipeline.commands import RunError, UsageError
+from pipeline.common.text import csv_cell, for_terminal
+from pipeline.common.i18n import _
+
+LIMITS_HELP = _("""\
+A query is bounded by [sql] in the configuration: memory_limit_mb (1024; larger sorts and joins
+spill to a private temporary folder, at most max_temp_mb), threads (2), timeout_s (120: a query
+still running is interrupted) and max_rows (1,000,000 rows in the result). A query stopped by a
+limit exits with code 1 and says which limit; raise it with --config for one run.
+""")
 
 HELP = """\
 Run one SQL query over the archive's catalog with DuckDB. Every table under ARCHIVE/catalog/
@@ -20,6 +29,7 @@ later stages add: thumbnails, gaps, explanations, ...). Only SELECT and EXPLAIN 
 catalog is evidence and is never written through this command, no other file is readable,
 and DuckDB extensions are neither installed nor loaded (fieldrec makes no network calls).
 
+""" + LIMITS_HELP + """
 Examples:
   fieldrec sql --archive A "SELECT device_id, count(*) AS files, sum(duration_s)/3600 AS hours
                             FROM recordings GROUP BY device_id ORDER BY hours DESC"
@@ -35,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("query", metavar="SQL", help="one SELECT statement; tables are named as in ARCHIVE/catalog/")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help=_("TOML file overriding configs/default.toml key by key (the [sql] limits)"))
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (aligned text, long cells shortened), csv or json (list of objects); "
                         "default: table")
@@ -42,18 +54,41 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from catalog.query import QueryError, query
+    import dataclasses
+
+    from catalog.query import Limits, QueryError, QueryStopped, query
+    from pipeline.commands.options import config_of, outside_archive
 
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
+    limits = Limits(**dataclasses.asdict(config_of(args).sql))
+    if limits.temp_dir:
+        outside_archive(Path(limits.temp_dir), "sql.temp_dir", args.archive)
     try:
-        result = query(args.archive, args.query)
+        result = query(args.archive, args.query, limits)
     except QueryError as exc:
         raise UsageError(str(exc)) from None
+    except QueryStopped as exc:
+        raise RunError(_stopped(exc, limits)) from None
     columns = result.column_names
     rows = list(zip(*(col.to_pylist() for col in result.columns))) if columns else []
     {"table": print_table, "csv": print_csv, "json": print_json}[args.format](columns, rows, sys.stdout)
     return 0
+
+
+def _stopped(exc, limits) -> str:
+    """Which limit stopped the query, and how to raise it."""
+    if exc.limit == "timeout_s":
+        text = _("the query ran longer than {value:g} s (sql.timeout_s) and was stopped")
+    elif exc.limit == "memory_limit_mb":
+        text = _("the query needs more than {value} MiB of memory (sql.memory_limit_mb) or {spill} MiB of spill "
+                 "space (sql.max_temp_mb) and was stopped: {detail}")
+    elif exc.limit == "max_rows":
+        text = _("the result has more than {value} rows (sql.max_rows): add a LIMIT or aggregate")
+    else:
+        text = _("cannot use the spill folder {value} (sql.temp_dir): {detail}")
+    return text.format(value=getattr(limits, exc.limit), spill=limits.max_temp_mb, detail=exc.detail) + \
+        _("; a --config file with [sql] can raise the limit for one run")
 
 
 def _text(value, *, binary: str) -> str:
@@ -71,7 +106,7 @@ def _text(value, *, binary: str) -> str:
 
 
 def print_table(columns: list[str], rows: list[tuple], out) -> None:
-    cells = [[_short(_text(v, binary="size")) for v in row] for row in rows]
+    cells = [[_short(for_terminal(_text(v, binary="size"))) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
                for i in range(len(columns))]
@@ -80,7 +115,7 @@ def print_table(columns: list[str], rows: list[tuple], out) -> None:
         return "  ".join(v.rjust(w) if num else v.ljust(w)
                          for v, w, num in zip(values, widths, numeric)).rstrip()
 
-    out.write(line(columns) + "\n")
+    out.write(line([for_terminal(c) for c in columns]) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
@@ -94,9 +129,10 @@ def _short(text: str) -> str:
 
 def print_csv(columns: list[str], rows: list[tuple], out) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for row in rows:
-        writer.writerow([_text(v, binary="base64") for v in row])
+        writer.writerow([csv_cell(_text(v, binary="base64")) if isinstance(v, str) else _text(v, binary="base64")
+                         for v in row])
 
 
 def _json_default(value):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.records.lookup import LookupProblem, resolve_shas
+from pipeline.common.i18n import _
 
 HELP = """\
 Write the thumbnails ingest made of one recording into FOLDER, one file per thumbnail named by
@@ -54,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
     import pyarrow.dataset as ds
 
     from catalog.store import Catalog
+    from pipeline.commands.options import outside_archive
     from pipeline.native import sheet
 
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder in it)")
-    if args.columns < 1:
-        raise UsageError("--columns must be at least 1")
+    if not 1 <= args.columns <= 100:
+        raise UsageError(_("--columns must be from 1 to 100"))
+    outside_archive(args.out, "--out", args.archive)
     catalog = Catalog(args.archive)
     rec = _recording(catalog, args.recording)
     sha = rec["sha256"]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.config import load_config
+from pipeline.common.i18n import _
 
 EXIT_PROBLEMS = 3
 
@@ -26,11 +28,15 @@ the chain and checks the signatures, and lists every problem:
 
   changed     a file's bytes differ from the SHA-256 its manifest recorded
   missing     a file a manifest lists (or a recordings row names) is gone
-  untracked   a file no manifest lists (written by hand, or by a run killed before its end:
-              the next ingest adopts those and lists them in its own manifest)
+  untracked   a file no manifest lists: written by a run killed before its seal (its intent
+              journal names it, and the next writing command adopts it), or put there by
+              hand / left when its manifest was removed (never adopted: `fieldrec quarantine`
+              moves such files aside)
   unreadable  a file that cannot be read
-  chain       a manifest was removed, edited, renamed or reordered
+  chain       a manifest was removed, edited, renamed or reordered (or --expect-head is gone)
   signature   a signature is missing, bad, or made with a key other than the trusted one
+  witness     a witness file saw manifests the chain no longer has, other chain values, or
+              stops before the head ([integrity] witness_paths, --witness)
 
 Existence and the chain are always checked in full; only re-hashing is sampled. The results are
 appended to the catalog table `fixity` (one row per item checked and per problem), sealed by a
@@ -60,6 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", metavar="PUBFILE",
                    help="trusted public key for signatures (default: [integrity] verify_key or signing_key)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the --sample draw, to repeat an audit")
+    p.add_argument("--witness", action="append", default=[], metavar="FILE",
+                   help=_("a witness file (kept outside the archive) to hold the chain against, besides the "
+                          "archive's [integrity] witness_paths (repeatable)"))
+    p.add_argument("--expect-head", metavar="HEX",
+                   help=_("a chain head kept elsewhere (on paper, in a ticket): 16 to 64 hex digits of it; the "
+                          "chain must still contain that manifest"))
     add_ray(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: summary and problem list; csv: one line per problem; json: the whole report")
@@ -78,8 +90,14 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.native.signing import KeyFileError
     from pipeline.common.errors import ArchiveWriteError
     from pipeline.runs.address import ClusterUnreachable
+    from pipeline.config import ConfigError
 
-    config = config_of(args)
+    try:
+        config = config_of(args)
+    except UsageError:
+        if args.config is not None:
+            raise
+        config = load_config()          # the archive's settings file is unreadable: a finding, not a stop
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
     if args.workers is not None and args.workers < 1:
@@ -88,8 +106,9 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):     # stdout: the report alone
             report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
-                            address=address, workers=args.workers, seed=args.seed)
-    except (AuditError, KeyFileError) as exc:
+                            address=address, workers=args.workers, seed=args.seed,
+                            witnesses=tuple(args.witness), expect_head=args.expect_head)
+    except (AuditError, KeyFileError, ConfigError) as exc:
         raise UsageError(str(exc)) from None
     except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
@@ -113,6 +132,9 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_keygen(args: argparse.Namespace) -> int:
     from pipeline.native import signing
 
+    from pipeline.commands.options import outside_archive
+
+    outside_archive(args.out, "--out")
     public = Path(f"{args.out}.pub")
     existing = [str(p) for p in (args.out, public) if p.exists()]
     if existing:

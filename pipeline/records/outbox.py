@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -169,8 +168,7 @@ class Outbox:
 
     def flush(self, config, *, wait_s: float | None = None) -> int:
         """Commit and seal everything spooled; the rows committed. ArchiveBusy when the lock stays taken."""
-        from pipeline.archive import chain
-        from pipeline.archive.lock import ArchiveBusy, ArchiveLock
+        from pipeline.archive.writer import writing_run
 
         wait_s = config.service.lock_wait_s if wait_s is None else wait_s
         with self._flushing:
@@ -178,28 +176,15 @@ class Outbox:
             files = [p for p in sorted(self.folder.glob("*.jsonl")) if p != self.path and self._orphaned(p)]
             if not files:
                 return 0
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    lock = ArchiveLock(self.archive, "serve: commit the service's records").__enter__()
-                    break
-                except ArchiveBusy:
-                    if time.monotonic() >= deadline:
-                        raise
-                    time.sleep(0.2)
-            try:
-                catalog = Catalog(self.archive, fsync=self.fsync).create()
+            with writing_run(self.archive, config, "serve records", wait_s=wait_s) as run:
                 entries = [e for path in files for e in read_file(path)]
-                batch = _new_rows(catalog, entries)
+                batch = _new_rows(run.catalog, entries)
                 if batch:
-                    catalog.commit(batch, tag=new_id("serve"))
-                    chain.seal_command(self.archive, "serve records", config)
+                    run.catalog.commit(batch, tag=run.run_id)
                 for path in files:
                     path.unlink(missing_ok=True)
                 if self.fsync:
                     fsync_dir(self.folder)
-            finally:
-                lock.__exit__(None, None, None)
             with self._lock:
                 for table, row in entries:
                     self._pending[table].pop(_key(table, row), None)

@@ -18,7 +18,7 @@ from pipeline.common.times import Reading, Zones
 from pipeline.config import Config
 from pipeline.rules.clocks import implausible, placed_end, placed_start
 from pipeline.rules.custody import Attribution, Lateness, Period, attribute, holder_periods, upload_lateness
-from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, retain_until
+from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, matches, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
                      "status", "source_name", "archive_path", "ingested_at", "time_source", "start_utc", "end_utc",
@@ -81,9 +81,18 @@ class ArchiveState:
     cases: dict
     catalog: Catalog
     zones: Zones
+    assignments: list[dict]
+    as_of: datetime
 
     def by_sha(self) -> dict[str, Record]:
         return {r.sha256: r for r in self.records}
+
+    def members(self, case_id: str) -> list[Record]:
+        """The recordings a case holds, by the one rule retention uses (``rules.retention.matches``:
+        a recording whose time overlaps an assignment's range, compared in UTC from the device's
+        clock and offset, of the device or of the officer the ledger attributes it to)."""
+        mine = [a for a in self.assignments if a["case_id"] == case_id and a["at"] <= self.as_of]
+        return [r for r in self.records if any(matches(a, r.subject) for a in mine)]
 
 
 def first_sightings(catalog: Catalog) -> dict[str, datetime]:
@@ -105,7 +114,8 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     seen = first_sightings(catalog)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
     periods = holder_periods(handovers)
-    assignments = AssignmentIndex(catalog.rows("assignments"))
+    assignment_rows = catalog.rows("assignments")
+    assignments = AssignmentIndex(assignment_rows)
     cases = case_states(catalog.rows("cases"), as_of)
     purges = {p["sha256"]: p for p in sorted(catalog.rows("purges"), key=lambda p: p["purged_at"])}
     records = []
@@ -126,4 +136,4 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
             lateness=lateness, clock=clock, device_zone=zone,
             purge=purges.get(row["sha256"]), archive=str(archive),
         ))
-    return ArchiveState(records, periods, cases, catalog, zones)
+    return ArchiveState(records, periods, cases, catalog, zones, assignment_rows, as_of)

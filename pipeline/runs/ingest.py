@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from catalog.store import Catalog, to_table
-from pipeline.archive import chain
+from pipeline.archive.writer import writing_run
 from pipeline.common import paths
 from pipeline.runs import perfile, runner, supervise, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
@@ -21,7 +21,6 @@ from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gapstate import refresh as refresh_gaps
-from pipeline.archive.lock import ArchiveLock
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
@@ -194,9 +193,9 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
     run_id = new_id()
     summary = RunSummary(run_id, str(archive), now_utc(), sources=[paths.readable(str(s)) for s in sources])
     t0, cpu0 = time.monotonic(), time.process_time()
-    cfg = config.ingest
-    with ArchiveLock(archive, f"ingest {run_id}"):
-        catalog = Catalog(archive, fsync=cfg.fsync).create()
+    with writing_run(archive, config, "ingest", run_id=run_id) as run:
+        config, catalog = run.config, run.catalog          # the archive's own settings from here on
+        cfg = config.ingest
         store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
         store.sweep()
         known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
@@ -232,6 +231,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
                 if seen.unchanged(result):
                     _count(summary, result, False)      # still failing as before: reported, not recorded again
                     return
+                if result.new_object:
+                    run.created_objects.add(result.recording["archive_path"])
                 new = buffer.add(result)
                 _count(summary, result, new)
                 if new and with_proxies and (job := transcode.stage.job_for(result.recording)):
@@ -269,7 +270,6 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             store.sweep()               # copies abandoned by killed or cancelled workers, and their notes
             if proxy_jobs:
                 transcode.stage.sweep(archive)
-        chain.seal(archive, run_id, config, command="ingest")
     return summary
 
 

@@ -8,7 +8,7 @@ embedded engine can serve as well.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -23,6 +23,7 @@ import ray  # noqa: E402
 from pipeline.common.i18n import _  # noqa: E402
 from pipeline.runs import supervise  # noqa: E402
 from pipeline.runs.address import ClusterUnreachable, check_address  # noqa: E402
+from pipeline.runs import reaper  # noqa: E402
 
 # Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
 # the loopback range is kept as given. The private local instance lives on this one, so its
@@ -45,6 +46,7 @@ class Cluster:
     cpus: int
     nodes: int
     started_here: bool
+    watchdog: object | None = field(default=None, compare=False, repr=False)   # reaper.Watchdog
 
 
 def connect(address: str | None = None, workers: int | None = None) -> Cluster:
@@ -55,6 +57,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
     """
     global _inherited
     started = False
+    watchdog = None
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
@@ -71,6 +74,7 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
                     address=address, error=str(exc) or type(exc).__name__)) from None
         else:
             _inherited = dict(os.environ)
+            watchdog = reaper.Watchdog()       # the private instance dies with this process
             ray.init(
                 address="local",
                 num_cpus=workers or os.cpu_count() or 1,
@@ -82,12 +86,14 @@ def connect(address: str | None = None, workers: int | None = None) -> Cluster:
         started = True
     resources = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return Cluster(address or "local", int(resources.get("CPU", 1)), len(nodes), started)
+    return Cluster(address or "local", int(resources.get("CPU", 1)), len(nodes), started, watchdog)
 
 
 def shutdown(cluster: Cluster) -> None:
     if cluster.started_here and ray.is_initialized():
         ray.shutdown()
+    if cluster.watchdog is not None:
+        cluster.watchdog.stop()
 
 
 def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_files: int) -> list[list[int]]:

@@ -17,14 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog.store import Catalog
-from pipeline.archive import chain
 from pipeline.records.lookup import resolve_shas
 from pipeline.runs import runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
-from pipeline.archive.lock import ArchiveLock
+from pipeline.archive.writer import writing_run
 from pipeline.runs.perfile import Context
 from pipeline.common.units import human_duration
 from pipeline.runs.progress import Progress
@@ -188,8 +187,8 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
     run_id = new_id()
     summary = ProxySummary(run_id, str(archive), now_utc())
     t0 = time.monotonic()
-    with ArchiveLock(archive, f"transcode {run_id}"):
-        catalog = Catalog(archive, fsync=config.ingest.fsync).create()
+    with writing_run(archive, config, "transcode", run_id=run_id) as run:
+        config, catalog = run.config, run.catalog
         stage.sweep(archive)
         jobs, summary.already = plan(catalog, config, shas)
         summary.selected = len(jobs)
@@ -209,7 +208,6 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
             summary.finished_at = now_utc()
             close_run(catalog, _run_row(summary, config), cluster)
             stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
-        chain.seal(archive, run_id, config, command="transcode")   # the tamper-evident manifest chain
     return summary
 
 

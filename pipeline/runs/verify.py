@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,15 +25,18 @@ from pipeline.archive import chain
 from pipeline.runs import runner, supervise
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
-from pipeline.config import Config
-from pipeline.archive.lock import ArchiveBusy, ArchiveLock
+from pipeline.config import Config, ConfigError
+from pipeline.archive import settings, witness
+from pipeline.archive.lock import ArchiveLock
+from pipeline.archive.writer import writing_run
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.stages import fixity
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 
-PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature")
+PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature", "witness")
 
 
 class AuditError(ValueError):
@@ -41,7 +45,7 @@ class AuditError(ValueError):
 
 @dataclass
 class Finding:
-    kind: str                       # object | catalog | manifest
+    kind: str                       # object | catalog | manifest | settings | witness
     status: str                     # one of PROBLEMS
     path: str                       # relative to the archive
     message: str
@@ -138,13 +142,26 @@ def trusted_key_for(config: Config, key_path: str | None) -> str | None:
 
 def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: str | None = None,
            key_path: str | None = None, address: str | None = None, workers: int | None = None,
-           seed: int | None = None, lock_wait_s: float = 24 * 3600) -> AuditReport:
-    """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes."""
+           seed: int | None = None, lock_wait_s: float = 24 * 3600, witnesses: tuple[str, ...] = (),
+           expect_head: str | None = None) -> AuditReport:
+    """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes.
+
+    The chain is also held against every witness file (``witnesses`` and the archive's configured
+    ones) and, with ``expect_head``, must contain a manifest whose chain value starts with it (a
+    head kept on paper): removing the newest manifests is then found too.
+    """
     archive = Path(archive).resolve()
     if not (archive / "catalog").is_dir() and not (archive / chain.MANIFESTS).is_dir():
         raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
     if not 0 < sample_pct <= 100:
         raise AuditError(f"the sample must be a percentage above 0 and at most 100, not {sample_pct:g}")
+    if expect_head is not None and not re.fullmatch(r"[0-9a-f]{16,64}", expect_head.lower()):
+        raise AuditError(_("--expect-head {value}: give the chain head as 16 to 64 hex digits, as verify printed "
+                           "it").format(value=repr(expect_head)))
+    try:
+        config = settings.effective(archive, config)
+    except ConfigError:
+        pass                            # an unreadable settings file is one of the findings below
     trusted = trusted_key_for(config, key_path)
     run_id = new_id()
     report = AuditReport(run_id, str(archive), now_utc(), trusted_key=trusted,
@@ -158,7 +175,10 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         problems, report.chain_head, report.signatures_checked = chain.check_chain(manifests, trusted)
         findings = [Finding("manifest", p.status, f"{chain.MANIFESTS}/{p.manifest}", p.message,
                             manifest=p.manifest) for p in problems]
+        findings += _held_against_outside(manifests, (*config.integrity.witness_paths, *witnesses), expect_head)
         sealed = chain.sealed_files(manifests)
+        findings += _settings_findings(archive, sealed)
+        adoptable = chain.pending(archive)
         report.objects_tracked, report.catalog_tracked = len(sealed.objects), len(sealed.catalog)
         checked: list[Finding] = []            # ok items, for the fixity table only
 
@@ -176,8 +196,8 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                                             sha, actual, mname))
                 else:
                     checked.append(Finding("catalog", "ok", rel, "", sha, actual, mname, size))
-        findings += [Finding("catalog", "untracked", rel, "not listed in any manifest: written after the last "
-                             "sealing run, or put there by hand") for rel in sorted(parts - sealed.catalog.keys())]
+        findings += [Finding("catalog", "untracked", rel, _untracked_why(rel, adoptable))
+                     for rel in sorted(parts - sealed.catalog.keys())]
 
         objects = set(chain.stored_objects(archive))
         # An object removed by an approved purge is gone on purpose: its purges row says who and why.
@@ -185,8 +205,8 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         missing = sorted(rel for rel in sealed.objects if rel not in objects and rel not in purged)
         findings += [Finding("object", "missing", rel, f"listed in {sealed.objects[rel][2]} but not in the archive",
                              sealed.objects[rel][0], None, sealed.objects[rel][2]) for rel in missing]
-        findings += [Finding("object", "untracked", rel, "not listed in any manifest: stored after the last "
-                             "sealing run, or put there by hand") for rel in sorted(objects - sealed.objects.keys())]
+        findings += [Finding("object", "untracked", rel, _untracked_why(rel, adoptable))
+                     for rel in sorted(objects - sealed.objects.keys())]
         findings += _catalog_vs_store(catalog, objects, sealed, set(missing) | purged)
 
         items = [fixity.FixityItem(rel, sha, size, mname) for rel, (sha, size, mname) in sorted(sealed.objects.items())
@@ -207,24 +227,57 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
     report.finished_at = now_utc()
     report.wall_s = time.monotonic() - t0
-    with _lock_when_free(archive, f"verify {run_id} (recording results)", wait_s=lock_wait_s):
-        _record(catalog, report, checked)
-        sealed = chain.seal(archive, run_id, config, command="verify", adopt=False)
-        report.sealed_as = sealed.name if sealed else None
+    # Results are recorded as a run of their own, waiting for a run that started meanwhile to end.
+    # It adopts nothing (it never hides what it just reported), and an audit host without the
+    # private key seals its fixity part unsigned.
+    with writing_run(archive, config, "verify", run_id=run_id, adopt=False, need_signer=False,
+                     wait_s=lock_wait_s, own_settings=False) as run:
+        _record(run.catalog, report, checked)
+    report.sealed_as = run.sealed.name if run.sealed else None
     return report
 
 
-def _lock_when_free(archive: Path, purpose: str, wait_s: float) -> ArchiveLock:
-    """The archive lock, waiting up to ``wait_s`` for a run that started meanwhile to finish."""
-    end = time.monotonic() + wait_s
-    while True:
-        lock = ArchiveLock(archive, purpose)
-        try:
-            return lock.__enter__()
-        except ArchiveBusy:
-            if time.monotonic() >= end:
-                raise
-            time.sleep(2.0)
+def _untracked_why(rel: str, adoptable: dict[str, str]) -> str:
+    if rel in adoptable:
+        return _("written by run {run}, which died before its seal; the next writing command adopts it (its "
+                 "intent journal recorded it)").format(run=adoptable[rel])
+    return _("not listed in any manifest, and no run recorded writing it: put there by hand, or its manifest was "
+             "removed. It is never adopted; `fieldrec quarantine` moves it aside")
+
+
+def _held_against_outside(manifests: list[chain.Manifest], witnesses, expect_head: str | None) -> list[Finding]:
+    """The chain held against what was kept outside the archive: witness files, a head on paper."""
+    findings = []
+    chain_by_seq = {m.seq: m.stored_chain for m in manifests}
+    first = next((m.stored_chain for m in manifests if m.seq == 1), None)
+    for path in dict.fromkeys(witnesses):
+        for problem in witness.check(path, chain_by_seq, chain.archive_id(first)):
+            findings.append(Finding("witness", "witness", str(path), problem))
+    if expect_head:
+        want = expect_head.lower()
+        if not any((m.stored_chain or "").startswith(want) for m in manifests):
+            findings.append(Finding("manifest", "chain", chain.MANIFESTS, _(
+                "no manifest has the chain head {head}… kept outside the archive: the manifests up to it were "
+                "removed or rewritten").format(head=want[:16])))
+    return findings
+
+
+def _settings_findings(archive: Path, sealed: chain.SealedFiles) -> list[Finding]:
+    path = archive / chain.SETTINGS
+    if not path.is_file():
+        return [Finding("settings", "missing", chain.SETTINGS, _("sealed by {manifest} but not in the "
+                        "archive").format(manifest=sealed.settings_manifest), sealed.settings_sha256, None,
+                        sealed.settings_manifest)] if sealed.settings_sha256 else []
+    actual = sha256_path(path)
+    if sealed.settings_sha256 is None:
+        return [Finding("settings", "untracked", chain.SETTINGS, _("no manifest seals the settings file"), None,
+                        actual)]
+    if actual != sealed.settings_sha256:
+        return [Finding("settings", "changed", chain.SETTINGS, _(
+            "not the settings file {manifest} sealed: edited by hand (settings change only with `fieldrec config "
+            "set`)").format(manifest=sealed.settings_manifest), sealed.settings_sha256, actual,
+            sealed.settings_manifest)]
+    return []
 
 
 def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedFiles, reported: set[str]) -> list[Finding]:
