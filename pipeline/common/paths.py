@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-import stat as stat_mod
+from typing import Callable
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 # A prefix of at most this many bytes is opened in one call; the rest folder by folder.
@@ -54,48 +54,35 @@ def _split(path: str) -> tuple[bytes, bytes]:
     return head, name
 
 
-def open_fd(path: str, flags: int) -> int:
-    """``os.open``, also for a path longer than the kernel takes in one call."""
+def _long(path: str, direct: Callable, in_folder: Callable):
+    """``direct()``; when the path is too long for one call, ``in_folder(name, folder_fd)``."""
     try:
-        return os.open(path, flags)
+        return direct()
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
     head, name = _split(path)
     folder = _folder_fd(head)
     try:
-        return os.open(name, flags, dir_fd=folder)
+        return in_folder(name, folder)
     finally:
         os.close(folder)
+
+
+def open_fd(path: str, flags: int) -> int:
+    """``os.open``, also for a path longer than the kernel takes in one call."""
+    return _long(path, lambda: os.open(path, flags), lambda name, fd: os.open(name, flags, dir_fd=fd))
 
 
 def stat(path: str, *, follow_symlinks: bool = True) -> os.stat_result:
     """``os.stat`` (or lstat), also for a path longer than the kernel takes in one call."""
-    try:
-        return os.stat(path, follow_symlinks=follow_symlinks)
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-    head, name = _split(path)
-    folder = _folder_fd(head)
-    try:
-        return os.stat(name, dir_fd=folder, follow_symlinks=follow_symlinks)
-    finally:
-        os.close(folder)
+    return _long(path, lambda: os.stat(path, follow_symlinks=follow_symlinks),
+                 lambda name, fd: os.stat(name, dir_fd=fd, follow_symlinks=follow_symlinks))
 
 
 def readlink(path: str) -> str:
-    try:
-        return os.readlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-    head, name = _split(path)
-    folder = _folder_fd(head)
-    try:
-        return os.fsdecode(os.readlink(name, dir_fd=folder))
-    finally:
-        os.close(folder)
+    """``os.readlink``, also for a path longer than the kernel takes in one call."""
+    return _long(path, lambda: os.readlink(path), lambda name, fd: os.fsdecode(os.readlink(name, dir_fd=fd)))
 
 
 def open_dir(path: str) -> int:
@@ -106,7 +93,3 @@ def open_dir(path: str) -> int:
         if exc.errno != errno.ENAMETOOLONG:
             raise
     return _folder_fd(os.fsencode(os.path.abspath(path)))
-
-
-def is_regular(st: os.stat_result) -> bool:
-    return stat_mod.S_ISREG(st.st_mode)
