@@ -42,12 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     proxies.add_argument("--no-proxies", dest="proxies", action="store_false",
                          help="do not make proxies now; `fieldrec transcode --missing` can later")
     p.add_argument("--follow-links", dest="follow_links", action="store_true", default=None,
-                   help="follow symbolic links that lead out of the source folders, and links to folders "
-                        "(docks that link their storage). Default (ingest.follow_links): such a link gets a "
-                        "sighting naming its target, and nothing is stored")
+                   help=_("follow symbolic links that lead out of the source folders, and links to folders "
+                          "(docks that link their storage). Default (ingest.follow_links): such a link gets a "
+                          "sighting naming its target, and nothing is stored"))
     p.add_argument("--retry-failed", action="store_true",
-                   help="try again the files that killed their worker process or ran out of time in earlier "
-                        "runs before they were stored (otherwise they are not tried again)")
+                   help=_("try again the files that killed their worker process or ran out of time in earlier "
+                          "runs before they were stored (otherwise they are not tried again)"))
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)

@@ -35,10 +35,10 @@ def add_ray(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML file overriding configs/default.toml key by key")
     p.add_argument("--address", metavar="HOST:PORT",
-                   help="Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS). "
-                        "Ray Client addresses (ray://) are not supported. Default: a private local Ray "
-                        "instance. Every worker must see the sources and the archive at the same paths; "
-                        "an address that does not answer fails within 30 s")
+                   help=_("Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS). "
+                          "Ray Client addresses (ray://) are not supported. Default: a private local Ray "
+                          "instance. Every worker must see the sources and the archive at the same paths; "
+                          "an address that does not answer fails within 30 s"))
     p.add_argument("--workers", type=int, metavar="N",
                    help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
 
@@ -51,7 +51,7 @@ def ray_address(args: argparse.Namespace) -> str | None:
 
     address = args.address or os.environ.get("RAY_ADDRESS") or None
     if address and (problem := address_problem(address)):
-        raise UsageError(problem + ("" if args.address else " (from the RAY_ADDRESS environment variable)"))
+        raise UsageError(problem + ("" if args.address else _(" (from the RAY_ADDRESS environment variable)")))
     return address
 
 
