@@ -65,12 +65,17 @@ RECORDINGS = pa.schema([
     ("zone_source", pa.string()),        # which setting named it: site | device | legacy
     ("container_time_zone", pa.string()),  # how container_time was read: UTC | local
     ("naming_profile", pa.string()),     # the profile whose pattern matched the file name
+    ("source_name_bytes", pa.binary()),  # the file name's exact bytes (source_name is readable text:
+                                         # bytes that are not UTF-8 are written \xNN there)
     ("important", pa.bool_()),           # the recorder marked the file important (_IMP, _I, 重要 in its name)
 ])
 
+# Why a source was not processed to its end; null when it was (whatever its status).
+FAILURES = ("read_error", "not_a_file", "link_out", "stage_error", "worker_died", "timed_out")
+
 SIGHTINGS = pa.schema([
     ("sha256", pa.string()),             # null when the source could not be read at all
-    ("source_path", pa.string()),
+    ("source_path", pa.string()),        # readable text: bytes that are not UTF-8 are written \xNN
     ("size", pa.int64()),
     ("mtime", TS_UTC),
     ("mtime_ns", pa.int64()),
@@ -78,6 +83,10 @@ SIGHTINGS = pa.schema([
     ("error_message", pa.string()),
     ("run_id", pa.string()),
     ("seen_at", TS_UTC),
+    ("source_path_bytes", pa.binary()),  # the path's exact bytes, as the file system gave them
+    ("link_target", pa.string()),        # a symbolic link: where it points (readable text)
+    ("failure", pa.string()),            # one of FAILURES, or null
+    ("error_stage", pa.string()),        # the stage that failed or was running (checksum, demux, ...)
     # Who and when this file's name says (identical bytes docked under two names keep both):
     ("device_id", pa.string()),
     ("officer_id", pa.string()),

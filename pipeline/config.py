@@ -69,10 +69,32 @@ class IngestConfig:
     change_retries: int = bounded(2, 0, 100, "re-reads")
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
-    # Re-read sources whose earlier sighting was unreadable (permissions fixed, say).
-    retry_unreadable: bool = False
+    # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
+    # that finds one unchanged adds no row. Files that killed their worker or ran out of time are
+    # tried again only with `--retry-failed`.
+    retry_unreadable: bool = True
     # Make review proxies during ingest (the transcode stage); `--proxies` overrides.
     proxies: bool = False
+    # Follow symbolic links that lead out of the source folders, and links to folders
+    # (`--follow-links`). Off: such a link gets a sighting naming its target, and nothing is stored.
+    follow_links: bool = False
+    # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
+    # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
+    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, "seconds")
+    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, "MB/s")
+    # A file whose worker process died is tried alone this many more times before it gets its row.
+    worker_retries: int = bounded(2, 0, 10, "retries")
+    # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
+    file_mode: int = bounded(0o440, 0o400, 0o444, "(octal 0o400 to 0o444, read bits only)")
+
+    def validate(self) -> None:
+        if self.file_mode & ~0o444 or not self.file_mode & 0o400:
+            raise ConfigError(_("ingest.file_mode: expected read-only bits that include the owner's, such as "
+                                "0o440 or 0o444 (write it 0o440), got {mode:#o}").format(mode=self.file_mode))
+
+    def time_budget(self, size: int) -> float:
+        """Seconds a file of ``size`` bytes may take through every per-file stage."""
+        return self.time_budget_s + size / (self.time_budget_mb_s * 1e6)
 
 
 IMPORTANT_SUFFIX = r"(?P<important>_IMP|_I|_?重要)?"

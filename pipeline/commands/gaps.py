@@ -187,7 +187,8 @@ def run_explain(args: argparse.Namespace) -> int:
         with writing(args.archive, f"explain {args.gap_id}", config) as run:
             row, statement = gapstate.explain(run.catalog, args.gap_id, reason=args.reason, by=args.by,
                                               approved_by=args.approved_by, spoken=args.spoken,
-                                              statement=attached and (args.attach.name, *attached))
+                                              statement=attached and (args.attach.name, *attached),
+                                              file_mode=run.config.ingest.file_mode)
     except gapstate.UnknownGap as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

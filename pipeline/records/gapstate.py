@@ -120,7 +120,8 @@ def resolve(catalog: Catalog, gap_id: str) -> str:
 
 
 def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by: str | None = None,
-            spoken: bool = False, statement: tuple[str, bytes, str] | None = None) -> tuple[dict, dict | None]:
+            spoken: bool = False, statement: tuple[str, bytes, str] | None = None,
+            file_mode: int | None = None) -> tuple[dict, dict | None]:
     """Append an explanation (the caller holds the archive lock), with its written statement
     (file name, bytes, media type) stored as an object and linked. Returns the rows written."""
     from pipeline.records import statements
@@ -135,7 +136,8 @@ def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by:
         name, data, media = statement
         attached = statements.row(explanation_id=row["explanation_id"], gap_id=full, file_name=name, data=data,
                                   media_type=media, by=by, at=row["explained_at"],
-                                  archive_path=statements.store(catalog.archive, data, fsync=catalog.fsync))
+                                  archive_path=statements.store(catalog.archive, data, fsync=catalog.fsync,
+                                                                mode=file_mode or statements.FILE_MODE))
     catalog.commit({"explanations": [row], "statements": [attached] if attached else []},
                    tag=f"explain-{row['explanation_id'][:8]}")
     return row, attached

@@ -183,7 +183,8 @@ class Outbox:
                 entries = [e for path in files for e in read_file(path)]
                 batch = _new_rows(run.catalog, entries)
                 if batch.get("statements"):            # a statement is kept as an object, its row names it
-                    batch["statements"] = statements.settle(self.archive, batch["statements"], fsync=self.fsync)
+                    batch["statements"] = statements.settle(self.archive, batch["statements"], fsync=self.fsync,
+                                                            mode=run.config.ingest.file_mode)
                 if batch:
                     run.catalog.commit(batch, tag=run.run_id)
                 for path in files:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from catalog.store import Catalog
-from pipeline.archive.objects import ObjectStore
+from pipeline.archive.objects import FILE_MODE, ObjectStore
 from pipeline.common.clock import new_id
 from pipeline.common.i18n import _
 
@@ -97,10 +97,11 @@ def row(*, explanation_id: str, gap_id: str, file_name: str, data: bytes, media_
             "uploaded_by": by, "uploaded_at": at, "archive_path": archive_path}
 
 
-def store(archive: Path, data: bytes, *, fsync: bool = True) -> str:
-    """Put ``data`` into the object store (the caller holds the archive lock); its archive path.
-    Storing the same bytes twice keeps one object."""
-    objects = ObjectStore(Path(archive), fsync=fsync).create()
+def store(archive: Path, data: bytes, *, fsync: bool = True, mode: int = FILE_MODE) -> str:
+    """Put ``data`` into the object store (the caller holds the archive lock), read-only with
+    ``mode`` like an original (``ingest.file_mode``); its archive path. The same bytes twice keep
+    one object."""
+    objects = ObjectStore(Path(archive), fsync=fsync, mode=mode).create()
     sha = hashlib.sha256(data).hexdigest()
     if not objects.exists(sha):
         tmp = objects.temp_path()
@@ -113,12 +114,12 @@ def store(archive: Path, data: bytes, *, fsync: bool = True) -> str:
     return objects.relpath(sha)
 
 
-def settle(archive: Path, rows: list[dict], *, fsync: bool = True) -> list[dict]:
+def settle(archive: Path, rows: list[dict], *, fsync: bool = True, mode: int = FILE_MODE) -> list[dict]:
     """Rows whose bytes are still inside them, stored as objects and naming them instead."""
     out = []
     for r in rows:
         if r.get("archive_path") is None and r.get("content") is not None:
-            r = {**r, "archive_path": store(archive, r["content"], fsync=fsync), "content": None}
+            r = {**r, "archive_path": store(archive, r["content"], fsync=fsync, mode=mode), "content": None}
         out.append(r)
     return out
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.archive import chain
-from pipeline.runs import runner
+from pipeline.runs import runner, supervise
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
 from pipeline.archive import settings, witness
@@ -310,9 +311,14 @@ def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, addre
                                  task_max_files=config.ingest.task_max_files)
         ctx = fixity.FixityContext(str(archive), config.ingest.chunk_bytes)
         window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
-        for results in runner.run_batches(fixity.check, [[items[i] for i in task] for task in plan], ctx,
-                                          window=window):
-            yield from results
+        for outcome in runner.run_items(fixity.check, [[items[i] for i in task] for task in plan], ctx,
+                                        window=window):
+            if isinstance(outcome, supervise.Done):
+                yield outcome.result
+            else:
+                yield fixity.FixityResult(outcome.item, "unreadable", None, None,
+                                          _("re-hashing it killed the worker process: {detail}").format(
+                                              detail=outcome.detail))
     finally:
         runner.shutdown(cluster)
 

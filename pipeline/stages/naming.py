@@ -17,9 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Mapping
 
 from pipeline.common.times import UTC, Zones, place, zone_label
 from pipeline.config import IdentityConfig
+from pipeline.stages.contract import FileContext, StageOutput
 
 CREATION_TAGS = ("creation_time", "com.apple.quicktime.creationdate", "date")
 DEFAULT_PROFILE = "default"
@@ -167,3 +169,30 @@ def _naive_as_written(value: datetime | None) -> datetime | None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
 
+
+
+class Naming:
+    """Stage: who recorded the file and when, from its name, then its container or EXIF, placed in time."""
+    name, needs = "naming", ("checksum",)
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        outcome = found.get("demux")            # optional: a file the demux stage failed on keeps its name
+        exif_time = outcome.photo.datetime_original if outcome is not None and outcome.photo else None
+        tags = outcome.media.tags if outcome is not None and outcome.media else {}
+        who = identify(file.name, tags, exif_time, file.config.identity, file.config.zones())
+        duration = outcome.fields.get("duration_s") if outcome is not None else None
+        return StageOutput(who, identity_columns(who, duration))
+
+
+def identity_columns(who: Identity, duration_s: float | None) -> dict:
+    """The `recordings` columns an identity fills."""
+    return {
+        "device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
+        "start_time": who.start_time, "end_time": who.end_time(duration_s),
+        "start_utc": who.start_utc, "end_utc": who.end_utc(duration_s),
+        "utc_offset_s": who.utc_offset_s, "time_zone": who.time_zone, "zone_source": who.zone_source,
+        "container_time_zone": who.container_time_zone, "naming_profile": who.profile,
+        "important": who.important,
+        "time_source": who.time_source, "identity_source": who.identity_source,
+        "name_time": who.name_time, "container_time": who.container_time,
+    }
