@@ -24,7 +24,7 @@ from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones
 from pipeline.config import Config
-from pipeline.records import attribution, sessions
+from pipeline.records import attribution, sessions, statements
 from pipeline.rules import gap_events, timeline
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -124,8 +124,6 @@ def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by:
             file_mode: int | None = None) -> tuple[dict, dict | None]:
     """Append an explanation (the caller holds the archive lock), with its written statement
     (file name, bytes, media type) stored as an object and linked. Returns the rows written."""
-    from pipeline.records import statements
-
     full = resolve(catalog, gap_id)
     row = {
         "explanation_id": uuid.uuid4().hex, "gap_id": full, "source": "spoken" if spoken else "report",
