@@ -34,7 +34,6 @@ from pipeline.native.hashing import sha256_path
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.stages import fixity
 from pipeline.common.errors import ArchiveWriteError
-from pipeline.common.i18n import _
 
 PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature", "witness")
 
