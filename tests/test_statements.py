@@ -146,3 +146,27 @@ def test_statements_written_before_they_were_objects_stay_readable_and_exportabl
                        "--approval", grant(archive, "export", "recording", gap["before_sha256"]))
     assert code == 0, err
     assert (dest / "data" / "statements" / "STM-old_old.txt").read_bytes() == b"old bytes"
+
+
+def test_a_purge_keeps_an_object_that_is_also_a_written_statement(archive, capsys, tmp_path):
+    """Statements are content-addressed like originals: a scanned statement whose bytes equal a photo
+    recording's shares its object, and purging that photo after its retention must not take the
+    statement with it."""
+    from pipeline.common import clock
+    from pipeline.sample.photo import write_jpeg
+
+    photo = write_jpeg(tmp_path / "drop" / "STM1_OF1_20250602091500.JPG", datetime_original="2025:06:02 09:15:00")
+    ingest([tmp_path / "drop"], archive, lean_config())
+    recording = next(r for r in table(archive, "recordings") if r["kind"] == "photo")
+    gap = the_gap(archive, capsys)
+    assert cli(capsys, "explain", gap["gap_id"], "--archive", archive, "--reason", "signed and photographed",
+               "--by", "OF1", "--attach", photo)[0] == 0
+    (statement,) = table(archive, "statements")
+    assert statement["archive_path"] == recording["archive_path"]
+    with clock.set_to(datetime.now(timezone.utc) + timedelta(days=400)):
+        approval = grant(archive, "purge", "recording", recording["sha256"])
+        code, _, err = cli(capsys, "purge", "--archive", archive, recording["sha256"], "--approve", approval)
+    assert code == 0 and "written statement" in err, err
+    assert (archive / recording["archive_path"]).read_bytes() == photo.read_bytes()
+    assert table(archive, "purges") == []
+    assert cli(capsys, "verify", "--archive", archive)[0] == 0

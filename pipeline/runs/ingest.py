@@ -22,7 +22,6 @@ from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gapstate import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
-from pipeline.common.i18n import _
 from pipeline.common.text import for_terminal
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
