@@ -9,8 +9,9 @@ import sys
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import read_times
-from pipeline.common.text import for_terminal
 from pipeline.common import i18n
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import for_terminal, has_wide, wrap
 
 COMMANDS = [
     "pipeline.commands.ingest",
@@ -33,7 +34,7 @@ COMMANDS = [
     "pipeline.commands.user",
 ]
 
-DESCRIPTION = """\
+DESCRIPTION = N_("""\
 fieldrec: ingest, fixity and review pipeline for body-worn camera footage.
 
 Originals are stored byte-identical and never rewritten; everything known about them is
@@ -41,34 +42,91 @@ cataloged in Parquet tables under ARCHIVE/catalog/. Run `fieldrec COMMAND --help
 
 Exit codes: 0 done (damaged inputs are data, not failures), 1 the job could not finish,
 2 usage error, 3 `verify` found problems.
-"""
+""")
+
+# argparse's own words ("usage:", its headings and error messages) go through gettext's
+# "argparse" domain, which reads compiled catalogs we do not ship; ``choose_language`` points
+# argparse at our seam instead, and these are the words it asks for (kept here for extraction).
+ARGPARSE_WORDS = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"), N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"), N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"), N_("not allowed with argument %s"), N_("ignored explicit argument %r"),
+    N_("expected one argument"), N_("expected at most one argument"), N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"), N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("can't open '%(filename)s': %(error)s"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+)
+i18n.ngettext("expected %s argument", "expected %s arguments", 1)      # argparse's one plural, for extraction
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout, with text that holds Chinese wrapped by terminal columns, not characters."""
+
+    def _split_lines(self, text, width):
+        return wrap(text, width) if has_wide(text) else super()._split_lines(text, width)
+
+    def _fill_text(self, text, width, indent):
+        if not has_wide(text):
+            return super()._fill_text(text, width, indent)
+        return "\n".join(indent + line for line in wrap(text, width - len(indent)))
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """A description laid out by hand (kept as written), options wrapped as above."""
 
 
 def _language_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", metavar="LANG", choices=("zh-CN", "zh_CN", "en"),
-                        help="language of messages, help and pages: zh-CN or en (default: the archive's "
-                             "setting, else LC_ALL/LC_MESSAGES/LANG, else English)")
+                        help=_("language of messages, help and pages: zh-CN or en (default: the archive's "
+                               "setting site.language, else LC_ALL/LC_MESSAGES/LANG, else English)"))
 
 
 def choose_language(argv: list[str]) -> list[str]:
-    """Use ``--lang`` (anywhere on the line) or the environment's language; decided before the
-    parser is built, so --help is in that language too. Returns the line without ``--lang``."""
+    """Choose the language: ``--lang`` (anywhere on the line), else the archive's ``site.language``
+    (the archive named by ``--archive``; for an archive not made yet, its ``--config`` file's), else
+    the environment's. Decided before the parser is built, so --help is in that language too.
+    Returns the line without ``--lang``."""
     pre = argparse.ArgumentParser(prog="fieldrec", add_help=False, allow_abbrev=False)
     _language_option(pre)
-    known, rest = pre.parse_known_args(argv)
-    i18n.use_language(known.lang or i18n.from_environment())
+    pre.add_argument("--archive")
+    pre.add_argument("--config")
+    known, _rest = pre.parse_known_args(argv)
+    rest = argparse.ArgumentParser(prog="fieldrec", add_help=False, allow_abbrev=False)
+    _language_option(rest)
+    rest = rest.parse_known_args(argv)[1]
+    chosen = known.lang
+    if chosen is None and known.archive:
+        from pipeline.archive.settings import site_language
+
+        chosen = site_language(known.archive, known.config)
+    i18n.use_language(chosen or i18n.from_environment())
+    argparse._ = i18n._                      # argparse's own words through our catalogs (see ARGPARSE_WORDS)
+    argparse.ngettext = i18n.ngettext
     return rest
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fieldrec", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"fieldrec {__version__}")
+    parser = argparse.ArgumentParser(prog="fieldrec", description=_(DESCRIPTION),
+                                     formatter_class=RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fieldrec {__version__}",
+                        help=_("print fieldrec's version and exit"))
     _language_option(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
+    _wrap_wide(parser)
     return parser
+
+
+def _wrap_wide(parser: argparse.ArgumentParser) -> None:
+    """Every command's (and sub-command's) help wraps Chinese by terminal columns."""
+    raw = issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter)
+    parser.formatter_class = RawDescriptionHelpFormatter if raw else HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _wrap_wide(child)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,20 +140,23 @@ def main(argv: list[str] | None = None) -> int:
         read_times(args)
         return args.handler(args)
     except UsageError as exc:
-        print(f"fieldrec {args.command}: error: {_shown(exc)}", file=sys.stderr)
+        print(_("fieldrec {command}: error: {message}").format(command=args.command, message=_shown(exc)),
+              file=sys.stderr)
         return 2
     except RunError as exc:
-        print(f"fieldrec {args.command}: failed: {_shown(exc)}", file=sys.stderr)
+        print(_("fieldrec {command}: failed: {message}").format(command=args.command, message=_shown(exc)),
+              file=sys.stderr)
         return 1
     except OSError as exc:
         # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
         where = f" ({exc.filename})" if exc.filename else ""
-        print(i18n._("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
-                     "and run the same command again").format(command=args.command, why=_shown(exc.strerror or exc),
-                                                              where=_shown(where)), file=sys.stderr)
+        print(_("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
+                "and run the same command again").format(command=args.command, why=_shown(exc.strerror or exc),
+                                                         where=_shown(where)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"fieldrec {args.command}: interrupted; run the same command again to finish", file=sys.stderr)
+        print(_("fieldrec {command}: interrupted; run the same command again to finish").format(
+            command=args.command), file=sys.stderr)
         return 130
 
 

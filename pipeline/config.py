@@ -188,10 +188,17 @@ class SiteConfig:
     time_zone: str = "Asia/Shanghai"
     # Devices whose clocks run in another zone: "DEVICE=Europe/Berlin" or "DEVICE=+02:00".
     device_time_zones: tuple[str, ...] = ()
+    # The language of the site's people: messages, --help, the report, disc and export READMEs
+    # ("zh-CN" or "en"). "" follows the environment (LC_ALL, LC_MESSAGES, LANG); --lang overrides.
+    language: str = ""
 
     def validate(self) -> None:
+        from pipeline.common.i18n import normalize
         from pipeline.common.times import TimeProblem, zone_named
 
+        if self.language and normalize(self.language) is None:
+            raise ConfigError(_("site.language: expected \"zh-CN\", \"en\" or \"\" (the environment's), got {value}").format(
+                value=repr(self.language)))
         try:
             zone_named(self.time_zone)
         except TimeProblem as exc:

@@ -10,9 +10,9 @@ from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_archive, config_of, existing_archive, json_value, locked_catalog, site_zone
 from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-HELP = """\
+HELP = N_("""\
 Attribute a recording to a device (and an officer) when its file name could not: no naming
 profile matched it, or names of the same bytes disagree. The attribution is appended to the
 `attributions` table (the latest one of a file counts); the recording's own row and the name it
@@ -21,23 +21,23 @@ re-evaluated at once: the recording joins its sessions and gaps.
 
   fieldrec attribute 3fa9c1e2 --device CAM042 --officer 012345 --by "Clerk Zhao" \\
       --reason "docked from CAM042's card, per the dock log" --archive A
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("attribute", help="attribute a recording to a device and officer (append-only)",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sha", metavar="SHA256", help="the recording (its SHA-256, or 6+ leading hex digits)")
+    p = sub.add_parser("attribute", help=_("attribute a recording to a device and officer (append-only)"),
+                       description=_(HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sha", metavar="SHA256", help=_("the recording (its SHA-256, or 6+ leading hex digits)"))
     add_archive(p)
-    p.add_argument("--device", required=True, metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
-                   help="the device that recorded it")
-    p.add_argument("--officer", metavar="OFFICER", type=text.arg(text.identifier, what="officer id"),
-                   help="the officer (police or enforcement-certificate number); default: the device's holder "
-                        "in the ledger at the recording's start")
-    p.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who attributes it")
+    p.add_argument("--device", required=True, metavar="DEVICE", type=text.arg(text.identifier, what=N_("device id")),
+                   help=_("the device that recorded it"))
+    p.add_argument("--officer", metavar="OFFICER", type=text.arg(text.identifier, what=N_("officer id")),
+                   help=_("the officer (police or enforcement-certificate number); default: the device's holder "
+                          "in the ledger at the recording's start"))
+    p.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help=_("who attributes it"))
     p.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text),
-                   help="how it is known (a dock log, the card it came from)")
-    p.add_argument("--json", action="store_true", help="print the row written as JSON")
+                   help=_("how it is known (a dock log, the card it came from)"))
+    p.add_argument("--json", action="store_true", help=_("print the row written as JSON"))
     p.set_defaults(handler=run)
 
 

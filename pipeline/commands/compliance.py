@@ -6,8 +6,9 @@ import argparse
 
 from pipeline.commands.options import add_archive, add_format, add_time, config_of, emit, existing_archive, site_zone
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import N_, _
 
-HELP = """\
+HELP = N_("""\
 Report late uploads. A recording's upload delay runs from the end of recording (its device clock
 placed in the device's zone: site.time_zone, or its site.device_time_zones entry) to when the file
 first reached the archive (its first sighting); it is never negative, and it is late when over
@@ -16,7 +17,7 @@ ahead of the archive) has no delay: it is counted under `clock` as a clock probl
 late upload. Recordings without an officer in their name are attributed from the device ledger
 (`fieldrec device handover`). Recordings with no known time are counted as `unknown`.
 Times are shown in the site's zone with their offset.
-"""
+""")
 
 LATE_COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "officer_source", "end_time", "first_seen",
                 "delay_h", "delay_s", "device_clock", "time_source"]
@@ -25,14 +26,14 @@ CLOCK_COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "device_clo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compliance", help="late uploads (the 24-hour rule) per officer and device",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("compliance", help=_("late uploads (the 24-hour rule) per officer and device"),
+                       description=_(HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    add_time(p, "--since", help="only recordings that started at or after this")
+    add_time(p, "--since", help=_("only recordings that started at or after this"))
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--late", action="store_true", help="list each late recording instead of the summary")
+    which.add_argument("--late", action="store_true", help=_("list each late recording instead of the summary"))
     which.add_argument("--clock", action="store_true",
-                       help="list each recording whose device clock cannot be right (no delay can be known)")
+                       help=_("list each recording whose device clock cannot be right (no delay can be known)"))
     add_format(p)
     p.set_defaults(handler=run)
 

@@ -11,12 +11,12 @@ from pipeline.commands import UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
                                        json_value, locked_catalog, site_zone)
 from pipeline.common import text
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 from pipeline.common.times import show
 from pipeline.common.units import human_duration
 from pipeline.common.clock import new_id, now_utc
 
-DEVICE_HELP = """\
+DEVICE_HELP = N_("""\
 The device ledger (台账): every event is appended, never edited.
 
   register  a device joins the ledger (model, serial number, unit); registering again updates them
@@ -27,9 +27,9 @@ The device ledger (台账): every event is appended, never edited.
 A recording whose file name names no officer is attributed to the device's holder at its start;
 where the name and the ledger disagree, `fieldrec ledger` flags the recording. Recordings made
 while nobody held the device are listed apart.
-"""
+""")
 
-LEDGER_HELP = """\
+LEDGER_HELP = N_("""\
 Per device: its registration; its holders with their periods (a return ends one) and, for each
 period, the recordings and hours, interruptions explained and not, late uploads and damaged files;
 recordings made while nobody held it; faults and repairs; gaps, clock problems, recordings
@@ -37,7 +37,7 @@ attributed from the ledger, names that disagree with the ledger or with each oth
 recordings no device is attributed to ("unattributed": `fieldrec attribute` attributes them).
 --format csv prints the ledger as rows to print (the 台账): a summary row per device, then its
 registration, holder periods, recordings nobody held, faults and repairs.
-"""
+""")
 
 CSV_COLUMNS = ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "clock_problems", "damaged",
                "from_ledger", "unattributed", "mismatches", "entry", "model", "serial", "unit", "officer_id", "from",
@@ -46,52 +46,54 @@ CSV_COLUMNS = ["device_id", "holders", "recordings", "duration_h", "gaps", "late
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("device", help="keep the device ledger: register, handover, return, fault, repair",
-                       description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("device", help=_("keep the device ledger: register, handover, return, fault, repair"),
+                       description=_(DEVICE_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    r = actions.add_parser("register", help="a device joins the ledger (or its details are updated)")
+    r = actions.add_parser("register", help=_("a device joins the ledger (or its details are updated)"))
     _device(r)
-    r.add_argument("--model", type=text.arg(text.identifier, what="model"), help="the recorder's model")
-    r.add_argument("--serial", type=text.arg(text.identifier, what="serial number"), help="its serial number")
-    r.add_argument("--unit", type=text.arg(text.identifier, what="unit"), help="the unit (department) it belongs to")
-    add_time(r, "--at", help="when it was registered (default: now)")
-    r.add_argument("--by", type=text.arg(text.person), metavar="NAME", help="who registers it")
-    r.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the registration")
+    r.add_argument("--model", type=text.arg(text.identifier, what=N_("model")), help=_("the recorder's model"))
+    r.add_argument("--serial", type=text.arg(text.identifier, what=N_("serial number")), help=_("its serial number"))
+    r.add_argument("--unit", type=text.arg(text.identifier, what=N_("unit")),
+                   help=_("the unit (department) it belongs to"))
+    add_time(r, "--at", help=_("when it was registered (default: now)"))
+    r.add_argument("--by", type=text.arg(text.person), metavar="NAME", help=_("who registers it"))
+    r.add_argument("--note", type=text.arg(text.free_text), help=_("free text kept with the registration"))
     r.set_defaults(handler=run_event, event="register")
 
-    h = actions.add_parser("handover", help="the device passes to an officer at a time",
-                           description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    h = actions.add_parser("handover", help=_("the device passes to an officer at a time"),
+                           description=_(DEVICE_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     _device(h)
     h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER",
-                   type=text.arg(text.identifier, what="officer id"), help="the new holder")
-    add_time(h, "--at", required=True, help="when the device passed to the officer")
-    h.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who records the handover")
-    h.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the handover")
+                   type=text.arg(text.identifier, what=N_("officer id")), help=_("the new holder"))
+    add_time(h, "--at", required=True, help=_("when the device passed to the officer"))
+    h.add_argument("--by", metavar="NAME", type=text.arg(text.person), help=_("who records the handover"))
+    h.add_argument("--note", type=text.arg(text.free_text), help=_("free text kept with the handover"))
     h.set_defaults(handler=run_handover)
 
-    for name, what, note_required in (("return", "the holder hands the device back (the period ends)", False),
-                                      ("fault", "a fault of the device is reported", True),
-                                      ("repair", "the device is repaired", True)):
+    for name, what, when, note_required in (
+            ("return", _("the holder hands the device back (the period ends)"), _("when it was returned"), False),
+            ("fault", _("a fault of the device is reported"), _("when the fault happened"), True),
+            ("repair", _("the device is repaired"), _("when it was repaired"), True)):
         e = actions.add_parser(name, help=what)
         _device(e)
-        add_time(e, "--at", required=True, help=f"when ({name})")
-        e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who records it")
+        add_time(e, "--at", required=True, help=when)
+        e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help=_("who records it"))
         e.add_argument("--note", required=note_required, type=text.arg(text.free_text),
-                       help="what happened" + ("" if note_required else " (optional)"))
+                       help=_("what happened") if note_required else _("what happened (optional)"))
         e.set_defaults(handler=run_event, event=name)
 
-    q = sub.add_parser("ledger", help="per device: registration, holders, recordings, interruptions, faults",
-                       description=LEDGER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q = sub.add_parser("ledger", help=_("per device: registration, holders, recordings, interruptions, faults"),
+                       description=_(LEDGER_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(q)
-    q.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
-                   help="only this device")
+    q.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what=N_("device id")),
+                   help=_("only this device"))
     add_format(q)
     q.set_defaults(handler=run_ledger)
 
 
 def _device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("device_id", metavar="DEVICE", type=text.arg(text.identifier, what="device id"))
+    p.add_argument("device_id", metavar="DEVICE", type=text.arg(text.identifier, what=N_("device id")))
     add_archive(p)
 
 
@@ -101,7 +103,7 @@ def run_handover(args: argparse.Namespace) -> int:
     device, officer = args.device_id, args.officer_id
     zone = site_zone(config)
     at = args.at
-    with locked_catalog(archive, config, f"handover {device}") as catalog:
+    with locked_catalog(archive, config, f"handover {device}") as catalog:                 # untranslated: lock note
         catalog.commit({"handovers": [{"device_id": device, "officer_id": officer, "at": at, "by": args.by,
                                        "note": args.note, "recorded_at": now_utc()}]}, tag=new_id("handover"))
     print(_("device {device}: held by {officer} from {at}").format(device=device, officer=officer, at=show(at, zone)))
@@ -119,7 +121,7 @@ def run_event(args: argparse.Namespace) -> int:
     at = args.at or now
     device = args.device_id
     holder = None
-    with locked_catalog(archive, config, f"device {args.event} {device}") as catalog:
+    with locked_catalog(archive, config, f"device {args.event} {device}") as catalog:      # untranslated: lock note
         events = [e for e in catalog.rows("device_events") if e["device_id"] == device]
         if args.event == "return":
             handovers = [h for h in catalog.rows("handovers") if h["device_id"] == device]
@@ -173,48 +175,61 @@ def _render(d: dict, zone) -> str:
     t = text.for_terminal
     lines = [t(d["device_id"])]
     reg = d["registration"]
+    label = _labels()
     if reg:
-        details = ", ".join(f"{k} {t(reg[k])}" for k in ("model", "serial", "unit") if reg[k])
-        lines.append(_("  registered {at}{by}{details}").format(
-            at=iso(reg["registered_at"], zone), by=f" by {t(reg['registered_by'])}" if reg["registered_by"] else "",
-            details=f": {details}" if details else ""))
+        details = ", ".join(f"{label[k]} {t(reg[k])}" for k in ("model", "serial", "unit") if reg[k])
+        lines.append(label["registered"] + (_("{at} by {by}") if reg["registered_by"] else "{at}").format(
+            at=iso(reg["registered_at"], zone), by=t(reg["registered_by"] or "")) + (f": {details}" if details else ""))
     else:
-        lines.append(_("  registered (not registered: `fieldrec device register`)"))
+        lines.append(label["registered"] + _("(not registered: `fieldrec device register`)"))
     for i, h in enumerate(d["holders"]):
-        label = _("  holders   ") if i == 0 else "            "
         end = iso(h["to"], zone) or _("now")
         ended = _(" (returned)") if h["ended_by"] == "return" else ""
-        lines.append(f"{label}{t(h['officer_id']):<12} {iso(h['from'], zone)} .. {end}{ended}: "
+        lines.append((label["holders"] if i == 0 else label["blank"]) + text.pad(t(h["officer_id"]), 12)
+                     + f" {iso(h['from'], zone)} .. {end}{ended}: "
                      + _("{n} file(s), {hours}; interruptions {ok} explained, {bad} not; {late} late; "
                          "{damaged} damaged").format(n=h["recordings"], hours=human_duration(h["hours"] * 3600),
                                                      ok=h["interruptions_explained"],
                                                      bad=h["interruptions_unexplained"], late=h["late"],
                                                      damaged=h["damaged"]))
     if not d["holders"]:
-        lines.append(_("  holders   (no handovers recorded)"))
+        lines.append(label["holders"] + _("(no handovers recorded)"))
     if d["unheld"]["recordings"]:
-        lines.append(_("  nobody    {n} file(s), {hours} recorded while nobody held the device").format(
+        lines.append(label["nobody"] + _("{n} file(s), {hours} recorded while nobody held the device").format(
             n=d["unheld"]["recordings"], hours=human_duration(d["unheld"]["hours"] * 3600)))
         if d["holders"]:                     # with no handover at all, every file is; naming them says nothing
             files = sorted(d["unheld"]["files"], key=lambda f: f["start_time"])
             lines += [f"    {f['sha256'][:12]} {t(f['source_name'])} {iso(f['start_time'], zone)}" for f in files[:20]]
     counts = d["interruptions"]
-    lines.append(_("  recorded  {n} file(s), {hours}; {gaps} gap(s): {need} need an explanation ({ok} explained, "
-                   "{bad} not), {free} between sessions; {late} late upload(s); {clock} clock problem(s); "
-                   "{damaged} damaged").format(
+    lines.append(label["recorded"] + _("{n} file(s), {hours}; {gaps} gap(s): {need} need an explanation ({ok} "
+                                       "explained, {bad} not), {free} between sessions; {late} late upload(s); "
+                                       "{clock} clock problem(s); {damaged} damaged").format(
         n=d["recordings"], hours=human_duration(d["duration_h"] * 3600), gaps=d["gaps"], need=counts["needing"],
         ok=counts["explained"], bad=counts["unexplained"], free=counts["not_needed"], late=d["late"],
         clock=d["clock_problems"], damaged=d["damaged"]))
-    lines.append(_("  officers  {ledger} attributed from the ledger, {none} unattributed, {bad} disagreeing with "
-                   "the ledger").format(ledger=d["from_ledger"], none=d["unattributed"], bad=len(d["mismatches"])))
+    lines.append(label["officers"] + _("{ledger} attributed from the ledger, {none} unattributed, {bad} disagreeing "
+                                       "with the ledger").format(ledger=d["from_ledger"], none=d["unattributed"],
+                                                                 bad=len(d["mismatches"])))
     for m in d["mismatches"]:
         lines.append(_("  ! {sha} {name}: name says {said}, ledger says {ledger}").format(
             sha=m["sha256"][:12], name=t(m["source_name"]), said=t(m["name_officer"]), ledger=t(m["ledger_officer"])))
-    for kind, label in (("faults", _("fault")), ("repairs", _("repair"))):
+    for kind in ("faults", "repairs"):
         for e in d[kind]:
-            lines.append(f"  {label:<9} {iso(e['at'], zone)} {t(e['note'] or '')}" + (f" ({t(e['by'])})" if e["by"] else ""))
+            lines.append(label[kind] + f"{iso(e['at'], zone)} {t(e['note'] or '')}"
+                         + (f" ({t(e['by'])})" if e["by"] else ""))
     lines += _render_conflicts(d["conflicts"])
     return "\n".join(lines)
+
+
+def _labels() -> dict[str, str]:
+    """The ledger's line labels, each padded to one width (in terminal columns) so the lines align."""
+    words = {"registered": _("registered"), "holders": _("holders"), "nobody": _("nobody"),
+             "recorded": _("recorded"), "officers": _("officers"), "faults": _("fault"), "repairs": _("repair"),
+             "model": _("model"), "serial": _("serial"), "unit": _("unit")}
+    width = max(text.display_width(words[k]) for k in ("registered", "holders", "nobody", "recorded", "officers",
+                                                       "faults", "repairs")) + 1
+    padded = {k: "  " + text.pad(v, width) for k, v in words.items() if k not in ("model", "serial", "unit")}
+    return {**words, **padded, "blank": "  " + " " * width}
 
 
 def _render_conflicts(conflicts: list[dict]) -> list[str]:
@@ -225,8 +240,8 @@ def _render_conflicts(conflicts: list[dict]) -> list[str]:
             sha=c["sha256"][:12], fields=", ".join(c["disagree_on"])))
         for n in c["names"]:
             when = n["name_time"].strftime("%Y-%m-%d %H:%M:%S") if n["name_time"] else "-"
-            lines.append(f"      {t(n['source'])}: device {t(n['device_id'] or '-')}, officer "
-                         f"{t(n['officer_id'] or '-')}, {when}")
+            lines.append(f"      {t(n['source'])}: " + _("device {device}, officer {officer}, {when}").format(
+                device=t(n["device_id"] or "-"), officer=t(n["officer_id"] or "-"), when=when))
     return lines
 
 

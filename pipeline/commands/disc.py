@@ -12,8 +12,10 @@ from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_time
 from pipeline.common import text
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import display_width, pad
 
-HELP = """\
+HELP = N_("""\
 Permanent records (major emergencies, mass incidents) are also kept on burned discs: DVD, BD-R,
 BDXL or M-DISC. Three steps:
 
@@ -26,98 +28,101 @@ each device's recordings in recording order when that costs no disc). `stage` wr
 bag per disc (data/DEVICE/START_OFFICER_SHA8.ext, SHA-256 manifests, the catalog rows as CSV and
 Parquet, a README) and optionally an ISO 9660 image with Joliet, Rock Ridge and UDF. `verify`
 re-reads a staged folder, an image or a mounted disc and reports changed, missing and extra files.
-"""
+""")
 
-PLAN_HELP = """\
+PLAN_HELP = N_("""\
 Pack the selected originals onto discs and print the plan (discs, fill, files). Select with
 --case or --class (cases of the retention feature), or explicitly with --sha or --device.
 Capacities are the media's real usable bytes, less --reserve percent and an estimate of the
 file-system overhead. A file larger than one disc stops the plan (with its name and the media
 that would hold it) unless --skip-oversize is given.
-"""
+""")
 
-STAGE_HELP = """\
+STAGE_HELP = N_("""\
 Write each disc of PLAN as a folder OUT/LABEL/ laid out as a BagIt bag, copying every file from
 the archive and checking its SHA-256 as it is written; then re-read the folder. With --iso, also
 OUT/LABEL.iso (ISO 9660 level 3 + Joliet + Rock Ridge + UDF 2.60, files over 4 GiB as
 multi-extent files), read back before it is accepted. Each disc is recorded in the archive's
 `discs` and `disc_files` tables. Running the same plan again skips finished discs.
-"""
+""")
 
-VERIFY_HELP = """\
+VERIFY_HELP = N_("""\
 Re-read every file of a disc - a staged folder, an ISO image (read directly, no mounting) or the
 mount point of a burned disc - against its manifests. Reports changed, missing and extra files;
 exit code 1 on any problem, 0 when everything matches. With --archive, the result is appended
 to the archive's `disc_verifications` table and the manifest is compared with the one recorded
 when the disc was staged.
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("disc", help="plan, stage and verify burned-disc copies", description=HELP,
+    p = sub.add_parser("disc", help=_("plan, stage and verify burned-disc copies"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = p.add_subparsers(dest="disc_command", metavar="STEP")
     p.set_defaults(handler=lambda args: _no_step(p))
 
-    plan = steps.add_parser("plan", help="pack originals onto discs", description=PLAN_HELP,
+    plan = steps.add_parser("plan", help=_("pack originals onto discs"), description=_(PLAN_HELP),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    plan.add_argument("--archive", required=True, type=Path, metavar="DIR")
+    plan.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     which = plan.add_mutually_exclusive_group()
-    which.add_argument("--case", action="append", metavar="ID", type=text.arg(text.identifier, what="case id"),
-                       help="a case's recordings (repeatable)")
+    which.add_argument("--case", action="append", metavar="ID", type=text.arg(text.identifier, what=N_("case id")),
+                       help=_("a case's recordings (repeatable)"))
     which.add_argument("--class", dest="retention_class", metavar="CLASS",
-                       help="every case of a retention class, e.g. permanent")
-    which.add_argument("--sha", nargs="+", metavar="SHA", help="recordings by SHA-256 (8+ leading hex digits)")
-    which.add_argument("--device", action="append", metavar="ID", type=text.arg(text.identifier, what="device id"),
-                       help="a device's recordings (repeatable)")
+                       help=_("every case of a retention class, e.g. permanent"))
+    which.add_argument("--sha", nargs="+", metavar="SHA", help=_("recordings by SHA-256 (8+ leading hex digits)"))
+    which.add_argument("--device", action="append", metavar="ID",
+                       type=text.arg(text.identifier, what=N_("device id")), help=_("a device's recordings (repeatable)"))
     plan.add_argument("--important", action="store_true",
-                      help="only recordings the recorder marked important (_IMP, _I, 重要 in the name); alone: "
-                           "every marked recording (with --since/--until: starting in that window)")
-    add_time(plan, "--since", help="with --device or --important: recordings starting at or after this")
-    add_time(plan, "--until", help="with --device or --important: recordings starting at or before this")
+                      help=_("only recordings the recorder marked important (_IMP, _I, 重要 in the name); alone: "
+                             "every marked recording (with --since/--until: starting in that window)"))
+    add_time(plan, "--since", help=_("with --device or --important: recordings starting at or after this"))
+    add_time(plan, "--until", help=_("with --device or --important: recordings starting at or before this"))
     plan.add_argument("--config", type=Path, metavar="FILE",
-                      help="TOML file overriding configs/default.toml's run knobs")
+                      help=_("TOML file overriding configs/default.toml's run knobs"))
     from pipeline.disc.pack import MEDIA
 
-    plan.add_argument("--media", choices=sorted(MEDIA), help="disc type (M-DISC: the same sizes)")
+    plan.add_argument("--media", choices=sorted(MEDIA), help=_("disc type (M-DISC: the same sizes)"))
     plan.add_argument("--capacity-bytes", type=int, metavar="N",
-                      help="a disc's capacity in bytes instead of --media's (tests, unusual media)")
+                      help=_("a disc's capacity in bytes instead of --media's (tests, unusual media)"))
     plan.add_argument("--reserve", type=float, default=2.0, metavar="PCT",
-                      help="percent of each disc left empty (default 2)")
+                      help=_("percent of each disc left empty (default 2)"))
     plan.add_argument("--with-derivatives", action="store_true",
-                      help="also put each original's proxies and thumbnails on its disc")
+                      help=_("also put each original's proxies and thumbnails on its disc"))
     plan.add_argument("--skip-oversize", action="store_true",
-                      help="plan the rest when some files are larger than a disc; list them as refused")
-    plan.add_argument("--label-prefix", default="FR", metavar="TEXT", type=text.arg(text.identifier, what="label prefix"),
-                      help="start of the disc labels (default FR)")
-    plan.add_argument("--out", type=Path, metavar="PLAN.json", help="write the plan here (for `disc stage`)")
+                      help=_("plan the rest when some files are larger than a disc; list them as refused"))
+    plan.add_argument("--label-prefix", default="FR", metavar="TEXT",
+                      type=text.arg(text.identifier, what=N_("label prefix")),
+                      help=_("start of the disc labels (default FR)"))
+    plan.add_argument("--out", type=Path, metavar="PLAN.json", help=_("write the plan here (for `disc stage`)"))
     plan.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                      help="how to print the plan: table (default), csv (one line per file), json")
+                      help=_("how to print the plan: table (default), csv (one line per file), json"))
     plan.set_defaults(handler=run_plan)
 
-    stage = steps.add_parser("stage", help="write the discs of a plan as BagIt folders (and ISO images)",
-                             description=STAGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    stage.add_argument("plan", type=Path, metavar="PLAN")
-    stage.add_argument("--archive", required=True, type=Path, metavar="DIR")
-    stage.add_argument("--out", required=True, type=Path, metavar="FOLDER")
-    stage.add_argument("--iso", action="store_true", help="also write LABEL.iso for each disc")
+    stage = steps.add_parser("stage", help=_("write the discs of a plan as BagIt folders (and ISO images)"),
+                             description=_(STAGE_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
+    stage.add_argument("plan", type=Path, metavar="PLAN", help=_("the plan `disc plan --out` wrote"))
+    stage.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
+    stage.add_argument("--out", required=True, type=Path, metavar="FOLDER",
+                       help=_("the staging folder (outside the archive)"))
+    stage.add_argument("--iso", action="store_true", help=_("also write LABEL.iso for each disc"))
     stage.add_argument("--no-reverify", dest="reverify", action="store_false",
-                       help="skip re-reading each staged folder (copies are still hashed as written)")
-    stage.add_argument("--json", action="store_true", help="print the outcome as JSON")
+                       help=_("skip re-reading each staged folder (copies are still hashed as written)"))
+    stage.add_argument("--json", action="store_true", help=_("print the outcome as JSON"))
     stage.add_argument("--config", type=Path, metavar="FILE",
-                       help="TOML file overriding configs/default.toml key by key (the site's time zone)")
+                       help=_("TOML file overriding configs/default.toml key by key (the site's time zone)"))
     stage.set_defaults(handler=run_stage)
 
-    check = steps.add_parser("verify", help="re-read a staged folder, ISO image or mounted disc",
-                             description=VERIFY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("path", type=Path, metavar="PATH")
-    check.add_argument("--archive", type=Path, metavar="DIR", help="record the result in this archive")
-    check.add_argument("--format", choices=("table", "json"), default="table")
+    check = steps.add_parser("verify", help=_("re-read a staged folder, ISO image or mounted disc"),
+                             description=_(VERIFY_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("path", type=Path, metavar="PATH", help=_("a staged folder, an ISO image or a mount point"))
+    check.add_argument("--archive", type=Path, metavar="DIR", help=_("record the result in this archive"))
+    check.add_argument("--format", choices=("table", "json"), default="table", help=_("output format (default: table)"))
     check.set_defaults(handler=run_verify)
 
-    listing = steps.add_parser("list", help="the discs recorded in an archive, with their verifications")
-    listing.add_argument("--archive", required=True, type=Path, metavar="DIR")
-    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    listing = steps.add_parser("list", help=_("the discs recorded in an archive, with their verifications"))
+    listing.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help=_("output format (default: table)"))
     listing.set_defaults(handler=run_list)
 
 
@@ -130,7 +135,7 @@ def _catalog(archive: Path):
     from catalog.store import Catalog
 
     if not (archive / "catalog").is_dir():
-        raise UsageError(f"{archive} is not a fieldrec archive (no catalog/ folder)")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder)").format(path=text.for_terminal(archive)))
     return Catalog(archive)
 
 
@@ -141,15 +146,15 @@ def run_plan(args: argparse.Namespace) -> int:
     from pipeline.disc.pack import MEDIA
 
     if args.media is None and args.capacity_bytes is None:
-        raise UsageError("give --media (dvd, bd25, bd50, bd100, mdisc-...) or --capacity-bytes")
+        raise UsageError(_("give --media (dvd, bd25, bd50, bd100, mdisc-...) or --capacity-bytes"))
     if args.capacity_bytes is not None and args.capacity_bytes <= 0:
-        raise UsageError("--capacity-bytes must be positive")
+        raise UsageError(_("--capacity-bytes must be positive"))
     if not 0 <= args.reserve < 100:
-        raise UsageError("--reserve is a percentage from 0 to below 100")
+        raise UsageError(_("--reserve is a percentage from 0 to below 100"))
     if not (args.case or args.retention_class or args.sha or args.device or args.important):
-        raise UsageError("select what to plan: --case, --class, --sha, --device or --important")
+        raise UsageError(_("select what to plan: --case, --class, --sha, --device or --important"))
     if (args.since or args.until) and not (args.device or args.important):
-        raise UsageError("--since and --until go with --device or --important")
+        raise UsageError(_("--since and --until go with --device or --important"))
     if args.out:
         outside_archive(args.out, "--out", args.archive)
     from pipeline.commands.options import config_of
@@ -203,8 +208,8 @@ def run_plan(args: argparse.Namespace) -> int:
     else:
         print(planning.render(plan))
         if args.out:
-            print(f"plan written to {args.out}; next: fieldrec disc stage --archive {args.archive} "
-                  f"{args.out} --out FOLDER [--iso]")
+            print(_("plan written to {plan}; next: fieldrec disc stage --archive {archive} {plan} --out FOLDER "
+                    "[--iso]").format(plan=args.out, archive=args.archive))
     return 0
 
 
@@ -222,21 +227,23 @@ def run_stage(args: argparse.Namespace) -> int:
     _catalog(args.archive)
     say = (lambda _: None) if args.json else (lambda line: print(line, file=sys.stderr))
     try:
-        with writing(args.archive, "disc stage"):
+        with writing(args.archive, "disc stage"):                        # untranslated: lock note
             outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say,
                                   zones=config_of(args).zones())
     except StageError as exc:
         raise RunError(str(exc)) from None
     except OSError as exc:
-        raise RunError(f"cannot write the staging folder {args.out}: {exc}") from None
+        raise RunError(_("cannot write the staging folder {path}: {why}").format(path=args.out, why=exc)) from None
     if args.json:
         json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         for o in outcomes:
-            image = f", image {o.image} ({o.image_bytes} bytes, SHA-256 {o.image_sha256[:16]}...)" if o.image else ""
-            print(f"{o.label}: {o.files} files, {o.bytes} bytes in {o.folder}{image}"
-                  + (" (already staged)" if o.skipped else ""))
+            image = _(", image {image} ({bytes} bytes, SHA-256 {sha}...)").format(
+                image=o.image, bytes=o.image_bytes, sha=o.image_sha256[:16]) if o.image else ""
+            print(_("{label}: {files} files, {bytes} bytes in {folder}").format(
+                label=o.label, files=o.files, bytes=o.bytes, folder=o.folder) + image
+                  + (_(" (already staged)") if o.skipped else ""))
     return 0
 
 
@@ -246,11 +253,12 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.commands.options import writing
 
     if not args.path.exists():
-        raise UsageError(f"{args.path} does not exist (give a staged folder, an ISO image or a mount point)")
+        raise UsageError(_("{path} does not exist (give a staged folder, an ISO image or a mount point)").format(
+            path=text.for_terminal(args.path)))
     report = verify(args.path)
     if args.archive:
         _catalog(args.archive)
-        with writing(args.archive, "disc verify"):
+        with writing(args.archive, "disc verify"):                       # untranslated: lock note
             report.problems += record_verification(args.archive, report)
     if args.format == "json":
         json.dump(report.to_dict(), sys.stdout, indent=1, ensure_ascii=False)
@@ -284,10 +292,14 @@ def run_list(args: argparse.Namespace) -> int:
         out.writeheader()
         out.writerows(rows)
     else:
-        print(f"{'label':<24} {'media':<6} {'disc':<8} {'files':>6} {'bytes':>14}  verified  last")
-        for r in rows:
-            print(f"{r['label']:<24} {r['media']:<6} {r['disc']:<8} {r['files']:>6} {r['bytes']:>14}  "
-                  f"{r['verifications']:>8}  {r['last_result'] or '-'} {r['last_verified'] or ''}")
+        from pipeline.commands.options import print_table
+        from pipeline.common import vocabulary
+
+        columns = ["label", "media", "disc", "files", "bytes", "verifications", "last_result", "last_verified"]
+        shown = [{**r, "disc": _("{n} of {count}").format(n=d["disc_index"], count=d["disc_count"])}
+                 for r, d in zip(rows, (latest_discs(catalog)[r["label"]] for r in rows))]
+        print_table([vocabulary.heading(c) for c in columns],
+                    [[vocabulary.value(c, str(r[c])) if r[c] is not None else "-" for c in columns] for r in shown])
     return 0
 
 

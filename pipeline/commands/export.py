@@ -10,9 +10,10 @@ from pipeline.commands.options import (add_archive, config_of, existing_archive,
                                        resolve_shas, site_zone)
 from pipeline.common import text
 from pipeline.common.clock import new_id, now_utc
+from pipeline.common.i18n import N_, _
 from pipeline.common.times import show
 
-HELP = """\
+HELP = N_("""\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:
 data/<file>, manifest-sha256.txt (check it with `cd FOLDER && sha256sum -c manifest-sha256.txt`),
 bagit.txt and bag-info.txt (approval, who, when). Every copy is hashed as it is written and must
@@ -25,23 +26,23 @@ the review service) go with them, under data/statements/.
 period that includes now. Free text is refused. The request names a recording or a case: without
 SHA256 arguments everything it names is exported; any SHA256 given must be covered by it. The
 export is made in the requester's name (--by, if given, must be that account).
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="copy originals out under an approved request, with a SHA-256 manifest",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("export", help=_("copy originals out under an approved request, with a SHA-256 manifest"),
+                       description=_(HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
     p.add_argument("sha", nargs="*", metavar="SHA256",
-                   help="recordings to export (8+ leading characters); default: all the request names")
+                   help=_("recordings to export (8+ leading characters); default: all the request names"))
     p.add_argument("--to", dest="dest", required=True, type=Path, metavar="FOLDER",
-                   help="a new or empty folder to write the bag into")
-    p.add_argument("--approval", metavar="REQ", type=text.arg(text.identifier, what="approval reference"),
-                   help="the granted export request (required)")
+                   help=_("a new or empty folder to write the bag into"))
+    p.add_argument("--approval", metavar="REQ", type=text.arg(text.identifier, what=N_("approval reference")),
+                   help=_("the granted export request (required)"))
     p.add_argument("--by", metavar="USER", type=text.arg(text.person),
-                   help="the requester's account (default: the requester)")
+                   help=_("the requester's account (default: the requester)"))
     p.add_argument("--reason", type=text.arg(text.free_text, max_len=2000),
-                   help="why (default: the request's reason; kept in the access log and bag-info.txt)")
+                   help=_("why (default: the request's reason; kept in the access log and bag-info.txt)"))
     p.set_defaults(handler=run)
 
 
@@ -50,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.records import access, bag
 
     if not (args.approval or "").strip():
-        raise UsageError("refused: an export needs an approved request (--approval REQ-...); nothing was copied")
+        raise UsageError(_("refused: an export needs an approved request (--approval REQ-...); nothing was copied"))
     config = config_of(args)
     archive = existing_archive(args.archive)
     dest = outside_archive(args.dest, "--to", archive)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{text.for_terminal(dest)} exists and is not an empty folder; choose a new one")
+        raise UsageError(_("{path} exists and is not an empty folder; choose a new one").format(
+            path=text.for_terminal(dest)))
     copied: list[dict] = []
     zone = site_zone(config)
     with locked_catalog(archive, config, "export", trusted_catalog=True) as catalog:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             request = access.check_approval(access.read_requests(archive), args.approval, action="export",
                                             by=(args.by or "").strip() or None, now=now)
         except access.AccessRefused as exc:
-            raise UsageError(f"refused, nothing was copied: {exc}") from None
+            raise UsageError(_("refused, nothing was copied: {why}").format(why=exc)) from None
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
         kind, target = request.row["target_kind"], request.row["target"]
@@ -73,16 +75,19 @@ def run(args: argparse.Namespace) -> int:
         covered = {r.sha256 for r in named}
         outside = [r for r in recs if r.sha256 not in covered]
         if outside:
-            raise UsageError("refused, nothing was copied: request {} does not cover {}".format(
-                request.request_id, ", ".join(r.sha256[:12] for r in outside)))
+            raise UsageError(_("refused, nothing was copied: request {request} does not cover {shas}").format(
+                request=request.request_id, shas=", ".join(r.sha256[:12] for r in outside)))
         if not recs:
-            raise UsageError(f"refused: request {request.request_id} names no recording of this archive")
+            raise UsageError(_("refused: request {request} names no recording of this archive").format(
+                request=request.request_id))
         gone = [r for r in recs if not r.object_present]
         if gone:
-            lines = [f"  {r.sha256[:12]} {r.row['source_name']}: "
-                     + (f"purged {show(r.purge['purged_at'], zone)} (approval {r.purge['approval_ref']})" if r.purge
-                        else "object missing from the archive; run `fieldrec verify`") for r in gone]
-            raise RunError("refused, nothing was copied: these originals are not in the archive\n" + "\n".join(lines))
+            lines = [f"  {r.sha256[:12]} {text.for_terminal(r.row['source_name'])}: "
+                     + (_("purged {at} (approval {approval})").format(at=show(r.purge["purged_at"], zone),
+                                                                      approval=r.purge["approval_ref"]) if r.purge
+                        else _("object missing from the archive; run `fieldrec verify`")) for r in gone]
+            raise RunError(_("refused, nothing was copied: these originals are not in the archive") + "\n"
+                           + "\n".join(lines))
         export = bag.Export(approval_ref=request.request_id, by=request.requested_by,
                             reason=args.reason or request.row["reason"], at=now, request_id=request.request_id,
                             client="cli", zone=zone)
@@ -92,12 +97,15 @@ def run(args: argparse.Namespace) -> int:
         except bag.ObjectChanged as exc:
             raise RunError(str(exc)) from None
         except OSError as exc:
-            raise RunError(f"cannot write the export to {dest}: {exc.strerror} ({exc.filename}); "
-                           f"{len(copied)} file(s) copied and logged before this") from None
+            raise RunError(_("cannot write the export to {dest}: {why} ({path}); {n} file(s) copied and logged "
+                             "before this").format(dest=dest, why=exc.strerror, path=exc.filename,
+                                                   n=len(copied))) from None
         finally:
             if copied:
                 catalog.commit({"access_log": copied}, tag=new_id("export"))
     total = sum(c["size"] for c in copied)
-    print(f"exported {len(copied)} file(s), {total} bytes, to {dest} (approval {request.request_id}, "
-          f"by {request.requested_by}); check with: cd {dest} && sha256sum -c manifest-sha256.txt")
+    print(_("exported {n} file(s), {bytes} bytes, to {dest} (approval {approval}, by {by}); check with: "
+            "cd {dest} && sha256sum -c manifest-sha256.txt").format(
+        n=len(copied), bytes=total, dest=text.for_terminal(dest), approval=request.request_id,
+        by=request.requested_by))
     return 0

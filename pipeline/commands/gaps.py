@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, site_zone
-from pipeline.common import text
-from pipeline.common.i18n import _
-from pipeline.common.text import display_width, pad
+from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, print_table, site_zone
+from pipeline.common import text, vocabulary
+from pipeline.common.i18n import N_, _
 from pipeline.common.times import Reading
 
-GAPS_HELP = """\
+GAPS_HELP = N_("""\
 List every interruption of recording found in the archive. Kinds:
   within_file    timestamps inside a file jump forward (more than max(1 s, 3 frames)) or go back
   between_files  a device's next recording starts more than 2 s after the previous one ended
@@ -37,9 +36,9 @@ problems always do. --unexplained lists what needs one and has none accepted yet
 Times are shown in the site's time zone (site.time_zone) with their offset; start_device is the
 start as the device's clock read it. EXPLANATION is explained (a spoken note, or a written report
 approved by a team lead), awaiting approval, or unexplained.
-"""
+""")
 
-EXPLAIN_HELP = """\
+EXPLAIN_HELP = N_("""\
 Record why a gap happened. Nothing is ever edited: each call appends a row to the
 `explanations` table. A gap counts as explained by a spoken note given when recording resumed
 (--spoken), or by a written report once approved by a team lead (--approved-by); to approve a
@@ -49,7 +48,7 @@ report later, run explain again with the approval.
 text, at most service.statement_max_bytes): it is stored in the archive as an object (hashed,
 sealed by the manifest chain, checked by `fieldrec verify`), linked to the explanation in the
 `statements` table, and exported with the recordings of the gap under an approved request.
-"""
+""")
 
 TABLE_COLUMNS = ("gap_id", "current", "kind", "device_id", "officer_id", "start_time", "duration_s", "where",
                  "session", "needs", "explanation")
@@ -61,34 +60,38 @@ EXPORT_COLUMNS = ("gap_id", "current", "kind", "reason", "device_id", "officer_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gaps", help="list recording interruptions", description=GAPS_HELP,
+    p = sub.add_parser("gaps", help=_("list recording interruptions"), description=_(GAPS_HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--device", metavar="ID", type=text.arg(text.identifier, what="device id"), help="only this device")
-    add_time(p, "--since", help="only gaps starting at or after this (clock gaps, whose device time is wrong: "
-                                "detected at or after it)")
+    p.add_argument("--device", metavar="ID", type=text.arg(text.identifier, what=N_("device id")),
+                   help=_("only this device"))
+    add_time(p, "--since", help=_("only gaps starting at or after this (clock gaps, whose device time is wrong: "
+                                  "detected at or after it)"))
     p.add_argument("--unexplained", action="store_true",
-                   help="only current gaps that need an explanation and have none accepted yet")
+                   help=_("only current gaps that need an explanation and have none accepted yet"))
     p.add_argument("--all", action="store_true",
-                   help="also gaps that are no longer current (filled by a late-docked file)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
+                   help=_("also gaps that are no longer current (filled by a late-docked file)"))
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help=_("output format (default: table)"))
     p.set_defaults(handler=run_gaps)
 
-    e = sub.add_parser("explain", help="record why a gap happened", description=EXPLAIN_HELP,
+    e = sub.add_parser("explain", help=_("record why a gap happened"), description=_(EXPLAIN_HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("gap_id", metavar="GAP_ID", type=text.arg(text.identifier, what="gap id"), help="the gap's id as `fieldrec gaps` shows it (or a unique prefix "
-                   "of at least 6 characters)")
+    e.add_argument("gap_id", metavar="GAP_ID", type=text.arg(text.identifier, what=N_("gap id")),
+                   help=_("the gap's id as `fieldrec gaps` shows it (or a unique prefix of at least 6 characters)"))
     add_archive(e)
     e.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text),
-                   help="why recording was interrupted")
-    e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who gives the explanation")
+                   help=_("why recording was interrupted"))
+    e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person),
+                   help=_("who gives the explanation"))
     e.add_argument("--approved-by", metavar="NAME", type=text.arg(text.person),
-                   help="team lead approving this written report")
+                   help=_("team lead approving this written report"))
     e.add_argument("--spoken", action="store_true",
-                   help="the reason was given in a spoken note when recording resumed (needs no approval)")
+                   help=_("the reason was given in a spoken note when recording resumed (needs no approval)"))
     e.add_argument("--attach", metavar="FILE", type=Path,
-                   help="the written statement (PDF, JPEG, PNG or text), stored in the archive with the explanation")
-    e.add_argument("--json", action="store_true", help="print the row written as JSON")
+                   help=_("the written statement (PDF, JPEG, PNG or text), stored in the archive with the "
+                          "explanation"))
+    e.add_argument("--json", action="store_true", help=_("print the row written as JSON"))
     e.set_defaults(handler=run_explain)
 
 
@@ -96,7 +99,8 @@ def _catalog(archive: Path):
     from catalog.store import Catalog
 
     if not (archive / "catalog").is_dir():
-        raise UsageError(f"{archive} is not a fieldrec archive (no catalog/ folder); check --archive")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder); check --archive").format(
+            path=text.for_terminal(archive)))
     return Catalog(archive)
 
 
@@ -105,7 +109,7 @@ def _where(g: dict) -> str:
         return f"{g['before_file'] or (g['before_sha256'] or '')[:12]} -> {g['after_file'] or (g['after_sha256'] or '')[:12]}"
     name = g["file"] or (g["sha256"] or "")[:12]
     if g["offset_s"] is not None:
-        stream = f" stream {g['stream']}" if g["stream"] else ""
+        stream = _(" stream {stream}").format(stream=g["stream"]) if g["stream"] else ""
         return f"{name} @ {g['offset_s']:.2f} s{stream}"
     return name
 
@@ -114,7 +118,7 @@ def _text(value, zone) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "yes" if value else "no"                    # untranslated: CSV; a table translates its values
     return iso(value, zone)
 
 
@@ -143,15 +147,12 @@ def run_gaps(args: argparse.Namespace) -> int:
                              else repr(g.get(c)) if isinstance(g.get(c), float) else _text(g.get(c), zone)
                              for c in EXPORT_COLUMNS])
     else:
-        cells = [[text.for_terminal(_text({**g, "where": _where(g), "session": g["session_id"] or "-",
-                                           "needs": g["needs_explanation"],
-                                           "explanation": g["explanation"] if g["needs_explanation"]
-                                           or g["explanation"] != "unexplained" else _("not needed")}[c], zone))
+        cells = [[vocabulary.value(c, text.for_terminal(_text(
+                      {**g, "where": _where(g), "session": g["session_id"] or "-", "needs": g["needs_explanation"],
+                       "explanation": g["explanation"] if g["needs_explanation"]
+                       or g["explanation"] != "unexplained" else "not needed"}[c], zone)))  # untranslated: value
                   for c in TABLE_COLUMNS] for g in rows]
-        widths = [max([display_width(c)] + [display_width(r[i]) for r in cells]) for i, c in enumerate(TABLE_COLUMNS)]
-        print("  ".join(pad(c, w) for c, w in zip(TABLE_COLUMNS, widths)).rstrip())
-        for r in cells:
-            print("  ".join(pad(v, w) for v, w in zip(r, widths)).rstrip())
+        print_table([vocabulary.heading(c) for c in TABLE_COLUMNS], cells, out)
         need = sum(1 for g in rows if gap_events.waiting(g))
         sys.stdout.flush()                    # the rows first, then the total on stderr
         print(_("{n} gap(s), {need} current needing an explanation without an accepted one").format(
@@ -184,7 +185,7 @@ def run_explain(args: argparse.Namespace) -> int:
         except statements.StatementProblem as exc:
             raise UsageError(_("--attach: {problem}").format(problem=exc)) from None
     try:
-        with writing(args.archive, f"explain {args.gap_id}", config) as run:
+        with writing(args.archive, f"explain {args.gap_id}", config) as run:      # untranslated: lock note
             row, statement = gapstate.explain(run.catalog, args.gap_id, reason=args.reason, by=args.by,
                                               approved_by=args.approved_by, spoken=args.spoken,
                                               statement=attached and (args.attach.name, *attached),

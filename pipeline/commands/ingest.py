@@ -14,9 +14,9 @@ from pipeline.commands import RunError, UsageError
 from pipeline.archive.outside import enclosing_archive
 from pipeline.commands.options import add_ray, config_of, ray_address
 from pipeline.common.text import for_terminal
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-HELP = """\
+HELP = N_("""\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
 under ARCHIVE/objects/ by SHA-256, checksummed (SHA-256 and XXH3-128), demuxed without decoding,
 attributed to a device, officer and start time, and cataloged in Parquet under ARCHIVE/catalog/.
@@ -25,22 +25,22 @@ a status and a reason; a file that cannot be read, a FIFO, a link out of the sou
 file that crashes or hangs its worker each get a row saying why, and the run goes on.
 Re-running the same command adds nothing; a run that was killed is completed by re-running it.
 Sources that were never stored are tried again by every run (an unchanged one adds no row).
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="ingest dock drops into an archive", description=HELP,
+    p = sub.add_parser("ingest", help=_("ingest dock drops into an archive"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", metavar="SRC", type=Path,
-                   help="folders (walked recursively) or files to ingest")
+                   help=_("folders (walked recursively) or files to ingest"))
     p.add_argument("--archive", required=True, type=Path, metavar="DIR",
-                   help="archive folder (created if missing)")
+                   help=_("archive folder (created if missing)"))
     add_ray(p)
     proxies = p.add_mutually_exclusive_group()
     proxies.add_argument("--proxies", dest="proxies", action="store_true", default=None,
-                         help="also make review proxies in this run (default from config: ingest.proxies)")
+                         help=_("also make review proxies in this run (default from config: ingest.proxies)"))
     proxies.add_argument("--no-proxies", dest="proxies", action="store_false",
-                         help="do not make proxies now; `fieldrec transcode --missing` can later")
+                         help=_("do not make proxies now; `fieldrec transcode --missing` can later"))
     p.add_argument("--follow-links", dest="follow_links", action="store_true", default=None,
                    help=_("follow symbolic links that lead out of the source folders, and links to folders "
                           "(docks that link their storage). Default (ingest.follow_links): such a link gets a "
@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help=_("try again the files that killed their worker process or ran out of time in earlier "
                           "runs before they were stored (otherwise they are not tried again)"))
-    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help=_("print the summary as JSON on stdout"))
+    p.add_argument("--quiet", action="store_true", help=_("no progress output"))
     p.set_defaults(handler=run)
 
 
@@ -64,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     address = ray_address(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
-        raise UsageError("source not found: " + ", ".join(missing))
+        raise UsageError(_("source not found: {paths}").format(paths=", ".join(for_terminal(m) for m in missing)))
     if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+        raise UsageError(_("--workers must be at least 1"))
     inside = [s for s in args.sources if enclosing_archive(s, args.archive, any_archive=False)]
     if inside:
         raise UsageError(_("refused: a source is inside the archive it would be ingested into: {sources}; the "
@@ -82,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
     except (ArchiveBusy, TranscodeError, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
-        hint = ("free space on the archive's disk" if exc.errno == errno.ENOSPC
-                else "make the archive writable")
-        raise RunError(f"the archive could not be written: {exc.strerror} ({exc.filename}). "
-                       f"Files finished before this are kept; {hint}, then run the same command "
-                       "again to complete the run.") from None
+        hint = (_("free space on the archive's disk") if exc.errno == errno.ENOSPC
+                else _("make the archive writable"))
+        raise RunError(_("the archive could not be written: {why} ({path}). Files finished before this are kept; "
+                         "{hint}, then run the same command again to complete the run.").format(
+            why=exc.strerror, path=exc.filename, hint=hint)) from None
     if args.json:
         json.dump(summary.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -99,10 +99,11 @@ def _check_archive(archive: Path) -> None:
     try:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"cannot create archive folder {archive}: {exc.strerror}") from None
+        raise RunError(_("cannot create archive folder {archive}: {why}").format(archive=archive,
+                                                                                 why=exc.strerror)) from None
     if os.statvfs(archive).f_flag & os.ST_RDONLY:
         raise RunError(_("archive folder {archive} is on a read-only file system; nothing was changed. Mount it "
                          "read-write or choose another --archive").format(archive=archive))
     if not os.access(archive, os.W_OK | os.X_OK):
-        raise RunError(f"archive folder {archive} is not writable by this user; fix its permissions "
-                       "or choose another --archive")
+        raise RunError(_("archive folder {archive} is not writable by this user; fix its permissions or choose "
+                         "another --archive").format(archive=archive))

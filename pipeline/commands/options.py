@@ -13,34 +13,34 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.common import times
 from pipeline.common.clock import now_utc
-from pipeline.common.i18n import _
+from pipeline.common import vocabulary
+from pipeline.common.i18n import N_, _
 from pipeline.common.text import csv_cell, display_width, for_terminal, pad
 from pipeline.config import Config, ConfigError, SiteConfig
 
 FORMATS = ("table", "csv", "json")
 DEFAULT_ZONE = times.zone_named(SiteConfig().time_zone)
 
-TIME_HELP = ("2026-12-01, '2026-12-01 06:00' or 2026-12-01T06:00:00 in the site's time zone "
-             "(site.time_zone, default Asia/Shanghai), or with Z or +08:00 to give one; or 36h / 7d back from now")
+TIME_HELP = N_("2026-12-01, '2026-12-01 06:00' or 2026-12-01T06:00:00 in the site's time zone "
+               "(site.time_zone, default Asia/Shanghai), or with Z or +08:00 to give one; or 36h / 7d back from now")
+CONFIG_HELP = N_("TOML file overriding configs/default.toml key by key")
 
 
 def add_archive(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
+    p.add_argument("--config", type=Path, metavar="FILE", help=_(CONFIG_HELP))
 
 
 def add_ray(p: argparse.ArgumentParser) -> None:
     """--config, --address and --workers, for commands that run on Ray."""
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--config", type=Path, metavar="FILE", help=_(CONFIG_HELP))
     p.add_argument("--address", metavar="HOST:PORT",
                    help=_("Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS). "
                           "Ray Client addresses (ray://) are not supported. Default: a private local Ray "
                           "instance. Every worker must see the sources and the archive at the same paths; "
                           "an address that does not answer fails within 30 s"))
     p.add_argument("--workers", type=int, metavar="N",
-                   help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+                   help=_("CPUs for the local instance, or tasks at once on a cluster (default: all)"))
 
 
 def ray_address(args: argparse.Namespace) -> str | None:
@@ -56,7 +56,7 @@ def ray_address(args: argparse.Namespace) -> str | None:
 
 
 def add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--format", choices=FORMATS, default="table", help=_("output format (default: table)"))
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -86,8 +86,8 @@ def outside_archive(path: Path, option: str, archive: Path | None = None) -> Pat
 
 def existing_archive(path: Path) -> Path:
     if not (Path(path) / "catalog").is_dir():
-        raise UsageError(f"{path} is not a fieldrec archive (no catalog/ folder); "
-                         "give the folder that `fieldrec ingest --archive` wrote")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder); give the folder that "
+                           "`fieldrec ingest --archive` wrote").format(path=for_terminal(path)))
     return Path(path).resolve()
 
 
@@ -108,7 +108,7 @@ def add_time(p: argparse.ArgumentParser, flag: str, *, help: str, dest: str | No
              required: bool = False) -> None:
     """A time option. Every one is read the same way, once, before the command runs
     (``read_times``): the command finds an aware UTC instant in ``args``."""
-    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required, help=f"{help}; {TIME_HELP}")
+    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required, help=f"{help}; {_(TIME_HELP)}")
     p.set_defaults(**{TIME_OPTIONS: (*(p.get_default(TIME_OPTIONS) or ()), (action.dest, flag))})
 
 
@@ -158,8 +158,11 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo 
     """Print rows as an aligned table, CSV or JSON. Every instant is shown in ``zone`` (the site's)
     with its offset: ``2026-12-01 06:00:00 +08:00``, in JSON ``2026-12-01T06:00:00+08:00``.
 
-    CSV cells of text that starts like a spreadsheet formula are neutralised; table cells show
-    control characters (a file name's escape sequences) as escapes, never raw."""
+    CSV and JSON keep the column names and enumerated values as they are (programs read them); a
+    table, for people, shows headings and enumerated values in the language in use, aligned by
+    terminal columns (a Chinese character takes two). CSV cells of text that starts like a
+    spreadsheet formula are neutralised; table cells show control characters (a file name's
+    escape sequences) as escapes, never raw."""
     out = out or sys.stdout
     if fmt == "json":
         json.dump([{c: json_value(r.get(c), zone) for c in columns} for r in rows], out, indent=2, ensure_ascii=False)
@@ -170,9 +173,16 @@ def emit(rows: list[dict], columns: list[str], fmt: str, out=None, zone: tzinfo 
         writer.writerow(columns)
         writer.writerows([[_csv_value(r.get(c), zone) for c in columns] for r in rows])
         return
-    text = [[for_terminal(iso(r.get(c), zone)) if r.get(c) is not None else "" for c in columns] for r in rows]
-    widths = [max([display_width(c)] + [display_width(t[i]) for t in text]) for i, c in enumerate(columns)]
-    out.write("  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    text = [[vocabulary.value(c, for_terminal(iso(r.get(c), zone))) if r.get(c) is not None else "" for c in columns]
+            for r in rows]
+    print_table([vocabulary.heading(c) for c in columns], text, out)
+
+
+def print_table(headings: list[str], text: list[list[str]], out=None) -> None:
+    """Rows of text under their headings, each column as wide as its widest cell in terminal columns."""
+    out = out or sys.stdout
+    widths = [max([display_width(h)] + [display_width(t[i]) for t in text]) for i, h in enumerate(headings)]
+    out.write("  ".join(pad(h, w) for h, w in zip(headings, widths)).rstrip() + "\n")
     for t in text:
         out.write("  ".join(pad(v, w) for v, w in zip(t, widths)).rstrip() + "\n")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from pipeline.commands import UsageError
 from pipeline.commands.options import add_format, emit, existing_archive, writing
 from pipeline.common import text
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-HELP = _("""\
+HELP = N_("""\
 List, or move aside, the files in the object store and the catalog that no manifest lists and no
 run recorded writing: put there by hand, or left when their manifest was removed (`fieldrec
 verify` reports them as untracked). No command ever adopts such a file into the manifest chain;
@@ -31,7 +31,7 @@ the next writing command adopts them.
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quarantine", help=_("move untracked files aside (logged, sealed; dry run by default)"),
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=_(HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help=_("only these untracked files (paths relative to the archive, as verify lists them)"))
     p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_time
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import for_terminal
 
-HELP = """\
+HELP = N_("""\
 Write a review report of an archive as ONE self-contained HTML file (no network, no other
 files: it opens from a USB stick in any browser). It shows a run summary (files, hours and bytes
 per status, late uploads, unexplained gaps), a timeline per device (recordings coloured by
@@ -16,22 +18,23 @@ status, gaps and clock anomalies marked; hover for details, drag to zoom), a str
 thumbnails per recording, and the lists of unexplained gaps (with the ids `fieldrec explain`
 takes), damaged files and late uploads.
 
-Times on the timelines are device time, as the devices wrote it. A recording is a late upload
+Times on the timelines are site time, with the offset shown. A recording is a late upload
 when it was ingested more than compliance.late_after_hours (default 24) after it ended, as
 `fieldrec compliance` counts them. Gaps and their explanations are those `fieldrec gaps` lists.
-"""
+The page is in the site's language (site.language, or --lang) and shows times in the site's zone.
+""")
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write an HTML review report (timelines, gaps, thumbnails)",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p = sub.add_parser("report", help=_("write an HTML review report (timelines, gaps, thumbnails)"),
+                       description=_(HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
-                   help="the HTML file to write (replaced if it exists)")
-    add_time(p, "--since", help="only recordings and gaps ending at or after this")
+                   help=_("the HTML file to write (replaced if it exists)"))
+    add_time(p, "--since", help=_("only recordings and gaps ending at or after this"))
     p.add_argument("--device", action="append", default=[], metavar="ID",
-                   help="only this device (repeat for several)")
+                   help=_("only this device (repeat for several)"))
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML file overriding configs/default.toml's run knobs (section [report])")
+                   help=_("TOML file overriding configs/default.toml's run knobs (section [report])"))
     p.set_defaults(handler=run)
 
 
@@ -42,23 +45,26 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     if not (args.archive / "catalog").is_dir():
-        raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder)")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder)").format(
+            path=for_terminal(args.archive)))
     since = args.since
     from pipeline.commands.options import outside_archive
 
     outside_archive(args.output, "-o/--output", args.archive)
     if not args.output.parent.is_dir():
-        raise UsageError(f"folder of --output not found: {args.output.parent}")
+        raise UsageError(_("folder of --output not found: {path}").format(path=for_terminal(args.output.parent)))
     try:
         data = write_report(args.archive, args.output, config, since=since, devices=tuple(args.device))
     except OSError as exc:
-        raise RunError(f"could not write {args.output}: {exc.strerror or exc}") from None
+        raise RunError(_("could not write {path}: {why}").format(path=args.output, why=exc.strerror or exc)) from None
     unexplained = sum(1 for g in data.gaps if g.waiting)
     late = sum(1 for r in data.recordings if r.late_by_s)
     size = args.output.stat().st_size
-    print(f"wrote {args.output} ({size / 1e6:.1f} MB): {len(data.recordings)} recordings, "
-          f"{len({r.device_id for r in data.recordings if r.device_id})} devices, {unexplained} unexplained gaps, "
-          f"{late} late uploads")
+    print(_("wrote {path} ({mb} MB): {recordings} recordings, {devices} devices, {unexplained} unexplained gaps, "
+            "{late} late uploads").format(path=for_terminal(args.output), mb=f"{size / 1e6:.1f}",
+                                          recordings=len(data.recordings),
+                                          devices=len({r.device_id for r in data.recordings if r.device_id}),
+                                          unexplained=unexplained, late=late))
     for note in data.notes:
-        print(f"  note: {note}")
+        print(_("  note: {note}").format(note=note))
     return 0

@@ -12,15 +12,15 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
                                        locked_catalog, resolve_shas, site_zone)
-from pipeline.common import text
-from pipeline.common.i18n import _
+from pipeline.common import text, vocabulary
+from pipeline.common.i18n import N_, _
 from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import new_id, now_utc
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
-RETENTION_HELP = """\
+RETENTION_HELP = N_("""\
 List the recordings past their retention (routine 3 months from recording; cases 3 months after
 closing and 6 from recording at least; other: the assigned days), computed from the case events
 as of now or --as-of. Held (open case) and permanent files are never past retention.
@@ -35,9 +35,9 @@ Columns: start_time (the recording's start in the site's zone), device_clock (th
 as the device's clock read it), first_ingest (when the archive first had the file: the archive
 clock), counted_from (which of the two the retention counts from), retain_until.
 States: expired (past retention, may be purged), retained, held, permanent, purged.
-"""
+""")
 
-PURGE_HELP = """\
+PURGE_HELP = N_("""\
 Remove the stored originals of recordings past retention. Without --approve this is a dry run that
 lists what would go. With --approve REQ it removes only the object files (ARCHIVE/objects/..); the
 catalog rows and hashes stay, and a `purges` row records the approval, who asked and who approved,
@@ -49,32 +49,32 @@ review service (`fieldrec serve`) and granted there by an approver other than th
 a period that includes now; free text is refused. A request for one recording purges only that
 one; a request for "everything past retention" purges what is expired now (or the SHA256 given).
 The purge is carried out in the requester's name (--by, if given, must be that account).
-"""
+""")
 
 COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "start_time", "class", "retain_until", "state",
            "reason", "device_clock", "time_source", "first_ingest", "counted_from", "clock_problem"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("retention", help="list recordings past retention", description=RETENTION_HELP,
+    p = sub.add_parser("retention", help=_("list recordings past retention"), description=_(RETENTION_HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    add_time(p, "--as-of", help="judge retention at this time instead of now")
-    p.add_argument("--all", action="store_true", help="list every recording with its state, not only expired ones")
+    add_time(p, "--as-of", help=_("judge retention at this time instead of now"))
+    p.add_argument("--all", action="store_true", help=_("list every recording with its state, not only expired ones"))
     p.add_argument("--class", dest="retention_class", choices=("routine", "case", "permanent", "other"),
-                   help="only recordings of this retention class (permanent: the files to stage for disc burning)")
+                   help=_("only recordings of this retention class (permanent: the files to stage for disc burning)"))
     add_format(p)
     p.set_defaults(handler=run_retention)
 
-    q = sub.add_parser("purge", help="remove originals past retention (dry run unless approved)",
-                       description=PURGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q = sub.add_parser("purge", help=_("remove originals past retention (dry run unless approved)"),
+                       description=_(PURGE_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(q)
     q.add_argument("sha", nargs="*", metavar="SHA256",
-                   help="purge only these recordings (8+ leading characters); default: every expired one")
-    q.add_argument("--approve", metavar="REQ", type=text.arg(text.identifier, what="approval reference"),
-                   help="the granted purge request")
+                   help=_("purge only these recordings (8+ leading characters); default: every expired one"))
+    q.add_argument("--approve", metavar="REQ", type=text.arg(text.identifier, what=N_("approval reference")),
+                   help=_("the granted purge request"))
     q.add_argument("--by", metavar="USER", type=text.arg(text.person),
-                   help="the requester's account (default: the requester)")
+                   help=_("the requester's account (default: the requester)"))
     add_format(q)
     q.set_defaults(handler=run_purge)
 
@@ -104,7 +104,8 @@ def run_retention(args: argparse.Namespace) -> int:
     emit(listed, COLUMNS, args.format, zone=zone)
     if args.format == "table":
         counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
-        print(_("as of {when}: ").format(when=show(as_of, zone)) + ", ".join(f"{n} {s}" for s, n in counts.items()),
+        print(_("as of {when}: ").format(when=show(as_of, zone))
+              + ", ".join(_("{n} {state}").format(n=n, state=vocabulary.value("state", s)) for s, n in counts.items()),
               file=sys.stderr)
         anomalies = sum(r["clock_problem"] is not None for r in rows)
         if anomalies:
@@ -121,9 +122,9 @@ def run_purge(args: argparse.Namespace) -> int:
     from pipeline.records import access
 
     if args.by is not None and not args.approve:
-        raise UsageError("--by goes with --approve REQ (without them a purge is a dry run)")
+        raise UsageError(_("--by goes with --approve REQ (without them a purge is a dry run)"))
     if args.approve is not None and not args.approve.strip():
-        raise UsageError("--approve needs the granted purge request (REQ-...)")
+        raise UsageError(_("--approve needs the granted purge request (REQ-...)"))
     zone = site_zone(config)
     with locked_catalog(archive, config, "purge", trusted_catalog=True) as catalog:
         now = now_utc()
@@ -133,23 +134,24 @@ def run_purge(args: argparse.Namespace) -> int:
                 request = access.check_approval(access.read_requests(archive), args.approve, action="purge",
                                                 by=(args.by or "").strip() or None, now=now)
             except access.AccessRefused as exc:
-                raise UsageError(f"refused, nothing was removed: {exc}") from None
+                raise UsageError(_("refused, nothing was removed: {why}").format(why=exc)) from None
             args.approve, args.by = request.request_id, request.requested_by
         state = records.load(archive, config, now)
         by_sha = state.by_sha()
         if request is not None and request.row["target_kind"] == "recording":
             outside = [s for s in resolve_shas(args.sha, set(by_sha)) if s != request.row["target"]]
             if outside:
-                raise UsageError(f"refused, nothing was removed: request {request.request_id} does not cover "
-                                 + ", ".join(s[:12] for s in outside))
+                raise UsageError(_("refused, nothing was removed: request {request} does not cover {shas}").format(
+                    request=request.request_id, shas=", ".join(s[:12] for s in outside)))
             args.sha = [request.row["target"]]
         if args.sha:
             chosen = [by_sha[s] for s in resolve_shas(args.sha, set(by_sha))]
             refused = [r for r in chosen if r.state(now) not in ("expired", "purged")]
             if refused:
-                lines = [f"  {r.sha256[:12]} {r.row['source_name']}: {r.state(now)} ({_why(r, now, zone)})"
-                         for r in refused]
-                raise RunError("refused, nothing was removed: these recordings may not be purged\n" + "\n".join(lines))
+                lines = [f"  {r.sha256[:12]} {text.for_terminal(r.row['source_name'])}: "
+                         f"{vocabulary.value('state', r.state(now))} ({_why(r, now, zone)})" for r in refused]
+                raise RunError(_("refused, nothing was removed: these recordings may not be purged") + "\n"
+                               + "\n".join(lines))
         else:
             chosen = [r for r in state.records if r.state(now) in ("expired", "purged")]
         # A written statement stored as the same bytes shares the object: it must stay.
@@ -164,8 +166,9 @@ def run_purge(args: argparse.Namespace) -> int:
         if not args.approve:
             emit(rows, COLUMNS, args.format, zone=zone)
             total = sum(r.row["size"] or 0 for r in todo)
-            print(f"dry run: {len(todo)} object(s), {human_bytes(total)}, would be removed; nothing was. "
-                  "Run again with --approve REQ (a granted purge request) to purge.", file=sys.stderr)
+            print(_("dry run: {n} object(s), {size}, would be removed; nothing was. Run again with --approve REQ "
+                    "(a granted purge request) to purge.").format(n=len(todo), size=human_bytes(total)),
+                  file=sys.stderr)
             return 0
         new = [r for r in todo if r.purge is None]
         catalog.commit({"purges": [{
@@ -183,14 +186,15 @@ def run_purge(args: argparse.Namespace) -> int:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise RunError(f"cannot remove {path}: {exc.strerror}; fix the permissions and run the same "
-                               f"purge again to finish ({removed} of {len(todo)} removed)") from None
+                raise RunError(_("cannot remove {path}: {why}; fix the permissions and run the same purge again to "
+                                 "finish ({removed} of {total} removed)").format(
+                    path=path, why=exc.strerror, removed=removed, total=len(todo))) from None
             removed += 1
             _fsync_dir(path.parent, config.ingest.fsync)
     emit(rows, COLUMNS, args.format, zone=zone)
-    print(f"purged {removed} object(s) ({human_bytes(sum(r.row['size'] or 0 for r in todo))}), request "
-          f"{args.approve} of {args.by}, approved by {request.grant['decided_by']}; their catalog rows stay",
-          file=sys.stderr)
+    print(_("purged {n} object(s) ({size}), request {request} of {by}, approved by {approver}; their catalog rows "
+            "stay").format(n=removed, size=human_bytes(sum(r.row["size"] or 0 for r in todo)), request=args.approve,
+                           by=args.by, approver=request.grant["decided_by"]), file=sys.stderr)
     return 0
 
 

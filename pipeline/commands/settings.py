@@ -11,9 +11,9 @@ from pathlib import Path
 from pipeline.commands import UsageError
 from pipeline.commands.options import add_format, emit, existing_archive, outside_archive, writing
 from pipeline.common import text
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-HELP = _("""\
+HELP = N_("""\
 Settings that change what an archive means belong to the archive: its naming patterns
 ([identity]), what counts as a gap ([gaps]), retention ([retention]), the 24-hour rule and device
 clocks ([compliance]), and signing and witnesses ([integrity]). They are stored in
@@ -35,7 +35,7 @@ regulation's floors. VALUE is read as TOML (6, true, "text", ["a", "b"]); anythi
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help=_("show or change the archive's own settings (logged, sealed)"), description=HELP,
+    p = sub.add_parser("config", help=_("show or change the archive's own settings (logged, sealed)"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -44,10 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format(show)
     show.set_defaults(handler=run_show)
 
-    change = actions.add_parser("set", help=_("change one archive setting (logged and sealed)"), description=HELP,
+    change = actions.add_parser("set", help=_("change one archive setting (logged and sealed)"), description=_(HELP),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    change.add_argument("key", metavar="SECTION.KEY", type=text.arg(text.identifier, what="setting name"))
-    change.add_argument("value", metavar="VALUE", type=text.arg(text.free_text, max_len=4000))
+    change.add_argument("key", metavar="SECTION.KEY", type=text.arg(text.identifier, what=N_("setting name")),
+                        help=_("the setting, as `fieldrec config show` names it (site.language, say)"))
+    change.add_argument("value", metavar="VALUE", type=text.arg(text.free_text, max_len=4000),
+                        help=_("its new value, read as TOML"))
     change.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     change.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help=_("who changes it"))
     change.add_argument("--reason", required=True, metavar="TEXT", type=text.arg(text.free_text, max_len=2000),
@@ -78,7 +80,8 @@ def run_show(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     rows = _flat(settings.values(config))
     if args.format == "json":
-        json.dump({"stored": stored is not None, "settings": settings.values(config)}, sys.stdout, indent=2)
+        json.dump({"stored": stored is not None, "settings": settings.values(config)}, sys.stdout, indent=2,
+                  ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
     emit(rows, ["key", "value"], args.format)
@@ -94,7 +97,7 @@ def run_set(args: argparse.Namespace) -> int:
 
     archive = existing_archive(args.archive)
     value = settings.parse_value(args.value)
-    with writing(archive, f"config set {args.key}") as run:
+    with writing(archive, f"config set {args.key}") as run:                  # untranslated: lock note
         current = settings.values(run.config)
         try:
             changed, old = settings.with_value(current, args.key, value)
@@ -107,15 +110,15 @@ def run_set(args: argparse.Namespace) -> int:
         section, name = args.key.split(".", 1)
         new = settings.values(config)[section][name]
         if new == old:
-            raise UsageError(_("{key} is already {value}; nothing was changed").format(key=args.key,
-                                                                                       value=json.dumps(old)))
+            raise UsageError(_("{key} is already {value}; nothing was changed").format(
+                key=args.key, value=json.dumps(old, ensure_ascii=False)))
         sha = settings.write(archive, config, run.journal, fsync=run.config.ingest.fsync)
         run.catalog.commit({"settings_changes": [settings.change_row(run.run_id, args.key, old, new, "set", args.by,
                                                                      args.reason, sha)]}, tag=run.run_id)
         run.config = dataclasses.replace(run.config, **{s: getattr(config, s) for s in changed})
     print(_("{key}: {old} -> {new} (by {by}); sealed in {manifest}").format(
-        key=args.key, old=json.dumps(old), new=json.dumps(new), by=args.by,
-        manifest=run.sealed.name if run.sealed else "the chain"))
+        key=args.key, old=json.dumps(old, ensure_ascii=False), new=json.dumps(new, ensure_ascii=False), by=args.by,
+        manifest=run.sealed.name if run.sealed else _("the chain")))
     return 0
 
 

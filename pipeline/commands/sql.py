@@ -12,44 +12,47 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.common.text import csv_cell, for_terminal
-from pipeline.common.i18n import _
+from pipeline.common.text import csv_cell, display_width, for_terminal, pad
+from pipeline.common.i18n import N_, _, ngettext
 
-LIMITS_HELP = _("""\
+LIMITS_HELP = N_("""\
 A query is bounded by [sql] in the configuration: memory_limit_mb (1024; larger sorts and joins
 spill to a private temporary folder, at most max_temp_mb), threads (2), timeout_s (120: a query
 still running is interrupted) and max_rows (1,000,000 rows in the result). A query stopped by a
 limit exits with code 1 and says which limit; raise it with --config for one run.
 """)
 
-HELP = """\
+HELP = N_("""\
 Run one SQL query over the archive's catalog with DuckDB. Every table under ARCHIVE/catalog/
 is a view of the same name (recordings, sightings, streams, keyframes, runs, and whatever
 later stages add: thumbnails, gaps, explanations, ...). Only SELECT and EXPLAIN run: the
 catalog is evidence and is never written through this command, no other file is readable,
 and DuckDB extensions are neither installed nor loaded (fieldrec makes no network calls).
+Table and column names are the catalog's own, in English, in every language.
 
-""" + LIMITS_HELP + """
+""")
+EXAMPLES = N_("""
 Examples:
   fieldrec sql --archive A "SELECT device_id, count(*) AS files, sum(duration_s)/3600 AS hours
                             FROM recordings GROUP BY device_id ORDER BY hours DESC"
   fieldrec sql --archive A --format csv "SELECT * FROM recordings WHERE status <> 'ok'"
   fieldrec sql --archive A "DESCRIBE recordings"
-"""
+""")
 
 MAX_CELL = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sql", help="query the catalog with SQL (read-only, DuckDB)", description=HELP,
+    p = sub.add_parser("sql", help=_("query the catalog with SQL (read-only, DuckDB)"),
+                       description=_(HELP) + _(LIMITS_HELP) + _(EXAMPLES),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("query", metavar="SQL", help="one SELECT statement; tables are named as in ARCHIVE/catalog/")
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="the archive folder")
+    p.add_argument("query", metavar="SQL", help=_("one SELECT statement; tables are named as in ARCHIVE/catalog/"))
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     p.add_argument("--config", type=Path, metavar="FILE",
                    help=_("TOML file overriding configs/default.toml key by key (the [sql] limits)"))
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                   help="table (aligned text, long cells shortened), csv or json (list of objects); "
-                        "default: table")
+                   help=_("table (aligned text, long cells shortened), csv or json (list of objects); "
+                          "default: table"))
     p.set_defaults(handler=run)
 
 
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.commands.options import config_of, outside_archive
 
     if not args.archive.is_dir():
-        raise UsageError(f"archive folder not found: {args.archive}")
+        raise UsageError(_("archive folder not found: {path}").format(path=for_terminal(args.archive)))
     limits = Limits(**dataclasses.asdict(config_of(args).sql))
     if limits.temp_dir:
         outside_archive(Path(limits.temp_dir), "sql.temp_dir", args.archive)
@@ -106,25 +109,32 @@ def _text(value, *, binary: str) -> str:
 
 
 def print_table(columns: list[str], rows: list[tuple], out) -> None:
+    """Columns aligned by terminal columns (a Chinese cell takes two per character), numbers to the right."""
     cells = [[_short(for_terminal(_text(v, binary="size"))) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    widths = [max([display_width(c)] + [display_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
     numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
                for i in range(len(columns))]
 
     def line(values):
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
+        return "  ".join(" " * (w - display_width(v)) + v if num else pad(v, w)
                          for v, w, num in zip(values, widths, numeric)).rstrip()
 
     out.write(line([for_terminal(c) for c in columns]) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
-    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    out.write(ngettext("({n} row)", "({n} rows)", len(rows)).format(n=len(rows)) + "\n")
 
 
 def _short(text: str) -> str:
+    """At most MAX_CELL terminal columns."""
     text = text.replace("\n", " ")
-    return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
+    if display_width(text) <= MAX_CELL:
+        return text
+    text = text[:MAX_CELL]                   # every character takes a column at least
+    while display_width(text) > MAX_CELL - 1:
+        text = text[:-1]
+    return text + "…"
 
 
 def print_csv(columns: list[str], rows: list[tuple], out) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.records.lookup import LookupProblem, resolve_shas
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import for_terminal
 
-HELP = """\
+HELP = N_("""\
 Write the thumbnails ingest made of one recording into FOLDER, one file per thumbnail named by
 its time in the file (H-MM-SS.mmm.webp, say), or with --sheet one contact sheet (a JPEG grid of
 every thumbnail captioned with its time). The recording is named by its SHA-256 or a unique
@@ -17,18 +18,21 @@ prefix of it (see the `recordings` table). The archive is only read.
 
 Thumbnails are made of the first keyframe and then at most one keyframe every
 `thumbnails.interval_s` seconds (10 by default); photos have one, audio files none.
-"""
+""")
 EXTENSIONS = {"webp": "webp", "jpeg": "jpg"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("thumbs", help="write a recording's thumbnails or a contact sheet", description=HELP,
+    p = sub.add_parser("thumbs", help=_("write a recording's thumbnails or a contact sheet"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("recording", metavar="SHA256_OR_PREFIX", help="the recording's SHA-256 or a unique prefix (6+ hex digits)")
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
-    p.add_argument("--out", required=True, type=Path, metavar="FOLDER", help="folder to write into (created if missing)")
-    p.add_argument("--sheet", action="store_true", help="write one contact sheet instead of the single thumbnails")
-    p.add_argument("--columns", type=int, default=6, metavar="N", help="thumbnails per row of the sheet (default 6)")
+    p.add_argument("recording", metavar="SHA256_OR_PREFIX",
+                   help=_("the recording's SHA-256 or a unique prefix (6+ hex digits)"))
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
+    p.add_argument("--out", required=True, type=Path, metavar="FOLDER",
+                   help=_("folder to write into (created if missing)"))
+    p.add_argument("--sheet", action="store_true", help=_("write one contact sheet instead of the single thumbnails"))
+    p.add_argument("--columns", type=int, default=6, metavar="N",
+                   help=_("thumbnails per row of the sheet (default 6)"))
     p.set_defaults(handler=run)
 
 
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.native import sheet
 
     if not (args.archive / "catalog").is_dir():
-        raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder in it)")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder)").format(
+            path=for_terminal(args.archive)))
     if not 1 <= args.columns <= 100:
         raise UsageError(_("--columns must be from 1 to 100"))
     outside_archive(args.out, "--out", args.archive)
@@ -71,14 +76,16 @@ def run(args: argparse.Namespace) -> int:
     for row in table.to_pylist():
         thumbs.setdefault(row["pts_s"], row)        # one per time, should a recording be cataloged twice
     if not thumbs:
-        why = {"audio": "audio files get no thumbnails", "other": "it is not a video or a photo"}.get(
-            rec["kind"], f"none were made (status {rec['status']}, decode errors {rec['decode_errors']}; "
-                         "thumbnails are made during ingest when thumbnails.enabled is true)")
-        raise RunError(f"recording {sha[:16]} ({rec['source_name']}, {rec['kind']}) has no thumbnails: {why}")
+        why = {"audio": _("audio files get no thumbnails"), "other": _("it is not a video or a photo")}.get(
+            rec["kind"], _("none were made (status {status}, decode errors {errors}; thumbnails are made during "
+                           "ingest when thumbnails.enabled is true)").format(status=rec["status"],
+                                                                             errors=rec["decode_errors"]))
+        raise RunError(_("recording {sha} ({name}, {kind}) has no thumbnails: {why}").format(
+            sha=sha[:16], name=for_terminal(rec["source_name"]), kind=rec["kind"], why=why))
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         if args.sheet:
-            title = f"{rec['source_name']}  {sha[:16]}  {len(thumbs)} thumbnails"
+            title = f"{rec['source_name']}  {sha[:16]}  " + _("{n} thumbnails").format(n=len(thumbs))
             image = sheet.contact_sheet([(p, r["image"]) for p, r in thumbs.items()], columns=args.columns, title=title)
             path = args.out / f"{sha[:16]}-sheet.jpg"
             sheet.save(image, path)
@@ -89,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
             path.write_bytes(row["image"])
             print(path)
     except OSError as exc:
-        raise RunError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
+        raise RunError(_("cannot write into {path}: {why}").format(path=args.out, why=exc.strerror or exc)) from None
     return 0

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import for_terminal
 
-HELP = """\
+HELP = N_("""\
 Make review proxies: each good video becomes an H.264/AAC MP4 (longer side 640 px, CRF 28 by
 default; see [transcode] in configs/default.toml), each audio recording an AAC M4A, with the
 timestamps, duration and display rotation of the original. Proxies are stored under
@@ -26,21 +28,21 @@ makes only what is still missing, never a second copy.
 Examples:
   fieldrec transcode --archive /evidence --missing            # overnight catch-up
   fieldrec transcode --archive /evidence 3fa9c1 77e0d2         # these recordings (SHA-256 prefixes)
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transcode", help="make review proxies for recordings that lack one", description=HELP,
+    p = sub.add_parser("transcode", help=_("make review proxies for recordings that lack one"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sha256", nargs="*", metavar="SHA256",
-                   help="recordings to make proxies for (SHA-256 or a prefix of at least 6 hex digits)")
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder")
+                   help=_("recordings to make proxies for (SHA-256 or a prefix of at least 6 hex digits)"))
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("the archive folder"))
     p.add_argument("--missing", action="store_true",
-                   help="every recording without a proxy for the current settings (failed ones are retried); "
-                        "with SHA256 arguments, only those")
+                   help=_("every recording without a proxy for the current settings (failed ones are retried); "
+                          "with SHA256 arguments, only those"))
     add_ray(p)
-    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help=_("print the summary as JSON on stdout"))
+    p.add_argument("--quiet", action="store_true", help=_("no progress output"))
     p.set_defaults(handler=run)
 
 
@@ -53,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     if not args.missing and not args.sha256:
-        raise UsageError("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes")
+        raise UsageError(_("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes"))
     if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+        raise UsageError(_("--workers must be at least 1"))
     if not (args.archive / "catalog").is_dir():
-        raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder); ingest into it first")
+        raise UsageError(_("{path} is not a fieldrec archive (no catalog/ folder); ingest into it first").format(
+            path=for_terminal(args.archive)))
     address = ray_address(args)
     try:
         with contextlib.redirect_stdout(sys.stderr):     # stdout: the summary alone
@@ -71,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     except LookupProblem as exc:
         raise UsageError(str(exc)) from None
     except ArchiveWriteError as exc:
-        hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"
-        raise RunError(f"a proxy could not be written: {exc.strerror} ({exc.filename}). Proxies finished "
-                       f"before this are kept; {hint}, then run the same command again.") from None
+        hint = _("free space on the archive's disk") if exc.errno == errno.ENOSPC else _("make the archive writable")
+        raise RunError(_("a proxy could not be written: {why} ({path}). Proxies finished before this are kept; "
+                         "{hint}, then run the same command again.").format(why=exc.strerror, path=exc.filename,
+                                                                            hint=hint)) from None
     if args.json:
         json.dump(summary.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -8,9 +8,11 @@ import sys
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_archive, add_format, config_of, emit, existing_archive, locked_catalog
+from pipeline.common import vocabulary
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import N_, _
 
-HELP = """\
+HELP = N_("""\
 Manage who may sign in to the review service (`fieldrec serve`). Roles:
   officer   sees the docking and timelines, asks for access, explains interruptions of own recordings
   clerk     records clerk: opens, assigns and closes cases, explains interruptions, asks to export or purge
@@ -20,38 +22,38 @@ Manage who may sign in to the review service (`fieldrec serve`). Roles:
 An account may hold several roles. Passwords are read from the terminal (twice), or from the first
 line of standard input with --password-stdin; they are stored only as argon2id hashes. Every change
 is an event appended to the `users` table and sealed, like every other change to the archive.
-"""
+""")
 
-ROLES_HELP = "officer, clerk, approver, auditor, admin (repeat --role for several)"
+ROLES_HELP = N_("officer, clerk, approver, auditor, admin (repeat --role for several)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("user", help="accounts of the review service", description=HELP,
+    p = sub.add_parser("user", help=_("accounts of the review service"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("add", help="add an account (password prompted)")
-    a.add_argument("name", metavar="NAME", help="sign-in name: lower-case letters, digits, . _ - (2-32)")
-    a.add_argument("--role", action="append", required=True, help=ROLES_HELP)
-    a.add_argument("--display-name", metavar="TEXT", help="the name pages show (default: NAME)")
-    a.add_argument("--officer", metavar="OFFICER_ID", help="the officer id in recordings' names, for an officer")
-    a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    a = actions.add_parser("add", help=_("add an account (password prompted)"))
+    a.add_argument("name", metavar="NAME", help=_("sign-in name: lower-case letters, digits, . _ - (2-32)"))
+    a.add_argument("--role", action="append", required=True, help=_(ROLES_HELP))
+    a.add_argument("--display-name", metavar="TEXT", help=_("the name pages show (default: NAME)"))
+    a.add_argument("--officer", metavar="OFFICER_ID", help=_("the officer id in recordings' names, for an officer"))
+    a.add_argument("--password-stdin", action="store_true", help=_("read the password from standard input"))
     add_archive(a)
     a.set_defaults(handler=run_add)
-    r = actions.add_parser("roles", help="replace an account's roles")
-    r.add_argument("name", metavar="NAME")
-    r.add_argument("--role", action="append", required=True, help=ROLES_HELP)
-    r.add_argument("--officer", metavar="OFFICER_ID", help="change the linked officer id")
+    r = actions.add_parser("roles", help=_("replace an account's roles"))
+    r.add_argument("name", metavar="NAME", help=_("the account's sign-in name"))
+    r.add_argument("--role", action="append", required=True, help=_(ROLES_HELP))
+    r.add_argument("--officer", metavar="OFFICER_ID", help=_("change the linked officer id"))
     add_archive(r)
     r.set_defaults(handler=run_roles)
-    for action, text in (("password", "set a new password"), ("disable", "stop an account from signing in"),
-                         ("enable", "let a disabled account sign in again")):
+    for action, text in (("password", _("set a new password")), ("disable", _("stop an account from signing in")),
+                         ("enable", _("let a disabled account sign in again"))):
         q = actions.add_parser(action, help=text)
-        q.add_argument("name", metavar="NAME")
+        q.add_argument("name", metavar="NAME", help=_("the account's sign-in name"))
         if action == "password":
-            q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+            q.add_argument("--password-stdin", action="store_true", help=_("read the password from standard input"))
         add_archive(q)
         q.set_defaults(handler=run_change, change=action)
-    ls = actions.add_parser("list", help="list the accounts")
+    ls = actions.add_parser("list", help=_("list the accounts"))
     add_archive(ls)
     add_format(ls)
     ls.set_defaults(handler=run_list)
@@ -71,14 +73,14 @@ def _password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\n")
     else:
         if not sys.stdin.isatty():
-            raise UsageError("no terminal to ask for the password on; use --password-stdin")
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise UsageError("the two passwords differ; nothing was changed")
+            raise UsageError(_("no terminal to ask for the password on; use --password-stdin"))
+        password = getpass.getpass(_("password: "))
+        if getpass.getpass(_("again: ")) != password:
+            raise UsageError(_("the two passwords differ; nothing was changed"))
     try:
         check_strength(password)
     except WeakPassword as exc:
-        raise UsageError(f"{exc}; nothing was changed") from None
+        raise UsageError(_("{problem}; nothing was changed").format(problem=exc)) from None
     return password
 
 
@@ -112,15 +114,16 @@ def run_add(args: argparse.Namespace) -> int:
     config = config_of(args)
     archive = existing_archive(args.archive)
     password = _password(args.password_stdin)
-    with locked_catalog(archive, config, f"user add {name}") as catalog:
+    with locked_catalog(archive, config, f"user add {name}") as catalog:  # untranslated: lock note
         if name in _accounts(catalog):
-            raise UsageError(f"account {name} exists already; change it with `fieldrec user roles` or `password`")
+            raise UsageError(_("account {name} exists already; change it with `fieldrec user roles` or "
+                               "`password`").format(name=name))
         now, by = now_utc(), _operator()
         catalog.commit({"users": [users.user_event(name, "add", by=by, at=now, roles=roles, display_name=display or name,
                                                    officer_id=officer)],
                         "credentials": [users.credential(name, hash_password(password), by=by, at=now)]},
                        tag=f"user-{name}")
-    print(f"account {name} added with role(s) {', '.join(roles)}")
+    print(_("account {name} added with role(s) {roles}").format(name=name, roles=_roles(roles)))
     return 0
 
 
@@ -130,12 +133,12 @@ def run_roles(args: argparse.Namespace) -> int:
     name, roles, _display, officer = _checked(args)
     config = config_of(args)
     archive = existing_archive(args.archive)
-    with locked_catalog(archive, config, f"user roles {name}") as catalog:
+    with locked_catalog(archive, config, f"user roles {name}") as catalog:  # untranslated: lock note
         if name not in _accounts(catalog):
-            raise UsageError(f"no account {name}; `fieldrec user list` shows them")
+            raise UsageError(_("no account {name}; `fieldrec user list` shows them").format(name=name))
         catalog.commit({"users": [users.user_event(name, "roles", by=_operator(), at=now_utc(), roles=roles,
                                                    officer_id=officer)]}, tag=f"user-{name}")
-    print(f"account {name} now has role(s) {', '.join(roles)}")
+    print(_("account {name} now has role(s) {roles}").format(name=name, roles=_roles(roles)))
     return 0
 
 
@@ -150,9 +153,10 @@ def run_change(args: argparse.Namespace) -> int:
     with locked_catalog(archive, config, f"user {args.change} {name}") as catalog:
         account = _accounts(catalog).get(name)
         if account is None:
-            raise UsageError(f"no account {name}; `fieldrec user list` shows them")
+            raise UsageError(_("no account {name}; `fieldrec user list` shows them").format(name=name))
         if args.change in ("disable", "enable") and account.active == (args.change == "enable"):
-            raise UsageError(f"account {name} is {'active' if account.active else 'disabled'} already")
+            raise UsageError((_("account {name} is active already") if account.active
+                              else _("account {name} is disabled already")).format(name=name))
         now, by = now_utc(), _operator()
         batch = {"users": [users.user_event(name, args.change, by=by, at=now)]}
         if password is not None:
@@ -160,9 +164,10 @@ def run_change(args: argparse.Namespace) -> int:
         try:
             catalog.commit(batch, tag=f"user-{name}")
         except OSError as exc:
-            raise RunError(f"the change could not be written: {exc}") from None
-    print(f"account {name}: {args.change} done" + (" (a running service ends its sessions at their next request)"
-                                                   if args.change == "disable" else ""))
+            raise RunError(_("the change could not be written: {why}").format(why=exc)) from None
+    print({"password": _("account {name}: password changed"),
+           "disable": _("account {name}: disabled (a running service ends its sessions at their next request)"),
+           "enable": _("account {name}: enabled")}[args.change].format(name=name))
     return 0
 
 
@@ -175,3 +180,7 @@ def run_list(args: argparse.Namespace) -> int:
             for a in sorted(_accounts(Catalog(archive)).values(), key=lambda a: a.user_id)]
     emit(rows, ["name", "display_name", "roles", "officer_id", "active"], args.format)
     return 0
+
+
+def _roles(roles) -> str:
+    return ", ".join(vocabulary.value("role", r) for r in roles)

@@ -13,11 +13,12 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_ray, config_of, ray_address
 from pipeline.config import load_config
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
+from pipeline.common.text import for_terminal
 
 EXIT_PROBLEMS = 3
 
-VERIFY_HELP = """\
+VERIFY_HELP = N_("""\
 Prove that nothing in an archive was removed, edited, reordered or slipped in.
 
 Every run that writes to the archive leaves a manifest in ARCHIVE/manifests/ listing the originals
@@ -45,27 +46,27 @@ e-mail) as an outside witness of the archive's state.
 
 Exit codes: 0 no problem, 3 problems found (listed), 1 the audit could not run (archive busy,
 not an archive, not writable), 2 usage error.
-"""
+""")
 
-KEYGEN_HELP = """\
+KEYGEN_HELP = N_("""\
 Make an Ed25519 key pair for signing manifests: KEYFILE (private, mode 0600) and KEYFILE.pub.
 Then set [integrity] signing_key = "KEYFILE" in the configuration used for ingest, and keep a
 copy of KEYFILE.pub away from the archive: `fieldrec verify --key KEYFILE.pub` checks that every
 signed manifest was signed with it. Never overwrites an existing file.
-"""
+""")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="fixity audit: re-hash objects, check the manifest chain",
-                       description=VERIFY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help="archive folder to audit")
+    p = sub.add_parser("verify", help=_("fixity audit: re-hash objects, check the manifest chain"),
+                       description=_(VERIFY_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archive", required=True, type=Path, metavar="DIR", help=_("archive folder to audit"))
     p.add_argument("--sample", type=float, default=100.0, metavar="PCT",
-                   help="re-hash a random PCT percent of the objects (default 100: all)")
+                   help=_("re-hash a random PCT percent of the objects (default 100: all)"))
     p.add_argument("--since", metavar="RUN",
-                   help="re-hash only what runs from RUN on added (a run id, or a manifest number like 000012)")
+                   help=_("re-hash only what runs from RUN on added (a run id, or a manifest number like 000012)"))
     p.add_argument("--key", metavar="PUBFILE",
-                   help="trusted public key for signatures (default: [integrity] verify_key or signing_key)")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the --sample draw, to repeat an audit")
+                   help=_("trusted public key for signatures (default: [integrity] verify_key or signing_key)"))
+    p.add_argument("--seed", type=int, metavar="N", help=_("seed of the --sample draw, to repeat an audit"))
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help=_("a witness file (kept outside the archive) to hold the chain against, besides the "
                           "archive's [integrity] witness_paths (repeatable)"))
@@ -74,13 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "chain must still contain that manifest"))
     add_ray(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                   help="table: summary and problem list; csv: one line per problem; json: the whole report")
+                   help=_("table: summary and problem list; csv: one line per problem; json: the whole report"))
     p.set_defaults(handler=run_verify)
 
-    k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing manifests", description=KEYGEN_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    k = sub.add_parser("keygen", help=_("make an Ed25519 key pair for signing manifests"),
+                       description=_(KEYGEN_HELP), formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("--out", required=True, type=Path, metavar="KEYFILE",
-                   help="private key file to create (the public key goes to KEYFILE.pub)")
+                   help=_("private key file to create (the public key goes to KEYFILE.pub)"))
     k.set_defaults(handler=run_keygen)
 
 
@@ -99,9 +100,9 @@ def run_verify(args: argparse.Namespace) -> int:
             raise
         config = load_config()          # the archive's settings file is unreadable: a finding, not a stop
     if not args.archive.is_dir():
-        raise UsageError(f"archive folder not found: {args.archive}")
+        raise UsageError(_("archive folder not found: {path}").format(path=for_terminal(args.archive)))
     if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+        raise UsageError(_("--workers must be at least 1"))
     address = ray_address(args)
     try:
         with contextlib.redirect_stdout(sys.stderr):     # stdout: the report alone
@@ -113,9 +114,9 @@ def run_verify(args: argparse.Namespace) -> int:
     except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
-        hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"
-        raise RunError(f"the audit's results could not be written: {exc.strerror} ({exc.filename}); "
-                       f"{hint}, then run verify again") from None
+        hint = _("free space on the archive's disk") if exc.errno == errno.ENOSPC else _("make the archive writable")
+        raise RunError(_("the audit's results could not be written: {why} ({path}); {hint}, then run verify "
+                         "again").format(why=exc.strerror, path=exc.filename, hint=hint)) from None
     if args.format == "json":
         json.dump(report.to_dict(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -138,13 +139,14 @@ def run_keygen(args: argparse.Namespace) -> int:
     public = Path(f"{args.out}.pub")
     existing = [str(p) for p in (args.out, public) if p.exists()]
     if existing:
-        raise UsageError(f"will not overwrite {', '.join(existing)}: choose another --out")
+        raise UsageError(_("will not overwrite {paths}: choose another --out").format(paths=", ".join(existing)))
     try:
         key_hex = signing.generate(args.out, public)
     except OSError as exc:
-        raise RunError(f"cannot write {exc.filename}: {exc.strerror}") from None
-    print(f"private key  {args.out}  (keep it secret; mode 0600)\n"
-          f"public key   {public}  (Ed25519 {key_hex})\n\n"
-          f"To sign every run's manifest, put in the configuration:\n"
-          f"  [integrity]\n  signing_key = \"{args.out.resolve()}\"")
+        raise RunError(_("cannot write {path}: {why}").format(path=exc.filename, why=exc.strerror)) from None
+    print(_("private key  {private}  (keep it secret; mode 0600)\n"
+            "public key   {public}  (Ed25519 {key})\n\n"
+            "To sign every run's manifest, put in the configuration:\n"
+            "  [integrity]\n  signing_key = \"{path}\"").format(private=args.out, public=public, key=key_hex,
+                                                                path=args.out.resolve()))
     return 0

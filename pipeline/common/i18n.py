@@ -1,10 +1,17 @@
 """The translation seam: every user-facing message goes through ``_`` (gettext catalogs kept with Babel).
 
 Catalogs are the ``.po`` files under ``pipeline/locale/<lang>/LC_MESSAGES/fieldrec.po``, read at
-start-up (no compiled ``.mo`` to keep in step). The language is chosen once per process by
-``use_language``: ``--lang``, else the archive's setting, else ``LC_ALL``/``LC_MESSAGES``/``LANG``;
-English (the messages as written) when none names a language we have. Machine-read output (CSV and
-JSON column names, catalog columns, BagIt tags, exit codes) is never translated.
+start-up (no compiled ``.mo`` to keep in step); ``make messages`` extracts the messages from the code
+(``babel.cfg``) and merges them into the catalogs. The language is chosen once per process by
+``use_language``: ``--lang``, else the archive's setting (``site.language``), else
+``LC_ALL``/``LC_MESSAGES``/``LANG``; English (the messages as written) when none names a language we
+have. Machine-read output (CSV and JSON column names, catalog columns, BagIt tags, exit codes) is
+never translated.
+
+Text defined at import time (a module's help text, a table of labels) is marked with ``N_`` and
+translated where it is used (``_(HELP)``): modules are imported before the language is chosen. Words
+that mean something else in another place (a column heading, a value of an enumerated column) are
+looked up with a context: ``pgettext("column", "device_id")``.
 """
 
 from __future__ import annotations
@@ -29,16 +36,20 @@ class _PoTranslations(_gettext.NullTranslations):
         self._messages = {}
         for message in catalog:
             if message.id and message.string and not message.fuzzy:
-                self._messages[message.id if isinstance(message.id, str) else message.id[0]] = message
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                self._messages[(message.context, msgid)] = message
 
     def gettext(self, message: str) -> str:
-        found = self._messages.get(message)
+        return self.pgettext(None, message)
+
+    def pgettext(self, context: str | None, message: str) -> str:
+        found = self._messages.get((context, message))
         if found is None:
             return message
         return found.string if isinstance(found.string, str) else found.string[0]
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        found = self._messages.get(singular)
+        found = self._messages.get((None, singular))
         if found is None or isinstance(found.string, str):
             return singular if n == 1 else plural
         index = self._catalog.plural_func(n) if len(found.string) > 1 else 0
@@ -108,3 +119,18 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations.ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in ``context`` (``column``, ``value``...): the same English word may be two Chinese ones."""
+    return _translations.pgettext(context, message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it now (it is translated where it is shown)."""
+    return message
+
+
+def NP_(context: str, message: str) -> str:
+    """``N_`` with a context: translated later with ``pgettext(context, message)``."""
+    return message

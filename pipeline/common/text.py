@@ -14,6 +14,8 @@ import argparse
 import re
 import unicodedata
 
+from pipeline.common.i18n import N_, _
+
 IDENTIFIER_MAX = 128
 NAME_MAX = 200
 TEXT_MAX = 10_000
@@ -33,29 +35,32 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def identifier(value: str, *, what: str = "identifier", max_len: int = IDENTIFIER_MAX) -> str:
-    """A value that names something: non-empty, at most ``max_len`` characters, no control characters."""
+def identifier(value: str, *, what: str = N_("identifier"), max_len: int = IDENTIFIER_MAX) -> str:
+    """A value that names something: non-empty, at most ``max_len`` characters, no control characters.
+    ``what`` names it in messages (marked with ``N_`` where it is given, translated here)."""
     value = unicodedata.normalize("NFC", value.strip())
     if not value:
-        raise TextProblem(f"the {what} is empty")
+        raise TextProblem(_("the {what} is empty").format(what=_(what)))
     if len(value) > max_len:
-        raise TextProblem(f"the {what} is {len(value)} characters long; at most {max_len} are allowed")
+        raise TextProblem(_("the {what} is {n} characters long; at most {max} are allowed").format(
+            what=_(what), n=len(value), max=max_len))
     if bad := _CONTROL.search(value):
-        raise TextProblem(f"the {what} contains the control character {_escape(bad.group())}; "
-                          "type it without control characters or line breaks")
+        raise TextProblem(_("the {what} contains the control character {char}; type it without control "
+                            "characters or line breaks").format(what=_(what), char=_escape(bad.group())))
     return value
 
 
 def person(value: str) -> str:
     """Who did something (``--by``): a non-empty name of at most ``NAME_MAX`` characters."""
-    return identifier(value, what="name of who does this", max_len=NAME_MAX)
+    return identifier(value, what=N_("name of who does this"), max_len=NAME_MAX)
 
 
 def free_text(value: str, *, max_len: int = TEXT_MAX) -> str:
     """A reason, note or title: bounded; line breaks and tabs kept, other control characters escaped."""
     value = unicodedata.normalize("NFC", value.strip())
     if len(value) > max_len:
-        raise TextProblem(f"the text is {len(value)} characters long; at most {max_len} are allowed")
+        raise TextProblem(_("the text is {n} characters long; at most {max} are allowed").format(
+            n=len(value), max=max_len))
     return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else _escape(m.group()), value)
 
 
@@ -91,3 +96,32 @@ def display_width(value: str) -> int:
 def pad(value: str, width: int) -> str:
     """``value`` left-aligned in ``width`` terminal columns (``str.ljust`` counts characters, not columns)."""
     return value + " " * max(0, width - display_width(value))
+
+
+# A wide character (Chinese) may end a line anywhere, but punctuation that closes stays with what it
+# closes: a line never starts with ，。、；：）」 or their like.
+_WIDE = r"\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+_CLOSING = r"，。、；：！？）」』】》〉,.;:!?)\]"
+_UNITS = re.compile(rf"\s+|[{_WIDE}][{_CLOSING}]*|[^\s{_WIDE}]+")
+
+
+def has_wide(value: str) -> bool:
+    """Whether ``value`` holds a character a terminal shows two columns wide."""
+    return re.search(f"[{_WIDE}]", value) is not None
+
+
+def wrap(value: str, width: int) -> list[str]:
+    """``value`` in lines of at most ``width`` terminal columns: words kept whole, a line broken
+    between any two Chinese characters (``textwrap`` counts characters and breaks only at spaces)."""
+    lines, line = [], ""
+    for unit in _UNITS.findall(" ".join(value.split())):
+        if unit.isspace():
+            line += " " if line else ""
+        elif not line or display_width(line + unit) <= width:
+            line += unit
+        else:
+            lines.append(line.rstrip())
+            line = unit
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines

@@ -23,6 +23,7 @@ from pipeline.archive.bagit import Bag, BagMismatch
 from pipeline.archive.publish import publish
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import _
 from pipeline.common.times import Zones, iso, local_day, show, zone_label
 from pipeline.rules.clocks import placed_start
 
@@ -62,8 +63,8 @@ def stage_disc(archive: Path, plan: dict, disc: dict, out: Path, recordings: dic
         expected = f["sha256"] if f["role"] == "original" else None
         digest = _copy(bag, Path(archive) / f["source"], f["disc_path"], expected, label)
         if digest.size != f["size"]:
-            raise StageError(f"{f['source']}: read {digest.size} bytes, the plan says {f['size']}; "
-                             "make a new plan")
+            raise StageError(_("{path}: read {size} bytes, the plan says {planned}; make a new plan").format(
+                path=f["source"], size=digest.size, planned=f["size"]))
         staged.files += 1
         staged.bytes += digest.size
         staged.rows.append({"label": label, "sha256": f["sha256"], "role": f["role"],
@@ -84,14 +85,15 @@ def _copy(bag: Bag, src: Path, disc_path: str, expected: str | None, label: str)
     try:
         return bag.add_payload(src, disc_path.removeprefix("data/"), expected)
     except BagMismatch as exc:
-        raise StageError(f"{src} in the archive no longer has SHA-256 {exc.expected} "
-                         f"(read {exc.actual}): the original is damaged; nothing was staged "
-                         f"for {label}. Restore the object from a replica, then stage again.") from None
+        raise StageError(_("{path} in the archive no longer has SHA-256 {expected} (read {actual}): the original is "
+                           "damaged; nothing was staged for {label}. Restore the object from a replica, then stage "
+                           "again.").format(path=src, expected=exc.expected, actual=exc.actual, label=label)) from None
     except FileNotFoundError as exc:
-        raise StageError(f"{exc.filename} is missing (the archive lacks a planned file); "
-                         "make a new plan") from None
+        raise StageError(_("{path} is missing (the archive lacks a planned file); make a new plan").format(
+            path=exc.filename)) from None
     except OSError as exc:
-        raise StageError(f"cannot copy {src} into {bag.root}: {exc.strerror}") from None
+        raise StageError(_("cannot copy {path} into {folder}: {why}").format(path=src, folder=bag.root,
+                                                                            why=exc.strerror)) from None
 
 
 def _export_catalog(bag: Bag, originals: list[dict], recordings: dict[str, dict]) -> None:
@@ -106,41 +108,52 @@ def _export_catalog(bag: Bag, originals: list[dict], recordings: dict[str, dict]
 
 
 def _bag_info(plan: dict, disc: dict, now: datetime, zone) -> list[tuple[str, str]]:
+    """bag-info.txt: the tag names (and the values programs read: dates, identifiers, Bag-Count's
+    "N of T") as RFC 8493 has them; the descriptions people read in the site's language."""
     lines = [
-        ("Source-Organization", "fieldrec archive"),
+        ("Source-Organization", _("fieldrec archive")),
         ("Bag-Software-Agent", f"fieldrec {pipeline.__version__}"),
         ("Bagging-Date", local_day(now, zone).isoformat()),
         ("Bagging-Time", iso(now, zone)),
         ("External-Identifier", disc["label"]),
-        ("Bag-Group-Identifier", f"fieldrec disc set {plan['set_id']}"),
-        ("Bag-Count", f"{disc['index']} of {disc['count']}"),
+        ("Bag-Group-Identifier", f"fieldrec disc set {plan['set_id']}"),       # untranslated: an identifier
+        ("Bag-Count", f"{disc['index']} of {disc['count']}"),                  # untranslated: RFC 8493's form
         ("Bag-Size", human_bytes(sum(f["size"] for f in disc["files"]))),
         ("Disc-Media", plan["media"]),
     ]
     lines += [("Case-ID", case) for case in disc["case_ids"]]
     lines.append(("Internal-Sender-Description",
-                  "Original body-worn camera recordings, byte-identical to the archive's copies"))
+                  _("Original body-worn camera recordings, byte-identical to the archive's copies")))
     return lines
 
 
 def _readme(plan: dict, disc: dict, staged: Staged, originals: list[dict], recordings: dict[str, dict],
             now: datetime, zones: Zones) -> str:
-    devices = sorted({f["device_id"] or "unknown" for f in originals})
+    devices = sorted({f["device_id"] or _("unknown") for f in originals})
     site = zones.site_zone
     starts = [placed_start(recordings[f["sha256"]], zones.device(f["device_id"])[0]) for f in originals
               if f["sha256"] in recordings]
     times = sorted(t for t in starts if t is not None)
-    span = f"{show(times[0], site)} to {show(times[-1], site)} ({zone_label(site)} time)" if times else "unknown"
-    cases = ", ".join(disc["case_ids"]) or "none recorded (selected by hand)"
-    return f"""\
-DISC {disc['label']} - disc {disc['index']} of {disc['count']} of set {plan['set_id']}
-Written {show(now, site)} by fieldrec {pipeline.__version__}.
+    span = (_("{first} to {last} ({zone} time)").format(first=show(times[0], site), last=show(times[-1], site),
+                                                       zone=zone_label(site)) if times else _("unknown"))
+    cases = ", ".join(disc["case_ids"]) or _("none recorded (selected by hand)")
+    return _readme_template().format(label=disc["label"], index=disc["index"], count=disc["count"], set_id=plan["set_id"],
+                         written=show(now, site), version=pipeline.__version__, cases=cases, files=staged.files,
+                         size=human_bytes(staged.bytes), n_devices=len(devices), devices=", ".join(devices[:20]),
+                         span=span)
+
+
+def _readme_template() -> str:
+    """README.txt of a disc, in the site's language: a disc is read years later, by whoever finds it."""
+    return _("""\
+DISC {label} - disc {index} of {count} of set {set_id}
+Written {written} by fieldrec {version}.
 
 WHAT THIS IS
 Original recordings from body-worn cameras (video, audio, photos), kept as evidence.
 Every file under data/ is a byte-for-byte copy of what the recording device produced.
 Cases: {cases}
-Files: {staged.files} ({human_bytes(staged.bytes)}) from {len(devices)} device(s): {', '.join(devices[:20])}
+Files: {files} ({size}) from {n_devices} device(s): {devices}
 Recorded: {span}
 
 WHERE THINGS ARE
@@ -158,4 +171,4 @@ or any BagIt validator (e.g. `bagit.py --validate .`). Every line must say OK.
 HOW TO PLAY THE RECORDINGS
 Most are MP4/MOV (H.264 or H.265 video, AAC audio): VLC or ffmpeg/ffplay play them.
 Never edit the files here; copy them first.
-"""
+""")

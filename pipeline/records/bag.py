@@ -2,9 +2,10 @@
 
 One writer for `fieldrec export` and for exports made in the review service: both give the same
 bag (``pipeline.archive.bagit``: ``data/<file>``, ``manifest-sha256.txt``, ``bagit.txt``,
-``bag-info.txt``) and the same ``access_log`` rows; the caller decides where the rows go. The
-written statements explaining the recordings' interruptions go with them, under
-``data/statements/<statement id>_<file name>``.
+``bag-info.txt``, and a ``README.txt`` in the site's language) and the same ``access_log`` rows; the
+caller decides where the rows go. The written statements explaining the recordings' interruptions
+go with them, under ``data/statements/<statement id>_<file name>``. File names keep their letters
+in any script (张三_0001.MP4 stays so); only what could not be a file name is replaced.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from catalog.store import Catalog
 from pipeline.archive.bagit import Bag, BagMismatch
 from pipeline.common.clock import new_id
+from pipeline.common.i18n import _
 from pipeline.records import statements
-from pipeline.common.times import Zones, iso, local_day
+from pipeline.common.times import Zones, iso, local_day, show
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+UNSAFE = re.compile(r"[^\w.-]+")         # \w: letters and digits of every script, and "_"
 
 
 class ObjectChanged(Exception):
@@ -43,7 +45,9 @@ def file_names(rows: list[dict]) -> list[str]:
     """Readable, unique names under data/: the original file name, prefixed by the hash if needed."""
     names, used = [], set()
     for r in rows:
-        base = SAFE.sub("_", r["source_name"] or "") or r["sha256"]
+        base = UNSAFE.sub("_", r["source_name"] or "")
+        if not base.strip("."):              # "", "." and ".." name no file
+            base = r["sha256"]
         name = base if base not in used else f"{r['sha256'][:12]}_{base}"
         used.add(name)
         names.append(name)
@@ -64,9 +68,9 @@ def write_bag(archive: Path, rows: list[dict], dest: Path, export: Export, chunk
             try:
                 digest = bag.add_payload(archive / r["archive_path"], name, r["sha256"])
             except BagMismatch as exc:
-                raise ObjectChanged(f"{r['sha256'][:12]} {r['source_name']}: the archived object no longer matches "
-                                    f"its SHA-256 (read {exc.actual[:12]}); it was not exported. "
-                                    "Run `fieldrec verify` and report this") from None
+                raise ObjectChanged(_("{sha} {name}: the archived object no longer matches its SHA-256 (read "
+                                      "{actual}); it was not exported. Run `fieldrec verify` and report this").format(
+                    sha=r["sha256"][:12], name=r["source_name"], actual=exc.actual[:12])) from None
             copied.append(_logged(export, r["sha256"], digest.size, dest / "data" / name, "original"))
         for s in statements.for_recordings(Catalog(archive), {r["sha256"] for r in rows}):
             name = f"statements/{s['statement_id']}_{s['file_name']}"
@@ -76,11 +80,12 @@ def write_bag(archive: Path, rows: list[dict], dest: Path, export: Export, chunk
                 else:                                   # written before statements became objects
                     digest = bag.add_bytes(s["content"] or b"", name, s["sha256"])
             except BagMismatch as exc:
-                raise ObjectChanged(f"statement {s['statement_id']}: the archived statement no longer matches its "
-                                    f"SHA-256 (read {exc.actual[:12]}); it was not exported. Run `fieldrec verify` "
-                                    "and report this") from None
+                raise ObjectChanged(_("statement {id}: the archived statement no longer matches its SHA-256 (read "
+                                      "{actual}); it was not exported. Run `fieldrec verify` and report this").format(
+                    id=s["statement_id"], actual=exc.actual[:12])) from None
             copied.append(_logged(export, s["sha256"], digest.size, dest / "data" / name, "statement"))
     finally:
+        bag.add_tag_file("README.txt", _readme(export, copied))
         bag.close(_info(export), tagmanifest=False)
 
 
@@ -92,9 +97,33 @@ def _logged(export: Export, sha256: str, size: int, destination: Path, content: 
             "content": content, "client": export.client}
 
 
+def _readme(export: Export, copied: list[dict]) -> str:
+    """README.txt of an export, in the site's language: who may have it, and how to check it."""
+    zone = export.zone or Zones().site_zone
+    originals = sum(1 for c in copied if c["content"] == "original")
+    return _("""\
+EXPORT under approval {approval}
+Made {at} for {by} by fieldrec.
+Reason: {reason}
+
+WHAT THIS IS
+Copies of original recordings from body-worn cameras, taken out of the evidence archive under the
+approved request named above; each copy was recorded in the archive's access log. Every file under
+data/ is a byte-for-byte copy of the archived original ({originals} recording(s)); the written
+statements explaining interruptions of recording are under data/statements/.
+
+HOW TO CHECK NOTHING HAS CHANGED
+In this folder run:   sha256sum -c manifest-sha256.txt     (Linux, macOS: shasum -a 256 -c)
+Every line must say OK. bag-info.txt and bagit.txt make this folder a BagIt bag (RFC 8493).
+
+Never edit the files here; copy them first.
+""").format(approval=export.approval_ref, at=show(export.at, zone), by=export.by,
+            reason=" ".join((export.reason or "-").split()), originals=originals)
+
+
 def _info(export: Export) -> list[tuple[str, str]]:
     zone = export.zone or Zones().site_zone
-    info = [("Source-Organization", "fieldrec export"), ("Bagging-Date", local_day(export.at, zone).isoformat()),
+    info = [("Source-Organization", _("fieldrec export")), ("Bagging-Date", local_day(export.at, zone).isoformat()),
             ("Export-Time", iso(export.at, zone)), ("Approval-Reference", export.approval_ref),
             ("Exported-By", export.by)]
     if export.reason:

@@ -28,6 +28,7 @@ from pipeline.rules import gap_events
 from pipeline.config import Config, ReportConfig
 from pipeline.native.rescale import ImageError, shrink_still
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import _
 from pipeline.common.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -256,13 +257,13 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
 
     videos = [r.sha256 for r in recordings if r.kind in ("video", "photo")]
     if read_table(archive, "thumbnails", ["sha256"]) is None:
-        notes.append("No thumbnails in this archive yet (the thumbnails stage has not run).")
+        notes.append(_("No thumbnails in this archive yet (the thumbnails stage has not run)."))
     thumbs, bad = load_thumbs(archive, videos, cfg)
     if bad:
-        notes.append(f"{bad} stored thumbnail(s) could not be decoded and are not shown.")
+        notes.append(_("{n} stored thumbnail(s) could not be decoded and are not shown.").format(n=bad))
 
     if read_table(archive, "gaps", ["gap_id"]) is None and recordings:
-        notes.append("No gaps recorded in this archive (none found, or ingested before gap detection).")
+        notes.append(_("No gaps recorded in this archive (none found, or ingested before gap detection)."))
     gaps = current_gaps(archive, since=since, devices=devices, zones=zones, config=config)
     shown = {r.sha256 for r in recordings}
     conflicts = [{"sha256": c.sha256, "fields": c.fields,

@@ -13,7 +13,8 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _, html_lang, ngettext, pgettext
+from pipeline.common.text import display_width
 from pipeline.common.times import as_utc, offset_label, zone_label
 from pipeline.common.units import human_bytes
 from pipeline.config import Config
@@ -30,8 +31,8 @@ TICK_LABEL_MARGIN = 25       # tick labels closer to an edge than this would be 
 CHAR_W = 5.6                 # average width of a character of a 10 px label
 LANE_OVERLAP_S = 2.0         # overlaps this short (segment rounding) stay in one lane; the gaps stage reports longer ones
 OPEN_DETAILS_UP_TO = 300      # recordings per device shown expanded; more start collapsed
-KIND_LABEL = {"within_file": "within file", "between_files": "between files", "overlap": "overlap",
-              "clock": "clock", "damaged_tail": "damaged tail"}
+KIND_LABEL = {"within_file": N_("within file"), "between_files": N_("between files"), "overlap": N_("overlap"),
+              "clock": N_("clock"), "damaged_tail": N_("damaged tail")}
 
 
 def esc(value) -> str:
@@ -54,13 +55,15 @@ def fmt_duration(seconds: float | None) -> str:
         return "—"
     seconds = float(seconds)
     if abs(seconds) < 60:
-        return f"{seconds:.1f} s" if abs(seconds) < 10 and seconds != int(seconds) else f"{seconds:.0f} s"
+        return _("{s} s").format(s=f"{seconds:.1f}" if abs(seconds) < 10 and seconds != int(seconds)
+                                 else f"{seconds:.0f}")
     if abs(seconds) < 3600:
         minutes, rest = int(seconds // 60), int(round(seconds % 60))
-        return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
+        return (_("{m} min {s} s").format(m=minutes, s=f"{rest:02d}") if rest
+                else _("{m} min").format(m=minutes))
     if abs(seconds) < 172800:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-    return f"{seconds / 86400:.1f} days"
+        return _("{h} h {m} min").format(h=int(seconds // 3600), m=f"{int(seconds % 3600 // 60):02d}")
+    return _("{d} days").format(d=f"{seconds / 86400:.1f}")
 
 
 # -- the time axis (the script's layout() does the same when zooming) -------------------------------
@@ -91,8 +94,9 @@ class Scale:
 
 
 def label_x(x: float, text: str) -> float:
-    """Centre of a gap's label, kept far enough from the edges to be read whole."""
-    half = len(text) * CHAR_W / 2 + 2
+    """Centre of a gap's label, kept far enough from the edges to be read whole (a Chinese
+    character is two characters wide)."""
+    half = display_width(text) * CHAR_W / 2 + 2
     return min(max(x, half), W - half)
 
 
@@ -103,7 +107,7 @@ def readable_labels(labels: list[tuple[float, str]]) -> list[bool]:
     right = float("-inf")
     for i in order:
         x, text = labels[i]
-        half = len(text) * CHAR_W / 2
+        half = display_width(text) * CHAR_W / 2
         if x - half >= right + 6:
             shown[i] = True
             right = x + half
@@ -132,10 +136,21 @@ def _tip(*lines) -> str:
 
 
 def recording_tip(rec: Recording) -> str:
-    late = f"late upload: ingested {fmt_duration(rec.late_by_s)} after it ended" if rec.late_by_s else ""
-    return _tip(rec.source_name, f"{rec.status} · device {rec.device_id or '?'} · officer {rec.officer_id or '?'}",
+    late = (_("late upload: ingested {after} after it ended").format(after=fmt_duration(rec.late_by_s))
+            if rec.late_by_s else "")
+    return _tip(rec.source_name, _("{status} · device {device} · officer {officer}").format(
+                    status=status_name(rec.status), device=rec.device_id or "?", officer=rec.officer_id or "?"),
                 f"{fmt_time(rec.start)} → {fmt_time(rec.end)} ({fmt_duration(rec.duration_s)})",
                 rec.error_message or "", late, f"sha256 {rec.sha256}")
+
+
+def status_name(status: str) -> str:
+    """ok, damaged, unreadable in the page's language."""
+    return pgettext("value", status)
+
+
+def kind_name(kind: str) -> str:
+    return _(KIND_LABEL[kind]) if kind in KIND_LABEL else kind
 
 
 def gap_state(gap: Gap) -> str:
@@ -147,14 +162,16 @@ def gap_state(gap: Gap) -> str:
 
 def explanation_text(gap: Gap) -> str:
     if gap.explanation == "unexplained":
-        return "UNEXPLAINED" if gap.needs_explanation else f"no explanation needed: {gap.need_reason}"
-    who = f" (by {gap.explained_by}" + (f", approved by {gap.approved_by})" if gap.approved_by else ")")
-    return f"{gap.explanation}: {gap.explanation_reason}{who}"
+        return (_("UNEXPLAINED") if gap.needs_explanation
+                else _("no explanation needed: {why}").format(why=gap.need_reason))
+    who = (_("by {by}, approved by {approver}").format(by=gap.explained_by, approver=gap.approved_by)
+           if gap.approved_by else _("by {by}").format(by=gap.explained_by))
+    return f"{pgettext('value', gap.explanation)}: {gap.explanation_reason} ({who})"
 
 
 def gap_tip(gap: Gap, by_sha: dict[str, Recording]) -> str:
     names = [by_sha[s].source_name for s in (gap.before_sha256, gap.sha256, gap.after_sha256) if s in by_sha]
-    return _tip(f"gap {gap.gap_id}", f"{KIND_LABEL.get(gap.kind, gap.kind)} · {fmt_duration(gap.duration_s)}"
+    return _tip(_("gap {id}").format(id=gap.gap_id), f"{kind_name(gap.kind)} · {fmt_duration(gap.duration_s)}"
                 + (f" · {gap.reason}" if gap.reason else ""),
                 f"{fmt_time(gap.start)} → {fmt_time(gap.end)}", gap.detail or "", " / ".join(names),
                 explanation_text(gap))
@@ -169,7 +186,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
     height = AXIS_H + band_h + LABEL_H
     top = AXIS_H
     parts = [f'<svg class="timeline" viewBox="0 0 {W} {height}" data-device="{esc(device)}" '
-             f'role="img" aria-label="timeline of device {esc(device)}">',
+             f'role="img" aria-label="{esc(_("timeline of device {device}").format(device=device))}">',
              '<g class="axis">']
     for x, label in scale.ticks():
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{height}"/>')
@@ -186,7 +203,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         parts.append(f'<rect class="gap {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" data-e="{e}" '
                      f'data-min="3" x="{x:.2f}" y="{top - 2}" width="{w:.2f}" height="{band_h + 2}">'
                      f"{gap_tip(gap, by_sha)}</rect>")
-        kind = KIND_LABEL.get(gap.kind, gap.kind)
+        kind = kind_name(gap.kind)
         text = f"{fmt_duration(gap.duration_s)} · {kind}" if gap.duration_s is not None else kind
         labels.append((label_x(scale.x((s + e) / 2), text), s, e, state, text))
     shown = readable_labels([(x, text) for x, *_, text in labels])
@@ -209,7 +226,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
             continue
         s = epoch(gap.start)
         state = gap_state(gap)
-        label = "clock" if gap.kind == "clock" else "!"
+        label = kind_name("clock") if gap.kind == "clock" else "!"
         parts.append(f'<g class="mark {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" '
                      f'transform="translate({scale.x(s):.2f},0)">{gap_tip(gap, by_sha)}'
                      f'<path d="M-6 {top - 9} L6 {top - 9} L0 {top - 1} Z"/>'
@@ -231,35 +248,38 @@ def summary_section(data: ReportData) -> str:
     clock = [g for g in data.gaps if g.kind == "clock"]
     times = [t for r in recs if not r.clock_problem for t in (r.start, r.end) if t]
     rows = "".join(
-        f'<tr class="st-{esc(s)}"><th><span class="swatch st-{esc(s)}"></span>{esc(s)}</th><td>{files[s]}</td>'
-        f"<td>{secs[s] / 3600:.2f}</td><td>{esc(human_bytes(size[s]))}</td></tr>"
+        f'<tr class="st-{esc(s)}"><th><span class="swatch st-{esc(s)}"></span>{esc(status_name(s))}</th>'
+        f"<td>{files[s]}</td><td>{secs[s] / 3600:.2f}</td><td>{esc(human_bytes(size[s]))}</td></tr>"
         for s in sorted(files, key=lambda s: ("ok", "damaged", "unreadable", s).index(s) if s in ("ok", "damaged", "unreadable") else 9))
-    rows += (f"<tr class='total'><th>all</th><td>{len(recs)}</td><td>{sum(secs.values()) / 3600:.2f}</td>"
-             f"<td>{esc(human_bytes(sum(size.values())))}</td></tr>")
+    rows += (f"<tr class='total'><th>{esc(_('all'))}</th><td>{len(recs)}</td>"
+             f"<td>{sum(secs.values()) / 3600:.2f}</td><td>{esc(human_bytes(sum(size.values())))}</td></tr>")
+    # (label, count, an alert when not zero)
     cards = [
-        ("devices", len({r.device_id for r in recs if r.device_id})),
-        ("officers", len({r.officer_id for r in recs if r.officer_id})),
-        ("late uploads", len(late)),
-        ("unexplained gaps", len(unexplained)),
-        ("gaps (all)", len(data.gaps)),
-        ("pauses between sessions", sum(not g.needs_explanation for g in data.gaps)),
-        ("clock anomalies", len(clock)),
-        ("ingest runs", len(data.runs)),
+        (_("devices"), len({r.device_id for r in recs if r.device_id}), False),
+        (_("officers"), len({r.officer_id for r in recs if r.officer_id}), False),
+        (_("late uploads"), len(late), True),
+        (_("unexplained gaps"), len(unexplained), True),
+        (_("gaps (all)"), len(data.gaps), False),
+        (_("pauses between sessions"), sum(not g.needs_explanation for g in data.gaps), False),
+        (_("clock anomalies"), len(clock), False),
+        (_("ingest runs"), len(data.runs), False),
     ]
     if data.unreadable_sources:
-        cards.append(("sources not readable at all", len(data.unreadable_sources)))
+        cards.append((_("sources not readable at all"), len(data.unreadable_sources), False))
     if data.unattributed:
-        cards.append(("unattributed recordings", len(data.unattributed)))
+        cards.append((_("unattributed recordings"), len(data.unattributed), True))
     if data.conflicts:
-        cards.append(("names that disagree", len(data.conflicts)))
-    alerts = ("unexplained gaps", "late uploads", "unattributed recordings", "names that disagree")
-    card_html = "".join(f'<div class="card{" alert" if label in alerts and n else ""}">'
-                        f'<b>{n}</b><span>{esc(label)}</span></div>' for label, n in cards)
-    span = f"{fmt_time(min(times))} → {fmt_time(max(times))}" if times else "no timed recordings"
-    return (f'<section id="summary"><h2>Run summary</h2><div class="cards">{card_html}</div>'
-            f'<table class="status"><thead><tr><th>status</th><th>files</th><th>hours</th><th>bytes</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table><p class='muted'>Time covered (site time): {esc(span)}. "
-            f"Late upload: ingested more than {data.late_after_hours:g} h after the recording ended (compliance.late_after_hours).</p></section>")
+        cards.append((_("names that disagree"), len(data.conflicts), True))
+    card_html = "".join(f'<div class="card{" alert" if alert and n else ""}">'
+                        f'<b>{n}</b><span>{esc(label)}</span></div>' for label, n, alert in cards)
+    span = f"{fmt_time(min(times))} → {fmt_time(max(times))}" if times else _("no timed recordings")
+    head = "".join(f"<th>{esc(h)}</th>" for h in (_("status"), _("files"), _("hours"), _("bytes")))
+    covered = _("Time covered (site time): {span}.").format(span=span)
+    late_rule = _("Late upload: ingested more than {hours} h after the recording ended "
+                  "(compliance.late_after_hours).").format(hours=f"{data.late_after_hours:g}")
+    return (f'<section id="summary"><h2>{esc(_("Run summary"))}</h2><div class="cards">{card_html}</div>'
+            f'<table class="status"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table><p class='muted'>{esc(covered)} {esc(late_rule)}</p></section>")
 
 
 def timeline_section(data: ReportData) -> str:
@@ -271,18 +291,20 @@ def timeline_section(data: ReportData) -> str:
     points = [epoch(t) for r in timed for t in (r.start, r.end) if t]
     points += [epoch(t) for g in data.gaps for t in (g.start, g.end) if t and g.sha256 not in apart_sha]
     if not points:
-        return '<section id="timelines"><h2>Timelines</h2><p class="muted">No recording has a time.</p></section>'
+        return (f'<section id="timelines"><h2>{esc(_("Timelines"))}</h2>'
+                f'<p class="muted">{esc(_("No recording has a time."))}</p></section>')
     t0, t1 = min(points), max(points)
     pad = max((t1 - t0) * 0.02, 5)
     scale = Scale(t0 - pad, t1 + pad)
+    unknown = _("(unknown device)")
     by_device: dict[str, list[Recording]] = defaultdict(list)
     for r in data.recordings:
         if r.sha256 not in apart_sha:
-            by_device[r.device_id or "(unknown device)"].append(r)
+            by_device[r.device_id or unknown].append(r)
     gaps_by_device: dict[str, list[Gap]] = defaultdict(list)
     for g in data.gaps:
         if g.sha256 not in apart_sha or g.kind != "clock":
-            gaps_by_device[g.device_id or "(unknown device)"].append(g)
+            gaps_by_device[g.device_id or unknown].append(g)
     by_sha = data.by_sha
     rows = []
     untimed_elsewhere = 0
@@ -296,30 +318,38 @@ def timeline_section(data: ReportData) -> str:
         callouts = []
         for g in gaps:
             if g.kind == "clock":
-                what = (g.detail or g.reason or "clock anomaly").split(": ", 1)[-1]
-                callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ clock: {esc(what)}</span>')
+                what = (g.detail or g.reason or _("clock anomaly")).split(": ", 1)[-1]
+                callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ '
+                                f'{esc(_("clock: {what}").format(what=what))}</span>')
         n_unexpl = sum(1 for g in gaps if g.waiting)
+        about = _("officer {officers} · {n} recording(s)").format(officers=", ".join(officers) or "?", n=len(recs))
+        if untimed:
+            about += " · " + _("{n} without time").format(n=untimed)
+        bad = (f' · <b class=bad>{esc(_("{n} unexplained gap(s)").format(n=n_unexpl))}</b>' if n_unexpl else "")
         rows.append(
             f'<div class="device" id="dev-{esc(device)}"><div class="devhead"><h3>{esc(device)}</h3>'
-            f'<span class="muted">officer {esc(", ".join(officers) or "?")} · {len(recs)} recording(s)'
-            f'{f" · {untimed} without time" if untimed else ""}'
-            f'{f" · <b class=bad>{n_unexpl} unexplained gap(s)</b>" if n_unexpl else ""}</span>'
+            f'<span class="muted">{esc(about)}{bad}</span>'
             f'{"".join(callouts)}</div>{device_svg(device, recs, gaps, scale, by_sha)}</div>')
-    legend = ('<div class="legend"><span><i class="swatch st-ok"></i>ok</span><span><i class="swatch st-damaged"></i>damaged</span>'
-              '<span><i class="swatch st-unreadable"></i>unreadable</span><span><i class="swatch late"></i>late upload (underlined)</span>'
-              '<span><i class="swatch gap unexplained"></i>unexplained gap</span><span><i class="swatch gap explained"></i>explained gap</span>'
-              '<span><i class="swatch gap pause"></i>pause between recording sessions (needs no explanation)</span>'
-              '<span><i class="swatch gap overlap"></i>overlap</span><span class="mk">▼ clock / damaged tail / gap in file</span></div>')
-    controls = ('<div class="controls"><label>from <input id="zoom-from" size="19"></label> '
-                '<label>to <input id="zoom-to" size="19"></label> <button id="zoom-apply">zoom</button> '
-                '<button id="zoom-out">zoom out</button> <button id="zoom-reset">whole range</button> '
-                '<span class="muted">drag across a timeline to zoom in; click a recording to see its thumbnails; '
-                'a link ending in #t=FROM,TO opens zoomed</span></div>')
+    swatches = (("st-ok", status_name("ok")), ("st-damaged", status_name("damaged")),
+                ("st-unreadable", status_name("unreadable")), ("late", _("late upload (underlined)")),
+                ("gap unexplained", _("unexplained gap")),                                 # untranslated: classes
+                ("gap explained", _("explained gap")),                                     # untranslated: classes
+                ("gap pause", _("pause between recording sessions (needs no explanation)")),  # untranslated: classes
+                ("gap overlap", _("overlap")))                                             # untranslated: classes
+    legend = ('<div class="legend">' + "".join(f'<span><i class="swatch {cls}"></i>{esc(label)}</span>'
+                                               for cls, label in swatches)
+              + f'<span class="mk">{esc(_("▼ clock / damaged tail / gap in file"))}</span></div>')
+    controls = (f'<div class="controls"><label>{esc(_("from"))} <input id="zoom-from" size="19"></label> '
+                f'<label>{esc(_("to"))} <input id="zoom-to" size="19"></label> '
+                f'<button id="zoom-apply">{esc(_("zoom"))}</button> <button id="zoom-out">{esc(_("zoom out"))}</button> '
+                f'<button id="zoom-reset">{esc(_("whole range"))}</button> <span class="muted">'
+                + esc(_("drag across a timeline to zoom in; click a recording to see its thumbnails; a link ending in "
+                        "#t=FROM,TO opens zoomed")) + "</span></div>")
     if untimed_elsewhere:
-        rows.append(f'<p class="muted">{untimed_elsewhere} recording(s) without a device or a time are not on a '
-                    'timeline; see the lists below.</p>')
+        rows.append('<p class="muted">' + esc(_("{n} recording(s) without a device or a time are not on a timeline; "
+                                                "see the lists below.").format(n=untimed_elsewhere)) + "</p>")
     return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-charw="{CHAR_W}">'
-            f'<h2>Timelines ({esc(_zone_title(data))})</h2>'
+            f'<h2>{esc(_("Timelines ({zone})").format(zone=_zone_title(data)))}</h2>'
             f'{controls}{legend}{"".join(rows)}{clock_apart(apart)}</section>')
 
 
@@ -360,83 +390,105 @@ def _rec_link(by_sha: dict[str, Recording], sha: str | None) -> str:
     return f'<a href="#rec-{esc(sha)}" title="{esc(sha)}">{esc(rec.source_name if rec else sha[:12])}</a>'
 
 
+def _muted(text: str | None) -> str:
+    return f'<br><span class="muted">{esc(text)}</span>' if text else ""
+
+
+def _id(value: str, title: str | None = None) -> str:
+    return f'<code class="id"{f" title={chr(34)}{esc(title)}{chr(34)}" if title else ""}>{esc(value)}</code>'
+
+
+def _how(text: str, **commands: str) -> str:
+    """A hint whose placeholders are commands: the words translated and escaped, the commands as code."""
+    return (f'<p class="muted">'
+            + esc(text).format(**{k: f'<code class="cmd">{esc(v)}</code>' for k, v in commands.items()}) + "</p>")
+
+
 def lists_section(data: ReportData) -> str:
     by_sha = data.by_sha
     unexplained = [g for g in data.gaps if g.waiting]
     archive = shlex.quote(data.archive)
-    gap_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(g.officer_id),
-                 esc(KIND_LABEL.get(g.kind, g.kind)) + (f'<br><span class="muted">{esc(g.reason)}</span>' if g.reason else "")
-                 + (f'<br><span class="muted">{esc(g.need_reason)}</span>' if g.need_reason else ""),
+    gap_rows = [[_id(g.gap_id), esc(g.device_id), esc(g.officer_id),
+                 esc(kind_name(g.kind)) + _muted(g.reason) + _muted(g.need_reason),
                  esc(fmt_time(g.start)), esc(fmt_time(g.end)), esc(fmt_duration(g.duration_s)),
                  " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.sha256),
-                                        _rec_link(by_sha, g.after_sha256)) if x)
-                 + (f'<br><span class="muted">{esc(g.detail)}</span>' if g.detail else ""),
-                 esc(g.explanation) + (f'<br><span class="muted">{esc(g.explanation_reason)}</span>'
-                                       if g.explanation_reason else "")] for g in unexplained]
-    how = (f'<p class="muted">To explain a gap: <code class="cmd">fieldrec explain GAP --archive {esc(archive)} '
-           '--reason "…" --by NAME</code> (add <code>--spoken</code> for a note spoken when recording resumed, '
-           'or <code>--approved-by LEAD</code>).</p>' if unexplained else "")
-    explained_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(KIND_LABEL.get(g.kind, g.kind)),
+                                        _rec_link(by_sha, g.after_sha256)) if x) + _muted(g.detail),
+                 esc(pgettext("value", g.explanation)) + _muted(g.explanation_reason)] for g in unexplained]
+    how = (_how(_("To explain a gap: {command} (add {spoken} for a note spoken when recording resumed, or "
+                  "{approved})."),
+                command=f'fieldrec explain GAP --archive {archive} --reason "…" --by NAME',  # untranslated: a command
+                spoken="--spoken", approved="--approved-by LEAD") if unexplained else "")  # untranslated: options
+    explained_rows = [[_id(g.gap_id), esc(g.device_id), esc(kind_name(g.kind)),
                        esc(fmt_time(g.start)), esc(fmt_duration(g.duration_s)), esc(g.explanation_reason),
-                       esc(g.explained_by), esc(g.approved_by or "spoken note")]
+                       esc(g.explained_by), esc(g.approved_by or _("spoken note"))]
                       for g in data.gaps if g.explained]
-    pauses = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(fmt_time(g.start)),
-               esc(fmt_duration(g.duration_s)),
+    pauses = [[_id(g.gap_id), esc(g.device_id), esc(fmt_time(g.start)), esc(fmt_duration(g.duration_s)),
                " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.after_sha256)) if x)]
               for g in data.gaps if not g.needs_explanation and not g.explained]
     damaged = [r for r in data.recordings if r.status != "ok"]
-    damaged_rows = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
-                     esc(r.device_id), f'<span class="badge st-{esc(r.status)}">{esc(r.status)}</span>',
+    damaged_rows = [[_id(r.sha256[:16], r.sha256), _rec_link(by_sha, r.sha256),
+                     esc(r.device_id), f'<span class="badge st-{esc(r.status)}">{esc(status_name(r.status))}</span>',
                      esc(r.error_stage), esc(r.error_message)] for r in damaged]
-    damaged_rows += [["<code class='id'>—</code>", esc(s.get("source_path")), "", '<span class="badge st-unreadable">'
-                      f'{esc(s.get("status"))}</span>', "read", esc(s.get("error_message"))]
+    damaged_rows += [[_id("—"), esc(s.get("source_path")), "",
+                      f'<span class="badge st-unreadable">{esc(status_name(s.get("status") or ""))}</span>',
+                      esc(_("read")), esc(s.get("error_message"))]
                      for s in data.unreadable_sources]
     late = sorted((r for r in data.recordings if r.late_by_s), key=lambda r: -(r.late_by_s or 0))
-    late_rows = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
+    late_rows = [[_id(r.sha256[:16], r.sha256), _rec_link(by_sha, r.sha256),
                   esc(r.device_id), esc(r.officer_id), esc(fmt_time(r.end)),
                   esc(fmt_time(r.ingested_at)),
                   esc(fmt_duration(r.late_by_s))] for r in late]
+    none = _("None.")
     return (
-        f'<section id="unexplained-gaps"><h2>Unexplained gaps ({len(unexplained)})</h2>'
-        + _table("gaps", ["gap", "device", "officer", "kind", "from", "to", "length", "files", "explanation"],
-                 gap_rows, "No unexplained gaps.") + how
-        + f"<details><summary>Explained gaps ({len(explained_rows)})</summary>"
-        + _table("explained", ["gap", "device", "kind", "from", "length", "reason", "by", "approved by"],
-                 explained_rows, "None.") + "</details>"
-        + f"<details><summary>Pauses between recording sessions, no explanation needed ({len(pauses)})</summary>"
-        + _table("pauses", ["gap", "device", "from", "length", "between"], pauses, "None.") + "</details></section>"
+        f'<section id="unexplained-gaps"><h2>{esc(_("Unexplained gaps ({n})").format(n=len(unexplained)))}</h2>'
+        + _table("gaps", [_("gap"), _("device"), _("officer"), _("kind"), _("from"), _("to"), _("length"), _("files"),
+                          _("explanation")], gap_rows, _("No unexplained gaps.")) + how
+        + f"<details><summary>{esc(_('Explained gaps ({n})').format(n=len(explained_rows)))}</summary>"
+        + _table("explained", [_("gap"), _("device"), _("kind"), _("from"), _("length"), _("reason"), _("by"),
+                               _("approved by")], explained_rows, none) + "</details>"
+        + "<details><summary>"
+        + esc(_("Pauses between recording sessions, no explanation needed ({n})").format(n=len(pauses)))
+        + "</summary>"
+        + _table("pauses", [_("gap"), _("device"), _("from"), _("length"), _("between")], pauses, none)
+        + "</details></section>"
         + attribution_section(data)
-        + f'<section id="damaged"><h2>Damaged and unreadable files ({len(damaged_rows)})</h2>'
-        + _table("damaged", ["sha256", "file", "device", "status", "stage", "what is wrong"], damaged_rows,
-                 "No damaged files.") + "</section>"
-        + f'<section id="late"><h2>Late uploads ({len(late_rows)})</h2>'
-        + _table("late", ["sha256", "file", "device", "officer", "ended", "reached the archive", "after"],
-                 late_rows, "No late uploads.") + "</section>")
+        + f'<section id="damaged"><h2>{esc(_("Damaged and unreadable files ({n})").format(n=len(damaged_rows)))}</h2>'
+        + _table("damaged", ["sha256", _("file"), _("device"), _("status"), _("stage"), _("what is wrong")],
+                 damaged_rows, _("No damaged files.")) + "</section>"
+        + f'<section id="late"><h2>{esc(_("Late uploads ({n})").format(n=len(late_rows)))}</h2>'
+        + _table("late", ["sha256", _("file"), _("device"), _("officer"), _("ended"), _("reached the archive"),
+                          _("after")], late_rows, _("No late uploads.")) + "</section>")
 
 
 def attribution_section(data: ReportData) -> str:
     """Recordings no naming profile attributed, and identical bytes docked under names that disagree."""
     by_sha = data.by_sha
-    loose = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
-              esc(r.kind), esc(fmt_time(r.start)), esc(fmt_time(r.ingested_at))] for r in data.unattributed]
-    how = (f'<p class="muted">To attribute one: <code class="cmd">fieldrec attribute SHA --archive '
-           f'{esc(shlex.quote(data.archive))} --device D --officer O --by NAME --reason "…"</code></p>' if loose else "")
+    loose = [[_id(r.sha256[:16], r.sha256), _rec_link(by_sha, r.sha256),
+              esc(pgettext("value", r.kind)), esc(fmt_time(r.start)), esc(fmt_time(r.ingested_at))]
+             for r in data.unattributed]
+    how = (_how(_("To attribute one: {command}"),
+                command=f'fieldrec attribute SHA --archive {shlex.quote(data.archive)} --device D '  # untranslated:
+                        '--officer O --by NAME --reason "…"') if loose else "")                      # a command
+
+    def named(src, dev, off, when) -> str:
+        said = _("device {device}, officer {officer}").format(device=dev or "-", officer=off or "-")
+        return f"{src}: {said}" + (f", {when:%Y-%m-%d %H:%M:%S}" if when else "")
+
     names = [[_rec_link(by_sha, c["sha256"]), esc(", ".join(c["fields"])),
-              "<br>".join(esc(f"{src}: device {dev or '-'}, officer {off or '-'}, "
-                              f"{when:%Y-%m-%d %H:%M:%S}" if when else f"{src}: device {dev or '-'}, officer {off or '-'}")
-                          for src, dev, off, when in c["names"])] for c in data.conflicts]
-    return (f'<section id="unattributed"><h2>Unattributed recordings ({len(loose)})</h2>'
-            + _table("unattributed", ["sha256", "file", "kind", "start", "reached the archive"], loose,
-                     "Every recording is attributed to a device.") + how
-            + f'<h3 id="conflicts">Names that disagree ({len(names)})</h3>'
-            + _table("conflicts", ["file", "disagree on", "names"], names, "No two names of the same bytes disagree.")
+              "<br>".join(esc(named(*n)) for n in c["names"])] for c in data.conflicts]
+    return (f'<section id="unattributed"><h2>{esc(_("Unattributed recordings ({n})").format(n=len(loose)))}</h2>'
+            + _table("unattributed", ["sha256", _("file"), _("kind"), _("start"), _("reached the archive")], loose,
+                     _("Every recording is attributed to a device.")) + how
+            + f'<h3 id="conflicts">{esc(_("Names that disagree ({n})").format(n=len(names)))}</h3>'
+            + _table("conflicts", [_("file"), _("disagree on"), _("names")], names,
+                     _("No two names of the same bytes disagree."))
             + "</section>")
 
 
 def recordings_section(data: ReportData) -> str:
     by_device: dict[str, list[Recording]] = defaultdict(list)
     for r in data.recordings:
-        by_device[r.device_id or "(unknown device)"].append(r)
+        by_device[r.device_id or _("(unknown device)")].append(r)
     blocks = []
     for device in sorted(by_device):
         recs = by_device[device]
@@ -445,21 +497,24 @@ def recordings_section(data: ReportData) -> str:
             thumbs = data.thumbs.get(r.sha256, [])
             figs = "".join(
                 f'<figure><img class="thumb" loading="lazy" decoding="async" src="{t.data_uri}" width="{t.width}" '
-                f'height="{t.height}" alt="{esc(r.source_name)} at {t.pts_s:.1f} s">'
+                f'height="{t.height}" alt="{esc(_("{name} at {s} s").format(name=r.source_name, s=f"{t.pts_s:.1f}"))}">'
                 f"<figcaption>{esc(_at(r, t.pts_s))}</figcaption></figure>" for t in thumbs)
             if not figs:
-                figs = f'<p class="muted">{"no thumbnails" if r.kind in ("video", "photo") else esc(r.kind)}</p>'
-            late = ' <span class="badge late">late upload</span>' if r.late_by_s else ""
+                figs = (f'<p class="muted">'
+                        f'{esc(_("no thumbnails") if r.kind in ("video", "photo") else pgettext("value", r.kind))}</p>')
+            late = f' <span class="badge late">{esc(_("late upload"))}</span>' if r.late_by_s else ""
+            about = " · ".join((f"{fmt_time(r.start)} → {fmt_time(r.end)}", fmt_duration(r.duration_s),
+                                _("officer {officer}").format(officer=r.officer_id or "?"), human_bytes(r.size)))
             items.append(
                 f'<div class="recording" id="rec-{esc(r.sha256)}"><div class="rechead">'
-                f'<span class="badge st-{esc(r.status)}">{esc(r.status)}</span>{late} <b>{esc(r.source_name)}</b> '
-                f'<span class="muted">{esc(fmt_time(r.start))} → {esc(fmt_time(r.end))} · {esc(fmt_duration(r.duration_s))}'
-                f' · officer {esc(r.officer_id or "?")} · {esc(human_bytes(r.size))} · <code>{esc(r.sha256[:16])}</code></span>'
+                f'<span class="badge st-{esc(r.status)}">{esc(status_name(r.status))}</span>{late} '
+                f'<b>{esc(r.source_name)}</b> <span class="muted">{esc(about)} · <code>{esc(r.sha256[:16])}</code></span>'
                 f'</div><div class="strip">{figs}</div></div>')
         opened = " open" if len(recs) <= OPEN_DETAILS_UP_TO else ""
-        blocks.append(f'<details class="devrecs"{opened}><summary>{esc(device)} — {len(recs)} recording(s)</summary>'
-                      f'{"".join(items)}</details>')
-    return f'<section id="recordings"><h2>Recordings</h2>{"".join(blocks) or "<p class=muted>No recordings.</p>"}</section>'
+        summary = _("{device} — {n} recording(s)").format(device=device, n=len(recs))
+        blocks.append(f'<details class="devrecs"{opened}><summary>{esc(summary)}</summary>{"".join(items)}</details>')
+    empty = f'<p class=muted>{esc(_("No recordings."))}</p>'
+    return f'<section id="recordings"><h2>{esc(_("Recordings"))}</h2>{"".join(blocks) or empty}</section>'
 
 
 def _at(rec: Recording, pts_s: float) -> str:
@@ -469,24 +524,30 @@ def _at(rec: Recording, pts_s: float) -> str:
 
 
 def render(data: ReportData) -> str:
+    """The page, in the language in use (``lang`` says which, so browsers pick the right glyphs)."""
     filters = []
     if data.devices:
-        filters.append("devices " + ", ".join(data.devices))
+        filters.append(_("devices {devices}").format(devices=", ".join(data.devices)))
     if data.since:
-        filters.append(f"since {fmt_time(as_utc(data.since).astimezone(data.zone) if data.zone else data.since)}")
+        filters.append(_("since {when}").format(
+            when=fmt_time(as_utc(data.since).astimezone(data.zone) if data.zone else data.since)))
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in data.notes)
+    generated = fmt_time(as_utc(data.generated_at).astimezone(data.zone) if data.zone else data.generated_at)
+    about = (esc(_("archive {archive} · generated {when}")).format(archive=f"<code>{esc(data.archive)}</code>",
+                                                                   when=esc(generated))
+             + (" · " + esc("; ".join(filters)) if filters else ""))
+    links = (("summary", _("summary")), ("timelines", _("timelines")), ("unexplained-gaps", _("gaps")),
+             ("unattributed", _("unattributed")), ("damaged", _("damaged")), ("late", _("late uploads")),
+             ("recordings", _("recordings")))
+    nav = "".join(f'<a href="#{target}">{esc(label)}</a>' for target, label in links)
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{html_lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-        f"<title>fieldrec report — {esc(data.archive)}</title><style>{CSS}</style></head><body>"
-        f'<header><h1>fieldrec report</h1><p class="muted">archive <code>{esc(data.archive)}</code> · generated '
-        f'{esc(fmt_time(as_utc(data.generated_at).astimezone(data.zone) if data.zone else data.generated_at))}'
-        f'{" · " + esc("; ".join(filters)) if filters else ""}</p>'
-        '<nav><a href="#summary">summary</a><a href="#timelines">timelines</a><a href="#unexplained-gaps">gaps</a>'
-        '<a href="#unattributed">unattributed</a><a href="#damaged">damaged</a><a href="#late">late uploads</a><a href="#recordings">recordings</a></nav>'
-        f"{notes}</header><main>"
+        f"<title>{esc(_('fieldrec report — {archive}').format(archive=data.archive))}</title><style>{CSS}</style></head>"
+        f'<body><header><h1>{esc(_("fieldrec report"))}</h1><p class="muted">{about}</p>'
+        f"<nav>{nav}</nav>{notes}</header><main>"
         + summary_section(data) + timeline_section(data) + lists_section(data) + recordings_section(data)
         + '</main><div id="tip" hidden></div>'
         f"<script>{SCRIPT}</script></body></html>")

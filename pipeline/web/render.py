@@ -16,9 +16,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def page_language() -> str:
-    """``lang`` of the pages: the selected catalog's language, English until one is selected."""
-    info = i18n.translations().info() if hasattr(i18n.translations(), "info") else {}
-    return (info.get("language") or "en").replace("_", "-")
+    """``lang`` of the pages: the language in use (``zh-CN`` or ``en``)."""
+    return i18n.html_lang()
 
 
 def environment(config) -> Environment:

@@ -1,0 +1,188 @@
+"""The Chinese catalog is complete: every message the code shows people has its translation.
+
+The messages are extracted from the code exactly as ``make messages`` does (Babel, ``babel.cfg``:
+Python sources and the review service's templates), then held against
+``pipeline/locale/zh_CN/LC_MESSAGES/fieldrec.po``. A scan of the command-line and report modules
+also finds text shown to people that never reached the translation seam.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from pipeline.common import i18n
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = REPO / "pipeline" / "locale" / "zh_CN" / "LC_MESSAGES" / "fieldrec.po"
+CJK = re.compile(r"[\u3400-\u9fff]")
+EXTRA_KEYWORDS = {"NP_": ((1, "c"), 2)}             # as the Makefile's `-k NP_:1c,2`
+
+
+@lru_cache(maxsize=None)
+def extracted() -> dict[tuple[str | None, str], tuple[str, str | None]]:
+    """(context, msgid) -> (where, plural msgid) for every message in the code, as Babel extracts them."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with open(REPO / "babel.cfg", encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    keywords = {**DEFAULT_KEYWORDS, **EXTRA_KEYWORDS}
+    found = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(REPO, method_map, options_map,
+                                                                          keywords=keywords):
+        msgid, plural = (message, None) if isinstance(message, str) else (message[0], message[1])
+        found.setdefault((context, msgid), (f"{filename}:{lineno}", plural))
+    return found
+
+
+@lru_cache(maxsize=None)
+def catalog():
+    from babel.messages.pofile import read_po
+
+    with open(CATALOG, "rb") as fh:
+        return read_po(fh, locale="zh_CN")
+
+
+def placeholders(text: str) -> set[str]:
+    """The named fields a message fills in: ``{name}`` (str.format) and ``%(name)s`` (templates)."""
+    fields = {f"%({m})" for m in re.findall(r"%\((\w+)\)[sdr]", text)}
+    fields |= {f"%{kind}#{i}" for i, kind in enumerate(re.findall(r"%([sdr])", text))}
+    try:
+        fields |= {f"{{{name}}}" for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        fields.add("<unbalanced braces>")
+    return fields
+
+
+def test_make_messages_extracts_with_the_same_keywords():
+    assert "-k NP_:1c,2" in (REPO / "Makefile").read_text()
+
+
+def test_babel_finds_the_messages_of_every_room():
+    where = {w.split(":")[0].split("/")[1] for w, _ in extracted().values()}
+    assert {"cli.py", "commands", "report", "disc", "records", "web", "runs", "archive", "common"} <= where
+    assert (None, "Times are shown in %(zone)s.") in extracted()          # the templates too
+    assert ("column", "device_id") in extracted()                           # and table headings
+
+
+def test_every_message_has_its_chinese_translation():
+    entries = {(m.context, m.id if isinstance(m.id, str) else m.id[0]): m for m in catalog() if m.id}
+    missing, untranslated = [], []
+    for key, (where, _plural) in sorted(extracted().items(), key=lambda kv: kv[1][0]):
+        message = entries.get(key)
+        if message is None:
+            missing.append(f"{where}: {key[1][:70]!r}")
+        elif message.fuzzy or not (message.string if isinstance(message.string, str) else all(message.string)):
+            untranslated.append(f"{where}: {key[1][:70]!r}")
+    assert not missing, f"{len(missing)} message(s) not in {CATALOG.name} (run `make messages`):\n" + "\n".join(missing)
+    assert not untranslated, f"{len(untranslated)} message(s) untranslated or fuzzy:\n" + "\n".join(untranslated)
+
+
+def test_translations_keep_every_placeholder_and_read_as_chinese():
+    wrong = []
+    for message in catalog():
+        if not message.id or not message.string:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            if placeholders(text) != placeholders(ids[0]):
+                wrong.append(f"{ids[0][:60]!r}: {sorted(placeholders(ids[0]))} became {sorted(placeholders(text))}")
+            if not CJK.search(text) and re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", text) and text != ids[0]:
+                wrong.append(f"{ids[0][:60]!r}: translated into English words only: {text[:60]!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_catalog_translates_at_run_time():
+    try:
+        i18n.use_language("zh-CN")
+        assert i18n._("Sign out") != "Sign out" and CJK.search(i18n._("Sign out"))
+        assert CJK.search(i18n.pgettext("column", "device_id"))
+        assert i18n.pgettext("column", "not a column") == "not a column"
+    finally:
+        i18n.use_language("en")
+    assert i18n.pgettext("column", "device_id") == "device_id"
+
+
+# -- text shown to people that never reached the seam --------------------------------------------------
+SCANNED = ["pipeline/cli.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "commands").glob("*.py")),
+           *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "report").glob("*.py")
+                   if p.name != "assets.py"),                           # a style sheet and a script, no text
+           "pipeline/disc/bag.py", "pipeline/records/bag.py"]
+MARKS = ("_", "N_", "ngettext", "pgettext", "gettext")
+# A line may say why its text is not for translation: ``# untranslated: <why>`` (SQL, a file's
+# machine-read name, a tag another program reads).
+OPT_OUT = "# untranslated:"
+WORDS = re.compile(r"[A-Za-z]{2,}[,.:;'()]?\s+\(?[A-Za-z]{2,}")           # two words: a phrase
+WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+
+
+def shows_words(text: str) -> bool:
+    """A phrase; in a piece of HTML, any word outside its tags (a heading, a cell, a label)."""
+    if "<" not in text and ">" not in text:
+        return bool(WORDS.search(text))
+    visible = re.sub(r"<[^<>]*>", " ", text)
+    visible = re.sub(r"<[^<>]*$", " ", re.sub(r"^[^<>]*>", " ", visible))     # tags cut between two literals
+    return bool(WORD.search(visible))
+
+
+def untranslated_literals(source: str) -> list[tuple[int, str]]:
+    """String literals with English words in ``source`` that are not inside ``_()`` (or a marker),
+    not a docstring, not a dictionary key or subscript, and not on a line marked ``# untranslated:``."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    def marked(node) -> bool:
+        while node in parent:
+            node = parent[node]
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                if name in MARKS:
+                    return True
+        return False
+
+    def opted_out(node) -> bool:
+        return any(OPT_OUT in lines[n - 1] for n in range(node.lineno, (node.end_lineno or node.lineno) + 1))
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        else:
+            continue
+        above = parent.get(node)
+        if isinstance(above, (ast.JoinedStr, ast.Expr)) or not shows_words(text):
+            continue                                            # a part of an f-string; a docstring
+        if isinstance(above, ast.Dict) and node in above.keys or isinstance(above, ast.Subscript):
+            continue
+        if isinstance(above, ast.Compare) or marked(node) or opted_out(node):
+            continue
+        found.append((node.lineno, text))
+    return found
+
+
+def test_the_scan_finds_a_planted_untranslated_message():
+    planted = ('from pipeline.common.i18n import _\n'
+               'def f(x):\n'
+               '    """A docstring is not shown."""\n'
+               '    print(_("translated text here"))\n'
+               '    print(f"left in English {x} here")\n'
+               '    return {"a key": _("a value")}["a key"]\n'
+               '    q = "SELECT a FROM b"  # untranslated: SQL\n'
+               '    return "pipeline.commands.ingest", "--retry-failed", "<th>files</th>"\n')
+    assert untranslated_literals(planted) == [(5, "left in English {} here"), (8, "<th>files</th>")]
+
+
+@pytest.mark.parametrize("module", SCANNED)
+def test_cli_and_report_text_goes_through_the_seam(module):
+    found = untranslated_literals((REPO / module).read_text(encoding="utf-8"))
+    assert not found, "text shown to people without _():\n" + "\n".join(f"{module}:{n}: {t[:80]!r}" for n, t in found)
