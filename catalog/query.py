@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from catalog.schema import PRIVATE_TABLES, TABLES
+from pipeline.common.i18n import _
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 
@@ -84,7 +85,8 @@ def connect(archive: Path, limits: Limits = Limits(), spill: Path | None = None)
     ``limits`` (spilling into ``spill``)."""
     archive = Path(archive)
     if not (archive / "catalog").is_dir():
-        raise QueryError(f"{archive} has no catalog/ folder: is it a fieldrec archive?")
+        raise QueryError(_("{archive} has no catalog/ folder: is it a fieldrec archive?").format(
+                             archive=archive))
     con = duckdb.connect(":memory:")
     con.execute("SET autoinstall_known_extensions=false")
     con.execute("SET autoload_known_extensions=false")
@@ -117,11 +119,12 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     except duckdb.Error as exc:
         raise QueryError(str(exc)) from None
     if len(statements) != 1:
-        raise QueryError(f"give exactly one statement (got {len(statements)})")
+        raise QueryError(_("give exactly one statement (got {n})").format(n=len(statements)))
     kind = statements[0].type.name
     if kind not in READ_ONLY_STATEMENTS:
-        raise QueryError(f"only SELECT (and EXPLAIN) statements are allowed: this is a {kind} statement. "
-                         "fieldrec sql reads the catalog; it never writes, attaches or loads anything")
+        raise QueryError(_("only SELECT (and EXPLAIN) statements are allowed: this is a {kind} statement. "
+                            "fieldrec sql reads the catalog; it never writes, attaches or loads anything").format(
+                             kind=kind))
     return sql
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
 if TYPE_CHECKING:
     from pipeline.common.times import Zones
@@ -47,7 +47,7 @@ def check_bounds(obj, section: str) -> None:
             continue
         low, high = bounds
         if not low <= value <= high:
-            unit = f" {f.metadata['unit']}" if f.metadata.get("unit") else ""
+            unit = f" {_(f.metadata['unit'])}" if f.metadata.get("unit") else ""
             shown = value if len(str(value)) <= 24 else f"{str(value)[:12]}… ({len(str(value))} digits)"
             raise ConfigError(_("{key} = {value} is out of bounds: it must be from {low} to {high}{unit}").format(
                 key=f"{section}.{f.name}", value=shown, low=low, high=high, unit=unit))
@@ -56,17 +56,17 @@ def check_bounds(obj, section: str) -> None:
 @dataclass(frozen=True)
 class IngestConfig:
     # Bytes read per call when copying and hashing a source file.
-    chunk_bytes: int = bounded(4 * 1024 * 1024, 4096, 1 << 30, "bytes")
+    chunk_bytes: int = bounded(4 * 1024 * 1024, 4096, 1 << 30, N_("bytes"))
     # Small files are grouped into one Ray task up to this many bytes / files.
-    task_bytes: int = bounded(512 * 1024 * 1024, 1 << 20, 1 << 40, "bytes")
-    task_max_files: int = bounded(64, 1, 100_000, "files")
+    task_bytes: int = bounded(512 * 1024 * 1024, 1 << 20, 1 << 40, N_("bytes"))
+    task_max_files: int = bounded(64, 1, 100_000, N_("files"))
     # Tasks in flight per CPU of the cluster: bounds driver memory however big the drop.
-    window_per_cpu: int = bounded(2, 1, 64, "tasks")
+    window_per_cpu: int = bounded(2, 1, 64, N_("tasks"))
     # The catalog is committed after this many files or seconds, whichever comes first.
-    commit_every_files: int = bounded(500, 1, 1_000_000, "files")
-    commit_every_s: float = bounded(20.0, 0.1, 86_400.0, "seconds")
+    commit_every_files: int = bounded(500, 1, 1_000_000, N_("files"))
+    commit_every_s: float = bounded(20.0, 0.1, 86_400.0, N_("seconds"))
     # A source that changes while read is read again this many times before it is flagged.
-    change_retries: int = bounded(2, 0, 100, "re-reads")
+    change_retries: int = bounded(2, 0, 100, N_("re-reads"))
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
     # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
@@ -80,12 +80,12 @@ class IngestConfig:
     follow_links: bool = False
     # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
     # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
-    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, "seconds")
-    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, "MB/s")
+    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, N_("seconds"))
+    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, N_("MB/s"))
     # A file whose worker process died is tried alone this many more times before it gets its row.
-    worker_retries: int = bounded(2, 0, 10, "retries")
+    worker_retries: int = bounded(2, 0, 10, N_("retries"))
     # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
-    file_mode: int = bounded(0o440, 0o400, 0o444, "(octal 0o400 to 0o444, read bits only)")
+    file_mode: int = bounded(0o440, 0o400, 0o444, N_("(octal 0o400 to 0o444, read bits only)"))
 
     def validate(self) -> None:
         if self.file_mode & ~0o444 or not self.file_mode & 0o400:
@@ -128,50 +128,60 @@ class IdentityConfig:
         import re
 
         if self.container_time not in CONTAINER_TIMES:
-            raise ConfigError(f"identity.container_time: expected 'utc' or 'local', got {self.container_time!r}")
+            raise ConfigError(_("identity.container_time: expected 'utc' or 'local', got {container_time}").format(
+                                  container_time=repr(self.container_time)))
         for i, pattern in enumerate(self.name_patterns):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ConfigError(f"identity.name_patterns[{i}]: not a regular expression: {exc}") from None
+                raise ConfigError(_("identity.name_patterns[{i}]: not a regular expression: {exc}").format(
+                                      i=i, exc=exc)) from None
         for name, profile in self.profiles.items():
             key = f"identity.profiles.{name}"
             if name == "default":
-                raise ConfigError(f"{key}: 'default' is the profile of identity.name_patterns; choose another name")
+                raise ConfigError(_("{key}: 'default' is the profile of identity.name_patterns; choose "
+                                     "another name").format(key=key))
             if not isinstance(profile, dict):
-                raise ConfigError(f"{key}: expected a table with patterns, time_format, container_time")
+                raise ConfigError(_("{key}: expected a table with patterns, time_format, container_time").format(
+                                      key=key))
             unknown = set(profile) - set(PROFILE_KEYS)
             if unknown:
-                raise ConfigError(f"{key}: unknown key(s) {', '.join(sorted(unknown))} "
-                                  f"(known: {', '.join(sorted(PROFILE_KEYS))})")
+                raise ConfigError(_("{key}: unknown key(s) {items} (known: {known})").format(
+                                      key=key, items=', '.join(sorted(unknown)),
+                                      known=', '.join(sorted(PROFILE_KEYS))))
             patterns = profile.get("patterns")
             if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
-                raise ConfigError(f"{key}.patterns: expected a list of regular expressions")
+                raise ConfigError(_("{key}.patterns: expected a list of regular expressions").format(key=key))
             compiled = []
             for i, pattern in enumerate(patterns):
                 try:
                     compiled.append(re.compile(pattern))
                 except re.error as exc:
-                    raise ConfigError(f"{key}.patterns[{i}]: not a regular expression: {exc}") from None
+                    raise ConfigError(_("{key}.patterns[{i}]: not a regular expression: {exc}").format(
+                                          key=key, i=i, exc=exc)) from None
                 unknown_groups = set(compiled[-1].groupindex) - set(NAME_FIELDS)
                 if unknown_groups:
-                    raise ConfigError(f"{key}.patterns[{i}]: unknown named group(s) "
-                                      f"{', '.join(sorted(unknown_groups))} (known: {', '.join(NAME_FIELDS)})")
+                    raise ConfigError(_("{key}.patterns[{i}]: unknown named group(s) {items} (known: "
+                                         "{known})").format(
+                                          key=key, i=i, items=', '.join(sorted(unknown_groups)),
+                                          known=', '.join(NAME_FIELDS)))
             if not isinstance(profile.get("time_format", self.time_format), str):
-                raise ConfigError(f"{key}.time_format: expected text such as %Y%m%d%H%M%S")
+                raise ConfigError(_("{key}.time_format: expected text such as %Y%m%d%H%M%S").format(key=key))
             if profile.get("container_time", "utc") not in CONTAINER_TIMES:
-                raise ConfigError(f"{key}.container_time: expected 'utc' or 'local', got "
-                                  f"{profile.get('container_time')!r}")
+                raise ConfigError(_("{key}.container_time: expected 'utc' or 'local', got {value}").format(
+                                      key=key, value=repr(profile.get('container_time'))))
             example = profile.get("example")
             if example is not None and (not isinstance(example, str)
                                         or not any(c.match(example) for c in compiled)):
-                raise ConfigError(f"{key}.example: {example!r} is not matched by any of the profile's patterns")
+                raise ConfigError(_("{key}.example: {example} is not matched by any of the profile's patterns").format(
+                                      key=key, example=repr(example)))
         known = {"default", *self.profiles}
         for name in self.order:
             if name not in known:
-                raise ConfigError(f"identity.order: no profile named {name!r} (known: {', '.join(sorted(known))})")
+                raise ConfigError(_("identity.order: no profile named {name} (known: {items})").format(
+                                      name=repr(name), items=', '.join(sorted(known))))
         if len(set(self.order)) != len(self.order):
-            raise ConfigError("identity.order: a profile is named twice")
+            raise ConfigError(_("identity.order: a profile is named twice"))
 
 
 NAME_FIELDS = ("device", "officer", "time", "seq", "important", "prefix")
@@ -207,9 +217,11 @@ class SiteConfig:
         for entry in self.device_time_zones:
             device, sep, zone = entry.partition("=")
             if not sep or not device.strip():
-                raise ConfigError(f"site.device_time_zones: {entry!r} is not DEVICE=Zone/Name or DEVICE=+HH:MM")
+                raise ConfigError(_("site.device_time_zones: {entry} is not DEVICE=Zone/Name or DEVICE=+HH:MM").format(
+                                      entry=repr(entry)))
             if device.strip() in seen:
-                raise ConfigError(f"site.device_time_zones: device {device.strip()} is listed twice")
+                raise ConfigError(_("site.device_time_zones: device {value} is listed twice").format(
+                                      value=device.strip()))
             seen.add(device.strip())
             try:
                 zone_named(zone)
@@ -232,19 +244,20 @@ RETENTION_FLOORS_MONTHS = {"routine_months": 3, "case_months_after_close": 3, "c
 class RetentionConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # routine (simple undisputed actions, on-the-spot checks, routine inspections): from recording.
-    routine_months: int = bounded(3, 0, 1200, "months")
+    routine_months: int = bounded(3, 0, 1200, N_("months"))
     # case (administrative cases): this long after the case closes, and never less than
     # case_min_months from recording; an open case holds its files indefinitely.
-    case_months_after_close: int = bounded(3, 0, 1200, "months")
-    case_min_months: int = bounded(6, 0, 1200, "months")
+    case_months_after_close: int = bounded(3, 0, 1200, N_("months"))
+    case_min_months: int = bounded(6, 0, 1200, N_("months"))
     # other: a duration set per assignment, never less than this from recording.
-    other_min_months: int = bounded(3, 0, 1200, "months")
+    other_min_months: int = bounded(3, 0, 1200, N_("months"))
 
     def validate(self) -> None:
         for name, floor in RETENTION_FLOORS_MONTHS.items():
             if getattr(self, name) < floor:
-                raise ConfigError(f"retention.{name} = {getattr(self, name)} is below the regulation's "
-                                  f"minimum of {floor} months; it may be lengthened, never shortened")
+                raise ConfigError(_("retention.{name} = {value} is below the regulation's minimum of {floor} "
+                                     "months; it may be lengthened, never shortened").format(
+                                      name=name, value=getattr(self, name), floor=floor))
 
 
 def parse_utc_offset(text: str) -> float:
@@ -256,7 +269,7 @@ def parse_utc_offset(text: str) -> float:
         return 0.0
     m = re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", text)
     if not m or int(m.group(2)) > 14 or int(m.group(3) or 0) >= 60:
-        raise ValueError(f"not a UTC offset: {text!r} (write +02:00, -05:30 or Z)")
+        raise ValueError(_("not a UTC offset: {text} (write +02:00, -05:30 or Z)").format(text=repr(text)))
     hours = int(m.group(2)) + int(m.group(3) or 0) / 60
     return hours if m.group(1) == "+" else -hours
 
@@ -265,17 +278,18 @@ def parse_utc_offset(text: str) -> float:
 class ComplianceConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # An upload is late when ingest time minus recording end time is over this many hours.
-    late_after_hours: float = bounded(24.0, 0.01, 8760.0, "hours")
+    late_after_hours: float = bounded(24.0, 0.01, 8760.0, N_("hours"))
     # Older settings, still read (site.device_time_zones replaces them): every device clock runs
     # at UTC plus this many hours (unset: in site.time_zone), or, per device, "DEVICE=+02:00".
-    device_utc_offset_hours: float | None = bounded(None, -14.0, 14.0, "hours")
+    device_utc_offset_hours: float | None = bounded(None, -14.0, 14.0, N_("hours"))
     device_utc_offsets: tuple[str, ...] = ()
 
     def validate(self) -> None:
         for entry in self.device_utc_offsets:
             device, sep, offset = entry.partition("=")
             if not sep or not device.strip():
-                raise ConfigError(f"compliance.device_utc_offsets: {entry!r} is not DEVICE=+HH:MM")
+                raise ConfigError(_("compliance.device_utc_offsets: {entry} is not DEVICE=+HH:MM").format(
+                                      entry=repr(entry)))
             try:
                 parse_utc_offset(offset)
             except ValueError as exc:
@@ -289,19 +303,19 @@ class GapsConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # within_file: a forward timestamp jump counts when the missing time exceeds the larger of
     # min_jump_s and jump_frames frame durations (audio: packet durations, i.e. sample counts).
-    min_jump_s: float = bounded(1.0, 0.0, 86_400.0, "seconds")
-    jump_frames: int = bounded(3, 0, 10_000, "frames")
+    min_jump_s: float = bounded(1.0, 0.0, 86_400.0, N_("seconds"))
+    jump_frames: int = bounded(3, 0, 10_000, N_("frames"))
     # between_files: a device's next recording may start this long after the previous one ends
     # (file names have one-second resolution) before the pause is a gap; overlaps likewise.
-    between_files_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, "seconds")
-    overlap_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, "seconds")
+    between_files_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, N_("seconds"))
+    overlap_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, N_("seconds"))
     # clock: device times before this date (YYYY-MM-DD), or later than the ingest time plus
     # future_tolerance_s (device time is local, of unknown zone), cannot be right.
     earliest_plausible: str = "2015-01-01"
-    future_tolerance_s: float = bounded(86400.0, 0.0, 10 * 366 * 86_400.0, "seconds")
+    future_tolerance_s: float = bounded(86400.0, 0.0, 10 * 366 * 86_400.0, N_("seconds"))
     # clock: file-name time and container time written by the same clock must agree this closely
     # (with the start or with the end of the recording); whole time-zone offsets are not errors.
-    name_container_tolerance_s: float = bounded(5.0, 0.0, 86_400.0, "seconds")
+    name_container_tolerance_s: float = bounded(5.0, 0.0, 86_400.0, N_("seconds"))
     allow_zone_offsets: bool = True
     # clock: recordings whose sequence numbers and start times disagree are flagged.
     check_sequence: bool = True
@@ -311,7 +325,7 @@ class GapsConfig:
     # session (one action): a pause inside a session needs an explanation, a longer pause
     # separates two sessions and needs none (unless a case or an important mark covers it).
     # Why 120 s: docs/gaps.md.
-    session_break_s: float = bounded(120.0, 0.0, 86_400.0, "seconds")
+    session_break_s: float = bounded(120.0, 0.0, 86_400.0, N_("seconds"))
 
     def validate(self) -> None:
         from datetime import date
@@ -319,7 +333,9 @@ class GapsConfig:
         try:
             date.fromisoformat(self.earliest_plausible)
         except ValueError:
-            raise ConfigError(f"gaps.earliest_plausible: expected a date YYYY-MM-DD, got {self.earliest_plausible!r}") from None
+            raise ConfigError(_("gaps.earliest_plausible: expected a date YYYY-MM-DD, got "
+                                 "{earliest_plausible}").format(
+                                  earliest_plausible=repr(self.earliest_plausible))) from None
         if self.session_break_s < self.between_files_tolerance_s:
             raise ConfigError(_("gaps.session_break_s = {value} is shorter than gaps.between_files_tolerance_s "
                                 "({tolerance}): a pause must be a gap before it can split two sessions").format(
@@ -352,7 +368,8 @@ class IntegrityConfig:
         for name in ("signing_key", "verify_key"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
-                raise ConfigError(f"integrity.{name}: key file not found: {value} (make one with `fieldrec keygen`)")
+                raise ConfigError(_("integrity.{name}: key file not found: {value} (make one with `fieldrec "
+                                     "keygen`)").format(name=name, value=value))
         if self.signing_key:
             from pipeline.native.signing import KeyFileError, load_signer
             try:
@@ -364,10 +381,10 @@ class IntegrityConfig:
 @dataclass(frozen=True)
 class ReportConfig:
     # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
-    thumbs_per_recording: int = bounded(6, 0, 1000, "thumbnails")
-    max_thumbnails: int = bounded(8000, 0, 1_000_000, "thumbnails")
+    thumbs_per_recording: int = bounded(6, 0, 1000, N_("thumbnails"))
+    max_thumbnails: int = bounded(8000, 0, 1_000_000, N_("thumbnails"))
     # Thumbnails are scaled down to this width (px) before they are embedded.
-    thumb_width: int = bounded(160, 16, 640, "pixels")
+    thumb_width: int = bounded(160, 16, 640, N_("pixels"))
 
 
 @dataclass(frozen=True)
@@ -375,9 +392,9 @@ class ThumbnailsConfig:
     # Make keyframe thumbnails during ingest (photos get one; audio none).
     enabled: bool = True
     # The first keyframe, then at most one keyframe every this many seconds of media.
-    interval_s: float = bounded(10.0, 0.0, 86_400.0, "seconds")
+    interval_s: float = bounded(10.0, 0.0, 86_400.0, N_("seconds"))
     # Long side of a thumbnail in pixels (aspect ratio and rotation kept; never enlarged).
-    max_side: int = bounded(320, 16, 4096, "pixels")
+    max_side: int = bounded(320, 16, 4096, N_("pixels"))
     # WebP (method 0): 1.5 ms a thumbnail; JPEG: 0.2 ms and twice the bytes. Decoding the
     # keyframe costs 25-45 ms; bench/thumbs_cost.py prints both.
     format: str = "webp"            # webp | jpeg
@@ -389,89 +406,94 @@ class ThumbnailsConfig:
 
     def validate(self) -> None:
         if self.format not in ("webp", "jpeg"):
-            raise ConfigError(f"thumbnails.format: expected 'webp' or 'jpeg', got {self.format!r}")
+            raise ConfigError(_("thumbnails.format: expected 'webp' or 'jpeg', got {format}").format(
+                                  format=repr(self.format)))
 
 
 @dataclass(frozen=True)
 class TranscodeConfig:
     # The proxy: H.264 in MP4 (AAC in M4A for audio-only), longer side at most long_side pixels.
-    long_side: int = bounded(640, 16, 8192, "pixels")
+    long_side: int = bounded(640, 16, 8192, N_("pixels"))
     crf: int = bounded(28, 0, 51)
     preset: str = "veryfast"
-    audio_bitrate: int = bounded(64000, 8000, 1_024_000, "bits per second")
+    audio_bitrate: int = bounded(64000, 8000, 1_024_000, N_("bits per second"))
     faststart: bool = True
     # Decoder/scaler/encoder threads per proxy; 0: as many as the task's CPUs (cpus_per_task).
-    threads: int = bounded(0, 0, 256, "threads")
+    threads: int = bounded(0, 0, 256, N_("threads"))
     # Packets the decoder may reject before a proxy is given up (and recorded as failed).
-    max_decode_errors: int = bounded(16, 0, 1_000_000, "packets")
+    max_decode_errors: int = bounded(16, 0, 1_000_000, N_("packets"))
     # Audio holes longer than this are filled with silence so later audio stays in sync.
-    audio_gap_s: float = bounded(0.1, 0.0, 3600.0, "seconds")
+    audio_gap_s: float = bounded(0.1, 0.0, 3600.0, N_("seconds"))
     # Ray: CPUs each proxy task reserves, and extra custom resources it requests, e.g.
     # {transcode = 1} to run proxies only on nodes started with --resources='{"transcode": 8}'.
-    cpus_per_task: float = bounded(2.0, 0.01, 1024.0, "CPUs")
+    cpus_per_task: float = bounded(2.0, 0.01, 1024.0, N_("CPUs"))
     resources: dict = field(default_factory=dict)
     # Proxy tasks in flight (0: as many as the cluster's CPUs can run at once, plus one each).
-    max_in_flight: int = bounded(0, 0, 100_000, "tasks")
+    max_in_flight: int = bounded(0, 0, 100_000, N_("tasks"))
 
     def validate(self) -> None:
         if self.long_side % 2:
-            raise ConfigError(f"transcode.long_side: must be an even number of pixels, got {self.long_side}")
+            raise ConfigError(_("transcode.long_side: must be an even number of pixels, got {long_side}").format(
+                                  long_side=self.long_side))
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
         if self.preset not in presets:
-            raise ConfigError(f"transcode.preset: must be one of {', '.join(presets)}, got {self.preset!r}")
+            raise ConfigError(_("transcode.preset: must be one of {items}, got {preset}").format(
+                                  items=', '.join(presets), preset=repr(self.preset)))
         for name, amount in self.resources.items():
             if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 < amount <= 1e9:
-                raise ConfigError(f"transcode.resources.{name}: must be a positive number, got {amount!r}")
+                raise ConfigError(_("transcode.resources.{name}: must be a positive number, got {amount}").format(
+                                      name=name, amount=repr(amount)))
 
 
 @dataclass(frozen=True)
 class SqlConfig:
     # `fieldrec sql`: DuckDB's memory (beyond it, sorts and joins spill to temp_dir, then fail),
     # threads, and the wall-clock time after which a query is interrupted.
-    memory_limit_mb: int = bounded(1024, 16, 1 << 20, "MiB")
-    threads: int = bounded(2, 1, 256, "threads")
-    timeout_s: float = bounded(120.0, 0.1, 86_400.0, "seconds")
+    memory_limit_mb: int = bounded(1024, 16, 1 << 20, N_("MiB"))
+    threads: int = bounded(2, 1, 256, N_("threads"))
+    timeout_s: float = bounded(120.0, 0.1, 86_400.0, N_("seconds"))
     # Spill folder of its own ("" = a fresh private folder per query, removed afterwards) and
     # the most it may hold.
     temp_dir: str = ""
-    max_temp_mb: int = bounded(4096, 0, 1 << 24, "MiB")
+    max_temp_mb: int = bounded(4096, 0, 1 << 24, N_("MiB"))
     # The rows a result may have (they are held in memory to be printed).
-    max_rows: int = bounded(1_000_000, 1, 100_000_000, "rows")
+    max_rows: int = bounded(1_000_000, 1, 100_000_000, N_("rows"))
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
-    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, "minutes")
-    session_max_hours: int = bounded(12, 1, 24 * 31, "hours")
+    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, N_("minutes"))
+    session_max_hours: int = bounded(12, 1, 24 * 31, N_("hours"))
     # Sign-in: this many failures for one name or one address within login_window_s lock it
     # out for the rest of the window.
-    login_max_failures: int = bounded(5, 1, 1000, "failures")
-    login_window_s: int = bounded(900, 1, 7 * 86_400, "seconds")
+    login_max_failures: int = bounded(5, 1, 1000, N_("failures"))
+    login_window_s: int = bounded(900, 1, 7 * 86_400, N_("seconds"))
     # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
     content_roles: tuple[str, ...] = ()
     # A grant lasts at most this many days.
-    max_grant_days: int = bounded(30, 1, 3660, "days")
+    max_grant_days: int = bounded(30, 1, 3660, N_("days"))
     # Seconds a write waits for the archive lock while another command (an ingest) holds it.
-    lock_wait_s: float = bounded(3.0, 0.0, 60.0, "seconds")
+    lock_wait_s: float = bounded(3.0, 0.0, 60.0, N_("seconds"))
     # Service records (access log, sign-ins, requests) are durable at once in a spool file and
     # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
-    flush_every_s: float = bounded(15.0, 1.0, 3600.0, "seconds")
+    flush_every_s: float = bounded(15.0, 1.0, 3600.0, N_("seconds"))
     # Written statements attached to explanations: at most this many bytes.
-    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, "bytes")
+    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, N_("bytes"))
     # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
     export_dir: str = ""
     # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
     cookie_secure: bool = False
     # Rows on a listing page.
-    page_rows: int = bounded(200, 1, 100_000, "rows")
+    page_rows: int = bounded(200, 1, 100_000, N_("rows"))
 
     def validate(self) -> None:
         from catalog.schema import ROLES
 
         for role in self.content_roles:
             if role not in ROLES:
-                raise ConfigError(f"service.content_roles: unknown role {role!r} (known: {', '.join(ROLES)})")
+                raise ConfigError(_("service.content_roles: unknown role {role} (known: {items})").format(
+                                      role=repr(role), items=', '.join(ROLES)))
 
 
 @dataclass(frozen=True)
@@ -524,15 +546,16 @@ def _coerce(name: str, value, annotation):
         hint, origin = args[0], typing.get_origin(args[0])
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name}: expected a list, got {value!r}")
+            raise ConfigError(_("{name}: expected a list, got {value}").format(name=name, value=repr(value)))
         (item_type, *_rest) = typing.get_args(hint)
         return tuple(_coerce(f"{name}[{i}]", v, item_type) for i, v in enumerate(value))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is bool and not isinstance(value, bool):
-        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        raise ConfigError(_("{name}: expected true or false, got {value}").format(name=name, value=repr(value)))
     if isinstance(hint, type) and not isinstance(value, hint):
-        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
+        raise ConfigError(_("{name}: expected {type}, got {value}").format(
+                              name=name, type=hint.__name__, value=repr(value)))
     return value
 
 
@@ -542,7 +565,8 @@ def _build(cls, section: str, table: dict):
     values = {}
     for key, value in table.items():
         if key not in known:
-            raise ConfigError(f"unknown configuration key '{section}.{key}' (known: {', '.join(sorted(known))})")
+            raise ConfigError(_("unknown configuration key '{section}.{key}' (known: {items})").format(
+                                  section=section, key=key, items=', '.join(sorted(known))))
         values[key] = _coerce(f"{section}.{key}", value, hints[key])
     try:
         obj = cls(**values)
@@ -581,7 +605,7 @@ def read_toml(path: str | Path) -> dict[str, dict]:
                 path=path, limit=MAX_CONFIG_BYTES))
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"configuration file not found: {path}") from None
+        raise ConfigError(_("configuration file not found: {path}").format(path=path)) from None
     except OSError as exc:
         raise ConfigError(_("cannot read the configuration file {path}: {why}").format(
             path=path, why=exc.strerror or exc)) from None
@@ -590,10 +614,10 @@ def read_toml(path: str | Path) -> dict[str, dict]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(_("{path}: not valid TOML: {exc}").format(path=path, exc=exc)) from None
     for section, table in data.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: '{section}' must be a [section]")
+            raise ConfigError(_("{path}: '{section}' must be a [section]").format(path=path, section=section))
     return data
 
 
@@ -628,7 +652,7 @@ def load_config(path: str | Path | None = None, *, archive_settings: dict[str, d
     override = read_toml(path) if path else {}
     for section in merged.keys() | override.keys():
         if section not in types_:
-            raise ConfigError(f"unknown configuration section [{section}]")
+            raise ConfigError(_("unknown configuration section [{section}]").format(section=section))
     if archive_settings is not None:
         _refuse_archive_changes(override, merged, types_, archive_name)
     for section, table in override.items():

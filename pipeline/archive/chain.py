@@ -55,6 +55,7 @@ from pipeline.archive.intent import Entry, Journal, read_intents
 from pipeline.archive.objects import OBJECTS, TMP
 from pipeline.archive.publish import write_atomic
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 
 MANIFESTS = "manifests"
 FORMAT = "fieldrec-manifest/1"
@@ -106,7 +107,7 @@ def read_manifests(archive: Path) -> list[Manifest]:
                 raise ValueError(f"not a {FORMAT} manifest")
             out.append(Manifest(path, seq, doc))
         except (OSError, ValueError) as exc:
-            out.append(Manifest(path, seq, None, f"cannot read manifest: {exc}"))
+            out.append(Manifest(path, seq, None, _("cannot read manifest: {exc}").format(exc=exc)))
     return out
 
 @dataclass
@@ -195,7 +196,8 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
         for stray in root.glob(".*.tmp"):          # a seal that died before its rename
             stray.unlink()
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(root)) from exc
+        raise ArchiveWriteError(exc.errno, _("cannot write the manifest: {strerror}").format(
+                                               strerror=exc.strerror), str(root)) from exc
     manifests = read_manifests(archive)
     sealed = sealed_files(manifests)
     sealed_runs = {m.run_id for m in manifests}
@@ -248,7 +250,8 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
     try:
         write_atomic(final, _pretty(doc), fsync=config.ingest.fsync, mode=0o444)
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write the manifest: {exc.strerror}", str(final)) from exc
+        raise ArchiveWriteError(exc.errno, _("cannot write the manifest: {strerror}").format(
+                                               strerror=exc.strerror), str(final)) from exc
     _remove(spent)
     first = manifests[0].stored_chain if manifests else chain
     problems = witness.append_all(config.integrity.witness_paths, archive_id(first), seq, chain,
@@ -403,37 +406,45 @@ def check_chain(manifests: list[Manifest], trusted_key: str | None) -> tuple[lis
     checked = 0
     for index, m in enumerate(manifests, start=1):
         if m.seq != index:
-            problems.append(ChainProblem(m.name, "chain", f"manifest sequence number {m.seq} where {index} was "
-                                         "expected: a manifest was removed, added or renamed"))
+            problems.append(ChainProblem(m.name, "chain", _("manifest sequence number {seq} where {index} "
+                                                             "was expected: a manifest was removed, added or "
+                                                             "renamed").format(seq=m.seq, index=index)))
         if m.doc is None:
-            problems.append(ChainProblem(m.name, "chain", m.error or "cannot read manifest"))
+            problems.append(ChainProblem(m.name, "chain", m.error or _("cannot read manifest")))
             expected_prev = sha256_path(m.path)
             continue
         body = m.body
         if body.get("prev_chain") != expected_prev:
-            problems.append(ChainProblem(m.name, "chain", "does not follow the manifest before it (prev_chain "
-                                         f"{str(body.get('prev_chain'))[:16]}…, expected {expected_prev[:16]}…): "
-                                         "an earlier manifest was removed, edited or reordered"))
+            problems.append(ChainProblem(m.name, "chain", _("does not follow the manifest before it "
+                                                             "(prev_chain {found}…, expected {expected}…): an "
+                                                             "earlier manifest was removed, edited or "
+                                                             "reordered").format(
+                                                              found=str(body.get('prev_chain'))[:16],
+                                                              expected=expected_prev[:16])))
         try:
             actual = chain_of(body)
         except (KeyError, AttributeError, TypeError):
             actual = hashlib.sha256(canonical(body)).hexdigest()
         if actual != m.stored_chain:
-            problems.append(ChainProblem(m.name, "chain", "its content does not match its chain hash: the "
-                                         "manifest was edited after it was written"))
+            problems.append(ChainProblem(m.name, "chain", _("its content does not match its chain hash: the "
+                                                             "manifest was edited after it was written")))
         signed_by, signature = body.get("signed_by"), (m.doc or {}).get("signature")
         if signed_by or signature:
             signed_seen = True
             checked += 1
             key = trusted_key or signed_by
             if not signature:
-                problems.append(ChainProblem(m.name, "signature", "names a signing key but carries no signature"))
+                problems.append(ChainProblem(m.name, "signature", _("names a signing key but carries no "
+                                                                     "signature")))
             elif trusted_key and signed_by != trusted_key:
-                problems.append(ChainProblem(m.name, "signature", f"signed by key {str(signed_by)[:16]}…, not by "
-                                             f"the trusted key {trusted_key[:16]}…"))
+                problems.append(ChainProblem(m.name, "signature", _("signed by key {key}…, not by the "
+                                                                     "trusted key {trusted}…").format(
+                                                                      key=str(signed_by)[:16],
+                                                                      trusted=trusted_key[:16])))
             elif not key or not signing.verify(key, str(m.stored_chain).encode("ascii"), signature):
-                problems.append(ChainProblem(m.name, "signature", "signature does not match the manifest"))
+                problems.append(ChainProblem(m.name, "signature", _("signature does not match the manifest")))
         elif trusted_key and signed_seen and not _only_fixity(body):
-            problems.append(ChainProblem(m.name, "signature", "unsigned, although earlier manifests are signed"))
+            problems.append(ChainProblem(m.name, "signature", _("unsigned, although earlier manifests are "
+                                                                 "signed")))
         expected_prev = m.stored_chain or actual      # what the next manifest was built on
     return problems, expected_prev, checked

@@ -25,6 +25,7 @@ from pathlib import Path
 from catalog.store import fsync_dir
 from pipeline.common.clock import now_utc
 from pipeline.native import signing
+from pipeline.common.i18n import _
 
 INTENTS = "intents"
 FORMAT = "fieldrec-intent/1"
@@ -83,7 +84,7 @@ class Journal:
             lines = tuple({**line, "sig": self.signer.sign(_canonical(line, self.run_id))} for line in lines)
         data = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
         if os.write(self._fd, data) != len(data):       # a full disk: the files must not appear unrecorded
-            raise OSError(errno.ENOSPC, "cannot record the run's intent: the disk is full", str(self.path))
+            raise OSError(errno.ENOSPC, _("cannot record the run's intent: the disk is full"), str(self.path))
         if self.fsync:
             os.fsync(self._fd)
 
@@ -109,22 +110,23 @@ def read_intents(archive: Path, trusted_key: str | None = None) -> list[Intent]:
         try:
             lines = path.read_bytes().split(b"\n")
         except OSError as exc:
-            intent.problems.append(f"cannot read: {exc.strerror}")
+            intent.problems.append(_("cannot read: {strerror}").format(strerror=exc.strerror))
             out.append(intent)
             continue
         torn = lines.pop()             # after the last newline: empty, or a line cut by a crash
         if torn:
-            intent.problems.append("its last line was cut off (the run died writing it): ignored")
+            intent.problems.append(_("its last line was cut off (the run died writing it): ignored"))
         for number, raw in enumerate(lines, start=1):
             try:
                 line = json.loads(raw)
                 if not isinstance(line, dict):
-                    raise ValueError("not an object")
+                    raise ValueError(_("not an object"))
             except ValueError:
-                intent.problems.append(f"line {number} is not JSON: ignored")
+                intent.problems.append(_("line {number} is not JSON: ignored").format(number=number))
                 continue
             if trusted_key and not signing.verify(trusted_key, _canonical(line, intent.run_id), str(line.get("sig"))):
-                intent.problems.append(f"line {number} is not signed by the archive's key: ignored")
+                intent.problems.append(_("line {number} is not signed by the archive's key: ignored").format(
+                                           number=number))
                 continue
             if "intent" in line:
                 intent.command = str(line.get("command") or "")

@@ -46,8 +46,9 @@ class ArchiveLock:
             fcntl.flock(self._dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._release()
-            raise ArchiveBusy(f"archive {self.archive} is in use by another fieldrec process ({self._holder()}); "
-                              "wait for it to finish, then run this command again") from None
+            raise ArchiveBusy(_("archive {archive} is in use by another fieldrec process ({holder}); wait for "
+                                 "it to finish, then run this command again").format(
+                                  archive=self.archive, holder=self._holder())) from None
         try:
             self.fh = open(self.path, "a+")
             fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,8 +60,9 @@ class ArchiveLock:
         except BlockingIOError:         # an older fieldrec holds only the note
             holder = self._holder()
             self._release()
-            raise ArchiveBusy(f"archive {self.archive} is in use by another fieldrec process ({holder}); "
-                              "wait for it to finish, then run this command again") from None
+            raise ArchiveBusy(_("archive {archive} is in use by another fieldrec process ({holder}); wait "
+                                 "for it to finish, then run this command again").format(
+                                  archive=self.archive, holder=holder)) from None
         except OSError as exc:
             self._release()
             what = _("the archive is on a read-only file system") if exc.errno == errno.EROFS else \

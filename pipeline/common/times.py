@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
 UTC = timezone.utc
 FIXED_OFFSET = re.compile(r"([+-])(\d{1,2})(?::?(\d{2}))?")
@@ -26,7 +26,7 @@ FIXED_OFFSET = re.compile(r"([+-])(\d{1,2})(?::?(\d{2}))?")
 TYPED = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?"
                    r"\s*(?P<zone>Z|UTC|[+-]\d{2}(?::?\d{2})?)?$", re.IGNORECASE)
 SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
-TYPED_HELP = ("a date or time such as 2026-12-01, '2026-12-01 06:00' or 2026-12-01T06:00:00, read in the "
+TYPED_HELP = N_("a date or time such as 2026-12-01, '2026-12-01 06:00' or 2026-12-01T06:00:00, read in the "
               "site's time zone (site.time_zone) unless it ends with Z or an offset like +08:00; or a span "
               "back from now such as 36h or 7d")
 

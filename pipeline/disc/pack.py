@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from pipeline.common.i18n import _
+
 SECTOR = 2048
 
 # Usable bytes of a blank disc (sectors x 2048) as burning tools report them. M-DISC media
@@ -88,7 +90,8 @@ class Oversize(ValueError):
 
     def __init__(self, items: list[Item], capacity: int):
         self.items, self.capacity = items, capacity
-        super().__init__(f"{len(items)} file(s) larger than one disc of {capacity} usable bytes")
+        super().__init__(_("{n} file(s) larger than one disc of {capacity} usable bytes").format(
+                             n=len(items), capacity=capacity))
 
 
 def lower_bound(items: Iterable[Item], capacity: int) -> int:

@@ -16,6 +16,8 @@ from pathlib import Path
 from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.disc import pack as packing
+from pipeline.common.i18n import _
+from pipeline.common.text import display_width, pad
 from pipeline.common.units import human_bytes
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.clock import now_utc
@@ -49,13 +51,14 @@ def build(archive: Path, selected: dict[str, list[str]], recordings: dict[str, d
     derivatives = _derivatives(Catalog(archive), set(selected)) if request.with_derivatives else {}
     usable = packing.usable_bytes(request.capacity_bytes, request.reserve_pct)
     if usable <= 0:
-        raise PlanError(f"--reserve {request.reserve_pct}% leaves no room on a {request.media} disc")
+        raise PlanError(_("--reserve {pct}% leaves no room on a {media} disc").format(pct=request.reserve_pct,
+                                                                                    media=request.media))
     refused, entries, items, taken = [], {}, [], set()
     group_order = list(dict.fromkeys(g for groups in selected.values() for g in groups[:1]))
     for sha in sorted(selected, key=lambda s: (group_order.index(selected[s][0]), _order(recordings[s]))):
         row = recordings[sha]
         if not store.exists(sha):
-            refused.append(_refusal(row, "the original is not in the object store (unreadable at ingest?)"))
+            refused.append(_refusal(row, _("the original is not in the object store (unreadable at ingest?)")))
             continue
         files = [_original(row)] + derivatives.get(sha, [])
         if files[0]["disc_path"] in taken:                 # same device, start, officer, sha8
@@ -70,11 +73,11 @@ def build(archive: Path, selected: dict[str, list[str]], recordings: dict[str, d
     if oversize and not request.skip_oversize:
         raise PlanError(_oversize_message(oversize, recordings, request, usable))
     for item in oversize:
-        refused.append(_refusal(recordings[item.key], f"larger than one {request.media} disc"))
+        refused.append(_refusal(recordings[item.key], _("larger than one {media} disc").format(media=request.media)))
     items = [i for i in items if i.cost <= usable]
     if not items:
-        raise PlanError("nothing to put on disc: " + ("; ".join(r["reason"] + ": " + r["name"] for r in refused)
-                                                      or "the selection is empty"))
+        raise PlanError(_("nothing to put on disc: {why}").format(
+            why="; ".join(r["reason"] + ": " + r["name"] for r in refused) or _("the selection is empty")))
     result = packing.pack(items, usable)
     set_id = hashlib.sha256(f"{sorted(entries)}{request}{now.isoformat()}".encode()).hexdigest()[:6].upper()
     width = 2 if result.count < 100 else 3
@@ -129,8 +132,8 @@ def _derivatives(catalog: Catalog, shas: set[str]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     tables = [(t, role) for t, role in DERIVATIVE_TABLES if t in TABLES]
     if not tables:
-        raise PlanError("this archive's catalog has no proxies or thumbnails tables yet; "
-                        "plan without --with-derivatives")
+        raise PlanError(_("this archive's catalog has no proxies or thumbnails tables yet; plan without "
+                          "--with-derivatives"))
     originals = {sha: disc_name(row) for sha, row in (
         (r["sha256"], r) for r in catalog.rows("recordings") if r["sha256"] in shas)}
     for table, role in tables:
@@ -167,7 +170,9 @@ def _iso(t) -> str | None:
 
 
 def _safe(value) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-.") if value else ""
+    """A name part on disc: letters and digits of any script (an officer 张三 stays 张三), "." and "-";
+    anything else (a separator, "_" which separates the parts) becomes "-"."""
+    return re.sub(r"(?:[^\w.-]|_)+", "-", str(value)).strip("-.") if value else ""
 
 
 def _refusal(row: dict, reason: str) -> dict:
@@ -183,11 +188,12 @@ def _oversize_message(oversize, recordings, request: Request, usable: int) -> st
     fits = [m for m, c in packing.MEDIA.items()
             if not m.startswith("mdisc") and packing.usable_bytes(c, request.reserve_pct) >= biggest]
     names = "; ".join(_describe(recordings[i.key]) for i in oversize)
-    advice = (f"plan on larger media (--media {fits[0]})" if fits
-              else "no disc is large enough for it: keep it on tape or disk")
-    return (f"{len(oversize)} file(s) do not fit on one {request.media} disc "
-            f"({human_bytes(usable)} usable with --reserve {request.reserve_pct}%): {names}. "
-            f"To do: {advice}, or add --skip-oversize to plan the rest and list these as refused.")
+    advice = (_("plan on larger media (--media {media})").format(media=fits[0]) if fits
+              else _("no disc is large enough for it: keep it on tape or disk"))
+    return _("{n} file(s) do not fit on one {media} disc ({usable} usable with --reserve {pct}%): {names}. To do: "
+             "{advice}, or add --skip-oversize to plan the rest and list these as refused.").format(
+        n=len(oversize), media=request.media, usable=human_bytes(usable), pct=request.reserve_pct, names=names,
+        advice=advice)
 
 
 def write(plan: dict, path: Path) -> None:
@@ -198,26 +204,31 @@ def read(path: Path) -> dict:
     try:
         plan = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f"cannot read the plan {path}: {exc}") from None
+        raise PlanError(_("cannot read the plan {path}: {why}").format(path=path, why=exc)) from None
     if not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT:
-        raise PlanError(f"{path} is not a fieldrec disc plan (expected format {PLAN_FORMAT}); "
-                        "make one with `fieldrec disc plan --out`")
+        raise PlanError(_("{path} is not a fieldrec disc plan (expected format {format}); make one with "
+                          "`fieldrec disc plan --out`").format(path=path, format=PLAN_FORMAT))
     return plan
 
 
 def render(plan: dict, *, files: bool = True) -> str:
-    lines = [f"disc plan {plan['set_id']}: {plan['files']} files, {human_bytes(plan['payload_bytes'])} "
-             f"on {plan['disc_count']} x {plan['media']} (lower bound {plan['lower_bound']}, "
-             f"{human_bytes(plan['usable_bytes'])} usable per disc, reserve {plan['reserve_pct']}%)"]
-    lines.append(f"  {'label':<24} {'disc':>7} {'files':>6} {'payload':>10} {'fill':>6}  cases")
+    lines = [_("disc plan {set_id}: {files} files, {size} on {discs} x {media} (lower bound {lower}, {usable} usable "
+               "per disc, reserve {pct}%)").format(
+        set_id=plan["set_id"], files=plan["files"], size=human_bytes(plan["payload_bytes"]), discs=plan["disc_count"],
+        media=plan["media"], lower=plan["lower_bound"], usable=human_bytes(plan["usable_bytes"]),
+        pct=plan["reserve_pct"])]
+    head = [_("label"), _("disc"), _("files"), _("payload"), _("fill"), _("cases")]
+    widths = [24, 7, 6, 10, 6]
+    lines.append("  " + " ".join(pad(h, w) if i == 0 else " " * (w - display_width(h)) + h
+                                 for i, (h, w) in enumerate(zip(head, widths))) + "  " + head[-1])
     for d in plan["discs"]:
-        lines.append(f"  {d['label']:<24} {d['index']:>3} of {d['count']:<2} {len(d['files']):>5} "
+        lines.append(f"  {d['label']:<24} {d['index']:>3}/{d['count']:<3} {len(d['files']):>6} "
                      f"{human_bytes(d['payload_bytes']):>10} {d['fill']:>6.1%}  {', '.join(d['case_ids']) or '-'}")
         if files:
             lines += [f"      {f['disc_path']}  {human_bytes(f['size'])}" for f in d["files"]]
     kept = [g for g, k in plan["order_kept"].items() if not k]
     if kept:
-        lines.append("  recording order not kept (it would cost a disc) for: " + ", ".join(kept))
+        lines.append(_("  recording order not kept (it would cost a disc) for: {groups}").format(groups=", ".join(kept)))
     for r in plan["refused"]:
-        lines.append(f"  REFUSED {r['name']}: {r['reason']}")
+        lines.append(_("  REFUSED {name}: {reason}").format(name=r["name"], reason=r["reason"]))
     return "\n".join(lines)

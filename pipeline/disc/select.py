@@ -14,6 +14,7 @@ from catalog.store import Catalog
 from pipeline.records.lookup import LookupProblem, resolve_shas
 from pipeline.records.state import ArchiveState
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import _
 from pipeline.common.times import Zones, as_utc
 from pipeline.rules.clocks import placed_start
 
@@ -39,7 +40,7 @@ def important_only(chosen: dict[str, list[str]], known: dict[str, dict]) -> dict
     """The chosen recordings the recorder marked important."""
     kept = {sha: groups for sha, groups in chosen.items() if known.get(sha, {}).get("important")}
     if not kept:
-        raise SelectionError("none of the selected recordings is marked important")
+        raise SelectionError(_("none of the selected recordings is marked important"))
     return kept
 
 
@@ -50,7 +51,8 @@ def by_important(known: dict[str, dict], since: datetime | None, until: datetime
     chosen = {sha: [SELECTION_GROUP] for sha, row in known.items()
               if row.get("important") and _in_window(_start(row, zones), since, until)}
     if not chosen:
-        raise SelectionError("no recording marked important" + (" in the --since/--until window" if since or until else ""))
+        raise SelectionError(_("no recording marked important in the --since/--until window") if since or until
+                             else _("no recording marked important"))
     return chosen
 
 
@@ -71,12 +73,13 @@ def by_device(known: dict[str, dict], devices: list[str], since: datetime | None
     missing = [d for d in devices if d not in present]
     if missing:
         names = ", ".join(sorted(str(d) for d in present if d)[:20])
-        raise SelectionError(f"no recordings of device(s) {', '.join(missing)} (devices in the archive: {names})")
+        raise SelectionError(_("no recordings of device(s) {items} (devices in the archive: {names})").format(
+                                 items=', '.join(missing), names=names))
     for sha, row in known.items():
         if row["device_id"] in devices and _in_window(_start(row, zones), since, until):
             chosen[sha] = [SELECTION_GROUP]
     if not chosen:
-        raise SelectionError("the devices have no recordings starting in the --since/--until window")
+        raise SelectionError(_("the devices have no recordings starting in the --since/--until window"))
     return chosen
 
 
@@ -87,7 +90,7 @@ def by_cases(state: ArchiveState, case_ids: list[str], strict: bool = True) -> d
     members = {case: [r.sha256 for r in state.members(case)] for case in wanted}
     empty = [c for c in wanted if not members[c]]
     if empty and strict:
-        raise SelectionError(f"case(s) with no recordings assigned: {', '.join(empty)}")
+        raise SelectionError(_("case(s) with no recordings assigned: {items}").format(items=', '.join(empty)))
     chosen: dict[str, list[str]] = {}
     for case in wanted:
         for sha in sorted(members[case]):
@@ -112,7 +115,8 @@ def by_class(archive, config, retention_class: str) -> dict[str, list[str]]:
                                      or (retention_class == "permanent" and r.permanent)):
             chosen[record.sha256] = [retention_class]
     if not chosen:
-        raise SelectionError(f"no recording has retention class {retention_class!r}")
+        raise SelectionError(_("no recording has retention class {retention_class}").format(
+                                 retention_class=repr(retention_class)))
     # Keep each case's files together: name the cases that hold each chosen file.
     members = by_cases(state, sorted(state.cases), strict=False)
     for sha in chosen:

@@ -15,6 +15,7 @@ from typing import Callable
 
 import pipeline
 from catalog.store import Catalog
+from pipeline.common.i18n import _
 from pipeline.common.times import Zones
 from pipeline.disc.bag import StageError, stage_disc
 from pipeline.disc.select import recordings as read_recordings
@@ -47,38 +48,41 @@ def stage_plan(archive: Path, plan: dict, out: Path, *, iso: bool, reverify: boo
     recorded = latest_discs(catalog)
     missing = sorted({f["sha256"] for d in plan["discs"] for f in d["files"]} - set(known))
     if missing:
-        raise StageError(f"{len(missing)} planned recording(s) are not in this archive's catalog "
-                         f"(first: {missing[0]}); is --archive the archive the plan was made for "
-                         f"({plan['archive']})?")
+        raise StageError(_("{n} planned recording(s) are not in this archive's catalog (first: {first}); is "
+                           "--archive the archive the plan was made for ({archive})?").format(
+            n=len(missing), first=missing[0], archive=plan["archive"]))
     out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for disc in plan["discs"]:
         label = disc["label"]
         folder, image = out / label, (out / f"{label}.iso" if iso else None)
         if folder.exists():
-            report = _require_ok(verify(folder), "staged folder")
+            report = _require_ok(verify(folder), _("staged folder"))
             if label in recorded and recorded[label]["manifest_sha256"] != report.manifest_sha256:
-                raise StageError(f"{folder} is not the disc recorded as {label}; move it away and stage again")
-            say(f"{label}: already staged, verified")
+                raise StageError(_("{folder} is not the disc recorded as {label}; move it away and stage again").format(
+                    folder=folder, label=label))
+            say(_("{label}: already staged, verified").format(label=label))
             staged_files, staged_bytes, manifest = report.files_checked, None, report.manifest_sha256
             rows = None
         else:
-            say(f"{label}: staging {len(disc['files'])} files")
+            say(_("{label}: staging {n} files").format(label=label, n=len(disc["files"])))
             staged = stage_disc(archive, plan, disc, out, known, fsync=fsync, zones=zones)
             if reverify:
-                _require_ok(verify(folder), "staged folder")
+                _require_ok(verify(folder), _("staged folder"))
             staged_files, staged_bytes, manifest, rows = staged.files, staged.bytes, staged.manifest_sha256, staged.rows
         image_sha = image_bytes = None
         if image is not None:
             if not image.exists():
-                say(f"{label}: writing {image.name}")
+                say(_("{label}: writing {image}").format(label=label, image=image.name))
                 write_iso(folder, image, label, volume_set=f"FIELDREC_{plan['set_id']}")
-            if _require_ok(verify(image), "ISO image").manifest_sha256 != manifest:
-                raise StageError(f"{image} holds other files than {folder}; delete the image and stage again")
+            if _require_ok(verify(image), _("ISO image")).manifest_sha256 != manifest:
+                raise StageError(_("{image} holds other files than {folder}; delete the image and stage again").format(
+                    image=image, folder=folder))
             image_bytes = image.stat().st_size
             if image_bytes > plan["capacity_bytes"]:
-                raise StageError(f"{image} is {image_bytes} bytes, more than a {plan['media']} disc holds "
-                                 f"({plan['capacity_bytes']}); plan again with a larger --reserve")
+                raise StageError(_("{image} is {bytes} bytes, more than a {media} disc holds ({capacity}); plan again "
+                                   "with a larger --reserve").format(image=image, bytes=image_bytes, media=plan["media"],
+                                                                    capacity=plan["capacity_bytes"]))
             image_sha = sha256_path(image)
         outcome = DiscOutcome(label, str(folder), str(image) if image else None, staged_files,
                               staged_bytes if staged_bytes is not None else disc["payload_bytes"],
@@ -99,7 +103,8 @@ def record_verification(archive: Path, report: Report, *, fsync: bool = True) ->
     notes = []
     recorded = latest_discs(catalog).get(report.label)
     if recorded and report.manifest_sha256 and recorded["manifest_sha256"] != report.manifest_sha256:
-        notes.append(f"changed: the manifest differs from the one recorded when {report.label} was staged")
+        notes.append("changed: " + _("the manifest differs from the one recorded when {label} was staged").format(
+            label=report.label))
     catalog.commit({"disc_verifications": [{
         "label": report.label, "verified_at": now_utc(), "target": report.target,
         "target_kind": report.kind, "result": "ok" if report.ok and not notes else "failed",
@@ -116,8 +121,8 @@ def latest_discs(catalog: Catalog) -> dict[str, dict]:
 
 def _require_ok(report: Report, what: str) -> Report:
     if not report.ok:
-        raise StageError(f"the {what} {report.target} does not verify: " + "; ".join(report.problems[:5])
-                         + ". Delete it and stage again.")
+        raise StageError(_("the {what} {target} does not verify: {problems}. Delete it and stage again.").format(
+            what=what, target=report.target, problems="; ".join(report.problems[:5])))
     return report
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.common.i18n import _
 from pipeline.native.hashing import sha256_stream
 from pipeline.native.iso import IsoError, IsoTree, is_iso
 
@@ -43,8 +44,10 @@ class Report:
                 "manifest_sha256": self.manifest_sha256, "problems": self.problems}
 
     def render(self) -> str:
-        head = (f"disc {self.label or '?'} ({self.kind} {self.target}): "
-                f"{'OK' if self.ok else 'FAILED'}, {self.files_checked} files, {self.bytes_checked} bytes read")
+        head = (_("disc {label} (folder {target}): {result}, {files} files, {bytes} bytes read") if self.kind == "folder"
+                else _("disc {label} (ISO image {target}): {result}, {files} files, {bytes} bytes read")).format(
+            label=self.label or "?", target=self.target, result=_("OK") if self.ok else _("FAILED"),
+            files=self.files_checked, bytes=self.bytes_checked)
         return "\n".join([head] + [f"  {p}" for p in self.problems])
 
 
@@ -71,14 +74,14 @@ def verify(path: Path, chunk_bytes: int = 4 * 1024 * 1024) -> Report:
         return _check(_Folder(path), Report(str(path), "folder"), chunk_bytes)
     report = Report(str(path), "iso")
     if not is_iso(path):
-        report.problems.append(f"invalid: {path} is neither a folder nor an ISO 9660 image")
+        report.problems.append("invalid: " + _("{path} is neither a folder nor an ISO 9660 image").format(path=path))
         return report
     try:
         with IsoTree(path) as tree:
             _compare_namespaces(tree, report)
             return _check(tree, report, chunk_bytes)
     except (IsoError, OSError) as exc:
-        report.problems.append(f"invalid: the image cannot be read: {exc}")
+        report.problems.append("invalid: " + _("the image cannot be read: {why}").format(why=exc))
         return report
 
 
@@ -86,7 +89,7 @@ def _check(tree, report: Report, chunk_bytes: int) -> Report:
     present = set(tree.files())
     declaration = _text(tree, "bagit.txt", present)
     if declaration is None or "BagIt-Version:" not in declaration:
-        report.problems.append("missing: bagit.txt (this is not a BagIt bag)")
+        report.problems.append("missing: bagit.txt " + _("(this is not a BagIt bag)"))
     info_text = _text(tree, "bag-info.txt", present) or ""
     report.bag_info = dict(_fields(info_text))
     report.label = report.bag_info.get("External-Identifier")
@@ -111,18 +114,21 @@ def _check(tree, report: Report, chunk_bytes: int) -> Report:
         if listed in payload:
             payload_bytes += size
         if actual != expected:
-            report.problems.append(f"changed: {listed} (SHA-256 {actual}, manifest says {expected})")
+            report.problems.append("changed: " + _("{path} (SHA-256 {actual}, manifest says {expected})").format(
+                path=listed, actual=actual, expected=expected))
     for rel in sorted(present - set(payload) - set(tags) - {TAGMANIFEST}):
-        report.problems.append(f"extra: {rel} (listed in no manifest)")
+        report.problems.append("extra: " + _("{path} (listed in no manifest)").format(path=rel))
     for listed in payload:
         if not listed.startswith("data/"):
-            report.problems.append(f"invalid: {MANIFEST} lists {listed} outside data/")
+            report.problems.append("invalid: " + _("{manifest} lists {path} outside data/").format(manifest=MANIFEST,
+                                                                                                  path=listed))
     oxum = report.bag_info.get("Payload-Oxum")
     actual_oxum = f"{payload_bytes}.{sum(1 for p in payload if p in present)}"
     if oxum is None:
-        report.problems.append("missing: Payload-Oxum in bag-info.txt")
+        report.problems.append("missing: " + _("Payload-Oxum in bag-info.txt"))
     elif oxum != actual_oxum and not any(p.startswith(("missing", "changed")) for p in report.problems):
-        report.problems.append(f"changed: Payload-Oxum says {oxum}, data/ holds {actual_oxum}")
+        report.problems.append("changed: " + _("Payload-Oxum says {oxum}, data/ holds {actual}").format(
+            oxum=oxum, actual=actual_oxum))
     return report
 
 
@@ -132,7 +138,9 @@ def _compare_namespaces(tree: IsoTree, report: Report) -> None:
     reference = listings.get(tree.namespace, set())
     for ns, names in listings.items():
         for rel in sorted(reference ^ names):
-            report.problems.append(f"invalid: the {ns.split('_')[0]} names {'lack' if rel in reference else 'add'} {rel}")
+            report.problems.append("invalid: " + (_("the {namespace} names lack {path}") if rel in reference
+                                                  else _("the {namespace} names add {path}")).format(
+                namespace=ns.split("_")[0], path=rel))
 
 
 def _text(tree, rel: str, present: set[str]) -> str | None:
@@ -156,7 +164,8 @@ def _entries(text: str, name: str, report: Report) -> dict[str, str]:
             continue
         match = LINE.match(line)
         if not match:
-            report.problems.append(f"invalid: {name} line {n} is not 'SHA256  PATH': {line[:80]!r}")
+            report.problems.append("invalid: " + _("{manifest} line {n} is not 'SHA256  PATH': {line}").format(
+                manifest=name, n=n, line=repr(line[:80])))
             continue
         entries[match.group(2)] = match.group(1).lower()
     return entries

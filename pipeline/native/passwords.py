@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from pipeline.common.i18n import _
+
 # argon2-cffi's RFC 9106 "low memory" profile: argon2id, t=3, 64 MiB, 4 lanes.
 _HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4, hash_len=32, salt_len=16)
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -20,11 +22,11 @@ class WeakPassword(ValueError):
 
 def check_strength(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_LENGTH} characters")
+        raise WeakPassword(_("a password needs at least {min_length} characters").format(min_length=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"a password has at most {MAX_LENGTH} characters")
+        raise WeakPassword(_("a password has at most {max_length} characters").format(max_length=MAX_LENGTH))
     if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        raise WeakPassword("a password must not contain control characters")
+        raise WeakPassword(_("a password must not contain control characters"))
 
 
 def hash_password(password: str) -> str:

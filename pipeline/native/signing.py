@@ -10,6 +10,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from pipeline.common.i18n import _
+
 
 class KeyFileError(ValueError):
     """A key file is missing, unreadable or not an Ed25519 key."""
@@ -48,13 +50,14 @@ def load_signer(path: str | os.PathLike) -> Signer:
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"cannot read signing key {path}: {exc.strerror}") from None
+        raise KeyFileError(_("cannot read signing key {path}: {strerror}").format(
+                               path=path, strerror=exc.strerror)) from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path} is not an unencrypted PEM private key: {exc}") from None
+        raise KeyFileError(_("{path} is not an unencrypted PEM private key: {exc}").format(path=path, exc=exc)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} is not an Ed25519 key (make one with `fieldrec keygen`)")
+        raise KeyFileError(_("{path} is not an Ed25519 key (make one with `fieldrec keygen`)").format(path=path))
     return Signer(key, _raw_public(key.public_key()))
 
 
@@ -63,15 +66,15 @@ def load_public_hex(path: str | os.PathLike) -> str:
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"cannot read key {path}: {exc.strerror}") from None
+        raise KeyFileError(_("cannot read key {path}: {strerror}").format(path=path, strerror=exc.strerror)) from None
     if b"PRIVATE KEY" in data:
         return load_signer(path).public_hex
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
-        raise KeyFileError(f"{path} is not a PEM public key: {exc}") from None
+        raise KeyFileError(_("{path} is not a PEM public key: {exc}").format(path=path, exc=exc)) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path} is not an Ed25519 public key")
+        raise KeyFileError(_("{path} is not an Ed25519 public key").format(path=path))
     return _raw_public(key)
 
 

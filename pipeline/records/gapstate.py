@@ -26,6 +26,7 @@ from pipeline.common.times import UTC, Zones
 from pipeline.config import Config
 from pipeline.records import attribution, sessions, statements
 from pipeline.rules import gap_events, timeline
+from pipeline.common.i18n import _
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -114,9 +115,10 @@ def resolve(catalog: Catalog, gap_id: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise UnknownGap(f"gap id prefix '{gap_id}' matches {len(matches)} gaps ({', '.join(matches[:5])}); "
-                         "give more characters")
-    raise UnknownGap(f"no gap with id '{gap_id}' in this archive; list them with `fieldrec gaps --archive DIR`")
+        raise UnknownGap(_("gap id prefix '{gap_id}' matches {n} gaps ({items}); give more characters").format(
+                             gap_id=gap_id, n=len(matches), items=', '.join(matches[:5])))
+    raise UnknownGap(_("no gap with id '{gap_id}' in this archive; list them with `fieldrec gaps --archive "
+                        "DIR`").format(gap_id=gap_id))
 
 
 def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by: str | None = None,

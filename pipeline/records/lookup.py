@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Iterable
+from pipeline.common.i18n import _
 
 MIN_PREFIX = 6
 _HEX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}")
@@ -21,14 +22,17 @@ def resolve_shas(given: Iterable[str], known: Iterable[str], describe=None) -> l
     for text in given:
         wanted = text.strip().lower()
         if not _HEX.fullmatch(wanted):
-            problems.append(f"{text!r} is not a SHA-256 or a prefix of one ({MIN_PREFIX} to 64 hex digits)")
+            problems.append(_("{text} is not a SHA-256 or a prefix of one ({min_prefix} to 64 hex digits)").format(
+                                text=repr(text), min_prefix=MIN_PREFIX))
             continue
         hits = [s for s in known if s.startswith(wanted)]
         if not hits:
-            problems.append(f"{wanted}: no recording in this archive has a SHA-256 starting with these digits")
+            problems.append(_("{wanted}: no recording in this archive has a SHA-256 starting with these "
+                               "digits").format(wanted=wanted))
         elif len(hits) > 1:
             some = ", ".join(s[:16] + (f" ({describe(s)})" if describe else "") for s in hits[:5])
-            problems.append(f"{wanted} matches {len(hits)} recordings ({some}); give more digits")
+            problems.append(_("{wanted} matches {n} recordings ({some}); give more digits").format(
+                                wanted=wanted, n=len(hits), some=some))
         elif hits[0] not in out:
             out.append(hits[0])
     if problems:

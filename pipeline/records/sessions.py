@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.store import Catalog
+from pipeline.common import vocabulary
+from pipeline.common.i18n import _
 from pipeline.common.times import Zones
 from pipeline.config import Config
 from pipeline.records.attribution import Identities
@@ -96,7 +98,9 @@ def _windows(assignments: list[dict]) -> tuple[rule.Window, ...]:
 
 
 def _label(a: dict) -> str:
-    return f"case {a['case_id']}" if a.get("case_id") else f"class {a['retention_class']}"
+    if a.get("case_id"):
+        return _("case {case_id}").format(case_id=a["case_id"])
+    return _("class {cls}").format(cls=vocabulary.value("class", a["retention_class"]))
 
 
 def annotate(catalog: Catalog, gaps: list[dict], config: Config, zones: Zones, *,

@@ -8,10 +8,10 @@ from datetime import datetime
 from catalog.schema import ROLES
 from pipeline.common import inputs
 from pipeline.common.clock import new_id
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-ROLE_NAMES = {"officer": "officer", "clerk": "records clerk", "approver": "approver", "auditor": "auditor",
-              "admin": "admin"}
+ROLE_NAMES = {"officer": N_("officer"), "clerk": N_("records clerk"), "approver": N_("approver"),
+              "auditor": N_("auditor"), "admin": N_("admin")}
 
 
 @dataclass(frozen=True)

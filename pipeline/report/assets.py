@@ -1,10 +1,20 @@
-"""The report's inline style sheet and script (kept here so the HTML needs no other file)."""
+"""The report's inline style sheet and script (kept here so the HTML needs no other file).
+
+Fonts are the system's own (the report opens offline, from a USB stick): a Latin UI font first, then
+the Chinese fonts of Windows, macOS and Linux (Noto/Source Han Sans, WenQuanYi), so Chinese text
+renders on any of them and the page's ``lang`` picks Simplified Chinese glyphs.
+"""
+
+FONTS = ('system-ui, -apple-system, "Segoe UI", Roboto, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
+         '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif')
+MONO = ('ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", "Noto Sans CJK SC", '
+        '"Microsoft YaHei", monospace')
 
 CSS = """
 :root { --ok:#2e7d32; --damaged:#ef6c00; --unreadable:#b71c1c; --gap:#d32f2f; --explained:#9e9e9e;
         --overlap:#7b1fa2; --ink:#1d232a; --muted:#5f6b76; --line:#d9dee3; --bg:#f6f7f9; }
 * { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--ink); background:var(--bg); }
+body { margin:0; font:14px/1.45 FONTS; color:var(--ink); background:var(--bg); }
 header { background:#1d2733; color:#fff; padding:14px 24px 10px; }
 header h1 { margin:0 0 2px; font-size:20px; }
 header .muted { color:#b8c3ce; }
@@ -28,7 +38,7 @@ table.status td { text-align:right; }
 table.list { width:100%; font-size:13px; }
 table.list td:last-child { word-break:break-word; }
 tr.total { font-weight:600; }
-code { font:12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+code { font:12px MONO; }
 code.cmd { font-size:11px; color:#37474f; }
 code.id { white-space:nowrap; background:#eef2f6; padding:1px 4px; border-radius:3px; user-select:all; }
 .swatch { display:inline-block; width:12px; height:12px; border-radius:2px; margin-right:6px; vertical-align:-1px; }
@@ -41,7 +51,7 @@ code.id { white-space:nowrap; background:#eef2f6; padding:1px 4px; border-radius
 .swatch.gap.overlap { background:var(--overlap); opacity:.5; }
 .legend { display:flex; flex-wrap:wrap; gap:14px; font-size:12px; color:var(--muted); margin:6px 0 8px; }
 .legend .mk { color:var(--gap); }
-.controls input { font:12px ui-monospace, monospace; }
+.controls input { font:12px MONO; }
 .controls button { font-size:12px; }
 .device { border-top:1px solid var(--line); padding:6px 0 2px; }
 .devhead { display:flex; gap:12px; align-items:baseline; flex-wrap:wrap; }
@@ -79,7 +89,7 @@ details.devrecs > summary { font-weight:600; cursor:pointer; }
 .strip figcaption { font-size:11px; color:var(--muted); text-align:center; }
 #tip { position:absolute; z-index:10; background:#1d2733; color:#fff; font-size:12px; padding:6px 8px;
        border-radius:4px; white-space:pre; pointer-events:none; max-width:560px; box-shadow:0 2px 8px rgba(0,0,0,.25); }
-"""
+""".replace("FONTS", FONTS).replace("MONO", MONO)
 
 # Zoom: every element with data-s (start) and data-e (end), in seconds of device time, is laid
 # out again for the chosen range with the same formula as pipeline/report/html.py's Scale.
@@ -96,6 +106,9 @@ SCRIPT = """
   const T = x => view[0] + x / W * (view[1] - view[0]);
   const iso = t => new Date(t * 1000).toISOString().slice(0, 19).replace('T', ' ');
   const NS = 'http://www.w3.org/2000/svg';
+  // terminal-like columns of a label, as Python's display_width counts them: a Chinese character is two
+  const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
+  const cols = s => [...s].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0);
 
   function axis(svg) {
     const g = svg.querySelector('g.axis'), h = svg.viewBox.baseVal.height;
@@ -123,7 +136,7 @@ SCRIPT = """
           if (x1 - x0 < min) { const c = (x0 + x1) / 2; x0 = c - min / 2; x1 = c + min / 2; }
           el.setAttribute('x', x0); el.setAttribute('width', x1 - x0);
         } else if (el.tagName === 'text') {
-          const half = el.textContent.length * CW / 2 + 2;
+          const half = cols(el.textContent) * CW / 2 + 2;
           el.setAttribute('x', Math.min(Math.max(X((s + e) / 2), half), W - half));
         } else {
           el.setAttribute('transform', 'translate(' + X(s) + ',0)');
@@ -133,7 +146,7 @@ SCRIPT = """
       let right = -Infinity;                       // hide gap labels that would overlap, left to right
       const labels = [...svg.querySelectorAll('text.gaplabel')].sort((a, b) => a.getAttribute('x') - b.getAttribute('x'));
       for (const el of labels) {
-        const x = +el.getAttribute('x'), half = el.textContent.length * CW / 2;
+        const x = +el.getAttribute('x'), half = cols(el.textContent) * CW / 2;
         const inView = +el.dataset.e >= view[0] && +el.dataset.s <= view[1];
         const show = inView && x - half >= right + 6;
         el.setAttribute('visibility', show ? 'visible' : 'hidden');

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from pipeline.common.i18n import _
 from pipeline.common.times import UTC, show, wall_to_utc, zone_label
 from pipeline.config import GapsConfig
 
@@ -28,10 +29,11 @@ def implausible(start_utc: datetime | None, arrived: datetime | None, cfg: GapsC
     if start_utc is None:
         return None
     if start_utc < earliest_plausible(cfg.earliest_plausible, zone):
-        return "before_earliest", (f"starts {show(start_utc, zone)}, before {cfg.earliest_plausible}: "
-                                   "the clock was not set")
+        return "before_earliest", _("starts {start}, before {earliest}: the clock was not set").format(
+            start=show(start_utc, zone), earliest=cfg.earliest_plausible)
     if arrived is not None and start_utc > arrived + timedelta(seconds=cfg.future_tolerance_s):
-        return "after_ingest", f"starts {show(start_utc, zone)}, after it reached the archive ({show(arrived, zone)})"
+        return "after_ingest", _("starts {start}, after it reached the archive ({arrived})").format(
+            start=show(start_utc, zone), arrived=show(arrived, zone))
     return None
 
 

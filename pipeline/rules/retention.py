@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Iterable
 
+from pipeline.common.i18n import _
 from pipeline.common.times import days_later, local_day, months_later
 from pipeline.config import RetentionConfig
 
@@ -39,6 +40,7 @@ class Subject:
 
     @property
     def counted_from(self) -> str:
+        """What retention counts from, as a value programs read (JSON, CSV): kept in English."""
         if self.start is not None and self.clock_ok:
             return "recording"
         return "first ingest" + (" (device clock not plausible)" if self.start is not None else " (no recording time)")
@@ -146,34 +148,37 @@ def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: 
     _day = lambda when: local_day(when, zone).isoformat()          # noqa: E731
     add = lambda when, months: add_months(when, months, zone)      # noqa: E731
     since = _since(subject, zone)
-    by = f" (assigned by {assignment.get('by')})" if assignment.get("by") else ""
+    by = _(" (assigned by {by})").format(by=assignment.get("by")) if assignment.get("by") else ""
     cid = assignment.get("case_id")
     if cid:
         case = cases.get(cid)
         if case is None:                   # assigned before the case's open event takes effect
-            return Retention(None, "case", f"case {cid}: not open yet as of this date, held", held=True)
+            return Retention(None, "case", _("case {case}: not open yet as of this date, held").format(case=cid),
+                             held=True)
         if case.retention_class == "permanent":
-            return Retention(None, "permanent", f"permanent: case {cid}", permanent=True)
+            return Retention(None, "permanent", _("permanent: case {case}").format(case=cid), permanent=True)
         if case.is_open:
-            return Retention(None, "case", f"case {cid} open: held", held=True)
+            return Retention(None, "case", _("case {case} open: held").format(case=cid), held=True)
         after_close = add(case.closed_at, cfg.case_months_after_close)
         floor = add(recorded, cfg.case_min_months)
         if floor > after_close:
-            return Retention(floor, "case", f"case {cid} closed {_day(case.closed_at)}; "
-                                            f"{cfg.case_min_months}-month floor from {since}")
-        return Retention(after_close, "case", f"case {cid} closed {_day(case.closed_at)}; "
-                                              f"{cfg.case_months_after_close} months after close")
+            return Retention(floor, "case", _("case {case} closed {day}; {months}-month floor from {since}").format(
+                case=cid, day=_day(case.closed_at), months=cfg.case_min_months, since=since))
+        return Retention(after_close, "case", _("case {case} closed {day}; {months} months after close").format(
+            case=cid, day=_day(case.closed_at), months=cfg.case_months_after_close))
     cls = assignment["retention_class"]
     if cls == "permanent":
-        return Retention(None, "permanent", f"permanent{by}", permanent=True)
+        return Retention(None, "permanent", _("permanent{by}").format(by=by), permanent=True)
     if cls == "other":
         days = assignment.get("duration_days") or 0
         until = days_later(recorded, days, zone)
         floor = add(recorded, cfg.other_min_months)
         if floor > until:
-            return Retention(floor, "other", f"other: {days} days raised to the {cfg.other_min_months}-month "
-                                             f"floor from {since}{by}")
-        return Retention(until, "other", f"other: {days} days from {since}{by}")
+            return Retention(floor, "other", _("other: {days} days raised to the {months}-month floor from "
+                                               "{since}{by}").format(days=days, months=cfg.other_min_months,
+                                                                     since=since, by=by))
+        return Retention(until, "other", _("other: {days} days from {since}{by}").format(days=days, since=since,
+                                                                                        by=by))
     return routine(subject, cfg, zone)
 
 
@@ -181,14 +186,17 @@ def _since(subject: Subject, zone: tzinfo) -> str:
     """Which clock a retention counts from, and that day: "recording 2026-12-01 (device clock)"."""
     day = local_day(subject.recorded_at, zone).isoformat()
     if subject.counted_from == "recording":
-        return f"recording {day} (device clock)"
-    return f"{subject.counted_from.replace('first ingest', f'first ingest {day}', 1)} (archive clock)"
+        return _("recording {day} (device clock)").format(day=day)
+    if subject.start is not None:
+        return _("first ingest {day} (device clock not plausible) (archive clock)").format(day=day)
+    return _("first ingest {day} (no recording time) (archive clock)").format(day=day)
 
 
 def routine(subject: Subject, cfg: RetentionConfig, zone: tzinfo = UTC) -> Retention:
     recorded = subject.recorded_at
     return Retention(add_months(recorded, cfg.routine_months, zone), "routine",
-                     f"routine: {cfg.routine_months} months from {_since(subject, zone)}")
+                     _("routine: {months} months from {since}").format(months=cfg.routine_months,
+                                                                     since=_since(subject, zone)))
 
 
 def class_minimum_months(retention_class: str, cfg: RetentionConfig) -> int | None:
@@ -208,8 +216,9 @@ def archive_floor(rule: Retention, subject: Subject, cfg: RetentionConfig, zone:
         return rule
     day = local_day(subject.ingested_at, zone).isoformat()
     return Retention(floor, rule.retention_class,
-                     f"{rule.reason}; raised to the archive floor: {months} months from first ingest {day} "
-                     "(archive clock)", rule.held, rule.permanent)
+                     _("{reason}; raised to the archive floor: {months} months from first ingest {day} "
+                       "(archive clock)").format(reason=rule.reason, months=months, day=day),
+                     rule.held, rule.permanent)
 
 
 def retain_until(subject: Subject, assignments: Iterable[dict] | AssignmentIndex, cases: Iterable[dict] | dict[str, CaseState],

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Iterable, Mapping
 
+from pipeline.common.i18n import N_, _
+
 UTC = timezone.utc
 NEEDED_ALWAYS = {
-    "within_file": "a break inside a recording",
-    "damaged_tail": "recording lost at the end of a file",
-    "overlap": "two recordings of one device at once",
-    "clock": "the device clock cannot be right",
+    "within_file": N_("a break inside a recording"),
+    "damaged_tail": N_("recording lost at the end of a file"),
+    "overlap": N_("two recordings of one device at once"),
+    "clock": N_("the device clock cannot be right"),
 }
 
 
@@ -117,23 +119,23 @@ def need(gap: dict, ctx: Context) -> Need:
     kind = gap["kind"]
     if kind != "between_files":
         sha = gap["sha256"] if kind != "overlap" else gap["before_sha256"]
-        return Need(True, NEEDED_ALWAYS.get(kind, "an interruption"), ctx.session_of.get(sha) if sha else None)
+        return Need(True, _(NEEDED_ALWAYS.get(kind, N_("an interruption"))), ctx.session_of.get(sha) if sha else None)
     before, after = gap["before_sha256"], gap["after_sha256"]
     duration = gap["duration_s"]
     if duration is None or duration <= ctx.break_s:
         session = ctx.session_of.get(before) or ctx.session_of.get(after)
-        return Need(True, f"a pause inside recording session {session}" if session else "a pause inside a session",
-                    session)
+        return Need(True, _("a pause inside recording session {session}").format(session=session) if session
+                    else _("a pause inside a session"), session)
     if before in ctx.important and after in ctx.important:
-        return Need(True, "a pause between recordings marked important", None)
+        return Need(True, _("a pause between recordings marked important"), None)
     groups = ctx.groups or {}
     shared = sorted(groups.get(before, frozenset()) & groups.get(after, frozenset()))
     if shared:
-        return Need(True, f"a pause inside {shared[0]}", None)
+        return Need(True, _("a pause inside {case}").format(case=shared[0]), None)
     start, end = gap.get("start_utc"), gap.get("end_utc")
     if start is not None:
         end = end or start + timedelta(seconds=duration)
         for w in ctx.windows:
             if w.covers(gap["device_id"], gap["officer_id"], start, end):
-                return Need(True, f"a pause inside the window of {w.label}", None)
-    return Need(False, "a pause between recording sessions", None)
+                return Need(True, _("a pause inside the window of {case}").format(case=w.label), None)
+    return Need(False, _("a pause between recording sessions"), None)
