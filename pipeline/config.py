@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pipeline.common.i18n import N_, _
+from pipeline.common.i18n import NP_, _, pgettext
 
 if TYPE_CHECKING:
     from pipeline.common.times import Zones
@@ -47,7 +47,8 @@ def check_bounds(obj, section: str) -> None:
             continue
         low, high = bounds
         if not low <= value <= high:
-            unit = f" {_(f.metadata['unit'])}" if f.metadata.get("unit") else ""
+            unit_name = f.metadata.get("unit")
+            unit = " " + pgettext("unit", unit_name) if unit_name else ""
             shown = value if len(str(value)) <= 24 else f"{str(value)[:12]}… ({len(str(value))} digits)"
             raise ConfigError(_("{key} = {value} is out of bounds: it must be from {low} to {high}{unit}").format(
                 key=f"{section}.{f.name}", value=shown, low=low, high=high, unit=unit))
@@ -56,17 +57,17 @@ def check_bounds(obj, section: str) -> None:
 @dataclass(frozen=True)
 class IngestConfig:
     # Bytes read per call when copying and hashing a source file.
-    chunk_bytes: int = bounded(4 * 1024 * 1024, 4096, 1 << 30, N_("bytes"))
+    chunk_bytes: int = bounded(4 * 1024 * 1024, 4096, 1 << 30, NP_("unit", "bytes"))
     # Small files are grouped into one Ray task up to this many bytes / files.
-    task_bytes: int = bounded(512 * 1024 * 1024, 1 << 20, 1 << 40, N_("bytes"))
-    task_max_files: int = bounded(64, 1, 100_000, N_("files"))
+    task_bytes: int = bounded(512 * 1024 * 1024, 1 << 20, 1 << 40, NP_("unit", "bytes"))
+    task_max_files: int = bounded(64, 1, 100_000, NP_("unit", "files"))
     # Tasks in flight per CPU of the cluster: bounds driver memory however big the drop.
-    window_per_cpu: int = bounded(2, 1, 64, N_("tasks"))
+    window_per_cpu: int = bounded(2, 1, 64, NP_("unit", "tasks"))
     # The catalog is committed after this many files or seconds, whichever comes first.
-    commit_every_files: int = bounded(500, 1, 1_000_000, N_("files"))
-    commit_every_s: float = bounded(20.0, 0.1, 86_400.0, N_("seconds"))
+    commit_every_files: int = bounded(500, 1, 1_000_000, NP_("unit", "files"))
+    commit_every_s: float = bounded(20.0, 0.1, 86_400.0, NP_("unit", "seconds"))
     # A source that changes while read is read again this many times before it is flagged.
-    change_retries: int = bounded(2, 0, 100, N_("re-reads"))
+    change_retries: int = bounded(2, 0, 100, NP_("unit", "re-reads"))
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
     # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
@@ -80,12 +81,12 @@ class IngestConfig:
     follow_links: bool = False
     # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
     # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
-    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, N_("seconds"))
-    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, N_("MB/s"))
+    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, NP_("unit", "seconds"))
+    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, NP_("unit", "MB/s"))
     # A file whose worker process died is tried alone this many more times before it gets its row.
-    worker_retries: int = bounded(2, 0, 10, N_("retries"))
+    worker_retries: int = bounded(2, 0, 10, NP_("unit", "retries"))
     # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
-    file_mode: int = bounded(0o440, 0o400, 0o444, N_("(octal 0o400 to 0o444, read bits only)"))
+    file_mode: int = bounded(0o440, 0o400, 0o444, NP_("unit", "(octal 0o400 to 0o444, read bits only)"))
 
     def validate(self) -> None:
         if self.file_mode & ~0o444 or not self.file_mode & 0o400:
@@ -244,13 +245,13 @@ RETENTION_FLOORS_MONTHS = {"routine_months": 3, "case_months_after_close": 3, "c
 class RetentionConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # routine (simple undisputed actions, on-the-spot checks, routine inspections): from recording.
-    routine_months: int = bounded(3, 0, 1200, N_("months"))
+    routine_months: int = bounded(3, 0, 1200, NP_("unit", "months"))
     # case (administrative cases): this long after the case closes, and never less than
     # case_min_months from recording; an open case holds its files indefinitely.
-    case_months_after_close: int = bounded(3, 0, 1200, N_("months"))
-    case_min_months: int = bounded(6, 0, 1200, N_("months"))
+    case_months_after_close: int = bounded(3, 0, 1200, NP_("unit", "months"))
+    case_min_months: int = bounded(6, 0, 1200, NP_("unit", "months"))
     # other: a duration set per assignment, never less than this from recording.
-    other_min_months: int = bounded(3, 0, 1200, N_("months"))
+    other_min_months: int = bounded(3, 0, 1200, NP_("unit", "months"))
 
     def validate(self) -> None:
         for name, floor in RETENTION_FLOORS_MONTHS.items():
@@ -278,10 +279,10 @@ def parse_utc_offset(text: str) -> float:
 class ComplianceConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # An upload is late when ingest time minus recording end time is over this many hours.
-    late_after_hours: float = bounded(24.0, 0.01, 8760.0, N_("hours"))
+    late_after_hours: float = bounded(24.0, 0.01, 8760.0, NP_("unit", "hours"))
     # Older settings, still read (site.device_time_zones replaces them): every device clock runs
     # at UTC plus this many hours (unset: in site.time_zone), or, per device, "DEVICE=+02:00".
-    device_utc_offset_hours: float | None = bounded(None, -14.0, 14.0, N_("hours"))
+    device_utc_offset_hours: float | None = bounded(None, -14.0, 14.0, NP_("unit", "hours"))
     device_utc_offsets: tuple[str, ...] = ()
 
     def validate(self) -> None:
@@ -303,19 +304,19 @@ class GapsConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
     # within_file: a forward timestamp jump counts when the missing time exceeds the larger of
     # min_jump_s and jump_frames frame durations (audio: packet durations, i.e. sample counts).
-    min_jump_s: float = bounded(1.0, 0.0, 86_400.0, N_("seconds"))
-    jump_frames: int = bounded(3, 0, 10_000, N_("frames"))
+    min_jump_s: float = bounded(1.0, 0.0, 86_400.0, NP_("unit", "seconds"))
+    jump_frames: int = bounded(3, 0, 10_000, NP_("unit", "frames"))
     # between_files: a device's next recording may start this long after the previous one ends
     # (file names have one-second resolution) before the pause is a gap; overlaps likewise.
-    between_files_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, N_("seconds"))
-    overlap_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, N_("seconds"))
+    between_files_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, NP_("unit", "seconds"))
+    overlap_tolerance_s: float = bounded(2.0, 0.0, 86_400.0, NP_("unit", "seconds"))
     # clock: device times before this date (YYYY-MM-DD), or later than the ingest time plus
     # future_tolerance_s (device time is local, of unknown zone), cannot be right.
     earliest_plausible: str = "2015-01-01"
-    future_tolerance_s: float = bounded(86400.0, 0.0, 10 * 366 * 86_400.0, N_("seconds"))
+    future_tolerance_s: float = bounded(86400.0, 0.0, 10 * 366 * 86_400.0, NP_("unit", "seconds"))
     # clock: file-name time and container time written by the same clock must agree this closely
     # (with the start or with the end of the recording); whole time-zone offsets are not errors.
-    name_container_tolerance_s: float = bounded(5.0, 0.0, 86_400.0, N_("seconds"))
+    name_container_tolerance_s: float = bounded(5.0, 0.0, 86_400.0, NP_("unit", "seconds"))
     allow_zone_offsets: bool = True
     # clock: recordings whose sequence numbers and start times disagree are flagged.
     check_sequence: bool = True
@@ -325,7 +326,7 @@ class GapsConfig:
     # session (one action): a pause inside a session needs an explanation, a longer pause
     # separates two sessions and needs none (unless a case or an important mark covers it).
     # Why 120 s: docs/gaps.md.
-    session_break_s: float = bounded(120.0, 0.0, 86_400.0, N_("seconds"))
+    session_break_s: float = bounded(120.0, 0.0, 86_400.0, NP_("unit", "seconds"))
 
     def validate(self) -> None:
         from datetime import date
@@ -381,10 +382,10 @@ class IntegrityConfig:
 @dataclass(frozen=True)
 class ReportConfig:
     # Thumbnails shown per recording (evenly spaced), and at most this many in the whole report.
-    thumbs_per_recording: int = bounded(6, 0, 1000, N_("thumbnails"))
-    max_thumbnails: int = bounded(8000, 0, 1_000_000, N_("thumbnails"))
+    thumbs_per_recording: int = bounded(6, 0, 1000, NP_("unit", "thumbnails"))
+    max_thumbnails: int = bounded(8000, 0, 1_000_000, NP_("unit", "thumbnails"))
     # Thumbnails are scaled down to this width (px) before they are embedded.
-    thumb_width: int = bounded(160, 16, 640, N_("pixels"))
+    thumb_width: int = bounded(160, 16, 640, NP_("unit", "pixels"))
 
 
 @dataclass(frozen=True)
@@ -392,9 +393,9 @@ class ThumbnailsConfig:
     # Make keyframe thumbnails during ingest (photos get one; audio none).
     enabled: bool = True
     # The first keyframe, then at most one keyframe every this many seconds of media.
-    interval_s: float = bounded(10.0, 0.0, 86_400.0, N_("seconds"))
+    interval_s: float = bounded(10.0, 0.0, 86_400.0, NP_("unit", "seconds"))
     # Long side of a thumbnail in pixels (aspect ratio and rotation kept; never enlarged).
-    max_side: int = bounded(320, 16, 4096, N_("pixels"))
+    max_side: int = bounded(320, 16, 4096, NP_("unit", "pixels"))
     # WebP (method 0): 1.5 ms a thumbnail; JPEG: 0.2 ms and twice the bytes. Decoding the
     # keyframe costs 25-45 ms; bench/thumbs_cost.py prints both.
     format: str = "webp"            # webp | jpeg
@@ -413,23 +414,23 @@ class ThumbnailsConfig:
 @dataclass(frozen=True)
 class TranscodeConfig:
     # The proxy: H.264 in MP4 (AAC in M4A for audio-only), longer side at most long_side pixels.
-    long_side: int = bounded(640, 16, 8192, N_("pixels"))
+    long_side: int = bounded(640, 16, 8192, NP_("unit", "pixels"))
     crf: int = bounded(28, 0, 51)
     preset: str = "veryfast"
-    audio_bitrate: int = bounded(64000, 8000, 1_024_000, N_("bits per second"))
+    audio_bitrate: int = bounded(64000, 8000, 1_024_000, NP_("unit", "bits per second"))
     faststart: bool = True
     # Decoder/scaler/encoder threads per proxy; 0: as many as the task's CPUs (cpus_per_task).
-    threads: int = bounded(0, 0, 256, N_("threads"))
+    threads: int = bounded(0, 0, 256, NP_("unit", "threads"))
     # Packets the decoder may reject before a proxy is given up (and recorded as failed).
-    max_decode_errors: int = bounded(16, 0, 1_000_000, N_("packets"))
+    max_decode_errors: int = bounded(16, 0, 1_000_000, NP_("unit", "packets"))
     # Audio holes longer than this are filled with silence so later audio stays in sync.
-    audio_gap_s: float = bounded(0.1, 0.0, 3600.0, N_("seconds"))
+    audio_gap_s: float = bounded(0.1, 0.0, 3600.0, NP_("unit", "seconds"))
     # Ray: CPUs each proxy task reserves, and extra custom resources it requests, e.g.
     # {transcode = 1} to run proxies only on nodes started with --resources='{"transcode": 8}'.
-    cpus_per_task: float = bounded(2.0, 0.01, 1024.0, N_("CPUs"))
+    cpus_per_task: float = bounded(2.0, 0.01, 1024.0, NP_("unit", "CPUs"))
     resources: dict = field(default_factory=dict)
     # Proxy tasks in flight (0: as many as the cluster's CPUs can run at once, plus one each).
-    max_in_flight: int = bounded(0, 0, 100_000, N_("tasks"))
+    max_in_flight: int = bounded(0, 0, 100_000, NP_("unit", "tasks"))
 
     def validate(self) -> None:
         if self.long_side % 2:
@@ -449,43 +450,43 @@ class TranscodeConfig:
 class SqlConfig:
     # `fieldrec sql`: DuckDB's memory (beyond it, sorts and joins spill to temp_dir, then fail),
     # threads, and the wall-clock time after which a query is interrupted.
-    memory_limit_mb: int = bounded(1024, 16, 1 << 20, N_("MiB"))
-    threads: int = bounded(2, 1, 256, N_("threads"))
-    timeout_s: float = bounded(120.0, 0.1, 86_400.0, N_("seconds"))
+    memory_limit_mb: int = bounded(1024, 16, 1 << 20, NP_("unit", "MiB"))
+    threads: int = bounded(2, 1, 256, NP_("unit", "threads"))
+    timeout_s: float = bounded(120.0, 0.1, 86_400.0, NP_("unit", "seconds"))
     # Spill folder of its own ("" = a fresh private folder per query, removed afterwards) and
     # the most it may hold.
     temp_dir: str = ""
-    max_temp_mb: int = bounded(4096, 0, 1 << 24, N_("MiB"))
+    max_temp_mb: int = bounded(4096, 0, 1 << 24, NP_("unit", "MiB"))
     # The rows a result may have (they are held in memory to be printed).
-    max_rows: int = bounded(1_000_000, 1, 100_000_000, N_("rows"))
+    max_rows: int = bounded(1_000_000, 1, 100_000_000, NP_("unit", "rows"))
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     # `fieldrec serve`: the review service. Sessions end after this long idle, and this long at most.
-    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, N_("minutes"))
-    session_max_hours: int = bounded(12, 1, 24 * 31, N_("hours"))
+    session_idle_minutes: int = bounded(30, 1, 7 * 24 * 60, NP_("unit", "minutes"))
+    session_max_hours: int = bounded(12, 1, 24 * 31, NP_("unit", "hours"))
     # Sign-in: this many failures for one name or one address within login_window_s lock it
     # out for the rest of the window.
-    login_max_failures: int = bounded(5, 1, 1000, N_("failures"))
-    login_window_s: int = bounded(900, 1, 7 * 86_400, N_("seconds"))
+    login_max_failures: int = bounded(5, 1, 1000, NP_("unit", "failures"))
+    login_window_s: int = bounded(900, 1, 7 * 86_400, NP_("unit", "seconds"))
     # Roles that see pictures and sound (thumbnails, playback) without a grant; [] = nobody.
     content_roles: tuple[str, ...] = ()
     # A grant lasts at most this many days.
-    max_grant_days: int = bounded(30, 1, 3660, N_("days"))
+    max_grant_days: int = bounded(30, 1, 3660, NP_("unit", "days"))
     # Seconds a write waits for the archive lock while another command (an ingest) holds it.
-    lock_wait_s: float = bounded(3.0, 0.0, 60.0, N_("seconds"))
+    lock_wait_s: float = bounded(3.0, 0.0, 60.0, NP_("unit", "seconds"))
     # Service records (access log, sign-ins, requests) are durable at once in a spool file and
     # committed to the catalog and sealed every this many seconds (access) or at once (decisions).
-    flush_every_s: float = bounded(15.0, 1.0, 3600.0, N_("seconds"))
+    flush_every_s: float = bounded(15.0, 1.0, 3600.0, NP_("unit", "seconds"))
     # Written statements attached to explanations: at most this many bytes.
-    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, N_("bytes"))
+    statement_max_bytes: int = bounded(10 * 1024 * 1024, 1, 1 << 30, NP_("unit", "bytes"))
     # Where exports made through the service are written ("" = ARCHIVE-exports beside the archive).
     export_dir: str = ""
     # Mark cookies Secure (set true behind a TLS reverse proxy, as the README shows).
     cookie_secure: bool = False
     # Rows on a listing page.
-    page_rows: int = bounded(200, 1, 100_000, N_("rows"))
+    page_rows: int = bounded(200, 1, 100_000, NP_("unit", "rows"))
 
     def validate(self) -> None:
         from catalog.schema import ROLES

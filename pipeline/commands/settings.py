@@ -14,15 +14,17 @@ from pipeline.common import text
 from pipeline.common.i18n import N_, _
 
 HELP = N_("""\
-Settings that change what an archive means belong to the archive: its naming patterns
-([identity]), what counts as a gap ([gaps]), retention ([retention]), the 24-hour rule and device
-clocks ([compliance]), and signing and witnesses ([integrity]). They are stored in
-ARCHIVE/fieldrec.toml (read-only, sealed by the manifest chain) when the archive is created, from
-the configuration that first run was given, and every command uses them. A --config file may
-still set run knobs (ingest chunk and task sizes, commit cadence, fsync, thumbnails, proxies,
-report, sql), but not change an archive setting: that is refused, naming the key.
+Settings that change what an archive means belong to the archive: the site's time zone and
+language ([site]), its naming patterns ([identity]), what counts as a gap ([gaps]), retention
+([retention]), the 24-hour rule and device clocks ([compliance]), and signing and witnesses
+([integrity]). They are stored in ARCHIVE/fieldrec.toml (read-only, sealed by the manifest chain)
+when the archive is created, from the configuration that first run was given, and every command
+uses them. A --config file may still set run knobs (ingest chunk and task sizes, commit cadence,
+fsync, thumbnails, proxies, report, sql), but not change an archive setting: that is refused,
+naming the key.
 
   fieldrec config show --archive A
+  fieldrec config set site.language zh-CN --archive A --by "J. Clerk" --reason "the site reads Chinese"
   fieldrec config set retention.routine_months 6 --archive A --by "J. Clerk" --reason "decision 2026-14"
   fieldrec config set compliance.device_utc_offsets '["CAM042=+08:00"]' --archive A --by Desk --reason "new cameras"
   fieldrec config set integrity.witness_paths '["/mnt/witness/archive.wit"]' --archive A --by IT --reason "witness"

@@ -166,7 +166,7 @@ def explanation_text(gap: Gap) -> str:
                 else _("no explanation needed: {why}").format(why=gap.need_reason))
     who = (_("by {by}, approved by {approver}").format(by=gap.explained_by, approver=gap.approved_by)
            if gap.approved_by else _("by {by}").format(by=gap.explained_by))
-    return f"{pgettext('value', gap.explanation)}: {gap.explanation_reason} ({who})"
+    return pgettext("value", gap.explanation) + f": {gap.explanation_reason} ({who})"
 
 
 def gap_tip(gap: Gap, by_sha: dict[str, Recording]) -> str:
@@ -185,8 +185,9 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
     band_h = n_lanes * (LANE_H + LANE_GAP)
     height = AXIS_H + band_h + LABEL_H
     top = AXIS_H
+    label = _("timeline of device {device}").format(device=device)
     parts = [f'<svg class="timeline" viewBox="0 0 {W} {height}" data-device="{esc(device)}" '
-             f'role="img" aria-label="{esc(_("timeline of device {device}").format(device=device))}">',
+             f'role="img" aria-label="{esc(label)}">',
              '<g class="axis">']
     for x, label in scale.ticks():
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{height}"/>')
@@ -251,7 +252,7 @@ def summary_section(data: ReportData) -> str:
         f'<tr class="st-{esc(s)}"><th><span class="swatch st-{esc(s)}"></span>{esc(status_name(s))}</th>'
         f"<td>{files[s]}</td><td>{secs[s] / 3600:.2f}</td><td>{esc(human_bytes(size[s]))}</td></tr>"
         for s in sorted(files, key=lambda s: ("ok", "damaged", "unreadable", s).index(s) if s in ("ok", "damaged", "unreadable") else 9))
-    rows += (f"<tr class='total'><th>{esc(_('all'))}</th><td>{len(recs)}</td>"
+    rows += ("<tr class='total'><th>" + esc(_("all")) + f"</th><td>{len(recs)}</td>"
              f"<td>{sum(secs.values()) / 3600:.2f}</td><td>{esc(human_bytes(sum(size.values())))}</td></tr>")
     # (label, count, an alert when not zero)
     cards = [
@@ -277,7 +278,7 @@ def summary_section(data: ReportData) -> str:
     covered = _("Time covered (site time): {span}.").format(span=span)
     late_rule = _("Late upload: ingested more than {hours} h after the recording ended "
                   "(compliance.late_after_hours).").format(hours=f"{data.late_after_hours:g}")
-    return (f'<section id="summary"><h2>{esc(_("Run summary"))}</h2><div class="cards">{card_html}</div>'
+    return ('<section id="summary"><h2>' + esc(_("Run summary")) + f'</h2><div class="cards">{card_html}</div>'
             f'<table class="status"><thead><tr>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table><p class='muted'>{esc(covered)} {esc(late_rule)}</p></section>")
 
@@ -291,8 +292,8 @@ def timeline_section(data: ReportData) -> str:
     points = [epoch(t) for r in timed for t in (r.start, r.end) if t]
     points += [epoch(t) for g in data.gaps for t in (g.start, g.end) if t and g.sha256 not in apart_sha]
     if not points:
-        return (f'<section id="timelines"><h2>{esc(_("Timelines"))}</h2>'
-                f'<p class="muted">{esc(_("No recording has a time."))}</p></section>')
+        return ('<section id="timelines"><h2>' + esc(_("Timelines")) + '</h2>'
+                '<p class="muted">' + esc(_("No recording has a time.")) + "</p></section>")
     t0, t1 = min(points), max(points)
     pad = max((t1 - t0) * 0.02, 5)
     scale = Scale(t0 - pad, t1 + pad)
@@ -319,13 +320,13 @@ def timeline_section(data: ReportData) -> str:
         for g in gaps:
             if g.kind == "clock":
                 what = (g.detail or g.reason or _("clock anomaly")).split(": ", 1)[-1]
-                callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ '
-                                f'{esc(_("clock: {what}").format(what=what))}</span>')
+                callout = _("clock: {what}").format(what=what)
+                callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ {esc(callout)}</span>')
         n_unexpl = sum(1 for g in gaps if g.waiting)
         about = _("officer {officers} · {n} recording(s)").format(officers=", ".join(officers) or "?", n=len(recs))
         if untimed:
             about += " · " + _("{n} without time").format(n=untimed)
-        bad = (f' · <b class=bad>{esc(_("{n} unexplained gap(s)").format(n=n_unexpl))}</b>' if n_unexpl else "")
+        bad = (" · <b class=bad>" + esc(_("{n} unexplained gap(s)").format(n=n_unexpl)) + "</b>" if n_unexpl else "")
         rows.append(
             f'<div class="device" id="dev-{esc(device)}"><div class="devhead"><h3>{esc(device)}</h3>'
             f'<span class="muted">{esc(about)}{bad}</span>'
@@ -338,18 +339,19 @@ def timeline_section(data: ReportData) -> str:
                 ("gap overlap", _("overlap")))                                             # untranslated: classes
     legend = ('<div class="legend">' + "".join(f'<span><i class="swatch {cls}"></i>{esc(label)}</span>'
                                                for cls, label in swatches)
-              + f'<span class="mk">{esc(_("▼ clock / damaged tail / gap in file"))}</span></div>')
-    controls = (f'<div class="controls"><label>{esc(_("from"))} <input id="zoom-from" size="19"></label> '
-                f'<label>{esc(_("to"))} <input id="zoom-to" size="19"></label> '
-                f'<button id="zoom-apply">{esc(_("zoom"))}</button> <button id="zoom-out">{esc(_("zoom out"))}</button> '
-                f'<button id="zoom-reset">{esc(_("whole range"))}</button> <span class="muted">'
+              + '<span class="mk">' + esc(_("▼ clock / damaged tail / gap in file")) + "</span></div>")
+    controls = ('<div class="controls"><label>' + esc(_("from")) + ' <input id="zoom-from" size="19"></label> '
+                '<label>' + esc(_("to")) + ' <input id="zoom-to" size="19"></label> '
+                '<button id="zoom-apply">' + esc(_("zoom")) + '</button> '
+                '<button id="zoom-out">' + esc(_("zoom out")) + '</button> '
+                '<button id="zoom-reset">' + esc(_("whole range")) + '</button> <span class="muted">'
                 + esc(_("drag across a timeline to zoom in; click a recording to see its thumbnails; a link ending in "
                         "#t=FROM,TO opens zoomed")) + "</span></div>")
     if untimed_elsewhere:
         rows.append('<p class="muted">' + esc(_("{n} recording(s) without a device or a time are not on a timeline; "
                                                 "see the lists below.").format(n=untimed_elsewhere)) + "</p>")
     return (f'<section id="timelines" data-t0="{scale.t0}" data-t1="{scale.t1}" data-w="{W}" data-charw="{CHAR_W}">'
-            f'<h2>{esc(_("Timelines ({zone})").format(zone=_zone_title(data)))}</h2>'
+            + "<h2>" + esc(_("Timelines ({zone})").format(zone=_zone_title(data))) + "</h2>"
             f'{controls}{legend}{"".join(rows)}{clock_apart(apart)}</section>')
 
 
@@ -440,10 +442,10 @@ def lists_section(data: ReportData) -> str:
                   esc(fmt_duration(r.late_by_s))] for r in late]
     none = _("None.")
     return (
-        f'<section id="unexplained-gaps"><h2>{esc(_("Unexplained gaps ({n})").format(n=len(unexplained)))}</h2>'
+        '<section id="unexplained-gaps"><h2>' + esc(_("Unexplained gaps ({n})").format(n=len(unexplained))) + "</h2>"
         + _table("gaps", [_("gap"), _("device"), _("officer"), _("kind"), _("from"), _("to"), _("length"), _("files"),
                           _("explanation")], gap_rows, _("No unexplained gaps.")) + how
-        + f"<details><summary>{esc(_('Explained gaps ({n})').format(n=len(explained_rows)))}</summary>"
+        + "<details><summary>" + esc(_("Explained gaps ({n})").format(n=len(explained_rows))) + "</summary>"
         + _table("explained", [_("gap"), _("device"), _("kind"), _("from"), _("length"), _("reason"), _("by"),
                                _("approved by")], explained_rows, none) + "</details>"
         + "<details><summary>"
@@ -452,10 +454,11 @@ def lists_section(data: ReportData) -> str:
         + _table("pauses", [_("gap"), _("device"), _("from"), _("length"), _("between")], pauses, none)
         + "</details></section>"
         + attribution_section(data)
-        + f'<section id="damaged"><h2>{esc(_("Damaged and unreadable files ({n})").format(n=len(damaged_rows)))}</h2>'
+        + '<section id="damaged"><h2>' + esc(_("Damaged and unreadable files ({n})").format(n=len(damaged_rows)))
+        + "</h2>"
         + _table("damaged", ["sha256", _("file"), _("device"), _("status"), _("stage"), _("what is wrong")],
                  damaged_rows, _("No damaged files.")) + "</section>"
-        + f'<section id="late"><h2>{esc(_("Late uploads ({n})").format(n=len(late_rows)))}</h2>'
+        + '<section id="late"><h2>' + esc(_("Late uploads ({n})").format(n=len(late_rows))) + "</h2>"
         + _table("late", ["sha256", _("file"), _("device"), _("officer"), _("ended"), _("reached the archive"),
                           _("after")], late_rows, _("No late uploads.")) + "</section>")
 
@@ -476,10 +479,10 @@ def attribution_section(data: ReportData) -> str:
 
     names = [[_rec_link(by_sha, c["sha256"]), esc(", ".join(c["fields"])),
               "<br>".join(esc(named(*n)) for n in c["names"])] for c in data.conflicts]
-    return (f'<section id="unattributed"><h2>{esc(_("Unattributed recordings ({n})").format(n=len(loose)))}</h2>'
+    return ('<section id="unattributed"><h2>' + esc(_("Unattributed recordings ({n})").format(n=len(loose))) + "</h2>"
             + _table("unattributed", ["sha256", _("file"), _("kind"), _("start"), _("reached the archive")], loose,
                      _("Every recording is attributed to a device.")) + how
-            + f'<h3 id="conflicts">{esc(_("Names that disagree ({n})").format(n=len(names)))}</h3>'
+            + '<h3 id="conflicts">' + esc(_("Names that disagree ({n})").format(n=len(names))) + "</h3>"
             + _table("conflicts", [_("file"), _("disagree on"), _("names")], names,
                      _("No two names of the same bytes disagree."))
             + "</section>")
@@ -495,14 +498,15 @@ def recordings_section(data: ReportData) -> str:
         items = []
         for r in recs:
             thumbs = data.thumbs.get(r.sha256, [])
+            alt = _("{name} at {s} s")
             figs = "".join(
                 f'<figure><img class="thumb" loading="lazy" decoding="async" src="{t.data_uri}" width="{t.width}" '
-                f'height="{t.height}" alt="{esc(_("{name} at {s} s").format(name=r.source_name, s=f"{t.pts_s:.1f}"))}">'
+                f'height="{t.height}" alt="{esc(alt.format(name=r.source_name, s=f"{t.pts_s:.1f}"))}">'
                 f"<figcaption>{esc(_at(r, t.pts_s))}</figcaption></figure>" for t in thumbs)
             if not figs:
-                figs = (f'<p class="muted">'
-                        f'{esc(_("no thumbnails") if r.kind in ("video", "photo") else pgettext("value", r.kind))}</p>')
-            late = f' <span class="badge late">{esc(_("late upload"))}</span>' if r.late_by_s else ""
+                none = _("no thumbnails") if r.kind in ("video", "photo") else pgettext("value", r.kind)
+                figs = f'<p class="muted">{esc(none)}</p>'
+            late = ' <span class="badge late">' + esc(_("late upload")) + "</span>" if r.late_by_s else ""
             about = " · ".join((f"{fmt_time(r.start)} → {fmt_time(r.end)}", fmt_duration(r.duration_s),
                                 _("officer {officer}").format(officer=r.officer_id or "?"), human_bytes(r.size)))
             items.append(
@@ -513,8 +517,9 @@ def recordings_section(data: ReportData) -> str:
         opened = " open" if len(recs) <= OPEN_DETAILS_UP_TO else ""
         summary = _("{device} — {n} recording(s)").format(device=device, n=len(recs))
         blocks.append(f'<details class="devrecs"{opened}><summary>{esc(summary)}</summary>{"".join(items)}</details>')
-    empty = f'<p class=muted>{esc(_("No recordings."))}</p>'
-    return f'<section id="recordings"><h2>{esc(_("Recordings"))}</h2>{"".join(blocks) or empty}</section>'
+    empty = "<p class=muted>" + esc(_("No recordings.")) + "</p>"
+    return ('<section id="recordings"><h2>' + esc(_("Recordings")) + "</h2>" + ("".join(blocks) or empty)
+            + "</section>")
 
 
 def _at(rec: Recording, pts_s: float) -> str:
@@ -540,13 +545,14 @@ def render(data: ReportData) -> str:
              ("unattributed", _("unattributed")), ("damaged", _("damaged")), ("late", _("late uploads")),
              ("recordings", _("recordings")))
     nav = "".join(f'<a href="#{target}">{esc(label)}</a>' for target, label in links)
+    title, heading = _("fieldrec report — {archive}").format(archive=data.archive), _("fieldrec report")
     return (
         f'<!DOCTYPE html><html lang="{html_lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-        f"<title>{esc(_('fieldrec report — {archive}').format(archive=data.archive))}</title><style>{CSS}</style></head>"
-        f'<body><header><h1>{esc(_("fieldrec report"))}</h1><p class="muted">{about}</p>'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>"
+        f'<body><header><h1>{esc(heading)}</h1><p class="muted">{about}</p>'
         f"<nav>{nav}</nav>{notes}</header><main>"
         + summary_section(data) + timeline_section(data) + lists_section(data) + recordings_section(data)
         + '</main><div id="tip" hidden></div>'
