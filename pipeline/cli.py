@@ -72,8 +72,10 @@ class HelpFormatter(argparse.HelpFormatter):
         return "\n".join(indent + line for line in wrap(text, width - len(indent)))
 
 
-class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+class RawDescriptionHelpFormatter(HelpFormatter):
     """A description laid out by hand (kept as written), options wrapped as above."""
+
+    _fill_text = argparse.RawDescriptionHelpFormatter._fill_text
 
 
 def _language_option(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _wrap_wide(parser: argparse.ArgumentParser) -> None:
     """Every command's (and sub-command's) help wraps Chinese by terminal columns."""
-    raw = issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter)
+    raw = issubclass(parser.formatter_class, (argparse.RawDescriptionHelpFormatter, RawDescriptionHelpFormatter))
     parser.formatter_class = RawDescriptionHelpFormatter if raw else HelpFormatter
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

@@ -108,7 +108,8 @@ def add_time(p: argparse.ArgumentParser, flag: str, *, help: str, dest: str | No
              required: bool = False) -> None:
     """A time option. Every one is read the same way, once, before the command runs
     (``read_times``): the command finds an aware UTC instant in ``args``."""
-    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required, help=f"{help}; {_(TIME_HELP)}")
+    action = p.add_argument(flag, dest=dest, metavar="TIME", required=required,
+                            help=_("{help}; {times}").format(help=help, times=_(TIME_HELP)))
     p.set_defaults(**{TIME_OPTIONS: (*(p.get_default(TIME_OPTIONS) or ()), (action.dest, flag))})
 
 

@@ -49,6 +49,11 @@ VALUES = (
     NP_("value", "damaged_tail"), NP_("value", "explained"), NP_("value", "unexplained"),
     NP_("value", "awaiting approval"), NP_("value", "not needed"), NP_("value", "video"), NP_("value", "audio"),
     NP_("value", "photo"),
+    # why a gap was found (the gaps table's reason)
+    NP_("value", "pause"), NP_("value", "forward_jump"), NP_("value", "backwards"), NP_("value", "not_openable"),
+    NP_("value", "truncated"), NP_("value", "demux_stopped"), NP_("value", "no_time"),
+    NP_("value", "name_container_mismatch"), NP_("value", "before_earliest"), NP_("value", "after_ingest"),
+    NP_("value", "sequence_order"),
     # events: settings, device ledger, cases
     NP_("value", "created"), NP_("value", "adopted"), NP_("value", "set"), NP_("value", "register"),
     NP_("value", "handover"), NP_("value", "return"), NP_("value", "fault"), NP_("value", "repair"),

@@ -37,6 +37,7 @@ th, td { text-align:left; padding:3px 10px 3px 0; border-bottom:1px solid #eef0f
 table.status td { text-align:right; }
 table.list { width:100%; font-size:13px; }
 table.list td:last-child { word-break:break-word; }
+table.list th { white-space:nowrap; }
 tr.total { font-weight:600; }
 code { font:12px MONO; }
 code.cmd { font-size:11px; color:#37474f; }

@@ -172,7 +172,7 @@ def explanation_text(gap: Gap) -> str:
 def gap_tip(gap: Gap, by_sha: dict[str, Recording]) -> str:
     names = [by_sha[s].source_name for s in (gap.before_sha256, gap.sha256, gap.after_sha256) if s in by_sha]
     return _tip(_("gap {id}").format(id=gap.gap_id), f"{kind_name(gap.kind)} · {fmt_duration(gap.duration_s)}"
-                + (f" · {gap.reason}" if gap.reason else ""),
+                + (" · " + pgettext("value", gap.reason) if gap.reason else ""),
                 f"{fmt_time(gap.start)} → {fmt_time(gap.end)}", gap.detail or "", " / ".join(names),
                 explanation_text(gap))
 
@@ -411,7 +411,7 @@ def lists_section(data: ReportData) -> str:
     unexplained = [g for g in data.gaps if g.waiting]
     archive = shlex.quote(data.archive)
     gap_rows = [[_id(g.gap_id), esc(g.device_id), esc(g.officer_id),
-                 esc(kind_name(g.kind)) + _muted(g.reason) + _muted(g.need_reason),
+                 esc(kind_name(g.kind)) + _muted(g.reason and pgettext("value", g.reason)) + _muted(g.need_reason),
                  esc(fmt_time(g.start)), esc(fmt_time(g.end)), esc(fmt_duration(g.duration_s)),
                  " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.sha256),
                                         _rec_link(by_sha, g.after_sha256)) if x) + _muted(g.detail),
@@ -443,8 +443,8 @@ def lists_section(data: ReportData) -> str:
     none = _("None.")
     return (
         '<section id="unexplained-gaps"><h2>' + esc(_("Unexplained gaps ({n})").format(n=len(unexplained))) + "</h2>"
-        + _table("gaps", [_("gap"), _("device"), _("officer"), _("kind"), _("from"), _("to"), _("length"), _("files"),
-                          _("explanation")], gap_rows, _("No unexplained gaps.")) + how
+        + _table("gaps", [_("gap"), _("device"), _("officer"), _("kind"), _("from"), _("to"), _("length"),
+                          pgettext("gap", "files"), _("explanation")], gap_rows, _("No unexplained gaps.")) + how
         + "<details><summary>" + esc(_("Explained gaps ({n})").format(n=len(explained_rows))) + "</summary>"
         + _table("explained", [_("gap"), _("device"), _("kind"), _("from"), _("length"), _("reason"), _("by"),
                                _("approved by")], explained_rows, none) + "</details>"

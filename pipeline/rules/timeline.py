@@ -15,6 +15,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.common.i18n import _
 from pipeline.common.times import UTC, Zones, show, utc_to_wall
 from pipeline.config import GapsConfig
 from pipeline.rules.clocks import implausible, placed_end, placed_start
@@ -43,7 +44,7 @@ def clock_problem(r: dict, cfg: GapsConfig, zone=UTC) -> tuple[str, str] | None:
     ``r["start_time"]`` is the start instant here (``device_gaps`` places it), ``zone`` the site's."""
     start = r["start_time"]
     if start is None:
-        return "no_time", "no start time in the file name, the container or EXIF: it cannot be placed"
+        return "no_time", _("no start time in the file name, the container or EXIF: it cannot be placed")
     problem = implausible(_aware(start), _aware(r["ingested_at"]), cfg, zone)
     if problem:
         return problem
@@ -54,8 +55,9 @@ def clock_problem(r: dict, cfg: GapsConfig, zone=UTC) -> tuple[str, str] | None:
         tol = cfg.name_container_tolerance_s
         candidates = (diff, diff - length)              # stamped at the start, or when the file was closed
         if not any(abs(d) <= tol or (cfg.allow_zone_offsets and _is_zone_offset(d, tol)) for d in candidates):
-            return "name_container_mismatch", (f"file name says {name:%Y-%m-%d %H:%M:%S}, the container "
-                                               f"{container:%Y-%m-%d %H:%M:%S} ({diff:+.0f} s)")
+            return "name_container_mismatch", (_("file name says {name:%Y-%m-%d %H:%M:%S}, the container "
+                                                  "{container:%Y-%m-%d %H:%M:%S} ({diff:+.0f} s)").format(
+                                                   name=name, container=container, diff=diff))
     return None
 
 
@@ -152,15 +154,17 @@ def timeline_gaps(rows: list[dict], tails: dict[str, Tail], cfg: GapsConfig, **m
             if pause > cfg.between_files_tolerance_s:
                 found.append(_row("between_files", "pause", device=r["device_id"], officer=reach_by["officer_id"],
                                   start=reach, end=start, duration=pause,
-                                  detail=f"nothing recorded for {pause:.1f} s between {_name(reach_by)} and {_name(r)}",
+                                  detail=_("nothing recorded for {pause:.1f} s between {before} and {after}").format(
+                                             pause=pause, before=_name(reach_by), after=_name(r)),
                                   before=reach_by["sha256"], after=r["sha256"], **meta))
             elif -pause > cfg.overlap_tolerance_s:
                 until = min(reach, end)
                 length = (until - start).total_seconds()
                 found.append(_row("overlap", "overlap", device=r["device_id"], officer=reach_by["officer_id"],
                                   start=start, end=until, duration=length,
-                                  detail=f"{_name(r)} starts {-pause:.1f} s before {_name(reach_by)} ends: "
-                                         "two recordings of one device at the same time",
+                                  detail=_("{after} starts {overlap:.1f} s before {before} ends: two recordings "
+                                            "of one device at the same time").format(
+                                             after=_name(r), overlap=-pause, before=_name(reach_by)),
                                   before=reach_by["sha256"], after=r["sha256"], **meta))
         if tail is not None and tail.end is None:
             # Content lost to an unknown length: the damaged_tail gap stands for everything up
@@ -228,14 +232,17 @@ def _device_gaps(device: str, rows: list[dict], tails: dict[str, Tail], cfg: Gap
             flagged[r["sha256"]] = problem
     if cfg.check_sequence:
         for r in out_of_sequence([r for r in rows if r["sha256"] not in flagged], zone):
-            flagged[r["sha256"]] = ("sequence_order", f"sequence number {r['sequence']} and start "
-                                    f"{show(_aware(r['start_time']), site)} run against the device's other recordings")
+            flagged[r["sha256"]] = ("sequence_order", _("sequence number {sequence} and start {start} run "
+                                                         "against the device's other recordings").format(
+                                                          sequence=r['sequence'],
+                                                          start=show(_aware(r["start_time"]), site)))
     found = []
     for r in rows:
         if r["sha256"] in flagged:
             reason, text = flagged[r["sha256"]]
             found.append(_row("clock", reason, device=device, officer=r["officer_id"], start=r["start_time"],
                               end=r["end_time"], duration=None, sha256=r["sha256"],
-                              detail=f"{_name(r)}: {text}; left out of the device's timeline", **meta))
+                              detail=_("{name}: {text}; left out of the device's timeline").format(
+                                         name=_name(r), text=text), **meta))
     found += timeline_gaps([r for r in rows if r["sha256"] not in flagged], tails, cfg, **meta)
     return found
