@@ -20,15 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
+# The demo archive is a Chinese site's (configs/site-zh.toml: Asia/Shanghai, site.language zh-CN):
+# every command on it speaks Chinese; add --lang en to any of them for English.
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/python -m pipeline.sample $(DEMO)/drop --hours-ago 3
-	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive
+	$(BIN)/fieldrec ingest $(DEMO)/drop --archive $(DEMO)/archive --config configs/site-zh.toml
 	$(BIN)/fieldrec report --archive $(DEMO)/archive -o $(DEMO)/report.html
 	@echo
-	@echo "Archive: $(DEMO)/archive  (originals in objects/, Parquet tables in catalog/)"
-	@echo "Report:  $(DEMO)/report.html  (open it in a browser)"
-	@echo "Try:     $(BIN)/fieldrec --help"
+	@echo "档案库 Archive: $(DEMO)/archive  (原始文件在 objects/，Parquet 目录表在 catalog/)"
+	@echo "报告 Report:    $(DEMO)/report.html  (用浏览器打开 open it in a browser)"
+	@echo "试试 Try:       $(BIN)/fieldrec gaps --archive $(DEMO)/archive   (加 --lang en 显示英文)"
 
 # Extract every user-facing message (babel.cfg says where) and merge it into the Chinese catalog:
 # new messages arrive untranslated, changed ones fuzzy; tests/test_translations.py fails until each

@@ -1,6 +1,9 @@
 """Remake the README's report screenshots: a generated drop, ingested, reported, shot in Chromium.
 
-    .venv/bin/python docs/screenshots.py      # writes docs/report.png and docs/report-lists.png
+    .venv/bin/python docs/screenshots.py      # docs/report.png, docs/report-lists.png, docs/report-zh.png
+
+The Chinese one is the same report in the site's language (the page's ``lang`` is zh-CN); it needs
+a CJK system font (Debian: fonts-noto-cjk).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
 
 from catalog.store import Catalog  # noqa: E402
+from pipeline.common import i18n  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.report.html import write_report  # noqa: E402
 from tests.report_drop import main as build  # noqa: E402
 
 
@@ -47,7 +53,13 @@ def main() -> None:
         img.crop((0, 1060, 1400, 2440)).convert("RGB").quantize(256).save(DOCS / "report-lists.png", optimize=True)
     with Image.open(DOCS / "report.png") as img:
         img.convert("RGB").quantize(256).save(DOCS / "report.png", optimize=True)
-    print(DOCS / "report.png", DOCS / "report-lists.png", f"(from {work})")
+    chinese = work / "report.zh.html"
+    i18n.use_language("zh-CN")
+    write_report(work / "archive", chinese, load_config())
+    shoot(chinese, DOCS / "report-zh.png", "1400,900", zoom)
+    with Image.open(DOCS / "report-zh.png") as img:
+        img.convert("RGB").quantize(256).save(DOCS / "report-zh.png", optimize=True)
+    print(DOCS / "report.png", DOCS / "report-lists.png", DOCS / "report-zh.png", f"(from {work})")
 
 
 if __name__ == "__main__":

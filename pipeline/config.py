@@ -191,6 +191,9 @@ NAME_FIELDS = ("device", "officer", "time", "seq", "important", "prefix")
 CONTAINER_TIMES = ("utc", "local")
 
 
+LANGUAGES = ("", "zh-CN", "zh_CN", "en")      # site.language: "" follows the environment
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
@@ -204,10 +207,9 @@ class SiteConfig:
     language: str = ""
 
     def validate(self) -> None:
-        from pipeline.common.i18n import normalize
         from pipeline.common.times import TimeProblem, zone_named
 
-        if self.language and normalize(self.language) is None:
+        if self.language not in LANGUAGES:
             raise ConfigError(_("site.language: expected \"zh-CN\", \"en\" or \"\" (the environment's), got {value}").format(
                 value=repr(self.language)))
         try:

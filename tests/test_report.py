@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -188,3 +189,60 @@ def test_report_renders_in_headless_chromium(chromium_exe, drop_archive, tmp_pat
     assert placed.keys() == redrawn.keys() and len(placed) >= 7
     for sha, (x, w) in placed.items():
         assert redrawn[sha] == (pytest.approx(x, abs=0.01), pytest.approx(w, abs=0.01)), sha
+
+
+# -- the page in Chinese ----------------------------------------------------------------------------------
+CHINESE_HEADINGS = ("运行汇总", "时间线（本地时间", "未说明的中断（", "损坏和无法读取的文件（", "逾期上传（", "音像记录")
+
+
+def test_chinese_report_renders_its_headings_in_real_glyphs(chromium_exe, drop_archive, tmp_path):
+    """The report in Chinese: lang="zh-CN", its headings in the DOM, a page that is not blank, and
+    characters drawn with real glyphs of a system font, not tofu (the blank boxes of a missing font)."""
+    from PIL import Image
+
+    from pipeline.report.assets import FONTS
+
+    archive, _written = drop_archive
+    out = tmp_path / "report.zh.html"
+    assert main(["report", "--archive", str(archive), "-o", str(out), "--lang", "zh-CN"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html><html lang="zh-CN">')
+    done = chromium(chromium_exe, "--dump-dom", "--virtual-time-budget=2000", out.resolve().as_uri(),
+                    profile=tmp_path / "profile")
+    assert done.returncode == 0, done.stderr[-2000:]
+    headings = re.findall(r"<h2>([^<]*)</h2>", done.stdout)
+    for heading in CHINESE_HEADINGS:
+        assert any(h.startswith(heading) for h in headings), (heading, headings)
+    shot = tmp_path / "zh.png"
+    chromium(chromium_exe, f"--screenshot={shot}", "--window-size=1400,1000", out.resolve().as_uri(),
+             profile=tmp_path / "profile")
+    with Image.open(shot) as img:
+        small = img.convert("RGB").resize((350, 250))
+        dark = sum(1 for x in range(350) for y in range(250) if sum(small.getpixel((x, y))) < 720) / (350 * 250)
+    assert dark > 0.05, f"the Chinese report looks blank ({dark:.1%} non-white pixels)"
+
+    # Each character of the headings in a cell of its own, in the report's font stack, beside two code
+    # points no font has: a missing CJK font draws every character as the same box those draw.
+    chars = sorted(set("".join(CHINESE_HEADINGS)) - set("（"))
+    refs = ["\ue000", "\u0378"]
+    cell = 64
+    cells = "".join(f'<span class="c">{ch}</span>' for ch in chars + refs)
+    glyphs = tmp_path / "glyphs.html"
+    glyphs.write_text('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><style>'
+                      f"body {{ margin:0; background:#fff; font:48px/{cell}px {FONTS}; }} "
+                      f".c {{ display:inline-block; width:{cell}px; height:{cell}px; text-align:center; "
+                      "vertical-align:top; overflow:hidden; }}</style></head>"
+                      f'<body><div style="white-space:nowrap">{cells}</div></body></html>', encoding="utf-8")
+    shot = tmp_path / "glyphs.png"
+    chromium(chromium_exe, f"--screenshot={shot}", f"--window-size={cell * (len(chars) + len(refs)) + 40},{cell * 2}",
+             "--force-device-scale-factor=1", "--hide-scrollbars", glyphs.resolve().as_uri(),
+             profile=tmp_path / "profile")
+    with Image.open(shot) as img:
+        gray = img.convert("L")
+        drawn = [gray.crop((i * cell, 0, (i + 1) * cell, cell)).tobytes() for i in range(len(chars) + len(refs))]
+    ink = [sum(1 for b in d if b < 128) for d in drawn]
+    assert all(n > 20 for n in ink[:len(chars)]), dict(zip(chars, ink))          # every character drawn
+    distinct = len(set(drawn[:len(chars)]))
+    assert distinct == len(chars), f"{len(chars)} characters drew {distinct} shape(s): tofu, no CJK font"
+    boxes = sum(d in drawn[len(chars):] for d in drawn[:len(chars)])
+    assert boxes == 0, f"{boxes} character(s) drew the missing-glyph box"

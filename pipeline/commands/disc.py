@@ -225,7 +225,7 @@ def run_stage(args: argparse.Namespace) -> int:
     except planning.PlanError as exc:
         raise UsageError(str(exc)) from None
     _catalog(args.archive)
-    say = (lambda _: None) if args.json else (lambda line: print(line, file=sys.stderr))
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr))
     try:
         with writing(args.archive, "disc stage"):                        # untranslated: lock note
             outcomes = stage_plan(args.archive, plan, args.out, iso=args.iso, reverify=args.reverify, say=say,

@@ -146,7 +146,7 @@ def run_change(args: argparse.Namespace) -> int:
     from pipeline.native.passwords import hash_password
     from pipeline.records import users
 
-    name, *_ = _checked(args)
+    name = _checked(args)[0]
     config = config_of(args)
     archive = existing_archive(args.archive)
     password = _password(args.password_stdin) if args.change == "password" else None

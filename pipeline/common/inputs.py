@@ -13,7 +13,9 @@ from pipeline.common.i18n import _
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 USER_ID = re.compile(r"[a-z][a-z0-9._-]{1,31}")
-RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")      # request, case, gap, statement ids
+# request, case, gap, statement, device and officer ids: letters and digits of any script (a case
+# 案-2025-017, an officer 张三), then also ".", "_" and "-"; never a separator or a control character
+RECORD_ID = re.compile(r"[^\W_][\w.-]{0,79}")
 
 
 class InputError(ValueError):

@@ -41,7 +41,7 @@ class DiscOutcome:
 
 
 def stage_plan(archive: Path, plan: dict, out: Path, *, iso: bool, reverify: bool = True,
-               fsync: bool = True, say: Callable[[str], None] = lambda _: None,
+               fsync: bool = True, say: Callable[[str], None] = lambda line: None,
                zones: Zones | None = None) -> list[DiscOutcome]:
     catalog = Catalog(archive, fsync=fsync).create()
     known = read_recordings(catalog)

@@ -207,7 +207,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         kind = kind_name(gap.kind)
         text = f"{fmt_duration(gap.duration_s)} · {kind}" if gap.duration_s is not None else kind
         labels.append((label_x(scale.x((s + e) / 2), text), s, e, state, text))
-    shown = readable_labels([(x, text) for x, *_, text in labels])
+    shown = readable_labels([(x, text) for x, *_rest, text in labels])
     for (x, s, e, state, text), visible in zip(labels, shown):
         hidden = "" if visible else ' visibility="hidden"'
         parts.append(f'<text class="gaplabel {state}" data-s="{s}" data-e="{e}" x="{x:.2f}" '
