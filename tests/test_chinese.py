@@ -183,6 +183,7 @@ MAIN = [
     (["ledger"], "登记"),
     (["config", "show"], "设置项"),
     (["sql", "SELECT count(*) AS n FROM recordings"], "（1 行）"),
+    (["verify"], "fieldrec 完整性校验"),
 ]
 
 
@@ -280,6 +281,21 @@ def test_a_new_archive_takes_its_language_from_its_first_configuration(tmp_path,
     code, out, err = cli(capsys, "ingest", tmp_path / "drop", "--archive", archive, "--config", site, "--quiet")
     assert code == 0, err
     assert "档案库" in out                                   # the creating run already speaks the archive's language
+    assert "fieldrec 导入" in out and "：已完成" in out and "文件       发现 1 个" in out, out   # its summary too
+    assert "seen," not in out and "already ingested" not in out
     assert Catalog(archive).rows("recordings")[0]["officer_id"] == "李四"
     code, _, err = cli(capsys, "gaps", "--archive", archive)
     assert "处中断" in err
+
+
+def test_progress_lines_speak_chinese():
+    import io
+
+    from pipeline.runs.progress import Progress
+
+    i18n.use_language("zh-CN")
+    ticks = iter([0.0, 30.0, 30.0, 30.0])
+    bar = Progress(10, 1_000_000, stream=io.StringIO(), clock=lambda: next(ticks), env={"CI": "1"})
+    bar.advance(4, 400_000)
+    assert bar.log_line(30.0).startswith("导入：40% - 4/10 个文件")
+    assert "预计剩余" in bar.line(30.0)

@@ -115,6 +115,25 @@ def test_the_catalog_translates_at_run_time():
     assert i18n.pgettext("column", "device_id") == "device_id"
 
 
+def test_run_summaries_keep_their_label_column_in_chinese():
+    """A run's summary is a column of labels ("  files      ...", "  gaps       ..."): the Chinese
+    label fills the same terminal columns, so the values still line up under each other."""
+    from pipeline.common.text import display_width
+
+    label = re.compile(r"^  ([a-z]+(?: [a-z]+)?) +(?=\S)")
+    checked = []
+    for message in catalog():
+        if not isinstance(message.id, str) or not message.string or not label.match(message.id):
+            continue
+        english = label.match(message.id).group(0)
+        if len(english) != 13:                  # not one of the summaries' 11-column labels
+            continue
+        chinese = re.match(r"^  \S+ +", message.string)
+        assert chinese and display_width(chinese.group(0)) == 13, f"{message.id[:40]!r} -> {message.string[:30]!r}"
+        checked.append(message.id)
+    assert len(checked) >= 15                   # ingest, transcode and verify summaries
+
+
 # -- text shown to people that never reached the seam --------------------------------------------------
 SCANNED = ["pipeline/cli.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "commands").glob("*.py")),
            *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "report").glob("*.py")

@@ -64,12 +64,23 @@ VALUES = (
     NP_("value", "ledger"), NP_("value", "none"), NP_("value", "attribution"),
     # what quarantine moves, what verify finds
     NP_("value", "object"), NP_("value", "catalog"), NP_("value", "pass"), NP_("value", "fail"),
+    NP_("value", "changed"), NP_("value", "missing"), NP_("value", "untracked"),
+    # a review proxy's status
+    NP_("value", "skipped"), NP_("value", "failed"),
     # roles of the review service's accounts
     NP_("value", "officer"), NP_("value", "clerk"), NP_("value", "approver"), NP_("value", "auditor"),
     NP_("value", "admin"),
     # yes and no
     NP_("value", "yes"), NP_("value", "no"), NP_("value", "True"), NP_("value", "False"),
 )
+
+
+# how a run ended, as its summary's first line says (``outcome`` in --json stays English)
+OUTCOMES = (NP_("outcome", "finished"), NP_("outcome", "interrupted"), NP_("outcome", "failed"))
+
+
+def outcome(word: str) -> str:
+    return pgettext("outcome", word)
 
 
 def heading(column: str) -> str:

@@ -16,13 +16,14 @@ from pipeline.archive.writer import writing_run
 from pipeline.common import paths
 from pipeline.runs import perfile, runner, supervise, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common import vocabulary
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gapstate import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
-from pipeline.common.text import for_terminal
+from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
@@ -82,19 +83,24 @@ class RunSummary:
         for s in ("ok", "damaged", "unreadable"):
             n = self.by_status.get(s, 0)
             detail = human_bytes(self.bytes_by_status.get(s, 0)) if n else ""
-            statuses.append(f"{n} {s}" + (f" ({detail})" if detail else ""))
+            statuses.append(f"{n} {vocabulary.value('status', s)}" + (f" ({detail})" if detail else ""))
         lines = [
-            f"fieldrec ingest {self.run_id}: {self.outcome}",
-            f"  files      {self.files_seen} seen, {self.files_new} new, {self.files_duplicate} duplicate, "
-            f"{self.files_skipped} already ingested",
-            "  status     " + ", ".join(statuses),
-            f"  read       {human_bytes(self.bytes_read)} in {human_duration(self.wall_s)} ({human_bytes(rate)}/s)",
-            f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
-            f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
-            f"  archive    {self.archive}",
+            _("fieldrec ingest {run_id}: {outcome}").format(run_id=self.run_id,
+                                                            outcome=vocabulary.outcome(self.outcome)),
+            _("  files      {seen} seen, {new} new, {duplicate} duplicate, {skipped} already ingested").format(
+                seen=self.files_seen, new=self.files_new, duplicate=self.files_duplicate, skipped=self.files_skipped),
+            _("  status     {statuses}").format(statuses=", ".join(statuses)),
+            _("  read       {bytes} in {wall} ({rate}/s)").format(
+                bytes=human_bytes(self.bytes_read), wall=human_duration(self.wall_s), rate=human_bytes(rate)),
+            _("  media      {hours} hours ({duration})").format(hours=f"{media_h:.2f}",
+                                                              duration=human_duration(media_h * 3600)),
+            _("  ray        {address}, {nodes} node(s), {cpus} CPU(s)").format(
+                address=self.ray_address, nodes=self.cluster_nodes, cpus=self.cluster_cpus),
+            _("  archive    {archive}").format(archive=self.archive),
         ]
         if self.proxies:
-            lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
+            lines.append(_("  proxies    {counts}").format(
+                counts=", ".join(f"{n} {vocabulary.value('status', s)}" for s, n in sorted(self.proxies.items()))))
         if self.gaps:
             lines.append(_("  gaps       {found} found in this run: {need} need an explanation, {free} are pauses "
                            "between recording sessions; {waiting} in the archive wait for one "
@@ -108,16 +114,17 @@ class RunSummary:
             lines.append(_("  names      {n} file(s) docked under names that disagree on device, officer or time: "
                            "flagged, both kept (fieldrec ledger)").format(n=self.conflicting))
         if self.problems:
-            lines.append(f"  problems   {len(self.problems)} file(s) not ok, each with its row and reason:")
+            lines.append(_("  problems   {n} file(s) not ok, each with its row and reason:").format(n=len(self.problems)))
         for p in self.problems[:20]:
             message = p["message"] or ""
             if len(message) > 160:
                 message = message[:159] + "…"
-            lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
+            lines.append(f"    {pad(vocabulary.value('status', p['status']), 10)} {p['path']}\n               {message}")
         if len(self.problems) > 20:
-            lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
-                         "\"SELECT source_path, status, failure, error_message FROM sightings WHERE status <> 'ok'\"")
-        lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
+            lines.append(_("    … {n} more: {command}").format(
+                n=len(self.problems) - 20, command=f"fieldrec sql --archive {self.archive} "
+                "\"SELECT source_path, status, failure, error_message FROM sightings WHERE status <> 'ok'\""))
+        lines.append(_("  review     {command}").format(command=f"fieldrec report --archive {self.archive} -o report.html"))
         return "\n".join(lines)
 
 

@@ -14,10 +14,13 @@ import sys
 import time
 from typing import Callable, Mapping
 
+from pipeline.common.i18n import NP_, _, pgettext
+from pipeline.common.text import display_width
 from pipeline.common.units import human_bytes, human_duration
 
 LOG_EVERY_S = 20.0
 REDRAW_EVERY_S = 0.1
+RUN_LABELS = (NP_("run", "ingest"), NP_("run", "transcode"))       # what a bar is shown for, translated
 
 
 def is_terminal(stream, env: Mapping[str, str] = os.environ) -> bool:
@@ -75,23 +78,27 @@ class Progress:
         frac, rate, eta = self._numbers(now)
         filled = int(width * frac)
         bar = self._fill * filled + self._empty * (width - filled)
-        return (f"{self.label} {bar} {frac * 100:3.0f}%  {self.files}/{self.total_files} files  "
-                f"{human_bytes(self.bytes)} / {human_bytes(self.total_bytes)}  {human_bytes(rate)}/s  "
-                f"ETA {human_duration(eta) if eta is not None else '--:--'}")
+        return _("{label} {bar} {pct}%  {files}/{total} files  {bytes} / {total_bytes}  {rate}/s  ETA {eta}").format(
+            label=pgettext("run", self.label), bar=bar, pct=f"{frac * 100:3.0f}", files=self.files,
+            total=self.total_files, bytes=human_bytes(self.bytes), total_bytes=human_bytes(self.total_bytes),
+            rate=human_bytes(rate), eta=human_duration(eta) if eta is not None else "--:--")
 
     def log_line(self, now: float | None = None) -> str:
         """A plain line for logs: no bar, no control characters."""
         now = self.clock() if now is None else now
         frac, rate, eta = self._numbers(now)
-        return (f"{self.label}: {frac * 100:.0f}% - {self.files}/{self.total_files} files, "
-                f"{human_bytes(self.bytes)} of {human_bytes(self.total_bytes)}, {human_bytes(rate)}/s, "
-                f"elapsed {human_duration(now - self.start)}, ETA "
-                f"{human_duration(eta) if eta is not None else 'unknown'}")
+        return _("{label}: {pct}% - {files}/{total} files, {bytes} of {total_bytes}, {rate}/s, elapsed {elapsed}, "
+                 "ETA {eta}").format(
+            label=pgettext("run", self.label), pct=f"{frac * 100:.0f}", files=self.files, total=self.total_files,
+            bytes=human_bytes(self.bytes), total_bytes=human_bytes(self.total_bytes), rate=human_bytes(rate),
+            elapsed=human_duration(now - self.start), eta=human_duration(eta) if eta is not None else _("unknown"))
 
     def _redraw(self, now: float) -> None:
         self._last_draw = now
         columns = shutil.get_terminal_size((100, 24)).columns
-        text = self.line(now)[: max(10, columns - 1)]
+        text = self.line(now)
+        while len(text) > 10 and display_width(text) > columns - 1:      # columns, not characters: 中文 takes two
+            text = text[:-1]
         self.stream.write("\r" + text + "\x1b[K")
         self.stream.flush()
 

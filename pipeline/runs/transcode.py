@@ -20,7 +20,9 @@ from catalog.store import Catalog
 from pipeline.records.lookup import resolve_shas
 from pipeline.runs import runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common import vocabulary
 from pipeline.common.i18n import _
+from pipeline.common.text import pad
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.archive.writer import writing_run
@@ -67,18 +69,22 @@ class ProxySummary:
         }
 
     def render(self) -> str:
-        speed = f", {self.media_s / self.cpu_s:.2f}x real time per core" if self.cpu_s else ""
+        speed = _(", {x}x real time per core").format(x=f"{self.media_s / self.cpu_s:.2f}") if self.cpu_s else ""
         lines = [
-            f"fieldrec transcode {self.run_id}: {self.outcome}",
-            f"  proxies    {self.by_status.get('ok', 0)} made, {self.by_status.get('skipped', 0)} skipped, "
-            f"{self.by_status.get('failed', 0)} failed; {self.already} already present",
-            f"  media      {human_duration(self.media_s)} proxied with {self.cpu_s:.1f} CPU-s{speed}",
-            f"  ray        {self.ray_address}, {self.cluster_cpus} CPU(s); wall {human_duration(self.wall_s)}",
+            _("fieldrec transcode {run_id}: {outcome}").format(run_id=self.run_id,
+                                                               outcome=vocabulary.outcome(self.outcome)),
+            _("  proxies    {made} made, {skipped} skipped, {failed} failed; {already} already present").format(
+                made=self.by_status.get("ok", 0), skipped=self.by_status.get("skipped", 0),
+                failed=self.by_status.get("failed", 0), already=self.already),
+            _("  media      {duration} proxied with {cpu} CPU-s{speed}").format(
+                duration=human_duration(self.media_s), cpu=f"{self.cpu_s:.1f}", speed=speed),
+            _("  ray        {address}, {cpus} CPU(s); wall {wall}").format(
+                address=self.ray_address, cpus=self.cluster_cpus, wall=human_duration(self.wall_s)),
         ]
         for p in self.problems[:20]:
-            lines.append(f"  ! {p['status']:8s} {p['message']}")
+            lines.append(f"  ! {pad(vocabulary.value('status', p['status']), 8)} {p['message']}")
         if len(self.problems) > 20:
-            lines.append(f"  … {len(self.problems) - 20} more (see the derivatives table)")
+            lines.append(_("  … {n} more (see the derivatives table)").format(n=len(self.problems) - 20))
         return "\n".join(lines)
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from catalog.store import Catalog
 from pipeline.archive import chain
 from pipeline.runs import runner, supervise
-from pipeline.common.i18n import _
+from pipeline.common import vocabulary
+from pipeline.common.i18n import _, ngettext
+from pipeline.common.text import pad
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
 from pipeline.archive import settings, witness
@@ -98,27 +100,38 @@ class AuditReport:
 
     def render(self) -> str:
         obj, cat = self.counts("object"), self.counts("catalog")
-        verdict = "OK" if self.ok else f"{len(self.findings)} problem(s)"
+        verdict = _("OK") if self.ok else ngettext("{n} problem", "{n} problems", len(self.findings)).format(
+            n=len(self.findings))
         if self.signatures_checked:
-            who = f"the trusted key {self.trusted_key[:16]}…" if self.trusted_key else "the keys the manifests name"
-            signed = f"{self.signatures_checked} signature(s) checked against {who}"
+            who = _("the trusted key {key}…").format(key=self.trusted_key[:16]) if self.trusted_key else \
+                _("the keys the manifests name")
+            signed = _("{n} signature(s) checked against {who}").format(n=self.signatures_checked, who=who)
         else:
-            signed = "unsigned"
-        scope = "" if self.sample_pct >= 100 and not self.since else \
-            f" (sample {self.sample_pct:g}%{', since ' + self.since if self.since else ''})"
+            signed = _("unsigned")
+        if self.sample_pct >= 100 and not self.since:
+            scope = ""
+        elif self.since:
+            scope = _(" (sample {pct}%, since {run})").format(pct=f"{self.sample_pct:g}", run=self.since)
+        else:
+            scope = _(" (sample {pct}%)").format(pct=f"{self.sample_pct:g}")
+
+        def states(counts: Counter) -> str:
+            return ", ".join(f"{counts.get(s, 0)} {vocabulary.value('status', s)}" for s in ("changed", "missing", "untracked"))
+
         lines = [
-            f"fieldrec verify {self.run_id}: {verdict}",
-            f"  manifests  {self.manifests} manifest(s), {signed}",
-            f"  chain head {self.chain_head}",
-            f"  objects    {self.objects_tracked} tracked, {self.objects_hashed} re-hashed{scope} "
-            f"({human_bytes(self.bytes_hashed)} in {human_duration(self.wall_s)}); "
-            + ", ".join(f"{obj.get(s, 0)} {s}" for s in ("changed", "missing", "untracked")),
-            f"  catalog    {self.catalog_tracked} part file(s) tracked, {self.catalog_hashed} re-hashed; "
-            + ", ".join(f"{cat.get(s, 0)} {s}" for s in ("changed", "missing", "untracked")),
-            f"  archive    {self.archive}",
+            _("fieldrec verify {run_id}: {verdict}").format(run_id=self.run_id, verdict=verdict),
+            _("  manifests  {n} manifest(s), {signed}").format(n=self.manifests, signed=signed),
+            _("  chain head {head}").format(head=self.chain_head),
+            _("  objects    {tracked} tracked, {hashed} re-hashed{scope} ({bytes} in {wall}); {states}").format(
+                tracked=self.objects_tracked, hashed=self.objects_hashed, scope=scope,
+                bytes=human_bytes(self.bytes_hashed), wall=human_duration(self.wall_s), states=states(obj)),
+            _("  catalog    {tracked} part file(s) tracked, {hashed} re-hashed; {states}").format(
+                tracked=self.catalog_tracked, hashed=self.catalog_hashed, states=states(cat)),
+            _("  archive    {archive}").format(archive=self.archive),
         ]
         for f in self.findings:
-            lines.append(f"  ! {f.status:10s} {f.kind:8s} {f.path}: {f.message}")
+            lines.append(f"  ! {pad(vocabulary.value('status', f.status), 10)} {pad(vocabulary.value('kind', f.kind), 8)} "
+                         f"{f.path}: {f.message}")
         return "\n".join(lines)
 
 
