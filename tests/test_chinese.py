@@ -277,13 +277,18 @@ def test_a_new_archive_takes_its_language_from_its_first_configuration(tmp_path,
     site = tmp_path / "site.toml"
     site.write_text('[site]\nlanguage = "zh-CN"\n\n[ingest]\nfsync = false\n', encoding="utf-8")
     clip(tmp_path / "drop", "CAMN_李四_20250602090000_0001.MP4", T0, 5)
+    (tmp_path / "drop" / "CAMN_李四_20250602091000_0002.MP4").write_bytes(b"")      # a recorder that wrote nothing
     archive = tmp_path / "新档案库"
     code, out, err = cli(capsys, "ingest", tmp_path / "drop", "--archive", archive, "--config", site, "--quiet")
     assert code == 0, err
     assert "档案库" in out                                   # the creating run already speaks the archive's language
-    assert "fieldrec 导入" in out and "：已完成" in out and "文件       发现 1 个" in out, out   # its summary too
+    assert "fieldrec 导入" in out and "：已完成" in out and "文件       发现 2 个" in out, out   # its summary too
     assert "seen," not in out and "already ingested" not in out
-    assert Catalog(archive).rows("recordings")[0]["officer_id"] == "李四"
+    # the reasons the workers write into the catalog read as the run does
+    empty = next(r for r in Catalog(archive).rows("sightings") if r["source_path"].endswith("_0002.MP4"))
+    assert empty["status"] == "damaged" and "空文件（0 字节）" in empty["error_message"], empty
+    assert "空文件（0 字节）" in out
+    assert {r["officer_id"] for r in Catalog(archive).rows("recordings")} == {"李四"}
     code, _, err = cli(capsys, "gaps", "--archive", archive)
     assert "处中断" in err
 
@@ -299,3 +304,31 @@ def test_progress_lines_speak_chinese():
     bar.advance(4, 400_000)
     assert bar.log_line(30.0).startswith("导入：40% - 4/10 个文件")
     assert "预计剩余" in bar.line(30.0)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx`")
+def test_the_review_service_pages_are_chinese_and_show_chinese_input(archive, typed, tmp_path):
+    import shutil
+
+    from starlette.testclient import TestClient
+
+    from pipeline.web.app import create_app
+    from tests.webkit import add_accounts, fast_config, sign_in
+
+    copy = tmp_path / "archive"
+    shutil.copytree(archive, copy)
+    add_accounts(copy)
+    i18n.use_language("zh-CN")                  # as `fieldrec serve` chooses it: --lang, site.language, environment
+    app = create_app(copy, fast_config(), fsync=False, start_flusher=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        login = client.get("/login").text
+        assert '<html lang="zh-CN"' in login and "<h2>登录</h2>" in login
+        assert sign_in(client, "clerk.zhao").status_code == 303
+        home = client.get("/").text
+        assert "采集情况" in home and "逾期上传" in home and "待说明的中断" in home and "退出" in home
+        device = client.get("/devices/CAMZ1").text
+        assert NAMES[0] in device and ">正常</td>" in device           # a status in the regulation's words
+        cases = client.get("/cases").text
+        assert TITLE in cases and "<td>案件保存</td>" in cases          # typed in Chinese, shown unchanged
+        for page in (login, home, device, cases):
+            assert "Sign out" not in page and "Late uploads" not in page

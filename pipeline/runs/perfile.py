@@ -24,6 +24,7 @@ from pipeline.archive.objects import ObjectStore
 from pipeline.common import paths
 from pipeline.common.clock import now_utc
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common import i18n
 from pipeline.common.i18n import _
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile
@@ -46,6 +47,14 @@ class Context:
     archive: str
     run_id: str
     config: Config
+    # the run's language, so that the reasons a worker writes into the catalog read as the run's do
+    language: str = field(default_factory=i18n.current_language)
+
+
+def speak(ctx: Context) -> None:
+    """A worker process takes the language of the run that sent it the file."""
+    if i18n.current_language() != ctx.language:
+        i18n.use_language(ctx.language)
 
 
 @dataclass
@@ -104,6 +113,7 @@ def _recording(src: SourceFile, ctx: Context, node: str | None, fields: dict, st
 
 def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: Note | None = None) -> FileResult:
     """Take one file through every stage. Raises only ``ArchiveWriteError`` (the archive failed)."""
+    speak(ctx)
     if src.problem:
         return not_read(src, ctx, src.problem, src.failure or "read_error")
     cfg = ctx.config

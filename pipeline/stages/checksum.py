@@ -41,7 +41,7 @@ def open_source(path: str | Path):
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+            kind = _("a FIFO") if stat.S_ISFIFO(st.st_mode) else _("not a regular file")
             raise NotAFile(errno.EINVAL, _("{what} now, not a regular file (replaced after it was found): "
                                            "not read").format(what=kind), os.fspath(path))
         # Reads of a regular file never block on O_NONBLOCK, but some network file systems
@@ -115,8 +115,9 @@ def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, re
             raise
         problem = None
         if before != after or digest.size != after[0]:
-            problem = (f"source changed while being read (size {before[0]} -> {after[0]} bytes, "
-                       f"{digest.size} read; mtime changed: {before[1] != after[1]})")
+            problem = _("source changed while being read (size {before} -> {after} bytes, {read} read; "
+                        "mtime changed: {changed})").format(before=before[0], after=after[0], read=digest.size,
+                                                            changed=_("yes") if before[1] != after[1] else _("no"))
         if problem is None or attempt == retries:
             break                  # stable, or out of retries: keep the last read, flagged
         tmp.unlink()

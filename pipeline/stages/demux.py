@@ -89,19 +89,21 @@ def _open_failure(path: Path, signature: Signature, size: int, exc: BaseExceptio
     a name that claims media makes it ``damaged``)."""
     reason = media.describe_error(exc)
     if size == 0:
-        return DemuxOutcome("other", "ok", "empty file (0 bytes): nothing was recorded")
+        return DemuxOutcome("other", "ok", _("empty file (0 bytes): nothing was recorded"))
     if signature.family == "unknown":
         return DemuxOutcome("other", "ok",
-                            f"not a recognised media file (no known container signature; FFmpeg: {reason})")
+                            _("not a recognised media file (no known container signature; FFmpeg: {reason})").format(
+                                reason=reason))
     if signature.format == "isobmff":
         boxes = [b[0] for b in isobmff.top_level_boxes(path)]
         if "moov" not in boxes:
             return DemuxOutcome(signature.family, "damaged",
-                                f"MP4/MOV without a 'moov' index (top-level boxes: {', '.join(boxes) or 'none'}): "
-                                "the recorder did not finalise the file (power loss or removal mid-recording); "
-                                "the bytes are preserved but cannot be played as they are")
+                                _("MP4/MOV without a 'moov' index (top-level boxes: {boxes}): the recorder did not "
+                                  "finalise the file (power loss or removal mid-recording); the bytes are preserved "
+                                  "but cannot be played as they are").format(boxes=", ".join(boxes) or _("none")))
     return DemuxOutcome(signature.family, "damaged",
-                        f"{signature.format} container cannot be opened: {reason}")
+                        _("{format} container cannot be opened: {reason}").format(format=signature.format,
+                                                                                   reason=reason))
 
 
 def _photo(path: Path, signature: Signature) -> DemuxOutcome:
@@ -149,17 +151,18 @@ def demux_file(path: Path, sha256: str, signature: Signature, size: int, cfg: De
         problems.append(info.demux_error)
     corrupt = sum(t.corrupt for t in info.packets.values())
     if corrupt:
-        problems.append(f"{corrupt} packets flagged corrupt by the demuxer")
+        problems.append(_("{n} packets flagged corrupt by the demuxer").format(n=corrupt))
     if not spans and kind in ("video", "audio"):
-        problems.append("no audio or video packets could be read")
+        problems.append(_("no audio or video packets could be read"))
     declared = info.duration_s
     if measured is not None and declared and declared > 0 and math.isfinite(declared):
         tolerance = max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_FRACTION * declared)
         if measured < declared - tolerance:
-            problems.append(f"truncated: media ends after {measured:.2f} s of a declared {declared:.2f} s")
+            problems.append(_("truncated: media ends after {measured} s of a declared {declared} s").format(
+                measured=f"{measured:.2f}", declared=f"{declared:.2f}"))
     if problems:
         outcome.status = "damaged"
-        outcome.error_message = "; ".join(problems)
+        outcome.error_message = _("; ").join(problems)
 
     first_video = video[0] if video else None
     first_audio = audio[0] if audio else None

@@ -17,6 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from pipeline.common.clock import now_utc
+from pipeline.common.i18n import _
 from pipeline.config import GapsConfig
 from pipeline.native.media import MediaInfo, PacketTimes
 from pipeline.stages import demux
@@ -71,11 +72,13 @@ def frame_duration(t: np.ndarray, dur: np.ndarray) -> float | None:
 
 
 def describe(g: FileGap) -> str:
-    where = f"at {g.offset_s:.2f} s ({'streams' if len(g.streams) > 1 else 'stream'} {','.join(map(str, g.streams))})"
+    streams = ",".join(map(str, g.streams))
+    where = (_("at {at} s (streams {streams})") if len(g.streams) > 1 else _("at {at} s (stream {streams})")).format(
+        at=f"{g.offset_s:.2f}", streams=streams)
     if g.reason == "forward_jump":
-        return f"timestamps jump forward {g.duration_s:.2f} s {where}"
-    return (f"timestamps go back {g.back_s:.2f} s {where}: two recordings joined or a clock reset; "
-            "the length of the break is unknown")
+        return _("timestamps jump forward {s} s {where}").format(s=f"{g.duration_s:.2f}", where=where)
+    return _("timestamps go back {s} s {where}: two recordings joined or a clock reset; the length of the break "
+             "is unknown").format(s=f"{g.back_s:.2f}", where=where)
 
 
 def stream_gaps(tr: Track, origin: float, cfg: GapsConfig) -> list[FileGap]:
@@ -166,20 +169,22 @@ def damaged_tail(outcome: "demux.DemuxOutcome") -> FileGap | None:
     info = outcome.media
     if info is None:
         return FileGap("damaged_tail", "not_openable", 0.0, None, (),
-                       "the container cannot be opened (e.g. an MP4 never finalised): all of it is lost; "
-                       "its length is unknown, the device's next recording bounds it")
+                       _("the container cannot be opened (e.g. an MP4 never finalised): all of it is lost; "
+                         "its length is unknown, the device's next recording bounds it"))
     measured = outcome.fields.get("duration_s")
     declared = info.duration_s
     if measured is not None and declared and math.isfinite(declared):
         tolerance = max(demux.TRUNCATION_TOLERANCE_S, demux.TRUNCATION_TOLERANCE_FRACTION * declared)
         if measured < declared - tolerance:
             return FileGap("damaged_tail", "truncated", float(measured), float(declared - measured), (),
-                           f"file ends after {measured:.2f} s of a declared {declared:.2f} s: "
-                           f"{declared - measured:.2f} s lost")
+                           _("file ends after {measured} s of a declared {declared} s: {lost} s lost").format(
+                               measured=f"{measured:.2f}", declared=f"{declared:.2f}",
+                               lost=f"{declared - measured:.2f}"))
     if info.demux_error:
         at = float(measured or 0.0)
         return FileGap("damaged_tail", "demux_stopped", at, None, (),
-                       f"reading stopped at {at:.2f} s ({info.demux_error}); the rest is lost, length unknown")
+                       _("reading stopped at {at} s ({error}); the rest is lost, length unknown").format(
+                           at=f"{at:.2f}", error=info.demux_error))
     return None
 
 

@@ -30,6 +30,9 @@ def environment(config) -> Environment:
     env.filters["bytes"] = lambda n: human_bytes(n or 0)
     env.filters["duration"] = _duration
     env.filters["short"] = lambda sha: (sha or "")[:12]
+    # an enumerated value (a status, a gap's kind, a retention class) as people read it; the
+    # attributes and links keep the English word
+    env.filters["word"] = lambda value: i18n.pgettext("value", str(value)) if value not in (None, "") else ""
     env.globals["role_name"] = lambda role: i18n._(ROLE_NAMES.get(role, role))
     env.globals["page_language"] = page_language
     env.globals["zone_name"] = str(zone)
