@@ -105,7 +105,7 @@ def run_retention(args: argparse.Namespace) -> int:
     if args.format == "table":
         counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
         print(_("as of {when}: ").format(when=show(as_of, zone))
-              + ", ".join(_("{n} {state}").format(n=n, state=vocabulary.value("state", s)) for s, n in counts.items()),
+              + _(", ").join(_("{n} {state}").format(n=n, state=vocabulary.value("state", s)) for s, n in counts.items()),
               file=sys.stderr)
         anomalies = sum(r["clock_problem"] is not None for r in rows)
         if anomalies:

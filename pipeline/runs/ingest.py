@@ -83,13 +83,15 @@ class RunSummary:
         for s in ("ok", "damaged", "unreadable"):
             n = self.by_status.get(s, 0)
             detail = human_bytes(self.bytes_by_status.get(s, 0)) if n else ""
-            statuses.append(f"{n} {vocabulary.value('status', s)}" + (f" ({detail})" if detail else ""))
+            state = vocabulary.value("status", s)
+            statuses.append(_("{n} {state} ({size})").format(n=n, state=state, size=detail) if detail
+                            else _("{n} {state}").format(n=n, state=state))
         lines = [
             _("fieldrec ingest {run_id}: {outcome}").format(run_id=self.run_id,
                                                             outcome=vocabulary.outcome(self.outcome)),
             _("  files      {seen} seen, {new} new, {duplicate} duplicate, {skipped} already ingested").format(
                 seen=self.files_seen, new=self.files_new, duplicate=self.files_duplicate, skipped=self.files_skipped),
-            _("  status     {statuses}").format(statuses=", ".join(statuses)),
+            _("  status     {statuses}").format(statuses=_(", ").join(statuses)),
             _("  read       {bytes} in {wall} ({rate}/s)").format(
                 bytes=human_bytes(self.bytes_read), wall=human_duration(self.wall_s), rate=human_bytes(rate)),
             _("  media      {hours} hours ({duration})").format(hours=f"{media_h:.2f}",
@@ -100,7 +102,8 @@ class RunSummary:
         ]
         if self.proxies:
             lines.append(_("  proxies    {counts}").format(
-                counts=", ".join(f"{n} {vocabulary.value('status', s)}" for s, n in sorted(self.proxies.items()))))
+                counts=_(", ").join(_("{n} {state}").format(n=n, state=vocabulary.value("status", s))
+                                    for s, n in sorted(self.proxies.items()))))
         if self.gaps:
             lines.append(_("  gaps       {found} found in this run: {need} need an explanation, {free} are pauses "
                            "between recording sessions; {waiting} in the archive wait for one "

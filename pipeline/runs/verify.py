@@ -116,7 +116,8 @@ class AuditReport:
             scope = _(" (sample {pct}%)").format(pct=f"{self.sample_pct:g}")
 
         def states(counts: Counter) -> str:
-            return ", ".join(f"{counts.get(s, 0)} {vocabulary.value('status', s)}" for s in ("changed", "missing", "untracked"))
+            return _(", ").join(_("{n} {state}").format(n=counts.get(s, 0), state=vocabulary.value("status", s))
+                                for s in ("changed", "missing", "untracked"))
 
         lines = [
             _("fieldrec verify {run_id}: {verdict}").format(run_id=self.run_id, verdict=verdict),
