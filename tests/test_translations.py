@@ -138,7 +138,10 @@ def test_run_summaries_keep_their_label_column_in_chinese():
 SCANNED = ["pipeline/cli.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "commands").glob("*.py")),
            *sorted(str(p.relative_to(REPO)) for p in (REPO / "pipeline" / "report").glob("*.py")
                    if p.name != "assets.py"),                           # a style sheet and a script, no text
-           "pipeline/disc/bag.py", "pipeline/records/bag.py"]
+           "pipeline/disc/bag.py", "pipeline/records/bag.py",
+           # run summaries and progress, and the reasons the per-file stages store for people to read
+           "pipeline/runs/ingest.py", "pipeline/runs/transcode.py", "pipeline/runs/verify.py", "pipeline/runs/progress.py",
+           "pipeline/stages/checksum.py", "pipeline/stages/demux.py", "pipeline/stages/gaps.py"]
 MARKS = ("_", "N_", "ngettext", "pgettext", "gettext")
 # A line may say why its text is not for translation: ``# untranslated: <why>`` (SQL, a file's
 # machine-read name, a tag another program reads).

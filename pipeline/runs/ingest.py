@@ -125,9 +125,10 @@ class RunSummary:
             lines.append(f"    {pad(vocabulary.value('status', p['status']), 10)} {p['path']}\n               {message}")
         if len(self.problems) > 20:
             lines.append(_("    … {n} more: {command}").format(
-                n=len(self.problems) - 20, command=f"fieldrec sql --archive {self.archive} "
+                n=len(self.problems) - 20, command=f"fieldrec sql --archive {self.archive} "     # untranslated: a command
                 "\"SELECT source_path, status, failure, error_message FROM sightings WHERE status <> 'ok'\""))
-        lines.append(_("  review     {command}").format(command=f"fieldrec report --archive {self.archive} -o report.html"))
+        review = f"fieldrec report --archive {self.archive} -o report.html"        # untranslated: a command
+        lines.append(_("  review     {command}").format(command=review))
         return "\n".join(lines)
 
 
@@ -166,7 +167,7 @@ class CatalogBuffer:
         try:
             self.catalog.commit(batches, tag=self.run_id)
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+            raise ArchiveWriteError(exc.errno, _("cannot write the catalog: {why}").format(why=exc.strerror),
                                     exc.filename or str(self.catalog.root)) from exc
         self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
 

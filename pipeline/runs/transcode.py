@@ -129,7 +129,8 @@ def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, r
         try:
             options, at_once = runner.fit_request(cfg.cpus_per_task, cfg.resources)
         except ValueError as exc:
-            raise TranscodeError(f"cannot schedule proxies: {exc} (config: [transcode] resources)") from None
+            raise TranscodeError(_("cannot schedule proxies: {why} (config: [transcode] resources)").format(
+                why=exc)) from None
         window = cfg.max_in_flight or at_once + 1
     ctx = Context(str(catalog.archive), run_id, config)
     size_of = {j.parent_sha256: j.size for j in made}
@@ -160,7 +161,7 @@ def _commit(catalog: Catalog, rows: list[dict], run_id: str) -> None:
     try:
         catalog.commit({"derivatives": rows}, tag=run_id)
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write the catalog: {exc.strerror}",
+        raise ArchiveWriteError(exc.errno, _("cannot write the catalog: {why}").format(why=exc.strerror),
                                 exc.filename or str(catalog.root)) from exc
 
 
@@ -174,7 +175,8 @@ def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None, note=None) -> 
         raise
     except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
         text = "".join(traceback.format_exception(exc)).strip()
-        return stage.row(job, cfg.transcode, ctx.run_id, node, "failed", f"internal error, please report: {text}")
+        return stage.row(job, cfg.transcode, ctx.run_id, node, "failed",
+                         _("internal error, please report: {text}").format(text=text))
 
 
 def _count(summary: ProxySummary, row: dict) -> None:

@@ -142,9 +142,9 @@ def _select(manifests: list[chain.Manifest], since: str | None) -> list[chain.Ma
     for i, m in enumerate(manifests):
         if m.run_id == since or m.name.startswith(since):
             return manifests[i:]
-    known = ", ".join(m.run_id for m in manifests[-5:]) or "none"
-    raise AuditError(f"no manifest for run {since!r} (latest runs: {known}); give a run id from "
-                     "the runs table or a manifest number")
+    known = ", ".join(m.run_id for m in manifests[-5:]) or _("none")
+    raise AuditError(_("no manifest for run {run!r} (latest runs: {known}); give a run id from the runs table or "
+                       "a manifest number").format(run=since, known=known))
 
 
 def trusted_key_for(config: Config, key_path: str | None) -> str | None:
@@ -165,9 +165,11 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     """
     archive = Path(archive).resolve()
     if not (archive / "catalog").is_dir() and not (archive / chain.MANIFESTS).is_dir():
-        raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
+        raise AuditError(_("{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)").format(
+            archive=archive))
     if not 0 < sample_pct <= 100:
-        raise AuditError(f"the sample must be a percentage above 0 and at most 100, not {sample_pct:g}")
+        raise AuditError(_("the sample must be a percentage above 0 and at most 100, not {pct}").format(
+            pct=f"{sample_pct:g}"))
     if expect_head is not None and not re.fullmatch(r"[0-9a-f]{16,64}", expect_head.lower()):
         raise AuditError(_("--expect-head {value}: give the chain head as 16 to 64 hex digits, as verify printed "
                            "it").format(value=repr(expect_head)))
@@ -198,15 +200,15 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         parts = set(chain.catalog_parts(archive))
         for rel, (sha, size, mname) in sorted(sealed.catalog.items()):
             if rel not in parts:
-                findings.append(Finding("catalog", "missing", rel, f"listed in {mname} but not in the archive",
-                                        sha, None, mname))
+                why = _("listed in {manifest} but not in the archive").format(manifest=mname)
+                findings.append(Finding("catalog", "missing", rel, why, sha, None, mname))
             elif mname in selected:
                 actual = sha256_path(archive / rel)
                 report.catalog_hashed += 1
                 if actual != sha:
-                    findings.append(Finding("catalog", "changed", rel, f"content changed since {mname} "
-                                            f"recorded it (sha256 {actual[:16]}…, recorded {sha[:16]}…)",
-                                            sha, actual, mname))
+                    why = _("content changed since {manifest} recorded it (sha256 {actual}…, recorded {recorded}…)"
+                            ).format(manifest=mname, actual=actual[:16], recorded=sha[:16])
+                    findings.append(Finding("catalog", "changed", rel, why, sha, actual, mname))
                 else:
                     checked.append(Finding("catalog", "ok", rel, "", sha, actual, mname, size))
         findings += [Finding("catalog", "untracked", rel, _untracked_why(rel, adoptable))
@@ -216,7 +218,8 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         # An object removed by an approved purge is gone on purpose: its purges row says who and why.
         purged = {p for p in catalog.read("purges", ["archive_path"])["archive_path"].to_pylist() if p}
         missing = sorted(rel for rel in sealed.objects if rel not in objects and rel not in purged)
-        findings += [Finding("object", "missing", rel, f"listed in {sealed.objects[rel][2]} but not in the archive",
+        findings += [Finding("object", "missing", rel,
+                             _("listed in {manifest} but not in the archive").format(manifest=sealed.objects[rel][2]),
                              sealed.objects[rel][0], None, sealed.objects[rel][2]) for rel in missing]
         findings += [Finding("object", "untracked", rel, _untracked_why(rel, adoptable))
                      for rel in sorted(objects - sealed.objects.keys())]
@@ -303,12 +306,14 @@ def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedF
             if not rel or rel in reported:
                 continue
             if rel not in objects:
-                out.append(Finding("object", "missing", rel, f"cataloged in {table} (sha256 {sha[:16]}…) "
-                                   "but not in the archive", sha))
+                why = _("cataloged in {table} (sha256 {sha}…) but not in the archive").format(table=table, sha=sha[:16])
+                out.append(Finding("object", "missing", rel, why, sha))
                 reported.add(rel)
             elif rel in sealed.objects and sealed.objects[rel][0] != sha:
-                out.append(Finding("object", "changed", rel, f"{table} says sha256 {sha[:16]}…, "
-                                   f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…",
+                out.append(Finding("object", "changed", rel, _("{table} says sha256 {sha}…, {manifest} says {sealed}…"
+                                                               ).format(
+                                   table=table, sha=sha[:16], manifest=sealed.objects[rel][2],
+                                   sealed=sealed.objects[rel][0][:16]),
                                    sealed.objects[rel][0], sha, sealed.objects[rel][2]))
                 reported.add(rel)
     return out
@@ -346,5 +351,5 @@ def _record(catalog: Catalog, report: AuditReport, checked: list[Finding]) -> No
     try:
         catalog.commit({"fixity": rows}, tag=report.run_id)
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write the fixity table: {exc.strerror}",
+        raise ArchiveWriteError(exc.errno, _("cannot write the fixity table: {why}").format(why=exc.strerror),
                                 exc.filename or str(catalog.root)) from exc

@@ -61,13 +61,15 @@ class _Sink:
         try:
             self.fh = open(path, "wb")
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(path)) from exc
+            raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
+                                    str(path)) from exc
 
     def write(self, data) -> None:
         try:
             self.fh.write(data)
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(self.path)) from exc
+            raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
+                                    str(self.path)) from exc
 
     def close(self) -> None:
         try:
@@ -76,7 +78,8 @@ class _Sink:
                 os.fsync(self.fh.fileno())
             self.fh.close()
         except OSError as exc:
-            raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(self.path)) from exc
+            raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
+                                    str(self.path)) from exc
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, re
         new = store.commit(tmp, digest.sha256)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ArchiveWriteError(exc.errno, f"cannot store object: {exc.strerror}", str(tmp)) from exc
+        raise ArchiveWriteError(exc.errno, _("cannot store object: {why}").format(why=exc.strerror), str(tmp)) from exc
     return Stored(digest, store.relpath(digest.sha256), new, problem)
 
 

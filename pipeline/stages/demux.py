@@ -110,7 +110,8 @@ def _photo(path: Path, signature: Signature) -> DemuxOutcome:
     try:
         photo = images.photo_info(path)
     except images.ImageError as exc:
-        return DemuxOutcome("photo", "damaged", f"{signature.format} image cannot be read: {exc}")
+        return DemuxOutcome("photo", "damaged", _("{format} image cannot be read: {why}").format(
+            format=signature.format, why=exc))
     return DemuxOutcome("photo", fields={
         "container": photo.format, "width": photo.width, "height": photo.height,
         "rotation": {3: 180, 6: 270, 8: 90}.get(photo.orientation, 0),
