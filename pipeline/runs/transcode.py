@@ -26,7 +26,7 @@ from pipeline.common.text import pad
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.archive.writer import writing_run
-from pipeline.runs.perfile import Context
+from pipeline.runs.perfile import Context, speak
 from pipeline.common.units import human_duration
 from pipeline.runs.progress import Progress
 from pipeline.stages import transcode as stage
@@ -167,6 +167,7 @@ def _commit(catalog: Catalog, rows: list[dict], run_id: str) -> None:
 
 def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None, note=None) -> dict:
     """The one guard: an unexpected error fails this proxy alone, with its traceback."""
+    speak(ctx)
     cfg = ctx.config
     try:
         return stage.make(job, Path(ctx.archive), cfg.transcode, ctx.run_id, node, fsync=cfg.ingest.fsync,

@@ -25,6 +25,7 @@ from pipeline.native.hashing import sha256_path
 from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
 from pipeline.archive.publish import publish
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _, pgettext
 from pipeline.stages.demux import stream_span
 from pipeline.common.clock import now_utc
 
@@ -55,8 +56,8 @@ def job_for(recording: dict) -> ProxyJob | None:
     reason = None
     status = recording.get("status")
     if status != "ok":
-        reason = (f"no proxy: the original is {status} ({recording.get('error_message') or 'no detail'}); "
-                  "review the original itself")
+        reason = _("no proxy: the original is {status} ({detail}); review the original itself").format(
+            status=pgettext("value", status or ""), detail=recording.get("error_message") or _("no detail"))
     return ProxyJob(recording["sha256"], kind, recording["archive_path"], int(recording.get("size") or 0),
                     int(recording.get("rotation") or 0), recording.get("duration_s"),
                     recording.get("source_name"), reason)
@@ -140,7 +141,8 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
     try:
         tmp_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(tmp_dir)) from exc
+        raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
+                                str(tmp_dir)) from exc
     tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{SUFFIX[job.kind]}"
     try:
         return _make(job, archive, tmp, cfg, run_id, node, fsync, mode)
@@ -156,19 +158,21 @@ def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id:
         try:
             duration, codecs = media_span(tmp)
         except media.MediaError as exc:
-            raise ProxyError(f"the proxy written cannot be read back: {media.describe_error(exc)}") from None
+            raise ProxyError(_("the proxy written cannot be read back: {why}").format(
+                why=media.describe_error(exc))) from None
     except ProxyError as exc:
         code = abs(getattr(exc.__cause__, "errno", None) or 0)
         if code in ARCHIVE_ERRNOS:
-            raise ArchiveWriteError(code, f"cannot write a proxy: {exc}", str(tmp)) from exc
-        return row(job, cfg, run_id, node, "failed", f"no proxy: {exc}",
+            raise ArchiveWriteError(code, _("cannot write a proxy: {why}").format(why=exc), str(tmp)) from exc
+        return row(job, cfg, run_id, node, "failed", _("no proxy: {why}").format(why=exc),
                     cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - t0)
     final_rel = proxy_relpath(job.parent_sha256, job.kind, cfg)
     try:
         digest, size = sha256_path(tmp), tmp.stat().st_size
         publish(tmp, archive / final_rel, fsync=fsync, sync_file=True, mode=mode)   # a killed run's leftover is replaced
     except OSError as exc:
-        raise ArchiveWriteError(exc.errno, f"cannot write a proxy: {exc.strerror}", str(tmp)) from exc
+        raise ArchiveWriteError(exc.errno, _("cannot write a proxy: {why}").format(why=exc.strerror),
+                                str(tmp)) from exc
     return row(job, cfg, run_id, node, "ok", sha256=digest, size=size, archive_path=final_rel,
                 width=facts.width, height=facts.height, rotation=facts.rotation if facts.width else None,
                 duration_s=duration, video_frames=facts.video_frames, decode_errors=facts.decode_errors,
