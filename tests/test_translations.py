@@ -142,7 +142,8 @@ SCANNED = ["pipeline/cli.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / 
            # run summaries and progress, and the reasons the per-file stages store for people to read
            "pipeline/runs/ingest.py", "pipeline/runs/transcode.py", "pipeline/runs/verify.py", "pipeline/runs/progress.py",
            "pipeline/stages/checksum.py", "pipeline/stages/demux.py", "pipeline/stages/gaps.py",
-           "pipeline/stages/transcode.py"]
+           "pipeline/stages/transcode.py", "pipeline/stages/fixity.py", "pipeline/stages/thumbnails.py",
+           "pipeline/runs/discover.py"]
 MARKS = ("_", "N_", "ngettext", "pgettext", "gettext")
 # A line may say why its text is not for translation: ``# untranslated: <why>`` (SQL, a file's
 # machine-read name, a tag another program reads).

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from pipeline.common.i18n import _
 from pipeline.native import isobmff
 
 av.logging.set_level(av.logging.PANIC)   # FFmpeg's chatter is not ours; errors come back as data
@@ -167,7 +168,7 @@ def demux(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False) 
                 if packet.is_corrupt:
                     col[6][0] += 1
         except MediaError as exc:
-            info.demux_error = f"demux stopped: {describe_error(exc)}"
+            info.demux_error = _("demux stopped: {why}").format(why=describe_error(exc))
         for idx, (pts, dts, dur, key, pos, size, corrupt) in columns.items():
             info.packets[idx] = PacketTimes(
                 pts=np.asarray(pts, dtype=np.float64),

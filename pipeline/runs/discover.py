@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.common import paths
-from pipeline.common.i18n import _
+from pipeline.common.i18n import N_, _
 
-_KINDS = ((stat_mod.S_ISFIFO, "a FIFO (named pipe)"), (stat_mod.S_ISSOCK, "a socket"),
-          (stat_mod.S_ISCHR, "a character device"), (stat_mod.S_ISBLK, "a block device"))
+_KINDS = ((stat_mod.S_ISFIFO, N_("a FIFO (named pipe)")), (stat_mod.S_ISSOCK, N_("a socket")),
+          (stat_mod.S_ISCHR, N_("a character device")), (stat_mod.S_ISBLK, N_("a block device")))
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SourceFile:
 
 
 def what_it_is(st: os.stat_result) -> str:
-    return next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+    return next((_(name) for test, name in _KINDS if test(st.st_mode)), _("not a regular file"))
 
 
 def _problem(path: str, message: str, failure: str, link_target: str | None = None) -> SourceFile:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pipeline.common import i18n
+from pipeline.common.i18n import _
 from pipeline.native.hashing import hash_path
 
 
@@ -20,6 +22,7 @@ class FixityItem:
 class FixityContext:
     archive: str
     chunk_bytes: int
+    language: str = field(default_factory=i18n.current_language)    # the run's: a worker writes its findings in it
 
 
 @dataclass(frozen=True)
@@ -33,15 +36,19 @@ class FixityResult:
 
 def check(item: FixityItem, ctx: FixityContext, node: str | None = None, note=None) -> FixityResult:
     """Read every byte of ``item`` once; never raises for a file that is gone or unreadable."""
+    if i18n.current_language() != ctx.language:
+        i18n.use_language(ctx.language)
     path = os.path.join(ctx.archive, item.path)
     try:
         digest = hash_path(path, ctx.chunk_bytes)
     except FileNotFoundError:
-        return FixityResult(item, "missing", None, None, "listed in the ledger but not in the archive")
+        return FixityResult(item, "missing", None, None, _("listed in the ledger but not in the archive"))
     except OSError as exc:
-        return FixityResult(item, "unreadable", None, None, f"cannot read: {exc.strerror} (errno {exc.errno})")
+        return FixityResult(item, "unreadable", None, None, _("cannot read: {err} (errno {n})").format(err=exc.strerror, n=exc.errno))
     if digest.sha256 != item.expected_sha256:
         return FixityResult(item, "changed", digest.sha256, digest.size,
-                            f"content changed: sha256 {digest.sha256[:16]}… ({digest.size} bytes), "
-                            f"{item.manifest or 'its name'} says {item.expected_sha256[:16]}… ({item.size} bytes)")
+                            _("content changed: sha256 {actual}… ({size} bytes), {where} says {expected}… "
+                              "({expected_size} bytes)").format(
+                                actual=digest.sha256[:16], size=digest.size, where=item.manifest or _("its name"),
+                                expected=item.expected_sha256[:16], expected_size=item.size))
     return FixityResult(item, "ok", digest.sha256, digest.size)

@@ -8,6 +8,7 @@ from typing import Mapping
 
 import numpy as np
 
+from pipeline.common.i18n import _
 from pipeline.config import ThumbnailsConfig
 from pipeline.native import images, thumbs
 from pipeline.stages.contract import FileContext, Problem, StageOutput
@@ -27,8 +28,8 @@ class ThumbnailOutcome:
         """The damage in words, for the recording's error message."""
         if not self.decode_errors:
             return None
-        return (f"{self.decode_errors} of {self.chosen} keyframes chosen for thumbnails could not be decoded "
-                f"(first: {self.first_error})")
+        return _("{n} of {chosen} keyframes chosen for thumbnails could not be decoded (first: {first})").format(
+            n=self.decode_errors, chosen=self.chosen, first=self.first_error)
 
 
 def choose_keyframes(pts_s, interval_s: float) -> np.ndarray:
@@ -60,7 +61,7 @@ def _photo(path: Path, sha256: str, cfg: ThumbnailsConfig) -> ThumbnailOutcome:
     try:
         image = thumbs.photo_preview(path, cfg.max_side)
     except images.ImageError as exc:
-        return ThumbnailOutcome(chosen=1, decode_errors=1, first_error=f"photo cannot be decoded: {exc}")
+        return ThumbnailOutcome(chosen=1, decode_errors=1, first_error=_("photo cannot be decoded: {why}").format(why=exc))
     return ThumbnailOutcome([_row(sha256, 0.0, image, cfg)], chosen=1, frames_decoded=1)
 
 
