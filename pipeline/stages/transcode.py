@@ -25,7 +25,8 @@ from pipeline.native.hashing import sha256_path
 from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
 from pipeline.archive.publish import publish
 from pipeline.common.errors import ArchiveWriteError
-from pipeline.common.i18n import _, pgettext
+from pipeline.common import vocabulary
+from pipeline.common.i18n import _
 from pipeline.stages.demux import stream_span
 from pipeline.common.clock import now_utc
 
@@ -57,7 +58,7 @@ def job_for(recording: dict) -> ProxyJob | None:
     status = recording.get("status")
     if status != "ok":
         reason = _("no proxy: the original is {status} ({detail}); review the original itself").format(
-            status=pgettext("value", status or ""), detail=recording.get("error_message") or _("no detail"))
+            status=vocabulary.value("status", status or ""), detail=recording.get("error_message") or _("no detail"))
     return ProxyJob(recording["sha256"], kind, recording["archive_path"], int(recording.get("size") or 0),
                     int(recording.get("rotation") or 0), recording.get("duration_s"),
                     recording.get("source_name"), reason)
