@@ -44,7 +44,8 @@ def check(item: FixityItem, ctx: FixityContext, node: str | None = None, note=No
     except FileNotFoundError:
         return FixityResult(item, "missing", None, None, _("listed in the ledger but not in the archive"))
     except OSError as exc:
-        return FixityResult(item, "unreadable", None, None, _("cannot read: {err} (errno {n})").format(err=exc.strerror, n=exc.errno))
+        why = _("cannot read: {err} (errno {n})").format(err=exc.strerror, n=exc.errno)
+        return FixityResult(item, "unreadable", None, None, why)
     if digest.sha256 != item.expected_sha256:
         return FixityResult(item, "changed", digest.sha256, digest.size,
                             _("content changed: sha256 {actual}… ({size} bytes), {where} says {expected}… "

@@ -61,7 +61,8 @@ def _photo(path: Path, sha256: str, cfg: ThumbnailsConfig) -> ThumbnailOutcome:
     try:
         image = thumbs.photo_preview(path, cfg.max_side)
     except images.ImageError as exc:
-        return ThumbnailOutcome(chosen=1, decode_errors=1, first_error=_("photo cannot be decoded: {why}").format(why=exc))
+        why = _("photo cannot be decoded: {why}").format(why=exc)
+        return ThumbnailOutcome(chosen=1, decode_errors=1, first_error=why)
     return ThumbnailOutcome([_row(sha256, 0.0, image, cfg)], chosen=1, frames_decoded=1)
 
 
