@@ -332,3 +332,14 @@ def test_the_review_service_pages_are_chinese_and_show_chinese_input(archive, ty
         assert TITLE in cases and "<td>案件保存</td>" in cases          # typed in Chinese, shown unchanged
         for page in (login, home, device, cases):
             assert "Sign out" not in page and "Late uploads" not in page
+
+
+def test_the_demo_site_is_chinese_and_the_makefile_uses_it():
+    """``make demo`` builds its archive from configs/site-zh.toml: a Chinese site on Beijing time."""
+    from pipeline.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    site = load_config(root / "configs" / "site-zh.toml").site
+    assert site.language == "zh-CN" and site.time_zone == "Asia/Shanghai"
+    demo = (root / "Makefile").read_text(encoding="utf-8").split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "--config configs/site-zh.toml" in demo
