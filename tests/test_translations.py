@@ -175,7 +175,7 @@ SCANNED = ["pipeline/cli.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / 
            "pipeline/runs/ingest.py", "pipeline/runs/transcode.py", "pipeline/runs/verify.py", "pipeline/runs/progress.py",
            "pipeline/stages/checksum.py", "pipeline/stages/demux.py", "pipeline/stages/gaps.py",
            "pipeline/stages/transcode.py", "pipeline/stages/fixity.py", "pipeline/stages/thumbnails.py",
-           "pipeline/runs/discover.py"]
+           "pipeline/runs/discover.py", "pipeline/native/thumbs.py", "pipeline/native/transcode.py"]
 MARKS = ("_", "N_", "ngettext", "pgettext", "gettext")
 # A line may say why its text is not for translation: ``# untranslated: <why>`` (SQL, a file's
 # machine-read name, a tag another program reads).

@@ -19,6 +19,7 @@ import av
 import av.video.reformatter
 from PIL import Image, ImageOps
 
+from pipeline.common.i18n import _
 from pipeline.native import media
 
 # Targets closer than this after the last packet read are reached by reading on, not by seeking.
@@ -56,7 +57,7 @@ class KeyframeDecode:
     def fail(self, pts_s: float, reason: str) -> None:
         self.errors += 1
         if self.first_error is None:
-            self.first_error = f"keyframe at {pts_s:.3f} s: {reason}"
+            self.first_error = _("keyframe at {at} s: {reason}").format(at=f"{pts_s:.3f}", reason=reason)
 
 
 def fit(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -127,7 +128,7 @@ class _KeyframeReader:
 
     def following(self, limit: int):
         """Up to ``limit`` packets after the one just found, stopping before the next keyframe."""
-        for _ in range(limit):
+        for _step in range(limit):
             packet = next(self.packets, None)
             if packet is None or packet.size == 0:
                 return
@@ -202,7 +203,7 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
         container = media.open_input(path)
     except DecodeError as exc:
         for target in targets:
-            result.fail(target, f"cannot open: {media.describe_error(exc)}")
+            result.fail(target, _("cannot open: {why}").format(why=media.describe_error(exc)))
         return []
     with container:
         stream = container.streams[stream_index]
@@ -219,12 +220,12 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
                     if seek:
                         return targets[i:]
                     for rest in targets[i:]:
-                        result.fail(rest, f"demuxing stopped: {media.describe_error(exc)}")
+                        result.fail(rest, _("demuxing stopped: {why}").format(why=media.describe_error(exc)))
                     return []
                 if packet is None:
                     if seek:
                         return targets[i:]   # the index misled the seek: read the rest in order
-                    result.fail(target, "its packet was not found when the file was read again")
+                    result.fail(target, _("its packet was not found when the file was read again"))
                     continue
                 try:
                     frames = _decode_keyframe(decoder, packet, reader)
@@ -234,13 +235,15 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
                 result.frames_decoded += len(frames)
                 good = sorted((f for f in frames if not f.is_corrupt), key=lambda f: abs(_seconds(f) - target))
                 if not good:
-                    result.fail(target, "the decoder flagged the picture corrupt" if frames else "the decoder gave no picture")
+                    result.fail(target, _("the decoder flagged the picture corrupt") if frames
+                                else _("the decoder gave no picture"))
                     continue
                 if previews:
                     try:
                         image = scaler(good[0])
                     except DecodeError as exc:
-                        result.fail(target, f"cannot convert the picture: {media.describe_error(exc)}")
+                        result.fail(target, _("cannot convert the picture: {why}").format(
+                            why=media.describe_error(exc)))
                         continue
                     keep(Preview(target, image))
                 result.pictures += 1
@@ -292,5 +295,6 @@ def encode(image: Image.Image, fmt: str, quality: int, webp_method: int = 0) -> 
     elif fmt == "jpeg":
         image.save(out, "JPEG", quality=quality, optimize=False)
     else:
-        raise ValueError(f"unknown thumbnail format {fmt!r} (known: {', '.join(FORMATS)})")
+        raise ValueError(_("unknown thumbnail format {fmt!r} (known: {known})").format(
+            fmt=fmt, known=", ".join(FORMATS)))
     return out.getvalue()

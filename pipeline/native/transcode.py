@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 
+from pipeline.common.i18n import _
 from pipeline.native.media import describe_error
 
 AAC_FRAME = 1024
@@ -179,12 +180,12 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
                 (s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
             ain = next(iter(inp.streams.audio), None)
             if vin is None and ain is None:
-                raise ProxyError("no audio or video stream to transcode")
+                raise ProxyError(_("no audio or video stream to transcode"))
             if vin is not None:
                 vin.thread_type = "AUTO"            # frame and slice threads where the codec allows
                 vin.codec_context.thread_count = settings.threads
                 if not vin.codec_context.width or not vin.codec_context.height:
-                    raise ProxyError("the video stream has no picture size")
+                    raise ProxyError(_("the video stream has no picture size"))
             options = {"movflags": "+faststart"} if settings.faststart else {}
             container = "mp4" if vin is not None else "ipod"      # ipod: the M4A brand, AAC only
             with av.open(str(dst), "w", format=container, options=options) as out:
@@ -201,8 +202,8 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
                     except (av.error.InvalidDataError, av.error.PermissionError) as exc:
                         facts.decode_errors += 1
                         if facts.decode_errors > settings.max_decode_errors:
-                            raise ProxyError(f"more than {settings.max_decode_errors} packets could not be "
-                                             f"decoded (last: {describe_error(exc)})") from None
+                            raise ProxyError(_("more than {n} packets could not be decoded (last: {why})").format(
+                                n=settings.max_decode_errors, why=describe_error(exc))) from None
                         continue
                     # packet.stream, not stream_index: the flush packets at the end all say index 0
                     target = video if vin is not None and packet.stream.index == vin.index else audio
@@ -217,10 +218,10 @@ def make_proxy(src: Path, dst: Path, settings: ProxySettings, *, rotation: int =
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise ProxyError(describe_error(exc)) from exc
     if video is not None and facts.video_frames == 0:
-        raise ProxyError("no video frame could be decoded")
+        raise ProxyError(_("no video frame could be decoded"))
     if audio_only or vin is None:
         if facts.audio_samples == 0:
-            raise ProxyError("no audio could be decoded")
+            raise ProxyError(_("no audio could be decoded"))
     return facts
 
 
