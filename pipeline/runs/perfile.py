@@ -1,4 +1,4 @@
-"""One source file through every per-file stage, in one pass. No Ray here: the runner calls this.
+"""One source file through every per-file stage, in one pass. No engine here: the runner calls ``guarded``.
 
 The pass is a loop over ``STAGES`` (each of the shape ``pipeline.stages.contract.FileStage``). A
 stage that raises becomes a problem of that stage, with the last line of its traceback, and the
@@ -39,6 +39,10 @@ STAGES: tuple[FileStage, ...] = (checksum.Checksum(), demux.Demux(), naming.Nami
 TEST_FAULT_ENV = "FIELDREC_TEST_CRASH"
 
 Note = Callable[[dict], None]     # told {"stage": ..., "fields": {...}} as each stage starts
+
+# What a worker imports before its first task (while the driver walks the drop): this pass and
+# every stage, nothing of the driver's.
+WORKER_MODULES = (__name__,)
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,17 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
         src, _sighting(src, ctx, stored.digest.sha256, status, recording["error_message"], failure, stage_name),
         recording, rows, bytes_read=stored.digest.size, new_object=stored.newly_stored,
     )
+
+
+def guarded(src: SourceFile, ctx: Context, node: str | None, note: Note | None = None) -> FileResult:
+    """The one guard, run by the engine's workers: any unexpected error fails this file alone,
+    with its traceback. Only ``ArchiveWriteError`` (the archive itself failed) goes through."""
+    try:
+        return process_file(src, ctx, node, note)
+    except ArchiveWriteError:
+        raise
+    except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
+        return failed(src, ctx, exc)
 
 
 def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict | None) -> FileResult:
