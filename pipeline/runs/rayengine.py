@@ -8,6 +8,7 @@ second machine works from the first minute instead of waiting until the first on
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import time
@@ -42,17 +43,16 @@ def _loopback_host(address: str) -> str | None:
         return None
 
 
-def _start_private(workers: int | None) -> None:
-    """``ray.init`` of a private instance bound to the loopback (see ``PRIVATE_NODE_IP``)."""
+@contextlib.contextmanager
+def _single_machine():
+    """While Ray starts or joins a node on 127.0.0.1: keep that address (see ``PRIVATE_NODE_IP``)."""
     from ray._private import ray_constants
 
     saved_env, saved_flag = os.environ.get(_SINGLE_MACHINE), ray_constants.ENABLE_RAY_CLUSTER
     os.environ[_SINGLE_MACHINE] = "0"           # for Ray's own processes started now
     ray_constants.ENABLE_RAY_CLUSTER = False    # read by this process when it places the node
     try:
-        ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
-                 _node_ip_address=PRIVATE_NODE_IP, object_store_memory=256 * 1024 * 1024,
-                 logging_level="ERROR", log_to_driver=False, configure_logging=True)
+        yield
     finally:
         # Not for this process's later children: a `ray start` of a worker node refuses to run with it.
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
@@ -96,14 +96,18 @@ class RayRunner(runner.Runner):
                 # for a node at the outward address.
                 host = _loopback_host(address)
                 try:
-                    ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
+                    # An instance on 127.0.0.1 (another fieldrec's private one) is reached there only.
+                    with _single_machine() if host == PRIVATE_NODE_IP else contextlib.nullcontext():
+                        ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
                 except (Exception, SystemExit) as exc:     # Ray ends the process when the GCS never answers
                     raise ClusterUnreachable(_("cannot join the Ray cluster at {address}: {error}").format(
                         address=address, error=str(exc) or type(exc).__name__)) from None
             else:
                 _inherited = dict(os.environ)
                 watchdog = reaper.Watchdog()       # the private instance dies with this process
-                _start_private(workers)
+                with _single_machine():
+                    ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                             _node_ip_address=PRIVATE_NODE_IP, object_store_memory=256 * 1024 * 1024, **common)
             started = True
         resources = ray.cluster_resources()
         alive = [n for n in ray.nodes() if n.get("Alive")]
