@@ -133,9 +133,9 @@ class LocalPool:
             idle.task = task
             self.running[task.handle] = idle
             key = id(task.ctx)
-            ctx = None if key in idle.contexts else task.ctx          # each context crosses once per worker
+            carried = (task.ctx,) if key not in idle.contexts else ()     # each context crosses once per worker
             idle.contexts.add(key)
-            idle.conn.send((task.handle, task.fn, task.items, key, ctx, task.note_path, task.env))
+            idle.conn.send((task.handle, task.fn, task.items, key, carried, task.note_path, task.env))
 
     def submit_task(self, fn: Callable, items: list, ctx, note_path: str | None, *, cpus: float = 1.0,
                     env: dict[str, str] | None = None) -> int:
@@ -166,6 +166,7 @@ class LocalPool:
                 died = True
             if died:
                 self._drain(worker, wanted, events)         # what it said before it went
+                worker.process.join(timeout=5)              # its pipe closed as it died: reaped at once
                 task = worker.task
                 if task is not None and task.handle in wanted:
                     events.append((task.handle, supervise.Died(_exit_detail(worker.process))))
@@ -297,9 +298,9 @@ def serve(conn: Connection, parent_pid: int, preload: Sequence[str], node: str) 
             return
         if message is None:
             return
-        handle, fn, items, key, ctx, note_path, env = message
-        if ctx is not None:
-            contexts[key] = ctx
+        handle, fn, items, key, carried, note_path, env = message
+        if carried:
+            contexts[key] = carried[0]
         _set_env(env)
         note = (lambda content: supervise.write_note(note_path, content)) if note_path else None
         conn.send((handle, supervise.Started(0)))
