@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.cli import main as cli
 from pipeline.common.errors import ArchiveWriteError
-from pipeline.runs import runner, supervise
+from pipeline.runs import engines, supervise
 from pipeline.runs.localpool import LocalPool
 from tests.drops import make_drop
 from tests.helpers import faulty
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_engine_a_run_uses(monkeypatch, engine, address, env, expected):
     if env:
         monkeypatch.setenv("RAY_ADDRESS", env)
-    assert runner.engine_for(engine, address) == expected
+    assert engines.engine_for(engine, address) == expected
 
 
 def test_job_fails_if_the_local_engine_is_given_a_cluster_address(tmp_path, capsys):

@@ -70,7 +70,7 @@ def ray_address(args: argparse.Namespace) -> str | None:
 def engine_choice(args: argparse.Namespace) -> tuple[str, str | None]:
     """The engine (local or ray) and the Ray address a command runs on; a usage error for a choice
     that contradicts itself (--engine local with --address) or a bad --workers."""
-    from pipeline.runs.runner import EngineChoiceError, engine_for
+    from pipeline.runs.engines import EngineChoiceError, engine_for
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(_("--workers must be at least 1"))

@@ -14,7 +14,7 @@ import pyarrow as pa
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
 from pipeline.common import paths
-from pipeline.runs import perfile, runner, supervise, transcode
+from pipeline.runs import engines, perfile, runner, supervise, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
@@ -195,11 +195,11 @@ def _seen(catalog: Catalog) -> Seen:
 def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | None = None,
            address: str | None = None, workers: int | None = None, progress: bool = True,
            proxies: bool | None = None, follow_links: bool | None = None, retry_failed: bool = False) -> RunSummary:
-    """Ingest ``sources`` into ``archive`` on ``engine`` (``runner.engine_for``: the local engine
+    """Ingest ``sources`` into ``archive`` on ``engine`` (``engines.engine_for``: the local engine
     unless Ray is named or an address given). Raises ``ArchiveWriteError`` if the archive fails,
-    ``address.ClusterUnreachable`` if the Ray address cannot be used, ``runner.EngineChoiceError``
+    ``address.ClusterUnreachable`` if the Ray address cannot be used, ``engines.EngineChoiceError``
     for an engine that cannot run what was asked."""
-    runner.engine_for(engine, address)                  # a bad choice fails before anything is touched
+    engines.engine_for(engine, address)                  # a bad choice fails before anything is touched
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
     run_id = new_id()
@@ -210,8 +210,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | 
         cfg = config.ingest
         # The local engine's workers start now and import what they need while the catalog is read
         # and the drop walked; Ray (seconds, servers) starts only once there is work for it.
-        active = (runner.start(engine, address, workers, preload=perfile.WORKER_MODULES)
-                  if runner.starts_at_once(engine, address) else runner.NOTHING)
+        active = (engines.start(engine, address, workers, preload=perfile.WORKER_MODULES)
+                  if engines.starts_at_once(engine, address) else runner.NOTHING)
         try:
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
@@ -237,7 +237,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | 
                 active.close()
                 active = runner.NOTHING
             elif active is runner.NOTHING:
-                active = runner.start(engine, address, workers)
+                active = engines.start(engine, address, workers)
         except BaseException:
             active.close()
             raise

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.records.lookup import resolve_shas
-from pipeline.runs import runner, supervise
+from pipeline.runs import engines, runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
@@ -186,8 +186,8 @@ def _count(summary: ProxySummary, row: dict) -> None:
 def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, engine: str | None = None,
               address: str | None = None, workers: int | None = None, progress: bool = True) -> ProxySummary:
     """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``), on
-    ``engine`` (see ``runner.engine_for``)."""
-    runner.engine_for(engine, address)
+    ``engine`` (see ``engines.engine_for``)."""
+    engines.engine_for(engine, address)
     archive = Path(archive).resolve()
     run_id = new_id()
     summary = ProxySummary(run_id, str(archive), now_utc())
@@ -198,7 +198,7 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, e
         jobs, summary.already = plan(catalog, config, shas)
         summary.selected = len(jobs)
         needs_workers = any(not j.skip_reason for j in jobs)
-        active = runner.start(engine, address, workers) if needs_workers else runner.NOTHING
+        active = engines.start(engine, address, workers) if needs_workers else runner.NOTHING
         summary.engine, summary.cluster_cpus = active.engine, active.cpus
         summary.ray_address = active.address if active.engine == runner.RAY else "none"
         try:

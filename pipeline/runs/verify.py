@@ -22,7 +22,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.archive import chain
-from pipeline.runs import runner, supervise
+from pipeline.runs import engines, runner, supervise
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
@@ -150,7 +150,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     ones) and, with ``expect_head``, must contain a manifest whose chain value starts with it (a
     head kept on paper): removing the newest manifests is then found too.
     """
-    runner.engine_for(engine, address)
+    engines.engine_for(engine, address)
     archive = Path(archive).resolve()
     if not (archive / "catalog").is_dir() and not (archive / chain.MANIFESTS).is_dir():
         raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
@@ -304,7 +304,7 @@ def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, engin
             address: str | None, workers: int | None):
     if not items:
         return
-    active = runner.start(engine, address, workers, preload=(fixity.__name__,))
+    active = engines.start(engine, address, workers, preload=(fixity.__name__,))
     try:
         plan = runner.plan_tasks([i.size for i in items], cpus=active.cpus, task_bytes=config.ingest.task_bytes,
                                  task_max_files=config.ingest.task_max_files)
