@@ -67,8 +67,10 @@ def _reap(proc: subprocess.Popen) -> None:
 
 
 def _is_local_worker(p: psutil.Process) -> bool:
-    """A worker of the local engine (a process ``multiprocessing`` spawned)."""
-    return "--multiprocessing-fork" in p.cmdline()
+    """A worker of the local engine."""
+    from pipeline.runs.localpool import WORKER_MAIN
+
+    return WORKER_MAIN in p.cmdline()
 
 
 def _running_tasks() -> list[psutil.Process]:

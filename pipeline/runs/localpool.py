@@ -1,10 +1,11 @@
 """The embedded local engine: a pool of worker processes on this machine, nothing listening.
 
-Workers are processes of the standard library's ``multiprocessing`` ("spawn": a fresh interpreter,
-safe whatever threads the driver runs), each joined to the driver by a pipe of its own. There is no
-server, port or socket file: the driver hands a task to an idle worker down its pipe, the worker
-sends back an event as each item starts and finishes (the streaming task ``supervise`` expects),
-and the driver watches every pipe and every process at once.
+Each worker is a fresh interpreter (``subprocess``: safe whatever threads the driver runs, and
+nothing of the driver's state inherited), joined to the driver by an unnamed socket pair of its
+own, spoken with ``multiprocessing.connection``. There is no server, port or socket file: the
+driver hands a task to an idle worker down its pipe, the worker sends back an event as each item
+starts and finishes (the streaming task ``supervise`` expects), and the driver watches every pipe
+at once (a worker that dies closes its end: the driver sees it at once).
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one worker dies it marks the whole pool
 broken and fails every pending task, and it cannot stop one running task. Here a worker that dies
@@ -20,13 +21,15 @@ task waits until enough of the pool's CPUs are free.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import signal
 import socket
+import subprocess
+import sys
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Sequence
 
@@ -61,7 +64,7 @@ class _Task:
 
 @dataclass(eq=False)
 class _Worker:
-    process: Any
+    process: subprocess.Popen
     conn: Connection
     task: _Task | None = None
     contexts: set[int] = field(default_factory=set)     # ids of contexts this worker holds
@@ -74,7 +77,6 @@ class LocalPool:
         self.cpus = max(1, cpus)
         self.preload = tuple(preload)
         self.node = socket.gethostname()
-        self._mp = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
         self.queue: deque[_Task] = deque()
         self.running: dict[int, _Worker] = {}
@@ -91,17 +93,18 @@ class LocalPool:
             self.workers.append(self._spawn())
 
     def _spawn(self) -> _Worker:
-        here, there = self._mp.Pipe(duplex=True)
-        process = self._mp.Process(target=serve, args=(there, os.getpid(), self.preload, self.node),
-                                   name="fieldrec-worker", daemon=True)
-        process.start()
+        here, there = Pipe(duplex=True)                 # a socketpair: connected, never listening
+        process = subprocess.Popen([sys.executable, "-c", WORKER_MAIN, str(there.fileno()), str(os.getpid())],
+                                   pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
+                                   stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
         there.close()
+        here.send((list(sys.path), self.preload, self.node))    # what the worker imports, and from where
         return _Worker(process, here)
 
     def _retire(self, worker: _Worker) -> None:
         """A worker that died or was killed: gone from the pool, a fresh one in its place."""
         worker.conn.close()
-        worker.process.join(timeout=5)
+        _reap(worker.process)
         self.workers.remove(worker)
         if worker.task is not None:
             self.running.pop(worker.task.handle, None)
@@ -110,10 +113,7 @@ class LocalPool:
             self.workers.append(self._spawn())
 
     def _kill(self, worker: _Worker) -> None:
-        try:
-            worker.process.kill()
-        except (OSError, ValueError):
-            pass
+        _kill(worker.process)
         self._retire(worker)
 
     # ------------------------------------------------------------------ tasks
@@ -152,21 +152,15 @@ class LocalPool:
         wanted = set(handles)
         events: list[tuple] = []
         raised: BaseException | None = None
-        watched = {w.conn: w for w in self.workers} | {w.process.sentinel: w for w in self.workers}
+        watched = {w.conn: w for w in self.workers}
         for ready in wait(list(watched), timeout):
             worker = watched[ready]
-            if worker not in self.workers:
-                continue                                    # already retired this round
-            if ready is worker.conn:
-                died = self._drain(worker, wanted, events)
-                if isinstance(died, _Raised):
-                    raised = raised or died.error
-                    died = False
-            else:
-                died = True
-            if died:
-                self._drain(worker, wanted, events)         # what it said before it went
-                worker.process.join(timeout=5)              # its pipe closed as it died: reaped at once
+            died = self._drain(worker, wanted, events)
+            if isinstance(died, _Raised):
+                raised = raised or died.error
+                died = False
+            if died:                                        # its end of the pipe closed: it is gone
+                _reap(worker.process)
                 task = worker.task
                 if task is not None and task.handle in wanted:
                     events.append((task.handle, supervise.Died(_exit_detail(worker.process))))
@@ -210,19 +204,40 @@ class LocalPool:
         self._closed = True
         self.queue.clear()
         for worker in self.workers:
-            try:
-                worker.process.kill()
-            except (OSError, ValueError):
-                pass
+            _kill(worker.process)
         for worker in self.workers:
-            worker.process.join(timeout=5)
+            _reap(worker.process)
             worker.conn.close()
         self.workers.clear()
         self.running.clear()
 
 
-def _exit_detail(process) -> str:
-    code = process.exitcode
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        process.kill()
+    except OSError:
+        pass
+
+
+def _reap(process: subprocess.Popen) -> None:
+    """Collect a worker that is dead or being killed (its pipe closed as it went)."""
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        process.wait()
+
+
+def _has_fd(stream) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):       # pytest's captured streams have none
+        return False
+
+
+def _exit_detail(process: subprocess.Popen) -> str:
+    code = process.returncode
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
@@ -280,23 +295,34 @@ class LocalRunner(runner.Runner):
 # ---------------------------------------------------------------------- the worker side
 
 
-def serve(conn: Connection, parent_pid: int, preload: Sequence[str], node: str) -> None:
-    """A worker's life: tied to the driver, import what the tasks need, then run tasks until told
-    to stop (``None``) or the pipe closes."""
+WORKER_MAIN = "import sys; from pipeline.runs.localpool import main; main(sys.argv[1:])"
+
+
+def main(argv: list[str]) -> None:
+    """A worker process's entry point: ``FD PARENT_PID`` (its end of the pipe, its driver)."""
     from pipeline.native.process import die_with_parent
 
+    fd, parent_pid = int(argv[0]), int(argv[1])
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # Ctrl-C is the driver's to handle
-    os.dup2(2, 1)                   # a library that prints must not mix into the driver's stdout (JSON)
+    conn = Connection(fd)
+    try:
+        path, preload, node = conn.recv()
+    except (EOFError, OSError):
+        return
+    sys.path[:] = path                                  # the driver's: its tasks' modules are found alike
     for name in preload:
         importlib.import_module(name)
+    serve(conn, node)
+
+
+def serve(conn: Connection, node: str) -> None:
+    """Run tasks until the pipe closes: each item through the task's function, an event for each."""
     contexts: dict[int, Any] = {}
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            return
-        if message is None:
             return
         handle, fn, items, key, carried, note_path, env = message
         if carried:
