@@ -283,3 +283,21 @@ def test_the_machine_name_is_where_a_local_file_was_processed(tmp_path, fast_con
     assert {r["processed_on"] for r in table(tmp_path / "a", "recordings")} == {socket.gethostname()}
     (run,) = table(tmp_path / "a", "runs")
     assert (run["engine"], run["ray_address"]) == ("local", None)
+
+
+def test_the_command_line_is_parsed_before_any_heavy_module_is_imported():
+    """`fieldrec ... --help` and every command's parsing import no media, Arrow or Ray module: the
+    local engine's workers start (and import those) while the driver loads them."""
+    heavy = ("ray", "pyarrow", "numpy", "av", "duckdb", "PIL")
+    script = ("import sys, json; import pipeline.cli as c; c.build_parser(); "
+              f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_the_workers_started_early_import_the_per_file_pass():
+    from pipeline.commands import ingest as command
+    from pipeline.runs import perfile
+
+    assert command.WORKER_MODULES == perfile.WORKER_MODULES

@@ -56,12 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+# What the local engine's workers import before their first file: the per-file pass
+# (``pipeline.runs.perfile.WORKER_MODULES``), named here so that starting them imports nothing heavy.
+WORKER_MODULES = ("pipeline.runs.perfile",)
+
+
 def run(args: argparse.Namespace) -> int:
-    from pipeline.runs.ingest import ingest
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
-    from pipeline.runs.transcode import TranscodeError
 
     config = config_of(args)
     engine, address = engine_choice(args)
@@ -74,12 +78,23 @@ def run(args: argparse.Namespace) -> int:
                            "archive's own files are never recordings. Give the dock's folder").format(
             sources=", ".join(for_terminal(s) for s in inside)))
     _check_archive(args.archive)
+    # The local engine's workers start first: they import the per-file stages while this process
+    # imports the ingest run (each takes a few tenths of a second). The run closes them.
+    started = engines.start(engine, address, args.workers, preload=WORKER_MODULES) \
+        if engines.starts_at_once(engine, address) else None
+    try:
+        from pipeline.runs.ingest import ingest
+        from pipeline.runs.transcode import TranscodeError
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
     try:
         # stdout carries the summary alone: what workers print meanwhile (a worker that died) goes to stderr
         with contextlib.redirect_stdout(sys.stderr):
             summary = ingest(args.sources, args.archive, config, engine=engine, address=address, workers=args.workers,
                              progress=not args.quiet and not args.json, proxies=args.proxies,
-                             follow_links=args.follow_links, retry_failed=args.retry_failed)
+                             follow_links=args.follow_links, retry_failed=args.retry_failed, started=started)
     except (ArchiveBusy, TranscodeError, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:

@@ -194,11 +194,23 @@ def _seen(catalog: Catalog) -> Seen:
 
 def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | None = None,
            address: str | None = None, workers: int | None = None, progress: bool = True,
-           proxies: bool | None = None, follow_links: bool | None = None, retry_failed: bool = False) -> RunSummary:
+           proxies: bool | None = None, follow_links: bool | None = None, retry_failed: bool = False,
+           started: runner.Runner | None = None) -> RunSummary:
     """Ingest ``sources`` into ``archive`` on ``engine`` (``engines.engine_for``: the local engine
-    unless Ray is named or an address given). Raises ``ArchiveWriteError`` if the archive fails,
-    ``address.ClusterUnreachable`` if the Ray address cannot be used, ``engines.EngineChoiceError``
-    for an engine that cannot run what was asked."""
+    unless Ray is named or an address given). ``started``: that engine, started by the caller
+    earlier still (its workers importing ``perfile.WORKER_MODULES``); the run closes it. Raises ``ArchiveWriteError`` if the
+    archive fails, ``address.ClusterUnreachable`` if the Ray address cannot be used,
+    ``engines.EngineChoiceError`` for an engine that cannot run what was asked."""
+    try:
+        return _ingest(sources, archive, config, engine, address, workers, progress, proxies, follow_links,
+                       retry_failed, started)
+    finally:
+        if started is not None:
+            started.close()                         # closed already unless the run failed early
+
+
+def _ingest(sources, archive, config, engine, address, workers, progress, proxies, follow_links, retry_failed,
+            started) -> RunSummary:
     engines.engine_for(engine, address)                  # a bad choice fails before anything is touched
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
@@ -208,10 +220,10 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | 
     with writing_run(archive, config, "ingest", run_id=run_id) as run:
         config, catalog = run.config, run.catalog          # the archive's own settings from here on
         cfg = config.ingest
-        # The local engine's workers start now and import what they need while the catalog is read
-        # and the drop walked; Ray (seconds, servers) starts only once there is work for it.
-        active = (engines.start(engine, address, workers, preload=perfile.WORKER_MODULES)
-                  if engines.starts_at_once(engine, address) else runner.NOTHING)
+        # The local engine's workers start now (if the caller has not) and import what they need
+        # while the catalog is read and the drop walked; Ray starts only once there is work for it.
+        active = started or (engines.start(engine, address, workers, preload=perfile.WORKER_MODULES)
+                             if engines.starts_at_once(engine, address) else runner.NOTHING)
         try:
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
