@@ -14,6 +14,27 @@ def ingest(sources, archive: Path, config, **kwargs):
     return run([Path(s) for s in sources], archive, config, progress=False, **kwargs)
 
 
+def lean_config(path=None):
+    """The configuration (``path`` over the defaults) without fsync or thumbnails: tests of rules over
+    small drops need neither durability against power loss nor pictures."""
+    import dataclasses
+
+    from pipeline.config import load_config
+
+    config = load_config(path)
+    return dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
+                               thumbnails=dataclasses.replace(config.thumbnails, enabled=False))
+
+
+def copy_of(archive: Path, folder: Path) -> Path:
+    """A copy of a module's archive for one test to write to."""
+    import shutil
+
+    copy = Path(folder) / "archive"
+    shutil.copytree(archive, copy)
+    return copy
+
+
 def table(archive: Path, name: str) -> list[dict]:
     return Catalog(archive).rows(name)
 
@@ -28,7 +49,10 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
     from pipeline.cli import main
 
     capsys.readouterr()
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:               # argparse refuses a value: the process would exit so
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

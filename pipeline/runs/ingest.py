@@ -22,6 +22,7 @@ from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gapstate import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, process_file
+from pipeline.common.text import for_terminal
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
@@ -52,6 +53,10 @@ class RunSummary:
     outcome: str = "finished"
     problems: list[dict] = field(default_factory=list)
     proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
+    files_unattributed: int = 0     # new recordings no naming profile attributed to a device
+    unattributed: list[str] = field(default_factory=list)       # their source paths (the first 20)
+    conflicting: int = 0            # contents this run saw under names that disagree on who or when
+    gaps: dict = field(default_factory=dict)        # interruptions found in this run, and what needs explaining
 
     def to_dict(self) -> dict:
         mb_s = self.bytes_read / 1e6 / self.wall_s if self.wall_s else 0.0
@@ -67,6 +72,8 @@ class RunSummary:
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
             "engine": self.engine, "ray_address": self.ray_address, "problems": self.problems,
             "proxies_by_status": self.proxies,
+            "files_unattributed": self.files_unattributed, "unattributed": self.unattributed,
+            "files_conflicting": self.conflicting, "gaps": self.gaps,
         }
 
     def _where(self) -> str:
@@ -97,6 +104,18 @@ class RunSummary:
         ]
         if self.proxies:
             lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
+        if self.gaps:
+            lines.append(_("  gaps       {found} found in this run: {need} need an explanation, {free} are pauses "
+                           "between recording sessions; {waiting} in the archive wait for one "
+                           "(fieldrec gaps --unexplained)").format(**self.gaps))
+        if self.files_unattributed:
+            lines.append(_("  attributed {n} new recording(s) matched no naming profile: kept, listed as unattributed "
+                           "(fieldrec ledger; fieldrec attribute SHA --device D --officer O --by NAME --reason TEXT)"
+                           ).format(n=self.files_unattributed))
+            lines += [f"    {for_terminal(p)}" for p in self.unattributed]
+        if self.conflicting:
+            lines.append(_("  names      {n} file(s) docked under names that disagree on device, officer or time: "
+                           "flagged, both kept (fieldrec ledger)").format(n=self.conflicting))
         if self.problems:
             lines.append(f"  problems   {len(self.problems)} file(s) not ok, each with its row and reason:")
         for p in self.problems[:20]:
@@ -291,6 +310,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                         buffer.commit()
                 buffer.commit()
                 refresh_gaps(catalog, run_id, config)
+                _identities_and_gaps(summary, catalog, config)
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -313,6 +333,19 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
     return summary
 
 
+def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
+    """What the run leaves to people: names that disagree, and interruptions that need explaining."""
+    from pipeline.records import attribution, gapstate
+    from pipeline.rules.gap_events import waiting
+
+    summary.conflicting = len(attribution.load(catalog, config.identity, run_id=summary.run_id).conflicts())
+    listed = gapstate.listing(catalog, config.zones(), config)
+    found = [g for g in listed if g["detected_run_id"] == summary.run_id and g["current"]]
+    summary.gaps = {"found": len(found), "need": sum(g["needs_explanation"] for g in found),
+                    "free": sum(not g["needs_explanation"] for g in found),
+                    "waiting": sum(waiting(g) for g in listed)}
+
+
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
     detail = lost.detail
     if lost.reason == "timed_out":
@@ -328,6 +361,10 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
     if result.recording is not None:
         if new:
             summary.files_new += 1
+            if result.recording.get("device_id") is None and result.recording.get("kind") in ("video", "audio", "photo"):
+                summary.files_unattributed += 1
+                if len(summary.unattributed) < 20:
+                    summary.unattributed.append(paths.readable(result.source.path))
         else:
             summary.files_duplicate += 1
         summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0

@@ -149,7 +149,8 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
         return not_read(src, ctx, message or _("not stored"), failure or "read_error", stage_name)
     recording = _recording(src, ctx, node, fields, status, stage_name, message)
     return FileResult(
-        src, _sighting(src, ctx, stored.digest.sha256, status, recording["error_message"], failure, stage_name),
+        src, {**_sighting(src, ctx, stored.digest.sha256, status, recording["error_message"], failure, stage_name),
+              **_named(fields)},
         recording, rows, bytes_read=stored.digest.size, new_object=stored.newly_stored,
     )
 
@@ -183,8 +184,14 @@ def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict
     who = naming.identify(src.name, {}, None, ctx.config.identity, ctx.config.zones())
     fields.update(naming.identity_columns(who, fields.get("duration_s")))
     recording = _recording(src, ctx, None, fields, "damaged", stage, message)
-    return FileResult(src, _sighting(src, ctx, fields["sha256"], "damaged", recording["error_message"], failure,
-                                     stage), recording, {}, bytes_read=int(fields.get("size") or 0))
+    return FileResult(src, {**_sighting(src, ctx, fields["sha256"], "damaged", recording["error_message"], failure,
+                                        stage), **_named(fields)}, recording, {}, bytes_read=int(fields.get("size") or 0))
+
+
+def _named(fields: dict) -> dict:
+    """What the file's name says, kept with its sighting: identical bytes docked under another name
+    keep that name's device, officer and time beside the first one's."""
+    return {k: fields.get(k) for k in ("device_id", "officer_id", "name_time", "naming_profile", "important")}
 
 
 def _plain(value) -> bool:

@@ -282,21 +282,23 @@ def _settings_findings(archive: Path, sealed: chain.SealedFiles) -> list[Finding
 
 
 def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedFiles, reported: set[str]) -> list[Finding]:
-    """Rows of ``recordings`` whose original is gone, or whose hash the manifest chain contradicts."""
+    """Rows of ``recordings`` (and of ``statements``, stored as objects too) whose object is gone, or
+    whose hash the manifest chain contradicts."""
     out = []
-    rows = catalog.read("recordings", ["sha256", "archive_path"])
-    for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
-        if not rel or rel in reported:
-            continue
-        if rel not in objects:
-            out.append(Finding("object", "missing", rel, f"cataloged in recordings (sha256 {sha[:16]}…) "
-                               "but not in the archive", sha))
-            reported.add(rel)
-        elif rel in sealed.objects and sealed.objects[rel][0] != sha:
-            out.append(Finding("object", "changed", rel, f"recordings says sha256 {sha[:16]}…, "
-                               f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…", sealed.objects[rel][0],
-                               sha, sealed.objects[rel][2]))
-            reported.add(rel)
+    for table in chain.OBJECT_TABLES:
+        rows = catalog.read(table, ["sha256", "archive_path"])
+        for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
+            if not rel or rel in reported:
+                continue
+            if rel not in objects:
+                out.append(Finding("object", "missing", rel, f"cataloged in {table} (sha256 {sha[:16]}…) "
+                                   "but not in the archive", sha))
+                reported.add(rel)
+            elif rel in sealed.objects and sealed.objects[rel][0] != sha:
+                out.append(Finding("object", "changed", rel, f"{table} says sha256 {sha[:16]}…, "
+                                   f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…",
+                                   sealed.objects[rel][0], sha, sealed.objects[rel][2]))
+                reported.add(rel)
     return out
 
 
