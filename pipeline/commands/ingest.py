@@ -58,12 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # What the local engine's workers import before their first file: the per-file pass
 # (``pipeline.runs.perfile.WORKER_MODULES``), named here so that starting them imports nothing heavy.
-WORKER_MODULES = ("pipeline.runs.perfile",)
+WORKER_MODULES = ("pipeline.runs.perfile", "pipeline.stages.checksum", "pipeline.stages.demux",
+                  "pipeline.stages.naming", "pipeline.stages.gaps", "pipeline.stages.thumbnails")
 
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
-    from pipeline.common.errors import ArchiveWriteError
+    from pipeline.common.errors import ArchiveWriteError, TranscodeError
     from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
 
@@ -84,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
         if engines.starts_at_once(engine, address) else None
     try:
         from pipeline.runs.ingest import ingest
-        from pipeline.runs.transcode import TranscodeError
     except BaseException:
         if started is not None:
             started.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ import pyarrow as pa
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
 from pipeline.common import paths
-from pipeline.runs import engines, perfile, runner, supervise, transcode
+from pipeline.runs import engines, perfile, runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
@@ -284,6 +285,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
             buffer = CatalogBuffer(catalog, run_id, known_sha)
             with_proxies = cfg.proxies if proxies is None else proxies
+            # Proxies bring in the encoders: imported only by a run that makes them.
+            transcode = importlib.import_module("pipeline.runs.transcode") if with_proxies else None
 
             def take(result: FileResult) -> None:
                 if seen.unchanged(result):

@@ -28,10 +28,7 @@ from pipeline.runs.perfile import Context
 from pipeline.common.units import human_duration
 from pipeline.runs.progress import Progress
 from pipeline.stages import transcode as stage
-from pipeline.common.errors import ArchiveWriteError
-
-class TranscodeError(Exception):
-    """Proxies cannot be scheduled as configured (a resource no node offers)."""
+from pipeline.common.errors import ArchiveWriteError, TranscodeError
 
 
 RECORDING_COLUMNS = ["sha256", "kind", "status", "error_message", "archive_path", "size", "rotation",
