@@ -100,7 +100,7 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
         _check_witnesses(archive, config)
         fsync = config.ingest.fsync
         try:
-            new_archive = not (archive / chain.MANIFESTS).is_dir() or not chain.read_manifests(archive)
+            new_archive = not chain.manifest_paths(archive)
             catalog = Catalog(archive, fsync=fsync).create()
             journal = Journal(archive, run_id, command, signer=chain.signer_for(config), fsync=fsync).open()
         except OSError as exc:
