@@ -488,3 +488,21 @@ TABLES.update({
 
 # Tables `fieldrec sql` (catalog/query.py) does not expose: password hashes stay out of queries.
 PRIVATE_TABLES = frozenset({"credentials"})
+
+# The order a compaction writes a table's rows in: the common reads (one device over a time, one
+# recording's rows, one gap's events) then find them together, in few row groups of few files. A
+# table not named keeps the order its parts had. Rows with equal keys keep their order.
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "recordings": ("device_id", "start_utc", "start_time", "sha256"),
+    "gaps": ("device_id", "start_utc", "gap_id"),
+    "gap_state": ("gap_id", "evaluated_at"),
+    "explanations": ("gap_id", "explained_at"),
+    "sightings": ("sha256", "seen_at"),
+    "streams": ("sha256", "stream_index"),
+    "keyframes": ("sha256", "stream_index", "pts_s"),
+    "thumbnails": ("sha256", "pts_s"),
+    "derivatives": ("parent_sha256", "created_at"),
+    "handovers": ("device_id", "at"),
+    "fixity": ("checked_at",),
+    "access_log": ("at",),
+}

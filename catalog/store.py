@@ -95,10 +95,25 @@ class Swap:
         return set(self.replaced) if set(self.by) <= present else set(self.by)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A part written under a hidden name, waiting for ``Catalog.swap``."""
+    table: str
+    name: str                     # its final name in the table's folder
+    tmp: Path
+    sha256: str
+    size: int
+    rows: int
+
+
 def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
     """Rows (dicts, missing keys as nulls) as a table of exactly the catalog schema."""
     schema = TABLES[name]
     if isinstance(rows, pa.Table):
+        # A part written before a column existed lacks it: null there, as a reader of the table sees it.
+        missing = [f for f in schema if f.name not in rows.column_names]
+        for f in missing:
+            rows = rows.append_column(f.name, pa.nulls(rows.num_rows, f.type))
         return rows.select(schema.names).cast(schema)
     columns = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.Table.from_pydict(columns, schema=schema)
@@ -142,37 +157,46 @@ class Catalog:
         return len(journals)
 
     # -- replacing parts (compaction) --------------------------------------------------------
-    def swap(self, table: str, replaced: list[str], parts: list[pa.Table], *, tag: str, run_id: str,
-             row_group_rows: int | None = None) -> Swap:
-        """Put ``parts`` (tables of ``table``'s schema) in place of the part files ``replaced`` (names
-        in the table's folder), which stay on disk, hidden from readers, until ``finish_swap``.
-
-        The new parts are written hidden and synced, reported to the commit observer (the run's
-        intent journal), named in a swap record, and only then renamed into place.
-        """
+    def stage(self, table: str, rows: pa.Table, *, tag: str, row_group_rows: int | None = None) -> Staged:
+        """Write ``rows`` as a new part of ``table`` under a hidden name (synced); ``swap`` puts it in
+        place. A staged part no swap takes is a stray temporary, removed by ``recover``."""
         self._seq += 1
-        stem = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}"
-        folder = self.root / table
-        names = [f"{stem}-{i:03d}.parquet" for i in range(len(parts))]
-        temps = [folder / f".{name}.tmp" for name in names]
-        record = self.root / JOURNAL_DIR / f"{stem}{SWAP_SUFFIX}"
+        name = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}.parquet"
+        tmp = self.root / table / f".{name}.tmp"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
-            for part, tmp in zip(parts, temps):
-                self._write_parquet(to_table(table, part), tmp, row_group_rows)
+            self._write_parquet(to_table(table, rows), tmp, row_group_rows)
+            sha, size = _digest(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Staged(table, name, tmp, sha, size, rows.num_rows)
+
+    def swap(self, table: str, replaced: list[str], staged: list[Staged], *, run_id: str) -> Swap:
+        """Put the ``staged`` parts in place of the part files ``replaced`` (names in the table's
+        folder), which stay on disk, hidden from readers, until ``finish_swap``.
+
+        The new parts are reported to the commit observer (the run's intent journal) and named in a
+        swap record before they are renamed into place.
+        """
+        folder = self.root / table
+        record = self.root / JOURNAL_DIR / f"{staged[0].name[:-len('.parquet')]}{SWAP_SUFFIX}"
+        try:
             observer = _OBSERVERS.get(os.path.realpath(self.archive))
             if observer is not None:
-                observer([(f"catalog/{table}/{name}", *_digest(tmp)) for name, tmp in zip(names, temps)])
-            body = {"format": SWAP_FORMAT, "table": table, "run_id": run_id, "replaced": list(replaced), "by": names}
+                observer([(f"catalog/{table}/{s.name}", s.sha256, s.size) for s in staged])
+            body = {"format": SWAP_FORMAT, "table": table, "run_id": run_id, "replaced": list(replaced),
+                    "by": [s.name for s in staged]}
             _write_synced(record, json.dumps(body, sort_keys=True).encode(), self.fsync)
         except BaseException:
-            for tmp in temps:
-                tmp.unlink(missing_ok=True)
+            for s in staged:
+                s.tmp.unlink(missing_ok=True)
             raise
-        for name, tmp in zip(names, temps):
-            os.replace(tmp, folder / name)
+        for s in staged:
+            os.replace(s.tmp, folder / s.name)
         if self.fsync:
             fsync_dir(folder)
-        return Swap(record, table, run_id, tuple(replaced), tuple(names))
+        return Swap(record, table, run_id, tuple(replaced), tuple(s.name for s in staged))
 
     def swaps(self) -> list[Swap]:
         """The swap records present (finished, undone or not, until ``forget_swap``)."""
@@ -190,10 +214,9 @@ class Catalog:
         return out
 
     def finish_swap(self, swap: Swap) -> None:
-        """Remove the replaced parts (their rows are in the new, sealed parts). The record stays
-        until ``forget_swap``: a reader that listed the folder before the removal still leaves the
-        old parts out."""
+        """Remove the replaced parts (their rows are in the new, sealed parts), then the record."""
         self._unlink_parts(swap.table, swap.replaced)
+        self.forget_swap(swap)
 
     def undo_swap(self, swap: Swap) -> None:
         """Remove the new parts (never sealed) and the record: the old parts are read again."""

@@ -69,6 +69,7 @@ class SealedFiles:
     catalog: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     settings_sha256: str | None = None
     settings_manifest: str | None = None
+    replaced: dict[str, str] = field(default_factory=dict)    # part -> the manifest of the compaction that replaced it
 
 def sealed_files(manifests: list[Manifest]) -> SealedFiles:
     sealed = SealedFiles()
@@ -78,6 +79,9 @@ def sealed_files(manifests: list[Manifest]) -> SealedFiles:
                 target.setdefault(entry["path"], (entry["sha256"], entry["size"], m.name))
         for entry in (m.doc or {}).get("settings", ()):
             sealed.settings_sha256, sealed.settings_manifest = entry["sha256"], m.name
+        for replacement in (m.doc or {}).get("replaced", ()):
+            for part in replacement.get("parts", ()):
+                sealed.replaced.setdefault(part.get("path"), m.name)
     return sealed
 
 def catalog_parts(archive: Path) -> list[str]:
@@ -306,7 +310,10 @@ def untracked(archive: Path, signer: signing.Signer | None = None) -> list[Stray
     put there by hand (or whose manifest was removed). Only ``fieldrec quarantine`` moves them."""
     sealed = sealed_files(read_manifests(archive))
     adoptable = pending(archive, signer)
-    return ([Stray("catalog", p) for p in catalog_parts(archive) if p not in sealed.catalog and p not in adoptable]
+    # A part a sealed compaction replaced is untracked too, once no swap hides it: its rows are in
+    # its successor, and would be read twice.
+    return ([Stray("catalog", p) for p in catalog_parts(archive)
+             if (p not in sealed.catalog or p in sealed.replaced) and p not in adoptable]
             + [Stray("object", o) for o in stored_objects(archive) if o not in sealed.objects and o not in adoptable])
 
 

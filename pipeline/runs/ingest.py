@@ -25,6 +25,7 @@ from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 
 
 @dataclass
@@ -50,6 +51,7 @@ class RunSummary:
     outcome: str = "finished"
     problems: list[dict] = field(default_factory=list)
     proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
+    compaction: dict = field(default_factory=dict)  # the catalog compaction run after it, if any
 
     def to_dict(self) -> dict:
         mb_s = self.bytes_read / 1e6 / self.wall_s if self.wall_s else 0.0
@@ -64,7 +66,7 @@ class RunSummary:
             "bytes_read": self.bytes_read, "wall_s": round(self.wall_s, 3), "mb_per_s": round(mb_s, 2),
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
             "ray_address": self.ray_address, "problems": self.problems,
-            "proxies_by_status": self.proxies,
+            "proxies_by_status": self.proxies, "compaction": self.compaction,
         }
 
     def render(self) -> str:
@@ -87,6 +89,11 @@ class RunSummary:
         ]
         if self.proxies:
             lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
+        if self.compaction.get("merged"):
+            lines.append("  catalog    " + _("merged {n} small part file(s) into {m} (sealed as {manifest})").format(
+                n=self.compaction["merged"], m=self.compaction["written"], manifest=self.compaction["sealed_as"]))
+        elif self.compaction.get("problem"):
+            lines.append("  catalog    " + self.compaction["problem"])
         if self.problems:
             lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
         for p in self.problems[:20]:
@@ -217,7 +224,26 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             store.sweep()               # copies abandoned by killed or cancelled workers
             if proxy_jobs:
                 transcode.stage.sweep(archive)
+    summary.compaction = _compact_after(archive, config)
     return summary
+
+
+def _compact_after(archive: Path, config: Config) -> dict:
+    """Merge the catalog's small parts once a table has gathered enough (``compact.auto``). The
+    ingest is sealed by now: a compaction that cannot run is reported, never fails the ingest."""
+    from pipeline.archive.compact import CompactionError
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.runs.compact import auto
+
+    try:
+        done = auto(archive, config)
+    except (ArchiveBusy, ArchiveWriteError, CompactionError, OSError) as exc:
+        return {"problem": _("not compacted ({why}); the ingest is complete; run `fieldrec compact` later").format(
+            why=getattr(exc, "strerror", None) or exc)}
+    if done is None:
+        return {}
+    return {"merged": done.merged, "written": sum(t.written for t in done.tables), "sealed_as": done.sealed_as,
+            "wall_s": round(done.wall_s, 3)}
 
 
 def _guarded(src: SourceFile, ctx: Context, node: str | None) -> FileResult:
