@@ -1,0 +1,69 @@
+"""The archive's recordings as one Arrow table, read through the set-based rules.
+
+What ``records.state.load`` gives as a ``Record`` per recording (its place in time, attribution,
+upload delay, retention), here as columns of one table, computed by ``pipeline.rules.sets`` without
+a Python call per recording: the listings of a million recordings (``retention``, ``compliance``,
+``ledger``) take seconds. ``records.state`` stays the reference the tests hold this to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.store import Catalog
+from pipeline.common.times import Zones
+from pipeline.config import Config
+from pipeline.rules.custody import Period, holder_periods
+from pipeline.rules.retention import case_states
+from pipeline.rules.sets import recordings as placing
+from pipeline.rules.sets import retention as keeping
+
+COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "status", "source_name",
+           "ingested_at", "time_source", "start_utc", "end_utc", "time_zone", "container_time_zone"]
+STATES = ("expired", "retained", "held", "permanent", "purged")
+
+
+@dataclass
+class Frame:
+    table: pa.Table                     # COLUMNS + the rules' columns, one row per recording
+    periods: dict[str, list[Period]]    # who held each device, from the ledger
+    zones: Zones
+    by_label: dict[str, tzinfo]         # device clock zones by the label in column ``zone``
+    as_of: datetime
+
+    def column(self, name: str) -> pa.Array:
+        return self.table[name].combine_chunks()
+
+    def states(self) -> pa.Array:
+        """``Record.state``: purged | permanent | held | expired | retained, as of ``as_of``."""
+        until = self.column("until")
+        expired = pc.fill_null(pc.less_equal(until, pa.scalar(self.as_of, placing.UTC_TYPE)), False)
+        return pc.case_when(pc.make_struct(self.column("purged"), self.column("permanent"), self.column("held"),
+                                           expired), "purged", "permanent", "held", "expired", "retained")
+
+
+def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] | None = None) -> Frame:
+    """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``."""
+    catalog = Catalog(archive)
+    zones = config.zones()
+    wanted = list(dict.fromkeys(COLUMNS + (columns or [])))
+    rec = catalog.read("recordings", wanted)
+    first = placing.first_sightings(catalog.read("sightings", ["sha256", "seen_at"]))
+    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
+    periods = holder_periods(handovers)
+    rec = placing.placed(rec, first, periods, zones, config.gaps, config.compliance.late_after_hours)
+    cases = case_states(catalog.rows("cases"), as_of)
+    kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
+    for name in keeping.COLUMNS:
+        rec = rec.append_column(name, kept[name])
+    purged = catalog.read("purges", ["sha256"])["sha256"]
+    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
+                            if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
+    _, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    return Frame(rec, periods, zones, by_label, as_of)
