@@ -132,3 +132,54 @@ def test_recordings_frame_matches_the_reference_rules(drawn):
     for row in table.to_pylist():
         want = expected[row["sha256"]]
         assert {k: row[k] for k in want} == want, row["sha256"]
+
+
+@st.composite
+def gap_catalog(draw) -> tuple[dict, object]:
+    site = draw(st.sampled_from(("Asia/Shanghai", "Europe/Berlin")))
+    config = load_config()
+    config = dataclasses.replace(config, site=dataclasses.replace(
+        config.site, time_zone=site, device_time_zones=draw(st.sampled_from(((), ("CAM2=+02:00",))))))
+    ids = [f"g{i}" for i in range(draw(st.integers(0, 5)))]
+    shas = [f"{i:064x}" for i in range(4)]
+    gaps = []
+    for gid in ids + draw(st.lists(st.sampled_from(ids or ["g0"]), max_size=3)):     # a gap detected twice
+        start = draw(instant)
+        legacy = draw(st.booleans()) and draw(st.booleans())
+        gaps.append({"gap_id": gid, "kind": draw(st.sampled_from(("between_files", "clock", "within_file", "overlap"))),
+                     "device_id": draw(st.sampled_from(DEVICES + (None,))), "start_time": start.replace(tzinfo=None),
+                     "end_time": draw(st.one_of(st.none(), st.just((start + timedelta(minutes=5)).replace(tzinfo=None)))),
+                     "start_utc": None if legacy else start, "end_utc": None if legacy else start + timedelta(minutes=5),
+                     "sha256": draw(st.sampled_from(shas + [None])), "before_sha256": draw(st.sampled_from(shas + [None])),
+                     "after_sha256": draw(st.sampled_from(shas + [None])), "detected_at": draw(recent),
+                     "detail": "x"})
+    moments = st.sampled_from([datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 4)])     # ties happen
+    states = [{"gap_id": draw(st.sampled_from(ids or ["g0"])), "state": draw(st.sampled_from(("open", "closed"))),
+               "evaluated_at": draw(moments)} for _ in range(draw(st.integers(0, 12)))]
+    explanations = [{"explanation_id": f"e{i}", "gap_id": draw(st.sampled_from(ids or ["g0"])),
+                     "source": draw(st.sampled_from(("spoken", "report"))), "reason": f"r{i}",
+                     "explained_by": draw(st.sampled_from(("PC A", "PC B"))),
+                     "approved_by": draw(st.sampled_from((None, "", "Sgt"))), "explained_at": draw(moments)}
+                    for i in range(draw(st.integers(0, 10)))]
+    names = [{"sha256": draw(st.sampled_from(shas)), "source_name": f"n{i}.mp4"} for i in range(draw(st.integers(0, 6)))]
+    return {"gaps": gaps, "gap_state": states, "explanations": explanations, "recordings": names}, config
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.booleans(), st.booleans(), st.sampled_from((None, "CAM1")),
+       st.one_of(st.none(), recent))
+def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplained, device, since):
+    from pipeline.records import gaplist, gapstate
+    from pipeline.rules import gap_events
+    from pipeline.rules.sets import gaps as gap_sets
+
+    tables, config = drawn
+    zones = config.zones()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        expected = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones), device=device, since=since,
+                                          include_closed=include_closed, only_unexplained=only_unexplained)
+        got = gap_sets.filtered(gaplist.listing(archive, zones), device=device, since=since,
+                                include_closed=include_closed, only_unexplained=only_unexplained).to_pylist()
+    assert got == expected

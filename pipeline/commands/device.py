@@ -66,46 +66,65 @@ def run_handover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gap_counts(catalog) -> Counter:
+def _gap_counts(archive, zones) -> Counter:
     """Current gaps per device (the latest state of each gap, as `fieldrec gaps` lists them)."""
-    from pipeline.records import gapstate
+    import pyarrow.compute as pc
 
-    return Counter(g["device_id"] for g in gapstate.listing(catalog) if g["current"])
+    from pipeline.records import gaplist
+
+    gaps = gaplist.listing(archive, zones)
+    current = gaps.filter(gaps["current"])["device_id"]
+    counts = pc.value_counts(current).to_pylist()
+    return Counter({c["values"]: c["counts"] for c in counts})
 
 
 def run_ledger(args: argparse.Namespace) -> int:
-    from pipeline import records
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from pipeline.records import frame
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
-    state = records.load(archive, config, now_utc())
-    gaps = _gap_counts(state.catalog)
-    devices = sorted({r.row["device_id"] for r in state.records if r.row["device_id"]} | set(state.periods))
+    state = frame.load(archive, config, now_utc(), columns=["officer_id"])
+    t = state.table
+    gaps = _gap_counts(archive, state.zones)
+    present = {d for d in pc.unique(t["device_id"]).to_pylist() if d}
+    devices = sorted(present | set(state.periods))
     if args.device:
         if args.device not in devices:
             raise UsageError(f"device {args.device} has no recordings and no handovers in this archive")
         devices = [args.device]
-    per_device: dict[str, list] = {}
-    for r in state.records:
-        per_device.setdefault(r.row["device_id"], []).append(r)
+    # Each device's rows in catalog order (a stable sort), so durations add up as the reference adds them.
+    order = pc.sort_indices(pc.fill_null(t["device_id"], ""), options=None)
+    t = t.take(order)
+    keys = pc.fill_null(t["device_id"], "").to_numpy(zero_copy_only=False)
+    bounds = {}
+    if len(keys):
+        cuts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1], [True]]))
+        bounds = {keys[a]: (a, b) for a, b in zip(cuts[:-1], cuts[1:])}
     report = []
     for device in devices:
-        recs = per_device.get(device, [])
+        a, b = bounds.get(device, (0, 0))
+        recs = t.slice(a, b - a)
+        durations = pc.fill_null(recs["duration_s"], 0.0).to_numpy(zero_copy_only=False).astype(float)
+        mismatched = recs.filter(recs["mismatch"])
         report.append({
             "device_id": device,
             "holders": [{"officer_id": p.officer_id, "from": p.start, "to": p.end} for p in state.periods.get(device, [])],
-            "recordings": len(recs),
-            "duration_h": sum(r.row["duration_s"] or 0.0 for r in recs) / 3600,
+            "recordings": recs.num_rows,
+            "duration_h": (float(np.cumsum(durations)[-1]) if len(durations) else 0.0) / 3600,
             "gaps": gaps.get(device, 0),
-            "late": sum(r.late for r in recs),
-            "clock_problems": sum(r.clock is not None for r in recs),
-            "damaged": sum(r.row["status"] != "ok" for r in recs),
-            "from_ledger": sum(r.attribution.source == "ledger" for r in recs),
-            "unattributed": sum(r.attribution.officer_id is None for r in recs),
-            "mismatches": [{"sha256": r.sha256, "source_name": r.row["source_name"],
-                            "name_officer": r.row["officer_id"], "ledger_officer": r.attribution.ledger_officer,
-                            "start_time": r.subject.start} for r in recs if r.attribution.mismatch],
+            "late": pc.sum(recs["late"]).as_py() or 0,
+            "clock_problems": recs.num_rows - recs["clock_reason"].null_count,
+            "damaged": recs.num_rows - (pc.sum(pc.fill_null(pc.equal(recs["status"], "ok"), False)).as_py() or 0),
+            "from_ledger": pc.sum(pc.equal(recs["officer_source"], "ledger")).as_py() or 0,
+            "unattributed": recs["officer"].null_count,
+            "mismatches": [{"sha256": m["sha256"], "source_name": m["source_name"], "name_officer": m["officer_id"],
+                            "ledger_officer": m["ledger_officer"], "start_time": m["start"]}
+                           for m in mismatched.select(["sha256", "source_name", "officer_id", "ledger_officer",
+                                                       "start"]).to_pylist()],
         })
     if args.format == "json":
         json.dump(json_value(report, zone), sys.stdout, indent=2, ensure_ascii=False)

@@ -100,16 +100,17 @@ def _text(value, zone) -> str:
 
 
 def run_gaps(args: argparse.Namespace) -> int:
-    from pipeline.records import gapstate
-    from pipeline.rules import gap_events
+    from pipeline.records import gaplist
+    from pipeline.rules.sets import gaps as gap_sets
 
     config = config_of(args)
     zones = config.zones()
     zone = zones.site_zone
-    catalog = _catalog(args.archive)
+    _catalog(args.archive)
     since = args.since
-    rows = gap_events.filter_rows(gapstate.listing(catalog, zones), device=args.device, since=since,
-                                  include_closed=args.all, only_unexplained=args.unexplained)
+    # The listing and its filters over whole columns; only the rows shown become Python dicts.
+    rows = gap_sets.filtered(gaplist.listing(args.archive, zones), device=args.device, since=since,
+                             include_closed=args.all, only_unexplained=args.unexplained).to_pylist()
     rows = [_shown(g, zones) for g in rows]
     out = sys.stdout
     if args.format == "json":
