@@ -71,7 +71,7 @@ def fingerprint(archive: Path) -> dict[str, tuple[str, int]]:
         for name in files:
             path = Path(dirpath) / name
             rel = path.relative_to(archive).as_posix()
-            if rel not in ("fieldrec.lock", "manifests/.seal-index.json"):
+            if rel not in ("fieldrec.lock", "manifests/_seal-index"):
                 out[rel] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode & 0o7777)
     return out
 

@@ -1,6 +1,6 @@
 """The seal's index: what the manifest chain vouches for now, so a seal need not re-read every manifest.
 
-``ARCHIVE/manifests/.seal-index.json`` holds, as of the manifest it names: that manifest's sequence
+``ARCHIVE/manifests/_seal-index`` holds, as of the manifest it names: that manifest's sequence
 number and chain value, the first manifest's chain value (the archive's id in witness files), and
 each catalog part file the chain vouches for that is still in use (path -> SHA-256, size, the
 manifest that listed it; parts a compaction replaced are dropped). Each seal reads it, checks it
@@ -23,7 +23,7 @@ from pathlib import Path
 from pipeline.archive.manifests import GENESIS, MANIFESTS, Manifest, manifest_paths, previous_chain, read_manifest
 from pipeline.archive.publish import write_atomic
 
-INDEX = ".seal-index.json"
+INDEX = "_seal-index"
 FORMAT = "fieldrec-seal-index/1"
 
 
