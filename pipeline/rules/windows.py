@@ -81,16 +81,15 @@ def span(rows: list[dict], new: set[str], tails: dict[str, Tail]) -> Span | None
                 len(rows) if stop is None else stop + 1, from_first=start is None, to_last=stop is None)
 
 
-def extends_sequence(old: list[tuple[int, datetime, str]], new: list[tuple[int, datetime, str]]) -> bool:
-    """Whether numbered recordings ``new`` (sequence, start, sha) only continue ``old``: every one
-    after every old one in sequence order, with start times that do not go back. Then the longest
-    rising runs only grow by them, and ``out_of_sequence`` keeps its verdict on every old one and
-    flags none of the new ones."""
+def extends_sequence(old_max: tuple[int, datetime] | None, new: list[tuple[int, datetime, str]]) -> bool:
+    """Whether numbered recordings ``new`` (sequence, start, sha) only continue the old ones, whose
+    highest sequence number and latest start are ``old_max`` (None: there are none): every new one
+    numbered above every old one, starting no earlier than any, with start times that do not go
+    back. Then the longest rising runs only grow by them, and ``out_of_sequence`` keeps its verdict
+    on every old one and flags none of the new ones."""
     if not new:
         return True
     new = sorted(new)
-    if old and max(old) >= new[0]:
-        return False
-    if old and max(start for _, start, _ in old) > new[0][1]:
+    if old_max is not None and (old_max[0] >= new[0][0] or old_max[1] > new[0][1]):
         return False
     return all(a[1] <= b[1] for a, b in zip(new, new[1:]))

@@ -19,7 +19,7 @@ from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
-from pipeline.records.gapstate import refresh as refresh_gaps
+from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
