@@ -188,3 +188,63 @@ def _query(archive: Path, sql: str, limits: Limits) -> pa.Table:
         con.close()
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
+
+
+# -- fieldrec's own reads: the listings of a million rows, where DuckDB reads Parquet fastest ----------
+class Scan:
+    """An in-memory DuckDB for fieldrec's own reads of the catalog (not ``fieldrec sql``): instants
+    in UTC, tables in the order their rows are stored (as ``Catalog.read`` gives them)."""
+
+    def __init__(self, archive: Path, threads: int = 2, memory_limit_mb: int = 1024):
+        self.catalog = Catalog(archive)
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET autoinstall_known_extensions=false")
+        self.con.execute("SET autoload_known_extensions=false")
+        self.con.execute(f"SET threads={int(threads)}")
+        self.con.execute(f"SET memory_limit='{int(memory_limit_mb)}MB'")
+        self.con.execute("SET TimeZone='UTC'")
+
+    def paths(self, table: str) -> list[str]:
+        """The table's visible parts (``Catalog.visible_parts``), in the order readers read them."""
+        return [str(f) for f in self.catalog.visible_parts(table)]
+
+    def files(self, table: str) -> str | None:
+        """The table's visible parts as a DuckDB list literal; None when it has none."""
+        return list_literal(self.paths(table)) or None
+
+    def source(self, table: str, *, numbered: bool = False) -> str:
+        """``read_parquet(...)`` of the table (an empty relation of its schema when it has no parts);
+        ``numbered``: with ``filename`` and ``file_row_number``, where each row is stored."""
+        files = self.files(table)
+        if files is None:
+            self.con.register(f"_empty_{table}", TABLES[table].empty_table())
+            extra = ", NULL::VARCHAR AS filename, NULL::BIGINT AS file_row_number" if numbered else ""
+            return f"(SELECT *{extra} FROM {_quote_ident('_empty_' + table)})"
+        extra = ", filename=true, file_row_number=true" if numbered else ""
+        return f"read_parquet({files}, union_by_name=true{extra})"
+
+    def arrow(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def list_literal(paths: list[str]) -> str:
+    """A DuckDB list of file names; "" for none."""
+    return "[" + ", ".join(_quote_literal(p) for p in paths) + "]" if paths else ""
+
+
+def scanning(archive: Path, work, *, attempts: int = 3, **limits):
+    """``work(scan)`` with a fresh ``Scan``; again (the parts listed anew) when a part it listed was
+    removed before it was read (a compaction finished meanwhile)."""
+    for attempt in range(attempts):
+        scan = Scan(archive, **limits)
+        try:
+            return work(scan)
+        except duckdb.IOException:
+            if attempt + 1 == attempts:
+                raise
+        finally:
+            scan.close()
+    raise AssertionError("unreachable")

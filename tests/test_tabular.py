@@ -45,5 +45,11 @@ def test_emit_table_writes_what_emit_writes(rows, fmt, site):
     schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
                         ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
                         ("x", pa.float64()), ("ok", pa.bool_())])
-    emit_table(pa.Table.from_pylist(rows, schema=schema), COLS, fmt, out=got, zone=zone, zones=ZONES)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES)
     assert got.getvalue() == expected.getvalue()
+    raw = io.BytesIO()                      # a stream with a byte buffer (stdout, a file) gets Arrow's bytes
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    emit_table(table, COLS, fmt, out=stream, zone=zone, zones=ZONES)
+    stream.flush()
+    assert raw.getvalue().decode("utf-8") == expected.getvalue()

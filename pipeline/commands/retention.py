@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
                                        locked_catalog, resolve_shas, site_zone)
-from pipeline.commands.tabular import Col, emit_table
+from pipeline.commands.tabular import Col, device_order, emit_table
 from pipeline.common import text
 from pipeline.common.i18n import _
 from pipeline.common.times import UTC, show
@@ -123,9 +123,7 @@ def run_retention(args: argparse.Namespace) -> int:
     if args.retention_class:
         rows = rows.filter(pc.equal(rows["class"], args.retention_class))
     listed = rows if args.all else rows.filter(pc.equal(rows["state"], "expired"))
-    listed = listed.append_column("_device", pc.fill_null(listed["device_id"], "")).sort_by(
-        [("_device", "ascending"), ("start_time", "ascending", "at_start"), ("sha256", "ascending")])
-    emit_table(listed, LISTING, args.format, zone=zone, zones=state.by_label)
+    emit_table(listed, LISTING, args.format, zone=zone, zones=state.by_label, order=device_order(listed))
     if args.format == "table":
         counts = {s: pc.sum(pc.equal(rows["state"], s)).as_py() or 0
                   for s in ("expired", "retained", "held", "permanent", "purged")}

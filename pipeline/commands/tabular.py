@@ -2,9 +2,10 @@
 
 ``emit`` formats every cell in Python: at a million rows that alone takes longer than the query.
 Here each column is formatted with Arrow compute (instants shown in the site's zone, a device
-clock in its own, CSV quoting, JSON escaping), and only cells with characters a terminal must not
-see, or wide characters, go through ``emit``'s own Python functions. ``tests/test_tabular.py``
-holds the output to ``emit``'s, byte for byte.
+clock in its own, CSV quoting, JSON escaping), a batch of rows at a time, and only cells with
+characters a terminal must not see, or wide characters, go through ``emit``'s own Python
+functions. What a column can need (quoting, escaping, a formula guard) is asked once of its bytes.
+``tests/test_tabular.py`` holds the output to ``emit``'s, byte for byte.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import pyarrow.compute as pc
 from pipeline.commands.options import DEFAULT_ZONE
 from pipeline.common import timecols
 from pipeline.common.text import display_width, for_terminal
+from pipeline.common.times import zone_label
 
 BATCH = 65_536
 _TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _NON_ASCII = r"[^\x00-\x7f]"
 _FORMULA = r"^[=+\-@\t\r]"
+_SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
 @dataclass(frozen=True)
@@ -39,124 +42,254 @@ class Col:
     zone_col: str | None = None
 
 
-def _json_text(values: pa.Array) -> pa.Array:
+# -- what a column's bytes say ---------------------------------------------------------------------
+def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
+    """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
+    dictionary's, which says it for every row)."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary
+    values = values.cast(pa.large_string())
+    if not len(values) or values.buffers()[2] is None:
+        return np.zeros(0, np.uint8), np.zeros(len(values) + 1, np.int64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1, offset=values.offset * 8)
+    return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
+
+
+def _holds(values, chars: bytes) -> bool:
+    data, offsets = _text_bytes(values)
+    return bool(np.isin(data[int(offsets[0]):int(offsets[-1])], np.frombuffer(chars, np.uint8)).any())
+
+
+def _holds_control_or_wide(values) -> bool:
+    data, offsets = _text_bytes(values)
+    chunk = data[int(offsets[0]):int(offsets[-1])]
+    return bool((chunk >= 0x7f).any() or (chunk < 0x20).any())
+
+
+def _may_be_formula(values) -> bool:
+    """Whether any value starts like a spreadsheet formula (= + - @, tab, carriage return)."""
+    data, offsets = _text_bytes(values)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(np.isin(data[starts], np.frombuffer(b"=+-@\t\r", np.uint8)).any()) if len(starts) else False
+
+
+def _as_array(values) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+# -- the printer ---------------------------------------------------------------------------------------
+class _Printer:
+    def __init__(self, table: pa.Table, cols: list[Col], fmt: str, zone: tzinfo, zones: dict[str, tzinfo]):
+        self.cols, self.fmt, self.zone, self.zones = cols, fmt, zone, zones
+        texts = [c.name for c in cols if c.kind == "text"]
+        whole = {name: table[name] for name in texts}
+        self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
+        self.quoting = {n: fmt == "csv" and _holds(v, b',"\n') for n, v in whole.items()}
+        self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
+        self._memo: list = []
+
+    def _shown(self, values: pa.Array, zone: tzinfo) -> pa.Array:
+        """An instant column as text (site or device zone): the same instants shown twice in a batch
+        (a recording's start, and its device clock in the site's zone) are formatted once."""
+        label = zone_label(zone)
+        for seen, seen_label, text in self._memo:
+            if seen_label == label and seen.equals(values):
+                return text
+        text = (timecols.iso if self.fmt == "json" else timecols.show)(values, zone)
+        self._memo.append((values, label, text))
+        return text
+
+    def _instants(self, part: pa.Table, col: Col) -> pa.Array:
+        values = _as_array(part[col.name]).cast(timecols.UTC_TYPE)
+        if col.kind != "reading":
+            return self._shown(values, self.zone)
+        labels = _as_array(part[col.zone_col])
+        present = pc.unique(labels.drop_null()).to_pylist()
+        if len(present) == 1 and not labels.null_count:
+            return self._shown(values, self.zones[present[0]])
+        out = pa.nulls(len(values), pa.string())
+        for label in present:
+            out = pc.if_else(pc.fill_null(pc.equal(labels, label), False), self._shown(values, self.zones[label]), out)
+        return out
+
+    def cells(self, part: pa.Table, col: Col) -> pa.Array:
+        """Each value of ``col`` in this batch as ``emit`` writes it; null where the value is None
+        (CSV: quoted as needed; JSON: a JSON value)."""
+        fmt = self.fmt
+        if col.kind in ("instant", "reading"):
+            text = self._instants(part, col)
+            return pc.binary_join_element_wise('"', text, '"', "") if fmt == "json" else text
+        values = _as_array(part[col.name])
+        if col.kind == "float":
+            floats = values.cast(pa.float64()).to_pylist()
+            if fmt == "json":
+                return pa.array([None if v is None else json.dumps(round(v, 3)) for v in floats], pa.string())
+            return pa.array([None if v is None else f"{v:.2f}" for v in floats], pa.string())
+        if col.kind == "bool":
+            yes, no = ("true", "false") if fmt == "json" else ("True", "False")
+            return pc.if_else(values, yes, no)
+        if col.kind == "int":
+            return values.cast(pa.int64()).cast(pa.string())
+        values = values.cast(pa.string())
+        if fmt == "json":
+            return _json_text(values, self.escaping[col.name])
+        if fmt == "csv":
+            if self.formula[col.name]:                 # csv_cell: a formula start becomes text
+                values = pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
+                                    pc.binary_join_element_wise("'", values, ""), values)
+            if self.quoting[col.name]:
+                needs = pc.fill_null(pc.match_substring_regex(values, r'[,"\n]'), False)
+                values = pc.if_else(needs, pc.binary_join_element_wise(
+                    '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
+        return values
+
+    def done_batch(self) -> None:
+        self._memo.clear()
+
+
+def _holds_control(values) -> bool:
+    data, offsets = _text_bytes(values)
+    return bool((data[int(offsets[0]):int(offsets[-1])] < 0x20).any())
+
+
+def _json_text(values: pa.Array, escaping: bool) -> pa.Array:
     """``json.dumps(value, ensure_ascii=False)`` of each string."""
-    out = pc.replace_substring(values, "\\", "\\\\")
-    out = pc.replace_substring(out, '"', '\\"')
+    if not escaping:
+        return pc.binary_join_element_wise('"', values, '"', "")
+    out = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
     if pc.any(pc.match_substring_regex(out, r"[\x00-\x1f]")).as_py():
         out = pa.array([None if v is None else json.dumps(v, ensure_ascii=False)[1:-1]
                         for v in values.to_pylist()], pa.string())
     return pc.binary_join_element_wise('"', out, '"', "")
 
 
-def _instants(table: pa.Table, col: Col, zone: tzinfo, zones: dict[str, tzinfo], fn) -> pa.Array:
-    values = table[col.name].combine_chunks().cast(timecols.UTC_TYPE)
-    if col.kind != "reading":
-        return fn(values, zone)
-    labels = table[col.zone_col].combine_chunks()
-    out = pa.nulls(len(values), pa.string())
-    for label in pc.unique(labels.drop_null()).to_pylist():
-        mine = pc.fill_null(pc.equal(labels, label), False)
-        out = pc.if_else(mine, fn(values, zones[label]), out)
-    return out
+def _write(out: TextIO, lines: pa.Array) -> None:
+    """Lines (each ending in a newline) to ``out``: the bytes as Arrow holds them, when ``out`` has a
+    byte buffer (a terminal, a pipe, a file), without a Python string per line."""
+    if not len(lines):
+        return
+    raw = getattr(out, "buffer", None)
+    if raw is None:
+        out.write("".join(lines.to_pylist()))
+        return
+    out.flush()
+    lines = lines.cast(pa.large_string()) if not pa.types.is_large_string(lines.type) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+    raw.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+    raw.flush()
 
 
-def _cells(table: pa.Table, col: Col, fmt: str, zone: tzinfo, zones: dict[str, tzinfo]) -> pa.Array:
-    """Each value of ``col`` as ``emit`` writes it in ``fmt``; null where the value is None."""
-    values = table[col.name].combine_chunks()
-    if col.kind in ("instant", "reading"):
-        text = _instants(table, col, zone, zones, timecols.iso if fmt == "json" else timecols.show)
-        return _json_text(text) if fmt == "json" else text
-    if col.kind == "float":
-        floats = values.cast(pa.float64()).to_pylist()
-        if fmt == "json":
-            return pa.array([None if v is None else json.dumps(round(v, 3)) for v in floats], pa.string())
-        return pa.array([None if v is None else f"{v:.2f}" for v in floats], pa.string())
-    if col.kind == "bool":
-        yes, no = ("true", "false") if fmt == "json" else ("True", "False")
-        return pc.if_else(values, yes, no)
-    if col.kind == "int":
-        return values.cast(pa.int64()).cast(pa.string())
-    values = values.cast(pa.string())
-    if fmt == "json":
-        return _json_text(values)
-    if fmt == "csv":                                   # csv_cell: a formula start becomes text
-        return pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
-                          pc.binary_join_element_wise("'", values, ""), values)
-    return values
-
-
-def _csv_quoted(cells: pa.Array) -> pa.Array:
-    """The csv module's minimal quoting (delimiter, quote mark, line terminator), nulls as empty."""
-    needs = pc.fill_null(pc.match_substring_regex(cells, r'[,"\n]'), False)
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
-    return pc.fill_null(pc.if_else(needs, quoted, cells), "")
+def _batches(table: pa.Table, order: pa.Array | None):
+    """(first row, rows) of the table a batch at a time, in ``order`` when given."""
+    for start in range(0, table.num_rows, BATCH):
+        yield start, table.slice(start, BATCH) if order is None else table.take(order.slice(start, BATCH))
 
 
 def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = None, zone: tzinfo | None = None,
-               zones: dict[str, tzinfo] | None = None) -> None:
-    """``options.emit(rows, [c.name for c in cols], fmt, out, zone)`` for the rows of ``table``."""
+               zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None) -> None:
+    """``options.emit(rows, [c.name for c in cols], fmt, out, zone)`` for the rows of ``table``, in
+    ``order`` (row indices) when given: taken a batch at a time, never all at once."""
     out = out or sys.stdout
     zone, zones = zone or DEFAULT_ZONE, zones or {}
-    names = [c.name for c in cols]
+    table = table.select(list(dict.fromkeys([c.name for c in cols] + [c.zone_col for c in cols if c.zone_col])))
+    printer = _Printer(table, cols, fmt, zone, zones)
     if fmt == "json":
-        _emit_json(table, cols, out, zone, zones)
+        _emit_json(table, cols, out, printer, order)
     elif fmt == "csv":
-        out.write(",".join(_csv_quoted(pa.array(names)).to_pylist()) + "\n")
-        for start in range(0, table.num_rows, BATCH):
-            part = table.slice(start, BATCH)
-            cells = [_csv_quoted(_cells(part, c, "csv", zone, zones)) for c in cols]
+        header = [c.name for c in cols]
+        out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\n') else h for h in header) + "\n")
+        for _, part in _batches(table, order):
+            cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
             lines = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-            out.write("\n".join(lines.to_pylist()) + "\n")
+            _write(out, pc.binary_join_element_wise(lines, "\n", ""))
+            printer.done_batch()
     else:
-        _emit_aligned(table, cols, names, out, zone, zones)
+        _emit_aligned(table, cols, out, printer, order)
 
 
-def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, zone: tzinfo, zones: dict[str, tzinfo]) -> None:
+def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
     if not table.num_rows:
         out.write("[]\n")
         return
     out.write("[\n")
-    keys = [f'    {json.dumps(c.name, ensure_ascii=False)}: ' for c in cols]
-    for start in range(0, table.num_rows, BATCH):
-        part = table.slice(start, BATCH)
-        fields = [pc.binary_join_element_wise(key, pc.fill_null(_cells(part, c, "json", zone, zones), "null"), "")
-                  for key, c in zip(keys, cols)]
-        body = pc.binary_join_element_wise(*fields, ",\n") if len(fields) > 1 else fields[0]
-        objects = pc.binary_join_element_wise("  {\n", body, "\n  }", "")
-        text = ",\n".join(objects.to_pylist())
-        out.write(text + (",\n" if start + BATCH < table.num_rows else "\n"))
+    keys = [(",\n" if i else "") + f"    {json.dumps(c.name, ensure_ascii=False)}: " for i, c in enumerate(cols)]
+    for start, part in _batches(table, order):
+        pieces: list = ["  {\n"]
+        for key, c in zip(keys, cols):
+            pieces += [key, pc.fill_null(printer.cells(part, c), "null")]
+        last = start + BATCH >= table.num_rows
+        ends = np.full(part.num_rows, "\n  },\n", dtype=object)
+        if last:
+            ends[-1] = "\n  }\n"
+        pieces.append(pa.array(ends, pa.string()))
+        _write(out, pc.binary_join_element_wise(*pieces, ""))
+        printer.done_batch()
     out.write("]\n")
 
 
-def _emit_aligned(table: pa.Table, cols: list[Col], names: list[str], out: TextIO, zone: tzinfo,
-                  zones: dict[str, tzinfo]) -> None:
-    """The aligned table: every cell made safe for a terminal, columns padded to their widest cell."""
-    cells = [pc.fill_null(_cells(table, c, "table", zone, zones), "") for c in cols]
-    # Cells with control or wide characters go through emit's own functions; the rest are ASCII.
-    special = np.zeros(table.num_rows, bool)
-    for c in cells:
-        special |= pc.match_substring_regex(c, _NON_ASCII).to_numpy(zero_copy_only=False)
-        special |= pc.match_substring_regex(c, _TERMINAL_UNSAFE).to_numpy(zero_copy_only=False)
-    rows_special = np.flatnonzero(special)
-    fixed = {}
-    for i in rows_special.tolist():
-        fixed[i] = [for_terminal(c[i].as_py()) for c in cells]
+# -- the aligned table ----------------------------------------------------------------------------------
+def _widths(table: pa.Table, cols: list[Col], printer: _Printer, special: np.ndarray) -> list[int]:
+    """Each column's width: its widest cell (without formatting every cell: instants are all
+    ``2026-12-01 06:00:00 +08:00`` wide, text as long as its characters, but for ``special`` rows)."""
     widths = []
-    for j, (name, c) in enumerate(zip(names, cells)):
-        plain = pc.max(pc.utf8_length(c)).as_py() if len(c) else 0
-        wide = max((display_width(v[j]) for v in fixed.values()), default=0)
-        widths.append(max(display_width(name), plain or 0, wide))
+    for c in cols:
+        values = _as_array(table[c.name])
+        width = display_width(c.name)
+        if c.kind in ("instant", "reading"):
+            if len(values) > values.null_count:
+                span = pc.min_max(values.cast(timecols.UTC_TYPE))
+                if 1001 <= span["min"].as_py().year and span["max"].as_py().year <= 9998:
+                    width = max(width, _SHOWN_WIDTH)      # every one is 2026-12-01 06:00:00 +08:00
+                else:
+                    width = max(width, pc.max(pc.utf8_length(printer.cells(table, c))).as_py())
+        elif c.kind == "float":
+            width = max([width] + [len(f"{v:.2f}") for v in values.cast(pa.float64()).drop_null().to_pylist()])
+        elif c.kind == "bool":
+            width = max(width, *(len(str(v)) for v in pc.unique(values.drop_null()).to_pylist()), 0)
+        else:
+            text = values.cast(pa.int64()).cast(pa.string()) if c.kind == "int" else values.cast(pa.string())
+            plain = pc.filter(text, pa.array(~special)) if special.any() else text
+            width = max(width, pc.max(pc.utf8_length(plain)).as_py() or 0)
+            for v in pc.filter(text, pa.array(special)).drop_null().to_pylist() if special.any() else ():
+                width = max(width, display_width(for_terminal(v)))
+        widths.append(width)
+    return widths
+
+
+def _special_rows(table: pa.Table, cols: list[Col]) -> np.ndarray:
+    """Rows with a cell a terminal must see escaped, or with wide characters: emit's own functions write those."""
+    special = np.zeros(table.num_rows, bool)
+    for c in cols:
+        if c.kind == "text" and _holds_control_or_wide(table[c.name]):
+            values = _as_array(table[c.name]).cast(pa.string())
+            special |= pc.fill_null(pc.match_substring_regex(values, _NON_ASCII), False).to_numpy(zero_copy_only=False)
+            special |= pc.fill_null(pc.match_substring_regex(values, _TERMINAL_UNSAFE), False).to_numpy(
+                zero_copy_only=False)
+    return special
+
+
+def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
+    """The aligned table: every cell made safe for a terminal, columns padded to their widest cell."""
+    names = [c.name for c in cols]
+    special = _special_rows(table, cols)
+    widths = _widths(table, cols, printer, special)
     out.write(_line([_pad(n, w) for n, w in zip(names, widths)]))
-    for start in range(0, table.num_rows, BATCH):
-        stop = min(start + BATCH, table.num_rows)
-        padded = [pc.utf8_rpad(c.slice(start, stop - start), w, " ") for c, w in zip(cells, widths)]
+    for start, part in _batches(table, order):
+        rows = (order.slice(start, BATCH).to_numpy() if order is not None
+                else np.arange(start, start + part.num_rows))
+        cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
+        padded = [pc.utf8_rpad(cell, w, " ") for cell, w in zip(cells, widths)]
         lines = pc.utf8_rtrim(pc.binary_join_element_wise(*padded, "  "), " ") if len(padded) > 1 else \
             pc.utf8_rtrim(padded[0], " ")
-        text = lines.to_pylist()
-        for i in rows_special[(rows_special >= start) & (rows_special < stop)].tolist():
-            text[i - start] = _line([_pad(v, w) for v, w in zip(fixed[i], widths)])[:-1]
-        out.write("\n".join(text) + "\n" if text else "")
+        mine = np.flatnonzero(special[rows])
+        if len(mine):                                 # the few rows emit's own functions write
+            text = lines.to_pylist()
+            for i in mine.tolist():
+                text[i] = _line([_pad(for_terminal(cell[i].as_py()), w) for cell, w in zip(cells, widths)])[:-1]
+            lines = pa.array(text, pa.string())
+        _write(out, pc.binary_join_element_wise(lines, "\n", ""))
+        printer.done_batch()
 
 
 def _pad(value: str, width: int) -> str:
@@ -165,3 +298,29 @@ def _pad(value: str, width: int) -> str:
 
 def _line(cells: list[str]) -> str:
     return "  ".join(cells).rstrip() + "\n"
+
+
+def device_order(table: pa.Table, device: str = "device_id", time: str = "start_time",
+                 tiebreak: str = "sha256") -> pa.Array:
+    """Indices that put rows in the order ``sorted(key=lambda r: (r[device] or "", r[time] or EARLIEST,
+    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie."""
+    n = table.num_rows
+    if not n:
+        return pa.array([], pa.int64())
+    devices = pc.fill_null(table[device].combine_chunks().cast(pa.string()), "")
+    names = sorted(pc.unique(devices).to_pylist())
+    rank = pc.index_in(devices, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+    when = table[time].combine_chunks().cast(pa.int64())
+    at = when.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
+    order = np.lexsort((at, rank))
+    same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (at[order][1:] == at[order][:-1]))
+    if len(same):                                 # the few rows of one device at one instant: by text
+        ties = table[tiebreak].combine_chunks().cast(pa.string())
+        starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
+        for first in starts.tolist():
+            last = first + 1
+            while last + 1 < n and rank[order[last + 1]] == rank[order[first]] and at[order[last + 1]] == at[order[first]]:
+                last += 1
+            group = order[first:last + 1]
+            order[first:last + 1] = sorted(group.tolist(), key=lambda i: ties[i].as_py())
+    return pa.array(order, pa.int64())

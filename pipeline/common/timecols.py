@@ -126,32 +126,38 @@ def end_of_days(days: pa.Array, zone: tzinfo) -> pa.Array:
 
 def day_text(instants: pa.Array, zone: tzinfo) -> pa.Array:
     """``local_day(...).isoformat()``: 2026-12-01."""
-    return pc.strftime(utc_to_wall(instants, zone), format="%Y-%m-%d")
+    return utc_to_wall(instants, zone).cast(pa.date32()).cast(pa.string())
 
 
-def _offset_text(instants: pa.Array, zone: tzinfo) -> pa.Array:
-    """``+08:00`` for each instant (the zone's offset then)."""
-    if is_fixed(zone):
-        return pa.array([times.offset_label(zone.utcoffset(None))] * len(instants), pa.string())
-    raw = pc.strftime(in_zone(pc.floor_temporal(instants.cast(UTC_TYPE), unit="second"), zone).cast(
-        pa.timestamp("s", tz=_arrow_zone(zone))), format="%z")
-    return pc.replace_substring_regex(raw, r"^([+-]\d\d)(\d\d)$", r"\1:\2")
+def _seconds(instants: pa.Array) -> pa.Array:
+    """Each instant floored to its second (as ``strftime`` shows it), as integer arithmetic."""
+    us = instants.cast(UTC_TYPE).cast(pa.int64())
+    raw = us.fill_null(0).to_numpy(zero_copy_only=False)
+    return pa.array(raw - np.mod(raw, 1_000_000), pa.int64(), mask=us.is_null().to_numpy(zero_copy_only=False))
+
+
+def _wall_and_offset(instants: pa.Array, zone: tzinfo) -> tuple[pa.Array, pa.Array]:
+    """``2026-12-01 06:00:00`` and ``+08:00`` for each instant: the wall clock in ``zone`` to the
+    second, and the zone's offset then (each distinct offset written once)."""
+    seconds = _seconds(instants)
+    wall = utc_to_wall(seconds.cast(UTC_TYPE), zone)
+    offsets = pc.subtract(wall.cast(pa.int64()), seconds)
+    text = per_value(offsets, lambda us: times.offset_label(timedelta(microseconds=us)), pa.string())
+    return wall.cast(pa.timestamp("s")).cast(pa.string()), text
 
 
 def show(instants: pa.Array, zone: tzinfo) -> pa.Array:
     """``times.show``: ``2026-12-01 06:00:00 +08:00`` (null stays null)."""
-    instants = instants.cast(UTC_TYPE)
-    seconds = pc.floor_temporal(instants, unit="second")
-    wall = pc.strftime(utc_to_wall(seconds, zone).cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
-    return pc.binary_join_element_wise(wall, _offset_text(instants, zone), " ")
+    wall, offset = _wall_and_offset(instants, zone)
+    return pc.binary_join_element_wise(wall, offset, " ")
 
 
 def iso(instants: pa.Array, zone: tzinfo) -> pa.Array:
     """``times.iso``: ``2026-12-01T06:00:00+08:00``, with ``.ffffff`` when there are microseconds."""
     instants = instants.cast(UTC_TYPE)
-    seconds = pc.floor_temporal(instants, unit="second")
-    wall = pc.strftime(utc_to_wall(seconds, zone).cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S")
-    micros = pc.subtract(instants.cast(pa.int64()), seconds.cast(pa.int64()))
+    wall, offset = _wall_and_offset(instants, zone)
+    wall = pc.replace_substring(wall, " ", "T", max_replacements=1)
+    micros = pc.subtract(instants.cast(pa.int64()), _seconds(instants))
     fraction = pc.if_else(pc.equal(micros, 0), "",
                           pc.binary_join_element_wise(".", pc.utf8_lpad(micros.cast(pa.string()), 6, "0"), ""))
-    return pc.binary_join_element_wise(wall, fraction, _offset_text(instants, zone), "")
+    return pc.binary_join_element_wise(wall, fraction, offset, "")

@@ -99,16 +99,9 @@ def _place_end(rec: pa.Table, start: pa.Array) -> pa.Array:
     return instants(out, has_start)
 
 
-def first_sightings(sightings: pa.Table) -> pa.Table:
-    """sha256 -> the first ``seen_at`` of that content (``records.state.first_sightings``)."""
-    seen = sightings.filter(pc.is_valid(sightings["sha256"]))
-    return seen.group_by("sha256").aggregate([("seen_at", "min")]).rename_columns(["sha256", "first_seen"])
-
-
-def _arrived(rec: pa.Table, first: pa.Table) -> pa.Array:
-    index = pc.index_in(rec["sha256"], value_set=first["sha256"])
-    seen = pc.take(first["first_seen"], index).combine_chunks().cast(UTC_TYPE)
-    return pc.coalesce(seen, rec["ingested_at"].combine_chunks().cast(UTC_TYPE))
+def _arrived(rec: pa.Table, first_seen: pa.Array) -> pa.Array:
+    """When each recording reached the archive: its first sighting, else its ingest."""
+    return pc.coalesce(first_seen.cast(UTC_TYPE), rec["ingested_at"].combine_chunks().cast(UTC_TYPE))
 
 
 def _clock(start: pa.Array, arrived: pa.Array, cfg: GapsConfig, site: tzinfo) -> tuple[pa.Array, pa.Array]:
@@ -118,46 +111,53 @@ def _clock(start: pa.Array, arrived: pa.Array, cfg: GapsConfig, site: tzinfo) ->
     before = has_start & (start_us < earliest)
     ahead = has_start & ~before & valid_of(arrived) & \
         (start_us > us_of(arrived) + timedelta_us(timedelta(seconds=cfg.future_tolerance_s)))
-    reason = pa.array(np.where(before, "before_earliest", np.where(ahead, "after_ingest", None)), pa.string())
-    if not (before.any() or ahead.any()):
-        return reason, pa.nulls(len(start), pa.string())
-    shown_start = timecols.show(start, site)
-    text_before = pc.binary_join_element_wise("starts ", shown_start, f", before {cfg.earliest_plausible}: the clock "
-                                              "was not set", "")
-    text_ahead = pc.binary_join_element_wise("starts ", shown_start, ", after it reached the archive (",
-                                             timecols.show(arrived, site), ")", "")
-    text = pc.if_else(pa.array(before), text_before, pc.if_else(pa.array(ahead), text_ahead, pa.scalar(None, pa.string())))
-    return reason, text
+    none = pa.scalar(None, pa.string())
+    reason = pc.if_else(pa.array(before), "before_earliest", pc.if_else(pa.array(ahead), "after_ingest", none))
+    flagged = np.flatnonzero(before | ahead)
+    out = np.full(len(start), None, dtype=object)
+    if len(flagged):                          # the sentence only where a clock is wrong (few rows)
+        rows = pa.array(flagged)
+        shown_start = timecols.show(start.take(rows), site)
+        text_before = pc.binary_join_element_wise("starts ", shown_start, f", before {cfg.earliest_plausible}: the "
+                                                  "clock was not set", "")
+        text_ahead = pc.binary_join_element_wise("starts ", shown_start, ", after it reached the archive (",
+                                                 timecols.show(arrived.take(rows), site), ")", "")
+        out[flagged] = pc.if_else(pa.array(before[flagged]), text_before, text_ahead).to_numpy(zero_copy_only=False)
+    return reason, pa.array(out, pa.string())
 
 
 def holders(devices: pa.Array, start: pa.Array, periods: dict[str, list[Period]]) -> pa.Array:
     """``custody.holder_at`` of each row's device at its start (null: no handover before it)."""
     n = len(devices)
-    out = np.full(n, None, dtype=object)
     if not periods or not n:
-        return pa.array(out, pa.string())
+        return pa.nulls(n, pa.string())
     start_us, has_start = us_of(start), valid_of(start)
     codes = pc.index_in(devices, value_set=pa.array(list(periods), pa.string())).fill_null(-1).to_numpy(
         zero_copy_only=False)
-    for code, (device, spans) in enumerate(periods.items()):
-        rows = np.flatnonzero((codes == code) & has_start)
-        if not len(rows):
-            continue
-        starts = np.array([timecols.micros(p.start) for p in spans], dtype=np.int64)
-        at = np.searchsorted(starts, start_us[rows], side="right") - 1
-        officers = np.array([p.officer_id for p in spans] + [None], dtype=object)
-        out[rows] = officers[np.where(at >= 0, at, len(spans))]
-    return pa.array(out, pa.string())
+    officers: list[str | None] = []           # every period's officer, once; rows point into it
+    pick = np.full(n, -1, np.int64)
+    by_device = np.argsort(codes, kind="stable")  # each device's rows together, found by bisection
+    bounds = np.searchsorted(codes[by_device], np.arange(len(periods) + 1))
+    for code, spans in enumerate(periods.values()):
+        rows = by_device[bounds[code]:bounds[code + 1]]
+        rows = rows[has_start[rows]]
+        if len(rows):
+            starts = np.array([timecols.micros(p.start) for p in spans], dtype=np.int64)
+            at = np.searchsorted(starts, start_us[rows], side="right") - 1
+            pick[rows] = np.where(at >= 0, at + len(officers), -1)
+        officers += [p.officer_id for p in spans]
+    chosen = pa.array(np.where(pick >= 0, pick, 0), pa.int64(), mask=pick < 0)
+    return pc.take(pa.array(officers or [None], pa.string()), chosen)
 
 
 def _attribute(name: pa.Array, ledger: pa.Array) -> dict[str, pa.Array]:
     """``custody.attribute`` of every row."""
     named, held = truthy(name), truthy(ledger)
     officer = pc.if_else(pa.array(named), name, pc.if_else(pa.array(held), ledger, pa.scalar(None, pa.string())))
-    source = np.where(named, "filename", np.where(held, "ledger", "none"))
+    source = pc.if_else(pa.array(named), "filename", pc.if_else(pa.array(held), "ledger", "none"))
     ledger_officer = pc.if_else(pa.array(named | held), ledger, pa.scalar(None, pa.string()))
     mismatch = named & valid_of(ledger) & pc.fill_null(pc.not_equal(ledger, name), True).to_numpy(zero_copy_only=False)
-    return {"officer": officer, "officer_source": pa.array(source, pa.string()), "ledger_officer": ledger_officer,
+    return {"officer": officer, "officer_source": source, "ledger_officer": ledger_officer,
             "mismatch": pa.array(mismatch, pa.bool_())}
 
 
@@ -171,13 +171,14 @@ def _lateness(end: pa.Array, arrived: pa.Array, clock_reason: pa.Array, late_aft
     return delay_s, pa.array(late, pa.bool_())
 
 
-def placed(rec: pa.Table, sightings_first: pa.Table, periods: dict[str, list[Period]], zones: Zones,
+def placed(rec: pa.Table, first_seen: pa.Array, periods: dict[str, list[Period]], zones: Zones,
            gaps: GapsConfig, late_after_hours: float) -> pa.Table:
-    """``rec`` with every recording's place in time, clock check, attribution and upload delay."""
+    """``rec`` with every recording's place in time, clock check, attribution and upload delay;
+    ``first_seen``: each one's first sighting (null: none)."""
     labels, by_label = device_zones(rec["device_id"].combine_chunks(), zones)
     start = _place_start(rec, labels, by_label)
     end = _place_end(rec, start)
-    arrived = _arrived(rec, sightings_first)
+    arrived = _arrived(rec, first_seen)
     reason, text = _clock(start, arrived, gaps, zones.site_zone)
     ledger = holders(rec["device_id"].combine_chunks(), start, periods)
     who = _attribute(rec["officer_id"].combine_chunks(), ledger)

@@ -33,6 +33,7 @@ def _join(*parts) -> pa.Array:
 def _since(recorded: pa.Array, counted_from: pa.Array, site: tzinfo) -> pa.Array:
     """``retention._since``: "recording 2026-12-01 (device clock)" or "first ingest 2026-12-01 (…) (archive clock)"."""
     day = timecols.day_text(recorded, site)
+    counted_from = _plain(counted_from)
     rest = pc.utf8_slice_codeunits(counted_from, len("first ingest"))
     return pc.if_else(pc.equal(counted_from, "recording"), _join("recording ", day, " (device clock)"),
                       _join("first ingest ", day, rest, " (archive clock)"))
@@ -44,9 +45,9 @@ def subjects(rec: pa.Table) -> dict[str, pa.Array]:
     clock_ok = ~valid_of(rec["clock_reason"].combine_chunks())
     on_device = valid_of(start) & clock_ok
     recorded = instants(np.where(on_device, us_of(start), us_of(arrived)), np.where(on_device, True, valid_of(arrived)))
-    counted = np.where(on_device, "recording", np.where(valid_of(start), "first ingest (device clock not plausible)",
-                                                         "first ingest (no recording time)"))
-    return {"recorded": recorded, "counted_from": pa.array(counted, pa.string())}
+    code = np.where(on_device, 0, np.where(valid_of(start), 1, 2)).astype(np.int32)
+    counted = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(_COUNTED, pa.string()))
+    return {"recorded": recorded, "counted_from": counted}
 
 
 def _floor(until: pa.Array, reason: pa.Array, cls: pa.Array, arrived: pa.Array, cfg: RetentionConfig,
@@ -65,6 +66,51 @@ def _floor(until: pa.Array, reason: pa.Array, cls: pa.Array, arrived: pa.Array, 
         out_until = pc.if_else(raise_it, floor, out_until)
         out_reason = pc.if_else(raise_it, text, out_reason)
     return out_until, out_reason
+
+
+def _routine_floored(recorded: pa.Array, counted_from: pa.Array, arrived: pa.Array, cfg: RetentionConfig,
+                     site: tzinfo) -> tuple[pa.Array, pa.Array]:
+    """Every recording's routine rule raised to the archive floor (``archive_floor(routine(...))``).
+    It depends only on the day retention counts from, which clock that is, and the day of first
+    ingest: the reference rules are asked once per distinct combination (a few thousand)."""
+    counted = counted_from.indices if pa.types.is_dictionary(counted_from.type) else \
+        pc.index_in(counted_from, value_set=pa.array(list(_COUNTED), pa.string())).fill_null(0)
+    days = [timecols.local_days(x, site).cast(pa.int32()).cast(pa.int64()) for x in (recorded, arrived)]
+    key = pc.add(pc.add(pc.multiply(pc.add(days[0], 1 << 21), 1 << 24), pc.multiply(pc.add(days[1], 1 << 21), 4)),
+                 counted.cast(pa.int64()))
+    distinct = pc.unique(key.drop_null()) if key.null_count else pc.unique(key)
+    untils, reasons = [], []
+    for k in distinct.to_pylist():
+        recorded_day = _day(k // (1 << 24) - (1 << 21))
+        arrived_day = _day((k % (1 << 24)) // 4 - (1 << 21))
+        rule = _reference_routine(recorded_day, arrived_day, _COUNTED[k % 4], cfg, site)
+        untils.append(rule.until)
+        reasons.append(rule.reason)
+    index = pc.index_in(key, value_set=distinct)
+    # The reasons as a dictionary: a million rows share a few thousand sentences.
+    return pc.take(pa.array(untils, UTC_TYPE), index), pa.DictionaryArray.from_arrays(index, pa.array(reasons, pa.string()))
+
+
+_COUNTED = ("recording", "first ingest (device clock not plausible)", "first ingest (no recording time)")
+
+
+def _day(days: int):
+    from datetime import date, timedelta
+
+    return date(1970, 1, 1) + timedelta(days=days)
+
+
+def _reference_routine(recorded_day, arrived_day, counted: str, cfg: RetentionConfig, site: tzinfo):
+    """``archive_floor(routine(subject))`` for a recording of these days (noon stands for the day)."""
+    from datetime import datetime as dt, time
+
+    from pipeline.common.times import wall_to_utc
+    from pipeline.rules.retention import Subject, archive_floor, routine
+
+    arrived = wall_to_utc(dt.combine(arrived_day, time(12)), site)
+    start = wall_to_utc(dt.combine(recorded_day, time(12)), site) if counted != _COUNTED[2] else None
+    subject = Subject("", start=start, ingested_at=arrived, clock_ok=counted == _COUNTED[0])
+    return archive_floor(routine(subject, cfg, site), subject, cfg, site)
 
 
 def _routine(recorded: pa.Array, since: pa.Array, cfg: RetentionConfig, site: tzinfo) -> tuple[pa.Array, pa.Array]:
@@ -88,37 +134,42 @@ def _cases(cases: dict[str, CaseState], cfg: RetentionConfig, site: tzinfo) -> p
 
 def _pairs(rec: pa.Table, assignments: pa.Table, as_of: datetime) -> pa.Table:
     """(recording, assignment) for every assignment in effect at ``as_of`` that picks the recording
-    (``retention.matches``), with the assignment's columns and its place in the candidate order."""
+    (``retention.matches``: by SHA-256, or the device's or attributed officer's recordings whose
+    time overlaps the range), with the assignment's columns and its place in table order. Joined by
+    DuckDB: a million recordings against thousands of assignments in a fraction of a second."""
+    import duckdb
+
     a = assignments.filter(pc.less_equal(assignments["at"], pa.scalar(as_of, UTC_TYPE)))
     a = a.append_column("a_pos", pa.array(np.arange(a.num_rows), pa.int64()))
-    left = pa.table({"r": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"],
-                     "device_id": rec["device_id"], "officer": rec["officer"], "start": rec["start"], "end": rec["end"]})
     keep = ["case_id", "retention_class", "duration_days", "by", "at", "assignment_id", "range_start", "range_end",
             "a_pos"]
-    found = []
-    for selector, key, right_key in (("sha256", "sha256", "sha256"), ("device", "device_id", "device_id"),
-                                     ("officer", "officer", "officer_id")):
-        chosen = a.filter(pc.equal(a["selector"], selector))
-        if not chosen.num_rows:
-            continue
-        right = chosen.select(keep + [right_key])
-        if right_key != key:
-            right = right.rename_columns(keep + [key])
-        joined = left.select(["r", key, "start", "end"]).join(right, key, join_type="inner")
-        if selector != "sha256":                       # a range overlapping the recording's time
-            joined = joined.filter(pc.and_(pc.is_valid(joined["start"]), pc.and_(
-                pc.less_equal(joined["start"], joined["range_end"]), pc.greater_equal(joined["end"], joined["range_start"]))))
-        found.append(joined.select(["r"] + keep))
-    if not found:
-        return pa.table({"r": pa.array([], pa.int64()), **{k: pa.array([], a.schema.field(k).type) for k in keep}})
-    return pa.concat_tables(found)
+    empty = pa.table({"r": pa.array([], pa.int64()), **{k: pa.array([], a.schema.field(k).type) for k in keep}})
+    if not a.num_rows or not rec.num_rows:
+        return empty
+    left = pa.table({"r": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"],
+                     "device_id": rec["device_id"], "officer": rec["officer"], "t0": rec["start"], "t1": rec["end"]})
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone='UTC'")
+        con.register("rec", left)
+        con.register("a", a)
+        cols = ", ".join(f'a."{k}"' for k in keep)
+        overlap = "rec.t0 IS NOT NULL AND rec.t0 <= a.range_end AND rec.t1 >= a.range_start"
+        pairs = con.sql(f"""
+            SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'sha256' AND rec.sha256 = a.sha256
+            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'device' AND rec.device_id = a.device_id
+                      AND {overlap}
+            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'officer' AND rec.officer = a.officer_id
+                      AND {overlap}""").to_arrow_table()
+    finally:
+        con.close()
+    return pairs.cast(empty.schema) if pairs.num_rows else empty
 
 
 def _assignment_rules(pairs: pa.Table, recorded: pa.Array, since: pa.Array, cases: pa.Table, cfg: RetentionConfig,
                       site: tzinfo) -> dict[str, pa.Array]:
     """``retention._rule`` for every pair: until (null: forever), class, reason, held, permanent."""
-    r = pairs["r"].combine_chunks()
-    rec_at, rec_since = pc.take(recorded, r), pc.take(since, r)
+    rec_at, rec_since = recorded, since                      # one per pair
     cid = pairs["case_id"].combine_chunks()
     has_case = pa.array(truthy(cid))
     index = pc.index_in(cid, value_set=cases["case_id"])
@@ -173,64 +224,73 @@ def retention(rec: pa.Table, assignments: pa.Table, cases: dict[str, CaseState],
     subject = subjects(rec)
     recorded, counted_from = subject["recorded"], subject["counted_from"]
     arrived = rec["arrived"].combine_chunks()
-    since = _since(recorded, counted_from, site)
     n = rec.num_rows
-    until, reason = _routine(recorded, since, cfg, site)
-    cls = pa.array(["routine"] * n, pa.string())
-    until, reason = _floor(until, reason, cls, arrived, cfg, site)
-    rules = [pa.table({"r": pa.array(np.arange(n), pa.int64()), "order_at": pa.nulls(n, pa.int64()),
-                       "order_id": pa.nulls(n, pa.string()), "order_pos": pa.array(np.full(n, -1), pa.int64()),
-                       "until": until, "retention_class": cls, "reason": reason, "held": pa.array(np.zeros(n, bool)),
-                       "permanent": pa.array(np.zeros(n, bool))})]
+    until, reason = _routine_floored(recorded, counted_from, arrived, cfg, site)
+    cls = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["routine"], pa.string()))
+    no = pa.array(np.zeros(n, bool))
+    out = {"until": until, "retention_class": cls, "reason": reason, "held": no, "permanent": no}
     pairs = _pairs(rec, assignments, as_of)
     if pairs.num_rows:
-        got = _assignment_rules(pairs, recorded, since, _cases(cases, cfg, site), cfg, site)
+        picked_rows = pairs["r"].combine_chunks()
+        since = _since(pc.take(recorded, picked_rows), pc.take(counted_from, picked_rows), site)
+        got = _assignment_rules(pairs, pc.take(recorded, picked_rows), since, _cases(cases, cfg, site), cfg, site)
         p_until, p_reason = _floor(got["until"], got["reason"], got["retention_class"],
                                    pc.take(arrived, pairs["r"]), cfg, site)
-        rules.append(pa.table({"r": pairs["r"], "order_at": pairs["at"].cast(pa.int64()),
-                               "order_id": pc.fill_null(pairs["assignment_id"], ""), "order_pos": pairs["a_pos"],
-                               "until": p_until, "retention_class": got["retention_class"], "reason": p_reason,
-                               "held": got["held"], "permanent": got["permanent"]}))
-    return {**_longest(pa.concat_tables(rules), n), "counted_from": counted_from}
+        # Only recordings an assignment picks need the fold; the rest keep their routine rule.
+        picked = pc.unique(pairs["r"].combine_chunks())
+        base = pa.table({"r": picked, "order_at": pa.nulls(len(picked), pa.int64()),
+                         "order_id": pa.nulls(len(picked), pa.string()),
+                         "order_pos": pa.array(np.full(len(picked), -1), pa.int64()),
+                         **{k: _plain(pc.take(out[k], picked)) for k in ("until", "retention_class", "reason",
+                                                                          "held", "permanent")}})
+        rules = pa.concat_tables([base, pa.table({
+            "r": pairs["r"], "order_at": pairs["at"].cast(pa.int64()), "order_id": pc.fill_null(pairs["assignment_id"], ""),
+            "order_pos": pairs["a_pos"], "until": p_until, "retention_class": got["retention_class"], "reason": p_reason,
+            "held": got["held"], "permanent": got["permanent"]})])
+        folded = _longest(rules)
+        # Each recording's row: its routine rule, or (picked by an assignment) the fold's result.
+        chosen = np.arange(n, dtype=np.int64)
+        chosen[folded["r"].to_numpy()] = n + np.arange(folded.num_rows)
+        chosen = pa.array(chosen)
+        for k in out:
+            mine = folded[k].combine_chunks()
+            if pa.types.is_dictionary(out[k].type):      # the fold's sentences join the dictionary
+                words = pa.concat_arrays([out[k].dictionary, mine.cast(pa.string())])
+                codes = pa.concat_arrays([out[k].indices.cast(pa.int32()),
+                                          pa.array(np.arange(len(mine), dtype=np.int32) + len(out[k].dictionary))])
+                out[k] = pa.DictionaryArray.from_arrays(codes.take(chosen), words)
+            else:
+                out[k] = pa.concat_arrays([out[k], mine.cast(out[k].type)]).take(chosen)
+    return {**out, "counted_from": counted_from}
 
 
-def _longest(rules: pa.Table, n: int) -> dict[str, pa.Array]:
-    """``retention._longer`` folded over each recording's rules, in candidate order (the routine
-    rule first, then assignments by time assigned and id)."""
-    # The order a recording's rules are folded in: routine (nulls first), then (at, id, position).
+def _plain(values: pa.Array) -> pa.Array:
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+
+
+def _longest(rules: pa.Table) -> pa.Table:
+    """``retention._longer`` folded over each recording's rules (``r``), in candidate order (the
+    routine rule first, then the assignments by time assigned, id and table order): one row each."""
+    order = [("order_at", "ascending"), ("order_id", "ascending"), ("order_pos", "ascending")]
     forever = rules.filter(pc.is_null(rules["until"]))
     finite = rules.filter(pc.is_valid(rules["until"]))
-    out = {"until": np.zeros(n, np.int64), "valid": np.zeros(n, bool), "cls": np.full(n, None, object),
-           "reason": np.full(n, None, object), "held": np.zeros(n, bool), "permanent": np.zeros(n, bool)}
-    order = [("order_at", "ascending"), ("order_id", "ascending"), ("order_pos", "ascending")]
-    if finite.num_rows:
-        # between dates the last of the longest wins: sort longest first, latest candidate first
-        ranked = finite.sort_by([("r", "ascending"), ("until", "descending")]
-                                + [(k, "descending") for k, _ in order])
-        first = _firsts(ranked["r"])
-        rows = ranked.take(first)
-        idx = rows["r"].to_numpy()
-        out["until"][idx] = us_of(rows["until"].combine_chunks())
-        out["valid"][idx] = True
-        out["cls"][idx] = rows["retention_class"].to_numpy(zero_copy_only=False)
-        out["reason"][idx] = rows["reason"].to_numpy(zero_copy_only=False)
+    # between dates the last of the longest wins: longest first, latest candidate first (the
+    # routine rule, with no order, last)
+    ranked = finite.sort_by([("r", "ascending"), ("until", "descending")] + [(k, "descending") for k, _ in order])
+    best = ranked.take(_firsts(ranked["r"])).select(["r", "until", "retention_class", "reason", "held", "permanent"])
     if forever.num_rows:
         rank = pc.fill_null(pc.case_when(pc.make_struct(pc.equal(forever["retention_class"], "permanent"),
                                                         pc.equal(forever["retention_class"], "case")), 2, 1, 0), 0)
-        forever = forever.append_column("rank", rank)
-        ranked = forever.sort_by([("r", "ascending"), ("rank", "descending")] + order)
-        rows = ranked.take(_firsts(ranked["r"]))
-        idx = rows["r"].to_numpy()
-        out["valid"][idx] = False
-        out["cls"][idx] = rows["retention_class"].to_numpy(zero_copy_only=False)
-        out["reason"][idx] = rows["reason"].to_numpy(zero_copy_only=False)
-        flags = forever.group_by("r").aggregate([("held", "any"), ("permanent", "any")])
-        fidx = flags["r"].to_numpy()
-        out["held"][fidx] = flags["held_any"].to_numpy(zero_copy_only=False)
-        out["permanent"][fidx] = flags["permanent_any"].to_numpy(zero_copy_only=False)
-    return {"until": instants(out["until"], out["valid"]), "retention_class": pa.array(out["cls"], pa.string()),
-            "reason": pa.array(out["reason"], pa.string()), "held": pa.array(out["held"], pa.bool_()),
-            "permanent": pa.array(out["permanent"], pa.bool_())}
+        ranked = forever.append_column("rank", rank).sort_by([("r", "ascending"), ("rank", "descending")] + order)
+        top = ranked.take(_firsts(ranked["r"]))
+        flags = forever.group_by("r", use_threads=False).aggregate([("held", "any"), ("permanent", "any")])
+        flags = flags.take(pc.index_in(top["r"], value_set=flags["r"]))
+        top = pa.table({"r": top["r"], "until": pa.nulls(top.num_rows, UTC_TYPE),
+                        "retention_class": top["retention_class"], "reason": top["reason"],
+                        "held": flags["held_any"], "permanent": flags["permanent_any"]})
+        best = best.filter(pc.invert(pc.is_in(best["r"], value_set=top["r"].combine_chunks())))
+        best = pa.concat_tables([best, top.cast(best.schema)])
+    return best
 
 
 def _firsts(r: pa.ChunkedArray) -> pa.Array:
