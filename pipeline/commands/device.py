@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 
 from pipeline.commands import UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
@@ -66,18 +65,6 @@ def run_handover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gap_counts(archive, zones) -> Counter:
-    """Current gaps per device (the latest state of each gap, as `fieldrec gaps` lists them)."""
-    import pyarrow.compute as pc
-
-    from pipeline.records import gaplist
-
-    gaps = gaplist.listing(archive, zones)
-    current = gaps.filter(gaps["current"])["device_id"]
-    counts = pc.value_counts(current).to_pylist()
-    return Counter({c["values"]: c["counts"] for c in counts})
-
-
 def run_ledger(args: argparse.Namespace) -> int:
     import numpy as np
     import pyarrow.compute as pc
@@ -89,7 +76,9 @@ def run_ledger(args: argparse.Namespace) -> int:
     zone = site_zone(config)
     state = frame.load(archive, config, now_utc(), columns=["officer_id"])
     t = state.table
-    gaps = _gap_counts(archive, state.zones)
+    from pipeline.records import gaplist
+
+    gaps = gaplist.current_per_device(archive)
     present = {d for d in pc.unique(t["device_id"]).to_pylist() if d}
     devices = sorted(present | set(state.periods))
     if args.device:

@@ -33,6 +33,20 @@ _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
 @dataclass(frozen=True)
+class Dialect:
+    """How a command writes values: ``options.emit``'s way (``EMIT``) or ``fieldrec gaps``'s (``GAPS``)."""
+    yes_no: tuple[str, str] = ("True", "False")   # booleans in tables and CSV
+    csv_float: str = "fixed"                        # fixed (2 places) | repr
+    json_float: str = "round"                       # round (3 places) | repr
+    csv_newline: str = "\n"
+    width: str = "display"                          # display (terminal columns) | chars (str.ljust)
+
+
+EMIT = Dialect()
+GAPS = Dialect(yes_no=("yes", "no"), csv_float="repr", json_float="repr", csv_newline="\r\n", width="chars")
+
+
+@dataclass(frozen=True)
 class Col:
     """A column to print: ``kind`` text | instant | reading | int | float | bool. A ``reading`` is an
     instant shown as a device's clock read it: ``zone_col`` names the column holding each row's
@@ -80,12 +94,14 @@ def _as_array(values) -> pa.Array:
 
 # -- the printer ---------------------------------------------------------------------------------------
 class _Printer:
-    def __init__(self, table: pa.Table, cols: list[Col], fmt: str, zone: tzinfo, zones: dict[str, tzinfo]):
-        self.cols, self.fmt, self.zone, self.zones = cols, fmt, zone, zones
+    def __init__(self, table: pa.Table, cols: list[Col], fmt: str, zone: tzinfo, zones: dict[str, tzinfo],
+                 dialect: Dialect = EMIT):
+        self.cols, self.fmt, self.zone, self.zones, self.dialect = cols, fmt, zone, zones, dialect
         texts = [c.name for c in cols if c.kind == "text"]
         whole = {name: table[name] for name in texts}
+        self.special = b',"' + dialect.csv_newline.encode() + (b"" if "\n" in dialect.csv_newline else b"\n")
         self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
-        self.quoting = {n: fmt == "csv" and _holds(v, b',"\n') for n, v in whole.items()}
+        self.quoting = {n: fmt == "csv" and _holds(v, self.special) for n, v in whole.items()}
         self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
         self._memo: list = []
 
@@ -122,12 +138,16 @@ class _Printer:
             return pc.binary_join_element_wise('"', text, '"', "") if fmt == "json" else text
         values = _as_array(part[col.name])
         if col.kind == "float":
-            floats = values.cast(pa.float64()).to_pylist()
+            floats, d = values.cast(pa.float64()).to_pylist(), self.dialect
             if fmt == "json":
-                return pa.array([None if v is None else json.dumps(round(v, 3)) for v in floats], pa.string())
-            return pa.array([None if v is None else f"{v:.2f}" for v in floats], pa.string())
+                shown = json.dumps if d.json_float == "repr" else (lambda v: json.dumps(round(v, 3)))
+            elif fmt == "csv" and d.csv_float == "repr":
+                shown = repr
+            else:
+                shown = "{:.2f}".format
+            return pa.array([None if v is None else shown(v) for v in floats], pa.string())
         if col.kind == "bool":
-            yes, no = ("true", "false") if fmt == "json" else ("True", "False")
+            yes, no = ("true", "false") if fmt == "json" else self.dialect.yes_no
             return pc.if_else(values, yes, no)
         if col.kind == "int":
             return values.cast(pa.int64()).cast(pa.string())
@@ -139,7 +159,8 @@ class _Printer:
                 values = pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
                                     pc.binary_join_element_wise("'", values, ""), values)
             if self.quoting[col.name]:
-                needs = pc.fill_null(pc.match_substring_regex(values, r'[,"\n]'), False)
+                needs = pc.fill_null(pc.match_substring_regex(values, "[" + self.special.decode().replace(
+                    "\r", "\\r").replace("\n", "\\n") + "]"), False)
                 values = pc.if_else(needs, pc.binary_join_element_wise(
                     '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
         return values
@@ -187,22 +208,24 @@ def _batches(table: pa.Table, order: pa.Array | None):
 
 
 def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = None, zone: tzinfo | None = None,
-               zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None) -> None:
+               zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None,
+               dialect: Dialect = EMIT) -> None:
     """``options.emit(rows, [c.name for c in cols], fmt, out, zone)`` for the rows of ``table``, in
     ``order`` (row indices) when given: taken a batch at a time, never all at once."""
     out = out or sys.stdout
     zone, zones = zone or DEFAULT_ZONE, zones or {}
     table = table.select(list(dict.fromkeys([c.name for c in cols] + [c.zone_col for c in cols if c.zone_col])))
-    printer = _Printer(table, cols, fmt, zone, zones)
+    printer = _Printer(table, cols, fmt, zone, zones, dialect)
     if fmt == "json":
         _emit_json(table, cols, out, printer, order)
     elif fmt == "csv":
+        newline = dialect.csv_newline
         header = [c.name for c in cols]
-        out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\n') else h for h in header) + "\n")
+        out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\r\n') else h for h in header) + newline)
         for _, part in _batches(table, order):
             cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
             lines = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-            _write(out, pc.binary_join_element_wise(lines, "\n", ""))
+            _write(out, pc.binary_join_element_wise(lines, newline, ""))
             printer.done_batch()
     else:
         _emit_aligned(table, cols, out, printer, order)
@@ -229,13 +252,17 @@ def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer,
 
 
 # -- the aligned table ----------------------------------------------------------------------------------
+def _measure(printer: _Printer):
+    return display_width if printer.dialect.width == "display" else len
+
+
 def _widths(table: pa.Table, cols: list[Col], printer: _Printer, special: np.ndarray) -> list[int]:
     """Each column's width: its widest cell (without formatting every cell: instants are all
     ``2026-12-01 06:00:00 +08:00`` wide, text as long as its characters, but for ``special`` rows)."""
-    widths = []
+    widths, measure = [], _measure(printer)
     for c in cols:
         values = _as_array(table[c.name])
-        width = display_width(c.name)
+        width = measure(c.name)
         if c.kind in ("instant", "reading"):
             if len(values) > values.null_count:
                 span = pc.min_max(values.cast(timecols.UTC_TYPE))
@@ -246,24 +273,28 @@ def _widths(table: pa.Table, cols: list[Col], printer: _Printer, special: np.nda
         elif c.kind == "float":
             width = max([width] + [len(f"{v:.2f}") for v in values.cast(pa.float64()).drop_null().to_pylist()])
         elif c.kind == "bool":
-            width = max(width, *(len(str(v)) for v in pc.unique(values.drop_null()).to_pylist()), 0)
+            yes, no = printer.dialect.yes_no
+            width = max(width, *(len(yes if v else no) for v in pc.unique(values.drop_null()).to_pylist()), 0)
         else:
             text = values.cast(pa.int64()).cast(pa.string()) if c.kind == "int" else values.cast(pa.string())
             plain = pc.filter(text, pa.array(~special)) if special.any() else text
             width = max(width, pc.max(pc.utf8_length(plain)).as_py() or 0)
             for v in pc.filter(text, pa.array(special)).drop_null().to_pylist() if special.any() else ():
-                width = max(width, display_width(for_terminal(v)))
+                width = max(width, measure(for_terminal(v)))
         widths.append(width)
     return widths
 
 
-def _special_rows(table: pa.Table, cols: list[Col]) -> np.ndarray:
-    """Rows with a cell a terminal must see escaped, or with wide characters: emit's own functions write those."""
+def _special_rows(table: pa.Table, cols: list[Col], wide: bool = True) -> np.ndarray:
+    """Rows with a cell a terminal must see escaped, or (``wide``) with wide characters: emit's own
+    functions write those."""
     special = np.zeros(table.num_rows, bool)
     for c in cols:
         if c.kind == "text" and _holds_control_or_wide(table[c.name]):
             values = _as_array(table[c.name]).cast(pa.string())
-            special |= pc.fill_null(pc.match_substring_regex(values, _NON_ASCII), False).to_numpy(zero_copy_only=False)
+            if wide:
+                special |= pc.fill_null(pc.match_substring_regex(values, _NON_ASCII), False).to_numpy(
+                    zero_copy_only=False)
             special |= pc.fill_null(pc.match_substring_regex(values, _TERMINAL_UNSAFE), False).to_numpy(
                 zero_copy_only=False)
     return special
@@ -272,9 +303,10 @@ def _special_rows(table: pa.Table, cols: list[Col]) -> np.ndarray:
 def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
     """The aligned table: every cell made safe for a terminal, columns padded to their widest cell."""
     names = [c.name for c in cols]
-    special = _special_rows(table, cols)
+    special = _special_rows(table, cols, wide=printer.dialect.width == "display")
     widths = _widths(table, cols, printer, special)
-    out.write(_line([_pad(n, w) for n, w in zip(names, widths)]))
+    pad = _pad if printer.dialect.width == "display" else (lambda value, width: value.ljust(width))
+    out.write(_line([pad(n, w) for n, w in zip(names, widths)]))
     for start, part in _batches(table, order):
         rows = (order.slice(start, BATCH).to_numpy() if order is not None
                 else np.arange(start, start + part.num_rows))
@@ -286,7 +318,7 @@ def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Print
         if len(mine):                                 # the few rows emit's own functions write
             text = lines.to_pylist()
             for i in mine.tolist():
-                text[i] = _line([_pad(for_terminal(cell[i].as_py()), w) for cell, w in zip(cells, widths)])[:-1]
+                text[i] = _line([pad(for_terminal(cell[i].as_py()), w) for cell, w in zip(cells, widths)])[:-1]
             lines = pa.array(text, pa.string())
         _write(out, pc.binary_join_element_wise(lines, "\n", ""))
         printer.done_batch()
