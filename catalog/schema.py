@@ -65,11 +65,17 @@ RECORDINGS = pa.schema([
     ("zone_source", pa.string()),        # which setting named it: site | device | legacy
     ("container_time_zone", pa.string()),  # how container_time was read: UTC | local
     ("naming_profile", pa.string()),     # the profile whose pattern matched the file name
+    ("source_name_bytes", pa.binary()),  # the file name's exact bytes (source_name is readable text:
+                                         # bytes that are not UTF-8 are written \xNN there)
+    ("important", pa.bool_()),           # the recorder marked the file important (_IMP, _I, 重要 in its name)
 ])
+
+# Why a source was not processed to its end; null when it was (whatever its status).
+FAILURES = ("read_error", "not_a_file", "link_out", "stage_error", "worker_died", "timed_out")
 
 SIGHTINGS = pa.schema([
     ("sha256", pa.string()),             # null when the source could not be read at all
-    ("source_path", pa.string()),
+    ("source_path", pa.string()),        # readable text: bytes that are not UTF-8 are written \xNN
     ("size", pa.int64()),
     ("mtime", TS_UTC),
     ("mtime_ns", pa.int64()),
@@ -77,6 +83,16 @@ SIGHTINGS = pa.schema([
     ("error_message", pa.string()),
     ("run_id", pa.string()),
     ("seen_at", TS_UTC),
+    ("source_path_bytes", pa.binary()),  # the path's exact bytes, as the file system gave them
+    ("link_target", pa.string()),        # a symbolic link: where it points (readable text)
+    ("failure", pa.string()),            # one of FAILURES, or null
+    ("error_stage", pa.string()),        # the stage that failed or was running (checksum, demux, ...)
+    # Who and when this file's name says (identical bytes docked under two names keep both):
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("name_time", TS),                   # the time in the name, as the device's clock wrote it
+    ("naming_profile", pa.string()),
+    ("important", pa.bool_()),
 ])
 
 STREAMS = pa.schema([
@@ -334,6 +350,8 @@ ASSIGNMENTS = pa.schema([
     ("note", pa.string()),
     ("at", TS_UTC),
     ("by", pa.string()),
+    ("important", pa.bool_()),           # only recordings the recorder marked important (selector
+                                         # "important": every marked recording in the range)
 ])
 
 PURGES = pa.schema([
@@ -348,6 +366,35 @@ PURGES = pa.schema([
     ("approved_by", pa.string()),
     ("purged_at", TS_UTC),
     ("host", pa.string()),
+])
+
+DEVICE_EVENTS = ("register", "return", "fault", "repair")
+
+# The device ledger's other events (handovers have their own table): registration, a return that
+# ends a holder's period, a fault and its repair. A later registration updates the fields it gives.
+DEVICE_EVENT_LOG = pa.schema([
+    ("event_id", pa.string()),
+    ("device_id", pa.string()),
+    ("event", pa.string()),              # register | return | fault | repair
+    ("at", TS_UTC),
+    ("by", pa.string()),
+    ("note", pa.string()),
+    ("model", pa.string()),              # register only
+    ("serial", pa.string()),
+    ("unit", pa.string()),               # the unit (department) the device belongs to
+    ("recorded_at", TS_UTC),
+])
+
+# Who recorded a file, said by a person when no naming profile could (or to correct one): the
+# latest row per sha256 wins; the recording's own row and its original name are never changed.
+ATTRIBUTIONS = pa.schema([
+    ("attribution_id", pa.string()),
+    ("sha256", pa.string()),
+    ("device_id", pa.string()),
+    ("officer_id", pa.string()),
+    ("reason", pa.string()),
+    ("by", pa.string()),
+    ("at", TS_UTC),
 ])
 
 HANDOVERS = pa.schema([
@@ -383,6 +430,8 @@ TABLES.update({
     "purges": PURGES,
     "handovers": HANDOVERS,
     "access_log": ACCESS_LOG,
+    "device_events": DEVICE_EVENT_LOG,
+    "attributions": ATTRIBUTIONS,
 })
 
 # -- the archive's trust: its settings and files moved aside ---------------------------------------
@@ -478,9 +527,10 @@ STATEMENTS = pa.schema([                 # a written statement attached to an ex
     ("media_type", pa.string()),         # application/pdf | image/jpeg | image/png | text/plain
     ("size", pa.int64()),
     ("sha256", pa.string()),
-    ("content", pa.binary()),
+    ("content", pa.binary()),            # the bytes, in rows written before statements became objects
     ("uploaded_by", pa.string()),
     ("uploaded_at", TS_UTC),
+    ("archive_path", pa.string()),       # objects/ab/cd/<sha256>: the statement as an archived object
 ])
 
 AUTH_EVENTS = pa.schema([                # sign-ins, sign-outs and refusals of the service

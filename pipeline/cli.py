@@ -20,6 +20,7 @@ COMMANDS = [
     "pipeline.commands.retention",
     "pipeline.commands.compliance",
     "pipeline.commands.device",
+    "pipeline.commands.attribute",
     "pipeline.commands.export",
     "pipeline.commands.verify",
     "pipeline.commands.report",

@@ -69,29 +69,60 @@ class IngestConfig:
     change_retries: int = bounded(2, 0, 100, "re-reads")
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
-    # Re-read sources whose earlier sighting was unreadable (permissions fixed, say).
-    retry_unreadable: bool = False
+    # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
+    # that finds one unchanged adds no row. Files that killed their worker or ran out of time are
+    # tried again only with `--retry-failed`.
+    retry_unreadable: bool = True
     # Make review proxies during ingest (the transcode stage); `--proxies` overrides.
     proxies: bool = False
+    # Follow symbolic links that lead out of the source folders, and links to folders
+    # (`--follow-links`). Off: such a link gets a sighting naming its target, and nothing is stored.
+    follow_links: bool = False
+    # Each file's time budget: this many seconds plus its size read at time_budget_mb_s MB/s (a
+    # slow disk). A file over its budget has its task stopped and gets a row saying it timed out.
+    time_budget_s: float = bounded(120.0, 1.0, 7 * 86_400.0, "seconds")
+    time_budget_mb_s: float = bounded(2.0, 0.01, 100_000.0, "MB/s")
+    # A file whose worker process died is tried alone this many more times before it gets its row.
+    worker_retries: int = bounded(2, 0, 10, "retries")
+    # Permission bits of stored originals and proxies: read-only, for the archive's owner and group.
+    file_mode: int = bounded(0o440, 0o400, 0o444, "(octal 0o400 to 0o444, read bits only)")
+
+    def validate(self) -> None:
+        if self.file_mode & ~0o444 or not self.file_mode & 0o400:
+            raise ConfigError(_("ingest.file_mode: expected read-only bits that include the owner's, such as "
+                                "0o440 or 0o444 (write it 0o440), got {mode:#o}").format(mode=self.file_mode))
+
+    def time_budget(self, size: int) -> float:
+        """Seconds a file of ``size`` bytes may take through every per-file stage."""
+        return self.time_budget_s + size / (self.time_budget_mb_s * 1e6)
+
+
+IMPORTANT_SUFFIX = r"(?P<important>_IMP|_I|_?重要)?"
+PROFILE_KEYS = ("patterns", "time_format", "container_time", "example")
 
 
 @dataclass(frozen=True)
 class IdentityConfig:
     ARCHIVE_OWNED: ClassVar[bool] = True
-    # Regular expressions tried in order on the file name; named groups: device, officer,
-    # time (parsed with time_format) and optionally seq.
+    # The default profile: regular expressions tried in order on the file name. Named groups:
+    # device, officer (a police number or an enforcement-certificate number; any letters, so
+    # 张三 too), time (read with time_format), seq, important (any text there marks the file).
     name_patterns: tuple[str, ...] = (
-        r"^(?P<device>[A-Za-z0-9]+)_(?P<officer>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
+        r"^(?P<device>[A-Za-z0-9]+)_(?P<officer>[^\W_]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?"
+        + IMPORTANT_SUFFIX + r"\.[A-Za-z0-9]+$",
         # DEVICE_YYYYMMDDhhmmss[_SEQ].EXT: no officer in the name; the device ledger attributes it.
-        r"^(?P<device>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$",
+        r"^(?P<device>[A-Za-z0-9]+)_(?P<time>\d{14})(?:_(?P<seq>\d+))?" + IMPORTANT_SUFFIX + r"\.[A-Za-z0-9]+$",
     )
     time_format: str = "%Y%m%d%H%M%S"
     # How the default profile's recorders write the container's creation_time: "utc" (what the
     # MP4/MOV format defines) or "local" (the device's wall clock, as some recorders do).
     container_time: str = "utc"
-    # Named recorder profiles tried before name_patterns, in order:
-    #   [identity.profiles.NAME]  patterns = ['^...$'], time_format = "...", container_time = "local"
+    # Named recorder profiles: [identity.profiles.NAME] patterns = ['^...$'], time_format = "...",
+    # container_time = "local", example = "a file name the profile must recognise".
     profiles: dict = field(default_factory=dict)
+    # The profiles tried, in order ("default" is name_patterns). Empty: every profile, those a
+    # site's configuration file adds first, then the shipped ones, then "default".
+    order: tuple[str, ...] = ()
 
     def validate(self) -> None:
         import re
@@ -105,25 +136,45 @@ class IdentityConfig:
                 raise ConfigError(f"identity.name_patterns[{i}]: not a regular expression: {exc}") from None
         for name, profile in self.profiles.items():
             key = f"identity.profiles.{name}"
+            if name == "default":
+                raise ConfigError(f"{key}: 'default' is the profile of identity.name_patterns; choose another name")
             if not isinstance(profile, dict):
                 raise ConfigError(f"{key}: expected a table with patterns, time_format, container_time")
-            unknown = set(profile) - {"patterns", "time_format", "container_time"}
+            unknown = set(profile) - set(PROFILE_KEYS)
             if unknown:
                 raise ConfigError(f"{key}: unknown key(s) {', '.join(sorted(unknown))} "
-                                  "(known: container_time, patterns, time_format)")
+                                  f"(known: {', '.join(sorted(PROFILE_KEYS))})")
             patterns = profile.get("patterns")
             if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
                 raise ConfigError(f"{key}.patterns: expected a list of regular expressions")
+            compiled = []
             for i, pattern in enumerate(patterns):
                 try:
-                    re.compile(pattern)
+                    compiled.append(re.compile(pattern))
                 except re.error as exc:
                     raise ConfigError(f"{key}.patterns[{i}]: not a regular expression: {exc}") from None
+                unknown_groups = set(compiled[-1].groupindex) - set(NAME_FIELDS)
+                if unknown_groups:
+                    raise ConfigError(f"{key}.patterns[{i}]: unknown named group(s) "
+                                      f"{', '.join(sorted(unknown_groups))} (known: {', '.join(NAME_FIELDS)})")
             if not isinstance(profile.get("time_format", self.time_format), str):
                 raise ConfigError(f"{key}.time_format: expected text such as %Y%m%d%H%M%S")
             if profile.get("container_time", "utc") not in CONTAINER_TIMES:
                 raise ConfigError(f"{key}.container_time: expected 'utc' or 'local', got "
                                   f"{profile.get('container_time')!r}")
+            example = profile.get("example")
+            if example is not None and (not isinstance(example, str)
+                                        or not any(c.match(example) for c in compiled)):
+                raise ConfigError(f"{key}.example: {example!r} is not matched by any of the profile's patterns")
+        known = {"default", *self.profiles}
+        for name in self.order:
+            if name not in known:
+                raise ConfigError(f"identity.order: no profile named {name!r} (known: {', '.join(sorted(known))})")
+        if len(set(self.order)) != len(self.order):
+            raise ConfigError("identity.order: a profile is named twice")
+
+
+NAME_FIELDS = ("device", "officer", "time", "seq", "important", "prefix")
 
 
 CONTAINER_TIMES = ("utc", "local")
@@ -249,6 +300,11 @@ class GapsConfig:
     check_sequence: bool = True
     # Kinds of recording whose per-device timelines are checked for between_files gaps.
     timeline_kinds: tuple[str, ...] = ("video", "audio")
+    # A device's recordings that follow each other within this many seconds are one recording
+    # session (one action): a pause inside a session needs an explanation, a longer pause
+    # separates two sessions and needs none (unless a case or an important mark covers it).
+    # Why 120 s: docs/gaps.md.
+    session_break_s: float = bounded(120.0, 0.0, 86_400.0, "seconds")
 
     def validate(self) -> None:
         from datetime import date
@@ -257,6 +313,10 @@ class GapsConfig:
             date.fromisoformat(self.earliest_plausible)
         except ValueError:
             raise ConfigError(f"gaps.earliest_plausible: expected a date YYYY-MM-DD, got {self.earliest_plausible!r}") from None
+        if self.session_break_s < self.between_files_tolerance_s:
+            raise ConfigError(_("gaps.session_break_s = {value} is shorter than gaps.between_files_tolerance_s "
+                                "({tolerance}): a pause must be a gap before it can split two sessions").format(
+                value=self.session_break_s, tolerance=self.between_files_tolerance_s))
 
 
 @dataclass(frozen=True)
@@ -502,6 +562,18 @@ def _build(cls, section: str, table: dict):
     return obj
 
 
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base`` key by key, tables too (a site's [identity.profiles.X] adds to
+    the shipped profiles instead of replacing them). Keys new in ``over`` come first: a site's own
+    recorder profiles are tried before the shipped ones."""
+    out = {k: v for k, v in over.items() if k not in base}
+    for key, value in base.items():
+        if key in over:
+            value = _merge(value, over[key]) if isinstance(value, dict) and isinstance(over[key], dict) else over[key]
+        out[key] = value
+    return out
+
+
 MAX_CONFIG_BYTES = 1 << 20
 
 
@@ -567,7 +639,7 @@ def load_config(path: str | Path | None = None, *, archive_settings: dict[str, d
     if archive_settings is not None:
         _refuse_archive_changes(override, merged, types_, archive_name)
     for section, table in override.items():
-        merged.setdefault(section, {}).update(table)
+        merged[section] = _merge(merged.get(section, {}), table)
     kwargs = {section: _build(types_[section], section, table) for section, table in merged.items()}
     source = " + ".join([str(DEFAULT_CONFIG)] + ([f"{archive_name}/fieldrec.toml"] if archive_settings else [])
                         + ([str(path)] if path else []))
@@ -583,6 +655,8 @@ def _refuse_archive_changes(override: dict, archive: dict, types_: dict, archive
             if key not in hints:
                 continue                   # reported as an unknown key when the section is built
             stored = archive.get(section, {}).get(key)
+            if isinstance(stored, dict) and isinstance(value, dict):
+                value = _merge(stored, value)          # repeating some of a table's entries changes nothing
             if stored is None or _coerce(key, value, hints[key]) != _coerce(key, stored, hints[key]):
                 raise ConfigError(_(
                     "{key} belongs to {archive} (its fieldrec.toml holds {stored}); a --config file may not "

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import FAULT_SPEC
+
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+# Before any Ray starts: files named in tests.helpers.FAULTY_FILES crash, raise or hang on cue.
+os.environ["FIELDREC_TEST_CRASH"] = FAULT_SPEC
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

@@ -81,3 +81,39 @@ def two_nodes(second_node_args: tuple[str, ...] = ()):
     finally:
         _kill(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# Root reads any file whatever its mode; without these two capabilities it obeys modes like any
+# user, so a `chmod 000` is a real "Permission denied" for the processes started under them.
+DROP_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search", "--")
+
+
+def permissions_bite() -> str | None:
+    """Why a chmod cannot make a file unreadable to processes started here, or None if it can."""
+    if os.geteuid() != 0:
+        return None
+    if not shutil.which("setpriv"):
+        return "runs as root and setpriv is not installed: modes cannot be made to bite"
+    with tempfile.NamedTemporaryFile() as f:
+        os.chmod(f.name, 0)
+        probe = subprocess.run([*DROP_DAC, "cat", f.name], capture_output=True)
+    return None if probe.returncode != 0 else "setpriv could not drop the capability to read any file"
+
+
+@contextlib.contextmanager
+def head_without_root_powers(cpus: int = 2):
+    """A one-node Ray cluster whose workers obey file modes (no DAC capabilities), with ``cpus`` CPUs."""
+    temp_dir = tempfile.mkdtemp(prefix="rayfr-", dir="/tmp")
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    prefix = DROP_DAC if os.geteuid() == 0 else ()
+    try:
+        subprocess.run([*prefix, str(BIN / "ray"), "start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={port}",
+                        f"--temp-dir={temp_dir}", "--include-dashboard=false", f"--num-cpus={cpus}",
+                        "--disable-usage-stats"], env=env, check=True, capture_output=True, timeout=120)
+        yield Cluster(f"{HEAD_IP}:{port}", env, HEAD_IP, SECOND_IP, temp_dir)
+    finally:
+        _kill(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -128,7 +128,7 @@ def add_stage_rows(archive: Path, *, every_s: float = 1.0) -> dict:
     recordings = catalog.rows("recordings")
     thumbs = thumbnail_rows(archive, recordings, every_s)
     write_part(archive, "thumbnails", thumbs, THUMBNAILS)
-    explained = [gapstate.explain(catalog, g["gap_id"], reason="battery swap at the van", by="PC Ortiz", spoken=True)
+    explained = [gapstate.explain(catalog, g["gap_id"], reason="battery swap at the van", by="PC Ortiz", spoken=True)[0]
                  for g in gapstate.listing(catalog) if g["device_id"] == "BWC102" and g["kind"] == "between_files"][:1]
     return {"thumbnails": thumbs, "explanations": explained}
 

@@ -17,6 +17,15 @@ def test_defaults_load():
     pytest.param("[ingest]\nchunk_bytes = 'big'\n", "ingest.chunk_bytes", id="wrong-type"),
     pytest.param("[nosuch]\nx = 1\n", "[nosuch]", id="unknown-section"),
     pytest.param("[ingest\n", "not valid TOML", id="bad-toml"),
+    # The per-file time budget, worker retries and object mode, attacked.
+    *(pytest.param(f"[ingest]\n{line}\n", f"ingest.{line.split()[0]}", id=name) for line, name in (
+        ("time_budget_s = 0", "no-time-at-all"), ("time_budget_s = -1", "negative-time"),
+        ("time_budget_s = 1e12", "forever"), ("time_budget_mb_s = 0", "zero-rate"),
+        ("time_budget_mb_s = -5.0", "negative-rate"), ("worker_retries = -1", "negative-retries"),
+        ("worker_retries = 1000000", "endless-retries"), ("file_mode = 0o666", "writable-objects"),
+        ("file_mode = 440", "decimal-not-octal"), ("file_mode = 0o040", "owner-cannot-read"),
+        ("file_mode = 0o402", "others-may-write"), ("file_mode = 0o4440", "setuid"),
+        ("follow_links = 1", "not-a-boolean"))),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, fragment):
     path = tmp_path / "bad.toml"
@@ -24,6 +33,14 @@ def test_bad_configuration_names_the_key(tmp_path, text, fragment):
     with pytest.raises(ConfigError, match=None) as err:
         load_config(path)
     assert fragment in str(err.value)
+
+
+def test_time_budget_grows_with_the_file(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text("[ingest]\ntime_budget_s = 60\ntime_budget_mb_s = 10.0\nfile_mode = 0o400\n")
+    cfg = load_config(path).ingest
+    assert cfg.time_budget(0) == 60 and cfg.time_budget(4_000_000_000) == 60 + 400
+    assert cfg.file_mode == 0o400
 
 
 def test_override_changes_only_the_given_key(tmp_path):

@@ -26,9 +26,10 @@ def test_every_corpus_file_is_cataloged_once(tmp_path, corpus, fast_config, ray_
 def test_corpus_damage_is_reported(tmp_path, corpus, fast_config, ray_local):
     ingest([corpus], tmp_path / "archive", fast_config)
     rec = by_name(tmp_path / "archive")
-    assert rec["zero_length.mp4"]["status"] == "unreadable"
+    # Read and kept, but no media under a media name: damaged recordings of kind other.
+    assert (rec["zero_length.mp4"]["kind"], rec["zero_length.mp4"]["status"]) == ("other", "damaged")
     assert "empty" in rec["zero_length.mp4"]["error_message"]
-    assert rec["garbage_text.mp4"]["kind"] == "other"
+    assert (rec["garbage_text.mp4"]["kind"], rec["garbage_text.mp4"]["status"]) == ("other", "damaged")
     assert rec["no_moov_ftyp_mdat.mp4"]["status"] == "damaged"
     assert "moov" in rec["no_moov_ftyp_mdat.mp4"]["error_message"]
     assert rec["truncated_h264_aac.mkv"]["status"] == "damaged"

@@ -98,11 +98,12 @@ EXPECTED = {
     "clip_without_pattern.mov": Expected("video", "ok"),
     "BWC0001_OF4521_20260301101000.WAV": Expected("audio", "ok", "wav", None, "pcm_s16le"),
     "IMG_0001.JPG": Expected("photo", "ok"),
-    "BWC0001_OF4521_20260301102000_0009.MP4": Expected("other", "unreadable", message="empty file"),
-    "BWC0001_OF4521_20260301102100_0010.MP4": Expected("other", "unreadable", message="not a recognised media file"),
+    # Read and kept, but no media: a recorder's name makes them damaged recordings, others are fine.
+    "BWC0001_OF4521_20260301102000_0009.MP4": Expected("other", "damaged", message="named as media (.mp4) but empty file"),
+    "BWC0001_OF4521_20260301102100_0010.MP4": Expected("other", "damaged", message="not a recognised media file"),
     "BWC0001_OF4521_20260301102200_0011.MP4": Expected("video", "damaged", message="moov"),
-    "DEVICE.LOG": Expected("other", "unreadable", message="not a recognised media file"),
-    "notes.xyz": Expected("other", "unreadable", message="not a recognised media file"),
+    "DEVICE.LOG": Expected("other", "ok", message="not a recognised media file"),
+    "notes.xyz": Expected("other", "ok", message="not a recognised media file"),
 }
 
 
@@ -196,33 +197,13 @@ def test_every_file_in_the_drop_has_a_sighting(ingested):
 def test_rerun_of_a_finished_run_adds_nothing(ingested):
     root, _specs, archive, _summary, cfg = ingested
     counts = {t: len(table(archive, t)) for t in ("recordings", "sightings", "keyframes", "streams")}
+    never_stored = sum(1 for s in table(archive, "sightings") if s["sha256"] is None)
     again = ingest([root], archive, cfg)
-    assert again.files_skipped == again.files_seen and again.files_new == 0
+    # The links that led nowhere are looked at again (they may have been fixed), and add nothing.
+    assert again.files_skipped == again.files_seen - never_stored and again.files_new == 0
+    assert dict(again.by_status) == {"unreadable": never_stored}
     assert {t: len(table(archive, t)) for t in counts} == counts
     assert len(table(archive, "runs")) == 2
-
-
-def test_file_that_cannot_be_opened_gets_a_row(tmp_path, fast_config, monkeypatch):
-    """Permission denied cannot be staged as root, so the open itself is made to fail."""
-    from pipeline.runs.discover import SourceFile
-    from pipeline.runs.perfile import Context, process_file
-    from pipeline.stages import checksum
-
-    src = write_wav(tmp_path / "locked.wav", duration_s=0.2)
-    real_open = open
-
-    def deny(path, *args, **kwargs):
-        if str(path) == str(src):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(checksum, "open", deny, raising=False)
-    st = src.stat()
-    result = process_file(SourceFile(str(src), st.st_size, st.st_mtime_ns), Context(str(tmp_path / "a"), "r1", fast_config))
-    assert result.recording is None
-    assert result.sighting["status"] == "unreadable"
-    assert "Permission denied" in result.sighting["error_message"] and "locked.wav" in result.sighting["error_message"]
-    assert not any((tmp_path / "a" / "objects" / ".tmp").iterdir())
 
 
 def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):

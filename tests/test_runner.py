@@ -1,9 +1,10 @@
-"""Task planning balances big and small files; the window keeps work in flight bounded."""
+"""Task planning balances big and small files; the supervisor isolates what kills its worker or hangs."""
 
 from __future__ import annotations
 
 import pytest
 
+from pipeline.runs import supervise
 from pipeline.runs.runner import plan_tasks
 
 
@@ -29,3 +30,70 @@ def test_a_huge_file_is_its_own_task_and_small_files_share():
 def test_enough_tasks_to_keep_every_cpu_busy():
     tasks = plan_tasks([10_000_000] * 40, cpus=4, task_bytes=512 << 20, task_max_files=64)
     assert len(tasks) >= 4 * 4 - 1
+
+
+class FakeEngine:
+    """``supervise.Engine`` in this process: a task runs its items at once when polled; an item
+    called "crash" kills the task, "hang" never finishes (the injected clock runs past budgets)."""
+
+    def __init__(self):
+        self.tasks, self.cancelled, self.submitted = {}, [], []
+
+    def submit(self, fn, items, ctx, note_path):
+        handle = len(self.submitted)
+        self.submitted.append(list(items))
+        self.tasks[handle] = iter(self._events(fn, items, ctx))
+        return handle
+
+    @staticmethod
+    def _events(fn, items, ctx):
+        yield supervise.Started(0)
+        for i, item in enumerate(items):
+            if item == "crash":
+                yield supervise.Died("its process ended unexpectedly")
+                return
+            if item == "hang":
+                return                              # silent from here on, like a hung process
+            yield supervise.Finished(i, fn(item, ctx, None, None))
+        yield supervise.Ended()
+
+    def poll(self, handles, timeout):
+        out = []
+        for h in handles:
+            event = next(self.tasks[h], None)
+            if event is not None:
+                out.append((h, event))
+        return out
+
+    def cancel(self, handle):
+        self.cancelled.append(handle)
+
+    def close(self, handles):
+        self.cancelled.extend(handles)
+
+
+def test_one_item_that_kills_its_worker_costs_only_itself():
+    engine = FakeEngine()
+    outcomes = list(supervise.run(engine, lambda item, ctx, node, note: item.upper(),
+                                  [["a", "b", "crash", "c", "d"], ["e"]], None, window=2, retries=1))
+    done = sorted(o.result for o in outcomes if isinstance(o, supervise.Done))
+    lost = [o for o in outcomes if isinstance(o, supervise.Lost)]
+    assert done == ["A", "B", "C", "D", "E"]
+    assert [(o.item, o.reason) for o in lost] == [("crash", "crashed")] and "tried alone 2 times" in lost[0].detail
+    # The batch was split where it died: the culprit alone (twice), the rest as one batch.
+    assert engine.submitted.count(["crash"]) == 2 and ["c", "d"] in engine.submitted
+
+
+def test_an_item_over_its_budget_is_stopped_and_tried_once_alone():
+    engine, now = FakeEngine(), [0.0]
+
+    def clock():
+        now[0] += 1.0                               # every look at the clock: one second later
+        return now[0]
+
+    outcomes = list(supervise.run(engine, lambda item, ctx, node, note: item, [["a", "hang", "b"]], None,
+                                  window=1, budget_s=lambda item: 5.0, clock=clock))
+    assert sorted(o.item for o in outcomes if isinstance(o, supervise.Done)) == ["a", "b"]
+    (lost,) = [o for o in outcomes if isinstance(o, supervise.Lost)]
+    assert (lost.item, lost.reason) == ("hang", "timed_out") and "after 5 s" in lost.detail
+    assert engine.submitted == [["a", "hang", "b"], ["hang"], ["b"]] and len(engine.cancelled) == 2

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -183,6 +184,8 @@ def test_proxies_are_derived_records_and_originals_are_untouched(proxied, drop):
         assert row["params_hash"] == stage.params_hash(kind, cfg.transcode)
         assert ('"crf":28' in row["params"]) == (kind == "proxy-video")
         assert row["run_id"] == summary.run_id
+        for stored in (original["archive_path"], row["archive_path"]):     # the archive's owner and group only
+            assert stat.S_IMODE((archive / stored).stat().st_mode) == cfg.ingest.file_mode == 0o440
     assert summary.proxies == {"ok": len(CLIPS), "skipped": 1}
     assert not list((archive / "proxies" / ".tmp").iterdir())
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from catalog.store import Catalog
+from pipeline.archive import chain
 from tests.webkit import PASSWORD, build_archive, fast_config, gap_of, recording_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -180,4 +181,6 @@ def test_officer_asks_approver_grants_officer_watches_explains_and_is_refused_th
     assert all(r["byte_range"] and r["client"] == "127.0.0.1" for r in log)
     (stmt,) = Catalog(archive).rows("statements")
     assert stmt["uploaded_by"] == "pc.li" and stmt["media_type"] == "text/plain"
-    assert stmt["content"] == statement.read_bytes()
+    # Kept as an archive object (hashed and sealed like an original), not as bytes inside the catalog.
+    assert stmt["content"] is None and (archive / stmt["archive_path"]).read_bytes() == statement.read_bytes()
+    assert stmt["archive_path"] in chain.sealed_files(chain.read_manifests(archive)).objects

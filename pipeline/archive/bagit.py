@@ -55,6 +55,16 @@ class Bag:
         self.payload_bytes += digest.size
         return digest
 
+    def add_bytes(self, data: bytes, name: str, expected_sha256: str | None = None) -> Digest:
+        """Write ``data`` as ``data/<name>`` (bytes kept inside the catalog, not an object)."""
+        sha = hashlib.sha256(data).hexdigest()
+        if expected_sha256 is not None and sha != expected_sha256:
+            raise BagMismatch(name, expected_sha256, sha)
+        write_new(self.root / "data" / name, data, fsync=self.fsync)
+        self.manifest.append((sha, f"data/{name}"))
+        self.payload_bytes += len(data)
+        return Digest(sha256=sha, xxh3_128="", size=len(data), head=data[:64])
+
     def add_tag_file(self, name: str, data: bytes | str) -> None:
         write_new(self.root / name, data, fsync=self.fsync)
         self.tag_files.append(name)

@@ -17,7 +17,7 @@ journal, and the journals of runs killed before their seal, whose files are re-h
 still be what that run recorded. A part or object that no journal names (planted by hand, or
 one whose manifest was deleted) is never adopted by a later command: ``verify`` reports it as
 ``untracked`` until ``fieldrec quarantine`` moves it aside. An object is listed through the
-``recordings`` row that names it, and only when its bytes are that row's SHA-256.
+``recordings`` (or ``statements``) row that names it, and only when its bytes are that row's SHA-256.
 
 Signing covers the chain from the first signed manifest on: with a trusted key, a later unsigned
 manifest is a problem, except a verify run's own (which lists only its ``fixity`` part), so an
@@ -259,19 +259,18 @@ class _Listing:
             self.own_parts.add(entry.path)
 
     def objects(self, created: frozenset[str] | set[str]) -> list[dict]:
-        """Objects the listed ``recordings`` parts name: trusted when this run stored them itself,
-        else only if their bytes hash to the row's SHA-256.
+        """Objects the listed ``recordings`` (and ``statements``) parts name: trusted when this run
+        stored them itself, else only if their bytes hash to the row's SHA-256.
 
-        An object is listed by the seal of the part whose row first names it; ingest adds a
-        recordings row only for content the catalog does not hold yet, so an object is not listed
-        twice (and were it, ``verify`` holds it to the first listing, the same SHA-256).
+        An object is listed by the seal of the part whose row first names it. The seal no longer
+        reads every manifest to see whether an object was listed before (``sealindex``): one listed
+        twice (a statement with a recording's bytes) is harmless, ``verify`` holds it to the first
+        listing, the same SHA-256.
         """
         out: dict[str, dict] = {}
         for part in self.catalog:
-            if not part.startswith("catalog/recordings/"):
-                continue
-            rows = pq.read_table(self.archive / part, columns=["sha256", "archive_path", "run_id"]).to_pylist()
-            for row in rows:
+            run_id = self.catalog[part].get("run_id")
+            for row in _objects_named(self.archive / part, part, run_id):
                 rel = row["archive_path"]
                 if not rel or not _is_object_path(rel, row["sha256"]) or rel in out or not (self.archive / rel).is_file():
                     continue          # a missing object is verify's to report, not ours to vouch for
@@ -298,10 +297,9 @@ def pending(archive: Path, signer: signing.Signer | None = None) -> dict[str, st
             path = Path(archive) / entry.path
             if _ADOPTABLE.match(entry.path) and path.is_file() and sha256_path(path) == entry.sha256:
                 out[entry.path] = intent.run_id
-                if entry.path.startswith("catalog/recordings/"):
-                    for row in pq.read_table(path, columns=["sha256", "archive_path"]).to_pylist():
-                        if row["archive_path"] and _is_object_path(row["archive_path"], row["sha256"]):
-                            out.setdefault(row["archive_path"], intent.run_id)
+                for row in _objects_named(path, entry.path, intent.run_id):
+                    if row["archive_path"] and _is_object_path(row["archive_path"], row["sha256"]):
+                        out.setdefault(row["archive_path"], intent.run_id)
     return out
 
 
@@ -330,6 +328,25 @@ def _is_object_path(rel: str, sha256: str | None) -> bool:
 def _remove(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
+
+
+# Tables whose rows name objects: originals (recordings) and written statements (statements).
+OBJECT_TABLES = ("recordings", "statements")
+
+
+def _objects_named(path: Path, relpath: str, run_id: str | None) -> list[dict]:
+    """(sha256, archive_path, run_id) of the objects a catalog part names (a statements row has no
+    run of its own: the run that wrote the part); [] for other tables and for statement parts
+    written before statements became objects (they carry their bytes)."""
+    table = relpath.split("/")[1]
+    if table not in OBJECT_TABLES:
+        return []
+    names = set(pq.read_schema(path).names)
+    if "archive_path" not in names:
+        return []
+    columns = ["sha256", "archive_path"] + (["run_id"] if "run_id" in names else [])
+    rows = pq.read_table(path, columns=columns).to_pylist()
+    return [{**r, "run_id": r.get("run_id") or run_id} for r in rows]
 
 
 def _pretty(doc: dict) -> str:

@@ -10,16 +10,20 @@ from pipeline.archive.publish import publish
 
 OBJECTS = "objects"
 TMP = ".tmp"
+# Originals are read-only, and readable by the archive's owner and group only: a file that reached
+# the archive (by mistake, or through a link) is not handed to every local user.
+FILE_MODE = 0o440
 
 
 class ObjectStore:
     """``ARCHIVE/objects/ab/cd/<sha256>``; new objects appear only by rename of a synced copy."""
 
-    def __init__(self, archive: Path, *, fsync: bool = True):
+    def __init__(self, archive: Path, *, fsync: bool = True, mode: int = FILE_MODE):
         self.archive = Path(archive)
         self.root = self.archive / OBJECTS
         self.tmp = self.root / TMP
         self.fsync = fsync
+        self.mode = mode
 
     def create(self) -> "ObjectStore":
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -46,7 +50,7 @@ class ObjectStore:
         if final.exists():
             tmp.unlink()
             return False
-        publish(tmp, final, fsync=self.fsync, mode=0o444)   # same content, same name: a race is harmless
+        publish(tmp, final, fsync=self.fsync, mode=self.mode)   # same content, same name: a race is harmless
         return True
 
     def sweep(self) -> int:

@@ -28,6 +28,7 @@ A file in several cases keeps the longest retention; reopening a case puts its h
   fieldrec case open INC-2026-17 --archive A --title "Market St" --by "Sgt Doe"
   fieldrec case assign INC-2026-17 --archive A --sha 3fa9c1e2 --by "Sgt Doe"
   fieldrec case assign INC-2026-17 --archive A --device CAM042 --from 2026-03-01T10:00 --to 2026-03-01T12:00 --by Doe
+  fieldrec case assign INC-2026-17 --archive A --important --from 2026-03-01 --to 2026-03-02 --by Doe
   fieldrec case assign --class other --days 400 --archive A --officer O117 --from 2026-03-01 --to 2026-03-02 --by Doe
   fieldrec case close INC-2026-17 --archive A --by "Sgt Doe"
 """
@@ -65,12 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.add_argument("--class", dest="retention_class", choices=("permanent", "other", "routine"),
                     help="assign a class without a case")
     ap.add_argument("--days", type=int, help="--class other: keep this many days from recording")
-    sel = ap.add_mutually_exclusive_group(required=True)
+    sel = ap.add_mutually_exclusive_group()
     sel.add_argument("--sha", nargs="+", metavar="SHA256", help="recordings by SHA-256 (8+ leading characters)")
     sel.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
                      help="recordings of this device in --from..--to")
     sel.add_argument("--officer", metavar="OFFICER", type=text.arg(text.identifier, what="officer id"),
                      help="recordings of this officer in --from..--to")
+    ap.add_argument("--important", action="store_true",
+                    help="only recordings the recorder marked important (_IMP, _I, 重要 in the name); without "
+                         "--device or --officer: every marked recording in --from..--to (also ones ingested later)")
     add_time(ap, "--from", dest="range_from", help="start of the time range")
     add_time(ap, "--to", dest="range_to", help="end of the time range")
     _event_options(ap, at=False)
@@ -136,6 +140,10 @@ def run_assign(args: argparse.Namespace) -> int:
     cls = args.retention_class
     if bool(args.case_id) == bool(cls):
         raise UsageError("give either a CASE_ID or --class (permanent, other, routine), not both or neither")
+    if not (args.sha or args.device or args.officer or args.important):
+        raise UsageError(_("select recordings with --sha, --device, --officer or --important"))
+    if args.sha and args.important:
+        raise UsageError(_("--important selects by the recorder's mark; with --sha the recordings are named already"))
     if cls == "other":
         floor_days = config.retention.other_min_months * 30
         if args.days is None or args.days < floor_days:
@@ -144,7 +152,7 @@ def run_assign(args: argparse.Namespace) -> int:
     elif args.days is not None:
         raise UsageError("--days is only for --class other")
     base = {"case_id": args.case_id, "retention_class": "case" if args.case_id else cls,
-            "duration_days": args.days, "note": args.note, "by": args.by}
+            "duration_days": args.days, "note": args.note, "by": args.by, "important": args.important or None}
     now = now_utc()
     with locked_catalog(archive, config, f"case assign {args.case_id or cls}") as catalog:
         if args.case_id:
@@ -163,11 +171,11 @@ def run_assign(args: argparse.Namespace) -> int:
                 rows.append({**base, "selector": "sha256", "sha256": sha})
         else:
             if not (args.range_from and args.range_to):
-                raise UsageError("--device and --officer need both --from and --to")
+                raise UsageError("--device, --officer and --important need both --from and --to")
             start, end = args.range_from, args.range_to
             if end < start:
                 raise UsageError("--to is before --from")
-            selector = "device" if args.device else "officer"
+            selector = "device" if args.device else "officer" if args.officer else "important"
             rows.append({**base, "selector": selector, "device_id": args.device, "officer_id": args.officer,
                          "range_start": start, "range_end": end})
         for i, row in enumerate(rows):

@@ -1,4 +1,5 @@
-"""``fieldrec device handover`` records who holds a device; ``fieldrec ledger`` reports per device."""
+"""``fieldrec device`` keeps the device ledger (register, handover, return, fault, repair);
+``fieldrec ledger`` prints it per device."""
 
 from __future__ import annotations
 
@@ -16,40 +17,82 @@ from pipeline.common.units import human_duration
 from pipeline.common.clock import new_id, now_utc
 
 DEVICE_HELP = """\
-Record a device's handover to an officer (appended to the `handovers` table). A recording whose
-file name names no officer is attributed to the device's holder at its start; where the name and
-the ledger disagree, `fieldrec ledger` flags the recording.
+The device ledger (台账): every event is appended, never edited.
+
+  register  a device joins the ledger (model, serial number, unit); registering again updates them
+  handover  the device passes to an officer (appended to the `handovers` table)
+  return    the officer hands it back: the holder's period ends, nobody holds it until the next handover
+  fault     a fault is reported;  repair  it is repaired
+
+A recording whose file name names no officer is attributed to the device's holder at its start;
+where the name and the ledger disagree, `fieldrec ledger` flags the recording. Recordings made
+while nobody held the device are listed apart.
 """
 
 LEDGER_HELP = """\
-Per device: its holders with their periods, its recordings and their total duration, gaps (when
-gap detection has run), late uploads, damaged files, recordings attributed from the ledger and
-recordings whose file name disagrees with the ledger.
+Per device: its registration; its holders with their periods (a return ends one) and, for each
+period, the recordings and hours, interruptions explained and not, late uploads and damaged files;
+recordings made while nobody held it; faults and repairs; gaps, clock problems, recordings
+attributed from the ledger, names that disagree with the ledger or with each other. Then the
+recordings no device is attributed to ("unattributed": `fieldrec attribute` attributes them).
+--format csv prints the ledger as rows to print (the 台账): a summary row per device, then its
+registration, holder periods, recordings nobody held, faults and repairs.
 """
+
+CSV_COLUMNS = ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "clock_problems", "damaged",
+               "from_ledger", "unattributed", "mismatches", "entry", "model", "serial", "unit", "officer_id", "from",
+               "to", "ended_by", "hours", "interruptions_explained", "interruptions_unexplained", "conflicts",
+               "sha256", "note", "by"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("device", help="record device handovers (the device ledger)", description=DEVICE_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("device", help="keep the device ledger: register, handover, return, fault, repair",
+                       description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    r = actions.add_parser("register", help="a device joins the ledger (or its details are updated)")
+    _device(r)
+    r.add_argument("--model", type=text.arg(text.identifier, what="model"), help="the recorder's model")
+    r.add_argument("--serial", type=text.arg(text.identifier, what="serial number"), help="its serial number")
+    r.add_argument("--unit", type=text.arg(text.identifier, what="unit"), help="the unit (department) it belongs to")
+    add_time(r, "--at", help="when it was registered (default: now)")
+    r.add_argument("--by", type=text.arg(text.person), metavar="NAME", help="who registers it")
+    r.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the registration")
+    r.set_defaults(handler=run_event, event="register")
+
     h = actions.add_parser("handover", help="the device passes to an officer at a time",
                            description=DEVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    h.add_argument("device_id", metavar="DEVICE", type=text.arg(text.identifier, what="device id"))
+    _device(h)
     h.add_argument("--to", dest="officer_id", required=True, metavar="OFFICER",
                    type=text.arg(text.identifier, what="officer id"), help="the new holder")
     add_time(h, "--at", required=True, help="when the device passed to the officer")
     h.add_argument("--by", metavar="NAME", type=text.arg(text.person), help="who records the handover")
     h.add_argument("--note", type=text.arg(text.free_text), help="free text kept with the handover")
-    add_archive(h)
     h.set_defaults(handler=run_handover)
 
-    q = sub.add_parser("ledger", help="per device: holders, recordings, gaps, late uploads, damage",
+    for name, what, note_required in (("return", "the holder hands the device back (the period ends)", False),
+                                      ("fault", "a fault of the device is reported", True),
+                                      ("repair", "the device is repaired", True)):
+        e = actions.add_parser(name, help=what)
+        _device(e)
+        add_time(e, "--at", required=True, help=f"when ({name})")
+        e.add_argument("--by", required=True, metavar="NAME", type=text.arg(text.person), help="who records it")
+        e.add_argument("--note", required=note_required, type=text.arg(text.free_text),
+                       help="what happened" + ("" if note_required else " (optional)"))
+        e.set_defaults(handler=run_event, event=name)
+
+    q = sub.add_parser("ledger", help="per device: registration, holders, recordings, interruptions, faults",
                        description=LEDGER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(q)
     q.add_argument("--device", metavar="DEVICE", type=text.arg(text.identifier, what="device id"),
                    help="only this device")
     add_format(q)
     q.set_defaults(handler=run_ledger)
+
+
+def _device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("device_id", metavar="DEVICE", type=text.arg(text.identifier, what="device id"))
+    add_archive(p)
 
 
 def run_handover(args: argparse.Namespace) -> int:
@@ -65,84 +108,135 @@ def run_handover(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ledger(args: argparse.Namespace) -> int:
-    import numpy as np
-    import pyarrow.compute as pc
-
-    from pipeline.records import frame
+def run_event(args: argparse.Namespace) -> int:
+    """register, return, fault, repair: one ``device_events`` row."""
+    from pipeline.rules.custody import holder_at, holder_periods
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
-    state = frame.load(archive, config, now_utc(), columns=["officer_id"])
-    t = state.table
-    from pipeline.records import gaplist
+    now = now_utc()
+    at = args.at or now
+    device = args.device_id
+    holder = None
+    with locked_catalog(archive, config, f"device {args.event} {device}") as catalog:
+        events = [e for e in catalog.rows("device_events") if e["device_id"] == device]
+        if args.event == "return":
+            handovers = [h for h in catalog.rows("handovers") if h["device_id"] == device]
+            periods = holder_periods(handovers, [e for e in events if e["event"] == "return"]).get(device, [])
+            holder = holder_at(periods, at)
+            if holder is None:
+                raise UsageError(_("device {device} is held by nobody at {at} (no handover before it, or it was "
+                                   "returned already); `fieldrec ledger --device {device}` shows its holders").format(
+                                       device=device, at=show(at, zone)))
+        row = {"event_id": new_id(args.event), "device_id": device, "event": args.event, "at": at, "by": args.by,
+               "note": args.note, "model": getattr(args, "model", None), "serial": getattr(args, "serial", None),
+               "unit": getattr(args, "unit", None), "recorded_at": now}
+        catalog.commit({"device_events": [row]}, tag=new_id("device"))
+    again = args.event == "register" and any(e["event"] == "register" for e in events)
+    messages = {
+        "register": _("device {device}: registration updated at {at}") if again else _("device {device}: registered at {at}"),
+        "return": _("device {device}: returned by {holder} at {at}; nobody holds it until the next handover"),
+        "fault": _("device {device}: fault recorded at {at}"),
+        "repair": _("device {device}: repair recorded at {at}"),
+    }
+    print(messages[args.event].format(device=device, at=show(at, zone), holder=holder))
+    return 0
 
-    gaps = gaplist.current_per_device(archive)
-    present = {d for d in pc.unique(t["device_id"]).to_pylist() if d}
-    devices = sorted(present | set(state.periods))
-    if args.device:
-        if args.device not in devices:
-            raise UsageError(f"device {args.device} has no recordings and no handovers in this archive")
-        devices = [args.device]
-    # Each device's rows in catalog order (a stable sort), so durations add up as the reference adds them.
-    order = pc.sort_indices(pc.fill_null(t["device_id"], ""), options=None)
-    t = t.take(order)
-    keys = pc.fill_null(t["device_id"], "").to_numpy(zero_copy_only=False)
-    bounds = {}
-    if len(keys):
-        cuts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1], [True]]))
-        bounds = {keys[a]: (a, b) for a, b in zip(cuts[:-1], cuts[1:])}
-    report = []
-    for device in devices:
-        a, b = bounds.get(device, (0, 0))
-        recs = t.slice(a, b - a)
-        durations = pc.fill_null(recs["duration_s"], 0.0).to_numpy(zero_copy_only=False).astype(float)
-        mismatched = recs.filter(recs["mismatch"])
-        report.append({
-            "device_id": device,
-            "holders": [{"officer_id": p.officer_id, "from": p.start, "to": p.end} for p in state.periods.get(device, [])],
-            "recordings": recs.num_rows,
-            "duration_h": (float(np.cumsum(durations)[-1]) if len(durations) else 0.0) / 3600,
-            "gaps": gaps.get(device, 0),
-            "late": pc.sum(recs["late"]).as_py() or 0,
-            "clock_problems": recs.num_rows - recs["clock_reason"].null_count,
-            "damaged": recs.num_rows - (pc.sum(pc.fill_null(pc.equal(recs["status"], "ok"), False)).as_py() or 0),
-            "from_ledger": pc.sum(pc.equal(recs["officer_source"], "ledger")).as_py() or 0,
-            "unattributed": recs["officer"].null_count,
-            "mismatches": [{"sha256": m["sha256"], "source_name": m["source_name"], "name_officer": m["officer_id"],
-                            "ledger_officer": m["ledger_officer"], "start_time": m["start"]}
-                           for m in mismatched.select(["sha256", "source_name", "officer_id", "ledger_officer",
-                                                       "start"]).to_pylist()],
-        })
+
+def run_ledger(args: argparse.Namespace) -> int:
+    from pipeline import records
+    from pipeline.records import gapstate, ledger
+
+    config = config_of(args)
+    archive = existing_archive(args.archive)
+    zone = site_zone(config)
+    state = records.load(archive, config, now_utc())
+    gaps = gapstate.listing(state.catalog, state.zones, config)
+    report = ledger.build(state, gaps, state.catalog.rows("device_events"), args.device)
+    if args.device and not report:
+        raise UsageError(_("device {device} has no recordings, handovers or ledger events in this archive").format(
+            device=args.device))
     if args.format == "json":
         json.dump(json_value(report, zone), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
-        flat = [{**d, "holders": "; ".join(f"{h['officer_id']} {iso(h['from'], zone)}..{iso(h['to'], zone) or ''}"
-                                           for h in d["holders"]),
-                 "mismatches": len(d["mismatches"])} for d in report]
-        emit(flat, ["device_id", "holders", "recordings", "duration_h", "gaps", "late", "clock_problems", "damaged",
-                    "from_ledger", "unattributed", "mismatches"], "csv", zone=zone)
+        emit([{k: text.csv_cell(v) if isinstance(v, str) else v for k, v in r.items()}
+              for r in ledger.ledger_rows(report)], CSV_COLUMNS, "csv", zone=zone)
     else:
         for d in report:
-            print(_render(d, zone))
+            print(_render(d, zone) if d["device_id"] is not None else _render_unattributed(d, zone))
     return 0
 
 
 def _render(d: dict, zone) -> str:
-    lines = [text.for_terminal(d["device_id"])]
+    t = text.for_terminal
+    lines = [t(d["device_id"])]
+    reg = d["registration"]
+    if reg:
+        details = ", ".join(f"{k} {t(reg[k])}" for k in ("model", "serial", "unit") if reg[k])
+        lines.append(_("  registered {at}{by}{details}").format(
+            at=iso(reg["registered_at"], zone), by=f" by {t(reg['registered_by'])}" if reg["registered_by"] else "",
+            details=f": {details}" if details else ""))
+    else:
+        lines.append(_("  registered (not registered: `fieldrec device register`)"))
     for i, h in enumerate(d["holders"]):
-        label = "  holders   " if i == 0 else "            "
-        lines.append(f"{label}{text.for_terminal(h['officer_id']):<12} {iso(h['from'], zone)} .. "
-                     f"{iso(h['to'], zone) or 'now'}")
+        label = _("  holders   ") if i == 0 else "            "
+        end = iso(h["to"], zone) or _("now")
+        ended = _(" (returned)") if h["ended_by"] == "return" else ""
+        lines.append(f"{label}{t(h['officer_id']):<12} {iso(h['from'], zone)} .. {end}{ended}: "
+                     + _("{n} file(s), {hours}; interruptions {ok} explained, {bad} not; {late} late; "
+                         "{damaged} damaged").format(n=h["recordings"], hours=human_duration(h["hours"] * 3600),
+                                                     ok=h["interruptions_explained"],
+                                                     bad=h["interruptions_unexplained"], late=h["late"],
+                                                     damaged=h["damaged"]))
     if not d["holders"]:
-        lines.append("  holders   (no handovers recorded)")
-    lines.append(f"  recorded  {d['recordings']} file(s), {human_duration(d['duration_h'] * 3600)}; {d['gaps']} gap(s); "
-                 f"{d['late']} late upload(s); {d['clock_problems']} clock problem(s); {d['damaged']} damaged")
-    lines.append(f"  officers  {d['from_ledger']} attributed from the ledger, {d['unattributed']} unattributed, "
-                 f"{len(d['mismatches'])} disagreeing with the ledger")
+        lines.append(_("  holders   (no handovers recorded)"))
+    if d["unheld"]["recordings"]:
+        lines.append(_("  nobody    {n} file(s), {hours} recorded while nobody held the device").format(
+            n=d["unheld"]["recordings"], hours=human_duration(d["unheld"]["hours"] * 3600)))
+        if d["holders"]:                     # with no handover at all, every file is; naming them says nothing
+            files = sorted(d["unheld"]["files"], key=lambda f: f["start_time"])
+            lines += [f"    {f['sha256'][:12]} {t(f['source_name'])} {iso(f['start_time'], zone)}" for f in files[:20]]
+    counts = d["interruptions"]
+    lines.append(_("  recorded  {n} file(s), {hours}; {gaps} gap(s): {need} need an explanation ({ok} explained, "
+                   "{bad} not), {free} between sessions; {late} late upload(s); {clock} clock problem(s); "
+                   "{damaged} damaged").format(
+        n=d["recordings"], hours=human_duration(d["duration_h"] * 3600), gaps=d["gaps"], need=counts["needing"],
+        ok=counts["explained"], bad=counts["unexplained"], free=counts["not_needed"], late=d["late"],
+        clock=d["clock_problems"], damaged=d["damaged"]))
+    lines.append(_("  officers  {ledger} attributed from the ledger, {none} unattributed, {bad} disagreeing with "
+                   "the ledger").format(ledger=d["from_ledger"], none=d["unattributed"], bad=len(d["mismatches"])))
     for m in d["mismatches"]:
-        lines.append(text.for_terminal(f"  ! {m['sha256'][:12]} {m['source_name']}: name says {m['name_officer']}, "
-                                       f"ledger says {m['ledger_officer']}"))
+        lines.append(_("  ! {sha} {name}: name says {said}, ledger says {ledger}").format(
+            sha=m["sha256"][:12], name=t(m["source_name"]), said=t(m["name_officer"]), ledger=t(m["ledger_officer"])))
+    for kind, label in (("faults", _("fault")), ("repairs", _("repair"))):
+        for e in d[kind]:
+            lines.append(f"  {label:<9} {iso(e['at'], zone)} {t(e['note'] or '')}" + (f" ({t(e['by'])})" if e["by"] else ""))
+    lines += _render_conflicts(d["conflicts"])
+    return "\n".join(lines)
+
+
+def _render_conflicts(conflicts: list[dict]) -> list[str]:
+    t = text.for_terminal
+    lines = []
+    for c in conflicts:
+        lines.append(_("  ! {sha}: the same bytes under names that disagree on {fields}:").format(
+            sha=c["sha256"][:12], fields=", ".join(c["disagree_on"])))
+        for n in c["names"]:
+            when = n["name_time"].strftime("%Y-%m-%d %H:%M:%S") if n["name_time"] else "-"
+            lines.append(f"      {t(n['source'])}: device {t(n['device_id'] or '-')}, officer "
+                         f"{t(n['officer_id'] or '-')}, {when}")
+    return lines
+
+
+def _render_unattributed(d: dict, zone) -> str:
+    t = text.for_terminal
+    if not d["files"] and not d["conflicts"]:
+        return _("unattributed: none (every recording is attributed to a device)")
+    lines = [_("unattributed: {n} recording(s) no naming profile attributes to a device "
+               "(`fieldrec attribute SHA --device D --officer O --by NAME --reason TEXT`)").format(n=d["recordings"])]
+    lines += [f"  {f['sha256'][:12]} {t(f['source_name'])} {f['kind']} " + _("first seen {at}").format(
+        at=iso(f["first_seen"], zone)) for f in d["files"]]
+    lines += _render_conflicts(d["conflicts"])
     return "\n".join(lines)

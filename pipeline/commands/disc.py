@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     plan = steps.add_parser("plan", help="pack originals onto discs", description=PLAN_HELP,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("--archive", required=True, type=Path, metavar="DIR")
-    which = plan.add_mutually_exclusive_group(required=True)
+    which = plan.add_mutually_exclusive_group()
     which.add_argument("--case", action="append", metavar="ID", type=text.arg(text.identifier, what="case id"),
                        help="a case's recordings (repeatable)")
     which.add_argument("--class", dest="retention_class", metavar="CLASS",
@@ -70,8 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--sha", nargs="+", metavar="SHA", help="recordings by SHA-256 (8+ leading hex digits)")
     which.add_argument("--device", action="append", metavar="ID", type=text.arg(text.identifier, what="device id"),
                        help="a device's recordings (repeatable)")
-    add_time(plan, "--since", help="with --device: recordings starting at or after this")
-    add_time(plan, "--until", help="with --device: recordings starting at or before this")
+    plan.add_argument("--important", action="store_true",
+                      help="only recordings the recorder marked important (_IMP, _I, 重要 in the name); alone: "
+                           "every marked recording (with --since/--until: starting in that window)")
+    add_time(plan, "--since", help="with --device or --important: recordings starting at or after this")
+    add_time(plan, "--until", help="with --device or --important: recordings starting at or before this")
     plan.add_argument("--config", type=Path, metavar="FILE",
                       help="TOML file overriding configs/default.toml's run knobs")
     from pipeline.disc.pack import MEDIA
@@ -143,8 +146,10 @@ def run_plan(args: argparse.Namespace) -> int:
         raise UsageError("--capacity-bytes must be positive")
     if not 0 <= args.reserve < 100:
         raise UsageError("--reserve is a percentage from 0 to below 100")
-    if (args.since or args.until) and not args.device:
-        raise UsageError("--since and --until go with --device")
+    if not (args.case or args.retention_class or args.sha or args.device or args.important):
+        raise UsageError("select what to plan: --case, --class, --sha, --device or --important")
+    if (args.since or args.until) and not (args.device or args.important):
+        raise UsageError("--since and --until go with --device or --important")
     if args.out:
         outside_archive(args.out, "--out", args.archive)
     from pipeline.commands.options import config_of
@@ -164,9 +169,15 @@ def run_plan(args: argparse.Namespace) -> int:
 
             state = load(args.archive, config, now_utc())
             chosen, selection = select.by_cases(state, args.case), {"case": args.case}
-        else:
+        elif args.retention_class:
             chosen = select.by_class(args.archive, config, args.retention_class)
             selection = {"class": args.retention_class}
+        else:
+            chosen = select.by_important(known, args.since, args.until, zones)
+            selection = {"important": True, "since": _text(args.since, zones), "until": _text(args.until, zones)}
+        if args.important and "important" not in selection:
+            chosen = select.important_only(chosen, known)
+            selection["important"] = True
     except select.SelectionError as exc:
         raise UsageError(str(exc)) from None
     request = planning.Request(media=args.media or "custom",

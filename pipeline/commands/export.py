@@ -16,7 +16,9 @@ HELP = """\
 Copy originals out of the archive, byte-identical, into FOLDER laid out as a BagIt bag:
 data/<file>, manifest-sha256.txt (check it with `cd FOLDER && sha256sum -c manifest-sha256.txt`),
 bagit.txt and bag-info.txt (approval, who, when). Every copy is hashed as it is written and must
-match its SHA-256. Each exported file is appended to the `access_log` table.
+match its SHA-256. Each exported file is appended to the `access_log` table. The written
+statements explaining the recordings' interruptions (`fieldrec explain --attach`, or attached in
+the review service) go with them, under data/statements/.
 
 --approval names an access request of this archive (REQ-...), asked for in the review service
 (`fieldrec serve`) and granted there by an approver other than the requester, for export, with a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.archive.outside import enclosing_archive
-from pipeline.commands.options import add_ray, config_of
+from pipeline.commands.options import add_ray, config_of, ray_address
 from pipeline.common.text import for_terminal
 from pipeline.common.i18n import _
 
@@ -19,8 +20,11 @@ HELP = """\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
 under ARCHIVE/objects/ by SHA-256, checksummed (SHA-256 and XXH3-128), demuxed without decoding,
 attributed to a device, officer and start time, and cataloged in Parquet under ARCHIVE/catalog/.
-Damaged, empty and non-media files are kept and cataloged with a status and a reason.
+Every file gets its row, whatever it is: damaged and non-media files are kept and cataloged with
+a status and a reason; a file that cannot be read, a FIFO, a link out of the source folders, a
+file that crashes or hangs its worker each get a row saying why, and the run goes on.
 Re-running the same command adds nothing; a run that was killed is completed by re-running it.
+Sources that were never stored are tried again by every run (an unchanged one adds no row).
 """
 
 
@@ -37,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="also make review proxies in this run (default from config: ingest.proxies)")
     proxies.add_argument("--no-proxies", dest="proxies", action="store_false",
                          help="do not make proxies now; `fieldrec transcode --missing` can later")
+    p.add_argument("--follow-links", dest="follow_links", action="store_true", default=None,
+                   help=_("follow symbolic links that lead out of the source folders, and links to folders "
+                          "(docks that link their storage). Default (ingest.follow_links): such a link gets a "
+                          "sighting naming its target, and nothing is stored"))
+    p.add_argument("--retry-failed", action="store_true",
+                   help=_("try again the files that killed their worker process or ran out of time in earlier "
+                          "runs before they were stored (otherwise they are not tried again)"))
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)
@@ -46,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.runs.ingest import ingest
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs.address import ClusterUnreachable
     from pipeline.runs.transcode import TranscodeError
 
     config = config_of(args)
+    address = ray_address(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
         raise UsageError("source not found: " + ", ".join(missing))
@@ -61,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
             sources=", ".join(for_terminal(s) for s in inside)))
     _check_archive(args.archive)
     try:
-        summary = ingest(args.sources, args.archive, config, address=args.address, workers=args.workers,
-                         progress=not args.quiet and not args.json, proxies=args.proxies)
-    except (ArchiveBusy, TranscodeError) as exc:
+        # stdout carries the summary alone: what Ray prints meanwhile (a worker that died) goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = ingest(args.sources, args.archive, config, address=address, workers=args.workers,
+                             progress=not args.quiet and not args.json, proxies=args.proxies,
+                             follow_links=args.follow_links, retry_failed=args.retry_failed)
+    except (ArchiveBusy, TranscodeError, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
         hint = ("free space on the archive's disk" if exc.errno == errno.ENOSPC

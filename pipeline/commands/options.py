@@ -34,11 +34,25 @@ def add_ray(p: argparse.ArgumentParser) -> None:
     """--config, --address and --workers, for commands that run on Ray."""
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML file overriding configs/default.toml key by key")
-    p.add_argument("--address", metavar="RAY_ADDRESS",
-                   help="Ray cluster to run on (also RAY_ADDRESS); default: a private local Ray instance. "
-                        "Every worker must see the sources and the archive at the same paths")
+    p.add_argument("--address", metavar="HOST:PORT",
+                   help=_("Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS). "
+                          "Ray Client addresses (ray://) are not supported. Default: a private local Ray "
+                          "instance. Every worker must see the sources and the archive at the same paths; "
+                          "an address that does not answer fails within 30 s"))
     p.add_argument("--workers", type=int, metavar="N",
                    help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+
+
+def ray_address(args: argparse.Namespace) -> str | None:
+    """The Ray address to join (--address, else RAY_ADDRESS), checked for its form (no network)."""
+    import os
+
+    from pipeline.runs.address import address_problem
+
+    address = args.address or os.environ.get("RAY_ADDRESS") or None
+    if address and (problem := address_problem(address)):
+        raise UsageError(problem + ("" if args.address else _(" (from the RAY_ADDRESS environment variable)")))
+    return address
 
 
 def add_format(p: argparse.ArgumentParser) -> None:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         data = write_report(args.archive, args.output, config, since=since, devices=tuple(args.device))
     except OSError as exc:
         raise RunError(f"could not write {args.output}: {exc.strerror or exc}") from None
-    unexplained = sum(1 for g in data.gaps if not g.explained)
+    unexplained = sum(1 for g in data.gaps if g.waiting)
     late = sum(1 for r in data.recordings if r.late_by_s)
     size = args.output.stat().st_size
     print(f"wrote {args.output} ({size / 1e6:.1f} MB): {len(data.recordings)} recordings, "

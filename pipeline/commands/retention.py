@@ -175,7 +175,14 @@ def run_purge(args: argparse.Namespace) -> int:
                 raise RunError("refused, nothing was removed: these recordings may not be purged\n" + "\n".join(lines))
         else:
             chosen = [r for r in state.records if r.state(now) in ("expired", "purged")]
-        todo = [r for r in chosen if r.object_present]
+        # A written statement stored as the same bytes shares the object: it must stay.
+        statement_paths = {path for path in catalog.read("statements", ["archive_path"])["archive_path"].to_pylist()
+                           if path}
+        shared = [r for r in chosen if r.object_present and r.row["archive_path"] in statement_paths]
+        todo = [r for r in chosen if r.object_present and r.row["archive_path"] not in statement_paths]
+        for r in shared:
+            print(_("kept {sha}: the same bytes are a written statement attached to an explanation").format(
+                sha=r.sha256[:12]), file=sys.stderr)
         rows = [_row(r, now) for r in todo]
         if not args.approve:
             emit(rows, COLUMNS, args.format, zone=zone)

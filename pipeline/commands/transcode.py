@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_ray, config_of
+from pipeline.commands.options import add_ray, config_of, ray_address
 
 HELP = """\
 Make review proxies: each good video becomes an H.264/AAC MP4 (longer side 640 px, CRF 28 by
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.common.errors import ArchiveWriteError
     from pipeline.records.lookup import LookupProblem
+    from pipeline.runs.address import ClusterUnreachable
     from pipeline.runs.transcode import TranscodeError, transcode
 
     config = config_of(args)
@@ -56,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder); ingest into it first")
+    address = ray_address(args)
     try:
-        summary = transcode(args.archive, config, shas=args.sha256 or None,
-                            address=args.address, workers=args.workers,
-                            progress=not args.quiet and not args.json)
-    except ArchiveBusy as exc:
+        with contextlib.redirect_stdout(sys.stderr):     # stdout: the summary alone
+            summary = transcode(args.archive, config, shas=args.sha256 or None,
+                                address=address, workers=args.workers,
+                                progress=not args.quiet and not args.json)
+    except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except TranscodeError as exc:
         raise RunError(str(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import errno
 import json
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_ray, config_of
+from pipeline.commands.options import add_ray, config_of, ray_address
 from pipeline.config import load_config
 from pipeline.common.i18n import _
 
@@ -88,6 +89,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
     from pipeline.native.signing import KeyFileError
     from pipeline.common.errors import ArchiveWriteError
+    from pipeline.runs.address import ClusterUnreachable
     from pipeline.config import ConfigError
 
     try:
@@ -100,13 +102,15 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"archive folder not found: {args.archive}")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    address = ray_address(args)
     try:
-        report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
-                        address=args.address, workers=args.workers, seed=args.seed,
-                        witnesses=tuple(args.witness), expect_head=args.expect_head)
+        with contextlib.redirect_stdout(sys.stderr):     # stdout: the report alone
+            report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
+                            address=address, workers=args.workers, seed=args.seed,
+                            witnesses=tuple(args.witness), expect_head=args.expect_head)
     except (AuditError, KeyFileError, ConfigError) as exc:
         raise UsageError(str(exc)) from None
-    except ArchiveBusy as exc:
+    except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:
         hint = "free space on the archive's disk" if exc.errno == errno.ENOSPC else "make the archive writable"

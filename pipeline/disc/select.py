@@ -25,11 +25,33 @@ class SelectionError(ValueError):
 
 
 def recordings(catalog: Catalog) -> dict[str, dict]:
-    """Recordings by SHA-256 (the first row of each content)."""
+    """Recordings by SHA-256 (the first row of each content), attributed as the archive attributes
+    them (pipeline.records.attribution)."""
+    from pipeline.records import attribution
+
     rows: dict[str, dict] = {}
-    for row in catalog.rows("recordings"):
+    for row in attribution.load(catalog).apply(catalog.rows("recordings")):
         rows.setdefault(row["sha256"], row)
     return rows
+
+
+def important_only(chosen: dict[str, list[str]], known: dict[str, dict]) -> dict[str, list[str]]:
+    """The chosen recordings the recorder marked important."""
+    kept = {sha: groups for sha, groups in chosen.items() if known.get(sha, {}).get("important")}
+    if not kept:
+        raise SelectionError("none of the selected recordings is marked important")
+    return kept
+
+
+def by_important(known: dict[str, dict], since: datetime | None, until: datetime | None,
+                 zones: Zones | None = None) -> dict[str, list[str]]:
+    """Every recording marked important whose start is in [since, until] (instants)."""
+    zones = zones or Zones()
+    chosen = {sha: [SELECTION_GROUP] for sha, row in known.items()
+              if row.get("important") and _in_window(_start(row, zones), since, until)}
+    if not chosen:
+        raise SelectionError("no recording marked important" + (" in the --since/--until window" if since or until else ""))
+    return chosen
 
 
 def by_sha(known: dict[str, dict], shas: list[str]) -> dict[str, list[str]]:

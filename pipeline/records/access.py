@@ -157,7 +157,8 @@ def cases_of(recording: dict | None, assignments: list[dict], handovers: list[di
     start, end = placed_start(row, zone), placed_end(row, zone)
     periods = holder_periods(handovers).get(row["device_id"])
     who = attribute(row["officer_id"], start, periods)
-    subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"])
+    subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, row["ingested_at"],
+                      important=bool(row.get("important")))
     return {a["case_id"] for a in assignments if a["case_id"] and matches(a, subject)}
 
 

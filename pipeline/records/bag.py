@@ -2,7 +2,9 @@
 
 One writer for `fieldrec export` and for exports made in the review service: both give the same
 bag (``pipeline.archive.bagit``: ``data/<file>``, ``manifest-sha256.txt``, ``bagit.txt``,
-``bag-info.txt``) and the same ``access_log`` rows; the caller decides where the rows go.
+``bag-info.txt``) and the same ``access_log`` rows; the caller decides where the rows go. The
+written statements explaining the recordings' interruptions go with them, under
+``data/statements/<statement id>_<file name>``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from catalog.store import Catalog
 from pipeline.archive.bagit import Bag, BagMismatch
 from pipeline.common.clock import new_id
+from pipeline.records import statements
 from pipeline.common.times import Zones, iso, local_day
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -63,13 +67,29 @@ def write_bag(archive: Path, rows: list[dict], dest: Path, export: Export, chunk
                 raise ObjectChanged(f"{r['sha256'][:12]} {r['source_name']}: the archived object no longer matches "
                                     f"its SHA-256 (read {exc.actual[:12]}); it was not exported. "
                                     "Run `fieldrec verify` and report this") from None
-            copied.append({"access_id": new_id("access"), "action": "export", "sha256": r["sha256"],
-                           "size": digest.size, "destination": str(dest / "data" / name),
-                           "approval_ref": export.approval_ref, "by": export.by, "reason": export.reason,
-                           "at": export.at, "host": socket.gethostname(), "request_id": export.request_id,
-                           "content": "original", "client": export.client})
+            copied.append(_logged(export, r["sha256"], digest.size, dest / "data" / name, "original"))
+        for s in statements.for_recordings(Catalog(archive), {r["sha256"] for r in rows}):
+            name = f"statements/{s['statement_id']}_{s['file_name']}"
+            try:
+                if s["archive_path"]:
+                    digest = bag.add_payload(archive / s["archive_path"], name, s["sha256"])
+                else:                                   # written before statements became objects
+                    digest = bag.add_bytes(s["content"] or b"", name, s["sha256"])
+            except BagMismatch as exc:
+                raise ObjectChanged(f"statement {s['statement_id']}: the archived statement no longer matches its "
+                                    f"SHA-256 (read {exc.actual[:12]}); it was not exported. Run `fieldrec verify` "
+                                    "and report this") from None
+            copied.append(_logged(export, s["sha256"], digest.size, dest / "data" / name, "statement"))
     finally:
         bag.close(_info(export), tagmanifest=False)
+
+
+def _logged(export: Export, sha256: str, size: int, destination: Path, content: str) -> dict:
+    """The ``access_log`` row of one file that left the archive."""
+    return {"access_id": new_id("access"), "action": "export", "sha256": sha256, "size": size,
+            "destination": str(destination), "approval_ref": export.approval_ref, "by": export.by,
+            "reason": export.reason, "at": export.at, "host": socket.gethostname(), "request_id": export.request_id,
+            "content": content, "client": export.client}
 
 
 def _info(export: Export) -> list[tuple[str, str]]:

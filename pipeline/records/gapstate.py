@@ -9,6 +9,9 @@ Nothing is edited in place, so "current" is computed:
   A gap is current when its latest event is ``open``, or when it has no event yet.
 - ``explanations`` holds every explanation given; a gap is explained by a spoken note, or by a
   written report once a team lead approved it.
+
+Whether a gap needs an explanation at all (a pause inside a recording session, or inside a case's
+window, does; a pause between sessions does not) is computed when read: ``pipeline.records.sessions``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones
 from pipeline.config import Config
+from pipeline.records import attribution, sessions, statements
 from pipeline.rules import gap_events, timeline
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -42,7 +46,8 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
     """
     now = now or now_utc()
     zones = config.zones()
-    recordings = catalog.read("recordings", timeline.COLUMNS)
+    identities = attribution.load(catalog, config.identity)
+    recordings = identities.apply_table(catalog.read("recordings", timeline.COLUMNS))
     known = catalog.rows("gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"])
     found = timeline.device_gaps(recordings, gap_events.damaged_tails(known, zones), config.gaps, run_id=run_id,
                                  detected_at=now, zones=zones)
@@ -59,15 +64,19 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
                    closed=sum(e["state"] == "closed" for e in events), current=len(current))
 
 
-def listing(catalog: Catalog, zones: Zones | None = None) -> list[dict]:
-    """Every gap ever detected with ``current``, ``explanation``, the file names involved, and
-    its start and end as instants (``start_utc``, ``end_utc``; ``zones`` places older rows)."""
-    gaps = gap_events.placed(catalog.rows("gaps"), zones or Zones())
+def listing(catalog: Catalog, zones: Zones | None = None, config: Config | None = None) -> list[dict]:
+    """Every gap ever detected with ``current``, ``explanation``, the file names involved, its
+    start and end as instants (``start_utc``, ``end_utc``; ``zones`` places older rows), its
+    recording session and whether it needs an explanation (``session_id``, ``needs_explanation``,
+    ``need_reason``; ``config``: the session break and naming profiles, default the built-in ones)."""
+    config = config or Config()
+    zones = zones or config.zones()
+    gaps = gap_events.placed(catalog.rows("gaps"), zones)
     states = latest_states(catalog)
     explanations: dict[str, list[dict]] = {}
     for e in sorted(catalog.rows("explanations"), key=lambda e: e["explained_at"]):
         explanations.setdefault(e["gap_id"], []).append(e)
-    rec = catalog.read("recordings", ["sha256", "source_name"])
+    rec = catalog.read("recordings", sessions.COLUMNS)
     names = dict(zip(rec["sha256"].to_pylist(), rec["source_name"].to_pylist()))
     out, seen = [], set()
     for g in gaps:
@@ -88,7 +97,8 @@ def listing(catalog: Catalog, zones: Zones | None = None) -> list[dict]:
             "after_file": names.get(g["after_sha256"]) if g["after_sha256"] else None,
         })
     out.sort(key=lambda g: (g["device_id"] or "", g["start_utc"] or EARLIEST, g["gap_id"]))
-    return out
+    return sessions.annotate(catalog, out, config, zones, recordings=rec,
+                             identities=attribution.load(catalog, config.identity))
 
 
 class UnknownGap(LookupError):
@@ -110,15 +120,25 @@ def resolve(catalog: Catalog, gap_id: str) -> str:
 
 
 def explain(catalog: Catalog, gap_id: str, *, reason: str, by: str, approved_by: str | None = None,
-            spoken: bool = False) -> dict:
-    """Append an explanation (the caller holds the archive lock). Returns the row written."""
+            spoken: bool = False, statement: tuple[str, bytes, str] | None = None,
+            file_mode: int | None = None) -> tuple[dict, dict | None]:
+    """Append an explanation (the caller holds the archive lock), with its written statement
+    (file name, bytes, media type) stored as an object and linked. Returns the rows written."""
     full = resolve(catalog, gap_id)
     row = {
         "explanation_id": uuid.uuid4().hex, "gap_id": full, "source": "spoken" if spoken else "report",
         "reason": reason, "explained_by": by, "approved_by": approved_by or None, "explained_at": now_utc(),
     }
-    catalog.commit({"explanations": [row]}, tag=f"explain-{row['explanation_id'][:8]}")
-    return row
+    attached = None
+    if statement is not None:
+        name, data, media = statement
+        attached = statements.row(explanation_id=row["explanation_id"], gap_id=full, file_name=name, data=data,
+                                  media_type=media, by=by, at=row["explained_at"],
+                                  archive_path=statements.store(catalog.archive, data, fsync=catalog.fsync,
+                                                                mode=file_mode or statements.FILE_MODE))
+    catalog.commit({"explanations": [row], "statements": [attached] if attached else []},
+                   tag=f"explain-{row['explanation_id'][:8]}")
+    return row, attached
 
 
 def latest_states(catalog: Catalog) -> dict[str, str]:

@@ -7,7 +7,9 @@ sign-ins, requests, decisions, explanations, case events) as one JSON line to it
 under ``ARCHIVE/service/spool/`` and fsyncs it before answering. A flusher then takes the archive
 lock (waiting briefly; when an ingest holds it, it tries again later), commits everything spooled
 as one multi-table catalog commit, seals it into the manifest chain, and deletes the spooled
-files. Until then the rows are read from the spool (``rows``), so a grant counts at once.
+files. Until then the rows are read from the spool (``rows``), so a grant counts at once. A
+written statement is spooled with its bytes and stored as an archive object when it is committed
+(``pipeline.records.statements.settle``).
 
 Crash safety: a spool file is renamed ``ready-*`` before it is committed; its rows carry their
 table's id, and a flush skips ids the catalog already holds, so a crash between commit and
@@ -32,6 +34,7 @@ import pyarrow.dataset as ds
 
 from catalog.store import Catalog, fsync_dir
 from pipeline.common.clock import new_id
+from pipeline.records import statements
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +182,9 @@ class Outbox:
             with writing_run(self.archive, config, "serve records", wait_s=wait_s) as run:
                 entries = [e for path in files for e in read_file(path)]
                 batch = _new_rows(run.catalog, entries)
+                if batch.get("statements"):            # a statement is kept as an object, its row names it
+                    batch["statements"] = statements.settle(self.archive, batch["statements"], fsync=self.fsync,
+                                                            mode=run.config.ingest.file_mode)
                 if batch:
                     run.catalog.commit(batch, tag=run.run_id)
                 for path in files:

@@ -1,7 +1,10 @@
 """The archive's recordings as the rules see them: placed in time, attributed, with their retention.
 
 Reads the catalog once (recordings, first sightings and the event tables) and combines it with
-the pure rules of ``pipeline.rules`` (clocks, custody, retention). Nothing is written here.
+the pure rules of ``pipeline.rules`` (clocks, custody, retention). A recording's device and
+officer are as attributed (``pipeline.records.attribution``: its name, its other names, a person's
+word); the officer, when no name gives one, is the device's holder in the ledger. Nothing is
+written here.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import pyarrow.compute as pc
 from catalog.store import Catalog
 from pipeline.common.times import Reading, Zones
 from pipeline.config import Config
+from pipeline.records import attribution
 from pipeline.rules.clocks import implausible, placed_end, placed_start
 from pipeline.rules.custody import Attribution, Lateness, Period, attribute, holder_periods, upload_lateness
 from pipeline.rules.retention import AssignmentIndex, Retention, Subject, case_states, matches, retain_until
 
 RECORDING_COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "end_time",
                      "status", "source_name", "archive_path", "ingested_at", "time_source", "start_utc", "end_utc",
-                     "time_zone", "container_time_zone", "error_stage", "error_message", "run_id"]
+                     "time_zone", "container_time_zone", "error_stage", "error_message", "run_id", "important",
+                     "name_time", "naming_profile"]
 
 
 @dataclass
@@ -83,6 +88,7 @@ class ArchiveState:
     zones: Zones
     assignments: list[dict]
     as_of: datetime
+    identities: attribution.Identities | None = None
 
     def by_sha(self) -> dict[str, Record]:
         return {r.sha256: r for r in self.records}
@@ -110,10 +116,13 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     catalog = Catalog(archive)
     zones = config.zones()
     site = zones.site_zone
-    recordings = catalog.rows("recordings", RECORDING_COLUMNS)
+    identities = attribution.load(catalog, config.identity)
+    recordings = identities.apply(catalog.rows("recordings", RECORDING_COLUMNS))
     seen = first_sightings(catalog)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
-    periods = holder_periods(handovers)
+    returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
+               if e["event"] == "return" and e["at"] <= as_of]
+    periods = holder_periods(handovers, returns)
     assignment_rows = catalog.rows("assignments")
     assignments = AssignmentIndex(assignment_rows)
     cases = case_states(catalog.rows("cases"), as_of)
@@ -127,7 +136,7 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
         clock = implausible(start, arrived, config.gaps, site)
         who = attribute(row["officer_id"], start, periods.get(row["device_id"]))
         subject = Subject(row["sha256"], row["device_id"], who.officer_id, start, end or start, arrived,
-                          clock_ok=clock is None)
+                          clock_ok=clock is None, important=bool(row["important"]))
         lateness = upload_lateness(end or start, arrived, config.compliance.late_after_hours,
                                    clock[0] if clock else None)
         records.append(Record(
@@ -136,4 +145,4 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
             lateness=lateness, clock=clock, device_zone=zone,
             purge=purges.get(row["sha256"]), archive=str(archive),
         ))
-    return ArchiveState(records, periods, cases, catalog, zones, assignment_rows, as_of)
+    return ArchiveState(records, periods, cases, catalog, zones, assignment_rows, as_of, identities)

@@ -37,6 +37,7 @@ code.id { white-space:nowrap; background:#eef2f6; padding:1px 4px; border-radius
 .swatch.late { background:linear-gradient(to top, #111 0 4px, var(--ok) 4px); }
 .swatch.gap.unexplained { background:repeating-linear-gradient(45deg, var(--gap) 0 3px, #fff 3px 6px); }
 .swatch.gap.explained { background:repeating-linear-gradient(45deg, var(--explained) 0 3px, #fff 3px 6px); }
+.swatch.gap.pause { background:#eef1f5; border:1px dashed #90a4ae; }
 .swatch.gap.overlap { background:var(--overlap); opacity:.5; }
 .legend { display:flex; flex-wrap:wrap; gap:14px; font-size:12px; color:var(--muted); margin:6px 0 8px; }
 .legend .mk { color:var(--gap); }
@@ -56,6 +57,8 @@ svg rect.st-ok { fill:var(--ok); } svg rect.st-damaged { fill:var(--damaged); } 
 svg rect.late { fill:#111; pointer-events:none; }
 svg rect.gap.unexplained { fill:rgba(211,47,47,.28); stroke:var(--gap); stroke-width:1; }
 svg rect.gap.explained { fill:rgba(158,158,158,.25); stroke:var(--explained); stroke-dasharray:2 2; }
+svg rect.gap.pause { fill:rgba(144,164,174,.12); stroke:#90a4ae; stroke-dasharray:1 3; }
+svg text.gaplabel.pause { fill:#78909c; font-weight:400; }
 svg rect.gap.overlap { fill:rgba(123,31,162,.25); stroke:var(--overlap); }
 svg text.gaplabel { font-size:10px; text-anchor:middle; fill:var(--gap); font-weight:600; }
 svg text.gaplabel.explained { fill:var(--explained); font-weight:400; }

@@ -77,10 +77,18 @@ class Gap:
     explanation_reason: str | None = None
     explained_by: str | None = None
     approved_by: str | None = None
+    session_id: str | None = None      # the recording session the gap lies in (None: between sessions)
+    needs_explanation: bool = True     # False: a pause between recording sessions (see pipeline.rules.sessions)
+    need_reason: str | None = None
 
     @property
     def explained(self) -> bool:
         return self.explanation == "explained"
+
+    @property
+    def waiting(self) -> bool:
+        """Needs an explanation and has no accepted one (what `fieldrec gaps --unexplained` lists)."""
+        return self.needs_explanation and not self.explained
 
 
 @dataclass
@@ -97,6 +105,12 @@ class ReportData:
     late_after_hours: float
     zone: object = None              # the site's zone (tzinfo) every time above is in
     notes: list[str] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)   # identical bytes under names that disagree
+
+    @property
+    def unattributed(self) -> list[Recording]:
+        """Pictures and sound no naming profile, other name or person attributed to a device."""
+        return [r for r in self.recordings if r.device_id is None and r.kind in ("video", "audio", "photo")]
 
     @property
     def by_sha(self) -> dict[str, Recording]:
@@ -121,20 +135,23 @@ def _rows(table: pa.Table | None) -> list[dict]:
 
 
 # -- gaps: as `fieldrec gaps` lists them ----------------------------------------------------------------
-def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...], zones=None) -> list[Gap]:
-    """The current gaps (closed ones left out), with their explanation status, in the site's zone."""
+def current_gaps(archive: Path, *, since: datetime | None, devices: tuple[str, ...], zones=None,
+                 config: Config | None = None) -> list[Gap]:
+    """The current gaps (closed ones left out), with their explanation status and whether they need
+    one, in the site's zone."""
     from pipeline.common.times import Zones
 
-    zones = zones or Zones()
+    zones = zones or (config.zones() if config else Zones())
     site = zones.site_zone
     local = lambda t: as_utc(t).astimezone(site) if t is not None else None        # noqa: E731
-    rows = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones), since=since)
+    rows = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones, config), since=since)
     return [Gap(gap_id=g["gap_id"], kind=g["kind"] or "unknown", device_id=g["device_id"], officer_id=g["officer_id"],
                 start=local(g["start_utc"]), end=local(g["end_utc"]), duration_s=g["duration_s"], reason=g.get("reason"),
                 detail=g.get("detail"), sha256=g["sha256"], before_sha256=g["before_sha256"],
                 after_sha256=g["after_sha256"], explanation=g["explanation"],
                 explanation_reason=g["explanation_reason"], explained_by=g["explained_by"],
-                approved_by=g["approved_by"])
+                approved_by=g["approved_by"], session_id=g["session_id"], needs_explanation=g["needs_explanation"],
+                need_reason=g["need_reason"])
             for g in rows if not devices or g["device_id"] in devices]
 
 
@@ -246,7 +263,11 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
 
     if read_table(archive, "gaps", ["gap_id"]) is None and recordings:
         notes.append("No gaps recorded in this archive (none found, or ingested before gap detection).")
-    gaps = current_gaps(archive, since=since, devices=devices, zones=zones)
+    gaps = current_gaps(archive, since=since, devices=devices, zones=zones, config=config)
+    shown = {r.sha256 for r in recordings}
+    conflicts = [{"sha256": c.sha256, "fields": c.fields,
+                  "names": [(n.source, n.device_id, n.officer_id, n.name_time) for n in c.names]}
+                 for c in (state.identities.conflicts() if state.identities else []) if c.sha256 in shown]
 
     unreadable = []
     if not devices:
@@ -257,5 +278,5 @@ def load(archive: Path, config: Config, *, since: datetime | None = None,
     return ReportData(archive=str(archive.resolve()), generated_at=now_utc(), since=since,
                       devices=devices, recordings=recordings, thumbs=thumbs, gaps=gaps,
                       unreadable_sources=unreadable, runs=runs, late_after_hours=config.compliance.late_after_hours,
-                      zone=site, notes=notes)
+                      zone=site, notes=notes, conflicts=conflicts)
 

@@ -138,9 +138,16 @@ def recording_tip(rec: Recording) -> str:
                 rec.error_message or "", late, f"sha256 {rec.sha256}")
 
 
+def gap_state(gap: Gap) -> str:
+    """explained | unexplained | pause (between recording sessions: needs no explanation)."""
+    if gap.explained:
+        return "explained"
+    return "unexplained" if gap.needs_explanation else "pause"
+
+
 def explanation_text(gap: Gap) -> str:
     if gap.explanation == "unexplained":
-        return "UNEXPLAINED"
+        return "UNEXPLAINED" if gap.needs_explanation else f"no explanation needed: {gap.need_reason}"
     who = f" (by {gap.explained_by}" + (f", approved by {gap.approved_by})" if gap.approved_by else ")")
     return f"{gap.explanation}: {gap.explanation_reason}{who}"
 
@@ -175,7 +182,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
             continue
         s, e = epoch(gap.start), epoch(gap.end or gap.start)
         x, w = scale.span(s, e, 3)
-        state = "explained" if gap.explained else "unexplained"
+        state = gap_state(gap)
         parts.append(f'<rect class="gap {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" data-e="{e}" '
                      f'data-min="3" x="{x:.2f}" y="{top - 2}" width="{w:.2f}" height="{band_h + 2}">'
                      f"{gap_tip(gap, by_sha)}</rect>")
@@ -201,7 +208,7 @@ def device_svg(device: str, recs: list[Recording], gaps: list[Gap], scale: Scale
         if gap.start is None or gap.kind not in ("clock", "damaged_tail", "within_file"):
             continue
         s = epoch(gap.start)
-        state = "explained" if gap.explained else "unexplained"
+        state = gap_state(gap)
         label = "clock" if gap.kind == "clock" else "!"
         parts.append(f'<g class="mark {esc(gap.kind)} {state}" data-gap="{esc(gap.gap_id)}" data-s="{s}" '
                      f'transform="translate({scale.x(s):.2f},0)">{gap_tip(gap, by_sha)}'
@@ -220,7 +227,7 @@ def summary_section(data: ReportData) -> str:
         secs[r.status] += r.duration_s or 0.0
         size[r.status] += r.size
     late = [r for r in recs if r.late_by_s]
-    unexplained = [g for g in data.gaps if not g.explained]
+    unexplained = [g for g in data.gaps if g.waiting]
     clock = [g for g in data.gaps if g.kind == "clock"]
     times = [t for r in recs if not r.clock_problem for t in (r.start, r.end) if t]
     rows = "".join(
@@ -235,12 +242,18 @@ def summary_section(data: ReportData) -> str:
         ("late uploads", len(late)),
         ("unexplained gaps", len(unexplained)),
         ("gaps (all)", len(data.gaps)),
+        ("pauses between sessions", sum(not g.needs_explanation for g in data.gaps)),
         ("clock anomalies", len(clock)),
         ("ingest runs", len(data.runs)),
     ]
     if data.unreadable_sources:
         cards.append(("sources not readable at all", len(data.unreadable_sources)))
-    card_html = "".join(f'<div class="card{" alert" if label in ("unexplained gaps", "late uploads") and n else ""}">'
+    if data.unattributed:
+        cards.append(("unattributed recordings", len(data.unattributed)))
+    if data.conflicts:
+        cards.append(("names that disagree", len(data.conflicts)))
+    alerts = ("unexplained gaps", "late uploads", "unattributed recordings", "names that disagree")
+    card_html = "".join(f'<div class="card{" alert" if label in alerts and n else ""}">'
                         f'<b>{n}</b><span>{esc(label)}</span></div>' for label, n in cards)
     span = f"{fmt_time(min(times))} → {fmt_time(max(times))}" if times else "no timed recordings"
     return (f'<section id="summary"><h2>Run summary</h2><div class="cards">{card_html}</div>'
@@ -285,7 +298,7 @@ def timeline_section(data: ReportData) -> str:
             if g.kind == "clock":
                 what = (g.detail or g.reason or "clock anomaly").split(": ", 1)[-1]
                 callouts.append(f'<span class="callout clock" title="{esc(g.gap_id)}">⚠ clock: {esc(what)}</span>')
-        n_unexpl = sum(1 for g in gaps if not g.explained)
+        n_unexpl = sum(1 for g in gaps if g.waiting)
         rows.append(
             f'<div class="device" id="dev-{esc(device)}"><div class="devhead"><h3>{esc(device)}</h3>'
             f'<span class="muted">officer {esc(", ".join(officers) or "?")} · {len(recs)} recording(s)'
@@ -295,6 +308,7 @@ def timeline_section(data: ReportData) -> str:
     legend = ('<div class="legend"><span><i class="swatch st-ok"></i>ok</span><span><i class="swatch st-damaged"></i>damaged</span>'
               '<span><i class="swatch st-unreadable"></i>unreadable</span><span><i class="swatch late"></i>late upload (underlined)</span>'
               '<span><i class="swatch gap unexplained"></i>unexplained gap</span><span><i class="swatch gap explained"></i>explained gap</span>'
+              '<span><i class="swatch gap pause"></i>pause between recording sessions (needs no explanation)</span>'
               '<span><i class="swatch gap overlap"></i>overlap</span><span class="mk">▼ clock / damaged tail / gap in file</span></div>')
     controls = ('<div class="controls"><label>from <input id="zoom-from" size="19"></label> '
                 '<label>to <input id="zoom-to" size="19"></label> <button id="zoom-apply">zoom</button> '
@@ -348,10 +362,11 @@ def _rec_link(by_sha: dict[str, Recording], sha: str | None) -> str:
 
 def lists_section(data: ReportData) -> str:
     by_sha = data.by_sha
-    unexplained = [g for g in data.gaps if not g.explained]
+    unexplained = [g for g in data.gaps if g.waiting]
     archive = shlex.quote(data.archive)
     gap_rows = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(g.officer_id),
-                 esc(KIND_LABEL.get(g.kind, g.kind)) + (f'<br><span class="muted">{esc(g.reason)}</span>' if g.reason else ""),
+                 esc(KIND_LABEL.get(g.kind, g.kind)) + (f'<br><span class="muted">{esc(g.reason)}</span>' if g.reason else "")
+                 + (f'<br><span class="muted">{esc(g.need_reason)}</span>' if g.need_reason else ""),
                  esc(fmt_time(g.start)), esc(fmt_time(g.end)), esc(fmt_duration(g.duration_s)),
                  " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.sha256),
                                         _rec_link(by_sha, g.after_sha256)) if x)
@@ -365,6 +380,10 @@ def lists_section(data: ReportData) -> str:
                        esc(fmt_time(g.start)), esc(fmt_duration(g.duration_s)), esc(g.explanation_reason),
                        esc(g.explained_by), esc(g.approved_by or "spoken note")]
                       for g in data.gaps if g.explained]
+    pauses = [[f'<code class="id">{esc(g.gap_id)}</code>', esc(g.device_id), esc(fmt_time(g.start)),
+               esc(fmt_duration(g.duration_s)),
+               " → ".join(x for x in (_rec_link(by_sha, g.before_sha256), _rec_link(by_sha, g.after_sha256)) if x)]
+              for g in data.gaps if not g.needs_explanation and not g.explained]
     damaged = [r for r in data.recordings if r.status != "ok"]
     damaged_rows = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
                      esc(r.device_id), f'<span class="badge st-{esc(r.status)}">{esc(r.status)}</span>',
@@ -383,13 +402,35 @@ def lists_section(data: ReportData) -> str:
                  gap_rows, "No unexplained gaps.") + how
         + f"<details><summary>Explained gaps ({len(explained_rows)})</summary>"
         + _table("explained", ["gap", "device", "kind", "from", "length", "reason", "by", "approved by"],
-                 explained_rows, "None.") + "</details></section>"
+                 explained_rows, "None.") + "</details>"
+        + f"<details><summary>Pauses between recording sessions, no explanation needed ({len(pauses)})</summary>"
+        + _table("pauses", ["gap", "device", "from", "length", "between"], pauses, "None.") + "</details></section>"
+        + attribution_section(data)
         + f'<section id="damaged"><h2>Damaged and unreadable files ({len(damaged_rows)})</h2>'
         + _table("damaged", ["sha256", "file", "device", "status", "stage", "what is wrong"], damaged_rows,
                  "No damaged files.") + "</section>"
         + f'<section id="late"><h2>Late uploads ({len(late_rows)})</h2>'
         + _table("late", ["sha256", "file", "device", "officer", "ended", "reached the archive", "after"],
                  late_rows, "No late uploads.") + "</section>")
+
+
+def attribution_section(data: ReportData) -> str:
+    """Recordings no naming profile attributed, and identical bytes docked under names that disagree."""
+    by_sha = data.by_sha
+    loose = [[f'<code class="id" title="{esc(r.sha256)}">{esc(r.sha256[:16])}</code>', _rec_link(by_sha, r.sha256),
+              esc(r.kind), esc(fmt_time(r.start)), esc(fmt_time(r.ingested_at))] for r in data.unattributed]
+    how = (f'<p class="muted">To attribute one: <code class="cmd">fieldrec attribute SHA --archive '
+           f'{esc(shlex.quote(data.archive))} --device D --officer O --by NAME --reason "…"</code></p>' if loose else "")
+    names = [[_rec_link(by_sha, c["sha256"]), esc(", ".join(c["fields"])),
+              "<br>".join(esc(f"{src}: device {dev or '-'}, officer {off or '-'}, "
+                              f"{when:%Y-%m-%d %H:%M:%S}" if when else f"{src}: device {dev or '-'}, officer {off or '-'}")
+                          for src, dev, off, when in c["names"])] for c in data.conflicts]
+    return (f'<section id="unattributed"><h2>Unattributed recordings ({len(loose)})</h2>'
+            + _table("unattributed", ["sha256", "file", "kind", "start", "reached the archive"], loose,
+                     "Every recording is attributed to a device.") + how
+            + f'<h3 id="conflicts">Names that disagree ({len(names)})</h3>'
+            + _table("conflicts", ["file", "disagree on", "names"], names, "No two names of the same bytes disagree.")
+            + "</section>")
 
 
 def recordings_section(data: ReportData) -> str:
@@ -444,7 +485,7 @@ def render(data: ReportData) -> str:
         f'{esc(fmt_time(as_utc(data.generated_at).astimezone(data.zone) if data.zone else data.generated_at))}'
         f'{" · " + esc("; ".join(filters)) if filters else ""}</p>'
         '<nav><a href="#summary">summary</a><a href="#timelines">timelines</a><a href="#unexplained-gaps">gaps</a>'
-        '<a href="#damaged">damaged</a><a href="#late">late uploads</a><a href="#recordings">recordings</a></nav>'
+        '<a href="#unattributed">unattributed</a><a href="#damaged">damaged</a><a href="#late">late uploads</a><a href="#recordings">recordings</a></nav>'
         f"{notes}</header><main>"
         + summary_section(data) + timeline_section(data) + lists_section(data) + recordings_section(data)
         + '</main><div id="tip" hidden></div>'

@@ -19,30 +19,43 @@ UTC = timezone.utc
 class Period:
     officer_id: str
     start: datetime                 # UTC, the handover to this officer
-    end: datetime | None            # UTC, the next handover; None: still held
+    end: datetime | None            # UTC, the next handover or the return; None: still held
     by: str | None = None
+    ended_by: str | None = None     # handover | return | None (still held)
+
+    def holds(self, when: datetime) -> bool:
+        return self.start <= when and (self.end is None or when < self.end)
 
 
-def holder_periods(handovers: Iterable[dict]) -> dict[str, list[Period]]:
-    """Per device, who held it from each handover to the next, in time order."""
+def holder_periods(handovers: Iterable[dict], returns: Iterable[dict] = ()) -> dict[str, list[Period]]:
+    """Per device, who held it from each handover to the next handover or to its return (which
+    ends a period: until the next handover nobody holds the device), in time order."""
     per_device: dict[str, list[dict]] = {}
     for h in handovers:
         per_device.setdefault(h["device_id"], []).append(h)
+    returned: dict[str, list[datetime]] = {}
+    for r in returns:
+        returned.setdefault(r["device_id"], []).append(r["at"])
     periods: dict[str, list[Period]] = {}
     for device, rows in per_device.items():
         rows.sort(key=lambda r: (r["at"], r.get("recorded_at") or r["at"]))
+        back = sorted(returned.get(device, ()))
         out = []
         for i, r in enumerate(rows):
-            end = rows[i + 1]["at"] if i + 1 < len(rows) else None
-            out.append(Period(r["officer_id"], r["at"], end, r.get("by")))
+            end, ended_by = (rows[i + 1]["at"], "handover") if i + 1 < len(rows) else (None, None)
+            first_return = next((t for t in back if t > r["at"]), None)
+            if first_return is not None and (end is None or first_return < end):
+                end, ended_by = first_return, "return"
+            out.append(Period(r["officer_id"], r["at"], end, r.get("by"), ended_by))
         periods[device] = out
     return periods
 
 
 def holder_at(periods: list[Period], when: datetime) -> str | None:
-    """The officer holding the device at ``when`` (UTC); None before the first handover."""
+    """The officer holding the device at ``when`` (UTC); None before the first handover and
+    between a return and the next handover."""
     i = bisect_right(periods, when, key=lambda p: p.start) - 1
-    return periods[i].officer_id if i >= 0 else None
+    return periods[i].officer_id if i >= 0 and periods[i].holds(when) else None
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,14 @@ def explanation_status(rows: list[dict]) -> str:
     return "awaiting approval" if rows else "unexplained"
 
 
+def waiting(g: dict) -> bool:
+    """A current gap that needs an explanation (``needs_explanation``, see pipeline.rules.sessions)
+    and has no accepted one yet."""
+    return g["current"] and g.get("needs_explanation", True) and g["explanation"] != "explained"
+
+
 def unexplained(rows: list[dict]) -> list[dict]:
-    return [g for g in rows if g["current"] and g["explanation"] != "explained"]
+    return [g for g in rows if waiting(g)]
 
 
 def placed(rows: list[dict], zones: Zones) -> list[dict]:
@@ -87,7 +93,7 @@ def filter_rows(rows: list[dict], *, device: str | None = None, since: datetime 
     for g in rows:
         if not include_closed and not g["current"]:
             continue
-        if only_unexplained and (not g["current"] or g["explanation"] == "explained"):
+        if only_unexplained and not waiting(g):
             continue
         if device and g["device_id"] != device:
             continue

@@ -29,6 +29,7 @@ class Subject:
     end: datetime | None = None
     ingested_at: datetime | None = None    # when the archive first had the file (first sighting)
     clock_ok: bool = True                  # False: the device clock cannot be right (reset, future)
+    important: bool = False                # the recorder marked it important
 
     @property
     def recorded_at(self) -> datetime | None:
@@ -96,14 +97,18 @@ def case_states(events: Iterable[dict], as_of: datetime | None = None) -> dict[s
 
 
 def matches(assignment: dict, subject: Subject) -> bool:
-    """Whether an assignment's selector picks this recording."""
+    """Whether an assignment's selector picks this recording (``important``: only marked ones)."""
     selector = assignment["selector"]
     if selector == "sha256":
         return assignment["sha256"] == subject.sha256
+    if assignment.get("important") and not subject.important:
+        return False
     if selector == "device":
         who = subject.device_id == assignment["device_id"]
     elif selector == "officer":
         who = subject.officer_id == assignment["officer_id"]
+    elif selector == "important":
+        who = subject.important
     else:
         return False
     if not who or subject.start is None:
@@ -119,7 +124,11 @@ class AssignmentIndex:
         self.by_sha: dict[str, list[dict]] = {}
         self.by_device: dict[str, list[dict]] = {}
         self.by_officer: dict[str, list[dict]] = {}
+        self.marked: list[dict] = []           # selector "important": every marked recording in a range
         for a in assignments:
+            if a["selector"] == "important":
+                self.marked.append(a)
+                continue
             key, group = {"sha256": (a.get("sha256"), self.by_sha), "device": (a.get("device_id"), self.by_device),
                           "officer": (a.get("officer_id"), self.by_officer)}.get(a["selector"], (None, None))
             if group is not None:
@@ -130,7 +139,7 @@ class AssignmentIndex:
         where two keep a file equally long, which one the reason names does not depend on how the
         catalog's rows happen to be stored."""
         found = (self.by_sha.get(subject.sha256, []) + self.by_device.get(subject.device_id, [])
-                 + self.by_officer.get(subject.officer_id, []))
+                 + self.by_officer.get(subject.officer_id, []) + (self.marked if subject.important else []))
         return sorted(found, key=lambda a: (a["at"], a.get("assignment_id") or ""))
 
 

@@ -70,15 +70,46 @@ def _rising_lengths(values: list[float]) -> list[int]:
     return lengths
 
 
-def out_of_sequence(rows: list[dict]) -> list[dict]:
-    """Recordings whose start times run against their sequence numbers.
+def restarts(rows: list[dict], zone=UTC) -> list[list[dict]]:
+    """A device's numbered recordings (start_time: naive UTC) split where its count starts over.
 
-    The longest runs of recordings whose times rise with their sequence numbers are taken as
-    right. A recording on every such run is kept; the others are flagged: one odd recording in
-    a long sequence is flagged alone, two that only contradict each other are both flagged.
+    Recorders number their files again from the start on a new day or with a new card. In time
+    order, the count has started over where the number does not rise and either the device's
+    wall-clock day changed, or it went back to the lowest number used since the last restart (and
+    that number was used). A number that merely falls back on the same day (seq 3 an hour before
+    seq 1) is no restart: ``out_of_sequence`` judges it.
     """
     numbered = sorted((r for r in rows if r["sequence"] is not None),
-                      key=lambda r: (r["sequence"], r["start_time"], r["sha256"]))
+                      key=lambda r: (r["start_time"], r["sequence"], r["sha256"]))
+    day = lambda r: utc_to_wall(_aware(r["start_time"]), zone).date()      # noqa: E731
+    runs: list[list[dict]] = []
+    used: set[int] = set()
+    for r in numbered:
+        if runs and r["sequence"] <= runs[-1][-1]["sequence"] and (
+                day(r) != day(runs[-1][-1]) or (r["sequence"] in used and r["sequence"] <= min(used))):
+            runs.append([])
+            used = set()
+        if not runs:
+            runs.append([])
+        runs[-1].append(r)
+        used.add(r["sequence"])
+    return runs
+
+
+def out_of_sequence(rows: list[dict], zone=UTC) -> list[dict]:
+    """Recordings whose start times run against their sequence numbers, between restarts of the
+    count (``restarts``: a new day or a new card is not a clock problem).
+
+    In each run, the longest runs of recordings whose times rise with their sequence numbers are
+    taken as right. A recording on every such run is kept; the others are flagged: one odd
+    recording in a long sequence is flagged alone, two that only contradict each other are both
+    flagged.
+    """
+    return [r for run in restarts(rows, zone) for r in _against_the_count(run)]
+
+
+def _against_the_count(rows: list[dict]) -> list[dict]:
+    numbered = sorted(rows, key=lambda r: (r["sequence"], r["start_time"], r["sha256"]))
     if len(numbered) < 2:
         return []
     x = [(r["start_time"] - datetime(1970, 1, 1)).total_seconds() for r in numbered]
@@ -176,7 +207,8 @@ def device_gaps(recordings: pa.Table, tails: dict[str, Tail], cfg: GapsConfig, *
     found = []
     for (device, _kind), rows in sorted(groups.items()):
         zone, _ = zones.device(device)
-        found += [_on_device_clock(g, zone) for g in _device_gaps(device, rows, naive_tails, cfg, zones.site_zone, meta)]
+        found += [_on_device_clock(g, zone) for g in _device_gaps(device, rows, naive_tails, cfg, zones.site_zone, meta,
+                                                                  zone)]
     return found
 
 
@@ -186,7 +218,8 @@ def _on_device_clock(gap: dict, zone) -> dict:
             "start_time": utc_to_wall(start, zone) if start else None, "end_time": utc_to_wall(end, zone) if end else None}
 
 
-def _device_gaps(device: str, rows: list[dict], tails: dict[str, Tail], cfg: GapsConfig, site, meta: dict) -> list[dict]:
+def _device_gaps(device: str, rows: list[dict], tails: dict[str, Tail], cfg: GapsConfig, site, meta: dict,
+                 zone=UTC) -> list[dict]:
     """One device's clock gaps, then its timeline's between_files and overlap gaps."""
     flagged: dict[str, tuple[str, str]] = {}
     for r in rows:
@@ -194,7 +227,7 @@ def _device_gaps(device: str, rows: list[dict], tails: dict[str, Tail], cfg: Gap
         if problem:
             flagged[r["sha256"]] = problem
     if cfg.check_sequence:
-        for r in out_of_sequence([r for r in rows if r["sha256"] not in flagged]):
+        for r in out_of_sequence([r for r in rows if r["sha256"] not in flagged], zone):
             flagged[r["sha256"]] = ("sequence_order", f"sequence number {r['sequence']} and start "
                                     f"{show(_aware(r['start_time']), site)} run against the device's other recordings")
     found = []

@@ -10,17 +10,19 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
-from pipeline.runs import runner, transcode
+from pipeline.common import paths
+from pipeline.runs import perfile, runner, supervise, transcode
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, failed, process_file
+from pipeline.common.text import for_terminal
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
@@ -52,6 +54,10 @@ class RunSummary:
     problems: list[dict] = field(default_factory=list)
     proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
     compaction: dict = field(default_factory=dict)  # the catalog compaction run after it, if any
+    files_unattributed: int = 0     # new recordings no naming profile attributed to a device
+    unattributed: list[str] = field(default_factory=list)       # their source paths (the first 20)
+    conflicting: int = 0            # contents this run saw under names that disagree on who or when
+    gaps: dict = field(default_factory=dict)        # interruptions found in this run, and what needs explaining
 
     def to_dict(self) -> dict:
         mb_s = self.bytes_read / 1e6 / self.wall_s if self.wall_s else 0.0
@@ -67,6 +73,8 @@ class RunSummary:
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
             "ray_address": self.ray_address, "problems": self.problems,
             "proxies_by_status": self.proxies, "compaction": self.compaction,
+            "files_unattributed": self.files_unattributed, "unattributed": self.unattributed,
+            "files_conflicting": self.conflicting, "gaps": self.gaps,
         }
 
     def render(self) -> str:
@@ -89,13 +97,25 @@ class RunSummary:
         ]
         if self.proxies:
             lines.append("  proxies    " + ", ".join(f"{n} {s}" for s, n in sorted(self.proxies.items())))
+        if self.gaps:
+            lines.append(_("  gaps       {found} found in this run: {need} need an explanation, {free} are pauses "
+                           "between recording sessions; {waiting} in the archive wait for one "
+                           "(fieldrec gaps --unexplained)").format(**self.gaps))
+        if self.files_unattributed:
+            lines.append(_("  attributed {n} new recording(s) matched no naming profile: kept, listed as unattributed "
+                           "(fieldrec ledger; fieldrec attribute SHA --device D --officer O --by NAME --reason TEXT)"
+                           ).format(n=self.files_unattributed))
+            lines += [f"    {for_terminal(p)}" for p in self.unattributed]
+        if self.conflicting:
+            lines.append(_("  names      {n} file(s) docked under names that disagree on device, officer or time: "
+                           "flagged, both kept (fieldrec ledger)").format(n=self.conflicting))
         if self.compaction.get("merged"):
             lines.append("  catalog    " + _("merged {n} small part file(s) into {m} (sealed as {manifest})").format(
                 n=self.compaction["merged"], m=self.compaction["written"], manifest=self.compaction["sealed_as"]))
         elif self.compaction.get("problem"):
             lines.append("  catalog    " + self.compaction["problem"])
         if self.problems:
-            lines.append(f"  problems   {len(self.problems)} file(s) not ok (kept and cataloged):")
+            lines.append(f"  problems   {len(self.problems)} file(s) not ok, each with its row and reason:")
         for p in self.problems[:20]:
             message = p["message"] or ""
             if len(message) > 160:
@@ -103,7 +123,7 @@ class RunSummary:
             lines.append(f"    {p['status']:10s} {p['path']}\n               {message}")
         if len(self.problems) > 20:
             lines.append(f"    … {len(self.problems) - 20} more: fieldrec sql --archive {self.archive} "
-                         "\"SELECT source_path, status, error_message FROM sightings WHERE status <> 'ok'\"")
+                         "\"SELECT source_path, status, failure, error_message FROM sightings WHERE status <> 'ok'\"")
         lines.append(f"  review     fieldrec report --archive {self.archive} -o report.html")
         return "\n".join(lines)
 
@@ -148,64 +168,117 @@ class CatalogBuffer:
         self.tables, self.files, self.last_commit = {}, 0, time.monotonic()
 
 
-def _known_sightings(catalog: Catalog, retry_unreadable: bool) -> set[tuple[str, int, int]]:
-    table = catalog.read("sightings", ["source_path", "size", "mtime_ns", "sha256"])
-    if retry_unreadable:
-        table = table.filter(pc.is_valid(table["sha256"]))
-    return set(zip(table["source_path"].to_pylist(), table["size"].to_pylist(), table["mtime_ns"].to_pylist()))
+@dataclass
+class Seen:
+    """What earlier runs recorded about the sources, by exact path, size and mtime."""
+    done: set = field(default_factory=set)              # stored: skipped
+    gave_up: set = field(default_factory=set)           # killed their worker or timed out, never stored
+    outcome: dict = field(default_factory=dict)         # never stored: the latest (status, failure, message)
+
+    def skip(self, key, *, retry_unreadable: bool, retry_failed: bool) -> bool:
+        if key in self.done:
+            return True
+        if key in self.gave_up:
+            return not retry_failed
+        return key in self.outcome and not retry_unreadable
+
+    def unchanged(self, result: FileResult) -> bool:
+        """A source tried again that failed the same way: nothing new to record."""
+        s = result.sighting
+        return self.outcome.get(result.source.key) == (s["status"], s["failure"], s["error_message"])
+
+
+def _seen(catalog: Catalog) -> Seen:
+    table = catalog.read("sightings", ["source_path", "source_path_bytes", "size", "mtime_ns", "sha256",
+                                       "status", "failure", "error_message", "seen_at"])
+    seen, latest = Seen(), {}
+    for row in table.to_pylist():
+        # Rows written before names were kept as bytes: their text is the exact name (UTF-8 only).
+        raw = row["source_path_bytes"] if row["source_path_bytes"] is not None else os.fsencode(row["source_path"])
+        key = (raw, row["size"], row["mtime_ns"])
+        if row["sha256"] is not None:
+            seen.done.add(key)
+        elif key not in latest or row["seen_at"] > latest[key]["seen_at"]:
+            latest[key] = row
+    for key, row in latest.items():
+        if key in seen.done:
+            continue
+        if row["failure"] in ("worker_died", "timed_out"):
+            seen.gave_up.add(key)
+        seen.outcome[key] = (row["status"], row["failure"], row["error_message"])
+    return seen
 
 
 def ingest(sources: list[Path], archive: Path, config: Config, *, address: str | None = None,
-           workers: int | None = None, progress: bool = True, proxies: bool | None = None) -> RunSummary:
-    """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails."""
+           workers: int | None = None, progress: bool = True, proxies: bool | None = None,
+           follow_links: bool | None = None, retry_failed: bool = False) -> RunSummary:
+    """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails,
+    ``address.ClusterUnreachable`` if the Ray address cannot be used."""
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
     run_id = new_id()
-    summary = RunSummary(run_id, str(archive), now_utc(), sources=[str(s) for s in sources])
+    summary = RunSummary(run_id, str(archive), now_utc(), sources=[paths.readable(str(s)) for s in sources])
     t0, cpu0 = time.monotonic(), time.process_time()
     with writing_run(archive, config, "ingest", run_id=run_id) as run:
         config, catalog = run.config, run.catalog          # the archive's own settings from here on
-        store = ObjectStore(archive, fsync=config.ingest.fsync).create()
+        cfg = config.ingest
+        store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
         store.sweep()
         known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
-        seen = _known_sightings(catalog, config.ingest.retry_unreadable)
+        seen = _seen(catalog)
 
         todo: list[SourceFile] = []
         keys = set()
-        for src in walk(sources, exclude=archive):      # an archive inside a drop is not a drop
+        follow = cfg.follow_links if follow_links is None else follow_links
+        for src in walk(sources, exclude=archive, follow_links=follow):   # an archive inside a drop is not a drop
             summary.files_seen += 1
-            if src.key in seen or src.key in keys:
+            if src.key in keys or seen.skip(src.key, retry_unreadable=cfg.retry_unreadable, retry_failed=retry_failed):
                 summary.files_skipped += 1
                 continue
             keys.add(src.key)
             todo.append(src)
+        # Entries the walk already refused (links out, FIFOs) need no worker.
+        refused = [src for src in todo if src.problem]
+        todo = [src for src in todo if not src.problem]
         cluster = runner.connect(address, workers) if todo else runner.Cluster("none", 0, 0, False)
         proxy_jobs: list = []
         summary.cluster_cpus, summary.cluster_nodes, summary.ray_address = cluster.cpus, cluster.nodes, cluster.address
         try:
             ctx = Context(str(archive), run_id, config)
-            plan = runner.plan_tasks([f.size for f in todo], cpus=cluster.cpus,
-                                     task_bytes=config.ingest.task_bytes,
-                                     task_max_files=config.ingest.task_max_files)
+            plan = runner.plan_tasks([f.size for f in todo], cpus=cluster.cpus, task_bytes=cfg.task_bytes,
+                                     task_max_files=cfg.task_max_files)
             batches = [[todo[i] for i in task] for task in plan]
-            window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
+            window = max(1, (workers or cluster.cpus) * cfg.window_per_cpu)
             bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
             buffer = CatalogBuffer(catalog, run_id, known_sha)
-            with_proxies = config.ingest.proxies if proxies is None else proxies
+            with_proxies = cfg.proxies if proxies is None else proxies
+
+            def take(result: FileResult) -> None:
+                if seen.unchanged(result):
+                    _count(summary, result, False)      # still failing as before: reported, not recorded again
+                    return
+                if result.new_object:
+                    run.created_objects.add(result.recording["archive_path"])
+                new = buffer.add(result)
+                _count(summary, result, new)
+                if new and with_proxies and (job := transcode.stage.job_for(result.recording)):
+                    proxy_jobs.append(job)
+
             try:
-                for results in runner.run_batches(_guarded, batches, ctx, window=window):
-                    for result in results:
-                        if result.new_object:
-                            run.created_objects.add(result.recording["archive_path"])
-                        new = buffer.add(result)
-                        _count(summary, result, new)
-                        if new and with_proxies and (job := transcode.stage.job_for(result.recording)):
-                            proxy_jobs.append(job)
-                    bar.advance(len(results), sum(r.source.size for r in results))
-                    if buffer.due(config.ingest.commit_every_files, config.ingest.commit_every_s):
+                for src in refused:
+                    take(process_file(src, ctx))
+                outcomes = runner.run_items(_guarded, batches, ctx, window=window,
+                                            budget_s=lambda src: cfg.time_budget(src.size),
+                                            retries=cfg.worker_retries, notes_dir=store.tmp,
+                                            env=(perfile.TEST_FAULT_ENV,))
+                for outcome in outcomes:
+                    take(outcome.result if isinstance(outcome, supervise.Done) else _lost_row(outcome, ctx))
+                    bar.advance(1, outcome.item.size)
+                    if buffer.due(cfg.commit_every_files, cfg.commit_every_s):
                         buffer.commit()
                 buffer.commit()
                 refresh_gaps(catalog, run_id, config)
+                _identities_and_gaps(summary, catalog, config)
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -221,7 +294,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             summary.cpu_s = time.process_time() - cpu0
             summary.finished_at = now_utc()
             close_run(catalog, _run_row(summary, config), cluster)
-            store.sweep()               # copies abandoned by killed or cancelled workers
+            store.sweep()               # copies abandoned by killed or cancelled workers, and their notes
             if proxy_jobs:
                 transcode.stage.sweep(archive)
     summary.compaction = _compact_after(archive, config)
@@ -246,10 +319,30 @@ def _compact_after(archive: Path, config: Config) -> dict:
             "wall_s": round(done.wall_s, 3)}
 
 
-def _guarded(src: SourceFile, ctx: Context, node: str | None) -> FileResult:
+def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
+    """What the run leaves to people: names that disagree, and interruptions that need explaining."""
+    from pipeline.records import attribution, gapstate
+    from pipeline.rules.gap_events import waiting
+
+    summary.conflicting = len(attribution.load(catalog, config.identity, run_id=summary.run_id).conflicts())
+    listed = gapstate.listing(catalog, config.zones(), config)
+    found = [g for g in listed if g["detected_run_id"] == summary.run_id and g["current"]]
+    summary.gaps = {"found": len(found), "need": sum(g["needs_explanation"] for g in found),
+                    "free": sum(not g["needs_explanation"] for g in found),
+                    "waiting": sum(waiting(g) for g in listed)}
+
+
+def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
+    detail = lost.detail
+    if lost.reason == "timed_out":
+        detail += _("; ingest.time_budget_s and ingest.time_budget_mb_s set the budget")
+    return perfile.lost(lost.item, ctx, lost.reason, detail, lost.progress)
+
+
+def _guarded(src: SourceFile, ctx: Context, node: str | None, note=None) -> FileResult:
     """The one guard: any unexpected error fails this file alone, with its traceback."""
     try:
-        return process_file(src, ctx, node)
+        return process_file(src, ctx, node, note)
     except ArchiveWriteError:
         raise
     except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
@@ -264,15 +357,22 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
     if result.recording is not None:
         if new:
             summary.files_new += 1
+            if result.recording.get("device_id") is None and result.recording.get("kind") in ("video", "audio", "photo"):
+                summary.files_unattributed += 1
+                if len(summary.unattributed) < 20:
+                    summary.unattributed.append(paths.readable(result.source.path))
         else:
             summary.files_duplicate += 1
         summary.media_s_by_status[status] += result.recording.get("duration_s") or 0.0
     if status != "ok":
         message = (result.recording or result.sighting).get("error_message") or ""
-        name = os.path.basename(result.source.path)
+        path = paths.readable(result.source.path)
+        name = os.path.basename(path)
         message = message[len(name) + 2:] if message.startswith(name + ": ") else message
-        message = message[len(result.source.path) + 2:] if message.startswith(result.source.path + ": ") else message
-        summary.problems.append({"path": result.source.path, "status": status, "message": message})
+        message = message[len(path) + 2:] if message.startswith(path + ": ") else message
+        summary.problems.append({"path": path, "status": status, "message": message,
+                                 "failure": result.sighting.get("failure"),
+                                 "stage": result.sighting.get("error_stage")})
 
 
 def _run_row(s: RunSummary, config: Config) -> dict:

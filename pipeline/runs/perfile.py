@@ -1,23 +1,44 @@
-"""One source file through every per-file stage, in one pass. No Ray here: the runner calls this."""
+"""One source file through every per-file stage, in one pass. No Ray here: the runner calls this.
+
+The pass is a loop over ``STAGES`` (each of the shape ``pipeline.stages.contract.FileStage``). A
+stage that raises becomes a problem of that stage, with the last line of its traceback, and the
+stages that needed its findings are skipped; once the copy is stored, the recording row is always
+written. Files that never came back (their worker died, or they ran out of time) get their rows
+from ``lost`` in the driver, from what the pass last noted down.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 
+from pipeline.archive.objects import ObjectStore
+from pipeline.common import paths
 from pipeline.common.clock import now_utc
+from pipeline.common.errors import ArchiveWriteError
+from pipeline.common.i18n import _
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile
-from pipeline.stages import demux, naming, thumbnails
-from pipeline.archive.objects import ObjectStore
-from pipeline.common.errors import ArchiveWriteError
-from pipeline.stages.checksum import store_source
-from pipeline.stages.filekind import sniff
-from pipeline.stages.gaps import file_gaps, gap_rows
+from pipeline.stages import checksum, demux, gaps, naming, thumbnails
+from pipeline.stages.contract import SEVERITY, FileContext, FileStage, Problem, StageOutput
+
+STAGES: tuple[FileStage, ...] = (checksum.Checksum(), demux.Demux(), naming.Naming(), gaps.Gaps(),
+                                 thumbnails.Thumbnails())
+
+# Test-only fault injection, read only here: "NAME:STAGE:ACTION[;NAME:STAGE:ACTION...]" makes the
+# file called NAME, as it enters STAGE, abort (os.abort), be killed (SIGKILL to its own process),
+# raise an exception, or hang. The ingest has the runner pass it on to the workers.
+TEST_FAULT_ENV = "FIELDREC_TEST_CRASH"
+
+Note = Callable[[dict], None]     # told {"stage": ..., "fields": {...}} as each stage starts
 
 
 @dataclass(frozen=True)
@@ -31,7 +52,7 @@ class Context:
 class FileResult:
     source: SourceFile
     sighting: dict
-    recording: dict | None = None                 # None when the source could not be read
+    recording: dict | None = None                 # None when nothing was stored
     dependents: dict[str, list[dict] | pa.Table] = field(default_factory=dict)  # rows keyed to the recording
     bytes_read: int = 0
     new_object: bool = False
@@ -45,87 +66,140 @@ class FileResult:
         return self.recording["status"] if self.recording else self.sighting["status"]
 
 
-def _sighting(src: SourceFile, ctx: Context, sha256: str | None, status: str, message: str | None) -> dict:
+def _sighting(src: SourceFile, ctx: Context, sha256: str | None, status: str, message: str | None,
+              failure: str | None = None, stage: str | None = None) -> dict:
     return {
-        "sha256": sha256, "source_path": src.path, "size": src.size,
-        "mtime": datetime.fromtimestamp(src.mtime_ns / 1e9, timezone.utc),
+        "sha256": sha256, "source_path": paths.readable(src.path), "source_path_bytes": paths.exact(src.path),
+        "size": src.size, "mtime": datetime.fromtimestamp(src.mtime_ns / 1e9, timezone.utc),
         "mtime_ns": src.mtime_ns, "status": status, "error_message": message,
-        "run_id": ctx.run_id, "seen_at": now_utc(),
+        "link_target": paths.readable(src.link_target) if src.link_target is not None else None,
+        "failure": failure, "error_stage": stage, "run_id": ctx.run_id, "seen_at": now_utc(),
     }
 
 
-def unreadable(src: SourceFile, ctx: Context, message: str) -> FileResult:
-    """A source that could not be read at all: a sighting with the reason, no object."""
-    return FileResult(src, _sighting(src, ctx, None, "unreadable", f"{src.path}: {message}"))
+def not_read(src: SourceFile, ctx: Context, message: str, failure: str = "read_error",
+             stage: str | None = None) -> FileResult:
+    """A source that was not stored: a sighting with the reason, no object."""
+    return FileResult(src, _sighting(src, ctx, None, "unreadable", f"{paths.readable(src.path)}: {message}",
+                                     failure, stage))
 
 
 def failed(src: SourceFile, ctx: Context, exc: BaseException) -> FileResult:
-    """The guard's result for an unexpected error: the file fails alone, with a traceback."""
+    """The guard's result for an unexpected error outside any stage: the file fails alone."""
     text = "".join(traceback.format_exception(exc)).strip()
-    return unreadable(src, ctx, f"internal error, please report: {text}")
+    return not_read(src, ctx, _("internal error, please report: {text}").format(text=text), "stage_error")
 
 
-def process_file(src: SourceFile, ctx: Context, node: str | None = None) -> FileResult:
-    """Store, hash, identify, demux and thumbnail one file. Raises only ``ArchiveWriteError``."""
-    if src.problem:
-        return unreadable(src, ctx, src.problem)
-    cfg = ctx.config
-    store = ObjectStore(Path(ctx.archive), fsync=cfg.ingest.fsync)
-    try:
-        stored = store_source(Path(src.path), store, chunk_bytes=cfg.ingest.chunk_bytes,
-                              retries=cfg.ingest.change_retries)
-    except ArchiveWriteError:
-        raise
-    except OSError as exc:
-        return unreadable(src, ctx, f"cannot read: {exc.strerror or exc} (errno {exc.errno})")
-
-    digest = stored.digest
-    object_path = store.path(digest.sha256)
-    signature = sniff(digest.head)
-    outcome = demux.demux_file(object_path, digest.sha256, signature, digest.size, cfg.demux)
-    exif_time = outcome.photo.datetime_original if outcome.photo else None
-    tags = outcome.media.tags if outcome.media else {}
-    who = naming.identify(Path(src.path).name, tags, exif_time, cfg.identity, cfg.zones())
-
-    thumbs = thumbnails.make_thumbnails(object_path, digest.sha256, outcome, cfg.thumbnails)
-
-    status, stage, message = outcome.status, ("demux" if outcome.status != "ok" else None), outcome.error_message
-    if thumbs is not None and thumbs.decode_errors:
-        status, stage = ("damaged" if status == "ok" else status), stage or "thumbnails"
-        message = "; ".join(m for m in (message, thumbs.problem) if m)
-    if stored.changed_while_read:
-        status, stage = ("damaged" if status == "ok" else status), "checksum"
-        message = "; ".join(m for m in (stored.changed_while_read, message) if m)
-    if message:
-        message = f"{Path(src.path).name}: {message}"
-    duration = outcome.fields.get("duration_s")
-    recording = {
-        "sha256": digest.sha256, "xxh3_128": digest.xxh3_128, "size": digest.size,
-        "kind": outcome.kind, **outcome.fields,
-        "device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
-        "start_time": who.start_time, "end_time": who.end_time(duration),
-        "start_utc": who.start_utc, "end_utc": who.end_utc(duration),
-        "utc_offset_s": who.utc_offset_s, "time_zone": who.time_zone, "zone_source": who.zone_source,
-        "container_time_zone": who.container_time_zone, "naming_profile": who.profile,
-        "time_source": who.time_source, "identity_source": who.identity_source,
-        "name_time": who.name_time, "container_time": who.container_time,
-        "source_name": Path(src.path).name,
-        "status": status, "error_stage": stage, "error_message": message,
-        "archive_path": stored.archive_path, "processed_on": node,
-        "run_id": ctx.run_id, "ingested_at": now_utc(),
+def _recording(src: SourceFile, ctx: Context, node: str | None, fields: dict, status: str,
+               stage: str | None, message: str | None) -> dict:
+    name = os.path.basename(src.path)
+    return {
+        "kind": "other", **fields,
+        "source_name": paths.readable(name), "source_name_bytes": paths.exact(name),
+        "status": status, "error_stage": stage,
+        "error_message": f"{paths.readable(name)}: {message}" if message else None,
+        "processed_on": node, "run_id": ctx.run_id, "ingested_at": now_utc(),
     }
-    dependents: dict[str, list[dict] | pa.Table] = {"streams": outcome.streams}
-    if outcome.keyframes is not None:
-        dependents["keyframes"] = outcome.keyframes
-    found = file_gaps(outcome, cfg.gaps)
-    if found:
-        dependents["gaps"] = gap_rows(digest.sha256, found, device_id=who.device_id, officer_id=who.officer_id,
-                                      start_time=who.start_time, start_utc=who.start_utc, run_id=ctx.run_id,
-                                      detected_at=now_utc())
-    if thumbs is not None:
-        recording["decode_errors"], recording["thumbnail_count"] = thumbs.decode_errors, len(thumbs.rows)
-        dependents["thumbnails"] = thumbs.rows
+
+
+def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: Note | None = None) -> FileResult:
+    """Take one file through every stage. Raises only ``ArchiveWriteError`` (the archive failed)."""
+    if src.problem:
+        return not_read(src, ctx, src.problem, src.failure or "read_error")
+    cfg = ctx.config
+    file = FileContext(src.path, src.read_path or src.path, src.name, cfg,
+                       ObjectStore(Path(ctx.archive), fsync=cfg.ingest.fsync, mode=cfg.ingest.file_mode), ctx.run_id)
+    found: dict[str, object] = {}
+    fields: dict = {}
+    rows: dict[str, list[dict] | pa.Table] = {}
+    problems: list[tuple[str, Problem]] = []
+    for stage in STAGES:
+        if any(need not in found for need in stage.needs):
+            continue
+        if note is not None:
+            note({"stage": stage.name, "fields": {k: v for k, v in fields.items() if _plain(v)}})
+        try:
+            _test_fault(src.name, stage.name)
+            out = stage.run(file, found)
+        except ArchiveWriteError:
+            raise
+        except Exception as exc:            # noqa: BLE001 - the stage fails, the file goes on
+            last = traceback.format_exception_only(exc)[-1].strip()
+            out = StageOutput(problem=Problem(
+                "damaged" if "checksum" in found else "unreadable",
+                _("the {stage} stage failed: {error} (internal error, please report)").format(stage=stage.name, error=last),
+                "stage_error"))
+        if out.found is not None:
+            found[stage.name] = out.found
+        fields.update(out.fields)
+        rows.update(out.rows)
+        if out.problem is not None:
+            problems.append((stage.name, out.problem))
+
+    status = max((p.status for _s, p in problems), key=SEVERITY.index, default="ok")
+    first = next(((s, p) for s, p in problems if p.status != "ok"), (None, None))
+    stage_name, failure = first[0], first[1].failure if first[1] else None
+    message = "; ".join(p.message for _s, p in problems if p.message) or None
+    stored = found.get("checksum")
+    if stored is None:
+        return not_read(src, ctx, message or _("not stored"), failure or "read_error", stage_name)
+    recording = _recording(src, ctx, node, fields, status, stage_name, message)
     return FileResult(
-        src, _sighting(src, ctx, digest.sha256, status, message), recording, dependents,
-        bytes_read=digest.size, new_object=stored.newly_stored,
+        src, {**_sighting(src, ctx, stored.digest.sha256, status, recording["error_message"], failure, stage_name),
+              **_named(fields)},
+        recording, rows, bytes_read=stored.digest.size, new_object=stored.newly_stored,
     )
+
+
+def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict | None) -> FileResult:
+    """The row of a file that never came back: its worker died (``crashed``) or it ran out of time.
+
+    ``progress`` is what the pass last noted (the stage it was in, the columns found so far); when
+    the copy was already stored the file gets its recording row, so the object is never orphaned.
+    """
+    failure = "worker_died" if reason == "crashed" else "timed_out"
+    stage = (progress or {}).get("stage")
+    where = _(" (in the {stage} stage)").format(stage=stage) if stage else ""
+    message = (_("the worker process died{where}: {detail}") if reason == "crashed"
+               else _("timed out{where}: {detail}")).format(where=where, detail=detail)
+    fields = {k: v for k, v in ((progress or {}).get("fields") or {}).items() if _plain(v)}
+    if not fields.get("sha256") or not fields.get("archive_path"):
+        return not_read(src, ctx, message, failure, stage)
+    # Who and when from the name alone (the container's tags died with the worker).
+    who = naming.identify(src.name, {}, None, ctx.config.identity, ctx.config.zones())
+    fields.update(naming.identity_columns(who, fields.get("duration_s")))
+    recording = _recording(src, ctx, None, fields, "damaged", stage, message)
+    return FileResult(src, {**_sighting(src, ctx, fields["sha256"], "damaged", recording["error_message"], failure,
+                                        stage), **_named(fields)}, recording, {}, bytes_read=int(fields.get("size") or 0))
+
+
+def _named(fields: dict) -> dict:
+    """What the file's name says, kept with its sighting: identical bytes docked under another name
+    keep that name's device, officer and time beside the first one's."""
+    return {k: fields.get(k) for k in ("device_id", "officer_id", "name_time", "naming_profile", "important")}
+
+
+def _plain(value) -> bool:
+    """Survives a JSON note: the driver reads it back after the worker is gone."""
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _test_fault(name: str, stage: str) -> None:
+    """Test-only (see TEST_FAULT_ENV): misbehave for real in ``stage`` of the file called ``name``."""
+    spec = os.environ.get(TEST_FAULT_ENV)
+    if not spec:
+        return
+    for entry in spec.split(";"):
+        target, _sep, rest = entry.rpartition(":")
+        target, _sep, where = target.rpartition(":")
+        if target != name or where != stage:
+            continue
+        if rest == "abort":
+            os.abort()
+        elif rest == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif rest == "hang":
+            while True:
+                time.sleep(3600)
+        elif rest == "raise":
+            raise RuntimeError(f"test fault injected by {TEST_FAULT_ENV} in the {stage} stage")

@@ -1,15 +1,16 @@
-"""The Ray adapter: start or join Ray, plan balanced tasks, run stages in a bounded window.
+"""The Ray engine: start or join Ray, plan balanced tasks, run them as streaming tasks.
 
-This is the only module that imports Ray for per-file work. Stages know nothing of it.
+This is the only module that imports Ray for per-file work. Stages know nothing of it; the policy
+of running them (window, time budgets, isolating what kills a worker) is ``supervise``'s, which an
+embedded engine can serve as well.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence, TypeVar
-
-T = TypeVar("T")
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 # fieldrec never calls out: Ray's usage statistics stay off whatever the environment says.
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -19,6 +20,9 @@ import ipaddress  # noqa: E402
 
 import ray  # noqa: E402
 
+from pipeline.common.i18n import _  # noqa: E402
+from pipeline.runs import supervise  # noqa: E402
+from pipeline.runs.address import ClusterUnreachable, check_address  # noqa: E402
 from pipeline.runs import reaper  # noqa: E402
 
 # Ray rewrites 127.0.0.1 and "localhost" to the machine's outward address; any other address of
@@ -48,19 +52,28 @@ class Cluster:
 def connect(address: str | None = None, workers: int | None = None) -> Cluster:
     """Join ``address`` (or ``RAY_ADDRESS``); without one, start a private local instance.
 
-    Never attaches silently to a cluster that merely happens to run on this machine.
+    Never attaches silently to a cluster that merely happens to run on this machine. Raises
+    ``ClusterUnreachable`` within seconds when the address cannot be used.
     """
+    global _inherited
     started = False
     watchdog = None
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         common = dict(logging_level="ERROR", log_to_driver=False, configure_logging=True)
         if address:
+            _inherited = None
+            check_address(address)
             # A driver joining a cluster on this machine's loopback must say so, or Ray looks for
             # a node at the outward address.
             host = _loopback_host(address)
-            ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
+            try:
+                ray.init(address=address, **({"_node_ip_address": host} if host else {}), **common)
+            except (Exception, SystemExit) as exc:     # Ray ends the process when the GCS never answers
+                raise ClusterUnreachable(_("cannot join the Ray cluster at {address}: {error}").format(
+                    address=address, error=str(exc) or type(exc).__name__)) from None
         else:
+            _inherited = dict(os.environ)
             watchdog = reaper.Watchdog()       # the private instance dies with this process
             ray.init(
                 address="local",
@@ -109,52 +122,104 @@ def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_fil
     return tasks
 
 
-def _run_batch(fn: Callable, items: list, ctx) -> list:
+def _run_batch(fn: Callable, items: list, ctx, note_path: str | None):
+    """One task: each item through ``fn`` in turn, each result sent as soon as it is there (a
+    streaming task). Items run back to back, so the end of one is the start of the next."""
     node = ray.get_runtime_context().get_node_id()
-    return [fn(item, ctx, node) for item in items]
+    note = (lambda content: supervise.write_note(note_path, content)) if note_path else None
+    yield supervise.Started(0)
+    for i, item in enumerate(items):
+        yield supervise.Finished(i, fn(item, ctx, node, note))
 
 
 # SPREAD: a cluster's nodes share the drop from the first task on, instead of the driver's node
-# queueing short tasks that others could run. On a single node it changes nothing.
-_remote_batch = ray.remote(num_cpus=1, max_retries=3, scheduling_strategy="SPREAD")(_run_batch)
+# queueing short tasks that others could run. On a single node it changes nothing. No retries by
+# Ray: a task whose worker dies is split up and its items isolated (``supervise``), never re-run
+# whole until the run fails.
+_remote_batch = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming",
+                           scheduling_strategy="SPREAD")(_run_batch)
+
+# The environment the workers of a local instance started by this process inherited; None when
+# joined to a cluster started elsewhere, whose workers know nothing of ours.
+_inherited: dict[str, str] | None = None
 
 
-def run_batches(fn: Callable, batches: Sequence[list], ctx, *, window: int,
-                resources: dict | None = None) -> Iterator[list]:
-    """Run ``fn(item, ctx, node)`` over every batch on Ray, at most ``window`` tasks in flight.
+class RayEngine:
+    """``supervise.Engine`` on Ray: a task is a streaming generator, cancelled by killing its worker."""
 
-    Yields each batch's list of results as it completes. ``fn`` must guard its own per-item
-    errors; an exception it lets through (an archive that cannot be written) ends the run.
+    def __init__(self, resources: dict | None = None, env: Sequence[str] = ()):
+        options = dict(resources or {})
+        # Variables the workers must see as the driver does now. Workers that inherited them
+        # already need nothing; others get them with each task (a runtime environment, which costs
+        # seconds of worker start-up: only when needed).
+        wanted = {name: os.environ.get(name, "") for name in env}
+        env = {k: v for k, v in wanted.items() if (v != _inherited.get(k, "") if _inherited is not None else v)}
+        if env:
+            options["runtime_env"] = {"env_vars": env}
+        self.remote = _remote_batch.options(**options) if options else _remote_batch
+        self._shared: dict[int, tuple] = {}
+
+    def _refs(self, fn: Callable, ctx) -> tuple:
+        key = (id(fn), id(ctx))
+        if key not in self._shared:            # shipped once per run, not once per task
+            self._shared[key] = (ray.put(fn), ray.put(ctx), fn, ctx)
+        return self._shared[key][:2]
+
+    def submit(self, fn: Callable, items: list, ctx, note_path: str | None):
+        fn_ref, ctx_ref = self._refs(fn, ctx)
+        return self.remote.remote(fn_ref, items, ctx_ref, note_path)
+
+    def poll(self, handles: list, timeout: float) -> list[tuple]:
+        if not handles:
+            return []
+        ready, rest = ray.wait(handles, num_returns=1, timeout=timeout)
+        if ready and rest:
+            more, _waiting = ray.wait(rest, num_returns=len(rest), timeout=0)
+            ready += more
+        return [(gen, self._next(gen)) for gen in ready]      # one each; the next poll gets the rest
+
+    @staticmethod
+    def _next(gen):
+        try:
+            ref = next(gen)
+        except StopIteration:
+            return supervise.Ended()
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, Exception):
+                raise exc.cause from None     # the task's own error (ArchiveWriteError), errno intact
+            raise
+        except ray.exceptions.OutOfMemoryError:
+            return supervise.Died("Ray's memory monitor stopped its process (out of memory)")
+        except ray.exceptions.WorkerCrashedError:
+            return supervise.Died("its process ended unexpectedly")
+        except ray.exceptions.NodeDiedError:
+            return supervise.Died("the node it ran on died")
+        except ray.exceptions.RayError as exc:
+            return supervise.Died(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+
+    def cancel(self, handle) -> None:
+        ray.cancel(handle, force=True)
+
+    def close(self, handles: list) -> None:
+        for gen in handles:
+            ray.cancel(gen, force=True)
+        ray.wait(handles, num_returns=len(handles), timeout=30)
+
+
+def run_items(fn: Callable, batches: Sequence[list], ctx, *, window: int, resources: dict | None = None,
+              budget_s: Callable | None = None, retries: int = 2, notes_dir: Path | None = None,
+              env: Sequence[str] = ()) -> Iterator[supervise.Done | supervise.Lost]:
+    """Run ``fn(item, ctx, node, note)`` over every item of ``batches`` on Ray, at most ``window``
+    tasks in flight, each item within ``budget_s(item)`` seconds; see ``supervise.run``.
+
+    ``fn`` must guard its own per-item errors; an exception it lets through (an archive that
+    cannot be written) ends the run. ``notes_dir`` must be seen by every worker (in the archive);
+    ``env`` names environment variables the workers must see as this process does.
     """
-    remote = _remote_batch.options(**resources) if resources else _remote_batch
-    ctx_ref = ray.put(ctx)
-    fn_ref = ray.put(fn)
-    pending = []
-    it = iter(batches)
-    try:
-        while True:
-            while len(pending) < window:
-                batch = next(it, None)
-                if batch is None:
-                    break
-                pending.append(remote.remote(fn_ref, batch, ctx_ref))
-            if not pending:
-                return
-            done, pending = ray.wait(pending, num_returns=1)
-            try:
-                results = ray.get(done[0])
-            except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, Exception):
-                    raise exc.cause from None     # the task's own error (ArchiveWriteError), errno intact
-                raise
-            yield results
-    finally:
-        # Stopped early (an archive error, an interrupt): stop the tasks still running and wait for
-        # them to end, so no worker goes on writing after the caller has cleaned up.
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if pending:
-            ray.wait(pending, num_returns=len(pending), timeout=30)
+    yield from supervise.run(RayEngine(resources, env), fn, batches, ctx, window=window, budget_s=budget_s,
+                             retries=retries, notes_dir=notes_dir)
 
 
 def fit_request(num_cpus: float, resources: dict[str, float] | None = None) -> tuple[dict, int]:

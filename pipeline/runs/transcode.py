@@ -18,8 +18,9 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.records.lookup import resolve_shas
-from pipeline.runs import runner
+from pipeline.runs import runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.archive.writer import writing_run
@@ -131,13 +132,15 @@ def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, r
     bar = Progress(len(made), sum(size_of.values()), label="transcode", enabled=progress)
     rows, last_commit = decided, time.monotonic()
     try:
-        finished = (runner.run_batches(_guarded, [[j] for j in made], ctx, window=window, resources=options)
+        finished = (runner.run_items(_guarded, [[j] for j in made], ctx, window=window, resources=options)
                     if made else iter(()))
-        for results in finished:
-            for row in results:
-                rows.append(row)
-                _count(summary, row)
-            bar.advance(len(results), sum(size_of[r["parent_sha256"]] for r in results))
+        for outcome in finished:
+            row = outcome.result if isinstance(outcome, supervise.Done) else stage.row(
+                outcome.item, cfg, run_id, None, "failed",
+                _("making the proxy killed the worker process: {detail}").format(detail=outcome.detail))
+            rows.append(row)
+            _count(summary, row)
+            bar.advance(1, size_of[row["parent_sha256"]])
             if len(rows) >= config.ingest.commit_every_files or time.monotonic() - last_commit >= config.ingest.commit_every_s:
                 _commit(catalog, rows, run_id)
                 rows, last_commit = [], time.monotonic()
@@ -155,11 +158,12 @@ def _commit(catalog: Catalog, rows: list[dict], run_id: str) -> None:
                                 exc.filename or str(catalog.root)) from exc
 
 
-def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None) -> dict:
+def _guarded(job: stage.ProxyJob, ctx: Context, node: str | None, note=None) -> dict:
     """The one guard: an unexpected error fails this proxy alone, with its traceback."""
     cfg = ctx.config
     try:
-        return stage.make(job, Path(ctx.archive), cfg.transcode, ctx.run_id, node, fsync=cfg.ingest.fsync)
+        return stage.make(job, Path(ctx.archive), cfg.transcode, ctx.run_id, node, fsync=cfg.ingest.fsync,
+                          mode=cfg.ingest.file_mode)
     except ArchiveWriteError:
         raise
     except Exception as exc:            # noqa: BLE001 - turned into a row, never lost

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.archive import chain, compact
-from pipeline.runs import runner
+from pipeline.runs import runner, supervise
+from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
 from pipeline.archive import settings, witness
@@ -33,7 +34,6 @@ from pipeline.native.hashing import sha256_path
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.stages import fixity
 from pipeline.common.errors import ArchiveWriteError
-from pipeline.common.i18n import _
 
 PROBLEMS = ("changed", "missing", "untracked", "unreadable", "chain", "signature", "witness")
 
@@ -339,21 +339,23 @@ def _settings_findings(archive: Path, sealed: chain.SealedFiles) -> list[Finding
 
 
 def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedFiles, reported: set[str]) -> list[Finding]:
-    """Rows of ``recordings`` whose original is gone, or whose hash the manifest chain contradicts."""
+    """Rows of ``recordings`` (and of ``statements``, stored as objects too) whose object is gone, or
+    whose hash the manifest chain contradicts."""
     out = []
-    rows = catalog.read("recordings", ["sha256", "archive_path"])
-    for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
-        if not rel or rel in reported:
-            continue
-        if rel not in objects:
-            out.append(Finding("object", "missing", rel, f"cataloged in recordings (sha256 {sha[:16]}…) "
-                               "but not in the archive", sha))
-            reported.add(rel)
-        elif rel in sealed.objects and sealed.objects[rel][0] != sha:
-            out.append(Finding("object", "changed", rel, f"recordings says sha256 {sha[:16]}…, "
-                               f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…", sealed.objects[rel][0],
-                               sha, sealed.objects[rel][2]))
-            reported.add(rel)
+    for table in chain.OBJECT_TABLES:
+        rows = catalog.read(table, ["sha256", "archive_path"])
+        for sha, rel in zip(rows["sha256"].to_pylist(), rows["archive_path"].to_pylist()):
+            if not rel or rel in reported:
+                continue
+            if rel not in objects:
+                out.append(Finding("object", "missing", rel, f"cataloged in {table} (sha256 {sha[:16]}…) "
+                                   "but not in the archive", sha))
+                reported.add(rel)
+            elif rel in sealed.objects and sealed.objects[rel][0] != sha:
+                out.append(Finding("object", "changed", rel, f"{table} says sha256 {sha[:16]}…, "
+                                   f"{sealed.objects[rel][2]} says {sealed.objects[rel][0][:16]}…",
+                                   sealed.objects[rel][0], sha, sealed.objects[rel][2]))
+                reported.add(rel)
     return out
 
 
@@ -367,9 +369,14 @@ def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, addre
                                  task_max_files=config.ingest.task_max_files)
         ctx = fixity.FixityContext(str(archive), config.ingest.chunk_bytes)
         window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
-        for results in runner.run_batches(fixity.check, [[items[i] for i in task] for task in plan], ctx,
-                                          window=window):
-            yield from results
+        for outcome in runner.run_items(fixity.check, [[items[i] for i in task] for task in plan], ctx,
+                                        window=window):
+            if isinstance(outcome, supervise.Done):
+                yield outcome.result
+            else:
+                yield fixity.FixityResult(outcome.item, "unreadable", None, None,
+                                          _("re-hashing it killed the worker process: {detail}").format(
+                                              detail=outcome.detail))
     finally:
         runner.shutdown(cluster)
 

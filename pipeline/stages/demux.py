@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +14,9 @@ import pyarrow as pa
 from catalog.schema import KEYFRAMES
 from pipeline.config import DemuxConfig
 from pipeline.native import images, isobmff, media
-from pipeline.stages.filekind import Signature
+from pipeline.common.i18n import _
+from pipeline.stages.contract import FileContext, Problem, StageOutput
+from pipeline.stages.filekind import Signature, media_extension, sniff
 
 IMAGE_DEMUXERS = ("image2", "jpeg_pipe", "png_pipe", "webp_pipe", "tiff_pipe", "gif", "bmp_pipe")
 # A file whose packets end this much before its declared duration was cut off.
@@ -24,7 +27,7 @@ TRUNCATION_TOLERANCE_FRACTION = 0.02
 @dataclass
 class DemuxOutcome:
     kind: str                               # video | audio | photo | other
-    status: str = "ok"                      # ok | damaged | unreadable
+    status: str = "ok"                      # ok | damaged
     error_message: str | None = None
     fields: dict = field(default_factory=dict)     # recording columns this stage fills
     streams: list[dict] = field(default_factory=list)
@@ -81,11 +84,14 @@ def _stream_rows(sha256: str, info: media.MediaInfo) -> list[dict]:
 
 
 def _open_failure(path: Path, signature: Signature, size: int, exc: BaseException) -> DemuxOutcome:
+    """Why a container cannot be opened. A file that is no media at all was still read and kept:
+    kind ``other``, status ``ok``, and the reason as its message (the per-file pass decides whether
+    a name that claims media makes it ``damaged``)."""
     reason = media.describe_error(exc)
     if size == 0:
-        return DemuxOutcome("other", "unreadable", "empty file (0 bytes): nothing was recorded")
+        return DemuxOutcome("other", "ok", "empty file (0 bytes): nothing was recorded")
     if signature.family == "unknown":
-        return DemuxOutcome("other", "unreadable",
+        return DemuxOutcome("other", "ok",
                             f"not a recognised media file (no known container signature; FFmpeg: {reason})")
     if signature.format == "isobmff":
         boxes = [b[0] for b in isobmff.top_level_boxes(path)]
@@ -178,3 +184,26 @@ def demux_file(path: Path, sha256: str, signature: Signature, size: int, cfg: De
     outcome.streams = _stream_rows(sha256, info)
     outcome.keyframes = keyframe_table(sha256, info)
     return outcome
+
+
+class Demux:
+    """Stage: kind, streams and keyframes of the stored copy; a file that is no media is kept as ``other``."""
+    name, needs = "demux", ("checksum",)
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        digest = found["checksum"].digest
+        outcome = demux_file(file.store.path(digest.sha256), digest.sha256, sniff(digest.head), digest.size,
+                             file.config.demux)
+        rows = {"streams": outcome.streams}
+        if outcome.keyframes is not None:
+            rows["keyframes"] = outcome.keyframes
+        problem = None
+        if outcome.status != "ok":
+            problem = Problem(outcome.status, outcome.error_message or "")
+        elif outcome.error_message:
+            # Read and kept, but no media. Under a media name (a recorder's .MP4 of zeros) it is a
+            # recording that plays nothing: damaged. Otherwise (a log, notes) it is fine as it is.
+            ext = media_extension(file.name)
+            problem = (Problem("damaged", _("named as media (.{ext}) but {why}").format(ext=ext, why=outcome.error_message))
+                       if ext else Problem("ok", outcome.error_message))
+        return StageOutput(outcome, {"kind": outcome.kind, **outcome.fields}, rows, problem)

@@ -16,6 +16,20 @@ class Signature:
 
 UNKNOWN = Signature("unknown", "")
 
+# File name extensions that recorders, phones and docks give to audio, video and photos.
+MEDIA_EXTENSIONS = frozenset("""
+    mp4 m4v m4a mov qt 3gp 3g2 mj2 ts mts m2ts trp avi mkv mka webm flv f4v mpg mpeg vob asf wmv wma
+    wav mp3 aac adts amr ogg oga opus flac h264 264 h265 265 hevc dav
+    jpg jpeg jpe png gif tif tiff webp heic heif avif bmp dng
+""".split())
+
+
+def media_extension(name: str) -> str | None:
+    """The extension of ``name`` when it claims audio, video or a photo (``.MP4`` -> ``mp4``), else None."""
+    stem, dot, ext = name.rpartition(".")
+    ext = ext.lower()
+    return ext if dot and stem and ext in MEDIA_EXTENSIONS else None
+
 
 def sniff(head: bytes) -> Signature:
     """The container family claimed by a file's first bytes."""

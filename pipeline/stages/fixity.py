@@ -31,7 +31,7 @@ class FixityResult:
     message: str | None = None
 
 
-def check(item: FixityItem, ctx: FixityContext, node: str | None = None) -> FixityResult:
+def check(item: FixityItem, ctx: FixityContext, node: str | None = None, note=None) -> FixityResult:
     """Read every byte of ``item`` once; never raises for a file that is gone or unreadable."""
     path = os.path.join(ctx.archive, item.path)
     try:

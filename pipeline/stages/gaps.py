@@ -12,12 +12,15 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 import numpy as np
 
+from pipeline.common.clock import now_utc
 from pipeline.config import GapsConfig
 from pipeline.native.media import MediaInfo, PacketTimes
 from pipeline.stages import demux
+from pipeline.stages.contract import FileContext, StageOutput
 
 @dataclass(frozen=True)
 class FileGap:
@@ -209,3 +212,17 @@ def _span(origin: datetime | None, g: FileGap) -> tuple[datetime | None, datetim
     start = origin + timedelta(seconds=g.offset_s) if origin else None
     end = start + timedelta(seconds=g.duration_s) if start and g.duration_s is not None else None
     return start, end
+
+
+class Gaps:
+    """Stage: gaps inside the file, placed by the naming stage's start (device clock and instant)."""
+    name, needs = "gaps", ("demux", "naming")
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        who, sha256 = found["naming"], found["checksum"].digest.sha256
+        gaps = file_gaps(found["demux"], file.config.gaps)
+        if not gaps:
+            return StageOutput(gaps)
+        return StageOutput(gaps, rows={"gaps": gap_rows(
+            sha256, gaps, device_id=who.device_id, officer_id=who.officer_id, start_time=who.start_time,
+            start_utc=who.start_utc, run_id=file.run_id, detected_at=now_utc())})

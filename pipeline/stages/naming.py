@@ -1,9 +1,14 @@
-"""Who recorded a file and when: device, officer and start time from name, container or EXIF.
+"""Who recorded a file and when: device, officer, start time and the importance mark from the
+file name, then the container or EXIF for the time.
+
+A naming profile is a recorder model's way of naming files: its patterns (named groups device,
+officer, time, seq, important), its time format, and how it writes container times. Profiles are
+tried in order (``IdentityConfig.order``, or a site's own profiles, the shipped ones, then
+``default``); the first whose pattern matches names the file.
 
 Each source of a time is in a known zone. A file-name time is the device's wall clock (in the
 device's zone); EXIF DateTimeOriginal is too; MP4/MOV ``creation_time`` is UTC by the format's
-definition, unless the recorder's profile says it writes its wall clock there. A profile is a
-recorder model: its name patterns, its time format, and how it writes container times.
+definition, unless the recorder's profile says it writes its wall clock there.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Mapping
 
 from pipeline.common.times import UTC, Zones, place, zone_label
 from pipeline.config import IdentityConfig
+from pipeline.stages.contract import FileContext, StageOutput
 
 CREATION_TAGS = ("creation_time", "com.apple.quicktime.creationdate", "date")
 DEFAULT_PROFILE = "default"
@@ -26,6 +33,7 @@ class Profile:
     patterns: tuple[str, ...]
     time_format: str = "%Y%m%d%H%M%S"
     container_time_local: bool = False       # the recorder writes its wall clock into creation_time
+    example: str | None = None               # a file name this profile recognises (checked at start-up)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Identity:
     start_time: datetime | None = None       # the device's wall clock at the start, naive
     time_source: str = "none"                 # filename | creation_time | exif | none
     identity_source: str = "none"             # filename | none
+    important: bool = False                   # the recorder marked the file important in its name
     name_time: datetime | None = None         # as written: the device's wall clock
     container_time: datetime | None = None    # as written: UTC, or wall clock under a "local" profile
     profile: str | None = None                # the profile whose pattern matched the name
@@ -57,11 +66,14 @@ class Identity:
 
 
 def profiles(cfg: IdentityConfig) -> tuple[Profile, ...]:
-    """The named profiles in the order configured, then the default one (``name_patterns``)."""
-    named = tuple(Profile(name, tuple(p["patterns"]), p.get("time_format", cfg.time_format),
-                          p.get("container_time", "utc") == "local") for name, p in cfg.profiles.items())
-    return named + (Profile(DEFAULT_PROFILE, tuple(cfg.name_patterns), cfg.time_format,
-                            cfg.container_time == "local"),)
+    """The profiles in the order they are tried: ``cfg.order`` when given, else every named
+    profile as configured (a site's own first, then the shipped ones), then ``default``."""
+    every = {name: Profile(name, tuple(p["patterns"]), p.get("time_format", cfg.time_format),
+                           p.get("container_time", "utc") == "local", p.get("example"))
+             for name, p in cfg.profiles.items()}
+    every[DEFAULT_PROFILE] = Profile(DEFAULT_PROFILE, tuple(cfg.name_patterns), cfg.time_format,
+                                     cfg.container_time == "local")
+    return tuple(every[name] for name in (cfg.order or every))
 
 
 @lru_cache(maxsize=16)
@@ -69,11 +81,10 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def match_name(name: str, cfg: IdentityConfig) -> tuple[Profile, dict]:
-    """The profile whose pattern matches ``name`` first, and the pattern's named groups; the
-    default profile and {} when none does."""
-    every = profiles(cfg)
-    for profile in every:
+def match_name(name: str, cfg: IdentityConfig) -> tuple[Profile | None, dict]:
+    """The profile whose pattern matches ``name`` first, and the pattern's named groups (``time``
+    parsed, ``important`` a bool); (None, {}) when none does."""
+    for profile in profiles(cfg):
         for pattern in _compiled(profile.patterns):
             m = pattern.match(name)
             if m:
@@ -83,8 +94,9 @@ def match_name(name: str, cfg: IdentityConfig) -> tuple[Profile, dict]:
                         groups["time"] = datetime.strptime(groups["time"], profile.time_format)
                     except ValueError:
                         groups.pop("time")      # 20261399… is not a time: keep the IDs, drop it
+                groups["important"] = bool(groups.get("important"))
                 return profile, groups
-    return every[-1], {}
+    return None, {}
 
 
 def parse_name(name: str, cfg: IdentityConfig) -> dict:
@@ -120,15 +132,16 @@ def identify(name: str, tags: dict[str, str], exif_datetime: str | None, cfg: Id
     exif_time = parse_device_time(exif_datetime)
     zone, zone_source = zones.device(parsed.get("device"))
     placed, source = None, "none"
+    container_local = profile.container_time_local if profile else cfg.container_time == "local"
     for value, origin, local in ((parsed.get("time"), "filename", True),
-                                 (container_time, "creation_time", profile.container_time_local),
+                                 (container_time, "creation_time", container_local),
                                  (exif_time, "exif", True)):
         if value is not None:
             placed, source = place(value, local=local, zone=zone), origin
             break
     container_zone = None
     if container_time is not None:
-        container_zone = "local" if profile.container_time_local and container_time.tzinfo is None else "UTC"
+        container_zone = "local" if container_local and container_time.tzinfo is None else "UTC"
     elif exif_time is not None:
         container_zone = "local"
     return Identity(
@@ -138,9 +151,10 @@ def identify(name: str, tags: dict[str, str], exif_datetime: str | None, cfg: Id
         start_time=placed.wall if placed else None,
         time_source=source,
         identity_source="filename" if parsed.get("device") else "none",
+        important=parsed.get("important", False),
         name_time=parsed.get("time"),
         container_time=_naive_as_written(container_time or exif_time),
-        profile=profile.name if parsed else None,
+        profile=profile.name if profile else None,
         start_utc=placed.instant if placed else None,
         utc_offset_s=placed.utc_offset_s if placed else None,
         time_zone=zone_label(zone) if placed else None,
@@ -155,3 +169,30 @@ def _naive_as_written(value: datetime | None) -> datetime | None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
 
+
+
+class Naming:
+    """Stage: who recorded the file and when, from its name, then its container or EXIF, placed in time."""
+    name, needs = "naming", ("checksum",)
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        outcome = found.get("demux")            # optional: a file the demux stage failed on keeps its name
+        exif_time = outcome.photo.datetime_original if outcome is not None and outcome.photo else None
+        tags = outcome.media.tags if outcome is not None and outcome.media else {}
+        who = identify(file.name, tags, exif_time, file.config.identity, file.config.zones())
+        duration = outcome.fields.get("duration_s") if outcome is not None else None
+        return StageOutput(who, identity_columns(who, duration))
+
+
+def identity_columns(who: Identity, duration_s: float | None) -> dict:
+    """The `recordings` columns an identity fills."""
+    return {
+        "device_id": who.device_id, "officer_id": who.officer_id, "sequence": who.sequence,
+        "start_time": who.start_time, "end_time": who.end_time(duration_s),
+        "start_utc": who.start_utc, "end_utc": who.end_utc(duration_s),
+        "utc_offset_s": who.utc_offset_s, "time_zone": who.time_zone, "zone_source": who.zone_source,
+        "container_time_zone": who.container_time_zone, "naming_profile": who.profile,
+        "important": who.important,
+        "time_source": who.time_source, "identity_source": who.identity_source,
+        "name_time": who.name_time, "container_time": who.container_time,
+    }

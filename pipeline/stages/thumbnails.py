@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from pipeline.config import ThumbnailsConfig
 from pipeline.native import images, thumbs
+from pipeline.stages.contract import FileContext, Problem, StageOutput
 from pipeline.stages.demux import DemuxOutcome
 
 
@@ -83,3 +85,17 @@ def make_thumbnails(path: Path, sha256: str, outcome: DemuxOutcome, cfg: Thumbna
                                       fast=cfg.fast_decode, keep=lambda p: rows.append(_row(sha256, p.pts_s, p.image, cfg)))
     return ThumbnailOutcome(rows, chosen=len(picked), frames_decoded=decoded.frames_decoded,
                             decode_errors=decoded.errors, first_error=decoded.first_error)
+
+
+class Thumbnails:
+    """Stage: keyframe thumbnails (a photo's one); keyframes that do not decode make the file damaged."""
+    name, needs = "thumbnails", ("demux",)
+
+    def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        sha256 = found["checksum"].digest.sha256
+        thumbs = make_thumbnails(file.store.path(sha256), sha256, found["demux"], file.config.thumbnails)
+        if thumbs is None:
+            return StageOutput()
+        return StageOutput(thumbs, {"decode_errors": thumbs.decode_errors, "thumbnail_count": len(thumbs.rows)},
+                           {"thumbnails": thumbs.rows},
+                           Problem("damaged", thumbs.problem) if thumbs.decode_errors else None)

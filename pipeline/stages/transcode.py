@@ -131,7 +131,7 @@ def row(job: ProxyJob, cfg: TranscodeConfig, run_id: str, node: str | None, stat
     }
 
 def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: str | None = None,
-         *, fsync: bool = True) -> dict:
+         *, fsync: bool = True, mode: int = 0o440) -> dict:
     """Make ``job``'s proxy and return its ``derivatives`` row. Raises only ``ArchiveWriteError``."""
     if job.skip_reason:
         return row(job, cfg, run_id, node, "skipped", job.skip_reason)
@@ -143,12 +143,12 @@ def make(job: ProxyJob, archive: Path, cfg: TranscodeConfig, run_id: str, node: 
         raise ArchiveWriteError(exc.errno, f"cannot write to the archive: {exc.strerror}", str(tmp_dir)) from exc
     tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{SUFFIX[job.kind]}"
     try:
-        return _make(job, archive, tmp, cfg, run_id, node, fsync)
+        return _make(job, archive, tmp, cfg, run_id, node, fsync, mode)
     finally:
         tmp.unlink(missing_ok=True)       # whatever happened, no temporary outlives its job
 
 def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id: str, node: str | None,
-          fsync: bool) -> dict:
+          fsync: bool, mode: int) -> dict:
     t0, cpu0 = time.monotonic(), time.process_time()
     try:
         facts = make_proxy(archive / job.archive_path, tmp, settings(cfg), rotation=job.rotation,
@@ -166,7 +166,7 @@ def _make(job: ProxyJob, archive: Path, tmp: Path, cfg: TranscodeConfig, run_id:
     final_rel = proxy_relpath(job.parent_sha256, job.kind, cfg)
     try:
         digest, size = sha256_path(tmp), tmp.stat().st_size
-        publish(tmp, archive / final_rel, fsync=fsync, sync_file=True, mode=0o444)   # a killed run's leftover is replaced
+        publish(tmp, archive / final_rel, fsync=fsync, sync_file=True, mode=mode)   # a killed run's leftover is replaced
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, f"cannot write a proxy: {exc.strerror}", str(tmp)) from exc
     return row(job, cfg, run_id, node, "ok", sha256=digest, size=size, archive_path=final_rel,

@@ -83,26 +83,46 @@ class Reader:
             ORDER BY delay_h DESC LIMIT {int(limit)}""", [start, end])
 
     # -- gaps ---------------------------------------------------------------------------------------------
-    GAPS = """
+    def gaps_sql(self) -> str:
+        """Every gap once, with ``current``, ``explained``, ``given`` and ``needs_explanation``: the rule
+        of ``pipeline.rules.sessions`` (a pause longer than the session break needs an explanation only
+        when both recordings around it are marked important, belong to one case by hash, or a case's
+        device or officer window overlaps it; every other gap needs one), as `fieldrec gaps` decides it."""
+        start = f"coalesce(epoch(g.start_utc), {self.utc_epoch('g.start_time', 'g.device_id')})"
+        end = f"coalesce(epoch(g.end_utc), {self.utc_epoch('coalesce(g.end_time, g.start_time)', 'g.device_id')})"
+        return f"""
         WITH st AS (SELECT gap_id, arg_max(state, evaluated_at) AS state FROM gap_state GROUP BY gap_id),
              ex AS (SELECT gap_id, bool_or(source = 'spoken' OR approved_by IS NOT NULL) AS explained,
                            count(*) AS given, arg_max(reason, explained_at) AS last_reason
                     FROM explanations GROUP BY gap_id),
+             imp AS (SELECT sha256 FROM recordings WHERE important),
+             asg AS (SELECT *, coalesce(case_id, 'class ' || retention_class) AS holder FROM assignments
+                     WHERE coalesce(retention_class, '') <> 'routine'),
              g AS (SELECT * FROM gaps QUALIFY row_number() OVER (PARTITION BY gap_id ORDER BY detected_at) = 1)
         SELECT g.*, coalesce(st.state, 'open') = 'open' AS current, coalesce(ex.explained, false) AS explained,
-               coalesce(ex.given, 0) AS given, ex.last_reason
+               coalesce(ex.given, 0) AS given, ex.last_reason,
+               (g.kind <> 'between_files' OR g.duration_s IS NULL OR g.duration_s <= {float(self.config.gaps.session_break_s)}
+                OR (g.before_sha256 IN (SELECT sha256 FROM imp) AND g.after_sha256 IN (SELECT sha256 FROM imp))
+                OR EXISTS (SELECT 1 FROM asg a1 JOIN asg a2 USING (holder)
+                           WHERE a1.selector = 'sha256' AND a2.selector = 'sha256'
+                             AND a1.sha256 = g.before_sha256 AND a2.sha256 = g.after_sha256)
+                OR EXISTS (SELECT 1 FROM asg a WHERE a.selector IN ('device', 'officer') AND NOT coalesce(a.important, false)
+                             AND ((a.selector = 'device' AND a.device_id = g.device_id)
+                                  OR (a.selector = 'officer' AND a.officer_id = g.officer_id))
+                             AND epoch(a.range_start) < {end} AND epoch(a.range_end) > {start})
+               ) AS needs_explanation
         FROM g LEFT JOIN st USING (gap_id) LEFT JOIN ex USING (gap_id)"""
 
     def waiting_gaps(self, limit: int, officer_id: str | None = None) -> tuple[list[dict], int]:
-        where = "WHERE current AND NOT explained" + (" AND officer_id = $1" if officer_id else "")
+        where = "WHERE current AND needs_explanation AND NOT explained" + (" AND officer_id = $1" if officer_id else "")
         params = [officer_id] if officer_id else []
-        rows = self.rows(f"SELECT * FROM ({self.GAPS}) {where} ORDER BY start_time DESC NULLS LAST "
+        rows = self.rows(f"SELECT * FROM ({self.gaps_sql()}) {where} ORDER BY start_time DESC NULLS LAST "
                          f"LIMIT {int(limit)}", params)
-        total = self.value(f"SELECT count(*) FROM ({self.GAPS}) {where}", params)
+        total = self.value(f"SELECT count(*) FROM ({self.gaps_sql()}) {where}", params)
         return rows, total
 
     def gap(self, gap_id: str) -> dict | None:
-        rows = self.rows(f"SELECT * FROM ({self.GAPS}) WHERE gap_id = $1", [gap_id])
+        rows = self.rows(f"SELECT * FROM ({self.gaps_sql()}) WHERE gap_id = $1", [gap_id])
         return rows[0] if rows else None
 
     def explanations(self, gap_id: str) -> list[dict]:
@@ -111,7 +131,7 @@ class Reader:
                             WHERE e.gap_id = $1 ORDER BY explained_at""", [gap_id])
 
     def gaps_of(self, sha256: str) -> list[dict]:
-        return self.rows(f"SELECT * FROM ({self.GAPS}) WHERE $1 IN (sha256, before_sha256, after_sha256) "
+        return self.rows(f"SELECT * FROM ({self.gaps_sql()}) WHERE $1 IN (sha256, before_sha256, after_sha256) "
                          "ORDER BY start_time", [sha256])
 
     # -- devices ----------------------------------------------------------------------------------------
@@ -124,7 +144,7 @@ class Reader:
             FROM recordings WHERE device_id = $1 AND start_time IS NOT NULL
               AND {self.utc_epoch('start_time')} < {hi} AND {self.utc_epoch('coalesce(end_time, start_time)')} >= {lo}
             ORDER BY start_time""", [device_id])
-        gaps = self.rows(f"""SELECT * FROM ({self.GAPS}) WHERE device_id = $1 AND current AND start_time IS NOT NULL
+        gaps = self.rows(f"""SELECT * FROM ({self.gaps_sql()}) WHERE device_id = $1 AND current AND start_time IS NOT NULL
               AND {self.utc_epoch('start_time')} < {hi} AND {self.utc_epoch('coalesce(end_time, start_time)')} >= {lo}
             ORDER BY start_time""", [device_id])
         return recs, gaps
@@ -193,9 +213,11 @@ class Reader:
             SELECT DISTINCT r.sha256, r.source_name, r.device_id, r.officer_id, r.start_time, r.duration_s, r.kind
             FROM recordings r JOIN a ON
                  (a.selector = 'sha256' AND r.sha256 = a.sha256)
-              OR (a.selector IN ('device', 'officer')
+              OR (a.selector IN ('device', 'officer', 'important')
+                  AND (NOT coalesce(a.important, false) OR r.important)
                   AND ((a.selector = 'device' AND r.device_id = a.device_id)
-                       OR (a.selector = 'officer' AND r.officer_id = a.officer_id))
+                       OR (a.selector = 'officer' AND r.officer_id = a.officer_id)
+                       OR (a.selector = 'important' AND r.important))
                   AND {self.utc_epoch('r.start_time', 'r.device_id')} <= epoch(a.range_end)
                   AND {self.utc_epoch('coalesce(r.end_time, r.start_time)', 'r.device_id')} >= epoch(a.range_start))
             ORDER BY r.start_time LIMIT {int(limit)}""", [case_id])
@@ -204,18 +226,26 @@ class Reader:
         return bool(self.value("SELECT count(*) FROM recordings WHERE sha256 = $1", [sha256]))
 
     def statement(self, statement_id: str) -> dict | None:
-        """A statement's row with its bytes (the copy leaves them out: read from the parts, or the spool)."""
+        """A statement's row with its bytes (the copy leaves them out): from its archive object, or
+        from the parts (rows written before statements became objects), or from the spool."""
         import pyarrow.dataset as ds
 
         from catalog.store import Catalog
+        from pipeline.records import statements
 
         rows = self.rows("SELECT * FROM statements WHERE statement_id = $1 LIMIT 1", [statement_id])
         if not rows:
             return None
+        row = rows[0]
         spooled = [r for r in self.service.outbox.rows("statements") if r["statement_id"] == statement_id]
-        found = spooled or Catalog(self.service.archive).rows("statements", ["content"],
-                                                              filter=ds.field("statement_id") == statement_id)
-        return {**rows[0], "content": found[0]["content"]} if found else None
+        if spooled:
+            row = {**row, "content": spooled[0]["content"]}
+        elif not row.get("archive_path"):
+            found = Catalog(self.service.archive).rows("statements", ["content"],
+                                                       filter=ds.field("statement_id") == statement_id)
+            row = {**row, "content": found[0]["content"] if found else None}
+        data = statements.content(self.service.archive, row)
+        return {**row, "content": data} if data is not None else None
 
     def close(self) -> None:
         if self._con is not None:

@@ -24,6 +24,14 @@ from pipeline.records import outbox
 
 LEFT_OUT = {"thumbnails": ("image",), "statements": ("content",)}      # bytes are read per request, by id
 
+# Recordings as a person attributed them (`fieldrec attribute`: the latest row per file wins), as
+# pipeline.records.attribution gives them to the command line; the name's own values stay beside.
+ATTRIBUTED = """
+    SELECT r.* REPLACE (CASE WHEN a.sha256 IS NULL THEN r.device_id ELSE a.device_id END AS device_id,
+                        CASE WHEN a.sha256 IS NULL THEN r.officer_id ELSE a.officer_id END AS officer_id)
+    FROM ({view}) r LEFT JOIN (SELECT sha256, device_id, officer_id FROM c_attributions
+                               QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY "at" DESC) = 1) a USING (sha256)"""
+
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -106,6 +114,8 @@ class Snapshot:
                 if len(keys) == 1:
                     where = f" WHERE {_ident(keys[0])} NOT IN (SELECT {_ident(keys[0])} FROM {_ident('c_' + table)})"
                 view += f" UNION ALL BY NAME SELECT * FROM {_ident('_spool_' + table)}{where}"
+            if table == "recordings":
+                view = ATTRIBUTED.format(view=view)
             cur.execute(f"CREATE TEMP VIEW {_ident(table)} AS {view}")
         return cur
 

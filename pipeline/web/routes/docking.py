@@ -54,7 +54,7 @@ def _gap(row: dict, config, zone) -> Gap:
                duration_s=row["duration_s"], reason=row["reason"], detail=row["detail"], sha256=row["sha256"],
                before_sha256=row["before_sha256"], after_sha256=row["after_sha256"],
                explanation="explained" if row["explained"] else ("awaiting approval" if row["given"] else "unexplained"),
-               explanation_reason=row["last_reason"])
+               explanation_reason=row["last_reason"], needs_explanation=row["needs_explanation"])
 
 
 def device(ctx: Ctx) -> Response:

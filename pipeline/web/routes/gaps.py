@@ -3,7 +3,6 @@ statement attached, approving a written explanation, and reading a statement (lo
 
 from __future__ import annotations
 
-import hashlib
 import re
 import socket
 import uuid
@@ -14,11 +13,11 @@ from starlette.responses import Response
 from pipeline.common import inputs
 from pipeline.common.clock import new_id
 from pipeline.common.i18n import _
+from pipeline.records import statements
 from pipeline.web import site
 from pipeline.web.guard import ALL_ROLES, UPLOAD, Ctx, NotFound, Page, Refused
 
 GAP_ID = re.compile(r"[A-Za-z0-9._:-]{6,128}")
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 EXPLAINERS = frozenset({"officer", "clerk", "admin"})
 STATEMENT_READERS = frozenset({"officer", "clerk", "approver", "auditor", "admin"})
 
@@ -56,21 +55,6 @@ def gap_page(ctx: Ctx) -> Response:
                       may_explain=may_explain(ctx, gap), max_bytes=ctx.service.config.service.statement_max_bytes)
 
 
-def sniff(data: bytes) -> str | None:
-    """The media type of a statement by its content (never by its name), or None when not accepted."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return "text/plain" if not any(ord(c) < 32 and c not in "\n\r\t" for c in text) else None
-
-
 def explain(ctx: Ctx) -> Response:
     gap = _gap(ctx)
     if not may_explain(ctx, gap):
@@ -83,18 +67,13 @@ def explain(ctx: Ctx) -> Response:
     if isinstance(upload, UploadFile) and upload.filename:
         limit = ctx.service.config.service.statement_max_bytes
         data = upload.file.read(limit + 1)
-        if not data:
-            raise inputs.InputError(_("the statement file is empty"))
-        if len(data) > limit:
-            raise inputs.InputError(_("the statement is larger than {n} bytes").format(n=limit))
-        media = sniff(data)
-        if media is None:
-            raise inputs.InputError(_("a statement must be a PDF, a JPEG or PNG picture, or plain text"))
-        name = SAFE_NAME.sub("_", upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])[-120:].strip("._") or "statement"
-        statement = {"statement_id": new_id("STM"), "explanation_id": explanation_id, "gap_id": gap["gap_id"],
-                     "file_name": name, "media_type": media, "size": len(data),
-                     "sha256": hashlib.sha256(data).hexdigest(), "content": data, "uploaded_by": ctx.user.user_id,
-                     "uploaded_at": ctx.now}
+        try:
+            media = statements.checked(data, limit)
+        except statements.StatementProblem as exc:
+            raise inputs.InputError(str(exc)) from None
+        # Spooled with its bytes; stored as an archive object when the spool is committed.
+        statement = statements.row(explanation_id=explanation_id, gap_id=gap["gap_id"], file_name=upload.filename,
+                                   data=data, media_type=media, by=ctx.user.user_id, at=ctx.now)
     elif not spoken:
         raise inputs.InputError(_("attach the written statement, or tick that the reason was spoken on the recording"))
     row = {"explanation_id": explanation_id, "gap_id": gap["gap_id"], "source": "spoken" if spoken else "report",
