@@ -53,11 +53,40 @@ class Result(gapstate.Refresh):
     wall_s: float = 0.0
 
 
-def basis(config: Config) -> str:
-    """What gaps depend on besides the recordings: the ``[gaps]`` settings and the device clocks' zones."""
-    text = json.dumps({"gaps": dataclasses.asdict(config.gaps), "zones": dataclasses.asdict(config.zones())},
+def basis(config: Config, reattributed: dict[str, tuple] | None = None) -> str:
+    """What gaps depend on besides the recordings' own rows: the ``[gaps]`` settings, the device
+    clocks' zones, and the recordings attributed other than by their own name (a person's word, or
+    other names for a file whose own says nothing): when any of these changes, a refresh walks
+    every timeline again."""
+    text = json.dumps({"gaps": dataclasses.asdict(config.gaps), "zones": dataclasses.asdict(config.zones()),
+                       "attributed": sorted((sha, list(who)) for sha, who in (reattributed or {}).items())},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
+    """sha256 -> (device, officer) of the recordings whose device and officer do not come from their
+    own name (``records.attribution``): a person's attribution, or the other names of a file whose
+    own name gives no device. Read from the attributions and the device-less recordings alone."""
+    from pipeline.records import attribution
+
+    attributions = catalog.rows("attributions")
+    loose = catalog.rows("recordings", ["sha256", "device_id", "officer_id", "source_name", "name_time"],
+                         filter=ds.field("device_id").is_null())
+    shas = sorted({r["sha256"] for r in loose if r["sha256"]})
+    sightings = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(shas)) \
+        if shas else []
+    paths: dict[str, set] = {}
+    for s in sightings:
+        paths.setdefault(s["sha256"], set()).add(s["source_path"])
+    identities = attribution.for_contents(attributions, [s for s in sightings if len(paths[s["sha256"]]) > 1],
+                                          identity)
+    out = {a: (row["device_id"], row["officer_id"]) for a, row in identities.attributions.items()}
+    for r in loose:
+        who = identities.of(r)
+        if r["sha256"] not in out and who.device_id is not None:
+            out[r["sha256"]] = (who.device_id, who.officer_id)
+    return out
 
 
 def _run_counts(catalog: Catalog) -> dict[str, int]:
@@ -90,13 +119,14 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
     counts = _run_counts(catalog)
     total = sum(counts.values())
     fresh = sorted(r for r in counts if r not in covered)
-    here = basis(config)
+    moved = reattributed(catalog, config.identity)
+    here = basis(config, moved)
     batch: dict[str, list] = {}
     if full or last is None or last["basis"] != here or last["recordings"] + sum(counts[r] for r in fresh) != total:
         done = Result(**dataclasses.asdict(gapstate.refresh(catalog, run_id, config, now=now)), recordings=total)
         taken = sorted(counts)
     else:
-        done, batch = _incremental(catalog, run_id, config, now, fresh)
+        done, batch = _incremental(catalog, run_id, config, now, fresh, moved)
         taken = fresh
     done.wall_s = time.monotonic() - t0
     batch["gap_refreshes"] = [{
@@ -116,10 +146,13 @@ def _instant(t: datetime) -> pa.Scalar:
     return pa.scalar(t.replace(tzinfo=UTC), pa.timestamp("us", tz="UTC"))
 
 
-def _read(catalog: Catalog, zones: Zones, expr) -> list[dict]:
-    """Recordings rows as ``timeline.device_gaps`` prepares them: placed, as naive UTC instants."""
+def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None) -> list[dict]:
+    """Recordings rows as ``timeline.device_gaps`` prepares them: attributed (``moved``), placed, as
+    naive UTC instants."""
     rows = catalog.read("recordings", timeline.COLUMNS, filter=expr).to_pylist()
     for r in rows:
+        if moved and r["sha256"] in moved:
+            r["device_id"], r["officer_id"] = moved[r["sha256"]]
         zone, _ = zones.device(r["device_id"])
         start = placed_start(r, zone)
         r["start_time"], r["end_time"] = _naive(start), _naive(placed_end(r, zone, start))
@@ -206,13 +239,18 @@ def _utc(t: datetime):
     return min(max(t, datetime(1, 1, 2)), datetime(9999, 12, 30)).replace(tzinfo=UTC)
 
 
-def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...]) -> None:
-    """Read each group's stretch (whole groups: everything) into ``rows``."""
+def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...], moved: dict | None = None) -> None:
+    """Read each group's stretch (whole groups: everything, with the recordings attributed to the
+    device other than by their own name) into ``rows``."""
     stretched = [g for g in groups if not g.whole]
     for g in groups:
         if g.whole:
-            g.rows = {r["sha256"]: r for r in _read(catalog, zones, (ds.field("device_id") == g.device)
-                                                     & (ds.field("kind") == g.kind))}
+            expr = ds.field("device_id") == g.device
+            mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device == g.device)
+            if mine:
+                expr = expr | ds.field("sha256").isin(mine)
+            g.rows = {r["sha256"]: r for r in _read(catalog, zones, expr & (ds.field("kind") == g.kind), moved)
+                      if r["device_id"] == g.device}
     for lo, hi, bucket in _buckets(stretched, lambda g: (g.lo, g.hi)):
         within = (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
         expr = ds.field("device_id").isin(sorted({g.device for g in bucket})) & ds.field("kind").isin(list(kinds)) \
@@ -331,13 +369,14 @@ def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, 
     return _Walked(found, {r["sha256"] for r in walked[part.after:part.stop]}, set(g.new))
 
 
-def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime,
-                 fresh: list[str]) -> tuple[Result, dict[str, list]]:
+def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, fresh: list[str],
+                 moved: dict[str, tuple] | None = None) -> tuple[Result, dict[str, list]]:
     zones, cfg = config.zones(), config.gaps
     site = zones.site_zone
     meta = {"run_id": run_id, "detected_at": now}
     result = Result(mode="incremental")
-    new_rows = _read(catalog, zones, ds.field("run_id").isin(fresh)) if fresh else []
+    moved = moved or {}
+    new_rows = _read(catalog, zones, ds.field("run_id").isin(fresh), moved) if fresh else []
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
     groups: dict[tuple[str, str], _Group] = {}
@@ -359,8 +398,13 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime,
     if groups:
         tails, begins = _tails(catalog, zones, sorted({d for d, _ in groups}))
         _survey(catalog, groups, fresh, labels, cfg, site)
+        # A device some recording is attributed to other than by its name is walked whole (rare:
+        # a person's word, or a file docked under two names).
+        elsewhere = {d for d, _ in moved.values()}
+        for g in groups.values():
+            g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
-        _fill(catalog, zones, todo, cfg.timeline_kinds)
+        _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
         while todo:
             _reach_in(catalog, zones, [g for g in todo if not g.whole], tails, begins)
             flagged = _flagged_old(catalog, todo)
@@ -380,7 +424,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime,
                 else:
                     g.hi += width
                 wider.append(g)
-            _fill(catalog, zones, wider, cfg.timeline_kinds)
+            _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
             todo = wider
     result.whole = sum(g.whole for g, _ in walked)
     found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]

@@ -127,7 +127,8 @@ def _clock(start: pa.Array, arrived: pa.Array, cfg: GapsConfig, site: tzinfo) ->
 
 
 def holders(devices: pa.Array, start: pa.Array, periods: dict[str, list[Period]]) -> pa.Array:
-    """``custody.holder_at`` of each row's device at its start (null: no handover before it)."""
+    """``custody.holder_at`` of each row's device at its start (null: no handover before it, or the
+    device was returned)."""
     n = len(devices)
     if not periods or not n:
         return pa.nulls(n, pa.string())
@@ -143,8 +144,11 @@ def holders(devices: pa.Array, start: pa.Array, periods: dict[str, list[Period]]
         rows = rows[has_start[rows]]
         if len(rows):
             starts = np.array([timecols.micros(p.start) for p in spans], dtype=np.int64)
+            ends = np.array([timecols.micros(p.end) if p.end is not None else np.iinfo(np.int64).max
+                             for p in spans], dtype=np.int64)
             at = np.searchsorted(starts, start_us[rows], side="right") - 1
-            pick[rows] = np.where(at >= 0, at + len(officers), -1)
+            held = (at >= 0) & (start_us[rows] < ends[np.maximum(at, 0)])      # Period.holds: a return ends it
+            pick[rows] = np.where(held, at + len(officers), -1)
         officers += [p.officer_id for p in spans]
     chosen = pa.array(np.where(pick >= 0, pick, 0), pa.int64(), mask=pick < 0)
     return pc.take(pa.array(officers or [None], pa.string()), chosen)

@@ -146,20 +146,29 @@ def _pairs(rec: pa.Table, assignments: pa.Table, as_of: datetime) -> pa.Table:
     empty = pa.table({"r": pa.array([], pa.int64()), **{k: pa.array([], a.schema.field(k).type) for k in keep}})
     if not a.num_rows or not rec.num_rows:
         return empty
+    marked = pc.fill_null(rec["important"], False) if "important" in rec.column_names else \
+        pa.array(np.zeros(rec.num_rows, bool))
     left = pa.table({"r": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"],
-                     "device_id": rec["device_id"], "officer": rec["officer"], "t0": rec["start"], "t1": rec["end"]})
+                     "device_id": rec["device_id"], "officer": rec["officer"], "t0": rec["start"], "t1": rec["end"],
+                     "important": marked})
+    if "important" not in a.column_names:
+        a = a.append_column("important", pa.nulls(a.num_rows, pa.bool_()))
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone='UTC'")
         con.register("rec", left)
         con.register("a", a)
         cols = ", ".join(f'a."{k}"' for k in keep)
-        overlap = "rec.t0 IS NOT NULL AND rec.t0 <= a.range_end AND rec.t1 >= a.range_start"
+        # An assignment for marked recordings only picks recordings the recorder marked important.
+        overlap = "rec.t0 IS NOT NULL AND rec.t0 <= a.range_end AND rec.t1 >= a.range_start " \
+                  "AND (NOT coalesce(a.important, false) OR rec.important)"
         pairs = con.sql(f"""
             SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'sha256' AND rec.sha256 = a.sha256
             UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'device' AND rec.device_id = a.device_id
                       AND {overlap}
             UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'officer' AND rec.officer = a.officer_id
+                      AND {overlap}
+            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'important' AND rec.important
                       AND {overlap}""").to_arrow_table()
     finally:
         con.close()
