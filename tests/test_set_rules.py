@@ -160,7 +160,8 @@ def gap_catalog(draw) -> tuple[dict, object]:
     for gid in ids + draw(st.lists(st.sampled_from(ids or ["g0"]), max_size=3)):     # a gap detected twice
         start = draw(instant)
         legacy = draw(st.booleans()) and draw(st.booleans())
-        gaps.append({"gap_id": gid, "kind": draw(st.sampled_from(("between_files", "clock", "within_file", "overlap"))),
+        gaps.append({"gap_id": gid, "kind": draw(st.sampled_from(("between_files", "between_files", "clock",
+                                                                  "within_file", "overlap"))),
                      "device_id": draw(st.sampled_from(DEVICES + (None,))), "start_time": start.replace(tzinfo=None),
                      "end_time": draw(st.one_of(st.none(), st.just((start + timedelta(minutes=5)).replace(tzinfo=None)))),
                      "start_utc": None if legacy else start, "end_utc": None if legacy else start + timedelta(minutes=5),
@@ -175,8 +176,28 @@ def gap_catalog(draw) -> tuple[dict, object]:
                      "explained_by": draw(st.sampled_from(("PC A", "PC B"))),
                      "approved_by": draw(st.sampled_from((None, "", "Sgt"))), "explained_at": draw(moments)}
                     for i in range(draw(st.integers(0, 10)))]
-    names = [{"sha256": draw(st.sampled_from(shas)), "source_name": f"n{i}.mp4"} for i in range(draw(st.integers(0, 6)))]
-    return {"gaps": gaps, "gap_state": states, "explanations": explanations, "recordings": names}, config
+    # the recordings the gaps name, on a device's timeline (sessions form where they follow closely)
+    names = []
+    t = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    for i in range(draw(st.integers(0, 8))):
+        t += timedelta(seconds=draw(st.sampled_from((1, 30, 200, 4000))))
+        length = draw(st.sampled_from((60.0, 300.0)))
+        names.append({"sha256": draw(st.sampled_from(shas)), "source_name": f"n{i}.mp4", "kind": "video",
+                      "device_id": draw(st.sampled_from(DEVICES)), "start_utc": t, "start_time": t.replace(tzinfo=None),
+                      "end_utc": t + timedelta(seconds=length), "duration_s": length, "time_source": "filename",
+                      "time_zone": "Asia/Shanghai", "important": draw(st.sampled_from((None, True)))})
+        t += timedelta(seconds=length)
+    for g in gaps:                        # pauses long and short, around the recordings above
+        if g["kind"] == "between_files":
+            g["duration_s"] = draw(st.sampled_from((None, 30.0, 500.0, 5000.0)))
+    assignments = [{"assignment_id": f"a{i}", "case_id": draw(st.sampled_from((None, "C1", "C2"))),
+                    "retention_class": draw(st.sampled_from(("case", "routine", "permanent"))),
+                    "selector": draw(st.sampled_from(("sha256", "device"))), "sha256": draw(st.sampled_from(shas)),
+                    "device_id": draw(st.sampled_from(DEVICES)), "range_start": datetime(2026, 1, 1, 8, tzinfo=UTC),
+                    "range_end": datetime(2026, 1, 1, 10, tzinfo=UTC), "at": datetime(2026, 1, 1, tzinfo=UTC)}
+                   for i in range(draw(st.integers(0, 3)))]
+    return {"gaps": gaps, "gap_state": states, "explanations": explanations, "recordings": names,
+            "assignments": assignments}, config
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -192,8 +213,44 @@ def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplain
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
         Catalog(archive, fsync=False).create().commit(tables, tag="t")
-        expected = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones), device=device, since=since,
-                                          include_closed=include_closed, only_unexplained=only_unexplained)
-        got = gap_sets.filtered(gaplist.listing(archive, zones), device=device, since=since,
-                                include_closed=include_closed, only_unexplained=only_unexplained).to_pylist()
+        expected = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones, config), device=device,
+                                          since=since, include_closed=include_closed,
+                                          only_unexplained=only_unexplained)
+        got = gap_sets.filtered(gaplist.listing(archive, config, include_closed=include_closed,
+                                                only_unexplained=only_unexplained, device=device),
+                                device=device, since=since, include_closed=include_closed,
+                                only_unexplained=only_unexplained).to_pylist()
+    assert got == expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog(), st.sampled_from((None, "CAM1", "CAM9")))
+def test_device_ledger_matches_the_reference(drawn, device):
+    """``fieldrec ledger``'s report, set-based, against ``records.ledger.build`` over ``records.load``."""
+    from pipeline.records import gaplist, gapstate, ledger, ledgerframe
+
+    tables, config, as_of = drawn
+    recs = [r for r in tables["recordings"] if r["start_utc"] is not None]
+    gaps = [{"gap_id": f"g{i}", "kind": ("between_files", "clock", "within_file")[i % 3], "device_id": a["device_id"],
+             "officer_id": a["officer_id"], "start_utc": a["start_utc"], "start_time": a["start_time"],
+             "end_utc": b["start_utc"], "duration_s": (b["start_utc"] - a["start_utc"]).total_seconds(),
+             "sha256": a["sha256"], "before_sha256": a["sha256"], "after_sha256": b["sha256"]}
+            for i, (a, b) in enumerate(zip(recs, recs[1:]))]
+    tables = {**tables, "gaps": gaps,
+              "gap_state": [{"gap_id": g["gap_id"], "state": "closed" if i % 4 == 3 else "open",
+                             "evaluated_at": as_of} for i, g in enumerate(gaps)],
+              "explanations": [{"gap_id": g["gap_id"], "source": "spoken", "reason": "x", "explained_by": "PC",
+                                "explained_at": as_of} for i, g in enumerate(gaps) if i % 2],
+              "device_events": tables["device_events"] + [
+                  {"device_id": "CAM2", "event": "fault", "at": as_of, "recorded_at": as_of, "by": "desk",
+                   "note": "lens"}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        state = records.load(archive, config, as_of)
+        expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
+                                state.catalog.rows("device_events"), device)
+        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"]),
+                                gaplist.listing(archive, config, names=False), Catalog(archive).rows("device_events"),
+                                device)
     assert got == expected

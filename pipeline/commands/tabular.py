@@ -43,7 +43,7 @@ class Dialect:
 
 
 EMIT = Dialect()
-GAPS = Dialect(yes_no=("yes", "no"), csv_float="repr", json_float="repr", csv_newline="\r\n", width="chars")
+GAPS = Dialect(yes_no=("yes", "no"), csv_float="repr", json_float="repr", csv_newline="\r\n")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import pyarrow.dataset as ds
+
 from catalog.query import Scan, list_literal, scanning
 from catalog.schema import TABLES
-from pipeline.common.times import Zones
+from catalog.store import Catalog
+from pipeline.config import Config
+from pipeline.rules.gap_events import damaged_tails
 from pipeline.rules.sets import gaps as gap_sets
 
 _NAMED = ("sha256", "before_sha256", "after_sha256")
@@ -67,11 +71,13 @@ def current_per_device(archive: Path) -> Counter:
     return scanning(archive, work)
 
 
-def listing(archive: Path, zones: Zones | None = None, *, include_closed: bool = True,
-            only_unexplained: bool = False, device: str | None = None) -> pa.Table:
+def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
+            only_unexplained: bool = False, device: str | None = None, names: bool = True) -> pa.Table:
     """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
-    device, start and id."""
-    zones = zones or Zones()
+    device, start and id; ``only_unexplained``: the current ones that need an explanation and have
+    none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null)."""
+    config = config or Config()
+    zones = config.zones()
     columns = TABLES["gaps"].names
 
     def work(scan: Scan) -> pa.Table:
@@ -79,7 +85,7 @@ def listing(archive: Path, zones: Zones | None = None, *, include_closed: bool =
         where = []
         if not include_closed or only_unexplained:
             where.append("coalesce(s.state, 'open') = 'open'")
-        if only_unexplained:
+        if only_unexplained:                 # an accepted explanation: never waiting, whatever it needs
             where.append("coalesce(e.explained, false) = false")
         if device:
             where.append("g.device_id = $device")
@@ -105,17 +111,114 @@ def listing(archive: Path, zones: Zones | None = None, *, include_closed: bool =
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
             params={"device": device} if device else None).to_arrow_table()
-        return _named(scan, gaps)
+        return _named(scan, gaps, names)
 
     rows = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
-    return rows.take(gap_sets.order(rows)).select(list(columns) + list(gap_sets.EXTRA))
+    rows = rows.take(gap_sets.order(rows))
+    for name, column in _annotated(archive, rows, config).items():
+        rows = rows.append_column(name, column)
+    if only_unexplained:
+        rows = rows.filter(rows["needs_explanation"])
+    return rows.select(list(columns) + list(gap_sets.EXTRA))
 
 
-def _named(scan: Scan, gaps: pa.Table) -> pa.Table:
+def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Array]:
+    """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
+    an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
+    timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
+    tails reaching as far as the gaps record."""
+    from pipeline.records.gaprefresh import reattributed
+    from pipeline.records.sessions import _label, _windows
+    from pipeline.rules.custody import holder_periods
+    from pipeline.rules.sets import recordings as placing, sessions as session_sets
+    from pipeline.rules.sets.retention import _pairs
+
+    catalog = Catalog(archive)
+    zones, cfg = config.zones(), config.gaps
+    if not gaps.num_rows:
+        return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
+                "need_reason": pa.array([], pa.string())}
+    devices = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
+    moved = reattributed(catalog, config.identity)
+    expr = ds.field("kind").isin(pa.array(list(cfg.timeline_kinds), pa.string())) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+    if moved:
+        expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+    rec = catalog.read("recordings", sessions_columns, filter=expr)
+    if moved:
+        rec = _moved(rec, moved)
+        rec = rec.filter(pc.and_(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())),
+                                 pc.is_in(rec["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
+    labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    start = placing._place_start(rec, labels, by_label)
+    end = placing._place_end(rec, start)
+    # what the timeline leaves out (current clock gaps) and how far damaged tails reach, of all gaps
+    clocks = _current_clock_shas(archive)
+    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
+        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
+        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
+                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+    by_sha = pa.table({"sha256": rec["sha256"], "session_id": sessions}).filter(pc.is_valid(sessions))
+    # the recordings around long pauses: marked important, and the cases (or classes) holding them
+    long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
+                   pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
+    around = pc.unique(pa.concat_arrays([gaps.filter(long)[c].combine_chunks().cast(pa.string())
+                                         for c in ("before_sha256", "after_sha256")]).drop_null())
+    near = pc.is_in(rec["sha256"], value_set=around)
+    marked = pc.and_(near, pc.fill_null(rec["important"], False))
+    important = set(pc.filter(rec["sha256"], marked).to_pylist())
+    assignments = catalog.read("assignments")
+    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
+    groups: dict[str, frozenset[str]] = {}
+    if assignments.num_rows and len(around):
+        periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
+            "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
+        rows = pc.indices_nonzero(near)
+        subset = rec.take(rows)
+        ledger = placing.holders(subset["device_id"].combine_chunks(), start.take(rows), periods)
+        officer = placing._attribute(subset["officer_id"].combine_chunks(), ledger)["officer"]
+        table = pa.table({"sha256": subset["sha256"], "device_id": subset["device_id"], "officer": officer,
+                          "start": start.take(rows), "end": pc.coalesce(end.take(rows), start.take(rows)),
+                          "important": pc.fill_null(subset["important"], False)})
+        from datetime import datetime, timezone
+
+        pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
+        shas = table["sha256"].take(pairs["r"]).to_pylist()
+        for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
+            groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
+    windows = list(_windows(assignments.to_pylist()))
+    return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
+
+
+sessions_columns = ["sha256", "kind", "device_id", "officer_id", "start_time", "end_time", "duration_s", "time_source",
+                    "start_utc", "end_utc", "time_zone", "container_time_zone", "important"]
+
+
+def _moved(rec: pa.Table, moved: dict) -> pa.Table:
+    shas = rec["sha256"].to_pylist()
+    device = [moved[s][0] if s in moved else d for s, d in zip(shas, rec["device_id"].to_pylist())]
+    officer = [moved[s][1] if s in moved else o for s, o in zip(shas, rec["officer_id"].to_pylist())]
+    rec = rec.set_column(rec.column_names.index("device_id"), "device_id", pa.array(device, pa.string()))
+    return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
+
+
+def _current_clock_shas(archive: Path) -> set[str]:
+    def work(scan: Scan) -> set[str]:
+        src = _sources(scan)
+        rows = scan.arrow(f"""
+            SELECT DISTINCT g.sha256 FROM ({_first_gaps(src, "gap_id, kind, sha256")}) g
+            LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            WHERE g.kind = 'clock' AND g.sha256 IS NOT NULL AND coalesce(s.state, 'open') = 'open'""")
+        return set(rows["sha256"].to_pylist())
+    return scanning(archive, work)
+
+
+def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
     """The file names of the recordings the gaps name (the later row of a content cataloged twice)."""
-    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks() for c in _NAMED]).drop_null())
-    paths = scan.paths("recordings")
+    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    paths = scan.paths("recordings") if look else []
     if len(wanted) and paths:
         scan.con.register("wanted", pa.table({"sha256": wanted}))
         names = scan.arrow(f"""

@@ -74,7 +74,7 @@ def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str 
     loose = catalog.rows("recordings", ["sha256", "device_id", "officer_id", "source_name", "name_time"],
                          filter=ds.field("device_id").is_null())
     shas = sorted({r["sha256"] for r in loose if r["sha256"]})
-    sightings = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(shas)) \
+    sightings = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(pa.array(shas, pa.string()))) \
         if shas else []
     paths: dict[str, set] = {}
     for s in sightings:
@@ -184,7 +184,7 @@ class _Group:
 def _odd(labels: list[str]):
     """Recordings whose stored instant is not where they lie now: none yet (older rows), or placed
     in a zone the device no longer has. A device with one is walked whole."""
-    return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(labels))
+    return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
 
 
 def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, site) -> None:
@@ -195,7 +195,7 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     from pipeline.rules.clocks import earliest_plausible
 
     devices = sorted({g.device for g in groups.values()})
-    expr = ds.field("device_id").isin(devices) & ~ds.field("run_id").isin(fresh)
+    expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
     old = catalog.read("recordings", ["device_id", "kind", "start_utc", "sequence", "time_zone", "ingested_at"],
                        filter=expr)
     odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
@@ -248,12 +248,12 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
             expr = ds.field("device_id") == g.device
             mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device == g.device)
             if mine:
-                expr = expr | ds.field("sha256").isin(mine)
+                expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
             g.rows = {r["sha256"]: r for r in _read(catalog, zones, expr & (ds.field("kind") == g.kind), moved)
                       if r["device_id"] == g.device}
     for lo, hi, bucket in _buckets(stretched, lambda g: (g.lo, g.hi)):
         within = (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
-        expr = ds.field("device_id").isin(sorted({g.device for g in bucket})) & ds.field("kind").isin(list(kinds)) \
+        expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in bucket}), pa.string())) & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
             & within
         by_key = {g.key: g for g in bucket}
         for r in _read(catalog, zones, expr):
@@ -277,7 +277,7 @@ def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, lis
 def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict, begins: dict) -> None:
     """For each group, how far recordings that start before its stretch reach into it."""
     for lo, hi, bucket in _buckets(groups, lambda g: (g.lo, g.lo)):
-        expr = ds.field("device_id").isin(sorted({g.device for g in bucket})) & (ds.field("start_utc") < _instant(hi)) \
+        expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in bucket}), pa.string())) & (ds.field("start_utc") < _instant(hi)) \
             & (ds.field("end_utc") >= _instant(lo))
         by_key = {g.key: g for g in bucket}
         for g in bucket:
@@ -302,7 +302,7 @@ def _tails(catalog: Catalog, zones: Zones, devices: list[str]) -> tuple[dict, di
         return {}, {}
     rows = catalog.rows("gaps", ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time",
                                  "end_utc", "duration_s"],
-                        filter=(ds.field("kind") == "damaged_tail") & ds.field("device_id").isin(devices))
+                        filter=(ds.field("kind") == "damaged_tail") & ds.field("device_id").isin(pa.array(devices, pa.string())))
     tails = {sha: timeline.Tail(_naive(t.end)) for sha, t in gap_events.damaged_tails(rows, zones).items()}
     begins: dict = {}
     for g in gap_events.placed(rows, zones):
@@ -320,7 +320,7 @@ def _flagged_old(catalog: Catalog, groups: list[_Group]) -> set[str]:
     if not ids:
         return set()
     states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
-                                                   filter=ds.field("gap_id").isin(sorted(ids))))
+                                                   filter=ds.field("gap_id").isin(pa.array(sorted(ids), pa.string()))))
     return {ids[i] for i, state in states.items() if state == "open"}
 
 
@@ -376,7 +376,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     meta = {"run_id": run_id, "detected_at": now}
     result = Result(mode="incremental")
     moved = moved or {}
-    new_rows = _read(catalog, zones, ds.field("run_id").isin(fresh), moved) if fresh else []
+    new_rows = _read(catalog, zones, ds.field("run_id").isin(pa.array(fresh, pa.string())), moved) if fresh else []
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
     groups: dict[tuple[str, str], _Group] = {}
@@ -434,7 +434,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     known = _known(catalog, decided, clocks, new_shas)
     asked = sorted(current | known)
     states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
-                                                   filter=ds.field("gap_id").isin(asked))) if asked else {}
+                                                   filter=ds.field("gap_id").isin(pa.array(asked, pa.string())))) if asked else {}
     events = gap_events.state_changes(current, known, states, run_id=run_id, now=now)
     rows, seen = [], set()
     for x in found:
@@ -451,19 +451,19 @@ def _per_file(catalog: Catalog, shas: list[str]) -> set[str]:
     """The gaps the workers found inside these recordings: current, whatever else happens."""
     if not shas:
         return set()
-    return set(catalog.read("gaps", ["gap_id"], filter=ds.field("kind").isin(list(gap_events.PER_FILE_KINDS))
-                            & ds.field("sha256").isin(shas))["gap_id"].to_pylist())
+    return set(catalog.read("gaps", ["gap_id"], filter=ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string()))
+                            & ds.field("sha256").isin(pa.array(shas, pa.string())))["gap_id"].to_pylist())
 
 
 def _known(catalog: Catalog, decided_after: set[str], clocks: set[str], new_shas: list[str]) -> set[str]:
     """The gaps the catalog holds whose state this refresh decides."""
     parts = []
     if decided_after:
-        parts.append(ds.field("kind").isin(list(DEVICE_KINDS)) & ds.field("after_sha256").isin(sorted(decided_after)))
+        parts.append(ds.field("kind").isin(pa.array(list(DEVICE_KINDS), pa.string())) & ds.field("after_sha256").isin(pa.array(sorted(decided_after), pa.string())))
     if clocks:
-        parts.append((ds.field("kind") == "clock") & ds.field("sha256").isin(sorted(clocks)))
+        parts.append((ds.field("kind") == "clock") & ds.field("sha256").isin(pa.array(sorted(clocks), pa.string())))
     if new_shas:
-        parts.append(ds.field("kind").isin(list(gap_events.PER_FILE_KINDS)) & ds.field("sha256").isin(new_shas))
+        parts.append(ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string())) & ds.field("sha256").isin(pa.array(new_shas, pa.string())))
     if not parts:
         return set()
     expr = parts[0]

@@ -16,7 +16,7 @@ from pipeline.common.times import Zones
 from pipeline.rules.sets.recordings import UTC_TYPE, device_zones
 
 EXTRA = ("current", "explanation", "explanation_reason", "explained_by", "approved_by", "file", "before_file",
-         "after_file")
+         "after_file", "session_id", "needs_explanation", "need_reason")
 
 
 def placed(gaps: pa.Table, zones: Zones) -> pa.Table:
@@ -59,8 +59,9 @@ def filtered(rows: pa.Table, *, device: str | None = None, since: datetime | Non
     current = rows["current"].to_numpy(zero_copy_only=False) if rows.num_rows else np.zeros(0, bool)
     if not include_closed:
         keep &= current
-    if only_unexplained:
-        keep &= current & pc.not_equal(rows["explanation"], "explained").to_numpy(zero_copy_only=False)
+    if only_unexplained:                   # gap_events.waiting
+        keep &= current & rows["needs_explanation"].to_numpy(zero_copy_only=False) \
+            & pc.not_equal(rows["explanation"], "explained").to_numpy(zero_copy_only=False)
     if device:
         keep &= pc.fill_null(pc.equal(rows["device_id"], device), False).to_numpy(zero_copy_only=False)
     if since is not None:
