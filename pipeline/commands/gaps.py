@@ -157,7 +157,7 @@ def _shown_table(rows, zones, *, table: bool):
 
     from pipeline.rules.sets.recordings import device_zones
 
-    labels, _ = device_zones(rows["device_id"].combine_chunks(), zones)
+    labels = device_zones(rows["device_id"].combine_chunks(), zones)[0]
     out = rows.set_column(rows.schema.get_field_index("start_time"), "start_time", rows["start_utc"])
     out = out.set_column(out.schema.get_field_index("end_time"), "end_time", rows["end_utc"])
     out = out.append_column("start_device", rows["start_utc"]).append_column("device_zone", labels)

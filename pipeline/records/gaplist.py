@@ -72,10 +72,12 @@ def current_per_device(archive: Path) -> Counter:
 
 
 def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
-            only_unexplained: bool = False, device: str | None = None, names: bool = True) -> pa.Table:
+            only_unexplained: bool = False, device: str | None = None, names: bool = True,
+            detected_by: str | None = None) -> pa.Table:
     """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
     device, start and id; ``only_unexplained``: the current ones that need an explanation and have
-    none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null)."""
+    none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null);
+    ``detected_by``: only the gaps that run detected."""
     config = config or Config()
     zones = config.zones()
     columns = TABLES["gaps"].names
@@ -89,6 +91,8 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             where.append("coalesce(e.explained, false) = false")
         if device:
             where.append("g.device_id = $device")
+        if detected_by:
+            where.append("g.detected_run_id = $run")
         # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
         gaps = scan.con.sql(f"""
             WITH e AS (
@@ -104,13 +108,13 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
                        CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
                             ELSE 'unexplained' END AS explanation,
                        e.explanation_reason, e.explained_by, e.approved_by
-                FROM ({_first_gaps(src, "gap_id, device_id, _file, _row")}) g
+                FROM ({_first_gaps(src, "gap_id, device_id, detected_run_id, _file, _row")}) g
                 LEFT JOIN ({_latest_states(src)}) s USING (gap_id) LEFT JOIN e USING (gap_id)
                 {"WHERE " + " AND ".join(where) if where else ""})
             SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
-            params={"device": device} if device else None).to_arrow_table()
+            params={k: v for k, v in (("device", device), ("run", detected_by)) if v} or None).to_arrow_table()
         return _named(scan, gaps, names)
 
     rows = scanning(archive, work)

@@ -320,16 +320,26 @@ def _compact_after(archive: Path, config: Config) -> dict:
 
 
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
-    """What the run leaves to people: names that disagree, and interruptions that need explaining."""
-    from pipeline.records import attribution, gapstate
-    from pipeline.rules.gap_events import waiting
+    """What the run leaves to people: names that disagree, and interruptions that need explaining.
+    Read set-based (``records.gaplist``): seconds at a million recordings were spent here otherwise."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
 
-    summary.conflicting = len(attribution.load(catalog, config.identity, run_id=summary.run_id).conflicts())
-    listed = gapstate.listing(catalog, config.zones(), config)
-    found = [g for g in listed if g["detected_run_id"] == summary.run_id and g["current"]]
-    summary.gaps = {"found": len(found), "need": sum(g["needs_explanation"] for g in found),
-                    "free": sum(not g["needs_explanation"] for g in found),
-                    "waiting": sum(waiting(g) for g in listed)}
+    from pipeline.records import attribution, gaplist
+
+    seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == summary.run_id)["sha256"]
+    shas = sorted({s for s in seen.to_pylist() if s})
+    named = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(
+        pa.array(shas, pa.string()))) if shas else []
+    paths: dict[str, set] = {}
+    for row in named:
+        paths.setdefault(row["sha256"], set()).add(row["source_path"])
+    several = [row for row in named if len(paths[row["sha256"]]) > 1]
+    summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
+    waiting = gaplist.listing(catalog.archive, config, only_unexplained=True, names=False)
+    mine = gaplist.listing(catalog.archive, config, include_closed=False, names=False, detected_by=summary.run_id)
+    need = pc.sum(mine["needs_explanation"]).as_py() or 0
+    summary.gaps = {"found": mine.num_rows, "need": need, "free": mine.num_rows - need, "waiting": waiting.num_rows}
 
 
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
