@@ -149,7 +149,12 @@ def _instant(t: datetime) -> pa.Scalar:
 def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None) -> list[dict]:
     """Recordings rows as ``timeline.device_gaps`` prepares them: attributed (``moved``), placed, as
     naive UTC instants."""
-    rows = catalog.read("recordings", timeline.COLUMNS, filter=expr).to_pylist()
+    return _prepared(catalog.read("recordings", timeline.COLUMNS, filter=expr), zones, moved)
+
+
+def _prepared(table: pa.Table, zones: Zones, moved: dict | None = None) -> list[dict]:
+    """``_read`` for rows already read: a Python call per row, so only for the rows a walk needs."""
+    rows = table.to_pylist()
     for r in rows:
         if moved and r["sha256"] in moved:
             r["device_id"], r["officer_id"] = moved[r["sha256"]]
@@ -241,25 +246,46 @@ def _utc(t: datetime):
 
 def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...], moved: dict | None = None) -> None:
     """Read each group's stretch (whole groups: everything, with the recordings attributed to the
-    device other than by their own name) into ``rows``."""
+    device other than by their own name) into ``rows``. One read for the whole groups and one for
+    the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
+    device idle for months widens the scan over the year: the per-row work stays its stretch)."""
+    whole = [g for g in groups if g.whole]
     stretched = [g for g in groups if not g.whole]
-    for g in groups:
-        if g.whole:
-            expr = ds.field("device_id") == g.device
-            mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device == g.device)
-            if mine:
-                expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
-            g.rows = {r["sha256"]: r for r in _read(catalog, zones, expr & (ds.field("kind") == g.kind), moved)
-                      if r["device_id"] == g.device}
-    for lo, hi, bucket in _buckets(stretched, lambda g: (g.lo, g.hi)):
-        within = (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
-        expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in bucket}), pa.string())) & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
-            & within
-        by_key = {g.key: g for g in bucket}
-        for r in _read(catalog, zones, expr):
+    if whole:
+        devices = sorted({g.device for g in whole})
+        expr = ds.field("device_id").isin(pa.array(devices, pa.string()))
+        mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device in set(devices))
+        if mine:
+            expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
+        expr = expr & ds.field("kind").isin(pa.array(sorted({g.kind for g in whole}), pa.string()))
+        by_key = {g.key: g for g in whole}
+        for g in whole:
+            g.rows = {}
+        for r in _read(catalog, zones, expr, moved):
             g = by_key.get((r["device_id"], r["kind"]))
-            if g is not None and r["start_time"] is not None and g.lo <= r["start_time"] <= g.hi:
+            if g is not None:
                 g.rows[r["sha256"]] = r
+    if not stretched:
+        return
+    lo, hi = min(g.lo for g in stretched), max(g.hi for g in stretched)
+    expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in stretched}), pa.string())) \
+        & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
+        & (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
+    table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+    # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
+    # device whole), so its stored start_utc picks its stretch; the placed start decides below.
+    order = [g.key for g in stretched]
+    keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
+    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+    los = pa.array([_utc(g.lo) for g in stretched], pa.timestamp("us", tz="UTC"))
+    his = pa.array([_utc(g.hi) for g in stretched], pa.timestamp("us", tz="UTC"))
+    start = table["start_utc"]
+    within = pc.and_(pc.greater_equal(start, pc.take(los, index)), pc.less_equal(start, pc.take(his, index)))
+    by_key = {g.key: g for g in stretched}
+    for r in _prepared(table.filter(pc.fill_null(within, False)), zones):
+        g = by_key.get((r["device_id"], r["kind"]))
+        if g is not None and r["start_time"] is not None and g.lo <= r["start_time"] <= g.hi:
+            g.rows[r["sha256"]] = r
 
 
 def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
@@ -275,14 +301,29 @@ def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, lis
 
 
 def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict, begins: dict) -> None:
-    """For each group, how far recordings that start before its stretch reach into it."""
+    """For each group, how far recordings that start before its stretch reach into it. Each group
+    looks at the recordings of its device and kind stored as starting before its bucket's end and
+    ending after its bucket's start (groups with starts close together share a bucket); one read
+    for all, each group's rows picked with Arrow before any becomes a dict."""
+    bounds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
     for lo, hi, bucket in _buckets(groups, lambda g: (g.lo, g.lo)):
-        expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in bucket}), pa.string())) & (ds.field("start_utc") < _instant(hi)) \
-            & (ds.field("end_utc") >= _instant(lo))
-        by_key = {g.key: g for g in bucket}
         for g in bucket:
             g.reach_in = None
-        for r in _read(catalog, zones, expr):
+            bounds[g.key] = (lo, hi)
+    if bounds:
+        order = list(bounds)
+        expr = ds.field("device_id").isin(pa.array(sorted({d for d, _ in order}), pa.string())) \
+            & (ds.field("start_utc") < _instant(max(hi for _, hi in bounds.values()))) \
+            & (ds.field("end_utc") >= _instant(min(lo for lo, _ in bounds.values())))
+        table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
+        index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+        los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
+        his = pa.array([_utc(bounds[k][1]) for k in order], pa.timestamp("us", tz="UTC"))
+        near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
+                       pc.greater_equal(table["end_utc"], pc.take(los, index)))
+        by_key = {g.key: g for g in groups}
+        for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
                 end = windows.reach(r, tails)
