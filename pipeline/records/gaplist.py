@@ -164,7 +164,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
                                         start, end, tails, cfg.session_break_s, zones.site_zone)
-    by_sha = pa.table({"sha256": rec["sha256"], "session_id": sessions}).filter(pc.is_valid(sessions))
+    by_sha = _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
@@ -194,6 +194,27 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
             groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
     windows = list(_windows(assignments.to_pylist()))
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
+
+
+def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array) -> pa.Table:
+    """sha256 -> session_id, one row per content. A content cataloged twice (two rows, perhaps two
+    devices) is in the session ``records.sessions.annotate`` names last: of the device that came
+    last in catalog order (devices in the order they first appear), its latest session."""
+    import numpy as np
+
+    from pipeline.rules.sets.recordings import us_of
+
+    valid = pc.is_valid(sessions)
+    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
+    if not table.num_rows:
+        return table.select(["sha256", "session_id"])
+    devices = table["device_id"].combine_chunks()
+    rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
+    last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
+    table = table.take(pa.array(last_first))
+    shas = table["sha256"].combine_chunks()
+    chosen = pc.index_in(pc.unique(shas), value_set=shas)      # the first of each content: the last named
+    return table.take(chosen).select(["sha256", "session_id"])
 
 
 sessions_columns = ["sha256", "kind", "device_id", "officer_id", "start_time", "end_time", "duration_s", "time_source",

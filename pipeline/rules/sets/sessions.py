@@ -113,8 +113,12 @@ def needs(gaps: pa.Table, sessions: pa.Table, break_s: float, important: set[str
     n = gaps.num_rows
     kind = gaps["kind"].combine_chunks()
 
-    def session(column: str) -> pa.Array:
-        return pc.take(sessions["session_id"], pc.index_in(gaps[column], value_set=sessions["sha256"]))
+    found: dict[str, pa.Array] = {}
+
+    def session(column: str) -> pa.Array:             # each a hash of a million sessions: once a column
+        if column not in found:
+            found[column] = pc.take(sessions["session_id"], pc.index_in(gaps[column], value_set=sessions["sha256"]))
+        return found[column]
 
     between = pc.fill_null(pc.equal(kind, "between_files"), False)
     overlap = pc.fill_null(pc.equal(kind, "overlap"), False)
@@ -161,12 +165,16 @@ def needs(gaps: pa.Table, sessions: pa.Table, break_s: float, important: set[str
                                         "officer_id": pa.array([w.officer_id for w in windows], pa.string()),
                                         "t0": pa.array([w.start for w in windows], UTC_TYPE),
                                         "t1": pa.array([w.end for w in windows], UTC_TYPE)}))
+            # A window covers a gap of its device or of its officer: two equality joins (a join
+            # on "device or officer" compares every pause with every window, minutes at a year).
             hits = con.sql("""
-                SELECT g.i, arg_min(w.label, w.pos) AS label FROM g JOIN w
-                  ON (w.device_id IS NOT NULL AND w.device_id = g.device_id
-                      OR w.officer_id IS NOT NULL AND w.officer_id = g.officer_id)
-                 AND g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0
-                GROUP BY g.i""").to_arrow_table()
+                WITH m AS (
+                    SELECT g.i, w.pos, w.label FROM g JOIN w ON w.device_id = g.device_id
+                     WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0
+                    UNION ALL
+                    SELECT g.i, w.pos, w.label FROM g JOIN w ON w.officer_id = g.officer_id
+                     WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0)
+                SELECT i, arg_min(label, pos) AS label FROM m GROUP BY i""").to_arrow_table()
         finally:
             con.close()
         extra = np.full(n, None, dtype=object)
