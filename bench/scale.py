@@ -54,8 +54,8 @@ def run(argv: list[str], archive: Path) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         print(f"  ! {' '.join(argv)} exited {code}: {err.decode(errors='replace')[-400:]}", file=sys.stderr)
-    return {"command": " ".join(argv), "wall_s": round(wall, 3), "peak_mib": round(usage.ru_maxrss / 1024, 1),
-            "rc": code}
+    return {"command": " ".join(argv), "wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_mib": round(usage.ru_maxrss / 1024, 1), "rc": code}
 
 
 def parts(archive: Path) -> dict[str, int]:
@@ -146,7 +146,9 @@ def main() -> int:
     work = cached / "run"                                  # each bench run on a fresh copy of the built archive
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(cached / "archive", work)
-    result: dict = {"host": socket.gethostname(), "cpus": os.cpu_count(), "shape": dataclasses.asdict(shape),
+    # The machine may be shared: the load average before the timings says how far to trust them.
+    result: dict = {"host": socket.gethostname(), "cpus": os.cpu_count(), "load_before": os.getloadavg(),
+                    "shape": dataclasses.asdict(shape),
                     "built": built, "parts_before": parts(work)}
     result["compact"] = run(["compact", "--format", "json"], work)
     result["parts_after"] = parts(work)
@@ -171,6 +173,7 @@ def main() -> int:
 
 def report(r: dict) -> None:
     b = r["built"]
+    print(f"load average before the timings: {', '.join(f'{x:.1f}' for x in r['load_before'])} on {r['cpus']} CPUs")
     print(f"synthetic catalog: {b['recordings']:,} recordings, {b['gaps']:,} gaps, {b['cases']:,} cases, "
           f"{b['assignments']:,} assignments, {b['explanations']:,} explanations, {b['runs']} nightly runs "
           f"(built in {float(b['wall_s']):.0f} s)")
@@ -179,9 +182,10 @@ def report(r: dict) -> None:
     worst_after = max(r["parts_after"].items(), key=lambda kv: kv[1])
     print(f"compact: {c['wall_s']:.1f} s, peak {c['peak_mib']:.0f} MiB; most parts in a table: "
           f"{worst_before[1]} ({worst_before[0]}) before, {worst_after[1]} ({worst_after[0]}) after")
-    print(f"\n{'command':48s} {'wall s':>8s} {'peak MiB':>9s}")
+    print(f"\n{'command':48s} {'wall s':>8s} {'CPU s':>8s} {'peak MiB':>9s}")
     for c in r["commands"]:
-        print(f"{c['command'][:48]:48s} {c['wall_s']:8.2f} {c['peak_mib']:9.0f}" + ("" if c["rc"] == 0 else "  FAILED"))
+        print(f"{c['command'][:48]:48s} {c['wall_s']:8.2f} {c['cpu_s']:8.2f} {c['peak_mib']:9.0f}"
+              + ("" if c["rc"] == 0 else "  FAILED"))
     o, d, n = r["opening"], r["device_day"], r["one_more_night"]
     print(f"\nopening the catalog: list every table's parts {o['list_parts_s']:.3f} s; DuckDB views + a count "
           f"{o['duckdb_views_and_count_s']:.3f} s")

@@ -142,7 +142,12 @@ def needs(gaps: pa.Table, sessions: pa.Table, break_s: float, important: set[str
     pending = np.flatnonzero(pc.and_(open_long, pc.is_null(why)).to_numpy(zero_copy_only=False))
     extra = np.full(n, None, dtype=object)
     if groups and len(pending):
-        ends = gaps.select(["before_sha256", "after_sha256"]).take(pa.array(pending)).to_pylist()
+        held = pa.array(sorted(groups), pa.string())      # only pauses with a held recording on both sides
+        ends = gaps.select(["before_sha256", "after_sha256"]).take(pa.array(pending))
+        both_held = pc.fill_null(pc.and_(pc.is_in(ends["before_sha256"], value_set=held),
+                                         pc.is_in(ends["after_sha256"], value_set=held)), False)
+        pending = pending[both_held.to_numpy(zero_copy_only=False)]
+        ends = ends.filter(both_held).to_pylist()
         for i, g in zip(pending.tolist(), ends):
             shared = sorted(groups.get(g["before_sha256"], frozenset()) & groups.get(g["after_sha256"], frozenset()))
             if shared:
