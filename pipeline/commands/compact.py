@@ -7,7 +7,7 @@ import json
 import sys
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, add_format, config_of, emit, existing_archive
+from pipeline.commands.options import add_archive, add_format, config_of, emit, existing_archive, run_errors
 from pipeline.common import text
 from pipeline.common.i18n import _
 
@@ -46,27 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.archive import settings
     from pipeline.archive.compact import CompactionError
-    from pipeline.archive.lock import ArchiveBusy
-    from pipeline.common.errors import ArchiveWriteError
-    from pipeline.config import ConfigError
     from pipeline.runs.compact import compact_archive
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     progress = (lambda line: print(_("compacting {what}").format(what=line), file=sys.stderr)) \
         if args.format == "table" else None
-    try:
-        summary = compact_archive(archive, config, tables=tuple(args.table) if args.table else None,
-                                  merge_any=args.all, dry_run=args.dry_run, progress=progress)
-    except (ArchiveBusy, settings.SettingsNotSealed, CompactionError) as exc:
-        raise RunError(str(exc)) from None
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    except ArchiveWriteError as exc:
-        raise RunError(_("{why} ({path}); fix that (a read-only mount, permissions, a full disk), then run the "
-                         "same command again").format(why=exc.strerror, path=exc.filename)) from None
+    with run_errors():
+        try:
+            summary = compact_archive(archive, config, tables=tuple(args.table) if args.table else None,
+                                      merge_any=args.all, dry_run=args.dry_run, progress=progress)
+        except CompactionError as exc:
+            raise RunError(str(exc)) from None
     rows = [vars(t) for t in summary.tables if t.merged or args.table]
     if args.format == "json":
         json.dump(summary.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
