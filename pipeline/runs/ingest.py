@@ -336,10 +336,13 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
         paths.setdefault(row["sha256"], set()).add(row["source_path"])
     several = [row for row in named if len(paths[row["sha256"]]) > 1]
     summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
-    waiting = gaplist.listing(catalog.archive, config, only_unexplained=True, names=False)
-    mine = gaplist.listing(catalog.archive, config, include_closed=False, names=False, detected_by=summary.run_id)
+    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none accepted).
+    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False)
+    mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
     need = pc.sum(mine["needs_explanation"]).as_py() or 0
-    summary.gaps = {"found": mine.num_rows, "need": need, "free": mine.num_rows - need, "waiting": waiting.num_rows}
+    waiting = pc.sum(pc.and_(current["needs_explanation"],
+                             pc.not_equal(current["explanation"], "explained"))).as_py() or 0
+    summary.gaps = {"found": mine.num_rows, "need": need, "free": mine.num_rows - need, "waiting": waiting}
 
 
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
