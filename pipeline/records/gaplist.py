@@ -143,7 +143,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     if not gaps.num_rows:
         return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
                 "need_reason": pa.array([], pa.string())}
-    devices = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
+    devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
     moved = reattributed(catalog, config.identity)
     expr = ds.field("kind").isin(pa.array(list(cfg.timeline_kinds), pa.string())) & ds.field("device_id").isin(pa.array(devices, pa.string()))
     if moved:
@@ -196,6 +196,26 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
+def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
+    """The devices whose sessions the listed gaps need: their own, and any other device with a gap
+    that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
+    up among every device with a gap, so a content cataloged under two devices may be in the
+    other's). Usually none is added: a listing of one device stays a read of one device."""
+    listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
+    rows = catalog.read("gaps", ["gap_id", "device_id"])           # a gap as first detected
+    ids = rows["gap_id"].combine_chunks()
+    every = set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+    others = sorted(every - set(listed))
+    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
+                                        for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
+    if not others or not len(named):
+        return listed
+    theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
+        pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
+    shared = theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist()
+    return sorted(set(listed) | set(shared))
+
+
 def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array) -> pa.Table:
     """sha256 -> session_id, one row per content. A content cataloged twice (two rows, perhaps two
     devices) is in the session ``records.sessions.annotate`` names last: of the device that came
@@ -206,8 +226,8 @@ def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, 
 
     valid = pc.is_valid(sessions)
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
-    if not table.num_rows:
-        return table.select(["sha256", "session_id"])
+    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
+        return table.select(["sha256", "session_id"])     # each content once (the common case)
     devices = table["device_id"].combine_chunks()
     rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
     last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()

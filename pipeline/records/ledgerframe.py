@@ -26,7 +26,9 @@ def _period_of(devices: pa.Array, when: pa.Array, periods: dict[str, list[Period
     flat: list[tuple[str, Period]] = []
     n = len(devices)
     out = np.full(n, -1, np.int64)
-    if not periods or not n:
+    if not n:                         # no rows: the periods still listed (each holder gets its line)
+        return out, [(device, p) for device, spans in periods.items() for p in spans]
+    if not periods:
         return out, flat
     at, has = us_of(when), valid_of(when)
     codes = pc.index_in(devices, value_set=pa.array(list(periods), pa.string())).fill_null(-1).to_numpy(
