@@ -294,3 +294,32 @@ def test_hostile_compaction_settings_are_refused_naming_the_key(archive, capsys,
 def test_an_unknown_table_is_a_usage_error(archive, capsys):
     code, _, err = cli(capsys, "compact", "--archive", archive, "--table", "recordings\x1b[2J")
     assert code == 2 and "invalid choice" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("auto", [True, False])
+def test_an_ingest_compacts_by_itself_once_a_table_has_min_parts_small_parts(tmp_path, capsys, ray_local, auto):
+    from pipeline.config import load_config
+    from pipeline.runs.ingest import ingest
+    from pipeline.sample.encode import write_wav
+
+    config = load_config()
+    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False),
+                                 compact=dataclasses.replace(config.compact, auto=auto, min_parts=2))
+    archive = tmp_path / "archive"
+    summaries = []
+    for night in range(2):
+        drop = tmp_path / f"drop{night}"
+        write_wav(drop / f"BWC1_OF1_2026030{night + 1}100000.WAV", duration_s=0.3 + 0.1 * night)  # other bytes
+        summaries.append(ingest([drop], archive, config))
+    recordings = parts(archive, "recordings")
+    assert len(rows_of(archive, "recordings")) == 2
+    if auto:
+        assert any(s.compaction.get("merged") for s in summaries), [s.compaction for s in summaries]
+        assert len(recordings) == 1, "the two nights' recordings parts were merged after the ingest"
+        manifest = json.loads(sorted((archive / "manifests").glob("*.json"))[-1].read_text())
+        assert manifest["replaced"], "the automatic compaction is sealed with what it replaced"
+    else:
+        assert not any(s.compaction for s in summaries) and len(recordings) == 2
+    code, out, err = cli(capsys, "verify", "--archive", archive, "--format", "json")
+    assert code == 0, out + err
