@@ -427,6 +427,8 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         g = groups.setdefault((r["device_id"], r["kind"]), _Group(r["device_id"], r["kind"], set()))
         g.new.add(r["sha256"])
         g.rows[r["sha256"]] = r
+        if r["start_utc"] is None:     # stored without its instant (as older rows are): walked whole
+            g.whole = True
         if r["start_time"] is not None:
             end = max(r["end_time"] or r["start_time"], r["start_time"])
             g.lo, g.hi = min(g.lo, r["start_time"] - MARGIN), max(g.hi, end + MARGIN)
@@ -442,6 +444,10 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
         elsewhere = {d for d, _ in moved.values()}
+        if moved:                          # and the devices they were moved from (by their own names)
+            named = catalog.read("recordings", ["device_id"], filter=ds.field("sha256").isin(
+                pa.array(sorted(moved), pa.string())))["device_id"]
+            elsewhere |= set(named.drop_null().to_pylist())
         for g in groups.values():
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
