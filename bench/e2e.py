@@ -1,18 +1,22 @@
-"""End-to-end benchmark: how fast this machine ingests body-camera footage, against the floor.
+"""End-to-end benchmark: how fast this machine ingests body-camera footage, against its limit.
 
 One invocation, one corpus (see ``corpus.py``), each run on a fresh output folder:
 
-1. the floor: copy every byte once into a folder while hashing it with SHA-256 (``floor.py``);
-2. ``fieldrec ingest`` as an operator runs it (a subprocess of this tree's ``.venv/bin/fieldrec``):
-   default stages, with thumbnails turned off, and with ``--proxies`` (each where the stage exists);
-3. the per-file script people use instead (``baseline.sh``: cp, sha256sum, ffprobe, ffmpeg);
-4. scaling: the same ingest with 1, 2, 4... workers up to every CPU;
-5. memory: the same ingest over a tenth of the drop (and a drop ``--scale`` times larger).
+1. the limit L = max(F, C): F the floor's wall time (copy + fsync + SHA-256 of every byte, one
+   thread per CPU, ``floor.py``), C the CPU floor (the floor's CPU seconds plus those of a bare
+   decode of exactly the keyframes that get thumbnails, ``keyframes.py``, divided by the CPUs);
+2. ``fieldrec ingest`` as an operator runs it (a subprocess of this tree's ``.venv/bin/fieldrec``)
+   on each engine side by side (``--engine local``, ``--engine ray``): default stages, and with
+   thumbnails turned off;
+3. the fixed cost: a one-file ingest, and ``fieldrec verify`` of the demo archive, on each engine;
+4. the per-file script people use instead (``baseline.sh``: cp, sha256sum, ffprobe, ffmpeg), one
+   file at a time and one per CPU;
+5. scaling: the default ingest with 1, 2, 4... workers up to every CPU (local engine);
+6. memory: the same ingest over a tenth of the drop (and a drop ``--scale`` times larger).
 
 Every run is measured over its whole process tree (``measure.py``: wall, CPU, peak PSS). The
-table, the ratios against the goals and the machine's description are printed and written as JSON
-to ``bench/results/``. ``make bench`` runs the quick default (a few minutes on 2 cores including
-building the corpus the first time); ``make bench-full`` a drop of 3 GB from 1-minute segments.
+table, every ratio of the goals (against L and F, in this one run) and the machine's description
+(load average before and after) are printed and written as JSON to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import tomllib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -96,10 +102,11 @@ class Bench:
         name = f"floor: copy + SHA-256 ({self.cpus} threads)" + ("" if self.args.fsync else ", no fsync")
         return self.measure(name, "floor", command, self.work / "floor", self.drop)
 
-    def fieldrec(self, name: str, drop: corpus.Drop, *, workers: int | None = None, thumbnails: bool = True,
-                 proxies: bool = False, tag: str = "default") -> Row:
-        archive = self.work / f"archive-{tag}"
-        command = [FIELDREC, "ingest", drop.root, "--archive", archive, "--json"]
+    def fieldrec(self, name: str, drop: corpus.Drop, *, engine: str = "local", workers: int | None = None,
+                 thumbnails: bool = True, proxies: bool = False, tag: str = "default") -> Row:
+        archive = self.work / f"archive-{tag}-{engine}"
+        name = f"{name} [{engine}]"
+        command = [FIELDREC, "ingest", drop.root, "--archive", archive, "--json", "--engine", engine]
         config = self.config(thumbnails=thumbnails)
         if config:
             command += ["--config", config]
@@ -135,28 +142,65 @@ class Bench:
         path.write_text(text)
         return path
 
-    def baseline(self) -> Row | None:
+    def keyframes(self) -> tuple[Row, float]:
+        """The bare decode of the keyframes that get thumbnails: its CPU seconds (for C)."""
+        command = [sys.executable, BENCH / "keyframes.py", self.drop.root, "--jobs", self.cpus]
+        row = self.measure("bare decode of the thumbnails' keyframes", "floor", command,
+                           self.work / "keyframes", self.drop)
+        try:
+            return row, float(json.loads(row.m.stdout)["decode_cpu_s"])
+        except (ValueError, KeyError):
+            row.problems.append(f"no JSON on stdout: {row.m.stdout[-300:]!r}")
+            return row, 0.0
+
+    def baseline(self, jobs: int) -> Row | None:
         missing = [t for t in ("ffmpeg", "ffprobe", "sha256sum", "xargs") if not shutil.which(t)]
         if missing:
             self.skipped.append(f"per-file ffmpeg script: {', '.join(missing)} not installed "
                                 "(Debian/Ubuntu: apt-get install ffmpeg)")
             return None
-        out, jobs = self.work / "baseline", self.args.baseline_jobs or self.cpus
-        # find | xargs -P: the per-file script on every core, as a careful operator would run it.
+        out = self.work / "baseline"
+        # find | xargs -P: the per-file script, one at a time or on every core as a careful operator runs it.
         script = 'find "$0" -type f -print0 | xargs -0 -P "$2" -n 1 "$3" "$0" "$1"'
         command = ["bash", "-c", script, self.drop.root, out, jobs, BENCH / "baseline.sh"]
-        return self.measure(f"per-file ffmpeg script ({jobs} at once)", "baseline",
-                            command, out, self.drop)
+        what = "one at a time" if jobs == 1 else f"{jobs} at once"
+        return self.measure(f"per-file ffmpeg script ({what})", "baseline", command, out, self.drop)
 
-    def startup(self) -> Row:
-        """fieldrec on one 1-second file: the fixed cost of a run (imports, Ray start and stop)."""
-        from pipeline.sample.clips import ClipSpec
-        from pipeline.sample.encode import write_clip
-
+    def startup(self, engine: str) -> Row:
+        """fieldrec on one 1-second file: the fixed cost of a run (imports, the engine's start and stop)."""
         root, rel = self.work / "startup-drop", "dock01/BWC1/BWC1_OF1_20260301080000_0001.MP4"
-        size = write_clip(root / rel, ClipSpec(duration_s=1.0)).stat().st_size
-        drop = corpus.Drop(root, (corpus.DropFile(rel, size, 1.0, "160x120"),))
-        return self.fieldrec("fieldrec start-up (one 1 s file)", drop, tag="startup")
+        if not (root / rel).exists():
+            from pipeline.sample.clips import ClipSpec
+            from pipeline.sample.encode import write_clip
+
+            write_clip(root / rel, ClipSpec(duration_s=1.0))
+        drop = corpus.Drop(root, (corpus.DropFile(rel, (root / rel).stat().st_size, 1.0, "160x120"),))
+        return self.fieldrec("fieldrec start-up (one 1 s file)", drop, engine=engine, tag="startup")
+
+    def demo_archive(self) -> Path:
+        """The demo archive (``make demo``'s drop, ingested once, untimed): what verify reads."""
+        archive = self.work / "demo-archive"
+        if not archive.exists():
+            drop = self.work / "demo-drop"
+            subprocess.run([sys.executable, "-m", "pipeline.sample", str(drop), "--hours-ago", "3"],
+                           check=True, capture_output=True)
+            subprocess.run([str(FIELDREC), "ingest", str(drop), "--archive", str(archive), "--quiet"],
+                           check=True, capture_output=True)
+        return archive
+
+    def verify(self, engine: str) -> Row:
+        """``fieldrec verify`` of the demo archive: the fixed cost of a short command."""
+        archive = self.demo_archive()
+        files = sum(1 for p in (archive / "objects").rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in (archive / "objects").rglob("*") if p.is_file())
+        command = [FIELDREC, "verify", "--archive", archive, "--engine", engine, "--format", "json"]
+        m = measure.run([str(c) for c in command])
+        _log(f"bench: verify of the demo archive [{engine}]: {m.wall_s:.2f} s wall")
+        row = Row(f"fieldrec verify, demo archive [{engine}]", "fieldrec", files, size, None, m)
+        if m.returncode != 0:
+            row.problems.append(f"exit status {m.returncode}: {m.stderr.strip()[-300:]}")
+        self.rows.append(row)
+        return row
 
     def profile(self) -> None:
         """One untimed default ingest under py-spy, Ray workers included; a speedscope file."""
@@ -182,40 +226,53 @@ class Bench:
 
     def run(self, features: dict[str, bool]) -> dict:
         self.features = features
-        startup = self.startup()
+        engines = self.args.engines
+        startup = {e: self.startup(e) for e in engines}
+        verify = {e: self.verify(e) for e in engines}
         floor = self.floor()
-        default = self.fieldrec("fieldrec ingest (default stages)", self.drop)
-        no_thumbs = default
+        decode_row, decode_cpu_s = self.keyframes() if features["thumbnails"] else (None, 0.0)
+        default = {e: self.fieldrec("fieldrec ingest (default stages)", self.drop, engine=e) for e in engines}
+        no_thumbs = {}
         if features["thumbnails_switch"]:
-            no_thumbs = self.fieldrec("fieldrec ingest, thumbnails off", self.drop, thumbnails=False, tag="nothumbs")
-        elif features["thumbnails"]:
-            no_thumbs = None
+            no_thumbs = {e: self.fieldrec("fieldrec ingest, thumbnails off", self.drop, engine=e, thumbnails=False,
+                                          tag="nothumbs") for e in engines}
+        else:
             self.skipped.append("thumbnails off: [thumbnails] in configs/default.toml has no `enabled` key")
-        else:
-            self.skipped.append("thumbnails off: this tree has no [thumbnails] stage, so the default run has none")
-        # Proxies cost ~0.4 CPU-s per second of 1080p: on a tenth of the drop, so the bench stays short.
+        first = engines[0]
         tenth = corpus.subset(self.drop, 10, self.work / "drop-tenth")
-        if features["proxies"]:
-            self.fieldrec("fieldrec ingest --proxies, 1/10 of the drop", tenth, proxies=True, tag="proxies")
+        if self.args.proxies and features["proxies"]:
+            # ~0.4 CPU-s per second of 1080p: on a tenth of the drop, so the bench stays short.
+            self.fieldrec("fieldrec ingest --proxies, 1/10 of the drop", tenth, engine=first, proxies=True,
+                          tag="proxies")
+        baselines = {}
+        if not self.args.no_baseline:
+            for jobs in ([] if self.args.no_serial_baseline else [1]) + [self.args.baseline_jobs or self.cpus]:
+                baselines[jobs] = self.baseline(jobs)
         else:
-            self.skipped.append("--proxies: this tree has no transcode stage yet (the flag is a no-op)")
-        baseline = None if self.args.no_baseline else self.baseline()
+            self.skipped.append("per-file ffmpeg script: --no-baseline")
+        if self.args.no_serial_baseline and not self.args.no_baseline:
+            self.skipped.append("per-file ffmpeg script one at a time: --no-serial-baseline")
 
-        scaling = {self.cpus: default}
+        scaling = {self.cpus: default[first]}
         for n in self.worker_counts():
             if n != self.cpus:
                 scaling[n] = self.fieldrec(f"fieldrec ingest, {n} worker{'s' * (n > 1)}", self.drop,
-                                           workers=n, tag=f"w{n}")
-        memory = {len(self.drop.files): default}
-        memory[len(tenth.files)] = self.fieldrec("fieldrec ingest, 1/10 of the drop", tenth, tag="tenth")
+                                           engine=first, workers=n, tag=f"w{n}")
+        memory = {len(self.drop.files): default[first]}
+        memory[len(tenth.files)] = self.fieldrec("fieldrec ingest, 1/10 of the drop", tenth, engine=first,
+                                                 tag="tenth")
         if not self.args.keep:
             shutil.rmtree(tenth.root, ignore_errors=True)
         if self.args.scale:
             big = corpus.build(self.plan.scaled(self.args.scale))
-            memory[len(big.files)] = self.fieldrec(f"fieldrec ingest, drop x{self.args.scale:g}", big, tag="scaled")
-        return self.summarise(startup, floor, default, no_thumbs, baseline, scaling, memory)
+            memory[len(big.files)] = self.fieldrec(f"fieldrec ingest, drop x{self.args.scale:g}", big,
+                                                   engine=first, tag="scaled")
+        limit = Limit.of(floor, decode_row, decode_cpu_s, self.cpus)
+        return self.summarise(limit, startup, verify, default, no_thumbs, baselines, scaling, memory)
 
     def worker_counts(self) -> list[int]:
+        if self.args.workers == "none":
+            return []
         if self.args.workers:
             return sorted({int(n) for n in self.args.workers.split(",")})
         counts, n = [], 1
@@ -224,26 +281,78 @@ class Bench:
             n *= 2
         return counts + [self.cpus]
 
-    def summarise(self, startup, floor, default, no_thumbs, baseline, scaling, memory) -> dict:
-        def ratio(a: Row | None, b: Row | None) -> float | None:
-            ok = a and b and a.m.returncode == 0 and b.m.returncode == 0
-            return a.m.wall_s / b.m.wall_s if ok else None
+    def summarise(self, limit, startup, verify, default, no_thumbs, baselines, scaling, memory) -> dict:
+        def ok(*rows) -> bool:
+            return all(r is not None and r.m.returncode == 0 and not r.problems for r in rows)
 
+        def over(a: Row | None, seconds: float | None) -> float | None:
+            return a.m.wall_s / seconds if a is not None and seconds and ok(a) else None
+
+        def ratio(a: Row | None, b: Row | None) -> float | None:
+            return a.m.wall_s / b.m.wall_s if ok(a, b) else None
+
+        def wall(a: Row | None) -> float | None:
+            return a.m.wall_s if a is not None and ok(a) else None
+
+        engines = self.args.engines
+        local = "local" if "local" in engines else engines[0]
         one = scaling.get(1)
         speedups = {n: ratio(one, r) for n, r in sorted(scaling.items())}
-        peak = max((r.m.peak_tree_mib for r in self.rows if r.kind == "fieldrec"), default=None)
-        # Negative when the start-up run alone was slower than a whole ingest: a noisy machine.
-        pipeline_s = no_thumbs.m.wall_s - startup.m.wall_s if no_thumbs else 0
-        marginal = pipeline_s / floor.m.wall_s if pipeline_s > 0 and floor.m.wall_s else None
-        goals = [
-            ("ingest without thumbnails / floor (wall)", ratio(no_thumbs, floor), "<=", 1.2),
-            ("  the same, start-up subtracted", marginal, "<=", 1.2),
-            ("per-file script / ingest with thumbnails (wall)" if self.features["thumbnails"]
-             else "per-file script / ingest (no thumbnail stage yet)", ratio(baseline, default), ">=", 10.0),
-            ("speed-up from 1 to 2 workers", speedups.get(2), ">=", 1.8),
-            ("peak memory of any ingest (MiB, tree PSS)", peak, "<=", 1024.0),
-        ]
-        return {"goals": goals, "speedups": speedups, "memory": memory, "media_s": default.media_s}
+        goals = []
+        for e in engines:
+            goals.append((f"default stages / L [{e}]", over(default.get(e), limit.l_s), "<=", 1.15))
+        for e in engines:
+            goals.append((f"thumbnails off / F [{e}]", over(no_thumbs.get(e), limit.f_s), "<=", 1.15))
+        for e in engines:
+            goals.append((f"one-file ingest, wall s [{e}]", wall(startup.get(e)), "<=", 0.8 if e == "local" else None))
+        for e in engines:
+            goals.append((f"verify of the demo archive, wall s [{e}]", wall(verify.get(e)), "<=",
+                          1.5 if e == "local" else None))
+        goals.append((f"speed-up from 1 to 2 workers [{local}]", speedups.get(2), ">=", 1.8))
+        peak = default.get(local)
+        goals.append((f"peak memory of the process tree, MiB [{local}]",
+                      peak.m.peak_tree_mib if peak is not None and ok(peak) else None, "<=", 400.0))
+        if "ray" in engines and "local" in engines:
+            goals.append(("ray / local, default stages (wall)", ratio(default["ray"], default["local"]), "<=", 1.3))
+        for jobs, row in sorted(baselines.items()):
+            what = "one at a time" if jobs == 1 else f"{jobs} at once"
+            goals.append((f"per-file ffmpeg script ({what}) / L", over(row, limit.l_s), "info", None))
+            goals.append((f"per-file ffmpeg script ({what}) / fieldrec [{local}]",
+                          ratio(row, default.get(local)), "info", None))
+        return {"goals": goals, "speedups": speedups, "memory": memory, "limit": limit,
+                "media_s": default[engines[0]].media_s}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The machine's limit for this drop: L = max(F, C), measured in this run."""
+
+    f_s: float                  # the floor's wall time
+    floor_cpu_s: float          # the floor's CPU seconds
+    decode_cpu_s: float         # CPU seconds of a bare decode of the thumbnails' keyframes
+    cpus: int
+
+    @property
+    def c_s(self) -> float:
+        return (self.floor_cpu_s + self.decode_cpu_s) / self.cpus
+
+    @property
+    def l_s(self) -> float:
+        return max(self.f_s, self.c_s)
+
+    @classmethod
+    def of(cls, floor: Row, decode: Row | None, decode_cpu_s: float, cpus: int) -> "Limit":
+        return cls(floor.m.wall_s, floor.m.cpu_s, decode_cpu_s if decode is None or not decode.problems else 0.0,
+                   cpus)
+
+    def describe(self) -> str:
+        return (f"limit: F = {self.f_s:.1f} s (floor wall), C = ({self.floor_cpu_s:.1f} + {self.decode_cpu_s:.1f}) "
+                f"CPU s / {self.cpus} CPUs = {self.c_s:.1f} s, L = max(F, C) = {self.l_s:.1f} s")
+
+    def to_dict(self) -> dict:
+        return {"F_s": round(self.f_s, 3), "floor_cpu_s": round(self.floor_cpu_s, 3),
+                "keyframe_decode_cpu_s": round(self.decode_cpu_s, 3), "cpus": self.cpus,
+                "C_s": round(self.c_s, 3), "L_s": round(self.l_s, 3)}
 
 
 # -------------------------------------------------------------------- main
@@ -258,6 +367,13 @@ def warm(drop: corpus.Drop) -> None:
                 pass
 
 
+def _engines(text: str) -> tuple[str, ...]:
+    engines = tuple(dict.fromkeys(e.strip() for e in text.split(",") if e.strip()))
+    if not engines or set(engines) - {"local", "ray"}:
+        raise argparse.ArgumentTypeError(f"engines are local and ray, comma-separated: {text!r}")
+    return engines
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog="See the Benchmarks section of README.md for how to read the table.")
@@ -266,10 +382,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--segment-s", type=float, help="seconds of each encoded segment (default 20, --full 60)")
     p.add_argument("--source", type=Path, help="benchmark on this folder of your own footage instead")
     p.add_argument("--scale", type=float, help="also ingest a drop this many times larger (memory check)")
-    p.add_argument("--workers", help="worker counts for the scaling runs, e.g. 1,2,4 (default: 1, 2, 4... all)")
+    p.add_argument("--workers", help="worker counts for the scaling runs, e.g. 1,2,4 (default: 1, 2, 4... all; "
+                                     "none: no scaling runs)")
     p.add_argument("--repeat", type=int, default=1, help="run each command N times, keep the fastest")
+    p.add_argument("--engines", type=_engines, default=("local", "ray"),
+                   help="engines to run side by side, the first for scaling and memory (default: local,ray)")
     p.add_argument("--baseline-jobs", type=int, help="files the per-file script runs at once (default: all CPUs)")
     p.add_argument("--no-baseline", action="store_true", help="skip the per-file ffmpeg script")
+    p.add_argument("--no-serial-baseline", action="store_true",
+                   help="skip the per-file script one file at a time (long on a big drop)")
+    p.add_argument("--proxies", action="store_true", help="also ingest a tenth of the drop with --proxies")
     p.add_argument("--no-fsync", dest="fsync", action="store_false", help="neither fieldrec nor the floor fsyncs")
     p.add_argument("--work", type=Path, default=corpus.CACHE / "work",
                    help="where outputs are written (put it on the archive's disk)")
@@ -318,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in bench.rows:
             if row.files == len(drop.files):
                 row.media_s = row.media_s or media
-    desc["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    desc["load_average_end"] = [round(x, 2) for x in os.getloadavg()]      # the start's is in desc
     if args.profile:
         bench.profile()
     print(report(bench, summary, desc, drop))

@@ -88,14 +88,15 @@ def report(bench, summary: dict, desc: dict, drop: corpus.Drop) -> str:
     for row in bench.rows:
         for problem in row.problems:
             out.append(f"! {row.name}: {problem}")
-    out.append("goals (on a drop of at least 2 GB):")
+    out.append(summary["limit"].describe())
+    out.append("goals (on a drop of at least 2 GB; ratios against L and F of this run):")
     for label, value, op, target in summary["goals"]:
-        if value is None:
-            verdict, shown = "not measured", "-"
-        else:
-            met = value <= target if op == "<=" else value >= target
-            verdict, shown = ("met" if met else "MISSED"), f"{value:.2f}"
-        out.append(f"  {label:50s} {shown:>8s}  goal {op} {target:g}  {verdict}")
+        shown = "-" if value is None else f"{value:.2f}"
+        if target is None:
+            out.append(f"  {label:60s} {shown:>8s}")
+            continue
+        verdict = "not measured" if value is None else ("met" if _met(value, op, target) else "MISSED")
+        out.append(f"  {label:60s} {shown:>8s}  goal {op} {target:g}  {verdict}")
     speedups = [f"{n} worker(s) x{s:.2f}" for n, s in summary["speedups"].items() if s]
     out.append("scaling (wall time of 1 worker / of N): " + (", ".join(speedups) or "not measured (no 1-worker run)"))
     by_files = sorted(summary["memory"].items())
@@ -106,10 +107,16 @@ def report(bench, summary: dict, desc: dict, drop: corpus.Drop) -> str:
     if drop.bytes < GOAL_DROP_BYTES:
         out.append(f"note: this drop is {drop.bytes / 1e9:.2f} GB; the goals are stated for >= 2 GB "
                    "(make bench-full), where the fixed start-up cost weighs less.")
-    if desc["load_average"][0] > 0.5 * desc["logical_cpus"]:
-        out.append(f"note: load average was {desc['load_average'][0]} at the start: other work shared the CPUs.")
+    out.append(f"load average (1, 5, 15 min): {desc['load_average']} at the start, "
+               f"{desc.get('load_average_end')} at the end")
+    if max(desc["load_average"][0], (desc.get("load_average_end") or [0])[0]) > 0.5 * desc["logical_cpus"]:
+        out.append("note: the load average was high: other work shared the CPUs.")
     out.extend(f"skipped: {s}" for s in bench.skipped)
     return "\n".join(out)
+
+
+def _met(value: float, op: str, target: float) -> bool:
+    return value <= target if op == "<=" else value >= target
 
 
 def write_json(bench, summary: dict, desc: dict, drop: corpus.Drop) -> Path:
@@ -119,13 +126,15 @@ def write_json(bench, summary: dict, desc: dict, drop: corpus.Drop) -> Path:
     data = {
         "finished_at": stamp.isoformat(), "machine": desc, "drop": drop.describe(),
         "settings": {"fsync": bench.args.fsync, "repeat": bench.args.repeat, "full": bench.args.full,
+                     "engines": list(bench.args.engines),
                      "memory": "peak of the sum of PSS over the process tree, sampled every 0.2 s",
                      "cpu": "user+system of the whole process tree: rusage of reaped descendants, plus the "
                             "last-sampled time of processes the kernel reaped (children of Ray's raylet)",
                      "page_cache": "warm: the drop was read once before the runs"},
         "rows": [r.to_dict() for r in bench.rows],
-        "goals": [{"goal": g.strip(), "value": _round(v, 3), "op": op, "target": t,
-                   "met": None if v is None else (v <= t if op == "<=" else v >= t)}
+        "limit": summary["limit"].to_dict(),
+        "goals": [{"goal": g.strip(), "value": _round(v, 3), "op": op if t is not None else None, "target": t,
+                   "met": None if v is None or t is None else _met(v, op, t)}
                   for g, v, op, t in summary["goals"]],
         "speedup_by_workers": {str(n): _round(s, 3) for n, s in summary["speedups"].items()},
         "peak_memory_by_files": {str(n): round(r.m.peak_tree_mib, 1) for n, r in summary["memory"].items()},

@@ -150,6 +150,7 @@ RUNS = pa.schema([
     ("config_json", pa.string()),
     ("schema_version", pa.int32()),
     ("fieldrec_version", pa.string()),
+    ("engine", pa.string()),             # local (worker processes of this machine) | ray | none (nothing ran)
 ])
 
 DISCS = pa.schema([                      # one row per staged disc (written by `fieldrec disc stage`)

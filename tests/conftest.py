@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Ray instance per test session, on the loopback address only."""
+"""Shared fixtures: the engine a test runs on (local or Ray), one private Ray instance per test
+session (on the loopback address only), configurations, the corpus."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from tests.helpers import FAULT_SPEC
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ.pop("RAY_ADDRESS", None)         # never a cluster that happens to run on this machine
 # Before any Ray starts: files named in tests.helpers.FAULTY_FILES crash, raise or hang on cue.
 os.environ["FIELDREC_TEST_CRASH"] = FAULT_SPEC
 
@@ -19,14 +21,25 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """A private Ray instance shared by every test that needs one (start-up costs seconds)."""
-    from pipeline.runs import runner
+    """A private Ray instance shared by every test that needs one (start-up costs seconds): runs
+    on the Ray engine in this process join it."""
+    from pipeline.runs.rayengine import RayRunner
 
-    cluster = runner.connect(None, workers=2)
-    yield cluster
-    import ray
+    instance = RayRunner.connect(None, workers=2)
+    yield instance
+    instance.close()
 
-    ray.shutdown()
+
+ENGINES = ("local", "ray")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request) -> str:
+    """The engine end-to-end runs use, each test module once per engine: "local" (the embedded
+    worker pool, the default) or "ray" (the session's private Ray instance)."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_local")
+    return request.param
 
 
 @pytest.fixture

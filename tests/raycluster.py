@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -20,6 +20,33 @@ BIN = Path(sys.executable).parent
 HEAD_IP, SECOND_IP = "127.0.0.2", "127.0.0.3"
 
 
+# A separate driver waits until ``want`` nodes are registered, then runs one task pinned to each
+# node (so each has started a worker and run it), and prints the nodes as {address: node id}.
+_READY = """
+import json, sys, time
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+address, own_ip, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ray.init(address=address, _node_ip_address=own_ip, logging_level="ERROR")
+end = time.monotonic() + 120
+while True:
+    alive = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    if len(alive) >= want or time.monotonic() > end:
+        break
+    time.sleep(0.05)
+
+@ray.remote(num_cpus=0)
+def where():
+    return ray.get_runtime_context().get_node_id()
+
+pinned = [where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+          for n in alive.values()]
+assert sorted(ray.get(pinned, timeout=120)) == sorted(alive.values())
+print(json.dumps(alive))
+"""
+
+
 @dataclass(frozen=True)
 class Cluster:
     address: str
@@ -27,16 +54,23 @@ class Cluster:
     head_ip: str
     second_ip: str
     temp_dir: str
+    found: dict = field(default_factory=dict, compare=False)     # {address: node id}, once ready
+
+    def ready(self, want: int) -> dict[str, str]:
+        """Wait until ``want`` nodes are registered and each has run a task (a live worker);
+        the alive nodes as {address: node id}. Polls Ray, never sleeps a fixed time."""
+        probe = subprocess.run([sys.executable, "-c", _READY, self.address, self.head_ip, str(want)],
+                               env=self.env, capture_output=True, text=True, timeout=300)
+        assert probe.returncode == 0, probe.stderr[-3000:]
+        nodes = json.loads(probe.stdout.strip().splitlines()[-1])
+        assert len(nodes) >= want, f"only {len(nodes)} of {want} Ray nodes registered: {nodes}"
+        self.found.clear()
+        self.found.update(nodes)
+        return nodes
 
     def nodes(self) -> dict[str, str]:
-        """Alive nodes as {address: node id}, asked from Ray by a separate driver."""
-        probe = subprocess.run(
-            [sys.executable, "-c",
-             "import ray, json; ray.init(address=%r, _node_ip_address=%r, logging_level='ERROR');"
-             "print(json.dumps({n['NodeManagerAddress']: n['NodeID'] for n in ray.nodes() if n['Alive']}))"
-             % (self.address, self.head_ip)],
-            env=self.env, capture_output=True, text=True, timeout=120, check=True)
-        return json.loads(probe.stdout.strip().splitlines()[-1])
+        """Alive nodes as {address: node id}, once every node started here is ready."""
+        return dict(self.found) or self.ready(2 if self.second_ip else 1)
 
 
 def _free_port() -> int:
@@ -77,7 +111,9 @@ def two_nodes(second_node_args: tuple[str, ...] = ()):
                        env=env, check=True, capture_output=True, timeout=120)
         subprocess.run([str(BIN / "ray"), "start", f"--address={HEAD_IP}:{port}", f"--node-ip-address={SECOND_IP}",
                         *second_node_args, *common], env=env, check=True, capture_output=True, timeout=120)
-        yield Cluster(f"{HEAD_IP}:{port}", env, HEAD_IP, SECOND_IP, temp_dir)
+        cluster = Cluster(f"{HEAD_IP}:{port}", env, HEAD_IP, SECOND_IP, temp_dir)
+        cluster.ready(2)
+        yield cluster
     finally:
         _kill(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -113,7 +149,7 @@ def head_without_root_powers(cpus: int = 2):
         subprocess.run([*prefix, str(BIN / "ray"), "start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={port}",
                         f"--temp-dir={temp_dir}", "--include-dashboard=false", f"--num-cpus={cpus}",
                         "--disable-usage-stats"], env=env, check=True, capture_output=True, timeout=120)
-        yield Cluster(f"{HEAD_IP}:{port}", env, HEAD_IP, SECOND_IP, temp_dir)
+        yield Cluster(f"{HEAD_IP}:{port}", env, HEAD_IP, "", temp_dir)
     finally:
         _kill(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -52,7 +52,7 @@ OLD = ("old", "caseold", "perm")           # first seen ARRIVED_EARLIER ago: pas
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local):
+def built(tmp_path_factory):
     from pipeline.config import load_config
 
     root = tmp_path_factory.mktemp("rules")

@@ -31,7 +31,7 @@ from pipeline.config import load_config
 from pipeline.runs import verify
 from tests.drops import make_drop
 from tests.helpers import faulty, table
-from tests.raycluster import BIN, head_without_root_powers, permissions_bite
+from tests.raycluster import BIN, DROP_DAC, head_without_root_powers, permissions_bite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def _toml(path: Path, **ingest_keys) -> Path:
 
 
 def _ingest(drop: Path, archive: Path, config: Path, *extra: str) -> int:
-    """`fieldrec ingest` in this process, on the test session's Ray."""
+    """`fieldrec ingest` in this process (``--engine ray``: on the test session's Ray)."""
     return cli(["ingest", str(drop), "--archive", str(archive), "--config", str(config), "--quiet", *extra])
 
 
@@ -100,18 +100,18 @@ def assert_verifies(archive: Path) -> None:
 
 # -- 1. a stage that raises after the copy --------------------------------------------------------
 
-def test_job_fails_if_a_stage_raises_after_the_copy(tmp_path, ray_local):
+def test_job_fails_if_a_stage_raises_after_the_copy(tmp_path, engine):
     files = make_drop(tmp_path / "drop", clips=3, blobs=2, duplicate=False)
     bad = files[1] = faulty(files[1], "thumbnails", "raise")
     archive, config = tmp_path / "archive", _toml(tmp_path / "c.toml")
-    assert _ingest(tmp_path / "drop", archive, config) == 0
+    assert _ingest(tmp_path / "drop", archive, config, "--engine", engine) == 0
     assert_the_rest_is_whole(archive, [f for f in files if f != bad])
     row = assert_one_row(archive, bad, status="damaged", failure="stage_error", stage="thumbnails", stored=True,
                          words="the thumbnails stage failed: RuntimeError: test fault injected")
     assert row["kind"] == "video" and row["duration_s"] > 0       # what the stages before it found is kept
     assert_verifies(archive)
     before = _counts(archive)
-    assert _ingest(tmp_path / "drop", archive, config) == 0
+    assert _ingest(tmp_path / "drop", archive, config, "--engine", engine) == 0
     assert _counts(archive) == before
 
 
@@ -121,24 +121,24 @@ def test_job_fails_if_a_stage_raises_after_the_copy(tmp_path, ray_local):
     pytest.param("abort", "thumbnails", True, id="abort-after-the-copy"),
     pytest.param("kill", "checksum", False, id="sigkill-before-the-copy"),
 ])
-def test_job_fails_if_its_worker_dies(tmp_path, ray_local, monkeypatch, action, stage, stored):
+def test_job_fails_if_its_worker_dies(tmp_path, engine, monkeypatch, action, stage, stored):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=3, blobs=3, duplicate=False)
     bad = files[0] = faulty(files[0], stage, action)
     archive = tmp_path / "archive"
     config = _toml(tmp_path / "c.toml", worker_retries=1, task_max_files=8)     # all in one batch
-    assert _ingest(drop, archive, config) == 0
+    assert _ingest(drop, archive, config, "--engine", engine) == 0
     assert_the_rest_is_whole(archive, [f for f in files if f != bad])
     assert_one_row(archive, bad, status="damaged" if stored else "unreadable", failure="worker_died", stage=stage,
                    stored=stored, words="the worker process died")
     assert "tried alone 2 times" in _sightings_of(archive, bad)[0]["error_message"]
     assert_verifies(archive)
     before = _counts(archive)
-    assert _ingest(drop, archive, config) == 0                  # not tried again: it would only die again
+    assert _ingest(drop, archive, config, "--engine", engine) == 0      # not tried again: it would only die again
     assert _counts(archive) == before
 
     monkeypatch.setenv("FIELDREC_TEST_CRASH", "")               # the decoder was fixed, say
-    assert _ingest(drop, archive, config, "--retry-failed") == 0
+    assert _ingest(drop, archive, config, "--retry-failed", "--engine", engine) == 0
     if stored:                                                  # its content was already cataloged
         assert _counts(archive) == before
     else:                                                       # tried again, and stored this time
@@ -150,7 +150,7 @@ def test_job_fails_if_its_worker_dies(tmp_path, ray_local, monkeypatch, action, 
 
 # -- 3. hangs: a file over its time budget, a FIFO, a Ray address that does not answer ------------
 
-def test_job_fails_if_it_hangs_past_its_time_budget(tmp_path, ray_local):
+def test_job_fails_if_it_hangs_past_its_time_budget(tmp_path, engine):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=2, blobs=3, duplicate=False)
     bad = files[0] = faulty(files[0], "demux", "hang")
@@ -158,7 +158,7 @@ def test_job_fails_if_it_hangs_past_its_time_budget(tmp_path, ray_local):
     archive = tmp_path / "archive"
     config = _toml(tmp_path / "c.toml", time_budget_s=2.0, task_max_files=8)
     t0 = time.monotonic()
-    assert _ingest(drop, archive, config) == 0
+    assert _ingest(drop, archive, config, "--engine", engine) == 0
     assert time.monotonic() - t0 < 60
     assert_the_rest_is_whole(archive, [f for f in files if f != bad])
     assert_one_row(archive, bad, status="damaged", failure="timed_out", stage="demux", stored=True,
@@ -167,7 +167,7 @@ def test_job_fails_if_it_hangs_past_its_time_budget(tmp_path, ray_local):
                    words="a FIFO (named pipe), not a regular file", stored=False)
     assert_verifies(archive)
     before = _counts(archive)
-    assert _ingest(drop, archive, config) == 0
+    assert _ingest(drop, archive, config, "--engine", engine) == 0
     assert _counts(archive) == before
 
 
@@ -221,44 +221,57 @@ def test_ray_client_addresses_are_refused_as_a_usage_error(tmp_path, capsys):
 
 # -- 4. a source that cannot be read, until its permissions are fixed -----------------------------
 
-@pytest.fixture(scope="module")
-def modest_ray():
-    """A 2-CPU Ray cluster whose workers obey file modes, for `fieldrec` drivers to join."""
+class Unprivileged:
+    """`fieldrec ingest ... --json` whose workers obey file modes (no root powers): the local engine
+    run under setpriv, or a driver joining a 2-CPU Ray cluster started so."""
+
+    def __init__(self, engine: str, cluster=None):
+        self.engine, self.cluster = engine, cluster
+
+    def __call__(self, *args: str) -> dict:
+        if self.cluster is None:
+            command = [*DROP_DAC, str(BIN / "fieldrec"), "ingest", *args, "--engine", "local", "--workers", "2"]
+            env = dict(os.environ)
+        else:
+            command = [str(BIN / "fieldrec"), "ingest", *args, "--address", self.cluster.address]
+            # The cluster's workers inherited the test faults when it started; a driver that named
+            # them again would have each task carry them (a runtime environment: seconds of start-up).
+            env = {k: v for k, v in self.cluster.env.items() if k != "FIELDREC_TEST_CRASH"}
+        done = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module", params=["local", "ray"])
+def unprivileged(request):
+    """Ingest runs whose workers obey file modes, on each engine."""
     if reason := permissions_bite():
         pytest.skip(reason)
+    if request.param == "local":
+        yield Unprivileged("local")
+        return
     with head_without_root_powers(cpus=2) as cluster:
-        yield cluster
+        yield Unprivileged("ray", cluster)
 
 
-def _fieldrec(cluster, *args: str) -> dict:
-    """`fieldrec ingest ... --json` joining ``cluster``; the parsed summary."""
-    # The cluster's workers inherited the test faults when it started; a driver that named them
-    # again would have each task carry them (a runtime environment: seconds of worker start-up).
-    env = {k: v for k, v in cluster.env.items() if k != "FIELDREC_TEST_CRASH"}
-    done = subprocess.run([str(BIN / "fieldrec"), "ingest", *args, "--address", cluster.address, "--json"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
-
-
-def test_job_fails_if_a_source_cannot_be_read_until_its_mode_is_fixed(tmp_path, modest_ray):
+def test_job_fails_if_a_source_cannot_be_read_until_its_mode_is_fixed(tmp_path, unprivileged):
     drop, archive = tmp_path / "drop", tmp_path / "archive"
     files = make_drop(drop, clips=2, blobs=2, duplicate=False)
     bad = files[1]
     bad.chmod(0)
     config = _toml(tmp_path / "c.toml")
-    first = _fieldrec(modest_ray, str(drop), "--archive", str(archive), "--config", str(config))
+    first = unprivileged(str(drop), "--archive", str(archive), "--config", str(config))
     assert first["files_by_status"] == {"ok": 3, "unreadable": 1}
     assert_the_rest_is_whole(archive, [f for f in files if f != bad])
     assert_one_row(archive, bad, status="unreadable", failure="read_error", stage="checksum", stored=False,
                    words="cannot read: Permission denied (errno 13)")
     assert_verifies(archive)
     before = _counts(archive)
-    again = _fieldrec(modest_ray, str(drop), "--archive", str(archive), "--config", str(config))
+    again = unprivileged(str(drop), "--archive", str(archive), "--config", str(config))
     assert again["files_by_status"] == {"unreadable": 1} and _counts(archive) == before   # tried, nothing new
 
     bad.chmod(0o644)                                         # the permissions are fixed: it is stored now
-    fixed = _fieldrec(modest_ray, str(drop), "--archive", str(archive), "--config", str(config))
+    fixed = unprivileged(str(drop), "--archive", str(archive), "--config", str(config))
     assert fixed["files_by_status"] == {"ok": 1} and fixed["files_new"] == 1
     assert_the_rest_is_whole(archive, files[:1] + files[2:])
     assert [s["status"] for s in sorted(_sightings_of(archive, bad), key=lambda s: s["seen_at"])] == ["unreadable", "ok"]
@@ -267,7 +280,7 @@ def test_job_fails_if_a_source_cannot_be_read_until_its_mode_is_fixed(tmp_path, 
 
 # -- 5. names that are not UTF-8 --------------------------------------------------------------------
 
-def test_job_fails_if_a_name_is_not_utf8(tmp_path, ray_local, capsys):
+def test_job_fails_if_a_name_is_not_utf8(tmp_path, capsys):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=2, blobs=1, duplicate=False)
     odd_dir = os.fsencode(drop) + b"/CAM\xb0\xe6"               # names a GBK dock wrote: not UTF-8
@@ -351,7 +364,7 @@ def deep_root():
     root.rmdir()
 
 
-def test_job_fails_if_the_drop_is_nested_2100_folders_deep(tmp_path, deep_root, ray_local):
+def test_job_fails_if_the_drop_is_nested_2100_folders_deep(tmp_path, deep_root):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=3, blobs=0, duplicate=False)
     placed = _deep_tree(deep_root, 2100, {1000: files[1].read_bytes(), 2100: files[2].read_bytes()})
@@ -377,7 +390,7 @@ def test_job_fails_if_the_drop_is_nested_2100_folders_deep(tmp_path, deep_root, 
 
 # -- 7. links out of the drop ---------------------------------------------------------------------------
 
-def test_job_fails_if_a_link_leads_out_of_the_drop(tmp_path, ray_local):
+def test_job_fails_if_a_link_leads_out_of_the_drop(tmp_path):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=2, blobs=1, duplicate=False)
     secret = tmp_path / "etc" / "ledger.key"
@@ -414,7 +427,7 @@ def test_job_fails_if_a_link_leads_out_of_the_drop(tmp_path, ray_local):
 
 # -- 8. a file that is no media ---------------------------------------------------------------------------
 
-def test_job_fails_if_a_file_is_no_media(tmp_path, ray_local):
+def test_job_fails_if_a_file_is_no_media(tmp_path):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=2, blobs=0, duplicate=False)
     sparse = drop / "BWC0005_OF0005_20260301100500.MP4"        # a recorder's file of zeros, sparse
@@ -437,11 +450,11 @@ def test_job_fails_if_a_file_is_no_media(tmp_path, ray_local):
     assert _counts(archive) == before
 
 
-# -- all of it at once: 200 files, 20 of them bad, on a 2-worker Ray --------------------------------
+# -- all of it at once: 200 files, 20 of them bad, on 2 workers of each engine --------------------------
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_a_drop_of_200_files_with_20_bad_ones_finishes_with_a_row_each(tmp_path, modest_ray, deep_root):
+def test_a_drop_of_200_files_with_20_bad_ones_finishes_with_a_row_each(tmp_path, unprivileged, deep_root):
     drop, archive = tmp_path / "drop", tmp_path / "archive"
     good = []
     for seed in range(20):
@@ -482,7 +495,7 @@ def test_a_drop_of_200_files_with_20_bad_ones_finishes_with_a_row_each(tmp_path,
     args = (str(drop), str(deep_root), "--archive", str(archive), "--config", str(config))
 
     t0 = time.monotonic()
-    summary = _fieldrec(modest_ray, *args)
+    summary = unprivileged(*args)
     first_s = time.monotonic() - t0
     assert summary["files_seen"] == 200 and summary["cluster_cpus"] == 2, summary
     assert_the_rest_is_whole(archive, good + odd + deep)
@@ -509,14 +522,14 @@ def test_a_drop_of_200_files_with_20_bad_ones_finishes_with_a_row_each(tmp_path,
     assert_verifies(archive)
 
     before = _counts(archive)
-    again = _fieldrec(modest_ray, *args)
+    again = unprivileged(*args)
     assert _counts(archive) == before and again["files_new"] == 0
 
     for f in denied:
         f.chmod(0o644)
-    fixed = _fieldrec(modest_ray, *args)
+    fixed = unprivileged(*args)
     assert fixed["files_new"] == len(denied) and fixed["files_by_status"].get("ok") == len(denied)
     assert len(table(archive, "recordings")) == before["recordings"] + len(denied)
     assert_the_rest_is_whole(archive, good + odd + deep)
     assert_verifies(archive)
-    print(f"200-file drop, 20 bad, 2 workers: first run {first_s:.1f} s")
+    print(f"200-file drop, 20 bad, 2 workers ({unprivileged.engine}): first run {first_s:.1f} s")

@@ -33,7 +33,7 @@ CLIPS = {
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory, ray_local) -> Path:
+def archive(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("members")
     drop = root / "drop"
     drop.mkdir()

@@ -19,12 +19,12 @@ def test_ingest_runs_on_both_nodes_of_a_cluster(tmp_path):
     from pipeline.sample.encode import write_clip
 
     drop = tmp_path / "drop"
-    # Tasks long enough (thumbnails of 320x240 clips) that one node cannot drain the queue alone
-    # before the other has started its worker.
+    # Every node registered when the run starts gets tasks from the first one on (the driver pins
+    # each task to the least-loaded node), however fast one node could drain the queue alone.
     for i in range(12):
         write_clip(drop / f"BWC{i:04d}_OF1_20260301100000_0001.MP4",
                          ClipSpec(duration_s=2.0, start_pts_s=i * 0.001, width=320, height=240, gop_s=0.5))
-    with two_nodes() as cluster:
+    with two_nodes() as cluster:            # both registered, each with a live worker
         # Ask Ray where its nodes bound: the cluster must live on the loopback address only.
         nodes = cluster.nodes()
         assert len(nodes) == 2

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from pathlib import Path
 
+import pytest
+
+from tests.conftest import CORPUS
 from tests.helpers import by_name, ingest, table
 
 
-def test_every_corpus_file_is_cataloged_once(tmp_path, corpus, fast_config, ray_local):
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, engine) -> tuple[Path, object]:
+    """The whole corpus ingested once per engine."""
+    from pipeline.config import load_config
+
+    if not CORPUS.is_dir():
+        pytest.skip(f"third-party corpus not present at {CORPUS} (it ships beside the repository only)")
+    config = load_config()
+    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
+    archive = tmp_path_factory.mktemp("corpus") / "archive"
+    return archive, ingest([CORPUS], archive, config, engine=engine)
+
+
+def test_every_corpus_file_is_cataloged_once(ingested, corpus):
+    archive, summary = ingested
     files = sorted(p for p in corpus.iterdir() if p.is_file())
-    summary = ingest([corpus], tmp_path / "archive", fast_config)
-    sightings = table(tmp_path / "archive", "sightings")
+    sightings = table(archive, "sightings")
     assert sorted(s["source_path"] for s in sightings) == sorted(str(p) for p in files)
-    recordings = by_name(tmp_path / "archive")
+    recordings = by_name(archive)
     distinct = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
     assert {r["sha256"] for r in recordings.values()} == distinct
     assert summary.files_seen == len(files)
     for p in files:
         row = recordings.get(p.name) or next(r for r in recordings.values() if r["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest())
-        assert (tmp_path / "archive" / row["archive_path"]).read_bytes() == p.read_bytes()
+        assert (archive / row["archive_path"]).read_bytes() == p.read_bytes()
         if row["status"] != "ok":
             assert row["error_message"] and p.name in row["error_message"]
 
 
-def test_corpus_damage_is_reported(tmp_path, corpus, fast_config, ray_local):
-    ingest([corpus], tmp_path / "archive", fast_config)
-    rec = by_name(tmp_path / "archive")
+def test_corpus_damage_is_reported(ingested):
+    rec = by_name(ingested[0])
     # Read and kept, but no media under a media name: damaged recordings of kind other.
     assert (rec["zero_length.mp4"]["kind"], rec["zero_length.mp4"]["status"]) == ("other", "damaged")
     assert "empty" in rec["zero_length.mp4"]["error_message"]

@@ -22,7 +22,7 @@ from pipeline.config import load_config
 from pipeline.archive.objects import ObjectStore
 from pipeline.stages.checksum import store_source
 from tests.drops import make_drop, sha256
-from tests.helpers import ingest, table
+from tests.helpers import faulty, ingest, table
 
 REPO = Path(__file__).resolve().parents[1]
 # Kill moments are drawn from this seed; set FIELDREC_FAULT_SEED to explore other moments.
@@ -66,12 +66,20 @@ def _reap(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _is_local_worker(p: psutil.Process) -> bool:
+    """A worker of the local engine."""
+    from pipeline.runs.localpool import WORKER_MAIN
+
+    return WORKER_MAIN in p.cmdline()
+
+
 def _running_tasks() -> list[psutil.Process]:
-    """Ray workers running an ingest task, among this test session's own descendants only."""
+    """Workers running an ingest task (Ray's) or able to (the local engine's), among this test
+    session's own descendants only."""
     out = []
     for p in psutil.Process().children(recursive=True):
         try:
-            if (p.cmdline() or [""])[0].startswith("ray::_run_batch"):
+            if (p.cmdline() or [""])[0].startswith("ray::_run_batch") or _is_local_worker(p):
                 out.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -119,14 +127,17 @@ def test_sigkill_of_the_driver_at_random_moments(tmp_path, ray_address):
     cfg = _toml(tmp_path / "c.toml", commit_every_files=1, task_max_files=2, fsync=True)
     files: list[Path] = []
     moments = []
-    for rep in range(5):
+    # Each engine in turn: the default local engine, the session's Ray joined by address, and a
+    # private Ray instance (which dies with its driver through the watchdog).
+    engines = [[], ["--address", ray_address], ["--engine", "ray"], [], ["--address", ray_address]]
+    for rep, engine in enumerate(engines):
         files += make_drop(drop / f"dock{rep}", clips=2, blobs=5, blob_bytes=192 * 1024, seed=rep, duplicate=rep == 0)
-        private = rep == 0                          # the default: fieldrec starts its own Ray, and dies with it
+        private_ray = engine == ["--engine", "ray"]
         before = _activity(archive)
         proc = _fieldrec("ingest", str(drop), "--archive", str(archive), "--config", str(cfg), "--quiet",
-                         *([] if private else ["--address", ray_address]), log=tmp_path / "log.txt")
-        if rep % 2 == 0:                            # somewhere in start-up (lock, Ray) or early work
-            delay = rng.uniform(0.5, 4.0) if private else rng.uniform(0.2, 2.5)
+                         *engine, log=tmp_path / "log.txt")
+        if rep % 2 == 0:                            # somewhere in start-up (lock, engine) or early work
+            delay = rng.uniform(0.5, 4.0) if private_ray else rng.uniform(0.2, 2.5)
             time.sleep(delay)
             moments.append(f"{delay:.2f}s after start")
         else:                                       # while files are being stored and committed
@@ -147,14 +158,21 @@ def test_sigkill_of_the_driver_at_random_moments(tmp_path, ray_address):
     assert len(table(archive, "sightings")) == len(files), f"a re-run added sightings (kills at {moments})"
 
 
+@pytest.fixture(params=["local", "ray"])
+def engine_args(request) -> list[str]:
+    """How a `fieldrec` subprocess picks each engine: the default, or the session's Ray by address."""
+    return [] if request.param == "local" else ["--address", request.getfixturevalue("ray_address")]
+
+
 @pytest.mark.slow
-def test_sigkill_of_workers_mid_task_is_retried(tmp_path, ray_address):
-    """Workers are killed twice while a copy into the archive is half done; Ray retries their tasks."""
+def test_sigkill_of_workers_mid_task_is_retried(tmp_path, engine_args):
+    """Workers are killed twice while a copy into the archive is half done; their tasks are split
+    and their files run again."""
     files = make_drop(tmp_path / "drop", clips=2, blobs=8, blob_bytes=3 << 20, seed=7)
     cfg = _toml(tmp_path / "c.toml", task_max_files=1, chunk_bytes=65536, fsync=True, commit_every_files=2)
     archive = tmp_path / "archive"
     proc = _fieldrec("ingest", str(tmp_path / "drop"), "--archive", str(archive), "--config", str(cfg), "--quiet",
-                     "--address", ray_address, log=tmp_path / "log.txt")
+                     *engine_args, log=tmp_path / "log.txt")
     rng = random.Random(SEED + 1)
     copies = archive / "objects" / ".tmp"
     killed, half_copies = [], set()
@@ -178,6 +196,49 @@ def test_sigkill_of_workers_mid_task_is_retried(tmp_path, ray_address):
     assert_archive_whole(archive, files, _config())
 
 
+@pytest.mark.slow
+def test_local_workers_die_with_their_driver(tmp_path):
+    """The driver is killed with SIGKILL (the out-of-memory killer's way) while both its workers are
+    stuck in a file (hung in a stage: they will not touch their pipes again): every process it
+    started dies with it, at once, without anyone killing its process group."""
+    drop = tmp_path / "drop"
+    clips = make_drop(drop, clips=2, blobs=4, seed=8, duplicate=False)
+    faulty(clips[0], "checksum", "hang")
+    faulty(clips[1], "demux", "hang")
+    archive = tmp_path / "archive"
+    proc = _fieldrec("ingest", str(drop), "--archive", str(archive), "--config", str(_toml(tmp_path / "c.toml")),
+                     "--quiet", "--workers", "2", log=tmp_path / "log.txt")
+    driver, started = psutil.Process(proc.pid), []
+    stored = archive / "objects"
+    end = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < end:
+        started = driver.children(recursive=True)
+        if sum(_alive_worker(p) for p in started) == 2 and _hung_in_demux(stored):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, (tmp_path / "log.txt").read_text()[-2000:]
+    time.sleep(0.5)                              # the other worker is in its hang too by now
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    try:
+        _gone, alive = psutil.wait_procs(started, timeout=5)
+        assert not alive, f"still running after their driver died: {[p.cmdline() for p in alive]}"
+    finally:
+        _reap(proc)
+
+
+def _hung_in_demux(objects: Path) -> bool:
+    """The clip that hangs in demux has been stored (its copy is in place)."""
+    return objects.is_dir() and any(p.is_file() and ".tmp" not in p.parts for p in objects.rglob("*"))
+
+
+def _alive_worker(p: psutil.Process) -> bool:
+    try:
+        return _is_local_worker(p)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """An 3 MiB tmpfs as the archive's disk (root only); grown later with ``grow()``."""
@@ -194,7 +255,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_disk_full_stops_cleanly_and_a_rerun_completes(tmp_path, small_disk, ray_local, capsys):
+def test_disk_full_stops_cleanly_and_a_rerun_completes(tmp_path, small_disk, capsys):
     archive, grow = small_disk
     files = make_drop(tmp_path / "drop", clips=2, blobs=8, blob_bytes=640 * 1024, seed=9)
     cfg = _toml(tmp_path / "c.toml", commit_every_files=2, fsync=True)
@@ -218,13 +279,13 @@ def test_disk_full_stops_cleanly_and_a_rerun_completes(tmp_path, small_disk, ray
 
 
 @pytest.mark.slow
-def test_two_ingests_at_once_are_serialised_never_corrupted(tmp_path, ray_address):
+def test_two_ingests_at_once_are_serialised_never_corrupted(tmp_path):
     first = make_drop(tmp_path / "a", clips=2, blobs=6, seed=21)
     second = make_drop(tmp_path / "b", clips=2, blobs=6, seed=22)
     archive = tmp_path / "archive"
     cfg = _toml(tmp_path / "c.toml", commit_every_files=1)
     procs = [_fieldrec("ingest", str(src), "--archive", str(archive), "--config", str(cfg), "--quiet",
-                       "--address", ray_address, log=tmp_path / f"{src.name}.txt") for src in (tmp_path / "a", tmp_path / "b")]
+                       log=tmp_path / f"{src.name}.txt") for src in (tmp_path / "a", tmp_path / "b")]
     codes = [p.wait(timeout=120) for p in procs]
     logs = [(tmp_path / f"{n}.txt").read_text() for n in ("a", "b")]
     assert sorted(codes) in ([0, 0], [0, 1]), logs
@@ -306,7 +367,7 @@ def test_source_that_changed_once_is_read_again(tmp_path):
     assert stored.digest.sha256 == sha256(source)          # the re-read saw the finished file
 
 
-def test_changing_source_in_an_ingest_is_damaged_at_checksum(tmp_path, ray_local):
+def test_changing_source_in_an_ingest_is_damaged_at_checksum(tmp_path):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=1, blobs=1, duplicate=False)
     growing = drop / "BWC0001_OF0001_20260301100000.MP4"

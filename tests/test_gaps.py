@@ -162,7 +162,7 @@ def build_drop(root: Path) -> tuple[Path, Path, list[Expect], Expect]:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory, ray_local):
+def archive(tmp_path_factory):
     """Both runs, with the state after each kept for the tests below."""
     from pipeline.config import load_config
 

@@ -78,7 +78,7 @@ def drop(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ingested(drop, tmp_path_factory, ray_local):
+def ingested(drop, tmp_path_factory, engine):
     from pipeline.config import load_config
     import dataclasses
 
@@ -86,7 +86,8 @@ def ingested(drop, tmp_path_factory, ray_local):
     cfg = dataclasses.replace(cfg, ingest=dataclasses.replace(cfg.ingest, fsync=False))
     root, specs = drop
     archive = tmp_path_factory.mktemp("archive")
-    summary = ingest([root], archive, cfg)
+    summary = ingest([root], archive, cfg, engine=engine)
+    assert summary.engine == engine
     return root, specs, archive, summary, cfg
 
 
@@ -194,11 +195,11 @@ def test_every_file_in_the_drop_has_a_sighting(ingested):
     assert summary.files_seen == len(entries)
 
 
-def test_rerun_of_a_finished_run_adds_nothing(ingested):
+def test_rerun_of_a_finished_run_adds_nothing(ingested, engine):
     root, _specs, archive, _summary, cfg = ingested
     counts = {t: len(table(archive, t)) for t in ("recordings", "sightings", "keyframes", "streams")}
     never_stored = sum(1 for s in table(archive, "sightings") if s["sha256"] is None)
-    again = ingest([root], archive, cfg)
+    again = ingest([root], archive, cfg, engine=engine)
     # The links that led nowhere are looked at again (they may have been fixed), and add nothing.
     assert again.files_skipped == again.files_seen - never_stored and again.files_new == 0
     assert dict(again.by_status) == {"unreadable": never_stored}
@@ -218,11 +219,11 @@ def test_transport_stream_with_aac_priming_has_its_real_duration(tmp_path):
     assert outcome.fields["duration_s"] == pytest.approx(2.0, abs=0.1)
 
 
-def test_an_archive_inside_the_drop_folder_is_not_ingested_again(tmp_path, fast_config, ray_local):
+def test_an_archive_inside_the_drop_folder_is_not_ingested_again(tmp_path, fast_config, engine):
     drop = tmp_path / "drop"
     write_wav(drop / "BWC1_OF1_20260301100000.WAV", duration_s=0.3)
     archive = drop / "archive"
-    first = ingest([drop], archive, fast_config)
-    again = ingest([drop], archive, fast_config)
+    first = ingest([drop], archive, fast_config, engine=engine)
+    again = ingest([drop], archive, fast_config, engine=engine)
     assert first.files_seen == 1 and again.files_seen == 1 and again.files_skipped == 1
     assert [s["source_path"] for s in table(archive, "sightings")] == [str(drop / "BWC1_OF1_20260301100000.WAV")]

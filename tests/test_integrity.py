@@ -28,7 +28,7 @@ def _config(**integrity_keys):
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory, ray_local) -> Path:
+def two_runs(tmp_path_factory) -> Path:
     """A pristine archive made by two ingest runs (two drops); tests copy it before tampering."""
     root = tmp_path_factory.mktemp("ledger")
     config = _config()
@@ -57,14 +57,14 @@ def _rewrite(path: Path, doc: dict) -> None:
     path.write_text(json.dumps(doc, indent=1))
 
 
-def test_clean_archive_verifies_and_records_fixity(archive, ray_local):
+def test_clean_archive_verifies_and_records_fixity(archive, engine):
     manifests = chain.read_manifests(archive)
     assert [m.seq for m in manifests] == [1, 2]
     assert manifests[1].doc["prev_chain"] == manifests[0].doc["chain"]
     objects = {r["archive_path"] for r in table(archive, "recordings")}
     assert set(chain.sealed_files(manifests).objects) == objects == set(chain.stored_objects(archive))
 
-    report = verify.verify(archive, _config())
+    report = verify.verify(archive, _config(), engine=engine)
     assert report.ok, report.render()
     assert report.objects_hashed == len(objects)
     assert report.chain_head == manifests[1].doc["chain"]
@@ -74,7 +74,7 @@ def test_clean_archive_verifies_and_records_fixity(archive, ray_local):
     sealed = chain.read_manifests(archive)[-1].doc
     assert sealed["command"] == "verify" and not sealed["objects"]
     assert [e["path"].split("/")[1] for e in sealed["catalog"]] == ["fixity"]
-    assert verify.verify(archive, _config()).ok           # its own fixity part is tracked, not a stray
+    assert verify.verify(archive, _config(), engine=engine).ok    # its own fixity part is tracked, not a stray
 
 
 @dataclass(frozen=True)
@@ -172,15 +172,15 @@ TAMPERS = [
 
 
 @pytest.mark.parametrize("tamper", TAMPERS)
-def test_verify_reports_tampering(archive, tamper, ray_local):
+def test_verify_reports_tampering(archive, tamper, engine):
     path = tamper.do(archive)
-    report = verify.verify(archive, _config())
+    report = verify.verify(archive, _config(), engine=engine)
     assert (tamper.status, tamper.kind, path) in _problems(report), report.render()
     recorded = {(r["status"], r["item"]) for r in table(archive, "fixity")}
     assert (tamper.status, path) in recorded
 
 
-def test_removing_the_last_manifest_leaves_its_files_untracked_for_good(archive, ray_local, tmp_path):
+def test_removing_the_last_manifest_leaves_its_files_untracked_for_good(archive, tmp_path):
     last = chain.read_manifests(archive)[-1]
     os.chmod(last.path, 0o644)
     last.path.unlink()
@@ -194,7 +194,7 @@ def test_removing_the_last_manifest_leaves_its_files_untracked_for_good(archive,
     assert cli(["verify", "--archive", str(archive)]) == 3
 
 
-def test_acceptance_byte_edit_catalog_deletion_and_manifest_rewrite_all_reported(archive, ray_local):
+def test_acceptance_byte_edit_catalog_deletion_and_manifest_rewrite_all_reported(archive):
     edited, deleted = _edit_object_byte(archive), _delete_catalog_file(archive)
     rewritten = _rewrite_manifest_keep_chain(archive)
     report = verify.verify(archive, _config())
@@ -205,18 +205,18 @@ def test_acceptance_byte_edit_catalog_deletion_and_manifest_rewrite_all_reported
     assert cli(["verify", "--archive", str(archive), "--format", "csv"]) == 3
 
 
-def test_cli_exit_codes_and_listing(archive, ray_local, capsys):
-    assert cli(["verify", "--archive", str(archive), "--format", "json"]) == 0
+def test_cli_exit_codes_and_listing(archive, engine, capsys):
+    assert cli(["verify", "--archive", str(archive), "--format", "json", "--engine", engine]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     rel = _edit_object_byte(archive)
-    assert cli(["verify", "--archive", str(archive)]) == 3
+    assert cli(["verify", "--archive", str(archive), "--engine", engine]) == 3
     out = capsys.readouterr().out
     assert "changed" in out and rel in out
     assert cli(["verify", "--archive", str(archive), "--since", "no-such-run"]) == 2
     assert "no manifest for run" in capsys.readouterr().err
 
 
-def test_sample_and_since_narrow_only_the_rehash(archive, ray_local):
+def test_sample_and_since_narrow_only_the_rehash(archive):
     manifests = chain.read_manifests(archive)
     first_objects = {e["path"] for e in manifests[0].doc["objects"]}
     second_objects = {e["path"] for e in manifests[1].doc["objects"]}
@@ -231,7 +231,7 @@ def test_sample_and_since_narrow_only_the_rehash(archive, ray_local):
                                                           sample_pct=1).findings)
 
 
-def test_signed_manifests(tmp_path, ray_local, capsys):
+def test_signed_manifests(tmp_path, capsys):
     key = tmp_path / "ledger.key"
     assert cli(["keygen", "--out", str(key)]) == 0
     assert oct(key.stat().st_mode & 0o777) == "0o600"
@@ -284,7 +284,7 @@ def _killed_run(archive: Path, command: str = "case open K1") -> tuple[str, str]
     return run.run_id, str(part.relative_to(archive))
 
 
-def test_seal_adopts_exactly_what_a_killed_run_recorded(archive, ray_local, tmp_path):
+def test_seal_adopts_exactly_what_a_killed_run_recorded(archive, tmp_path):
     killed, part = _killed_run(archive)
     planted = _stray_part(archive)                          # slipped in while the archive was unsealed
     report = verify.verify(archive, _config())
@@ -300,7 +300,7 @@ def test_seal_adopts_exactly_what_a_killed_run_recorded(archive, ray_local, tmp_
     assert {(f.status, f.path) for f in verify.verify(archive, _config()).findings} == {("untracked", planted)}
 
 
-def test_a_killed_runs_part_edited_before_adoption_stays_untracked(archive, ray_local, tmp_path):
+def test_a_killed_runs_part_edited_before_adoption_stays_untracked(archive, tmp_path):
     killed, part = _killed_run(archive)
     with open(archive / part, "ab") as fh:
         fh.write(b"\0")                                      # not what the killed run recorded any more

@@ -21,7 +21,7 @@ DEVICES = ("BWC101", "BWC102", "BWC103", "BWC104")
 
 
 @pytest.fixture(scope="module")
-def drop_archive(tmp_path_factory, ray_local) -> tuple[Path, dict]:
+def drop_archive(tmp_path_factory) -> tuple[Path, dict]:
     """A generated drop, ingested (gaps found), one gap explained, thumbnails added."""
     from tests.helpers import ingest
 

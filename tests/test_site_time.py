@@ -83,7 +83,7 @@ CLOCK_PROBLEMS = {"reset", "future"}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local):
+def built(tmp_path_factory):
     from pipeline.config import load_config
 
     root = tmp_path_factory.mktemp("sitetime")

@@ -200,7 +200,7 @@ def test_corpus_videos_and_photos_get_thumbnails(corpus, config):
 
 
 # -- through ingest and the CLI -------------------------------------------------------------
-def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, ray_local, capsys):
+def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, capsys):
     from pipeline.cli import main
 
     drop = tmp_path / "drop"

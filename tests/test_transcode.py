@@ -74,13 +74,13 @@ def drop(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def proxied(drop, tmp_path_factory, ray_local):
+def proxied(drop, tmp_path_factory, engine):
     from pipeline.config import load_config
 
     cfg = load_config()
     cfg = dataclasses.replace(cfg, ingest=dataclasses.replace(cfg.ingest, fsync=False))
     archive = tmp_path_factory.mktemp("archive")
-    summary = ingest([drop], archive, cfg, proxies=True)
+    summary = ingest([drop], archive, cfg, proxies=True, engine=engine)
     return archive, summary, cfg
 
 
@@ -190,27 +190,28 @@ def test_proxies_are_derived_records_and_originals_are_untouched(proxied, drop):
     assert not list((archive / "proxies" / ".tmp").iterdir())
 
 
-def test_transcode_missing_catches_up_later_and_only_once(drop, tmp_path, fast_config, ray_local):
+def test_transcode_missing_catches_up_later_and_only_once(drop, tmp_path, fast_config, engine):
     from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
-    ingest([drop], archive, fast_config, proxies=False)
+    ingest([drop], archive, fast_config, proxies=False, engine=engine)
     assert table(archive, "derivatives") == []
-    first = transcode(archive, fast_config, progress=False)
+    first = transcode(archive, fast_config, progress=False, engine=engine)
     assert (first.by_status["ok"], first.by_status["skipped"], first.already) == (len(CLIPS), 1, 0)
-    again = transcode(archive, fast_config, progress=False)
+    assert first.engine == engine
+    again = transcode(archive, fast_config, progress=False, engine=engine)
     assert (again.selected, again.already, sum(again.by_status.values())) == (0, len(CLIPS) + 1, 0)
     assert len(table(archive, "derivatives")) == len(CLIPS) + 1
     # New settings make new proxies beside the old ones; the audio proxy does not depend on CRF.
     sharper = dataclasses.replace(fast_config, transcode=dataclasses.replace(fast_config.transcode, crf=23))
-    third = transcode(archive, sharper, progress=False)
+    third = transcode(archive, sharper, progress=False, engine=engine)
     assert third.by_status["ok"] == len([c for c in CLIPS.values() if c.video])
     runs = [r for r in table(archive, "runs") if r["command"] == "transcode"]
     assert len(runs) == 3 and {r["outcome"] for r in runs} == {"finished"}
 
 
 @pytest.mark.slow
-def test_kill_then_resume_leaves_no_half_proxy_and_no_duplicate(drop, tmp_path, fast_config, ray_local):
+def test_kill_then_resume_leaves_no_half_proxy_and_no_duplicate(drop, tmp_path, fast_config):
     from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
@@ -230,7 +231,7 @@ def test_kill_then_resume_leaves_no_half_proxy_and_no_duplicate(drop, tmp_path, 
     session = os.getsid(proc.pid)
     doomed = [p for p in psutil.process_iter() if _session(p) == session]
     for p in doomed:
-        p.kill()                                # SIGKILL the driver and its Ray processes, nothing else
+        p.kill()                                # SIGKILL the driver and its workers, nothing else
     proc.wait()
     psutil.wait_procs(doomed, timeout=10)
     assert proc.returncode == -signal.SIGKILL
@@ -297,15 +298,15 @@ def test_proxy_size(size, expected):
     assert proxy_size(*size, 640) == expected
 
 
-def test_a_resource_no_node_offers_is_a_clear_error(drop, tmp_path, fast_config, ray_local):
+def test_a_resource_no_node_offers_is_a_clear_error(drop, tmp_path, fast_config, engine):
     from pipeline.runs.transcode import TranscodeError, transcode
 
     archive = tmp_path / "archive"
-    ingest([drop], archive, fast_config, proxies=False)
+    ingest([drop / "BWC1_OF1_20260301100000.MP4"], archive, fast_config, proxies=False, engine=engine)
     cfg = dataclasses.replace(fast_config, transcode=dataclasses.replace(fast_config.transcode,
                                                                          resources={"transcode_node": 1}))
     with pytest.raises(TranscodeError, match="transcode_node"):
-        transcode(archive, cfg, progress=False)
+        transcode(archive, cfg, progress=False, engine=engine)
     assert table(archive, "derivatives") == []                 # refused before anything was written
     assert [r["outcome"] for r in table(archive, "runs") if r["command"] == "transcode"] == ["failed"]
 
@@ -366,13 +367,13 @@ def test_real_files_get_a_playable_proxy_or_a_reason(case, corpus, tmp_path):
         assert display_rotation(dst) == case.rotation
 
 
-def test_only_damaged_originals_need_no_ray(tmp_path, fast_config, drop, ray_local):
+def test_only_damaged_originals_need_no_engine(tmp_path, fast_config, drop, engine):
     from pipeline.runs.transcode import transcode
 
     archive = tmp_path / "archive"
-    ingest([drop / DAMAGED], archive, fast_config, proxies=False)
-    summary = transcode(archive, fast_config, progress=False)
-    assert (summary.ray_address, dict(summary.by_status)) == ("none", {"skipped": 1})
+    ingest([drop / DAMAGED], archive, fast_config, proxies=False, engine=engine)
+    summary = transcode(archive, fast_config, progress=False, engine=engine)
+    assert (summary.engine, summary.ray_address, dict(summary.by_status)) == ("none", "none", {"skipped": 1})
 
 
 def test_a_disc_plan_with_derivatives_carries_the_proxy(proxied, tmp_path, capsys):

@@ -107,7 +107,8 @@ def test_a_sigkilled_ingest_leaves_no_ray_process_behind(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[ingest]\ntask_max_files = 1\nchunk_bytes = 65536\n")
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "ingest", str(tmp_path / "drop"), "--archive",
-                             str(archive), "--quiet", "--workers", "2", "--config", str(cfg)],
+                             str(archive), "--quiet", "--workers", "2", "--config", str(cfg),
+                             "--engine", "ray"],          # a private Ray: its watchdog is what is tested
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:

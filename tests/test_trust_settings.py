@@ -19,7 +19,7 @@ from tests.trustkit import archive, built  # noqa: F401  (fixtures: one ingested
 from tests.helpers import table
 
 
-def test_a_key_given_at_creation_signs_every_later_command_without_config(tmp_path, capsys, ray_local):
+def test_a_key_given_at_creation_signs_every_later_command_without_config(tmp_path, capsys):
     key = tmp_path / "keys" / "ledger.key"
     key.parent.mkdir()
     assert trustkit.run(capsys, "keygen", "--out", key)[0] == 0
@@ -119,7 +119,7 @@ def test_a_hand_edited_settings_file_stops_writers_and_verify_reports_it(archive
         ("changed", "fieldrec.toml")]
 
 
-def test_an_archive_made_before_settings_were_stored_adopts_them_on_first_write(tmp_path, capsys, ray_local):
+def test_an_archive_made_before_settings_were_stored_adopts_them_on_first_write(tmp_path, capsys):
     """An older archive: sealed manifests, no settings file. Its next writing command stores and
     seals the settings it runs with, and records that they were adopted."""
     from pipeline.archive.writer import writing_run

@@ -24,7 +24,7 @@ HOSTILE = ["=HYPERLINK(1).bin", "@SUM(A1).bin", "+33 call.bin", "-2+3.bin", "\x1
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
+def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("text")
     drop = trustkit.make_clips(root / "drop", trustkit.NAMES[:1])
     for i, name in enumerate(HOSTILE):

@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, ray_local):
+def served(tmp_path_factory):
     import uvicorn
 
     from pipeline.web.app import create_app

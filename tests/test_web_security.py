@@ -30,7 +30,7 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local):
+def built(tmp_path_factory):
     return build_archive(tmp_path_factory.mktemp("websec"), fast_config())
 
 

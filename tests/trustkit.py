@@ -49,7 +49,7 @@ def build(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, ray_local) -> Path:
+def built(tmp_path_factory) -> Path:
     """The module's pristine archive (a module may define its own ``built``)."""
     return build(tmp_path_factory.mktemp("trust"))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.archive.outside import enclosing_archive
-from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.commands.options import add_engine, config_of, engine_choice
 from pipeline.common.text import for_terminal
 from pipeline.common.i18n import _
 
@@ -25,6 +25,9 @@ a status and a reason; a file that cannot be read, a FIFO, a link out of the sou
 file that crashes or hangs its worker each get a row saying why, and the run goes on.
 Re-running the same command adds nothing; a run that was killed is completed by re-running it.
 Sources that were never stored are tried again by every run (an unchanged one adds no row).
+
+Work runs in worker processes on this machine (--engine local, the default: nothing listens on
+the network), or on Ray: a cluster (--address, RAY_ADDRESS) or a private instance (--engine ray).
 """
 
 
@@ -35,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folders (walked recursively) or files to ingest")
     p.add_argument("--archive", required=True, type=Path, metavar="DIR",
                    help="archive folder (created if missing)")
-    add_ray(p)
+    add_engine(p)
     proxies = p.add_mutually_exclusive_group()
     proxies.add_argument("--proxies", dest="proxies", action="store_true", default=None,
                          help="also make review proxies in this run (default from config: ingest.proxies)")
@@ -53,32 +56,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+# What the local engine's workers import before their first file: the per-file pass
+# (``pipeline.runs.perfile.WORKER_MODULES``), named here so that starting them imports nothing heavy.
+WORKER_MODULES = ("pipeline.runs.perfile", "pipeline.stages.checksum", "pipeline.stages.demux",
+                  "pipeline.stages.naming", "pipeline.stages.gaps", "pipeline.stages.thumbnails")
+
+
 def run(args: argparse.Namespace) -> int:
-    from pipeline.runs.ingest import ingest
     from pipeline.archive.lock import ArchiveBusy
-    from pipeline.common.errors import ArchiveWriteError
+    from pipeline.common.errors import ArchiveWriteError, TranscodeError
+    from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
-    from pipeline.runs.transcode import TranscodeError
 
     config = config_of(args)
-    address = ray_address(args)
+    engine, address = engine_choice(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
         raise UsageError("source not found: " + ", ".join(missing))
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     inside = [s for s in args.sources if enclosing_archive(s, args.archive, any_archive=False)]
     if inside:
         raise UsageError(_("refused: a source is inside the archive it would be ingested into: {sources}; the "
                            "archive's own files are never recordings. Give the dock's folder").format(
             sources=", ".join(for_terminal(s) for s in inside)))
     _check_archive(args.archive)
+    # The local engine's workers start first: they import the per-file stages while this process
+    # imports the ingest run (each takes a few tenths of a second). The run closes them.
+    started = engines.start(engine, address, args.workers, preload=WORKER_MODULES) \
+        if engines.starts_at_once(engine, address) else None
     try:
-        # stdout carries the summary alone: what Ray prints meanwhile (a worker that died) goes to stderr
+        from pipeline.runs.ingest import ingest
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
+    try:
+        # stdout carries the summary alone: what workers print meanwhile (a worker that died) goes to stderr
         with contextlib.redirect_stdout(sys.stderr):
-            summary = ingest(args.sources, args.archive, config, address=address, workers=args.workers,
+            summary = ingest(args.sources, args.archive, config, engine=engine, address=address, workers=args.workers,
                              progress=not args.quiet and not args.json, proxies=args.proxies,
-                             follow_links=args.follow_links, retry_failed=args.retry_failed)
+                             follow_links=args.follow_links, retry_failed=args.retry_failed, started=started)
     except (ArchiveBusy, TranscodeError, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None
     except ArchiveWriteError as exc:

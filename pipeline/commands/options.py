@@ -30,29 +30,55 @@ def add_archive(p: argparse.ArgumentParser) -> None:
                    help="TOML file overriding configs/default.toml key by key")
 
 
-def add_ray(p: argparse.ArgumentParser) -> None:
-    """--config, --address and --workers, for commands that run on Ray."""
+ENGINE_HELP = _("where the work runs: local (worker processes on this machine, nothing listening on the "
+                "network; the default) or ray (a private Ray instance on this machine, bound to the loopback; "
+                "with --address or RAY_ADDRESS, that Ray cluster, which is then the default)")
+
+
+def add_engine(p: argparse.ArgumentParser) -> None:
+    """--config, --engine, --address and --workers, for commands that run work on an engine."""
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML file overriding configs/default.toml key by key")
+    p.add_argument("--engine", choices=("local", "ray"), help=ENGINE_HELP)
     p.add_argument("--address", metavar="HOST:PORT",
-                   help=_("Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS). "
-                          "Ray Client addresses (ray://) are not supported. Default: a private local Ray "
-                          "instance. Every worker must see the sources and the archive at the same paths; "
-                          "an address that does not answer fails within 30 s"))
+                   help=_("Ray cluster to run on: its head node's GCS address (HOST:6379; also RAY_ADDRESS); "
+                          "implies --engine ray. Ray Client addresses (ray://) are not supported. Every worker "
+                          "must see the sources and the archive at the same paths; an address that does not "
+                          "answer fails within 30 s"))
     p.add_argument("--workers", type=int, metavar="N",
-                   help="CPUs for the local instance, or tasks at once on a cluster (default: all)")
+                   help=_("worker processes (local engine), CPUs of the private Ray instance, or tasks at once "
+                          "on a cluster (default: every CPU)"))
+
+
+add_ray = add_engine          # the name before the local engine existed
 
 
 def ray_address(args: argparse.Namespace) -> str | None:
-    """The Ray address to join (--address, else RAY_ADDRESS), checked for its form (no network)."""
+    """The Ray address to join (--address, else RAY_ADDRESS unless --engine local), checked for its
+    form (no network)."""
     import os
 
     from pipeline.runs.address import address_problem
 
-    address = args.address or os.environ.get("RAY_ADDRESS") or None
+    explicit_local = getattr(args, "engine", None) == "local"
+    address = args.address or (None if explicit_local else os.environ.get("RAY_ADDRESS")) or None
     if address and (problem := address_problem(address)):
         raise UsageError(problem + ("" if args.address else _(" (from the RAY_ADDRESS environment variable)")))
     return address
+
+
+def engine_choice(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The engine (local or ray) and the Ray address a command runs on; a usage error for a choice
+    that contradicts itself (--engine local with --address) or a bad --workers."""
+    from pipeline.runs.engines import EngineChoiceError, engine_for
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(_("--workers must be at least 1"))
+    address = ray_address(args)
+    try:
+        return engine_for(getattr(args, "engine", None), address), address
+    except EngineChoiceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def add_format(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.records.lookup import LookupProblem, resolve_shas
 from pipeline.common.i18n import _
 
 HELP = """\
@@ -42,6 +41,8 @@ def file_name(pts_s: float, fmt: str) -> str:
 
 
 def _recording(catalog, wanted: str) -> dict:
+    from pipeline.records.lookup import LookupProblem, resolve_shas     # pyarrow: not for every command's start
+
     rows = {r["sha256"]: r for r in catalog.rows("recordings", ["sha256", "kind", "source_name", "status",
                                                                  "thumbnail_count", "decode_errors"]) if r["sha256"]}
     try:

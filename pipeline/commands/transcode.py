@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.commands.options import add_engine, config_of, engine_choice
 
 HELP = """\
 Make review proxies: each good video becomes an H.264/AAC MP4 (longer side 640 px, CRF 28 by
@@ -19,8 +19,9 @@ timestamps, duration and display rotation of the original. Proxies are stored un
 ARCHIVE/proxies/ with their own SHA-256 and cataloged in the `derivatives` table; the originals
 are only read. A damaged or unreadable original gets no proxy and a `skipped` row saying why.
 
-Proxies run as their own Ray tasks ([transcode] cpus_per_task, resources), so a cluster can put
-them on nodes of their own. A killed run is finished by running the same command again: it
+Proxies run as tasks of their own ([transcode] cpus_per_task, resources): on this machine's
+worker processes by default, or on Ray (--engine ray, --address), where a cluster can put them
+on nodes of their own. A killed run is finished by running the same command again: it
 makes only what is still missing, never a second copy.
 
 Examples:
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--missing", action="store_true",
                    help="every recording without a proxy for the current settings (failed ones are retried); "
                         "with SHA256 arguments, only those")
-    add_ray(p)
+    add_engine(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)
@@ -54,15 +55,13 @@ def run(args: argparse.Namespace) -> int:
     config = config_of(args)
     if not args.missing and not args.sha256:
         raise UsageError("say which recordings: --missing for all that lack a proxy, or SHA256 prefixes")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     if not (args.archive / "catalog").is_dir():
         raise UsageError(f"{args.archive} is not a fieldrec archive (no catalog/ folder); ingest into it first")
-    address = ray_address(args)
+    engine, address = engine_choice(args)
     try:
         with contextlib.redirect_stdout(sys.stderr):     # stdout: the summary alone
             summary = transcode(args.archive, config, shas=args.sha256 or None,
-                                address=address, workers=args.workers,
+                                engine=engine, address=address, workers=args.workers,
                                 progress=not args.quiet and not args.json)
     except (ArchiveBusy, ClusterUnreachable) as exc:
         raise RunError(str(exc)) from None

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_ray, config_of, ray_address
+from pipeline.commands.options import add_engine, config_of, engine_choice
 from pipeline.config import load_config
 from pipeline.common.i18n import _
 
@@ -22,9 +22,10 @@ Prove that nothing in an archive was removed, edited, reordered or slipped in.
 
 Every run that writes to the archive leaves a manifest in ARCHIVE/manifests/ listing the originals
 (objects/) and catalog part files it added, with their SHA-256, chained to the manifest before it
-(and signed with Ed25519 when [integrity] signing_key is set). verify re-hashes the objects on Ray
-(all of them unless --sample or --since narrow it), re-hashes the catalog part files, recomputes
-the chain and checks the signatures, and lists every problem:
+(and signed with Ed25519 when [integrity] signing_key is set). verify re-hashes the objects in
+worker processes (this machine's, or a Ray cluster's with --address), all of them unless --sample
+or --since narrow it, re-hashes the catalog part files, recomputes the chain and checks the
+signatures, and lists every problem:
 
   changed     a file's bytes differ from the SHA-256 its manifest recorded
   missing     a file a manifest lists (or a recordings row names) is gone
@@ -72,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--expect-head", metavar="HEX",
                    help=_("a chain head kept elsewhere (on paper, in a ticket): 16 to 64 hex digits of it; the "
                           "chain must still contain that manifest"))
-    add_ray(p)
+    add_engine(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: summary and problem list; csv: one line per problem; json: the whole report")
     p.set_defaults(handler=run_verify)
@@ -100,13 +101,11 @@ def run_verify(args: argparse.Namespace) -> int:
         config = load_config()          # the archive's settings file is unreadable: a finding, not a stop
     if not args.archive.is_dir():
         raise UsageError(f"archive folder not found: {args.archive}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    address = ray_address(args)
+    engine, address = engine_choice(args)
     try:
         with contextlib.redirect_stdout(sys.stderr):     # stdout: the report alone
             report = verify(args.archive, config, sample_pct=args.sample, since=args.since, key_path=args.key,
-                            address=address, workers=args.workers, seed=args.seed,
+                            engine=engine, address=address, workers=args.workers, seed=args.seed,
                             witnesses=tuple(args.witness), expect_head=args.expect_head)
     except (AuditError, KeyFileError, ConfigError) as exc:
         raise UsageError(str(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections import Counter
@@ -14,20 +15,19 @@ import pyarrow as pa
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
 from pipeline.common import paths
-from pipeline.runs import perfile, runner, supervise, transcode
+from pipeline.runs import engines, perfile, runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gaprefresh import refresh as refresh_gaps
-from pipeline.runs.perfile import Context, FileResult, failed, process_file
+from pipeline.runs.perfile import Context, FileResult, process_file
 from pipeline.common.text import for_terminal
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
-from pipeline.common.i18n import _
 
 
 @dataclass
@@ -49,7 +49,8 @@ class RunSummary:
     cpu_s: float = 0.0
     cluster_cpus: int = 0
     cluster_nodes: int = 0
-    ray_address: str = "local"
+    engine: str = "none"            # local | ray | none (nothing to run)
+    ray_address: str = "none"       # the Ray cluster's address ("local": a private instance) on the Ray engine
     outcome: str = "finished"
     problems: list[dict] = field(default_factory=list)
     proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
@@ -71,11 +72,19 @@ class RunSummary:
             "media_hours_by_status": {k: v / 3600 for k, v in self.media_s_by_status.items()},
             "bytes_read": self.bytes_read, "wall_s": round(self.wall_s, 3), "mb_per_s": round(mb_s, 2),
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
-            "ray_address": self.ray_address, "problems": self.problems,
+            "engine": self.engine, "ray_address": self.ray_address, "problems": self.problems,
             "proxies_by_status": self.proxies, "compaction": self.compaction,
             "files_unattributed": self.files_unattributed, "unattributed": self.unattributed,
             "files_conflicting": self.conflicting, "gaps": self.gaps,
         }
+
+    def _where(self) -> str:
+        if self.engine == "local":
+            return _("local: {cpus} worker process(es) on this machine").format(cpus=self.cluster_cpus)
+        if self.engine == "ray":
+            return _("ray {address}: {nodes} node(s), {cpus} CPU(s)").format(
+                address=self.ray_address, nodes=self.cluster_nodes, cpus=self.cluster_cpus)
+        return _("none (nothing new to store)")
 
     def render(self) -> str:
         media_h = sum(self.media_s_by_status.values()) / 3600
@@ -92,7 +101,7 @@ class RunSummary:
             "  status     " + ", ".join(statuses),
             f"  read       {human_bytes(self.bytes_read)} in {human_duration(self.wall_s)} ({human_bytes(rate)}/s)",
             f"  media      {media_h:.2f} hours ({human_duration(media_h * 3600)})",
-            f"  ray        {self.ray_address}, {self.cluster_nodes} node(s), {self.cluster_cpus} CPU(s)",
+            f"  engine     {self._where()}",
             f"  archive    {self.archive}",
         ]
         if self.proxies:
@@ -209,11 +218,26 @@ def _seen(catalog: Catalog) -> Seen:
     return seen
 
 
-def ingest(sources: list[Path], archive: Path, config: Config, *, address: str | None = None,
-           workers: int | None = None, progress: bool = True, proxies: bool | None = None,
-           follow_links: bool | None = None, retry_failed: bool = False) -> RunSummary:
-    """Ingest ``sources`` into ``archive``. Raises ``ArchiveWriteError`` if the archive fails,
-    ``address.ClusterUnreachable`` if the Ray address cannot be used."""
+def ingest(sources: list[Path], archive: Path, config: Config, *, engine: str | None = None,
+           address: str | None = None, workers: int | None = None, progress: bool = True,
+           proxies: bool | None = None, follow_links: bool | None = None, retry_failed: bool = False,
+           started: runner.Runner | None = None) -> RunSummary:
+    """Ingest ``sources`` into ``archive`` on ``engine`` (``engines.engine_for``: the local engine
+    unless Ray is named or an address given). ``started``: that engine, started by the caller
+    earlier still (its workers importing ``perfile.WORKER_MODULES``); the run closes it. Raises ``ArchiveWriteError`` if the
+    archive fails, ``address.ClusterUnreachable`` if the Ray address cannot be used,
+    ``engines.EngineChoiceError`` for an engine that cannot run what was asked."""
+    try:
+        return _ingest(sources, archive, config, engine, address, workers, progress, proxies, follow_links,
+                       retry_failed, started)
+    finally:
+        if started is not None:
+            started.close()                         # closed already unless the run failed early
+
+
+def _ingest(sources, archive, config, engine, address, workers, progress, proxies, follow_links, retry_failed,
+            started) -> RunSummary:
+    engines.engine_for(engine, address)                  # a bad choice fails before anything is touched
     archive = Path(archive).resolve()
     archive.mkdir(parents=True, exist_ok=True)
     run_id = new_id()
@@ -222,36 +246,53 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
     with writing_run(archive, config, "ingest", run_id=run_id) as run:
         config, catalog = run.config, run.catalog          # the archive's own settings from here on
         cfg = config.ingest
-        store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
-        store.sweep()
-        known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
-        seen = _seen(catalog)
+        # The local engine's workers start now (if the caller has not) and import what they need
+        # while the catalog is read and the drop walked; Ray starts only once there is work for it.
+        active = started or (engines.start(engine, address, workers, preload=perfile.WORKER_MODULES)
+                             if engines.starts_at_once(engine, address) else runner.NOTHING)
+        try:
+            store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
+            store.sweep()
+            known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
+            seen = _seen(catalog)
 
-        todo: list[SourceFile] = []
-        keys = set()
-        follow = cfg.follow_links if follow_links is None else follow_links
-        for src in walk(sources, exclude=archive, follow_links=follow):   # an archive inside a drop is not a drop
-            summary.files_seen += 1
-            if src.key in keys or seen.skip(src.key, retry_unreadable=cfg.retry_unreadable, retry_failed=retry_failed):
-                summary.files_skipped += 1
-                continue
-            keys.add(src.key)
-            todo.append(src)
-        # Entries the walk already refused (links out, FIFOs) need no worker.
-        refused = [src for src in todo if src.problem]
-        todo = [src for src in todo if not src.problem]
-        cluster = runner.connect(address, workers) if todo else runner.Cluster("none", 0, 0, False)
+            todo: list[SourceFile] = []
+            keys = set()
+            follow = cfg.follow_links if follow_links is None else follow_links
+            for src in walk(sources, exclude=archive, follow_links=follow):   # an archive inside a drop is not a drop
+                summary.files_seen += 1
+                if src.key in keys or seen.skip(src.key, retry_unreadable=cfg.retry_unreadable,
+                                                retry_failed=retry_failed):
+                    summary.files_skipped += 1
+                    continue
+                keys.add(src.key)
+                todo.append(src)
+                active.grow(len(todo))
+            # Entries the walk already refused (links out, FIFOs) need no worker.
+            refused = [src for src in todo if src.problem]
+            todo = [src for src in todo if not src.problem]
+            if not todo:
+                active.close()
+                active = runner.NOTHING
+            elif active is runner.NOTHING:
+                active = engines.start(engine, address, workers)
+        except BaseException:
+            active.close()
+            raise
         proxy_jobs: list = []
-        summary.cluster_cpus, summary.cluster_nodes, summary.ray_address = cluster.cpus, cluster.nodes, cluster.address
+        summary.engine, summary.cluster_cpus, summary.cluster_nodes = active.engine, active.cpus, active.nodes
+        summary.ray_address = active.address if active.engine == runner.RAY else "none"
         try:
             ctx = Context(str(archive), run_id, config)
-            plan = runner.plan_tasks([f.size for f in todo], cpus=cluster.cpus, task_bytes=cfg.task_bytes,
+            plan = runner.plan_tasks([f.size for f in todo], cpus=active.cpus, task_bytes=cfg.task_bytes,
                                      task_max_files=cfg.task_max_files)
             batches = [[todo[i] for i in task] for task in plan]
-            window = max(1, (workers or cluster.cpus) * cfg.window_per_cpu)
+            window = max(1, (workers or active.cpus) * cfg.window_per_cpu)
             bar = Progress(len(todo), sum(f.size for f in todo), enabled=progress)
             buffer = CatalogBuffer(catalog, run_id, known_sha)
             with_proxies = cfg.proxies if proxies is None else proxies
+            # Proxies bring in the encoders: imported only by a run that makes them.
+            transcode = importlib.import_module("pipeline.runs.transcode") if with_proxies else None
 
             def take(result: FileResult) -> None:
                 if seen.unchanged(result):
@@ -267,10 +308,10 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             try:
                 for src in refused:
                     take(process_file(src, ctx))
-                outcomes = runner.run_items(_guarded, batches, ctx, window=window,
+                outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,
-                                            env=(perfile.TEST_FAULT_ENV,))
+                                            env=(perfile.TEST_FAULT_ENV,)) if batches else ()
                 for outcome in outcomes:
                     take(outcome.result if isinstance(outcome, supervise.Done) else _lost_row(outcome, ctx))
                     bar.advance(1, outcome.item.size)
@@ -284,7 +325,8 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             if proxy_jobs:             # after the originals are safe: proxies never delay them
                 transcode.stage.sweep(archive)
                 proxy_summary = transcode.ProxySummary(run_id, str(archive), summary.started_at)
-                transcode.make_proxies(proxy_jobs, catalog, config, run_id, proxy_summary, progress=progress)
+                transcode.make_proxies(proxy_jobs, catalog, config, run_id, proxy_summary, active,
+                                       progress=progress)
                 summary.proxies = dict(proxy_summary.by_status)
         except BaseException:
             summary.outcome = "failed"
@@ -293,7 +335,7 @@ def ingest(sources: list[Path], archive: Path, config: Config, *, address: str |
             summary.wall_s = time.monotonic() - t0
             summary.cpu_s = time.process_time() - cpu0
             summary.finished_at = now_utc()
-            close_run(catalog, _run_row(summary, config), cluster)
+            close_run(catalog, _run_row(summary, config, active), active)
             store.sweep()               # copies abandoned by killed or cancelled workers, and their notes
             if proxy_jobs:
                 transcode.stage.sweep(archive)
@@ -352,16 +394,6 @@ def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:
     return perfile.lost(lost.item, ctx, lost.reason, detail, lost.progress)
 
 
-def _guarded(src: SourceFile, ctx: Context, node: str | None, note=None) -> FileResult:
-    """The one guard: any unexpected error fails this file alone, with its traceback."""
-    try:
-        return process_file(src, ctx, node, note)
-    except ArchiveWriteError:
-        raise
-    except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
-        return failed(src, ctx, exc)
-
-
 def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
     status = result.status
     summary.by_status[status] += 1
@@ -388,10 +420,10 @@ def _count(summary: RunSummary, result: FileResult, new: bool) -> None:
                                  "stage": result.sighting.get("error_stage")})
 
 
-def _run_row(s: RunSummary, config: Config) -> dict:
+def _run_row(s: RunSummary, config: Config, engine: runner.Runner) -> dict:
     return run_row(
         "ingest", s.run_id, config, started_at=s.started_at, finished_at=s.finished_at, wall_s=s.wall_s,
-        outcome=s.outcome, ray_address=s.ray_address, sources=s.sources,
+        outcome=s.outcome, engine=engine, sources=s.sources,
         files_seen=s.files_seen, files_new=s.files_new, files_duplicate=s.files_duplicate,
         files_skipped=s.files_skipped,
         **{f"files_{k}": s.by_status.get(k, 0) for k in ("ok", "damaged", "unreadable")},

@@ -1,6 +1,6 @@
-"""One source file through every per-file stage, in one pass. No Ray here: the runner calls this.
+"""One source file through every per-file stage, in one pass. No engine here: the runner calls ``guarded``.
 
-The pass is a loop over ``STAGES`` (each of the shape ``pipeline.stages.contract.FileStage``). A
+The pass is a loop over ``stages()`` (each of the shape ``pipeline.stages.contract.FileStage``). A
 stage that raises becomes a problem of that stage, with the last line of its traceback, and the
 stages that needed its findings are skipped; once the copy is stored, the recording row is always
 written. Files that never came back (their worker died, or they ran out of time) get their rows
@@ -9,6 +9,7 @@ from ``lost`` in the driver, from what the pass last noted down.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -27,11 +28,21 @@ from pipeline.common.errors import ArchiveWriteError
 from pipeline.common.i18n import _
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile
-from pipeline.stages import checksum, demux, gaps, naming, thumbnails
+from pipeline.stages import naming
 from pipeline.stages.contract import SEVERITY, FileContext, FileStage, Problem, StageOutput
 
-STAGES: tuple[FileStage, ...] = (checksum.Checksum(), demux.Demux(), naming.Naming(), gaps.Gaps(),
-                                 thumbnails.Thumbnails())
+# The stages, in order. Imported by the workers (``WORKER_MODULES``) and on a file's first pass,
+# never by a driver that only hands files out: they bring in PyAV and its codecs (a third of a
+# second of a one-file run's start-up, on a CPU the workers need then).
+STAGE_MODULES = ("pipeline.stages.checksum", "pipeline.stages.demux", "pipeline.stages.naming",
+                 "pipeline.stages.gaps", "pipeline.stages.thumbnails")
+
+
+@functools.cache
+def stages() -> tuple[FileStage, ...]:
+    from pipeline.stages import checksum, demux, gaps, thumbnails
+
+    return (checksum.Checksum(), demux.Demux(), naming.Naming(), gaps.Gaps(), thumbnails.Thumbnails())
 
 # Test-only fault injection, read only here: "NAME:STAGE:ACTION[;NAME:STAGE:ACTION...]" makes the
 # file called NAME, as it enters STAGE, abort (os.abort), be killed (SIGKILL to its own process),
@@ -39,6 +50,10 @@ STAGES: tuple[FileStage, ...] = (checksum.Checksum(), demux.Demux(), naming.Nami
 TEST_FAULT_ENV = "FIELDREC_TEST_CRASH"
 
 Note = Callable[[dict], None]     # told {"stage": ..., "fields": {...}} as each stage starts
+
+# What a worker imports before its first task (while the driver walks the drop): this pass and
+# every stage, nothing of the driver's.
+WORKER_MODULES = (__name__, *STAGE_MODULES)
 
 
 @dataclass(frozen=True)
@@ -113,7 +128,7 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
     fields: dict = {}
     rows: dict[str, list[dict] | pa.Table] = {}
     problems: list[tuple[str, Problem]] = []
-    for stage in STAGES:
+    for stage in stages():
         if any(need not in found for need in stage.needs):
             continue
         if note is not None:
@@ -149,6 +164,17 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
               **_named(fields)},
         recording, rows, bytes_read=stored.digest.size, new_object=stored.newly_stored,
     )
+
+
+def guarded(src: SourceFile, ctx: Context, node: str | None, note: Note | None = None) -> FileResult:
+    """The one guard, run by the engine's workers: any unexpected error fails this file alone,
+    with its traceback. Only ``ArchiveWriteError`` (the archive itself failed) goes through."""
+    try:
+        return process_file(src, ctx, node, note)
+    except ArchiveWriteError:
+        raise
+    except Exception as exc:            # noqa: BLE001 - turned into a row, never lost
+        return failed(src, ctx, exc)
 
 
 def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict | None) -> FileResult:

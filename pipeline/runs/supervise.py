@@ -72,7 +72,7 @@ class Died:
 
 
 class Engine(Protocol):
-    """What ``run`` needs of an engine (Ray here; an embedded process pool can do the same)."""
+    """What ``run`` needs of an engine (``localpool`` and ``rayengine`` each offer one)."""
 
     def submit(self, fn: Callable, items: list, ctx: Any, note_path: str | None) -> Any:
         """Start a task running ``fn(item, ctx, node, note)`` for each item in turn; a handle."""

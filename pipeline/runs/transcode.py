@@ -1,7 +1,7 @@
-"""The transcode run: review proxies for recordings that lack one, on Ray with their own resources.
+"""The transcode run: review proxies for recordings that lack one, as tasks with their own resources.
 
-Proxies cost far more CPU than every other stage together, so they run as their own Ray tasks
-with their own resource request (``[transcode]`` in the config): after an ingest's files are
+Proxies cost far more CPU than every other stage together, so they run as tasks of their own
+(on the local engine or Ray) with their own resource request (``[transcode]`` in the config): after an ingest's files are
 committed (``fieldrec ingest --proxies``) or later, overnight (``fieldrec transcode --missing``).
 Each finished proxy is committed as a ``derivatives`` row; a killed run is finished by running
 it again, which makes only what is still missing.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.records.lookup import resolve_shas
-from pipeline.runs import runner, supervise
+from pipeline.runs import engines, runner, supervise
 from pipeline.runs.bookkeeping import close_run, run_row
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
@@ -28,10 +28,7 @@ from pipeline.runs.perfile import Context
 from pipeline.common.units import human_duration
 from pipeline.runs.progress import Progress
 from pipeline.stages import transcode as stage
-from pipeline.common.errors import ArchiveWriteError
-
-class TranscodeError(Exception):
-    """Proxies cannot be scheduled as configured (a Ray resource no node offers)."""
+from pipeline.common.errors import ArchiveWriteError, TranscodeError
 
 
 RECORDING_COLUMNS = ["sha256", "kind", "status", "error_message", "archive_path", "size", "rotation",
@@ -50,6 +47,7 @@ class ProxySummary:
     media_s: float = 0.0               # seconds of original media proxied
     cpu_s: float = 0.0                 # CPU seconds the workers spent on proxies
     wall_s: float = 0.0
+    engine: str = "none"               # local | ray | none (no proxy needed making)
     ray_address: str = "none"
     cluster_cpus: int = 0
     outcome: str = "finished"
@@ -63,7 +61,8 @@ class ProxySummary:
             "selected": self.selected, "already": self.already, "proxies_by_status": dict(self.by_status),
             "media_s": round(self.media_s, 3), "cpu_s": round(self.cpu_s, 3), "wall_s": round(self.wall_s, 3),
             "realtime_per_core": round(self.media_s / self.cpu_s, 3) if self.cpu_s else None,
-            "ray_address": self.ray_address, "cluster_cpus": self.cluster_cpus, "problems": self.problems,
+            "engine": self.engine, "ray_address": self.ray_address, "cluster_cpus": self.cluster_cpus,
+            "problems": self.problems,
         }
 
     def render(self) -> str:
@@ -73,7 +72,8 @@ class ProxySummary:
             f"  proxies    {self.by_status.get('ok', 0)} made, {self.by_status.get('skipped', 0)} skipped, "
             f"{self.by_status.get('failed', 0)} failed; {self.already} already present",
             f"  media      {human_duration(self.media_s)} proxied with {self.cpu_s:.1f} CPU-s{speed}",
-            f"  ray        {self.ray_address}, {self.cluster_cpus} CPU(s); wall {human_duration(self.wall_s)}",
+            f"  engine     {self.engine}" + (f" {self.ray_address}" if self.engine == "ray" else "")
+            + f", {self.cluster_cpus} CPU(s); wall {human_duration(self.wall_s)}",
         ]
         for p in self.problems[:20]:
             lines.append(f"  ! {p['status']:8s} {p['message']}")
@@ -112,16 +112,16 @@ def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tup
 
 
 def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, run_id: str,
-                 summary: ProxySummary, *, progress: bool = True) -> None:
-    """Run ``jobs`` on the connected Ray cluster (needed only if one is not a mere skip); commit
-    their rows as they finish."""
+                 summary: ProxySummary, active: runner.Runner, *, progress: bool = True) -> None:
+    """Run ``jobs`` on ``active`` (needed only if one is not a mere skip); commit their rows as
+    they finish."""
     cfg = config.transcode
     decided = [stage.make(j, catalog.archive, cfg, run_id) for j in jobs if j.skip_reason]  # cost nothing
     made = sorted((j for j in jobs if not j.skip_reason), key=lambda j: -j.size)           # longest first
     options, window = {}, 1
     if made:
         try:
-            options, at_once = runner.fit_request(cfg.cpus_per_task, cfg.resources)
+            options, at_once = active.fit_request(cfg.cpus_per_task, cfg.resources)
         except ValueError as exc:
             raise TranscodeError(f"cannot schedule proxies: {exc} (config: [transcode] resources)") from None
         window = cfg.max_in_flight or at_once + 1
@@ -132,7 +132,7 @@ def make_proxies(jobs: list[stage.ProxyJob], catalog: Catalog, config: Config, r
     bar = Progress(len(made), sum(size_of.values()), label="transcode", enabled=progress)
     rows, last_commit = decided, time.monotonic()
     try:
-        finished = (runner.run_items(_guarded, [[j] for j in made], ctx, window=window, resources=options)
+        finished = (active.run_items(_guarded, [[j] for j in made], ctx, window=window, request=options)
                     if made else iter(()))
         for outcome in finished:
             row = outcome.result if isinstance(outcome, supervise.Done) else stage.row(
@@ -180,9 +180,11 @@ def _count(summary: ProxySummary, row: dict) -> None:
         summary.problems.append({"status": row["status"], "message": row["error_message"]})
 
 
-def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, address: str | None = None,
-              workers: int | None = None, progress: bool = True) -> ProxySummary:
-    """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``)."""
+def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, engine: str | None = None,
+              address: str | None = None, workers: int | None = None, progress: bool = True) -> ProxySummary:
+    """Make the proxies ``archive`` lacks (for every recording, or those named by ``shas``), on
+    ``engine`` (see ``engines.engine_for``)."""
+    engines.engine_for(engine, address)
     archive = Path(archive).resolve()
     run_id = new_id()
     summary = ProxySummary(run_id, str(archive), now_utc())
@@ -192,11 +194,12 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
         stage.sweep(archive)
         jobs, summary.already = plan(catalog, config, shas)
         summary.selected = len(jobs)
-        needs_ray = any(not j.skip_reason for j in jobs)
-        cluster = runner.connect(address, workers) if needs_ray else runner.Cluster("none", 0, 0, False)
-        summary.ray_address, summary.cluster_cpus = cluster.address, cluster.cpus
+        needs_workers = any(not j.skip_reason for j in jobs)
+        active = engines.start(engine, address, workers) if needs_workers else runner.NOTHING
+        summary.engine, summary.cluster_cpus = active.engine, active.cpus
+        summary.ray_address = active.address if active.engine == runner.RAY else "none"
         try:
-            make_proxies(jobs, catalog, config, run_id, summary, progress=progress)
+            make_proxies(jobs, catalog, config, run_id, summary, active, progress=progress)
         except KeyboardInterrupt:
             summary.outcome = "interrupted"
             raise
@@ -206,18 +209,18 @@ def transcode(archive: Path, config: Config, *, shas: list[str] | None = None, a
         finally:
             summary.wall_s = time.monotonic() - t0
             summary.finished_at = now_utc()
-            close_run(catalog, _run_row(summary, config), cluster)
+            close_run(catalog, _run_row(summary, config, active), active)
             stage.sweep(archive)        # temporaries of workers killed or cancelled mid-proxy
     return summary
 
 
-def _run_row(s: ProxySummary, config: Config) -> dict:
+def _run_row(s: ProxySummary, config: Config, engine: runner.Runner) -> dict:
     # The runs table is shaped for ingest; a transcode run fills: files_seen = recordings selected,
     # files_skipped = already had a proxy, files_new = files_ok = proxies made,
     # files_damaged = declined (original damaged), files_unreadable = failed.
     return run_row(
         "transcode", s.run_id, config, started_at=s.started_at, finished_at=s.finished_at, wall_s=s.wall_s,
-        outcome=s.outcome, ray_address=s.ray_address, sources=[],
+        outcome=s.outcome, engine=engine, sources=[],
         files_seen=s.selected, files_new=s.by_status.get("ok", 0), files_duplicate=0,
         files_skipped=s.already, files_ok=s.by_status.get("ok", 0),
         files_damaged=s.by_status.get("skipped", 0), files_unreadable=s.by_status.get("failed", 0),

@@ -1,4 +1,4 @@
-"""The fixity audit: re-hash the archive on Ray and hold it against the manifest chain and the catalog.
+"""The fixity audit: re-hash the archive (local engine or Ray) and hold it against the manifest chain and the catalog.
 
 Every object and catalog part file a manifest lists must exist (else ``missing``) and, when
 re-hashed, still have the SHA-256 the manifest recorded (else ``changed``); every object and part
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from catalog.store import Catalog
 from pipeline.archive import chain, compact
-from pipeline.runs import runner, supervise
+from pipeline.runs import engines, runner, supervise
 from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
@@ -140,7 +140,8 @@ def trusted_key_for(config: Config, key_path: str | None) -> str | None:
 
 
 def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: str | None = None,
-           key_path: str | None = None, address: str | None = None, workers: int | None = None,
+           key_path: str | None = None, engine: str | None = None, address: str | None = None,
+           workers: int | None = None,
            seed: int | None = None, lock_wait_s: float = 24 * 3600, witnesses: tuple[str, ...] = (),
            expect_head: str | None = None) -> AuditReport:
     """Audit ``archive``; raises ``AuditError`` for a bad request, ``ArchiveBusy`` while another writes.
@@ -149,6 +150,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     ones) and, with ``expect_head``, must contain a manifest whose chain value starts with it (a
     head kept on paper): removing the newest manifests is then found too.
     """
+    engines.engine_for(engine, address)
     archive = Path(archive).resolve()
     if not (archive / "catalog").is_dir() and not (archive / chain.MANIFESTS).is_dir():
         raise AuditError(f"{archive} is not a fieldrec archive (no catalog/ or manifests/ folder)")
@@ -225,7 +227,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                   for rel in sorted(objects - sealed.objects.keys())]
     # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
     # and listed above), so ingests can go on meanwhile; results are written under the lock again.
-    for result in _rehash(items, archive, config, address, workers):
+    for result in _rehash(items, archive, config, engine, address, workers):
         report.objects_hashed += 1
         report.bytes_hashed += result.actual_size or 0
         f = Finding("object", result.status, result.item.path, result.message or "",
@@ -359,17 +361,17 @@ def _catalog_vs_store(catalog: Catalog, objects: set[str], sealed: chain.SealedF
     return out
 
 
-def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, address: str | None,
-            workers: int | None):
+def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, engine: str | None,
+            address: str | None, workers: int | None):
     if not items:
         return
-    cluster = runner.connect(address, workers)
+    active = engines.start(engine, address, workers, preload=(fixity.__name__,))
     try:
-        plan = runner.plan_tasks([i.size for i in items], cpus=cluster.cpus, task_bytes=config.ingest.task_bytes,
+        plan = runner.plan_tasks([i.size for i in items], cpus=active.cpus, task_bytes=config.ingest.task_bytes,
                                  task_max_files=config.ingest.task_max_files)
         ctx = fixity.FixityContext(str(archive), config.ingest.chunk_bytes)
-        window = max(1, (workers or cluster.cpus) * config.ingest.window_per_cpu)
-        for outcome in runner.run_items(fixity.check, [[items[i] for i in task] for task in plan], ctx,
+        window = max(1, (workers or active.cpus) * config.ingest.window_per_cpu)
+        for outcome in active.run_items(fixity.check, [[items[i] for i in task] for task in plan], ctx,
                                         window=window):
             if isinstance(outcome, supervise.Done):
                 yield outcome.result
@@ -378,7 +380,7 @@ def _rehash(items: list[fixity.FixityItem], archive: Path, config: Config, addre
                                           _("re-hashing it killed the worker process: {detail}").format(
                                               detail=outcome.detail))
     finally:
-        runner.shutdown(cluster)
+        active.close()
 
 
 def _record(catalog: Catalog, report: AuditReport, checked: list[Finding]) -> None:

@@ -12,15 +12,17 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from pipeline.common.clock import now_utc
 from pipeline.config import GapsConfig
-from pipeline.native.media import MediaInfo, PacketTimes
-from pipeline.stages import demux
 from pipeline.stages.contract import FileContext, StageOutput
+
+if TYPE_CHECKING:       # the gap rules import this module: they need no media library
+    from pipeline.native.media import MediaInfo, PacketTimes
+    from pipeline.stages import demux
 
 @dataclass(frozen=True)
 class FileGap:
@@ -171,7 +173,9 @@ def damaged_tail(outcome: "demux.DemuxOutcome") -> FileGap | None:
     measured = outcome.fields.get("duration_s")
     declared = info.duration_s
     if measured is not None and declared and math.isfinite(declared):
-        tolerance = max(demux.TRUNCATION_TOLERANCE_S, demux.TRUNCATION_TOLERANCE_FRACTION * declared)
+        from pipeline.stages.demux import TRUNCATION_TOLERANCE_FRACTION, TRUNCATION_TOLERANCE_S
+
+        tolerance = max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_FRACTION * declared)
         if measured < declared - tolerance:
             return FileGap("damaged_tail", "truncated", float(measured), float(declared - measured), (),
                            f"file ends after {measured:.2f} s of a declared {declared:.2f} s: "
