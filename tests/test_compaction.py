@@ -298,7 +298,7 @@ def test_an_unknown_table_is_a_usage_error(archive, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("auto", [True, False])
-def test_an_ingest_compacts_by_itself_once_a_table_has_min_parts_small_parts(tmp_path, capsys, ray_local, auto):
+def test_an_ingest_compacts_by_itself_once_a_table_has_min_parts_small_parts(tmp_path, capsys, auto):
     from pipeline.config import load_config
     from pipeline.runs.ingest import ingest
     from pipeline.sample.encode import write_wav
