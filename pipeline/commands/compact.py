@@ -30,13 +30,22 @@ next command, one killed after is finished). Readers never see both or neither.
 """)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def _table(name: str) -> str:
+    """A catalog table's name (``--table``); the schema is read only when one is given, so parsing
+    the command line imports no Arrow."""
     from catalog.schema import TABLES
 
+    if name not in TABLES:
+        raise argparse.ArgumentTypeError(_("unknown table {name} (known: {known})").format(
+            name=text.for_terminal(repr(name)), known=", ".join(sorted(TABLES))))
+    return name
+
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compact", help=_("merge the catalog's small part files (sealed; old parts removed after)"),
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_archive(p)
-    p.add_argument("--table", action="append", choices=sorted(TABLES), metavar="TABLE",
+    p.add_argument("--table", action="append", type=_table, metavar="TABLE",
                    help=_("only this table (repeatable); default: every table"))
     p.add_argument("--all", action="store_true",
                    help=_("merge any table with two or more small parts, not only those with compact.min_parts"))

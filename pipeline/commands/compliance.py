@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.commands.options import add_archive, add_format, add_time, config_of, emit, existing_archive, site_zone
-from pipeline.commands.tabular import Col, emit_table
+from pipeline.commands.columns import Col
 from pipeline.common.clock import now_utc
 
 HELP = """\
@@ -47,6 +47,8 @@ SUMMARY = ["officer_id", "device_id", "recordings", "late", "clock", "unknown", 
 def run(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from pipeline.commands.tabular import emit_table
 
     from pipeline.records import frame
     from pipeline.rules.sets.recordings import UTC_TYPE

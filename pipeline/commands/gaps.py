@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import add_archive, add_time, config_of, json_value, site_zone
-from pipeline.commands.tabular import GAPS, Col, emit_table
+from pipeline.commands.columns import GAPS, Col
 from pipeline.common import text
 from pipeline.common.i18n import _
 
@@ -111,6 +111,7 @@ def _where(g: dict) -> str:
 def run_gaps(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
+    from pipeline.commands.tabular import emit_table
     from pipeline.records import gaplist
     from pipeline.rules.sets import gaps as gap_sets
 

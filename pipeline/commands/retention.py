@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
                                        locked_catalog, resolve_shas, site_zone)
-from pipeline.commands.tabular import Col, device_order, emit_table
+from pipeline.commands.columns import Col
 from pipeline.common import text
 from pipeline.common.i18n import _
 from pipeline.common.times import UTC, show
@@ -112,6 +112,7 @@ def listing_table(state) -> "pa.Table":
 def run_retention(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
+    from pipeline.commands.tabular import device_order, emit_table
     from pipeline.records import frame
 
     config = config_of(args)

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.commands.columns import EMIT, GAPS, Col, Dialect  # noqa: F401 (the printer's vocabulary)
 from pipeline.commands.options import DEFAULT_ZONE
 from pipeline.common import timecols
 from pipeline.common.text import display_width, for_terminal
@@ -32,31 +33,6 @@ _FORMULA = r"^[=+\-@\t\r]"
 _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """How a command writes values: ``options.emit``'s way (``EMIT``) or ``fieldrec gaps``'s (``GAPS``)."""
-    yes_no: tuple[str, str] = ("True", "False")   # booleans in tables and CSV
-    csv_float: str = "fixed"                        # fixed (2 places) | repr
-    json_float: str = "round"                       # round (3 places) | repr
-    csv_newline: str = "\n"
-    width: str = "display"                          # display (terminal columns) | chars (str.ljust)
-
-
-EMIT = Dialect()
-GAPS = Dialect(yes_no=("yes", "no"), csv_float="repr", json_float="repr", csv_newline="\r\n")
-
-
-@dataclass(frozen=True)
-class Col:
-    """A column to print: ``kind`` text | instant | reading | int | float | bool. A ``reading`` is an
-    instant shown as a device's clock read it: ``zone_col`` names the column holding each row's
-    zone label (``zones`` maps labels to zones)."""
-    name: str
-    kind: str = "text"
-    zone_col: str | None = None
-
-
-# -- what a column's bytes say ---------------------------------------------------------------------
 def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
     dictionary's, which says it for every row)."""
