@@ -29,6 +29,3 @@ class Col:
     name: str
     kind: str = "text"
     zone_col: str | None = None
-
-
-# -- what a column's bytes say ---------------------------------------------------------------------
