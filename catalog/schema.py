@@ -236,6 +236,19 @@ EXPLANATIONS = pa.schema([
     ("explained_at", TS_UTC),
 ])
 
+GAP_REFRESHES = pa.schema([             # one row per gap refresh (pipeline.records.gaprefresh)
+    ("run_id", pa.string()),             # the run that refreshed
+    ("refreshed_at", TS_UTC),
+    ("mode", pa.string()),               # full (every device's timeline) | incremental (only what new recordings touch)
+    ("basis", pa.string()),              # SHA-256 of what gaps depend on besides recordings ([gaps], device zones)
+    ("recordings", pa.int64()),          # recordings in the catalog when it ran
+    ("runs", pa.list_(pa.string())),     # the runs whose recordings it took in
+    ("devices", pa.int64()),             # devices whose timelines it walked (in part)
+    ("new_gaps", pa.int64()),
+    ("events", pa.int64()),              # gap_state events it wrote
+    ("wall_s", pa.float64()),
+])
+
 FIXITY = pa.schema([                    # one row per item a `fieldrec verify` looked at, and per problem
     ("run_id", pa.string()),             # the verify run
     ("checked_at", TS_UTC),
@@ -299,6 +312,7 @@ TABLES: dict[str, pa.Schema] = {
     "gaps": GAPS,
     "gap_state": GAP_STATE,
     "explanations": EXPLANATIONS,
+    "gap_refreshes": GAP_REFRESHES,
     "fixity": FIXITY,
     "thumbnails": THUMBNAILS,
     "derivatives": DERIVATIVES,
@@ -539,3 +553,22 @@ TABLES.update({
 
 # Tables `fieldrec sql` (catalog/query.py) does not expose: password hashes stay out of queries.
 PRIVATE_TABLES = frozenset({"credentials"})
+
+# The order a compaction writes a table's rows in: the common reads (one device over a time, one
+# recording's rows, one gap's events) then find them together, in few row groups of few files. A
+# table not named keeps the order its parts had. Rows with equal keys keep their order.
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "recordings": ("device_id", "start_utc", "start_time", "sha256"),
+    "gaps": ("device_id", "start_utc", "gap_id"),
+    "gap_state": ("gap_id", "evaluated_at"),
+    "gap_refreshes": ("refreshed_at",),
+    "explanations": ("gap_id", "explained_at"),
+    "sightings": ("sha256", "seen_at"),
+    "streams": ("sha256", "stream_index"),
+    "keyframes": ("sha256", "stream_index", "pts_s"),
+    "thumbnails": ("sha256", "pts_s"),
+    "derivatives": ("parent_sha256", "created_at"),
+    "handovers": ("device_id", "at"),
+    "fixity": ("checked_at",),
+    "access_log": ("at",),
+}

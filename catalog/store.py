@@ -6,6 +6,14 @@ The parts are then renamed to their final names and the journal removed. Opening
 replays any journal left by a crash, so a commit is either wholly visible or not at all, and
 stray temporaries of an uncommitted batch are deleted. Nothing ever overwrites a part file.
 
+A compaction replaces parts by others holding the same rows (``swap``): the new parts are written
+under hidden names, reported to the observer, and a swap record (``_journal/<stem>.swap``) naming
+the parts replaced and the parts replacing them is written before the new parts are renamed into
+place. While a swap record is there, readers (``visible_parts``) read the old parts until every new
+one is in place and the new ones after: never both, never neither. Whether a swap is finished
+(old parts removed) or undone (new parts removed) is decided by the archive's writer, which knows
+whether the new parts were sealed (``pipeline.archive.compact``).
+
 A process writing an archive as one run registers an observer (``observe_commits``): every commit
 to that archive's catalog reports its parts (path, SHA-256, size) to it before the commit point,
 so the run's intent journal names each part before it can be seen (see
@@ -17,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -29,6 +39,10 @@ import pyarrow.parquet as pq
 from catalog.schema import SCHEMA_VERSION, TABLES
 
 JOURNAL_DIR = "_journal"
+SWAP_SUFFIX = ".swap"
+SWAP_FORMAT = "fieldrec-swap/1"
+# A part vanishing under a reader (a compaction finishing) makes it list and read again.
+READ_ATTEMPTS = 20
 
 # realpath of an archive -> what its writing run does with each commit's (path, sha256, size) list
 _OBSERVERS: dict[str, Callable[[list[tuple[str, str, int]]], None]] = {}
@@ -61,10 +75,45 @@ def _digest(path: Path) -> tuple[str, int]:
         return digest.hexdigest(), fh.tell()
 
 
+def is_part_name(name: str) -> bool:
+    """A visible part file's name (temporaries are hidden and end in .tmp)."""
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A swap record: in ``table``, the parts ``replaced`` give way to the parts ``by`` (file names)."""
+    path: Path
+    table: str
+    run_id: str
+    replaced: tuple[str, ...]
+    by: tuple[str, ...]
+
+    def hidden(self, present: set[str]) -> set[str]:
+        """The names readers leave out of ``present``: the old parts once every new one is in place,
+        else the new ones (a swap half done, or being undone)."""
+        return set(self.replaced) if set(self.by) <= present else set(self.by)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A part written under a hidden name, waiting for ``Catalog.swap``."""
+    table: str
+    name: str                     # its final name in the table's folder
+    tmp: Path
+    sha256: str
+    size: int
+    rows: int
+
+
 def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
     """Rows (dicts, missing keys as nulls) as a table of exactly the catalog schema."""
     schema = TABLES[name]
     if isinstance(rows, pa.Table):
+        # A part written before a column existed lacks it: null there, as a reader of the table sees it.
+        missing = [f for f in schema if f.name not in rows.column_names]
+        for f in missing:
+            rows = rows.append_column(f.name, pa.nulls(rows.num_rows, f.type))
         return rows.select(schema.names).cast(schema)
     columns = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.Table.from_pydict(columns, schema=schema)
@@ -106,6 +155,85 @@ class Catalog:
         for stray in (self.root / JOURNAL_DIR).glob(".*.tmp") if (self.root / JOURNAL_DIR).exists() else []:
             stray.unlink()
         return len(journals)
+
+    # -- replacing parts (compaction) --------------------------------------------------------
+    def stage(self, table: str, rows: pa.Table, *, tag: str, row_group_rows: int | None = None) -> Staged:
+        """Write ``rows`` as a new part of ``table`` under a hidden name (synced); ``swap`` puts it in
+        place. A staged part no swap takes is a stray temporary, removed by ``recover``."""
+        self._seq += 1
+        name = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}.parquet"
+        tmp = self.root / table / f".{name}.tmp"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write_parquet(to_table(table, rows), tmp, row_group_rows)
+            sha, size = _digest(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Staged(table, name, tmp, sha, size, rows.num_rows)
+
+    def swap(self, table: str, replaced: list[str], staged: list[Staged], *, run_id: str) -> Swap:
+        """Put the ``staged`` parts in place of the part files ``replaced`` (names in the table's
+        folder), which stay on disk, hidden from readers, until ``finish_swap``.
+
+        The new parts are reported to the commit observer (the run's intent journal) and named in a
+        swap record before they are renamed into place.
+        """
+        folder = self.root / table
+        record = self.root / JOURNAL_DIR / f"{staged[0].name[:-len('.parquet')]}{SWAP_SUFFIX}"
+        try:
+            observer = _OBSERVERS.get(os.path.realpath(self.archive))
+            if observer is not None:
+                observer([(f"catalog/{table}/{s.name}", s.sha256, s.size) for s in staged])
+            body = {"format": SWAP_FORMAT, "table": table, "run_id": run_id, "replaced": list(replaced),
+                    "by": [s.name for s in staged]}
+            _write_synced(record, json.dumps(body, sort_keys=True).encode(), self.fsync)
+        except BaseException:
+            for s in staged:
+                s.tmp.unlink(missing_ok=True)
+            raise
+        for s in staged:
+            os.replace(s.tmp, folder / s.name)
+        if self.fsync:
+            fsync_dir(folder)
+        return Swap(record, table, run_id, tuple(replaced), tuple(s.name for s in staged))
+
+    def swaps(self) -> list[Swap]:
+        """The swap records present (finished, undone or not, until ``forget_swap``)."""
+        folder = self.root / JOURNAL_DIR
+        out = []
+        for path in sorted(folder.glob(f"*{SWAP_SUFFIX}")) if folder.is_dir() else []:
+            try:
+                body = json.loads(path.read_bytes())
+                out.append(Swap(path, str(body["table"]), str(body["run_id"]),
+                                tuple(map(str, body["replaced"])), tuple(map(str, body["by"]))))
+            except FileNotFoundError:
+                continue                     # forgotten while we listed
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise OSError(f"unreadable swap record {path}: {exc}") from None
+        return out
+
+    def finish_swap(self, swap: Swap) -> None:
+        """Remove the replaced parts (their rows are in the new, sealed parts), then the record."""
+        self._unlink_parts(swap.table, swap.replaced)
+        self.forget_swap(swap)
+
+    def undo_swap(self, swap: Swap) -> None:
+        """Remove the new parts (never sealed) and the record: the old parts are read again."""
+        self._unlink_parts(swap.table, swap.by)
+        self.forget_swap(swap)
+
+    def forget_swap(self, swap: Swap) -> None:
+        swap.path.unlink(missing_ok=True)
+        if self.fsync:
+            fsync_dir(swap.path.parent)
+
+    def _unlink_parts(self, table: str, names: Iterable[str]) -> None:
+        folder = self.root / table
+        for name in names:
+            (folder / name).unlink(missing_ok=True)
+        if self.fsync and folder.is_dir():
+            fsync_dir(folder)
 
     def commit(self, batches: Mapping[str, list[dict] | pa.Table], *, tag: str) -> list[Path]:
         """Make the rows of several tables visible together, or not at all.
@@ -154,27 +282,71 @@ class Catalog:
         journal.unlink()
         return [self.root / final for _, final in renames]
 
-    def _write_parquet(self, table: pa.Table, path: Path) -> None:
+    def _write_parquet(self, table: pa.Table, path: Path, row_group_rows: int | None = None) -> None:
         with open(path, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd", compression_level=3)
+            pq.write_table(table, fh, compression="zstd", compression_level=3, row_group_size=row_group_rows)
             fh.flush()
             if self.fsync:
                 os.fsync(fh.fileno())
 
     # -- reading -----------------------------------------------------------------------------
+    def visible_parts(self, name: str) -> list[Path]:
+        """The part files a reader of table ``name`` reads now: every part in its folder, less those
+        a swap record hides. The swap records are read before and after the folder is listed, and
+        the folder listed again if they changed meanwhile, so a listing never mixes the two sides
+        of a swap."""
+        folder = self.root / name
+        for _attempt in range(READ_ATTEMPTS):
+            before = self.swaps()
+            try:
+                present = {entry.name for entry in os.scandir(folder) if is_part_name(entry.name)}
+            except FileNotFoundError:
+                return []
+            if self.swaps() == before:
+                break
+            time.sleep(0.01)
+        for swap in before:
+            if swap.table == name:
+                present -= swap.hidden(present)
+        return [folder / n for n in sorted(present)]
+
     def dataset(self, name: str) -> ds.Dataset:
-        return ds.dataset(self.root / name, format="parquet", schema=TABLES[name])
+        """The table as a pyarrow dataset over its visible parts (read it soon: a compaction may
+        remove a part; ``read`` lists and reads again when that happens)."""
+        return ds.dataset([str(p) for p in self.visible_parts(name)], format="parquet", schema=TABLES[name])
 
     def read(self, name: str, columns: list[str] | None = None, filter=None) -> pa.Table:
         """A whole table (or the named columns) as Arrow; empty with its schema if absent."""
-        if not (self.root / name).exists():
-            table = TABLES[name].empty_table()
-            return table.select(columns) if columns else table
-        return self.dataset(name).to_table(columns=columns, filter=filter)
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self.dataset(name).to_table(columns=columns, filter=filter)
+            except FileNotFoundError:
+                if attempt + 1 == READ_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * (attempt + 1))       # a part removed under us: list again
+        raise AssertionError("unreachable")
 
     def rows(self, name: str, columns: list[str] | None = None, filter=None) -> list[dict]:
         return self.read(name, columns, filter).to_pylist()
 
     def part_files(self) -> Iterable[Path]:
         for name in TABLES:
-            yield from sorted((self.root / name).glob("*.parquet"))
+            yield from self.visible_parts(name)
+
+
+def _write_synced(path: Path, data: bytes, fsync: bool) -> None:
+    """``data`` as ``path``, whole (hidden temporary, synced, renamed, folder synced)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        fsync_dir(path.parent)

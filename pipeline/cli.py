@@ -30,6 +30,7 @@ COMMANDS = [
     "pipeline.commands.transcode",
     "pipeline.commands.settings",
     "pipeline.commands.quarantine",
+    "pipeline.commands.compact",
     "pipeline.commands.serve",
     "pipeline.commands.user",
 ]

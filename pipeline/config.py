@@ -500,6 +500,19 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class CompactConfig:
+    # Merge a table's small part files into large ones sorted for the common reads (`fieldrec
+    # compact`), and after every ingest when a table has at least min_parts small parts.
+    auto: bool = True
+    min_parts: int = bounded(16, 2, 1_000_000, "parts")
+    # A compacted part holds at most about this much (Parquet, zstd); parts of half of it or more
+    # are left as they are. It also bounds the memory a compaction takes (a few times this).
+    part_mb: int = bounded(32, 1, 4096, "MiB")
+    # Rows per row group of a compacted part: a read of one device's day skips the other groups.
+    row_group_rows: int = bounded(16384, 1024, 16_777_216, "rows")
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -514,6 +527,7 @@ class Config:
     transcode: TranscodeConfig = field(default_factory=TranscodeConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    compact: CompactConfig = field(default_factory=CompactConfig)
     source: str = "built-in defaults"
 
     def to_dict(self) -> dict:

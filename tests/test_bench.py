@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 # A parent that ignores SIGCHLD (as Ray's raylet does) starts a child that burns 1 s of CPU: the
@@ -52,3 +54,20 @@ def test_floor_copies_every_byte_and_its_sha256(tmp_path):
     for rel, data in files.items():
         assert (dst / rel).read_bytes() == data
         assert (dst / f"{rel}.sha256").read_text().strip() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.slow
+def test_scale_bench_smoke_times_every_command_on_a_compacted_synthetic_year(tmp_path):
+    # bench/scale.py --smoke: a tiny synthetic catalog through the real writer, compacted, every
+    # routine command run in its own process, one more nightly ingest refreshed incrementally.
+    out = subprocess.run([sys.executable, str(BENCH / "scale.py"), "--smoke", "--work", str(tmp_path / "cache"),
+                          "--out", str(tmp_path / "results")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "goals:" in out.stdout
+    result = json.loads(next((tmp_path / "results").glob("scale-*.json")).read_text())
+    assert result["built"]["recordings"] > 2000 and result["built"]["gaps"] > 0
+    assert result["compact"]["rc"] == 0 and all(c["rc"] == 0 for c in result["commands"]), result["commands"]
+    assert result["parts_before"]["recordings"] > 1 and result["parts_after"]["recordings"] == 1
+    night = result["one_more_night"]
+    assert night["refresh_mode"] == "incremental" and night["recordings"] > 0
+    assert result["device_day"]["files_touched"] == 1

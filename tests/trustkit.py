@@ -1,7 +1,7 @@
 """Attacks on a real archive: a small archive ingested once per module, and its fingerprint.
 
-``fingerprint`` is the SHA-256 and mode of every file in an archive (the lock holder's note
-aside): a command that refuses must leave it exactly as it was, and a command that writes must
+``fingerprint`` is the SHA-256 and mode of every file in an archive (the lock holder's note and
+the seal's index, a cache every seal rewrites, aside): a command that refuses must leave it exactly as it was, and a command that writes must
 leave every file that was there as it was.
 """
 
@@ -71,7 +71,7 @@ def fingerprint(archive: Path) -> dict[str, tuple[str, int]]:
         for name in files:
             path = Path(dirpath) / name
             rel = path.relative_to(archive).as_posix()
-            if rel != "fieldrec.lock":
+            if rel not in ("fieldrec.lock", "manifests/_seal-index"):
                 out[rel] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode & 0o7777)
     return out
 

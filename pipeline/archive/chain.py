@@ -50,65 +50,17 @@ from pipeline.common.clock import now_utc
 from pipeline.config import Config
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
-from pipeline.archive import witness
+from pipeline.archive import sealindex, witness
 from pipeline.archive.intent import Entry, Journal, read_intents
 from pipeline.archive.objects import OBJECTS, TMP
 from pipeline.archive.publish import write_atomic
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.common.i18n import _
 
-MANIFESTS = "manifests"
-FORMAT = "fieldrec-manifest/1"
-GENESIS = "0" * 64                       # the chain value before the first manifest
-UNSIGNED_FIELDS = ("chain", "signature")  # stored beside the body, not part of it
+from pipeline.archive.manifests import (FORMAT, GENESIS, MANIFESTS, UNSIGNED_FIELDS, Manifest,  # noqa: F401
+                                       canonical, chain_of, manifest_paths, previous_chain, read_manifest,
+                                       read_manifests, run_of)
 
-def canonical(body: dict) -> bytes:
-    """The exact bytes the chain hashes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-def chain_of(body: dict) -> str:
-    return hashlib.sha256(body["prev_chain"].encode("ascii") + canonical(body)).hexdigest()
-
-@dataclass
-class Manifest:
-    path: Path
-    seq: int                             # from the file name
-    doc: dict | None = None              # None when the file cannot be parsed
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def body(self) -> dict:
-        return {k: v for k, v in (self.doc or {}).items() if k not in UNSIGNED_FIELDS}
-
-    @property
-    def run_id(self) -> str:
-        return (self.doc or {}).get("run_id") or self.path.stem.partition("-")[2]
-
-    @property
-    def stored_chain(self) -> str | None:
-        return (self.doc or {}).get("chain")
-
-def read_manifests(archive: Path) -> list[Manifest]:
-    """Every manifest file in name (= sequence) order; unreadable ones carry their ``error``."""
-    root = Path(archive) / MANIFESTS
-    if not root.is_dir():
-        return []
-    out = []
-    for path in sorted(p for p in root.iterdir() if p.suffix == ".json" and not p.name.startswith(".")):
-        seq_text = path.name.split("-", 1)[0]
-        seq = int(seq_text) if seq_text.isdigit() else -1
-        try:
-            doc = json.loads(path.read_bytes())
-            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-                raise ValueError(f"not a {FORMAT} manifest")
-            out.append(Manifest(path, seq, doc))
-        except (OSError, ValueError) as exc:
-            out.append(Manifest(path, seq, None, _("cannot read manifest: {exc}").format(exc=exc)))
-    return out
 
 @dataclass
 class SealedFiles:
@@ -118,6 +70,7 @@ class SealedFiles:
     catalog: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     settings_sha256: str | None = None
     settings_manifest: str | None = None
+    replaced: dict[str, str] = field(default_factory=dict)    # part -> the manifest of the compaction that replaced it
 
 def sealed_files(manifests: list[Manifest]) -> SealedFiles:
     sealed = SealedFiles()
@@ -127,6 +80,9 @@ def sealed_files(manifests: list[Manifest]) -> SealedFiles:
                 target.setdefault(entry["path"], (entry["sha256"], entry["size"], m.name))
         for entry in (m.doc or {}).get("settings", ()):
             sealed.settings_sha256, sealed.settings_manifest = entry["sha256"], m.name
+        for replacement in (m.doc or {}).get("replaced", ()):
+            for part in replacement.get("parts", ()):
+                sealed.replaced.setdefault(part.get("path"), m.name)
     return sealed
 
 def catalog_parts(archive: Path) -> list[str]:
@@ -198,10 +154,9 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, _("cannot write the manifest: {strerror}").format(
                                                strerror=exc.strerror), str(root)) from exc
-    manifests = read_manifests(archive)
-    sealed = sealed_files(manifests)
-    sealed_runs = {m.run_id for m in manifests}
-    listing = _Listing(archive, sealed)
+    index = sealindex.load(archive)             # the newest manifest, and what the chain vouches for
+    settings_before = sealed_settings(archive, index)
+    listing = _Listing(archive, index.catalog, settings_before)
     for entry in journal.entries:
         listing.take(entry, None)
     adopted: list[dict] = []
@@ -210,7 +165,7 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
         for intent in read_intents(archive, signer.public_hex if signer else None):
             if intent.run_id == run_id:
                 continue
-            if intent.run_id not in sealed_runs:
+            if intent.run_id not in index.runs:
                 before = len(listing.catalog)
                 for entry in intent.entries:
                     listing.take(entry, intent.run_id)
@@ -218,23 +173,17 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
                                 "files": len(listing.catalog) - before, "problems": intent.problems})
             spent.append(intent.path)
     objects = listing.objects(created_objects)
+    replaced = [r for r in journal.replacements if all(b["path"] in listing.catalog for b in r["by"])]
     if not listing.catalog and not objects and listing.settings is None:
         _remove(spent)
         return None
 
-    seq = max((m.seq for m in manifests), default=0) + 1
-    prev = manifests[-1] if manifests else None
-    if prev is None:
-        prev_chain = GENESIS
-    elif prev.stored_chain:
-        prev_chain = prev.stored_chain
-    else:                                   # an unreadable predecessor: chain onto its bytes as they are
-        prev_chain = sha256_path(prev.path)
+    seq = index.seq + 1
     body = {
         "format": FORMAT, "seq": seq, "run_id": run_id, "command": command,
         "created_at": now_utc().isoformat(timespec="seconds"),
         "host": socket.gethostname(), "fieldrec_version": pipeline.__version__,
-        "prev_chain": prev_chain, "signed_by": signer.public_hex if signer else None,
+        "prev_chain": index.chain, "signed_by": signer.public_hex if signer else None,
         "objects": sorted(objects, key=lambda e: e["path"]),
         "catalog": sorted(listing.catalog.values(), key=lambda e: e["path"]),
     }
@@ -242,28 +191,53 @@ def seal(archive: Path, run_id: str, config: Config, *, command: str, journal: J
         body["settings"] = [listing.settings]
     if adopted:
         body["adopted"] = adopted
+    if replaced:
+        body["replaced"] = replaced
+    final = root / f"{seq:06d}-{run_id}.json"
+    # The settings file the chain vouches for from this manifest on, so the next command need
+    # read only this manifest to check it (``settings.check_sealed``).
+    body["settings_sealed"] = ({"sha256": listing.settings["sha256"], "manifest": final.name}
+                               if listing.settings is not None else settings_before)
     chain = chain_of(body)
     doc = {**body, "chain": chain}
     if signer:
         doc["signature"] = signer.sign(chain.encode("ascii"))
-    final = root / f"{seq:06d}-{run_id}.json"
     try:
         write_atomic(final, _pretty(doc), fsync=config.ingest.fsync, mode=0o444)
     except OSError as exc:
         raise ArchiveWriteError(exc.errno, _("cannot write the manifest: {strerror}").format(
                                                strerror=exc.strerror), str(final)) from exc
     _remove(spent)
-    first = manifests[0].stored_chain if manifests else chain
-    problems = witness.append_all(config.integrity.witness_paths, archive_id(first), seq, chain,
+    index.fold(Manifest(final, seq, doc))
+    try:
+        sealindex.save(archive, index, fsync=config.ingest.fsync)
+    except OSError:
+        pass                                  # a cache: the next seal rebuilds it from the manifests
+    problems = witness.append_all(config.integrity.witness_paths, archive_id(index.first_chain), seq, chain,
                                   fsync=config.ingest.fsync)
     return Sealed(final, seq, chain, tuple(problems))
+
+
+def sealed_settings(archive: Path, index: "sealindex.SealIndex | None" = None) -> dict | None:
+    """The settings file the chain vouches for now: ``{"sha256", "manifest"}`` as the newest
+    manifest carries it, or (manifests written before they carried it) from every manifest."""
+    index = index if index is not None else sealindex.load(archive)
+    if index.name is None:
+        return None
+    newest = read_manifest(Path(archive) / MANIFESTS / index.name)
+    if newest.doc is not None and "settings_sealed" in newest.doc:
+        carried = newest.doc["settings_sealed"]
+        return {"sha256": carried["sha256"], "manifest": carried["manifest"]} if carried else None
+    sealed = sealed_files(read_manifests(archive))
+    return {"sha256": sealed.settings_sha256, "manifest": sealed.settings_manifest} if sealed.settings_sha256 else None
 
 
 class _Listing:
     """The files one seal lists: journal entries checked against the archive as it is now."""
 
-    def __init__(self, archive: Path, sealed: SealedFiles):
-        self.archive, self.sealed = archive, sealed
+    def __init__(self, archive: Path, sealed_catalog: dict[str, tuple[str, int, str]], settings: dict | None):
+        self.archive, self.sealed_catalog = archive, sealed_catalog
+        self.settings_sealed = settings["sha256"] if settings else None
         self.catalog: dict[str, dict] = {}
         self.own_parts: set[str] = set()
         self.settings: dict | None = None
@@ -276,10 +250,10 @@ class _Listing:
             return                          # never made visible: the run died before its commit point
         extra = {"run_id": origin} if origin else {}
         if entry.path == SETTINGS:
-            if self.sealed.settings_sha256 != entry.sha256 and sha256_path(path) == entry.sha256:
+            if self.settings_sealed != entry.sha256 and sha256_path(path) == entry.sha256:
                 self.settings = {"path": SETTINGS, "sha256": entry.sha256, "size": entry.size, **extra}
             return
-        if not _ADOPTABLE.match(entry.path) or entry.path in self.sealed.catalog or entry.path in self.catalog:
+        if not _ADOPTABLE.match(entry.path) or entry.path in self.sealed_catalog or entry.path in self.catalog:
             return
         if origin is not None and sha256_path(path) != entry.sha256:
             return                          # changed since its run recorded it: stays untracked
@@ -289,14 +263,19 @@ class _Listing:
 
     def objects(self, created: frozenset[str] | set[str]) -> list[dict]:
         """Objects the listed ``recordings`` (and ``statements``) parts name: trusted when this run
-        stored them itself, else only if their bytes hash to the row's SHA-256."""
+        stored them itself, else only if their bytes hash to the row's SHA-256.
+
+        An object is listed by the seal of the part whose row first names it. The seal no longer
+        reads every manifest to see whether an object was listed before (``sealindex``): one listed
+        twice (a statement with a recording's bytes) is harmless, ``verify`` holds it to the first
+        listing, the same SHA-256.
+        """
         out: dict[str, dict] = {}
         for part in self.catalog:
             run_id = self.catalog[part].get("run_id")
             for row in _objects_named(self.archive / part, part, run_id):
                 rel = row["archive_path"]
-                if not rel or not _is_object_path(rel, row["sha256"]) or rel in self.sealed.objects or rel in out \
-                        or not (self.archive / rel).is_file():
+                if not rel or not _is_object_path(rel, row["sha256"]) or rel in out or not (self.archive / rel).is_file():
                     continue          # a missing object is verify's to report, not ours to vouch for
                 trusted = part in self.own_parts and rel in created
                 if not trusted and sha256_path(self.archive / rel) != row["sha256"]:
@@ -332,7 +311,10 @@ def untracked(archive: Path, signer: signing.Signer | None = None) -> list[Stray
     put there by hand (or whose manifest was removed). Only ``fieldrec quarantine`` moves them."""
     sealed = sealed_files(read_manifests(archive))
     adoptable = pending(archive, signer)
-    return ([Stray("catalog", p) for p in catalog_parts(archive) if p not in sealed.catalog and p not in adoptable]
+    # A part a sealed compaction replaced is untracked too, once no swap hides it: its rows are in
+    # its successor, and would be read twice.
+    return ([Stray("catalog", p) for p in catalog_parts(archive)
+             if (p not in sealed.catalog or p in sealed.replaced) and p not in adoptable]
             + [Stray("object", o) for o in stored_objects(archive) if o not in sealed.objects and o not in adoptable])
 
 

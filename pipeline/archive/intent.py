@@ -3,7 +3,7 @@
 ``ARCHIVE/intents/<run_id>.jsonl`` is appended to (and synced) line by line: first a header (run,
 command, host, process, start), then one line per file the run is about to publish, with the
 SHA-256 and size it will have: every catalog part (before its commit point) and the settings
-file. A run's seal lists exactly its own journal's files and then removes the journal.
+file; a compaction also notes which parts its new ones replace. A run's seal lists exactly its own journal's files and then removes the journal.
 
 A journal still there at the next seal belongs to a run that died before sealing (killed, power
 lost, disk full). Its files are real evidence, and the journal is how the next sealing run knows
@@ -62,6 +62,7 @@ class Journal:
         self.path = self.archive / INTENTS / f"{run_id}.jsonl"
         self.signer, self.fsync = signer, fsync
         self.entries: list[Entry] = []
+        self.replacements: list[dict] = []       # parts a compaction replaced, and by what
         self._fd: int | None = None
 
     def open(self) -> "Journal":
@@ -78,6 +79,12 @@ class Journal:
         """Note files about to be published; returns once the note is on disk (one write, one sync)."""
         self._append(*({"path": path, "sha256": sha256, "size": size} for path, sha256, size in files))
         self.entries += [Entry(*f) for f in files]
+
+    def record_replacement(self, replacement: dict) -> None:
+        """Note that parts are about to be replaced (``pipeline.archive.compact``): the run's seal
+        lists it. A run that dies before its seal has its replacement undone, never adopted."""
+        self._append({"replace": replacement})
+        self.replacements.append(replacement)
 
     def _append(self, *lines: dict) -> None:
         if self.signer:

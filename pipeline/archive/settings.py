@@ -107,20 +107,20 @@ def check_sealed(archive: Path) -> None:
     """Raise ``SettingsNotSealed`` unless the settings file (if any) is the version the chain
     sealed last, or one a run that died before sealing recorded."""
     path = Path(archive) / FILE
-    sealed = chain.sealed_files(chain.read_manifests(archive))
+    sealed = chain.sealed_settings(archive) or {"sha256": None, "manifest": None}
     if not path.is_file():
-        if sealed.settings_sha256:
+        if sealed["sha256"]:
             raise SettingsNotSealed(_("{path} is missing, although {manifest} sealed it: it was deleted. Run "
                                       "`fieldrec verify` and restore it from a copy").format(
-                path=path, manifest=sealed.settings_manifest))
+                path=path, manifest=sealed["manifest"]))
         return
     actual = sha256_path(path)
-    if actual == sealed.settings_sha256:
+    if actual == sealed["sha256"]:
         return
     recorded = {e.sha256 for i in read_intents(archive) for e in i.entries if e.path == FILE}
     if actual in recorded:
         return                                # written by a run that died before its seal
-    where = (_("last sealed in {manifest}").format(manifest=sealed.settings_manifest) if sealed.settings_manifest
+    where = (_("last sealed in {manifest}").format(manifest=sealed["manifest"]) if sealed["manifest"]
              else _("never sealed"))
     raise SettingsNotSealed(_("{path} is not the settings file the manifest chain sealed ({where}): it was edited "
                               "or put there by hand. Nothing was written; run `fieldrec verify`, and change "

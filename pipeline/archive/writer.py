@@ -5,7 +5,8 @@ archive's own settings (refusing an archive whose settings file is not the seale
 run's intent journal and has every catalog commit recorded in it before it becomes visible,
 stores the settings of an archive that has none yet, and at the end of the block seals exactly
 what the run (and any run that died before its seal) recorded, appending the new head to every
-witness. If the block fails, nothing is sealed and the journal stays for the next run to adopt.
+witness. Part files a compaction replaced are removed after that seal, and a compaction that died
+before its seal is undone when the next run starts (``pipeline.archive.compact.recover``). If the block fails, nothing is sealed and the journal stays for the next run to adopt.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from catalog.store import Catalog, observe_commits
-from pipeline.archive import chain, settings
+from pipeline.archive import chain, compact, settings
 from pipeline.archive.intent import Journal
 from pipeline.archive.lock import ArchiveBusy, ArchiveLock
 from pipeline.archive.outside import InsideArchive, check_outside
@@ -100,8 +101,9 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
         _check_witnesses(archive, config)
         fsync = config.ingest.fsync
         try:
-            new_archive = not (archive / chain.MANIFESTS).is_dir() or not chain.read_manifests(archive)
+            new_archive = not chain.manifest_paths(archive)
             catalog = Catalog(archive, fsync=fsync).create()
+            compact.recover(archive, catalog)          # a compaction killed mid-way: finished or undone
             journal = Journal(archive, run_id, command, signer=chain.signer_for(config), fsync=fsync).open()
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
@@ -123,6 +125,8 @@ def writing_run(archive: Path, config: Config, command: str, *, run_id: str | No
         run.sealed = chain.seal(archive, run_id, run.config, command=command, journal=journal,
                                 created_objects=run.created_objects, adopt=adopt)
         journal.remove()
+        # Parts this run's compaction replaced go only now that the manifest lists their successors.
+        compact.recover(archive, catalog)
         for problem in run.sealed.witness_problems if run.sealed else ():
             warn(_("{problem}; `fieldrec verify` reports the witness as behind until a later seal reaches "
                    "it").format(problem=problem))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.commands.options import add_archive, add_format, add_time, config_of, emit, existing_archive, site_zone
+from pipeline.commands.columns import Col
 from pipeline.common.clock import now_utc
 from pipeline.common.i18n import N_, _
 
@@ -19,10 +20,6 @@ late upload. Recordings without an officer in their name are attributed from the
 Times are shown in the site's zone with their offset.
 """)
 
-LATE_COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "officer_source", "end_time", "first_seen",
-                "delay_h", "delay_s", "device_clock", "time_source"]
-CLOCK_COLUMNS = ["sha256", "source_name", "device_id", "officer_id", "device_clock", "first_seen", "time_source",
-                 "clock_problem"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,41 +35,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+LISTED = {"late": [Col("sha256"), Col("source_name"), Col("device_id"), Col("officer_id"), Col("officer_source"),
+                   Col("end_time", "instant"), Col("first_seen", "instant"), Col("delay_h", "float"),
+                   Col("delay_s", "float"), Col("device_clock", "reading", "zone"), Col("time_source")],
+          "clock": [Col("sha256"), Col("source_name"), Col("device_id"), Col("officer_id"),
+                    Col("device_clock", "reading", "zone"), Col("first_seen", "instant"), Col("time_source"),
+                    Col("clock_problem")]}
+SUMMARY = ["officer_id", "device_id", "recordings", "late", "clock", "unknown", "late_pct", "max_delay_h",
+           "last_ingest"]
+
+
 def run(args: argparse.Namespace) -> int:
-    from pipeline import records
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.commands.tabular import emit_table
+
+    from pipeline.records import frame
+    from pipeline.rules.sets.recordings import UTC_TYPE
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     now = now_utc()
-    since = args.since
-    state = records.load(archive, config, now)
-    chosen = state.records
-    if since is not None:
-        chosen = [r for r in chosen if r.subject.start is not None and r.subject.start >= since]
+    state = frame.load(archive, config, now)
+    t = state.table
+    if args.since is not None:
+        t = t.filter(pc.fill_null(pc.greater_equal(t["start"], pa.scalar(args.since, UTC_TYPE)), False))
+    delay_h = pc.divide(t["delay_s"], 3600.0)
     if args.late or args.clock:
-        rows = [{"sha256": r.sha256, "source_name": r.row["source_name"], "device_id": r.row["device_id"],
-                 "officer_id": r.attribution.officer_id, "officer_source": r.attribution.source,
-                 "end_time": r.subject.end, "first_seen": r.first_seen, "delay_h": r.delay_h,
-                 "delay_s": r.lateness.delay_s, "device_clock": r.device_clock("end"),
-                 "time_source": r.row["time_source"], "clock_problem": r.clock[1] if r.clock else None}
-                for r in chosen if (r.late if args.late else r.clock is not None)]
-        rows.sort(key=lambda x: (-(x["delay_s"] or 0), x["device_id"] or "", x["sha256"]))
-        emit(rows, LATE_COLUMNS if args.late else CLOCK_COLUMNS, args.format, zone=zone)
+        rows = pa.table({"sha256": t["sha256"], "source_name": t["source_name"], "device_id": t["device_id"],
+                         "officer_id": t["officer"], "officer_source": t["officer_source"], "end_time": t["end"],
+                         "first_seen": t["arrived"], "delay_h": delay_h, "delay_s": t["delay_s"],
+                         "device_clock": t["end"], "zone": t["zone"], "time_source": t["time_source"],
+                         "clock_problem": t["clock_text"]})
+        rows = rows.filter(t["late"] if args.late else pc.is_valid(t["clock_reason"]))
+        rows = rows.append_column("_delay", pc.negate(pc.fill_null(rows["delay_s"], 0.0))).append_column(
+            "_device", pc.fill_null(rows["device_id"], ""))
+        rows = rows.sort_by([("_delay", "ascending"), ("_device", "ascending"), ("sha256", "ascending")])
+        emit_table(rows, LISTED["late" if args.late else "clock"], args.format, zone=zone, zones=state.by_label)
         return 0
-    groups: dict[tuple, list] = {}
-    for r in chosen:
-        groups.setdefault((r.attribution.officer_id or "", r.row["device_id"] or ""), []).append(r)
+    per = pa.table({"officer": pc.fill_null(t["officer"], ""), "device": pc.fill_null(t["device_id"], ""),
+                    "late": t["late"].cast(pa.int64()), "clock": pc.is_valid(t["clock_reason"]).cast(pa.int64()),
+                    "delay_h": delay_h, "ingested_at": t["ingested_at"]})
+    groups = per.group_by(["officer", "device"]).aggregate([
+        ("late", "count"), ("late", "sum"), ("clock", "sum"), ("delay_h", "count"), ("delay_h", "max"),
+        ("ingested_at", "max")]).sort_by([("officer", "ascending"), ("device", "ascending")])
     rows = []
-    for (officer, device), rs in sorted(groups.items()):
-        delays = [r.delay_h for r in rs if r.delay_h is not None]
-        late = sum(r.late for r in rs)
-        clock = sum(r.clock is not None for r in rs)
-        rows.append({"officer_id": officer or None, "device_id": device or None, "recordings": len(rs),
-                     "late": late, "clock": clock, "unknown": len(rs) - len(delays) - clock,
-                     "late_pct": round(100 * late / len(delays), 1) if delays else None,
-                     "max_delay_h": max(delays) if delays else None,
-                     "last_ingest": max((r.row["ingested_at"] for r in rs), default=None)})
-    emit(rows, ["officer_id", "device_id", "recordings", "late", "clock", "unknown", "late_pct", "max_delay_h",
-                "last_ingest"], args.format, zone=zone)
+    for g in groups.to_pylist():                      # one per officer and device, not per recording
+        delays, late = g["delay_h_count"], g["late_sum"]
+        rows.append({"officer_id": g["officer"] or None, "device_id": g["device"] or None,
+                     "recordings": g["late_count"], "late": late, "clock": g["clock_sum"],
+                     "unknown": g["late_count"] - delays - g["clock_sum"],
+                     "late_pct": round(100 * late / delays, 1) if delays else None,
+                     "max_delay_h": g["delay_h_max"] if delays else None, "last_ingest": g["ingested_at_max"]})
+    emit(rows, SUMMARY, args.format, zone=zone)
     return 0

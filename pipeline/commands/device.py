@@ -147,15 +147,16 @@ def run_event(args: argparse.Namespace) -> int:
 
 
 def run_ledger(args: argparse.Namespace) -> int:
-    from pipeline import records
-    from pipeline.records import gapstate, ledger
+    from catalog.store import Catalog
+    from pipeline.records import frame, gaplist, ledger, ledgerframe
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
-    state = records.load(archive, config, now_utc())
-    gaps = gapstate.listing(state.catalog, state.zones, config)
-    report = ledger.build(state, gaps, state.catalog.rows("device_events"), args.device)
+    # Set-based (records.ledger.build over records.load is the per-row reference)
+    state = frame.load(archive, config, now_utc(), columns=["officer_id"])
+    gaps = gaplist.listing(archive, config, names=False)
+    report = ledgerframe.build(state, gaps, Catalog(archive).rows("device_events"), args.device)
     if args.device and not report:
         raise UsageError(_("device {device} has no recordings, handovers or ledger events in this archive").format(
             device=args.device))

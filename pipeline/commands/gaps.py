@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import add_archive, add_time, config_of, iso, json_value, print_table, site_zone
-from pipeline.common import text, vocabulary
+from pipeline.commands.options import add_archive, add_time, config_of, json_value, site_zone
+from pipeline.commands.columns import GAPS, Col
+from pipeline.common import text
 from pipeline.common.i18n import N_, _
-from pipeline.common.times import Reading
 
 GAPS_HELP = N_("""\
 List every interruption of recording found in the archive. Kinds:
@@ -114,59 +113,76 @@ def _where(g: dict) -> str:
     return name
 
 
-def _text(value, zone) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"                    # untranslated: CSV; a table translates its values
-    return iso(value, zone)
-
-
 def run_gaps(args: argparse.Namespace) -> int:
-    from pipeline.records import gapstate
-    from pipeline.rules import gap_events
+    import pyarrow.compute as pc
+
+    from pipeline.commands.tabular import emit_table
+    from pipeline.records import gaplist
+    from pipeline.rules.sets import gaps as gap_sets
 
     config = config_of(args)
     zones = config.zones()
     zone = zones.site_zone
-    catalog = _catalog(args.archive)
-    since = args.since
-    rows = gap_events.filter_rows(gapstate.listing(catalog, zones, config), device=args.device, since=since,
-                                  include_closed=args.all, only_unexplained=args.unexplained)
-    rows = [_shown(g, zones) for g in rows]
-    out = sys.stdout
-    if args.format == "json":
-        json.dump([{c: json_value(g.get(c), zone) if not isinstance(g.get(c), float) else g.get(c)
-                    for c in EXPORT_COLUMNS} for g in rows], out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    elif args.format == "csv":
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
-        for g in rows:
-            writer.writerow([text.csv_cell(_text(g.get(c), zone)) if isinstance(g.get(c), str)
-                             else repr(g.get(c)) if isinstance(g.get(c), float) else _text(g.get(c), zone)
-                             for c in EXPORT_COLUMNS])
-    else:
-        cells = [[vocabulary.value(c, text.for_terminal(_text(
-                      {**g, "where": _where(g), "session": g["session_id"] or "-", "needs": g["needs_explanation"],
-                       "explanation": g["explanation"] if g["needs_explanation"]
-                       or g["explanation"] != "unexplained" else "not needed"}[c], zone)))  # untranslated: value
-                  for c in TABLE_COLUMNS] for g in rows]
-        print_table([vocabulary.heading(c) for c in TABLE_COLUMNS], cells, out)
-        need = sum(1 for g in rows if gap_events.waiting(g))
+    _catalog(args.archive)
+    # The listing and its filters over whole columns (the per-row reference: gapstate.listing and
+    # gap_events.filter_rows), printed column by column in this command's own way of writing values.
+    listed = gaplist.listing(args.archive, config, include_closed=args.all, only_unexplained=args.unexplained,
+                             device=args.device)
+    rows = gap_sets.filtered(listed, device=args.device, since=args.since, include_closed=args.all,
+                             only_unexplained=args.unexplained)
+    shown = _shown_table(rows, zones, table=args.format == "table")
+    by_label = _zones_of(shown, zones)
+    if args.format == "table":
+        emit_table(shown, [KINDS.get(c, Col(c)) for c in TABLE_COLUMNS], "table", zone=zone, zones=by_label,
+                   dialect=GAPS)
+        need = pc.sum(pc.and_(pc.and_(rows["current"], rows["needs_explanation"]),
+                              pc.not_equal(rows["explanation"], "explained"))).as_py() or 0
         sys.stdout.flush()                    # the rows first, then the total on stderr
         print(_("{n} gap(s), {need} current needing an explanation without an accepted one").format(
-            n=len(rows), need=need), file=sys.stderr)
+            n=rows.num_rows, need=need), file=sys.stderr)
+    else:
+        emit_table(shown, [KINDS.get(c, Col(c)) for c in EXPORT_COLUMNS], args.format, zone=zone, zones=by_label,
+                   dialect=GAPS)
     return 0
 
 
-def _shown(g: dict, zones) -> dict:
-    """A gap as people read it: its start and end as instants (shown in the site's zone), and its
-    start as the device's clock read it."""
-    zone, _ = zones.device(g["device_id"])
-    start = g.get("start_utc")
-    return {**g, "start_time": start, "end_time": g.get("end_utc"),
-            "start_device": Reading(start, zone) if start is not None else None}
+# How each column prints (``tabular``; the rest are text).
+KINDS = {"current": Col("current", "bool"), "needs_explanation": Col("needs_explanation", "bool"),
+         "needs": Col("needs", "bool"), "start_time": Col("start_time", "instant"),
+         "end_time": Col("end_time", "instant"), "duration_s": Col("duration_s", "float"),
+         "offset_s": Col("offset_s", "float"), "detected_at": Col("detected_at", "instant"),
+         "start_device": Col("start_device", "reading", "device_zone")}
+
+
+def _shown_table(rows, zones, *, table: bool):
+    """The gaps as people read them (``_shown``): start and end as instants, the start as the
+    device's clock read it; for the table also ``where``, ``session``, ``needs`` and the
+    explanation "not needed" where none is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rules.sets.recordings import device_zones
+
+    labels = device_zones(rows["device_id"].combine_chunks(), zones)[0]
+    out = rows.set_column(rows.schema.get_field_index("start_time"), "start_time", rows["start_utc"])
+    out = out.set_column(out.schema.get_field_index("end_time"), "end_time", rows["end_utc"])
+    out = out.append_column("start_device", rows["start_utc"]).append_column("device_zone", labels)
+    if not table:
+        return out
+    where = [_where(g) for g in rows.select(["kind", "before_file", "before_sha256", "after_file", "after_sha256",
+                                             "file", "sha256", "offset_s", "stream"]).to_pylist()]
+    out = out.append_column("where", pa.array(where, pa.string()))
+    out = out.append_column("session", pc.fill_null(rows["session_id"], "-"))
+    out = out.append_column("needs", rows["needs_explanation"])
+    shown = pc.if_else(pc.or_(rows["needs_explanation"], pc.not_equal(rows["explanation"], "unexplained")),
+                       rows["explanation"], _("not needed"))
+    return out.set_column(out.schema.get_field_index("explanation"), "explanation", shown)
+
+
+def _zones_of(shown, zones) -> dict:
+    from pipeline.rules.sets.recordings import device_zones
+
+    return device_zones(shown["device_id"].combine_chunks(), zones)[1]
 
 
 def run_explain(args: argparse.Namespace) -> int:

@@ -236,22 +236,15 @@ def json_value(value, zone: tzinfo | None = None):
 
 
 @contextmanager
-def writing(archive: Path, purpose: str, config: Config | None = None, *, trusted_catalog: bool = False):
-    """Hold the archive for one writing run for the ``with`` block (``pipeline.archive.writer``);
-    when the block succeeds, seal what it committed. A busy, unwritable or tampered archive is
-    exit 1, a key or witness that cannot be used exit 2. With ``trusted_catalog``, the command
-    (one that removes or copies out originals) refuses while catalog parts no manifest vouches
-    for are present: it would act on rows nobody can vouch for."""
+def run_errors():
+    """The ways any writing run can fail to start or finish, as exit codes: a busy or unwritable
+    archive, or settings not sealed, exit 1; a bad setting exit 2."""
     from pipeline.archive import settings
     from pipeline.archive.lock import ArchiveBusy
-    from pipeline.archive.writer import writing_run
     from pipeline.common.errors import ArchiveWriteError
 
     try:
-        with writing_run(archive, config or settings.load(archive), purpose) as run:
-            if trusted_catalog:
-                _refuse_untracked_parts(archive, run.config)
-            yield run
+        yield
     except (ArchiveBusy, settings.SettingsNotSealed) as exc:
         raise RunError(str(exc)) from None
     except ConfigError as exc:
@@ -259,6 +252,23 @@ def writing(archive: Path, purpose: str, config: Config | None = None, *, truste
     except ArchiveWriteError as exc:
         raise RunError(_("{why} ({path}); fix that (a read-only mount, permissions, a full disk), then run the "
                          "same command again").format(why=exc.strerror, path=exc.filename)) from None
+
+
+@contextmanager
+def writing(archive: Path, purpose: str, config: Config | None = None, *, trusted_catalog: bool = False):
+    """Hold the archive for one writing run for the ``with`` block (``pipeline.archive.writer``);
+    when the block succeeds, seal what it committed. A busy, unwritable or tampered archive is
+    exit 1, a key or witness that cannot be used exit 2. With ``trusted_catalog``, the command
+    (one that removes or copies out originals) refuses while catalog parts no manifest vouches
+    for are present: it would act on rows nobody can vouch for."""
+    from pipeline.archive import settings
+    from pipeline.archive.writer import writing_run
+
+    with run_errors():
+        with writing_run(archive, config or settings.load(archive), purpose) as run:
+            if trusted_catalog:
+                _refuse_untracked_parts(archive, run.config)
+            yield run
 
 
 def _refuse_untracked_parts(archive: Path, config: Config) -> None:

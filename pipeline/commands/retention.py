@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
                                        locked_catalog, resolve_shas, site_zone)
+from pipeline.commands.columns import Col
 from pipeline.common import text, vocabulary
 from pipeline.common.i18n import N_, _
 from pipeline.common.times import UTC, show
@@ -88,26 +89,49 @@ def _row(r, as_of: datetime) -> dict:
             "counted_from": r.subject.counted_from, "clock_problem": r.clock[1] if r.clock else None}
 
 
+# How each listed column prints (``tabular``): the rows come from the set-based rules as a table.
+LISTING = [Col("sha256"), Col("source_name"), Col("device_id"), Col("officer_id"), Col("start_time", "instant"),
+           Col("class"), Col("retain_until", "instant"), Col("state"), Col("reason"),
+           Col("device_clock", "reading", "zone"), Col("time_source"), Col("first_ingest", "instant"),
+           Col("counted_from"), Col("clock_problem")]
+
+
+def listing_table(state) -> "pa.Table":
+    """The retention listing of every recording in ``state`` (a ``records.frame.Frame``): ``_row``'s
+    columns, one row per recording."""
+    import pyarrow as pa
+
+    t = state.table
+    return pa.table({"sha256": t["sha256"], "source_name": t["source_name"], "device_id": t["device_id"],
+                     "officer_id": t["officer"], "start_time": t["start"], "class": t["retention_class"],
+                     "retain_until": t["until"], "state": state.states(), "reason": t["reason"],
+                     "device_clock": t["start"], "zone": t["zone"], "time_source": t["time_source"],
+                     "first_ingest": t["arrived"], "counted_from": t["counted_from"], "clock_problem": t["clock_text"]})
+
+
 def run_retention(args: argparse.Namespace) -> int:
-    from pipeline import records
+    import pyarrow.compute as pc
+
+    from pipeline.commands.tabular import device_order, emit_table
+    from pipeline.records import frame
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     as_of = args.as_of or now_utc()
-    state = records.load(archive, config, as_of)
-    rows = [_row(r, as_of) for r in state.records]
+    state = frame.load(archive, config, as_of)
+    rows = listing_table(state)
     if args.retention_class:
-        rows = [r for r in rows if r["class"] == args.retention_class]
-    listed = rows if args.all else [r for r in rows if r["state"] == "expired"]
-    listed.sort(key=lambda r: (r["device_id"] or "", r["start_time"] or EARLIEST, r["sha256"]))
-    emit(listed, COLUMNS, args.format, zone=zone)
+        rows = rows.filter(pc.equal(rows["class"], args.retention_class))
+    listed = rows if args.all else rows.filter(pc.equal(rows["state"], "expired"))
+    emit_table(listed, LISTING, args.format, zone=zone, zones=state.by_label, order=device_order(listed))
     if args.format == "table":
-        counts = {s: sum(r["state"] == s for r in rows) for s in ("expired", "retained", "held", "permanent", "purged")}
+        counts = {s: pc.sum(pc.equal(rows["state"], s)).as_py() or 0
+                  for s in ("expired", "retained", "held", "permanent", "purged")}
         print(_("as of {when}: ").format(when=show(as_of, zone))
               + _(", ").join(_("{n} {state}").format(n=n, state=vocabulary.value("state", s)) for s, n in counts.items()),
               file=sys.stderr)
-        anomalies = sum(r["clock_problem"] is not None for r in rows)
+        anomalies = rows.num_rows - rows["clock_problem"].null_count
         if anomalies:
             print(_("{n} recording(s) with a device clock that cannot be right count their retention from first "
                     "ingest (archive clock)").format(n=anomalies), file=sys.stderr)

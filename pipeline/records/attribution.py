@@ -99,6 +99,18 @@ def load(catalog: Catalog, identity: IdentityConfig | None = None, *, run_id: st
     return identities
 
 
+def for_contents(attributions: list[dict], sightings: list[dict], identity: IdentityConfig | None) -> Identities:
+    """``load`` for given rows: the ``attributions``, and the ``sightings`` of the contents seen
+    under two or more names (``SIGHTING_COLUMNS``); for readers that find those contents themselves
+    (``records.frame`` does, in one pass over a million sightings)."""
+    identities = Identities()
+    for row in sorted(attributions, key=lambda r: r["at"]):
+        identities.attributions[row["sha256"]] = row
+    for r in sorted(sightings, key=lambda r: (r["seen_at"] or datetime.min, r["source_path"])):
+        identities.names.setdefault(r["sha256"], []).append(_named(r, identity))
+    return identities
+
+
 def _named(sighting: dict, identity: IdentityConfig | None) -> Named:
     if sighting["naming_profile"] is None and sighting["device_id"] is None and identity is not None:
         profile, parsed = match_name(os.path.basename(sighting["source_path"]), identity)

@@ -137,8 +137,12 @@ class AssignmentIndex:
                 group.setdefault(key, []).append(a)
 
     def candidates(self, subject: Subject) -> list[dict]:
-        return (self.by_sha.get(subject.sha256, []) + self.by_device.get(subject.device_id, [])
-                + self.by_officer.get(subject.officer_id, []) + (self.marked if subject.important else []))
+        """The assignments that may pick ``subject``, in the order they were made (time, then id):
+        where two keep a file equally long, which one the reason names does not depend on how the
+        catalog's rows happen to be stored."""
+        found = (self.by_sha.get(subject.sha256, []) + self.by_device.get(subject.device_id, [])
+                 + self.by_officer.get(subject.officer_id, []) + (self.marked if subject.important else []))
+        return sorted(found, key=lambda a: (a["at"], a.get("assignment_id") or ""))
 
 
 def _rule(assignment: dict, subject: Subject, cases: dict[str, CaseState], cfg: RetentionConfig,

@@ -22,7 +22,7 @@ from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
-from pipeline.records.gapstate import refresh as refresh_gaps
+from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, process_file
 from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
@@ -55,6 +55,7 @@ class RunSummary:
     outcome: str = "finished"
     problems: list[dict] = field(default_factory=list)
     proxies: dict = field(default_factory=dict)     # proxy rows by status, when made in this run
+    compaction: dict = field(default_factory=dict)  # the catalog compaction run after it, if any
     files_unattributed: int = 0     # new recordings no naming profile attributed to a device
     unattributed: list[str] = field(default_factory=list)       # their source paths (the first 20)
     conflicting: int = 0            # contents this run saw under names that disagree on who or when
@@ -73,7 +74,7 @@ class RunSummary:
             "bytes_read": self.bytes_read, "wall_s": round(self.wall_s, 3), "mb_per_s": round(mb_s, 2),
             "cluster_cpus": self.cluster_cpus, "cluster_nodes": self.cluster_nodes,
             "engine": self.engine, "ray_address": self.ray_address, "problems": self.problems,
-            "proxies_by_status": self.proxies,
+            "proxies_by_status": self.proxies, "compaction": self.compaction,
             "files_unattributed": self.files_unattributed, "unattributed": self.unattributed,
             "files_conflicting": self.conflicting, "gaps": self.gaps,
         }
@@ -125,6 +126,11 @@ class RunSummary:
         if self.conflicting:
             lines.append(_("  names      {n} file(s) docked under names that disagree on device, officer or time: "
                            "flagged, both kept (fieldrec ledger)").format(n=self.conflicting))
+        if self.compaction.get("merged"):
+            lines.append("  catalog    " + _("merged {n} small part file(s) into {m} (sealed as {manifest})").format(
+                n=self.compaction["merged"], m=self.compaction["written"], manifest=self.compaction["sealed_as"]))
+        elif self.compaction.get("problem"):
+            lines.append("  catalog    " + self.compaction["problem"])
         if self.problems:
             lines.append(_("  problems   {n} file(s) not ok, each with its row and reason:").format(n=len(self.problems)))
         for p in self.problems[:20]:
@@ -343,20 +349,52 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store.sweep()               # copies abandoned by killed or cancelled workers, and their notes
             if proxy_jobs:
                 transcode.stage.sweep(archive)
+    summary.compaction = _compact_after(archive, config)
     return summary
 
 
-def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
-    """What the run leaves to people: names that disagree, and interruptions that need explaining."""
-    from pipeline.records import attribution, gapstate
-    from pipeline.rules.gap_events import waiting
+def _compact_after(archive: Path, config: Config) -> dict:
+    """Merge the catalog's small parts once a table has gathered enough (``compact.auto``). The
+    ingest is sealed by now: a compaction that cannot run is reported, never fails the ingest."""
+    from pipeline.archive.compact import CompactionError
+    from pipeline.archive.lock import ArchiveBusy
+    from pipeline.runs.compact import auto
 
-    summary.conflicting = len(attribution.load(catalog, config.identity, run_id=summary.run_id).conflicts())
-    listed = gapstate.listing(catalog, config.zones(), config)
-    found = [g for g in listed if g["detected_run_id"] == summary.run_id and g["current"]]
-    summary.gaps = {"found": len(found), "need": sum(g["needs_explanation"] for g in found),
-                    "free": sum(not g["needs_explanation"] for g in found),
-                    "waiting": sum(waiting(g) for g in listed)}
+    try:
+        done = auto(archive, config)
+    except (ArchiveBusy, ArchiveWriteError, CompactionError, OSError) as exc:
+        return {"problem": _("not compacted ({why}); the ingest is complete; run `fieldrec compact` later").format(
+            why=getattr(exc, "strerror", None) or exc)}
+    if done is None:
+        return {}
+    return {"merged": done.merged, "written": sum(t.written for t in done.tables), "sealed_as": done.sealed_as,
+            "wall_s": round(done.wall_s, 3)}
+
+
+def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
+    """What the run leaves to people: names that disagree, and interruptions that need explaining.
+    Read set-based (``records.gaplist``): seconds at a million recordings were spent here otherwise."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from pipeline.records import attribution, gaplist
+
+    seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == summary.run_id)["sha256"]
+    shas = sorted({s for s in seen.to_pylist() if s})
+    named = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(
+        pa.array(shas, pa.string()))) if shas else []
+    paths: dict[str, set] = {}
+    for row in named:
+        paths.setdefault(row["sha256"], set()).add(row["source_path"])
+    several = [row for row in named if len(paths[row["sha256"]]) > 1]
+    summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
+    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none accepted).
+    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False)
+    mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
+    need = pc.sum(mine["needs_explanation"]).as_py() or 0
+    waiting = pc.sum(pc.and_(current["needs_explanation"],
+                             pc.not_equal(current["explanation"], "explained"))).as_py() or 0
+    summary.gaps = {"found": mine.num_rows, "need": need, "free": mine.num_rows - need, "waiting": waiting}
 
 
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog.store import Catalog
-from pipeline.archive import chain
+from pipeline.archive import chain, compact
 from pipeline.runs import engines, runner, supervise
 from pipeline.common import vocabulary
 from pipeline.common.i18n import _, ngettext
@@ -186,6 +186,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
     t0 = time.monotonic()
     with ArchiveLock(archive, f"verify {run_id}"):
         catalog = Catalog(archive, fsync=config.ingest.fsync).create()     # finishes an interrupted commit
+        compact.recover(archive, catalog)                                  # and an interrupted compaction
         manifests = chain.read_manifests(archive)
         selected = {m.name for m in _select(manifests, since)}
         report.manifests = len(manifests)
@@ -202,8 +203,14 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         parts = set(chain.catalog_parts(archive))
         for rel, (sha, size, mname) in sorted(sealed.catalog.items()):
             if rel not in parts:
-                why = _("listed in {manifest} but not in the archive").format(manifest=mname)
-                findings.append(Finding("catalog", "missing", rel, why, sha, None, mname))
+                if rel not in sealed.replaced:          # else removed by the compaction that replaced it
+                    why = _("listed in {manifest} but not in the archive").format(manifest=mname)
+                    findings.append(Finding("catalog", "missing", rel, why, sha, None, mname))
+            elif rel in sealed.replaced:
+                findings.append(Finding("catalog", "untracked", rel, _(
+                    "replaced by the compaction of {manifest}, yet still here: its rows are also in the part that "
+                    "replaced it and would be read twice; `fieldrec quarantine` moves it aside").format(
+                    manifest=sealed.replaced[rel]), sha, None, mname))
             elif mname in selected:
                 actual = sha256_path(archive / rel)
                 report.catalog_hashed += 1
@@ -215,6 +222,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
                     checked.append(Finding("catalog", "ok", rel, "", sha, actual, mname, size))
         findings += [Finding("catalog", "untracked", rel, _untracked_why(rel, adoptable))
                      for rel in sorted(parts - sealed.catalog.keys())]
+        findings += _compaction_findings(archive, manifests, sealed, parts, selected)
 
         objects = set(chain.stored_objects(archive))
         # An object removed by an approved purge is gone on purpose: its purges row says who and why.
@@ -253,6 +261,57 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         _record(run.catalog, report, checked)
     report.sealed_as = run.sealed.name if run.sealed else None
     return report
+
+
+def _compaction_findings(archive: Path, manifests: list[chain.Manifest], sealed: chain.SealedFiles, parts: set[str],
+                         selected: set[str]) -> list[Finding]:
+    """Every compaction recorded in the chain: it replaced only parts an earlier manifest sealed,
+    with parts its own manifest lists, and (for manifests in scope whose new parts are still there)
+    those hold exactly the rows of the parts replaced: the same number, the same row digest."""
+    from catalog import digest
+    from catalog.store import to_table
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    findings = []
+    earlier: dict[str, str] = {}                 # part -> sha256, as manifests before this one listed it
+    for m in manifests:
+        doc = m.doc or {}
+        own = {e["path"] for e in doc.get("catalog", ())}
+        where = f"{chain.MANIFESTS}/{m.name}"
+        for r in doc.get("replaced", ()):
+            for old in r.get("parts", ()):
+                if earlier.get(old.get("path")) != old.get("sha256"):
+                    findings.append(Finding("manifest", "chain", where, _(
+                        "records replacing {path}, which no earlier manifest lists with that SHA-256").format(
+                        path=old.get("path")), manifest=m.name))
+            new = [b.get("path") for b in r.get("by", ())]
+            if not new or not all(p in own for p in new):
+                findings.append(Finding("manifest", "chain", where, _(
+                    "records parts replaced by files it does not list"), manifest=m.name))
+                continue
+            if sum(b.get("rows", 0) for b in r["by"]) != r.get("rows"):
+                findings.append(Finding("manifest", "chain", where, _(
+                    "records {rows} rows replaced but new parts of {new} rows").format(
+                    rows=r.get("rows"), new=sum(b.get("rows", 0) for b in r["by"])), manifest=m.name))
+            if m.name not in selected or not all(p in parts for p in new) or r.get("digest_format") != digest.FORMAT:
+                continue
+            table = new[0].split("/")[1]
+            try:
+                rows = pa.concat_tables([to_table(table, pq.read_table(archive / p)) for p in new])
+            except (OSError, KeyError, pa.ArrowException) as exc:
+                findings.append(Finding("catalog", "unreadable", new[0], str(exc), manifest=m.name))
+                continue
+            actual = digest.rows_digest(rows, list(r.get("columns") or []))
+            if rows.num_rows != r.get("rows") or actual != r.get("digest"):
+                findings.append(Finding("catalog", "changed", new[0], _(
+                    "does not hold the rows of the {n} part(s) it replaced: {rows} rows (recorded {expected}), row "
+                    "digest {actual}… (recorded {recorded}…)").format(
+                    n=len(r.get("parts", ())), rows=rows.num_rows, expected=r.get("rows"), actual=actual[:16],
+                    recorded=str(r.get("digest"))[:16]), r.get("digest"), actual, m.name))
+        for e in doc.get("catalog", ()):
+            earlier.setdefault(e["path"], e["sha256"])
+    return findings
 
 
 def _untracked_why(rel: str, adoptable: dict[str, str]) -> str:

@@ -1,9 +1,11 @@
 """The catalog mirrored into an in-memory DuckDB, checked against the part files at every request.
 
 Reading 200 Parquet parts per table for every query costs 100-200 ms at 100,000 recordings, too
-slow for a page. Parts are immutable and only ever added, so the service keeps one in-memory copy
-of each table (without image and statement bytes) and, at the start of each request, lists the
-part files: new parts are appended, and a part that vanished (never expected) rebuilds its table.
+slow for a page. Parts are immutable and only added, except that a compaction replaces many by
+one (``pipeline.archive.compact``), so the service keeps one in-memory copy of each table (without
+image and statement bytes) and, at the start of each request, lists the parts a reader reads now
+(``Catalog.visible_parts``: never both sides of a compaction): new parts are appended, and a table
+whose parts include one no longer there (compacted, or quarantined) is read again whole.
 A request therefore always reads the catalog as it is on disk at that moment, plus the rows its
 own spool holds, through a cursor of its own (temporary views, so requests never see each other's).
 """
@@ -17,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from catalog.schema import TABLES
-from catalog.store import to_table
+from catalog.store import READ_ATTEMPTS, Catalog, to_table
 from pipeline.records import outbox
 
 LEFT_OUT = {"thumbnails": ("image",), "statements": ("content",)}      # bytes are read per request, by id
@@ -42,6 +44,7 @@ def _files_sql(files: list[Path]) -> str:
 class Snapshot:
     def __init__(self, archive: Path):
         self.root = Path(archive) / "catalog"
+        self.catalog = Catalog(archive)
         self.db = duckdb.connect(":memory:")
         self.db.execute("SET autoinstall_known_extensions=false")
         self.db.execute("SET autoload_known_extensions=false")
@@ -64,20 +67,31 @@ class Snapshot:
         self.db.execute(f"INSERT INTO {_ident('c_' + table)} BY NAME SELECT {cols} FROM {source}")
 
     def refresh(self) -> None:
-        """Bring every table up to the part files on disk now."""
+        """Bring every table up to the part files a reader reads now."""
         with self._lock:
             for table in TABLES:
-                folder = self.root / table
-                files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-                names = {f.name for f in files}
-                known = self._loaded.get(table)
-                if known is None or not known <= names:
+                self._refresh(table)
+
+    def _refresh(self, table: str) -> None:
+        for attempt in range(READ_ATTEMPTS):
+            files = self.catalog.visible_parts(table)
+            names = {f.name for f in files}
+            known = self._loaded.get(table)
+            try:
+                if known is None or not known <= names:       # a part gone: compacted (or quarantined)
                     self._create(table)
                     known = set()
                 new = [f for f in files if f.name not in known]
                 if new:
                     self._append(table, new)
                 self._loaded[table] = names
+                return
+            except duckdb.IOException:
+                # A part removed between the listing and the read (a compaction finishing): the
+                # copy may hold part of it, so the table is read again from a new listing.
+                self._loaded.pop(table, None)
+                if attempt + 1 == READ_ATTEMPTS:
+                    raise
 
     def cursor(self, spool: outbox.Outbox | None) -> duckdb.DuckDBPyConnection:
         """A connection of this request's own: each table a view of the copy plus the spooled rows."""

@@ -1,0 +1,359 @@
+"""Printing an Arrow table of rows exactly as ``options.emit`` prints a list of dicts, a column at a time.
+
+``emit`` formats every cell in Python: at a million rows that alone takes longer than the query.
+Here each column is formatted with Arrow compute (instants shown in the site's zone, a device
+clock in its own, CSV quoting, JSON escaping), a batch of rows at a time, and only cells with
+characters a terminal must not see, or wide characters, go through ``emit``'s own Python
+functions. What a column can need (quoting, escaping, a formula guard) is asked once of its bytes.
+``tests/test_tabular.py`` holds the output to ``emit``'s, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import TextIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.commands.columns import EMIT, GAPS, Col, Dialect  # noqa: F401 (the printer's vocabulary)
+from pipeline.commands.options import DEFAULT_ZONE
+from pipeline.common import i18n, timecols, vocabulary
+from pipeline.common.text import display_width, for_terminal
+from pipeline.common.times import zone_label
+
+BATCH = 65_536
+_TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+_NON_ASCII = r"[^\x00-\x7f]"
+_FORMULA = r"^[=+\-@\t\r]"
+_SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
+
+
+def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
+    """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
+    dictionary's, which says it for every row)."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary
+    values = values.cast(pa.large_string())
+    if not len(values) or values.buffers()[2] is None:
+        return np.zeros(0, np.uint8), np.zeros(len(values) + 1, np.int64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1, offset=values.offset * 8)
+    return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
+
+
+def _holds(values, chars: bytes) -> bool:
+    data, offsets = _text_bytes(values)
+    return bool(np.isin(data[int(offsets[0]):int(offsets[-1])], np.frombuffer(chars, np.uint8)).any())
+
+
+def _holds_control_or_wide(values) -> bool:
+    data, offsets = _text_bytes(values)
+    chunk = data[int(offsets[0]):int(offsets[-1])]
+    return bool((chunk >= 0x7f).any() or (chunk < 0x20).any())
+
+
+def _may_be_formula(values) -> bool:
+    """Whether any value starts like a spreadsheet formula (= + - @, tab, carriage return)."""
+    data, offsets = _text_bytes(values)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(np.isin(data[starts], np.frombuffer(b"=+-@\t\r", np.uint8)).any()) if len(starts) else False
+
+
+def _as_array(values) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+# -- the printer ---------------------------------------------------------------------------------------
+class _Printer:
+    def __init__(self, table: pa.Table, cols: list[Col], fmt: str, zone: tzinfo, zones: dict[str, tzinfo],
+                 dialect: Dialect = EMIT):
+        self.cols, self.fmt, self.zone, self.zones, self.dialect = cols, fmt, zone, zones, dialect
+        texts = [c.name for c in cols if c.kind == "text"]
+        whole = {name: table[name] for name in texts}
+        self.special = b',"' + dialect.csv_newline.encode() + (b"" if "\n" in dialect.csv_newline else b"\n")
+        self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
+        self.quoting = {n: fmt == "csv" and _holds(v, self.special) for n, v in whole.items()}
+        self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
+        self._memo: list = []
+
+    def _shown(self, values: pa.Array, zone: tzinfo) -> pa.Array:
+        """An instant column as text (site or device zone): the same instants shown twice in a batch
+        (a recording's start, and its device clock in the site's zone) are formatted once."""
+        label = zone_label(zone)
+        for seen, seen_label, text in self._memo:
+            if seen_label == label and seen.equals(values):
+                return text
+        text = (timecols.iso if self.fmt == "json" else timecols.show)(values, zone)
+        self._memo.append((values, label, text))
+        return text
+
+    def _instants(self, part: pa.Table, col: Col) -> pa.Array:
+        values = _as_array(part[col.name]).cast(timecols.UTC_TYPE)
+        if col.kind != "reading":
+            return self._shown(values, self.zone)
+        labels = _as_array(part[col.zone_col])
+        present = pc.unique(labels.drop_null()).to_pylist()
+        if len(present) == 1 and not labels.null_count:
+            return self._shown(values, self.zones[present[0]])
+        out = pa.nulls(len(values), pa.string())
+        for label in present:
+            out = pc.if_else(pc.fill_null(pc.equal(labels, label), False), self._shown(values, self.zones[label]), out)
+        return out
+
+    def cells(self, part: pa.Table, col: Col) -> pa.Array:
+        """Each value of ``col`` in this batch as ``emit`` writes it; null where the value is None
+        (CSV: quoted as needed; JSON: a JSON value)."""
+        fmt = self.fmt
+        if col.kind in ("instant", "reading"):
+            text = self._instants(part, col)
+            return pc.binary_join_element_wise('"', text, '"', "") if fmt == "json" else text
+        values = _as_array(part[col.name])
+        if col.kind == "float":
+            floats, d = values.cast(pa.float64()).to_pylist(), self.dialect
+            if fmt == "json":
+                shown = json.dumps if d.json_float == "repr" else (lambda v: json.dumps(round(v, 3)))
+            elif fmt == "csv" and d.csv_float == "repr":
+                shown = repr
+            else:
+                shown = "{:.2f}".format
+            return pa.array([None if v is None else shown(v) for v in floats], pa.string())
+        if col.kind == "bool":
+            yes, no = ("true", "false") if fmt == "json" else self.dialect.yes_no
+            return pc.if_else(values, yes, no)
+        if col.kind == "int":
+            return values.cast(pa.int64()).cast(pa.string())
+        values = values.cast(pa.string())
+        if fmt == "json":
+            return _json_text(values, self.escaping[col.name])
+        if fmt == "csv":
+            if self.formula[col.name]:                 # csv_cell: a formula start becomes text
+                values = pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
+                                    pc.binary_join_element_wise("'", values, ""), values)
+            if self.quoting[col.name]:
+                needs = pc.fill_null(pc.match_substring_regex(values, "[" + self.special.decode().replace(
+                    "\r", "\\r").replace("\n", "\\n") + "]"), False)
+                values = pc.if_else(needs, pc.binary_join_element_wise(
+                    '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
+        return values
+
+    def done_batch(self) -> None:
+        self._memo.clear()
+
+
+def _holds_control(values) -> bool:
+    data, offsets = _text_bytes(values)
+    return bool((data[int(offsets[0]):int(offsets[-1])] < 0x20).any())
+
+
+def _json_text(values: pa.Array, escaping: bool) -> pa.Array:
+    """``json.dumps(value, ensure_ascii=False)`` of each string."""
+    if not escaping:
+        return pc.binary_join_element_wise('"', values, '"', "")
+    out = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    if pc.any(pc.match_substring_regex(out, r"[\x00-\x1f]")).as_py():
+        out = pa.array([None if v is None else json.dumps(v, ensure_ascii=False)[1:-1]
+                        for v in values.to_pylist()], pa.string())
+    return pc.binary_join_element_wise('"', out, '"', "")
+
+
+def _write(out: TextIO, lines: pa.Array) -> None:
+    """Lines (each ending in a newline) to ``out``: the bytes as Arrow holds them, when ``out`` has a
+    byte buffer (a terminal, a pipe, a file), without a Python string per line."""
+    if not len(lines):
+        return
+    raw = getattr(out, "buffer", None)
+    if raw is None:
+        out.write("".join(lines.to_pylist()))
+        return
+    out.flush()
+    lines = lines.cast(pa.large_string()) if not pa.types.is_large_string(lines.type) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+    raw.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+    raw.flush()
+
+
+def _batches(table: pa.Table, order: pa.Array | None):
+    """(first row, rows) of the table a batch at a time, in ``order`` when given."""
+    for start in range(0, table.num_rows, BATCH):
+        yield start, table.slice(start, BATCH) if order is None else table.take(order.slice(start, BATCH))
+
+
+def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = None, zone: tzinfo | None = None,
+               zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None,
+               dialect: Dialect = EMIT) -> None:
+    """``options.emit(rows, [c.name for c in cols], fmt, out, zone)`` for the rows of ``table``, in
+    ``order`` (row indices) when given: taken a batch at a time, never all at once."""
+    out = out or sys.stdout
+    zone, zones = zone or DEFAULT_ZONE, zones or {}
+    table = table.select(list(dict.fromkeys([c.name for c in cols] + [c.zone_col for c in cols if c.zone_col])))
+    printer = _Printer(table, cols, fmt, zone, zones, dialect)
+    if fmt == "json":
+        _emit_json(table, cols, out, printer, order)
+    elif fmt == "csv":
+        newline = dialect.csv_newline
+        header = [c.name for c in cols]
+        out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\r\n') else h for h in header) + newline)
+        for _, part in _batches(table, order):
+            cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
+            lines = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+            _write(out, pc.binary_join_element_wise(lines, newline, ""))
+            printer.done_batch()
+    else:
+        if i18n.current_language() != "en":
+            table, cols = _in_language(table, cols, dialect)
+            printer = _Printer(table, cols, fmt, zone, zones, dialect)
+        _emit_aligned(table, cols, out, printer, order)
+
+
+def _in_language(table: pa.Table, cols: list[Col], dialect: Dialect) -> tuple[pa.Table, list[Col]]:
+    """A table for people in another language than English: each enumerated value (a status, a
+    kind, yes and no) in the regulation's words, as ``options.emit`` shows them. They become text
+    columns, so their wide characters are measured by terminal columns like any other."""
+    out = []
+    for c in cols:
+        if c.name not in vocabulary.ENUMERATED or c.kind not in ("text", "bool"):
+            out.append(c)
+            continue
+        values = _as_array(table[c.name])
+        if c.kind == "bool":
+            yes, no = dialect.yes_no
+            values = pc.if_else(values, yes, no)
+        values = values.cast(pa.string())
+        words = pc.unique(values.drop_null())
+        shown = pa.array([vocabulary.value(c.name, w) for w in words.to_pylist()], pa.string())
+        table = table.set_column(table.schema.get_field_index(c.name), c.name,
+                                 pc.take(shown, pc.index_in(values, value_set=words)))
+        out.append(Col(c.name))
+    return table, out
+
+
+def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
+    if not table.num_rows:
+        out.write("[]\n")
+        return
+    out.write("[\n")
+    keys = [(",\n" if i else "") + f"    {json.dumps(c.name, ensure_ascii=False)}: " for i, c in enumerate(cols)]
+    for start, part in _batches(table, order):
+        pieces: list = ["  {\n"]
+        for key, c in zip(keys, cols):
+            pieces += [key, pc.fill_null(printer.cells(part, c), "null")]
+        last = start + BATCH >= table.num_rows
+        ends = np.full(part.num_rows, "\n  },\n", dtype=object)
+        if last:
+            ends[-1] = "\n  }\n"
+        pieces.append(pa.array(ends, pa.string()))
+        _write(out, pc.binary_join_element_wise(*pieces, ""))
+        printer.done_batch()
+    out.write("]\n")
+
+
+# -- the aligned table ----------------------------------------------------------------------------------
+def _measure(printer: _Printer):
+    return display_width if printer.dialect.width == "display" else len
+
+
+def _widths(table: pa.Table, cols: list[Col], printer: _Printer, special: np.ndarray) -> list[int]:
+    """Each column's width: its widest cell (without formatting every cell: instants are all
+    ``2026-12-01 06:00:00 +08:00`` wide, text as long as its characters, but for ``special`` rows)."""
+    widths, measure = [], _measure(printer)
+    for c in cols:
+        values = _as_array(table[c.name])
+        width = measure(vocabulary.heading(c.name))
+        if c.kind in ("instant", "reading"):
+            if len(values) > values.null_count:
+                span = pc.min_max(values.cast(timecols.UTC_TYPE))
+                if 1001 <= span["min"].as_py().year and span["max"].as_py().year <= 9998:
+                    width = max(width, _SHOWN_WIDTH)      # every one is 2026-12-01 06:00:00 +08:00
+                else:
+                    width = max(width, pc.max(pc.utf8_length(printer.cells(table, c))).as_py())
+        elif c.kind == "float":
+            width = max([width] + [len(f"{v:.2f}") for v in values.cast(pa.float64()).drop_null().to_pylist()])
+        elif c.kind == "bool":
+            yes, no = printer.dialect.yes_no
+            width = max(width, *(len(yes if v else no) for v in pc.unique(values.drop_null()).to_pylist()), 0)
+        else:
+            text = values.cast(pa.int64()).cast(pa.string()) if c.kind == "int" else values.cast(pa.string())
+            plain = pc.filter(text, pa.array(~special)) if special.any() else text
+            width = max(width, pc.max(pc.utf8_length(plain)).as_py() or 0)
+            for v in pc.filter(text, pa.array(special)).drop_null().to_pylist() if special.any() else ():
+                width = max(width, measure(for_terminal(v)))
+        widths.append(width)
+    return widths
+
+
+def _special_rows(table: pa.Table, cols: list[Col], wide: bool = True) -> np.ndarray:
+    """Rows with a cell a terminal must see escaped, or (``wide``) with wide characters: emit's own
+    functions write those."""
+    special = np.zeros(table.num_rows, bool)
+    for c in cols:
+        if c.kind == "text" and _holds_control_or_wide(table[c.name]):
+            values = _as_array(table[c.name]).cast(pa.string())
+            if wide:
+                special |= pc.fill_null(pc.match_substring_regex(values, _NON_ASCII), False).to_numpy(
+                    zero_copy_only=False)
+            special |= pc.fill_null(pc.match_substring_regex(values, _TERMINAL_UNSAFE), False).to_numpy(
+                zero_copy_only=False)
+    return special
+
+
+def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
+    """The aligned table: every cell made safe for a terminal, columns padded to their widest cell."""
+    names = [vocabulary.heading(c.name) for c in cols]
+    special = _special_rows(table, cols, wide=printer.dialect.width == "display")
+    widths = _widths(table, cols, printer, special)
+    pad = _pad if printer.dialect.width == "display" else (lambda value, width: value.ljust(width))
+    out.write(_line([pad(n, w) for n, w in zip(names, widths)]))
+    for start, part in _batches(table, order):
+        rows = (order.slice(start, BATCH).to_numpy() if order is not None
+                else np.arange(start, start + part.num_rows))
+        cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
+        padded = [pc.utf8_rpad(cell, w, " ") for cell, w in zip(cells, widths)]
+        lines = pc.utf8_rtrim(pc.binary_join_element_wise(*padded, "  "), " ") if len(padded) > 1 else \
+            pc.utf8_rtrim(padded[0], " ")
+        mine = np.flatnonzero(special[rows])
+        if len(mine):                                 # the few rows emit's own functions write
+            text = lines.to_pylist()
+            for i in mine.tolist():
+                text[i] = _line([pad(for_terminal(cell[i].as_py()), w) for cell, w in zip(cells, widths)])[:-1]
+            lines = pa.array(text, pa.string())
+        _write(out, pc.binary_join_element_wise(lines, "\n", ""))
+        printer.done_batch()
+
+
+def _pad(value: str, width: int) -> str:
+    return value + " " * max(0, width - display_width(value))
+
+
+def _line(cells: list[str]) -> str:
+    return "  ".join(cells).rstrip() + "\n"
+
+
+def device_order(table: pa.Table, device: str = "device_id", time: str = "start_time",
+                 tiebreak: str = "sha256") -> pa.Array:
+    """Indices that put rows in the order ``sorted(key=lambda r: (r[device] or "", r[time] or EARLIEST,
+    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie."""
+    n = table.num_rows
+    if not n:
+        return pa.array([], pa.int64())
+    devices = pc.fill_null(table[device].combine_chunks().cast(pa.string()), "")
+    names = sorted(pc.unique(devices).to_pylist())
+    rank = pc.index_in(devices, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+    when = table[time].combine_chunks().cast(pa.int64())
+    at = when.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
+    order = np.lexsort((at, rank))
+    same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (at[order][1:] == at[order][:-1]))
+    if len(same):                                 # the few rows of one device at one instant: by text
+        ties = table[tiebreak].combine_chunks().cast(pa.string())
+        starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
+        for first in starts.tolist():
+            last = first + 1
+            while last + 1 < n and rank[order[last + 1]] == rank[order[first]] and at[order[last + 1]] == at[order[first]]:
+                last += 1
+            group = order[first:last + 1]
+            order[first:last + 1] = sorted(group.tolist(), key=lambda i: ties[i].as_py())
+    return pa.array(order, pa.int64())

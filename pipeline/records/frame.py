@@ -1,0 +1,134 @@
+"""The archive's recordings as one Arrow table, read through the set-based rules.
+
+What ``records.state.load`` gives as a ``Record`` per recording (its place in time, attribution,
+upload delay, retention), here as columns of one table, computed by ``pipeline.rules.sets`` without
+a Python call per recording: the listings of a million recordings (``retention``, ``compliance``,
+``ledger``) take seconds. ``records.state`` stays the reference the tests hold this to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.store import Catalog
+from pipeline.common.times import Zones
+from pipeline.config import Config
+from pipeline.records import attribution
+from pipeline.rules.custody import Period, holder_periods
+from pipeline.rules.retention import case_states
+from pipeline.rules.sets import recordings as placing
+from pipeline.rules.sets import retention as keeping
+
+COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "status", "source_name",
+           "ingested_at", "time_source", "start_utc", "end_utc", "time_zone", "container_time_zone", "important",
+           "name_time"]
+STATES = ("expired", "retained", "held", "permanent", "purged")
+
+
+@dataclass
+class Frame:
+    table: pa.Table                     # COLUMNS + the rules' columns, one row per recording
+    periods: dict[str, list[Period]]    # who held each device, from the ledger
+    zones: Zones
+    by_label: dict[str, tzinfo]         # device clock zones by the label in column ``zone``
+    as_of: datetime
+    identities: attribution.Identities | None = None
+
+    def column(self, name: str) -> pa.Array:
+        return self.table[name].combine_chunks()
+
+    def states(self) -> pa.Array:
+        """``Record.state``: purged | permanent | held | expired | retained, as of ``as_of``."""
+        until = self.column("until")
+        expired = pc.fill_null(pc.less_equal(until, pa.scalar(self.as_of, placing.UTC_TYPE)), False)
+        return pc.case_when(pc.make_struct(self.column("purged"), self.column("permanent"), self.column("held"),
+                                           expired), "purged", "permanent", "held", "expired", "retained")
+
+
+def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Array, attribution.Identities]:
+    """The recordings (``columns``, in catalog order, device and officer as attributed), each one's
+    first sighting, and the identities of the contents a person attributed or seen under two or
+    more names, read by DuckDB: about a second for a million rows where pyarrow's dataset reader
+    takes several."""
+    from catalog.query import list_literal, scanning
+    from catalog.schema import TABLES
+
+    def work(scan):
+        paths = scan.paths("recordings")
+        if not paths:
+            return (TABLES["recordings"].empty_table().select(columns), pa.array([], placing.UTC_TYPE),
+                    attribution.Identities())
+        rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
+        # Each content's first sighting, and whether it was seen under two or more names.
+        scan.con.register("rec", pa.table({"i": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"]}))
+        scan.con.execute(f"""
+            CREATE TEMP TABLE first AS SELECT sha256, min(seen_at) AS first_seen,
+                   count(DISTINCT source_path) > 1 AS several
+            FROM {scan.source("sightings")} WHERE sha256 IS NOT NULL GROUP BY sha256""")
+        first = scan.arrow("SELECT rec.i, first.first_seen FROM rec JOIN first USING (sha256)")
+        sightings = scan.arrow(f"""
+            SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {scan.source("sightings")}
+            WHERE sha256 IN (SELECT sha256 FROM first WHERE several)""")
+        scan.con.unregister("rec")
+        seen = np.zeros(rec.num_rows, np.int64)
+        known = np.zeros(rec.num_rows, bool)
+        at = first["i"].to_numpy()
+        seen[at] = first["first_seen"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+        known[at] = True
+        identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
+        schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
+        return rec.cast(schema), placing.instants(seen, known), identities
+
+    return scanning(archive, work)
+
+
+def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
+    """Device and officer as the archive attributes them (``attribution.Identities``): the few rows a
+    person attributed or other names speak for, asked of the rule one by one."""
+    shas = set(identities.attributions) | set(identities.names)
+    if not shas or not rec.num_rows:
+        return rec
+    rows = np.flatnonzero(pc.is_in(rec["sha256"], value_set=pa.array(sorted(shas), pa.string())).to_numpy(
+        zero_copy_only=False))
+    if not len(rows):
+        return rec
+    device = rec["device_id"].combine_chunks().to_pylist()
+    officer = rec["officer_id"].combine_chunks().to_pylist()
+    own = rec.take(pa.array(rows)).select(["sha256", "device_id", "officer_id", "source_name", "name_time"])
+    for i, row in zip(rows.tolist(), own.to_pylist()):
+        who = identities.of(row)
+        device[i], officer[i] = who.device_id, who.officer_id
+    rec = rec.set_column(rec.column_names.index("device_id"), "device_id", pa.array(device, pa.string()))
+    return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
+
+
+PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
+
+
+def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] | None = None) -> Frame:
+    """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``."""
+    catalog = Catalog(archive)
+    zones = config.zones()
+    rec, first_seen, identities = _read(archive, list(dict.fromkeys(COLUMNS + (columns or []))), config.identity)
+    rec = _attributed(rec, identities)
+    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
+    returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
+               if e["event"] == "return" and e["at"] <= as_of]
+    periods = holder_periods(handovers, returns)
+    rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours)
+    rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
+    cases = case_states(catalog.rows("cases"), as_of)
+    kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
+    for name in keeping.COLUMNS:
+        rec = rec.append_column(name, kept[name])
+    purged = catalog.read("purges", ["sha256"])["sha256"]
+    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
+                            if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
+    _, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    return Frame(rec, periods, zones, by_label, as_of, identities)

@@ -1,0 +1,283 @@
+"""Gaps as ``fieldrec gaps`` lists them, read from the catalog in DuckDB, set-based.
+
+``gapstate.listing`` gives the same rows as dicts, one Python call per gap; here one query gives
+them as an Arrow table: each gap's first row (in catalog order), ``current`` from its latest state
+event (a tie: the later row), its explanation status and last explanation (ordered by time, then
+catalog order), and the names of the files involved (a content cataloged twice: its later row).
+Filters that need no placing (current, unexplained, device) run in the query, before the names are
+looked up; rows written before gaps had instants are placed afterwards, in the device's zone, and
+the rest of ``gap_events.filter_rows`` is ``rules.sets.gaps.filtered``. ``tests/test_set_rules.py``
+holds the result to ``gapstate.listing``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import pyarrow.dataset as ds
+
+from catalog.query import Scan, list_literal, scanning
+from catalog.schema import TABLES
+from catalog.store import Catalog
+from pipeline.config import Config
+from pipeline.rules.gap_events import damaged_tails
+from pipeline.rules.sets import gaps as gap_sets
+
+_NAMED = ("sha256", "before_sha256", "after_sha256")
+
+
+def _sources(scan: Scan) -> dict[str, str]:
+    """Each table as a relation with ``_file`` and ``_row``: where its row is stored (the part's place
+    in the listing, the row in the part): "the later row" of the per-row rules."""
+    out = {}
+    for table in ("gaps", "gap_state", "explanations"):
+        paths = scan.paths(table)
+        if not paths:
+            out[table] = f"(SELECT *, 0::BIGINT AS _file, 0::BIGINT AS _row FROM {scan.source(table)})"
+        else:
+            out[table] = (f"(SELECT * EXCLUDE (file_row_number), file_index AS _file, file_row_number AS _row "
+                          f"FROM read_parquet({list_literal(paths)}, union_by_name=true, file_row_number=true))")
+    return out
+
+
+def _latest_states(src: dict[str, str]) -> str:
+    """Each gap's latest state event (at the same time: the later row)."""
+    return f"""SELECT gap_id, arg_max(state, struct_pack(t := evaluated_at, f := _file, r := _row)) AS state
+               FROM {src["gap_state"]} GROUP BY gap_id"""
+
+
+def _first_gaps(src: dict[str, str], columns: str = "*") -> str:
+    """Each gap's first row: most gaps have one, so only ids seen twice are ordered."""
+    return f"""WITH dup AS (SELECT gap_id FROM {src["gaps"]} GROUP BY gap_id HAVING count(*) > 1)
+               SELECT {columns} FROM {src["gaps"]} WHERE gap_id NOT IN (SELECT gap_id FROM dup)
+               UNION ALL
+               SELECT {columns} FROM (SELECT *, row_number() OVER (PARTITION BY gap_id ORDER BY _file, _row) AS k
+                                      FROM {src["gaps"]} WHERE gap_id IN (SELECT gap_id FROM dup)) WHERE k = 1"""
+
+
+def current_per_device(archive: Path) -> Counter:
+    """How many current gaps each device has (as ``fieldrec gaps`` lists them)."""
+    def work(scan: Scan) -> Counter:
+        src = _sources(scan)
+        rows = scan.arrow(f"""
+            SELECT g.device_id, count(*) AS n FROM ({_first_gaps(src, "gap_id, device_id")}) g
+            LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            WHERE coalesce(s.state, 'open') = 'open' GROUP BY g.device_id""")
+        return Counter({r["device_id"]: r["n"] for r in rows.to_pylist()})
+    return scanning(archive, work)
+
+
+def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
+            only_unexplained: bool = False, device: str | None = None, names: bool = True,
+            detected_by: str | None = None) -> pa.Table:
+    """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
+    device, start and id; ``only_unexplained``: the current ones that need an explanation and have
+    none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null);
+    ``detected_by``: only the gaps that run detected."""
+    config = config or Config()
+    zones = config.zones()
+    columns = TABLES["gaps"].names
+
+    def work(scan: Scan) -> pa.Table:
+        src = _sources(scan)
+        where = []
+        if not include_closed or only_unexplained:
+            where.append("coalesce(s.state, 'open') = 'open'")
+        if only_unexplained:                 # an accepted explanation: never waiting, whatever it needs
+            where.append("coalesce(e.explained, false) = false")
+        if device:
+            where.append("g.device_id = $device")
+        if detected_by:
+            where.append("g.detected_run_id = $run")
+        # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
+        gaps = scan.con.sql(f"""
+            WITH e AS (
+                SELECT gap_id,
+                       bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained,
+                       arg_max(reason, struct_pack(t := explained_at, f := _file, r := _row)) AS explanation_reason,
+                       arg_max(explained_by, struct_pack(t := explained_at, f := _file, r := _row)) AS explained_by,
+                       arg_max(approved_by, struct_pack(t := explained_at, f := _file, r := _row))
+                           FILTER (WHERE coalesce(approved_by, '') <> '') AS approved_by
+                FROM {src["explanations"]} GROUP BY gap_id),
+            listed AS (
+                SELECT g.gap_id, g._file, g._row, coalesce(s.state, 'open') = 'open' AS current,
+                       CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
+                            ELSE 'unexplained' END AS explanation,
+                       e.explanation_reason, e.explained_by, e.approved_by
+                FROM ({_first_gaps(src, "gap_id, device_id, detected_run_id, _file, _row")}) g
+                LEFT JOIN ({_latest_states(src)}) s USING (gap_id) LEFT JOIN e USING (gap_id)
+                {"WHERE " + " AND ".join(where) if where else ""})
+            SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
+                   l.explained_by, l.approved_by
+            FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
+            params={k: v for k, v in (("device", device), ("run", detected_by)) if v} or None).to_arrow_table()
+        return _named(scan, gaps, names)
+
+    rows = scanning(archive, work)
+    rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
+    rows = rows.take(gap_sets.order(rows))
+    for name, column in _annotated(archive, rows, config).items():
+        rows = rows.append_column(name, column)
+    if only_unexplained:
+        rows = rows.filter(rows["needs_explanation"])
+    return rows.select(list(columns) + list(gap_sets.EXTRA))
+
+
+def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Array]:
+    """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
+    an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
+    timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
+    tails reaching as far as the gaps record."""
+    from pipeline.records.gaprefresh import reattributed
+    from pipeline.records.sessions import _label, _windows
+    from pipeline.rules.custody import holder_periods
+    from pipeline.rules.sets import recordings as placing, sessions as session_sets
+    from pipeline.rules.sets.retention import _pairs
+
+    catalog = Catalog(archive)
+    zones, cfg = config.zones(), config.gaps
+    if not gaps.num_rows:
+        return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
+                "need_reason": pa.array([], pa.string())}
+    devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
+    moved = reattributed(catalog, config.identity)
+    expr = ds.field("kind").isin(pa.array(list(cfg.timeline_kinds), pa.string())) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+    if moved:
+        expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+    rec = catalog.read("recordings", sessions_columns, filter=expr)
+    if moved:
+        rec = _moved(rec, moved)
+        rec = rec.filter(pc.and_(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())),
+                                 pc.is_in(rec["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
+    labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    start = placing._place_start(rec, labels, by_label)
+    end = placing._place_end(rec, start)
+    # what the timeline leaves out (current clock gaps) and how far damaged tails reach, of all gaps
+    clocks = _current_clock_shas(archive)
+    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
+        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
+        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
+                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+    by_sha = _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
+    # the recordings around long pauses: marked important, and the cases (or classes) holding them
+    long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
+                   pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
+    around = pc.unique(pa.concat_arrays([gaps.filter(long)[c].combine_chunks().cast(pa.string())
+                                         for c in ("before_sha256", "after_sha256")]).drop_null())
+    near = pc.is_in(rec["sha256"], value_set=around)
+    marked = pc.and_(near, pc.fill_null(rec["important"], False))
+    important = set(pc.filter(rec["sha256"], marked).to_pylist())
+    assignments = catalog.read("assignments")
+    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
+    groups: dict[str, frozenset[str]] = {}
+    if assignments.num_rows and len(around):
+        periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
+            "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
+        rows = pc.indices_nonzero(near)
+        subset = rec.take(rows)
+        ledger = placing.holders(subset["device_id"].combine_chunks(), start.take(rows), periods)
+        officer = placing._attribute(subset["officer_id"].combine_chunks(), ledger)["officer"]
+        table = pa.table({"sha256": subset["sha256"], "device_id": subset["device_id"], "officer": officer,
+                          "start": start.take(rows), "end": pc.coalesce(end.take(rows), start.take(rows)),
+                          "important": pc.fill_null(subset["important"], False)})
+        from datetime import datetime, timezone
+
+        pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
+        shas = table["sha256"].take(pairs["r"]).to_pylist()
+        for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
+            groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
+    windows = list(_windows(assignments.to_pylist()))
+    return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
+
+
+def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
+    """The devices whose sessions the listed gaps need: their own, and any other device with a gap
+    that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
+    up among every device with a gap, so a content cataloged under two devices may be in the
+    other's). Usually none is added: a listing of one device stays a read of one device."""
+    listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
+    rows = catalog.read("gaps", ["gap_id", "device_id"])           # a gap as first detected
+    ids = rows["gap_id"].combine_chunks()
+    every = set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+    others = sorted(every - set(listed))
+    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
+                                        for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
+    if not others or not len(named):
+        return listed
+    theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
+        pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
+    shared = theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist()
+    return sorted(set(listed) | set(shared))
+
+
+def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array) -> pa.Table:
+    """sha256 -> session_id, one row per content. A content cataloged twice (two rows, perhaps two
+    devices) is in the session ``records.sessions.annotate`` names last: of the device that came
+    last in catalog order (devices in the order they first appear), its latest session."""
+    import numpy as np
+
+    from pipeline.rules.sets.recordings import us_of
+
+    valid = pc.is_valid(sessions)
+    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
+    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
+        return table.select(["sha256", "session_id"])     # each content once (the common case)
+    devices = table["device_id"].combine_chunks()
+    rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
+    last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
+    table = table.take(pa.array(last_first))
+    shas = table["sha256"].combine_chunks()
+    chosen = pc.index_in(pc.unique(shas), value_set=shas)      # the first of each content: the last named
+    return table.take(chosen).select(["sha256", "session_id"])
+
+
+sessions_columns = ["sha256", "kind", "device_id", "officer_id", "start_time", "end_time", "duration_s", "time_source",
+                    "start_utc", "end_utc", "time_zone", "container_time_zone", "important"]
+
+
+def _moved(rec: pa.Table, moved: dict) -> pa.Table:
+    shas = rec["sha256"].to_pylist()
+    device = [moved[s][0] if s in moved else d for s, d in zip(shas, rec["device_id"].to_pylist())]
+    officer = [moved[s][1] if s in moved else o for s, o in zip(shas, rec["officer_id"].to_pylist())]
+    rec = rec.set_column(rec.column_names.index("device_id"), "device_id", pa.array(device, pa.string()))
+    return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
+
+
+def _current_clock_shas(archive: Path) -> set[str]:
+    def work(scan: Scan) -> set[str]:
+        src = _sources(scan)
+        rows = scan.arrow(f"""
+            SELECT DISTINCT g.sha256 FROM ({_first_gaps(src, "gap_id, kind, sha256")}) g
+            LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            WHERE g.kind = 'clock' AND g.sha256 IS NOT NULL AND coalesce(s.state, 'open') = 'open'""")
+        return set(rows["sha256"].to_pylist())
+    return scanning(archive, work)
+
+
+def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
+    """The file names of the recordings the gaps name (the later row of a content cataloged twice)."""
+    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    paths = scan.paths("recordings") if look else []
+    if len(wanted) and paths:
+        scan.con.register("wanted", pa.table({"sha256": wanted}))
+        names = scan.arrow(f"""
+            SELECT sha256, arg_max(source_name, struct_pack(f := file_index, r := file_row_number)) AS source_name
+            FROM read_parquet({list_literal(paths)}, file_row_number=true)
+            WHERE sha256 IN (SELECT sha256 FROM wanted) GROUP BY sha256""")
+    else:
+        names = pa.table({"sha256": pa.array([], pa.string()), "source_name": pa.array([], pa.string())})
+    for column, name in zip(_NAMED, ("file", "before_file", "after_file")):
+        gaps = gaps.append_column(name, pc.take(names["source_name"],
+                                                pc.index_in(gaps[column], value_set=names["sha256"])))
+    return gaps
+
+
+def _schema(rows: pa.Table) -> pa.Schema:
+    gaps = TABLES["gaps"]
+    return pa.schema([gaps.field(n) if n in gaps.names else rows.schema.field(n) for n in rows.column_names])

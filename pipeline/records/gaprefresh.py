@@ -1,0 +1,519 @@
+"""The gap refresh after an ingest, for only the devices and times the new recordings touch.
+
+``gapstate.refresh`` (the reference) walks every device's whole timeline: seconds at a million
+recordings, after every ingest. Here a refresh walks, for each device and kind a new recording
+belongs to, only the stretch between the clean cuts around the new recordings
+(``rules.windows``): the gaps ending in that stretch are found again and compared with what the
+catalog holds; every other gap is as the last refresh left it. A device whose new numbered
+recordings do not simply continue its sequence is walked whole. The result is what a full refresh
+would write (``tests/test_gap_refresh.py`` holds the two together).
+
+Each refresh appends a ``gap_refreshes`` row: the runs whose recordings it took in, the settings it
+judged by (``basis``: the ``[gaps]`` section and the device clocks' zones) and the number of
+recordings there were. The next refresh takes in the recordings of every run no refresh has taken
+in (a run killed before its refresh included), and walks everything (``mode`` full) when the
+settings changed, when recordings appeared or went other than through runs (a quarantined part),
+or when no refresh is recorded yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from catalog.store import Catalog
+from pipeline.common.clock import now_utc
+from pipeline.common.times import UTC, Zones, zone_label
+from pipeline.config import Config, GapsConfig
+from pipeline.records import gapstate
+from pipeline.rules import gap_events, timeline, windows
+from pipeline.rules.clocks import placed_end, placed_start
+from pipeline.stages.gaps import gap_id
+
+MARGIN = timedelta(days=1)           # read this much either side of the new recordings at first,
+WIDEN_STEPS = 8                      # then twice as far back, this many times, before reading it whole
+DEVICE_KINDS = ("between_files", "overlap")
+
+
+@dataclass
+class Result(gapstate.Refresh):
+    mode: str = "full"               # full | incremental
+    devices: int = 0                 # devices whose timelines were walked (in part)
+    recordings: int = 0              # recordings taken in
+    whole: int = 0                   # device timelines (of one kind) walked whole
+    widened: int = 0                 # stretches read again, wider (a clean cut lay beyond)
+    wall_s: float = 0.0
+
+
+def basis(config: Config, reattributed: dict[str, tuple] | None = None) -> str:
+    """What gaps depend on besides the recordings' own rows: the ``[gaps]`` settings, the device
+    clocks' zones, and the recordings attributed other than by their own name (a person's word, or
+    other names for a file whose own says nothing): when any of these changes, a refresh walks
+    every timeline again."""
+    text = json.dumps({"gaps": dataclasses.asdict(config.gaps), "zones": dataclasses.asdict(config.zones()),
+                       "attributed": sorted((sha, list(who)) for sha, who in (reattributed or {}).items())},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
+    """sha256 -> (device, officer) of the recordings whose device and officer do not come from their
+    own name (``records.attribution``): a person's attribution, or the other names of a file whose
+    own name gives no device. Read from the attributions and the device-less recordings alone."""
+    from pipeline.records import attribution
+
+    attributions = catalog.rows("attributions")
+    loose = catalog.rows("recordings", ["sha256", "device_id", "officer_id", "source_name", "name_time"],
+                         filter=ds.field("device_id").is_null())
+    shas = sorted({r["sha256"] for r in loose if r["sha256"]})
+    sightings = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(pa.array(shas, pa.string()))) \
+        if shas else []
+    paths: dict[str, set] = {}
+    for s in sightings:
+        paths.setdefault(s["sha256"], set()).add(s["source_path"])
+    identities = attribution.for_contents(attributions, [s for s in sightings if len(paths[s["sha256"]]) > 1],
+                                          identity)
+    out = {a: (row["device_id"], row["officer_id"]) for a, row in identities.attributions.items()}
+    for r in loose:
+        who = identities.of(r)
+        if r["sha256"] not in out and who.device_id is not None:
+            out[r["sha256"]] = (who.device_id, who.officer_id)
+    return out
+
+
+def _run_counts(catalog: Catalog) -> dict[str, int]:
+    """Recordings per run id (none as ""), read as dictionary codes: cheap at a million rows."""
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["run_id"]))
+    for attempt in range(3):
+        files = catalog.visible_parts("recordings")
+        if not files:
+            return {}
+        try:
+            column = ds.dataset([str(f) for f in files], format=fmt).to_table(columns=["run_id"])["run_id"]
+            break
+        except FileNotFoundError:           # a part compacted away meanwhile: list again
+            if attempt == 2:
+                raise
+    counts = pc.value_counts(pc.dictionary_decode(column.combine_chunks()) if pa.types.is_dictionary(column.type)
+                             else column.combine_chunks())
+    return {(c["values"] or ""): c["counts"] for c in counts.to_pylist()}
+
+
+def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None,
+            full: bool = False) -> Result:
+    """Bring the gaps up to the recordings, incrementally when it can, else as ``gapstate.refresh``.
+    Run by the ingest driver after its last commit, under the archive lock."""
+    now = now or now_utc()
+    t0 = time.monotonic()
+    history = catalog.rows("gap_refreshes", ["refreshed_at", "basis", "recordings", "runs"])
+    covered = {r for h in history for r in (h["runs"] or ())}
+    last = max(history, key=lambda h: h["refreshed_at"], default=None)
+    counts = _run_counts(catalog)
+    total = sum(counts.values())
+    fresh = sorted(r for r in counts if r not in covered)
+    moved = reattributed(catalog, config.identity)
+    here = basis(config, moved)
+    batch: dict[str, list] = {}
+    if full or last is None or last["basis"] != here or last["recordings"] + sum(counts[r] for r in fresh) != total:
+        done = Result(**dataclasses.asdict(gapstate.refresh(catalog, run_id, config, now=now)), recordings=total)
+        taken = sorted(counts)
+    else:
+        done, batch = _incremental(catalog, run_id, config, now, fresh, moved)
+        taken = fresh
+    done.wall_s = time.monotonic() - t0
+    batch["gap_refreshes"] = [{
+        "run_id": run_id, "refreshed_at": now, "mode": done.mode, "basis": here, "recordings": total, "runs": taken,
+        "devices": done.devices, "new_gaps": done.new, "events": done.opened + done.closed, "wall_s": done.wall_s}]
+    catalog.commit(batch, tag=run_id)
+    return done
+
+
+# -- reading what the walk needs ------------------------------------------------------------------------------
+def _naive(t: datetime | None) -> datetime | None:
+    return t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo is not None else t
+
+
+def _instant(t: datetime) -> pa.Scalar:
+    t = min(max(t, datetime(1, 1, 2)), datetime(9999, 12, 30))
+    return pa.scalar(t.replace(tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+
+
+def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None) -> list[dict]:
+    """Recordings rows as ``timeline.device_gaps`` prepares them: attributed (``moved``), placed, as
+    naive UTC instants."""
+    return _prepared(catalog.read("recordings", timeline.COLUMNS, filter=expr), zones, moved)
+
+
+def _prepared(table: pa.Table, zones: Zones, moved: dict | None = None) -> list[dict]:
+    """``_read`` for rows already read: a Python call per row, so only for the rows a walk needs."""
+    rows = table.to_pylist()
+    for r in rows:
+        if moved and r["sha256"] in moved:
+            r["device_id"], r["officer_id"] = moved[r["sha256"]]
+        zone, _ = zones.device(r["device_id"])
+        start = placed_start(r, zone)
+        r["start_time"], r["end_time"] = _naive(start), _naive(placed_end(r, zone, start))
+        r["ingested_at"] = _naive(r["ingested_at"])
+    return rows
+
+
+@dataclass
+class _Group:
+    """One device's recordings of one kind, as far as read: ``rows`` hold those placed in ``[lo, hi]``
+    (naive UTC), and every new one."""
+    device: str
+    kind: str
+    new: set[str]
+    lo: datetime = datetime.max
+    hi: datetime = datetime.min
+    rows: dict[str, dict] = field(default_factory=dict)
+    whole: bool = False                # every recording of this device and kind is in ``rows``
+    first_old: datetime | None = None  # the earliest and latest start among its older recordings
+    last_old: datetime | None = None
+    reach_in: datetime | None = None   # how far recordings before ``lo`` reach into the stretch
+    steps: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device, self.kind)
+
+
+def _odd(labels: list[str]):
+    """Recordings whose stored instant is not where they lie now: none yet (older rows), or placed
+    in a zone the device no longer has. A device with one is walked whole."""
+    return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
+
+
+def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, site) -> None:
+    """One scan of these devices' older recordings (a few narrow columns): for each group, where its
+    believable ones begin and end and the nearest before and after its stretch (the stretch is
+    widened to them), and whether it must be walked whole (a recording placed other than stored,
+    or new numbered recordings that do not just continue the sequence)."""
+    from pipeline.rules.clocks import earliest_plausible
+
+    devices = sorted({g.device for g in groups.values()})
+    expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
+    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "sequence", "time_zone", "ingested_at"],
+                       filter=expr)
+    odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
+        pc.is_in(old["time_zone"], value_set=pa.array(labels, pa.string())), True)))
+    keys = pc.binary_join_element_wise(pc.fill_null(old["device_id"], ""), pc.fill_null(old["kind"], ""), "\x1f")
+    order = list(groups)
+    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+    los = pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
+    his = pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))
+    # Recordings whose clocks cannot be right (before the earliest date, ahead of their arrival) are
+    # no part of any timeline: they neither begin nor end one.
+    start = old["start_utc"]
+    ahead = pc.add(old["ingested_at"], pa.scalar(timedelta(seconds=cfg.future_tolerance_s), pa.duration("us")))
+    believable = pc.and_(pc.greater_equal(start, pa.scalar(_utc(_naive(earliest_plausible(
+        cfg.earliest_plausible, site))), pa.timestamp("us", tz="UTC"))), pc.less_equal(start, ahead))
+    believable = pc.fill_null(believable, False)
+    lo, hi = pc.take(los, index), pc.take(his, index)
+    table = pa.table({"g": index, "start": start, "seq": old["sequence"], "odd": odd.cast(pa.int64()),
+                      "first": pc.if_else(believable, start, None),
+                      "before": pc.if_else(pc.and_(believable, pc.fill_null(pc.less(start, lo), False)), start, None),
+                      "after": pc.if_else(pc.and_(believable, pc.fill_null(pc.greater(start, hi), False)), start, None)})
+    stats = table.filter(pc.is_valid(table["g"])).group_by("g").aggregate(
+        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("odd", "sum")])
+    by_group = {m["g"]: m for m in stats.to_pylist()}
+    for i, key in enumerate(order):
+        g = groups[key]
+        m = by_group.get(i, {})
+        g.first_old, g.last_old = _naive(m.get("first_min")), _naive(m.get("first_max"))
+        if m.get("before_max") is not None:
+            g.lo = min(g.lo, _naive(m["before_max"]))
+        if m.get("after_min") is not None:
+            g.hi = max(g.hi, _naive(m["after_min"]))
+        numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
+                    if r["sequence"] is not None and timeline.clock_problem(r, cfg, site) is None]
+        old_max = (m["seq_max"], _naive(m["first_max"]) or datetime.max) if m.get("seq_max") is not None else None
+        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)):
+            g.whole = True
+
+
+def _utc(t: datetime):
+    return min(max(t, datetime(1, 1, 2)), datetime(9999, 12, 30)).replace(tzinfo=UTC)
+
+
+def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...], moved: dict | None = None) -> None:
+    """Read each group's stretch (whole groups: everything, with the recordings attributed to the
+    device other than by their own name) into ``rows``. One read for the whole groups and one for
+    the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
+    device idle for months widens the scan over the year: the per-row work stays its stretch)."""
+    whole = [g for g in groups if g.whole]
+    stretched = [g for g in groups if not g.whole]
+    if whole:
+        devices = sorted({g.device for g in whole})
+        expr = ds.field("device_id").isin(pa.array(devices, pa.string()))
+        mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device in set(devices))
+        if mine:
+            expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
+        expr = expr & ds.field("kind").isin(pa.array(sorted({g.kind for g in whole}), pa.string()))
+        by_key = {g.key: g for g in whole}
+        for g in whole:
+            g.rows = {}
+        for r in _read(catalog, zones, expr, moved):
+            g = by_key.get((r["device_id"], r["kind"]))
+            if g is not None:
+                g.rows[r["sha256"]] = r
+    if not stretched:
+        return
+    lo, hi = min(g.lo for g in stretched), max(g.hi for g in stretched)
+    expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in stretched}), pa.string())) \
+        & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
+        & (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
+    table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+    # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
+    # device whole), so its stored start_utc picks its stretch; the placed start decides below.
+    order = [g.key for g in stretched]
+    keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
+    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+    los = pa.array([_utc(g.lo) for g in stretched], pa.timestamp("us", tz="UTC"))
+    his = pa.array([_utc(g.hi) for g in stretched], pa.timestamp("us", tz="UTC"))
+    start = table["start_utc"]
+    within = pc.and_(pc.greater_equal(start, pc.take(los, index)), pc.less_equal(start, pc.take(his, index)))
+    by_key = {g.key: g for g in stretched}
+    for r in _prepared(table.filter(pc.fill_null(within, False)), zones):
+        g = by_key.get((r["device_id"], r["kind"]))
+        if g is not None and r["start_time"] is not None and g.lo <= r["start_time"] <= g.hi:
+            g.rows[r["sha256"]] = r
+
+
+def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
+    """Groups with stretches close together, read in one scan each (a late-docked old file gets its own)."""
+    out: list[tuple[datetime, datetime, list[_Group]]] = []
+    for g in sorted(groups, key=lambda g: bounds(g)[0]):
+        lo, hi = bounds(g)
+        if out and lo <= out[-1][1] + MARGIN:
+            out[-1] = (out[-1][0], max(out[-1][1], hi), out[-1][2] + [g])
+        else:
+            out.append((lo, hi, [g]))
+    return out
+
+
+def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict, begins: dict) -> None:
+    """For each group, how far recordings that start before its stretch reach into it. Each group
+    looks at the recordings of its device and kind stored as starting before its bucket's end and
+    ending after its bucket's start (groups with starts close together share a bucket); one read
+    for all, each group's rows picked with Arrow before any becomes a dict."""
+    bounds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for lo, hi, bucket in _buckets(groups, lambda g: (g.lo, g.lo)):
+        for g in bucket:
+            g.reach_in = None
+            bounds[g.key] = (lo, hi)
+    if bounds:
+        order = list(bounds)
+        expr = ds.field("device_id").isin(pa.array(sorted({d for d, _ in order}), pa.string())) \
+            & (ds.field("start_utc") < _instant(max(hi for _, hi in bounds.values()))) \
+            & (ds.field("end_utc") >= _instant(min(lo for lo, _ in bounds.values())))
+        table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
+        index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+        los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
+        his = pa.array([_utc(bounds[k][1]) for k in order], pa.timestamp("us", tz="UTC"))
+        near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
+                       pc.greater_equal(table["end_utc"], pc.take(los, index)))
+        by_key = {g.key: g for g in groups}
+        for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
+            g = by_key.get((r["device_id"], r["kind"]))
+            if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
+                end = windows.reach(r, tails)
+                if end >= g.lo:
+                    g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
+    for g in groups:                          # a file cut short before the stretch, whose tail reaches in
+        for sha, tail in tails.items():
+            begin = begins.get(sha)
+            if sha not in g.rows and tail.end is not None and begin is not None and begin < g.lo <= tail.end \
+                    and begins.get(("device", sha)) == g.device:
+                g.reach_in = tail.end if g.reach_in is None else max(g.reach_in, tail.end)
+
+
+def _tails(catalog: Catalog, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
+    """These devices' damaged tails as naive instants, and where each one's loss begins (and its device)."""
+    if not devices:
+        return {}, {}
+    rows = catalog.rows("gaps", ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time",
+                                 "end_utc", "duration_s"],
+                        filter=(ds.field("kind") == "damaged_tail") & ds.field("device_id").isin(pa.array(devices, pa.string())))
+    tails = {sha: timeline.Tail(_naive(t.end)) for sha, t in gap_events.damaged_tails(rows, zones).items()}
+    begins: dict = {}
+    for g in gap_events.placed(rows, zones):
+        if g["sha256"]:
+            begins[g["sha256"]] = _naive(g["start_utc"])
+            begins[("device", g["sha256"])] = g["device_id"]
+    return tails, begins
+
+
+def _flagged_old(catalog: Catalog, groups: list[_Group]) -> set[str]:
+    """Older recordings of these stretches whose clock gap is current (a sequence number out of
+    order, or a clock that cannot be right): left out of the timeline, as the last refresh left them."""
+    ids = {gap_id("clock", g.device, sha, None, None): sha for g in groups if not g.whole
+           for sha in g.rows if sha not in g.new}
+    if not ids:
+        return set()
+    states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
+                                                   filter=ds.field("gap_id").isin(pa.array(sorted(ids), pa.string()))))
+    return {ids[i] for i, state in states.items() if state == "open"}
+
+
+# -- the walk ------------------------------------------------------------------------------------------------
+@dataclass
+class _Walked:
+    found: list[dict]                 # gaps found (naive instants, before ``_on_device_clock``)
+    decided_after: set[str]           # device gaps ending at these recordings are decided here
+    clocks: set[str]                  # clock gaps of these recordings are decided here
+
+
+def _clock_rows(g: _Group, rows: list[dict], problems: dict, meta: dict) -> list[dict]:
+    """The clock gaps of new recordings whose own clock cannot be right (as ``timeline._device_gaps``)."""
+    out = []
+    for r in rows:
+        problem = problems.get(r["sha256"])
+        if problem and r["sha256"] in g.new:
+            reason, text = problem
+            out.append(timeline._row("clock", reason, device=g.device, officer=r["officer_id"], start=r["start_time"],
+                                     end=r["end_time"], duration=None, sha256=r["sha256"],
+                                     detail=f"{timeline._name(r)}: {text}; left out of the device's timeline", **meta))
+    return out
+
+
+def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, meta: dict) -> _Walked | str:
+    """The gaps of ``g`` its new recordings can change; "earlier" or "later" when a clean cut lies
+    beyond the stretch read."""
+    rows = list(g.rows.values())
+    if g.whole:
+        shas = {r["sha256"] for r in rows}
+        return _Walked(timeline._device_gaps(g.device, rows, tails, cfg, site, meta), shas, shas)
+    problems = {r["sha256"]: timeline.clock_problem(r, cfg, site) for r in rows}
+    left_out = {sha for sha, p in problems.items() if p} | flagged_old
+    walked = sorted((r for r in rows if r["sha256"] not in left_out), key=windows.order_key)
+    found = _clock_rows(g, rows, problems, meta)
+    part = windows.span(walked, g.new, tails)
+    if part is None:
+        return _Walked(found, set(), set(g.new))
+    earlier_rows = g.first_old is not None and g.first_old < g.lo
+    if (part.from_first and earlier_rows) or \
+            (not part.from_first and g.reach_in is not None and g.reach_in > walked[part.start]["start_time"]):
+        return "earlier"
+    if part.to_last and g.last_old is not None and g.last_old > g.hi:
+        return "later"
+    found += timeline.timeline_gaps(walked[part.start:part.stop], tails, cfg, **meta)
+    return _Walked(found, {r["sha256"] for r in walked[part.after:part.stop]}, set(g.new))
+
+
+def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, fresh: list[str],
+                 moved: dict[str, tuple] | None = None) -> tuple[Result, dict[str, list]]:
+    zones, cfg = config.zones(), config.gaps
+    site = zones.site_zone
+    meta = {"run_id": run_id, "detected_at": now}
+    result = Result(mode="incremental")
+    moved = moved or {}
+    new_rows = _read(catalog, zones, ds.field("run_id").isin(pa.array(fresh, pa.string())), moved) if fresh else []
+    result.recordings = len(new_rows)
+    new_shas = sorted({r["sha256"] for r in new_rows})
+    groups: dict[tuple[str, str], _Group] = {}
+    for r in new_rows:
+        if r["device_id"] is None or r["kind"] not in cfg.timeline_kinds:
+            continue
+        g = groups.setdefault((r["device_id"], r["kind"]), _Group(r["device_id"], r["kind"], set()))
+        g.new.add(r["sha256"])
+        g.rows[r["sha256"]] = r
+        if r["start_utc"] is None:     # stored without its instant (as older rows are): walked whole
+            g.whole = True
+        if r["start_time"] is not None:
+            end = max(r["end_time"] or r["start_time"], r["start_time"])
+            g.lo, g.hi = min(g.lo, r["start_time"] - MARGIN), max(g.hi, end + MARGIN)
+    for g in groups.values():
+        if g.lo > g.hi:                        # only recordings without a time: their clock gaps alone
+            g.lo = g.hi = datetime(2000, 1, 1)
+    result.devices = len({d for d, _ in groups})
+    labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
+    walked: list[tuple[_Group, _Walked]] = []
+    if groups:
+        tails, begins = _tails(catalog, zones, sorted({d for d, _ in groups}))
+        _survey(catalog, groups, fresh, labels, cfg, site)
+        # A device some recording is attributed to other than by its name is walked whole (rare:
+        # a person's word, or a file docked under two names).
+        elsewhere = {d for d, _ in moved.values()}
+        if moved:                          # and the devices they were moved from (by their own names)
+            named = catalog.read("recordings", ["device_id"], filter=ds.field("sha256").isin(
+                pa.array(sorted(moved), pa.string())))["device_id"]
+            elsewhere |= set(named.drop_null().to_pylist())
+        for g in groups.values():
+            g.whole = g.whole or g.device in elsewhere
+        todo = list(groups.values())
+        _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        while todo:
+            _reach_in(catalog, zones, [g for g in todo if not g.whole], tails, begins)
+            flagged = _flagged_old(catalog, todo)
+            wider = []
+            for g in todo:
+                outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta)
+                if isinstance(outcome, _Walked):
+                    walked.append((g, outcome))
+                    continue
+                g.steps += 1
+                result.widened += 1
+                width = max(g.hi - g.lo, MARGIN)
+                if g.steps > WIDEN_STEPS:
+                    g.whole = True
+                elif outcome == "earlier":
+                    g.lo -= width
+                else:
+                    g.hi += width
+                wider.append(g)
+            _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
+            todo = wider
+    result.whole = sum(g.whole for g, _ in walked)
+    found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]
+    decided = set().union(*(w.decided_after for _, w in walked))
+    clocks = set().union(*(w.clocks for _, w in walked))
+    current = {x["gap_id"] for x in found} | _per_file(catalog, new_shas)
+    known = _known(catalog, decided, clocks, new_shas)
+    asked = sorted(current | known)
+    states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
+                                                   filter=ds.field("gap_id").isin(pa.array(asked, pa.string())))) if asked else {}
+    events = gap_events.state_changes(current, known, states, run_id=run_id, now=now)
+    rows, seen = [], set()
+    for x in found:
+        if x["gap_id"] not in known and x["gap_id"] not in seen:
+            rows.append(x)
+            seen.add(x["gap_id"])
+    result.new, result.current = len(rows), len(current)
+    result.opened = sum(e["state"] == "open" for e in events)
+    result.closed = sum(e["state"] == "closed" for e in events)
+    return result, {"gaps": rows, "gap_state": events}
+
+
+def _per_file(catalog: Catalog, shas: list[str]) -> set[str]:
+    """The gaps the workers found inside these recordings: current, whatever else happens."""
+    if not shas:
+        return set()
+    return set(catalog.read("gaps", ["gap_id"], filter=ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string()))
+                            & ds.field("sha256").isin(pa.array(shas, pa.string())))["gap_id"].to_pylist())
+
+
+def _known(catalog: Catalog, decided_after: set[str], clocks: set[str], new_shas: list[str]) -> set[str]:
+    """The gaps the catalog holds whose state this refresh decides."""
+    parts = []
+    if decided_after:
+        parts.append(ds.field("kind").isin(pa.array(list(DEVICE_KINDS), pa.string())) & ds.field("after_sha256").isin(pa.array(sorted(decided_after), pa.string())))
+    if clocks:
+        parts.append((ds.field("kind") == "clock") & ds.field("sha256").isin(pa.array(sorted(clocks), pa.string())))
+    if new_shas:
+        parts.append(ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string())) & ds.field("sha256").isin(pa.array(new_shas, pa.string())))
+    if not parts:
+        return set()
+    expr = parts[0]
+    for more in parts[1:]:
+        expr = expr | more
+    return set(catalog.read("gaps", ["gap_id"], filter=expr)["gap_id"].to_pylist())

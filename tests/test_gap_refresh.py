@@ -1,0 +1,110 @@
+"""The incremental gap refresh writes what a full refresh writes, batch after batch, on random timelines."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings, strategies as st
+
+from catalog.store import Catalog
+from pipeline.common import times
+from pipeline.config import load_config
+from pipeline.records import gaprefresh, gapstate
+from pipeline.stages.gaps import gap_id
+
+UTC = timezone.utc
+T0 = datetime(2026, 3, 1, 8, 0)
+DEVICES = ("CAM1", "CAM2")
+
+
+@st.composite
+def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict, list[dict]]:
+    device = draw(st.sampled_from(DEVICES + DEVICES + (None,)))
+    kind = draw(st.sampled_from(("video", "video", "audio")))
+    clock = draw(st.sampled_from(("right",) * 8 + ("reset", "ahead", "disagree", "none")))
+    # a few days of a device's shifts: recordings close together (overlaps, pauses) and days apart
+    start = T0 + timedelta(days=draw(st.integers(0, 5)), minutes=draw(st.integers(0, 90)),
+                           seconds=draw(st.integers(0, 59)))
+    if clock == "reset":
+        start = datetime(2000, 1, 1) + timedelta(minutes=draw(st.integers(0, 100)))
+    elif clock == "ahead":
+        start = datetime(2027, 6, 1)
+    duration = draw(st.sampled_from((0.0, 1.0, 60.0, 300.0, 600.0, 1799.5)))
+    zone, _ = zones.device(device)
+    legacy = draw(st.integers(0, 19)) == 0
+    start_utc = None if legacy or clock == "none" else times.wall_to_utc(start, zone)
+    sha = f"{n:064x}"
+    rec = {"sha256": sha, "kind": kind, "status": "ok", "device_id": device, "officer_id": "O1",
+           "start_time": None if clock == "none" else start, "duration_s": duration,
+           "end_time": None if clock == "none" else start + timedelta(seconds=duration),
+           "sequence": draw(st.sampled_from((None,) * 5 + (int((start - T0).total_seconds()), 100 - n))),
+           "name_time": start,
+           "container_time": start + timedelta(hours=3) if clock == "disagree" else start,
+           "time_source": "filename", "ingested_at": arrived, "source_name": f"{device}_{n}.mp4",
+           "start_utc": start_utc, "end_utc": start_utc + timedelta(seconds=duration) if start_utc else None,
+           "time_zone": None if legacy else times.zone_label(zone), "container_time_zone": "UTC"}
+    gaps = []
+    tail = draw(st.sampled_from((None,) * 6 + ("known", "unknown")))
+    if tail and start_utc is not None:
+        lost = 400.0 if tail == "known" else None
+        begin = start_utc + timedelta(seconds=duration)
+        gaps.append({"gap_id": gap_id("damaged_tail", sha, "truncated", "", "0.000"), "kind": "damaged_tail",
+                     "reason": "truncated", "device_id": device, "sha256": sha, "duration_s": lost,
+                     "start_utc": begin, "end_utc": begin + timedelta(seconds=lost) if lost else None,
+                     "start_time": times.utc_to_wall(begin, zone),
+                     "end_time": times.utc_to_wall(begin + timedelta(seconds=lost), zone) if lost else None})
+    return rec, gaps
+
+
+@st.composite
+def batches(draw):
+    config = load_config()
+    config = dataclasses.replace(config, site=dataclasses.replace(
+        config.site, device_time_zones=draw(st.sampled_from(((), ("CAM2=Europe/Berlin",))))))
+    zones = config.zones()
+    out, n = [], 0
+    for b in range(draw(st.integers(1, 4))):
+        arrived = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=b)
+        drawn = [draw(recording(n + i, zones, arrived)) for i in range(draw(st.integers(0, 7)))]
+        # now and then a person says which device recorded an earlier file (it moves timelines)
+        said = [{"attribution_id": f"a{b}", "sha256": f"{draw(st.integers(0, n - 1)):064x}",
+                 "device_id": draw(st.sampled_from(DEVICES)), "officer_id": "O2", "at": arrived, "by": "Sgt",
+                 "reason": "seen"}] if n and draw(st.integers(0, 4)) == 0 else []
+        n += len(drawn)
+        out.append(([r for r, _ in drawn], [g for _, gs in drawn for g in gs], arrived, said))
+    return config, out
+
+
+def _state(archive: Path) -> tuple[set, dict]:
+    catalog = Catalog(archive)
+    return {g["gap_id"] for g in catalog.rows("gaps", ["gap_id"])}, gapstate.latest_states(catalog)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(batches())
+def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
+    config, runs = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        modes = []
+        for b, (recordings, file_gaps, arrived, said) in enumerate(runs):
+            run = f"run{b}"
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": run} for r in recordings],
+                     "gaps": [{**g, "detected_run_id": run, "detected_at": arrived} for g in file_gaps],
+                     "attributions": said}, tag=run)
+            now = arrived + timedelta(minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+            modes.append("full (attributed)" if said and done.mode == "full" else done.mode)
+            if done.mode == "incremental":
+                event(f"walked {done.devices} device(s): {done.whole} whole, {done.widened} widened")
+            events = [Counter((e["gap_id"], e["state"]) for e in Catalog(a).rows("gap_state")) for a in (full, part)]
+            assert events[0] == events[1], f"batch {b}"
+            assert _state(full) == _state(part), f"batch {b}"
+        assert modes[0] == "full" and set(modes[1:]) <= {"incremental", "full (attributed)"}

@@ -1,0 +1,256 @@
+"""The set-based rules give the reference rules' answers, recording by recording, on random catalogs."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings, strategies as st
+
+from catalog.store import Catalog
+from pipeline import records
+from pipeline.common import times
+from pipeline.config import load_config
+from pipeline.records import frame
+
+UTC = timezone.utc
+DEVICES = ("CAM1", "CAM2", "CAM3")
+OFFICERS = (None, "", "O1", "O2", "O3")
+CASES = ("C1", "C2", "C3")
+
+# Mostly the recent past, sometimes a clock reset to 2000 or one running years ahead.
+walls = st.one_of(st.datetimes(min_value=datetime(2025, 6, 1), max_value=datetime(2026, 12, 31)),
+                  st.datetimes(min_value=datetime(2025, 6, 1), max_value=datetime(2026, 12, 31)),
+                  st.datetimes(min_value=datetime(1999, 12, 30), max_value=datetime(2030, 1, 1)))
+instant = walls.map(lambda d: d.replace(tzinfo=UTC))
+recent = st.datetimes(min_value=datetime(2025, 6, 1), max_value=datetime(2027, 8, 1)).map(
+    lambda d: d.replace(tzinfo=UTC))
+
+
+@st.composite
+def recording(draw, n: int, zones: times.Zones) -> dict:
+    device = draw(st.sampled_from(DEVICES + (None, None)))
+    zone, _ = zones.device(device)
+    wall = draw(st.one_of(st.none(), walls, walls))
+    source = draw(st.sampled_from(("filename", "creation_time", "exif", "none")))
+    container = draw(st.sampled_from((None, "UTC", "local")))
+    duration = draw(st.one_of(st.none(), st.floats(0, 7200), st.sampled_from((0.0, 0.1234565, 59.9999995))))
+    label = draw(st.sampled_from(("current", "other", None, "legacy-row")))
+    start_utc = end_utc = None
+    if wall is not None and label != "legacy-row":
+        local = source != "creation_time" or container == "local"
+        placed_in = zone if label == "current" else times.zone_named("America/New_York")
+        start_utc = times.wall_to_utc(wall, placed_in) if local else wall.replace(tzinfo=UTC)
+        end_utc = draw(st.sampled_from((None, start_utc + timedelta(seconds=duration or 0))))
+    anchor = (start_utc or datetime(2026, 1, 1, tzinfo=UTC))
+    ingested = anchor + timedelta(hours=draw(st.floats(-72, 24 * 120)))
+    return {"sha256": f"{n:064x}", "size": draw(st.integers(0, 10**9)), "kind": "video", "duration_s": duration,
+            "device_id": device, "officer_id": draw(st.sampled_from(OFFICERS)), "start_time": wall,
+            "status": draw(st.sampled_from(("ok", "damaged", None))), "source_name": f"f{n}.mp4",
+            "ingested_at": ingested, "time_source": source, "container_time_zone": container,
+            "start_utc": start_utc, "end_utc": end_utc, "important": draw(st.sampled_from((None, False, True))),
+            "name_time": wall,
+            "time_zone": times.zone_label(zone) if label == "current" else ("America/New_York" if label == "other" else None)}
+
+
+@st.composite
+def catalog(draw) -> tuple[dict, object, datetime]:
+    site = draw(st.sampled_from(("Asia/Shanghai", "Europe/Berlin", "UTC")))
+    device_zones = draw(st.sampled_from(((), ("CAM2=+02:00",), ("CAM3=America/New_York", "CAM1=Asia/Kolkata"))))
+    config = load_config()
+    config = dataclasses.replace(config, site=dataclasses.replace(config.site, time_zone=site,
+                                                                  device_time_zones=device_zones))
+    zones = config.zones()
+    n = draw(st.integers(0, 14))
+    recs = [draw(recording(i, zones)) for i in range(n)]
+    sightings = [{"sha256": r["sha256"], "source_path": f"/d/{i}", "seen_at": r["ingested_at"] + timedelta(
+        hours=draw(st.floats(-48, 48)))} for i, r in enumerate(recs) for _ in range(draw(st.integers(0, 2)))]
+    sightings.append({"sha256": None, "source_path": "/d/unreadable", "seen_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    handovers = [{"device_id": draw(st.sampled_from(DEVICES)), "officer_id": draw(st.sampled_from(("O1", "O2", "O3", ""))),
+                  "at": draw(instant), "recorded_at": draw(recent), "by": "desk"} for _ in range(draw(st.integers(0, 6)))]
+    cases = []
+    opened = CASES[:draw(st.integers(0, 3))]
+    for cid in opened:
+        cls = draw(st.sampled_from(("case", "case", "permanent")))
+        at = draw(st.datetimes(min_value=datetime(2025, 6, 1), max_value=datetime(2026, 3, 1))).replace(tzinfo=UTC)
+        # mostly a case's life in order (open, close, reopen, close), sometimes events out of order
+        kinds = ["open", "close", "reopen", "close"][:draw(st.integers(1, 4))]
+        if draw(st.booleans()) and draw(st.booleans()):
+            kinds = draw(st.lists(st.sampled_from(("open", "close", "reopen")), max_size=4))
+        for kind in kinds:
+            at += timedelta(days=draw(st.floats(0, 120)))
+            cases.append({"case_id": cid, "event": kind, "retention_class": cls if kind == "open" else None,
+                          "at": at, "recorded_at": at, "by": "sgt"})
+    assignments = []
+    for i in range(draw(st.integers(0, 8))):
+        selector = draw(st.sampled_from(("sha256", "sha256", "device", "officer", "important")))
+        lo = draw(instant) - timedelta(days=draw(st.floats(0, 30)))
+        assignments.append({
+            "assignment_id": f"a{i}", "case_id": draw(st.sampled_from((None, None, "", "C9") + opened * 3)),
+            "retention_class": draw(st.sampled_from(("case", "permanent", "other", "other", "other", "routine", None))),
+            "duration_days": draw(st.one_of(st.none(), st.integers(0, 900))), "selector": selector,
+            "sha256": f"{draw(st.integers(0, max(n - 1, 0))):064x}", "device_id": draw(st.sampled_from(DEVICES)),
+            "officer_id": draw(st.sampled_from(("O1", "O2", "O3"))), "range_start": lo,
+            "range_end": lo + timedelta(days=draw(st.floats(0, 400))),
+            "at": draw(st.sampled_from((draw(recent), datetime(2026, 3, 1, tzinfo=UTC)))),
+            "by": draw(st.sampled_from((None, "", "Sgt Doe"))), "important": draw(st.sampled_from((None, False, True)))})
+    purges = [{"sha256": r["sha256"], "purged_at": draw(recent)} for r in recs if draw(st.booleans()) and
+              draw(st.booleans())]
+    # a device handed back now and then (its holder's period ends), a person's word on who recorded a
+    # file, and copies docked under other names (which speak for a file whose own name says nothing)
+    events = [{"device_id": draw(st.sampled_from(DEVICES)), "event": "return", "at": draw(instant),
+               "recorded_at": draw(recent), "by": "desk"} for _ in range(draw(st.integers(0, 3)))]
+    attributions = [{"sha256": r["sha256"], "device_id": draw(st.sampled_from(DEVICES + (None,))),
+                     "officer_id": draw(st.sampled_from(OFFICERS)), "at": draw(recent), "by": "Sgt", "reason": "seen"}
+                    for r in recs if draw(st.integers(0, 7)) == 0]
+    for r in recs:
+        if draw(st.integers(0, 5)) == 0:
+            sightings.append({"sha256": r["sha256"], "source_path": f"/other/{r['sha256'][-4:]}.mp4",
+                              "device_id": draw(st.sampled_from(DEVICES + (None,))),
+                              "officer_id": draw(st.sampled_from(OFFICERS)), "name_time": r["start_time"],
+                              "seen_at": r["ingested_at"] + timedelta(hours=1)})
+    tables = {"recordings": recs, "sightings": sightings, "handovers": handovers, "cases": cases,
+              "assignments": assignments, "purges": purges, "device_events": events, "attributions": attributions}
+    return tables, config, draw(recent)
+
+
+def _reference(record, as_of: datetime) -> dict:
+    return {"start": record.subject.start, "end": record.subject.end if record.subject.start else None,
+            "arrived": record.subject.ingested_at, "clock_reason": record.clock[0] if record.clock else None,
+            "clock_text": record.clock[1] if record.clock else None, "officer": record.attribution.officer_id,
+            "officer_source": record.attribution.source, "ledger_officer": record.attribution.ledger_officer,
+            "mismatch": record.attribution.mismatch, "delay_s": record.lateness.delay_s, "late": record.late,
+            "until": record.retention.until, "retention_class": record.retention.retention_class,
+            "reason": record.retention.reason, "held": record.retention.held,
+            "permanent": record.retention.permanent, "counted_from": record.subject.counted_from,
+            "state": record.state(as_of), "zone": times.zone_label(record.device_zone)}
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog())
+def test_recordings_frame_matches_the_reference_rules(drawn):
+    tables, config, as_of = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        expected = {r.sha256: _reference(r, as_of) for r in records.load(archive, config, as_of).records}
+        got = frame.load(archive, config, as_of)
+    table = got.table.append_column("state", got.states())
+    for want in expected.values():
+        event(f"class {want['retention_class']}, {want['state']}")
+        event("clock problem" if want["clock_reason"] else "clock ok")
+        event(f"officer from {want['officer_source']}")
+    assert table.num_rows == len(expected)
+    for row in table.to_pylist():
+        want = expected[row["sha256"]]
+        assert {k: row[k] for k in want} == want, row["sha256"]
+
+
+@st.composite
+def gap_catalog(draw) -> tuple[dict, object]:
+    site = draw(st.sampled_from(("Asia/Shanghai", "Europe/Berlin")))
+    config = load_config()
+    config = dataclasses.replace(config, site=dataclasses.replace(
+        config.site, time_zone=site, device_time_zones=draw(st.sampled_from(((), ("CAM2=+02:00",))))))
+    ids = [f"g{i}" for i in range(draw(st.integers(0, 5)))]
+    shas = [f"{i:064x}" for i in range(4)]
+    gaps = []
+    for gid in ids + draw(st.lists(st.sampled_from(ids or ["g0"]), max_size=3)):     # a gap detected twice
+        start = draw(instant)
+        legacy = draw(st.booleans()) and draw(st.booleans())
+        gaps.append({"gap_id": gid, "kind": draw(st.sampled_from(("between_files", "between_files", "clock",
+                                                                  "within_file", "overlap"))),
+                     "device_id": draw(st.sampled_from(DEVICES + (None,))), "start_time": start.replace(tzinfo=None),
+                     "end_time": draw(st.one_of(st.none(), st.just((start + timedelta(minutes=5)).replace(tzinfo=None)))),
+                     "start_utc": None if legacy else start, "end_utc": None if legacy else start + timedelta(minutes=5),
+                     "sha256": draw(st.sampled_from(shas + [None])), "before_sha256": draw(st.sampled_from(shas + [None])),
+                     "after_sha256": draw(st.sampled_from(shas + [None])), "detected_at": draw(recent),
+                     "detail": "x"})
+    moments = st.sampled_from([datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 4)])     # ties happen
+    states = [{"gap_id": draw(st.sampled_from(ids or ["g0"])), "state": draw(st.sampled_from(("open", "closed"))),
+               "evaluated_at": draw(moments)} for _ in range(draw(st.integers(0, 12)))]
+    explanations = [{"explanation_id": f"e{i}", "gap_id": draw(st.sampled_from(ids or ["g0"])),
+                     "source": draw(st.sampled_from(("spoken", "report"))), "reason": f"r{i}",
+                     "explained_by": draw(st.sampled_from(("PC A", "PC B"))),
+                     "approved_by": draw(st.sampled_from((None, "", "Sgt"))), "explained_at": draw(moments)}
+                    for i in range(draw(st.integers(0, 10)))]
+    # the recordings the gaps name, on a device's timeline (sessions form where they follow closely)
+    names = []
+    t = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    for i in range(draw(st.integers(0, 8))):
+        t += timedelta(seconds=draw(st.sampled_from((1, 30, 200, 4000))))
+        length = draw(st.sampled_from((60.0, 300.0)))
+        names.append({"sha256": draw(st.sampled_from(shas)), "source_name": f"n{i}.mp4", "kind": "video",
+                      "device_id": draw(st.sampled_from(DEVICES)), "start_utc": t, "start_time": t.replace(tzinfo=None),
+                      "end_utc": t + timedelta(seconds=length), "duration_s": length, "time_source": "filename",
+                      "time_zone": "Asia/Shanghai", "important": draw(st.sampled_from((None, True)))})
+        t += timedelta(seconds=length)
+    for g in gaps:                        # pauses long and short, around the recordings above
+        if g["kind"] == "between_files":
+            g["duration_s"] = draw(st.sampled_from((None, 30.0, 500.0, 5000.0)))
+    assignments = [{"assignment_id": f"a{i}", "case_id": draw(st.sampled_from((None, "C1", "C2"))),
+                    "retention_class": draw(st.sampled_from(("case", "routine", "permanent"))),
+                    "selector": draw(st.sampled_from(("sha256", "device"))), "sha256": draw(st.sampled_from(shas)),
+                    "device_id": draw(st.sampled_from(DEVICES)), "range_start": datetime(2026, 1, 1, 8, tzinfo=UTC),
+                    "range_end": datetime(2026, 1, 1, 10, tzinfo=UTC), "at": datetime(2026, 1, 1, tzinfo=UTC)}
+                   for i in range(draw(st.integers(0, 3)))]
+    return {"gaps": gaps, "gap_state": states, "explanations": explanations, "recordings": names,
+            "assignments": assignments}, config
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.booleans(), st.booleans(), st.sampled_from((None, "CAM1")),
+       st.one_of(st.none(), recent))
+def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplained, device, since):
+    from pipeline.records import gaplist, gapstate
+    from pipeline.rules import gap_events
+    from pipeline.rules.sets import gaps as gap_sets
+
+    tables, config = drawn
+    zones = config.zones()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        expected = gap_events.filter_rows(gapstate.listing(Catalog(archive), zones, config), device=device,
+                                          since=since, include_closed=include_closed,
+                                          only_unexplained=only_unexplained)
+        got = gap_sets.filtered(gaplist.listing(archive, config, include_closed=include_closed,
+                                                only_unexplained=only_unexplained, device=device),
+                                device=device, since=since, include_closed=include_closed,
+                                only_unexplained=only_unexplained).to_pylist()
+    assert got == expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog(), st.sampled_from((None, "CAM1", "CAM9")))
+def test_device_ledger_matches_the_reference(drawn, device):
+    """``fieldrec ledger``'s report, set-based, against ``records.ledger.build`` over ``records.load``."""
+    from pipeline.records import gaplist, gapstate, ledger, ledgerframe
+
+    tables, config, as_of = drawn
+    recs = [r for r in tables["recordings"] if r["start_utc"] is not None]
+    gaps = [{"gap_id": f"g{i}", "kind": ("between_files", "clock", "within_file")[i % 3], "device_id": a["device_id"],
+             "officer_id": a["officer_id"], "start_utc": a["start_utc"], "start_time": a["start_time"],
+             "end_utc": b["start_utc"], "duration_s": (b["start_utc"] - a["start_utc"]).total_seconds(),
+             "sha256": a["sha256"], "before_sha256": a["sha256"], "after_sha256": b["sha256"]}
+            for i, (a, b) in enumerate(zip(recs, recs[1:]))]
+    tables = {**tables, "gaps": gaps,
+              "gap_state": [{"gap_id": g["gap_id"], "state": "closed" if i % 4 == 3 else "open",
+                             "evaluated_at": as_of} for i, g in enumerate(gaps)],
+              "explanations": [{"gap_id": g["gap_id"], "source": "spoken", "reason": "x", "explained_by": "PC",
+                                "explained_at": as_of} for i, g in enumerate(gaps) if i % 2],
+              "device_events": tables["device_events"] + [
+                  {"device_id": "CAM2", "event": "fault", "at": as_of, "recorded_at": as_of, "by": "desk",
+                   "note": "lens"}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        state = records.load(archive, config, as_of)
+        expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
+                                state.catalog.rows("device_events"), device)
+        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"]),
+                                gaplist.listing(archive, config, names=False), Catalog(archive).rows("device_events"),
+                                device)
+    assert got == expected

@@ -1,0 +1,55 @@
+"""Printing an Arrow table column by column writes what ``emit`` writes row by row, byte for byte."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pipeline.commands.options import emit
+from pipeline.commands.tabular import Col, emit_table
+from pipeline.common import times
+
+UTC = timezone.utc
+ZONES = {"Asia/Shanghai": times.zone_named("Asia/Shanghai"), "+02:00": times.zone_named("+02:00"),
+         "America/New_York": times.zone_named("America/New_York")}
+COLS = [Col("name"), Col("when", "instant"), Col("clock", "reading", "zone"), Col("n", "int"), Col("x", "float"),
+        Col("ok", "bool")]
+
+specials = st.sampled_from(
+    ("=SUM(A1)", "-1", "+x", "@a", "a,b", 'say "hi"', "two\nlines", "王警长", "tab\there", "\x1b[2J", "e\u0301",
+     "trailing ", "ｆｕｌｌ", "\u3000end\u3000", "", " ", "\\back", "\r", "\u2028"))
+text = st.one_of(st.none(), specials, specials, specials, st.text(max_size=12))
+instant = st.one_of(st.none(), st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2030, 1, 1)).map(
+    lambda d: d.replace(tzinfo=UTC)))
+row = st.fixed_dictionaries({"name": text, "when": instant, "clock": instant, "zone": st.sampled_from(sorted(ZONES)),
+                             "n": st.one_of(st.none(), st.integers(-10**12, 10**12)),
+                             "x": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64),
+                                            st.sampled_from((0.125, 2.675, 1e-7, 1e21, -0.0))),
+                             "ok": st.one_of(st.none(), st.booleans())})
+
+
+def _as_emit_rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "clock": times.Reading(r["clock"], ZONES[r["zone"]]) if r["clock"] else None} for r in rows]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(row, max_size=8), st.sampled_from(("table", "csv", "json")),
+       st.sampled_from(("Asia/Shanghai", "America/New_York")))
+def test_emit_table_writes_what_emit_writes(rows, fmt, site):
+    zone = times.zone_named(site)
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows(rows), [c.name for c in COLS], fmt, out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES)
+    assert got.getvalue() == expected.getvalue()
+    raw = io.BytesIO()                      # a stream with a byte buffer (stdout, a file) gets Arrow's bytes
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    emit_table(table, COLS, fmt, out=stream, zone=zone, zones=ZONES)
+    stream.flush()
+    assert raw.getvalue().decode("utf-8") == expected.getvalue()
