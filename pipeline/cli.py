@@ -100,7 +100,7 @@ def choose_language(argv: list[str]) -> list[str]:
     rest = rest.parse_known_args(argv)[1]
     chosen = known.lang
     if chosen is None and known.archive:
-        from pipeline.archive.settings import site_language
+        from pipeline.config import site_language   # the settings file alone: no Arrow before workers start
 
         chosen = site_language(known.archive, known.config)
     i18n.use_language(chosen or i18n.from_environment())

@@ -608,7 +608,25 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+SETTINGS_FILE = "fieldrec.toml"   # the archive-owned settings, in the archive's root (archive.chain.SETTINGS)
 MAX_CONFIG_BYTES = 1 << 20
+
+
+def site_language(archive: str | Path, config_file: str | Path | None = None) -> str | None:
+    """The language ``archive`` is set to (``site.language``), read before anything else so that
+    even ``--help`` speaks it: from its settings file, or, for an archive that stores none yet, from
+    the ``--config`` file that will create it. None when neither sets one, or either is unreadable
+    (the command itself then says what is wrong)."""
+    path = Path(archive) / SETTINGS_FILE
+    if not path.is_file():
+        if not config_file or not Path(config_file).is_file():
+            return None
+        path = Path(config_file)
+    try:
+        language = read_toml(path).get("site", {}).get("language")
+    except (ConfigError, AttributeError):
+        return None
+    return language if isinstance(language, str) and language else None
 
 
 def read_toml(path: str | Path) -> dict[str, dict]:

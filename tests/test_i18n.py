@@ -92,3 +92,21 @@ def test_lang_option_is_taken_anywhere_on_the_line_and_checked(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--lang", "fr", "gaps"])
     assert exc.value.code == 2 and "--lang" in capsys.readouterr().err
+
+
+def test_the_archive_language_is_read_without_arrow(tmp_path):
+    """The archive's site.language is read before the parser is built (and before the local
+    engine's workers start): from its settings file alone, importing no Arrow, numpy or DuckDB."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "fieldrec.toml").write_text('[site]\nlanguage = "zh-CN"\n')
+    script = ("import sys, json; import pipeline.cli as c; from pipeline.common import i18n; "
+              f"c.choose_language(['gaps', '--archive', {str(tmp_path)!r}]); "
+              "print(json.dumps([i18n.current_language(), sorted(m for m in ('pyarrow', 'numpy', 'duckdb', 'av') "
+              "if m in sys.modules)]))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[1], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["zh_CN", []]

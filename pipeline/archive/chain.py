@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 import pipeline
 from catalog.store import JOURNAL_DIR
 from pipeline.common.clock import now_utc
-from pipeline.config import Config
+from pipeline.config import SETTINGS_FILE, Config
 from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
 from pipeline.archive import sealindex, witness
@@ -113,7 +113,7 @@ def signer_for(config: Config) -> signing.Signer | None:
     return signing.load_signer(key) if key else None
 
 
-SETTINGS = "fieldrec.toml"
+SETTINGS = SETTINGS_FILE
 # A catalog part, one folder down, by name only (a journal read back names nothing else).
 _ADOPTABLE = re.compile(r"^catalog/[A-Za-z0-9_]+/part-[^/\x00]+\.parquet$")
 

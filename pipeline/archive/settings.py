@@ -47,23 +47,6 @@ def stored(archive: Path) -> dict[str, dict] | None:
     return read_toml(path) if path.is_file() else None
 
 
-def site_language(archive: str | Path, config_file: str | Path | None = None) -> str | None:
-    """The language ``archive`` is set to (``site.language``), read before anything else so that
-    even ``--help`` speaks it: from its settings file, or, for an archive that stores none yet, from
-    the ``--config`` file that will create it. None when neither sets one, or either is unreadable
-    (the command itself then says what is wrong)."""
-    path = Path(archive) / FILE
-    if not path.is_file():
-        if not config_file or not Path(config_file).is_file():
-            return None
-        path = Path(config_file)
-    try:
-        language = read_toml(path).get("site", {}).get("language")
-    except (ConfigError, AttributeError):
-        return None
-    return language if isinstance(language, str) and language else None
-
-
 def load(archive: Path | None, override: Path | None = None) -> Config:
     """The configuration a command uses on ``archive``: defaults, the archive's settings, then the
     run knobs of ``override`` (which may not change an archive-owned key)."""
