@@ -371,7 +371,9 @@ def test_changing_source_in_an_ingest_is_damaged_at_checksum(tmp_path):
     drop = tmp_path / "drop"
     files = make_drop(drop, clips=1, blobs=1, duplicate=False)
     growing = drop / "BWC0001_OF0001_20260301100000.MP4"
-    growing.write_bytes(files[0].read_bytes() + os.urandom(3 << 20))
+    # Every read (the first and its two re-reads) must overlap a change: a 32 MiB file in 16 KiB
+    # chunks keeps each read long enough for the changer thread to get a CPU on a loaded machine.
+    growing.write_bytes(files[0].read_bytes() + os.urandom(32 << 20))
     changer = Changer(growing, "append")
     changer.start()
     try:
