@@ -25,6 +25,7 @@ import pyarrow.dataset as ds
 
 from catalog.store import Catalog
 from pipeline.archive.objects import FILE_MODE, ObjectStore
+from pipeline.archive.publish import write_new
 from pipeline.common.clock import new_id
 from pipeline.common.i18n import _
 
@@ -104,13 +105,7 @@ def store(archive: Path, data: bytes, *, fsync: bool = True, mode: int = FILE_MO
     objects = ObjectStore(Path(archive), fsync=fsync, mode=mode).create()
     sha = hashlib.sha256(data).hexdigest()
     if not objects.exists(sha):
-        tmp = objects.temp_path()
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        objects.commit(tmp, sha)
+        objects.commit(write_new(objects.temp_path(), data, fsync=fsync), sha)
     return objects.relpath(sha)
 
 
