@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TextIO
 
@@ -20,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.commands.columns import EMIT, GAPS, Col, Dialect  # noqa: F401 (the printer's vocabulary)
+from pipeline.commands.columns import EMIT, Col, Dialect
 from pipeline.commands.options import DEFAULT_ZONE
 from pipeline.common import i18n, timecols, vocabulary
 from pipeline.common.text import display_width, for_terminal
@@ -36,7 +35,7 @@ _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
     dictionary's, which says it for every row)."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = _as_array(values)
     if pa.types.is_dictionary(values.type):
         values = values.dictionary
     values = values.cast(pa.large_string())
