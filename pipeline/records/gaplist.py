@@ -73,11 +73,13 @@ def current_per_device(archive: Path) -> Counter:
 
 def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
             only_unexplained: bool = False, device: str | None = None, names: bool = True,
-            detected_by: str | None = None) -> pa.Table:
+            detected_by: str | None = None, sessions: bool = True) -> pa.Table:
     """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
     device, start and id; ``only_unexplained``: the current ones that need an explanation and have
     none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null);
-    ``detected_by``: only the gaps that run detected."""
+    ``detected_by``: only the gaps that run detected; ``sessions`` False: without ``session_id``
+    and ``need_reason`` (whether a gap needs an explanation does not depend on which session it
+    lies in, only those names do, and naming sessions reads every recording)."""
     config = config or Config()
     zones = config.zones()
     columns = TABLES["gaps"].names
@@ -120,18 +122,24 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
     rows = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    for name, column in _annotated(archive, rows, config).items():
+    for name, column in _annotated(archive, rows, config, labels=sessions).items():
         rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
-    return rows.select(list(columns) + list(gap_sets.EXTRA))
+    return rows.select(list(columns) + [c for c in gap_sets.EXTRA if sessions or c not in WITH_SESSIONS])
 
 
-def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Array]:
+WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
+
+
+def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
-    tails reaching as far as the gaps record."""
+    tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
+    explanation alone (the session names null): that needs no sessions (a pause inside one is a
+    pause no longer than the break, whichever it is), only the recordings around the long pauses,
+    so every other recording stays unread."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -143,33 +151,31 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     if not gaps.num_rows:
         return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
                 "need_reason": pa.array([], pa.string())}
-    devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
-    moved = reattributed(catalog, config.identity)
-    expr = ds.field("kind").isin(pa.array(list(cfg.timeline_kinds), pa.string())) & ds.field("device_id").isin(pa.array(devices, pa.string()))
-    if moved:
-        expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
-    rec = catalog.read("recordings", sessions_columns, filter=expr)
-    if moved:
-        rec = _moved(rec, moved)
-        rec = rec.filter(pc.and_(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())),
-                                 pc.is_in(rec["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
-    labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
-    start = placing._place_start(rec, labels, by_label)
-    end = placing._place_end(rec, start)
-    # what the timeline leaves out (current clock gaps) and how far damaged tails reach, of all gaps
-    clocks = _current_clock_shas(archive)
-    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
-        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
-        filter=ds.field("kind") == "damaged_tail"), zones).items()}
-    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
-    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone)
-    by_sha = _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
     around = pc.unique(pa.concat_arrays([gaps.filter(long)[c].combine_chunks().cast(pa.string())
                                          for c in ("before_sha256", "after_sha256")]).drop_null())
+    moved = reattributed(catalog, config.identity)
+    kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+    if labels:
+        devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
+        expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+    else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
+        devices = sorted(_gap_devices(catalog))
+        expr = ds.field("kind").isin(kinds) & ds.field("sha256").isin(around)
+    if moved:
+        expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+    rec = catalog.read("recordings", sessions_columns, filter=expr)
+    if moved:
+        rec = _moved(rec, moved)
+    if moved or not labels:
+        rec = rec.filter(pc.and_(pc.fill_null(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())), False),
+                                 pc.is_in(rec["kind"], value_set=kinds)))
+    device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    start = placing._place_start(rec, device_labels, by_label)
+    end = placing._place_end(rec, start)
+    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config) if labels else None
     near = pc.is_in(rec["sha256"], value_set=around)
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
@@ -196,15 +202,37 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
+def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
+                     config: Config) -> pa.Table:
+    """sha256 -> session_id over ``rec`` (placed at ``start``/``end``): without the recordings a
+    current clock gap names, damaged tails reaching as far as the gaps record."""
+    from pipeline.rules.sets import sessions as session_sets
+
+    zones, cfg = config.zones(), config.gaps
+    clocks = _current_clock_shas(archive)
+    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
+        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
+        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
+                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
+
+
+def _gap_devices(catalog: Catalog) -> set[str]:
+    """Every device with a gap (as first detected)."""
+    rows = catalog.read("gaps", ["gap_id", "device_id"])
+    ids = rows["gap_id"].combine_chunks()
+    return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+
+
 def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
     """The devices whose sessions the listed gaps need: their own, and any other device with a gap
     that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
     up among every device with a gap, so a content cataloged under two devices may be in the
     other's). Usually none is added: a listing of one device stays a read of one device."""
     listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
-    rows = catalog.read("gaps", ["gap_id", "device_id"])           # a gap as first detected
-    ids = rows["gap_id"].combine_chunks()
-    every = set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+    every = _gap_devices(catalog)
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())

@@ -389,7 +389,7 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
     several = [row for row in named if len(paths[row["sha256"]]) > 1]
     summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
     # One listing of the current gaps: this run's, and those waiting (needing an explanation, none accepted).
-    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False)
+    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False)
     mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
     need = pc.sum(mine["needs_explanation"]).as_py() or 0
     waiting = pc.sum(pc.and_(current["needs_explanation"],
