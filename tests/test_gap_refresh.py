@@ -26,9 +26,10 @@ def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict
     device = draw(st.sampled_from(DEVICES + DEVICES + (None,)))
     kind = draw(st.sampled_from(("video", "video", "audio")))
     clock = draw(st.sampled_from(("right",) * 8 + ("reset", "ahead", "disagree", "none")))
-    # a few days of a device's shifts: recordings close together (overlaps, pauses) and days apart
-    start = T0 + timedelta(days=draw(st.integers(0, 5)), minutes=draw(st.integers(0, 90)),
-                           seconds=draw(st.integers(0, 59)))
+    # a few days of a device's shifts: recordings close together (overlaps, pauses) and days apart,
+    # now and then around midnight (the device's day, and the day its count starts over, turns)
+    start = T0 + timedelta(days=draw(st.integers(0, 5)), hours=draw(st.sampled_from((0, 0, 0, 15))),
+                           minutes=draw(st.integers(0, 90)), seconds=draw(st.integers(0, 59)))
     if clock == "reset":
         start = datetime(2000, 1, 1) + timedelta(minutes=draw(st.integers(0, 100)))
     elif clock == "ahead":
@@ -41,7 +42,8 @@ def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict
     rec = {"sha256": sha, "kind": kind, "status": "ok", "device_id": device, "officer_id": "O1",
            "start_time": None if clock == "none" else start, "duration_s": duration,
            "end_time": None if clock == "none" else start + timedelta(seconds=duration),
-           "sequence": draw(st.sampled_from((None,) * 5 + (int((start - T0).total_seconds()), 100 - n))),
+           "sequence": draw(st.sampled_from((None,) * 5 + (int((start - T0).total_seconds()), 100 - n)) |
+                            st.integers(1, 3)),         # a count that starts over each day
            "name_time": start,
            "container_time": start + timedelta(hours=3) if clock == "disagree" else start,
            "time_source": "filename", "ingested_at": arrived, "source_name": f"{device}_{n}.mp4",
@@ -84,7 +86,7 @@ def _state(archive: Path) -> tuple[set, dict]:
     return {g["gap_id"] for g in catalog.rows("gaps", ["gap_id"])}, gapstate.latest_states(catalog)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches())
 def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
     config, runs = drawn

@@ -386,13 +386,14 @@ def _clock_rows(g: _Group, rows: list[dict], problems: dict, meta: dict) -> list
     return out
 
 
-def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, meta: dict) -> _Walked | str:
+def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, meta: dict,
+          zone=UTC) -> _Walked | str:
     """The gaps of ``g`` its new recordings can change; "earlier" or "later" when a clean cut lies
-    beyond the stretch read."""
+    beyond the stretch read. ``zone``: the device clock's (its day decides where a count starts over)."""
     rows = list(g.rows.values())
     if g.whole:
         shas = {r["sha256"] for r in rows}
-        return _Walked(timeline._device_gaps(g.device, rows, tails, cfg, site, meta), shas, shas)
+        return _Walked(timeline._device_gaps(g.device, rows, tails, cfg, site, meta, zone), shas, shas)
     problems = {r["sha256"]: timeline.clock_problem(r, cfg, site) for r in rows}
     left_out = {sha for sha, p in problems.items() if p} | flagged_old
     walked = sorted((r for r in rows if r["sha256"] not in left_out), key=windows.order_key)
@@ -457,7 +458,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
             flagged = _flagged_old(catalog, todo)
             wider = []
             for g in todo:
-                outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta)
+                outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta, zones.device(g.device)[0])
                 if isinstance(outcome, _Walked):
                     walked.append((g, outcome))
                     continue
