@@ -192,13 +192,14 @@ def _odd(labels: list[str]):
     return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
 
 
-def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, site) -> None:
+def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones) -> None:
     """One scan of these devices' older recordings (a few narrow columns): for each group, where its
     believable ones begin and end and the nearest before and after its stretch (the stretch is
     widened to them), and whether it must be walked whole (a recording placed other than stored,
-    or new numbered recordings that do not just continue the sequence)."""
+    or new numbered recordings that neither continue the sequence nor start it over on a new day)."""
     from pipeline.rules.clocks import earliest_plausible
 
+    site = zones.site_zone
     devices = sorted({g.device for g in groups.values()})
     expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
     old = catalog.read("recordings", ["device_id", "kind", "start_utc", "sequence", "time_zone", "ingested_at"],
@@ -219,11 +220,13 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     believable = pc.fill_null(believable, False)
     lo, hi = pc.take(los, index), pc.take(his, index)
     table = pa.table({"g": index, "start": start, "seq": old["sequence"], "odd": odd.cast(pa.int64()),
+                      "numbered": pc.if_else(pc.is_valid(old["sequence"]), start, None),
                       "first": pc.if_else(believable, start, None),
                       "before": pc.if_else(pc.and_(believable, pc.fill_null(pc.less(start, lo), False)), start, None),
                       "after": pc.if_else(pc.and_(believable, pc.fill_null(pc.greater(start, hi), False)), start, None)})
     stats = table.filter(pc.is_valid(table["g"])).group_by("g").aggregate(
-        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("odd", "sum")])
+        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("seq", "min"),
+         ("numbered", "max"), ("odd", "sum")])
     by_group = {m["g"]: m for m in stats.to_pylist()}
     for i, key in enumerate(order):
         g = groups[key]
@@ -236,7 +239,9 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
                     if r["sequence"] is not None and timeline.clock_problem(r, cfg, site) is None]
         old_max = (m["seq_max"], _naive(m["first_max"]) or datetime.max) if m.get("seq_max") is not None else None
-        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)):
+        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)
+                                and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
+                                                                   numbered, zones.device(g.device)[0])):
             g.whole = True
 
 
@@ -441,7 +446,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     walked: list[tuple[_Group, _Walked]] = []
     if groups:
         tails, begins = _tails(catalog, zones, sorted({d for d, _ in groups}))
-        _survey(catalog, groups, fresh, labels, cfg, site)
+        _survey(catalog, groups, fresh, labels, cfg, zones)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
         elsewhere = {d for d, _ in moved.values()}
