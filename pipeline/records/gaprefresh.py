@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -202,8 +203,8 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     site = zones.site_zone
     devices = sorted({g.device for g in groups.values()})
     expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
-    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "sequence", "time_zone", "ingested_at"],
-                       filter=expr)
+    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "end_utc", "sequence", "time_zone",
+                                      "ingested_at"], filter=expr)
     odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
         pc.is_in(old["time_zone"], value_set=pa.array(labels, pa.string())), True)))
     keys = pc.binary_join_element_wise(pc.fill_null(old["device_id"], ""), pc.fill_null(old["kind"], ""), "\x1f")
@@ -228,12 +229,15 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
         [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("seq", "min"),
          ("numbered", "max"), ("odd", "sum")])
     by_group = {m["g"]: m for m in stats.to_pylist()}
+    cuts = _cuts_before(index, start, old["end_utc"], believable, lo)
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
         g.first_old, g.last_old = _naive(m.get("first_min")), _naive(m.get("first_max"))
         if m.get("before_max") is not None:
             g.lo = min(g.lo, _naive(m["before_max"]))
+        if i in cuts:
+            g.lo = min(g.lo, _naive(cuts[i]))
         if m.get("after_min") is not None:
             g.hi = max(g.hi, _naive(m["after_min"]))
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
@@ -243,6 +247,36 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
                                 and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
                                                                    numbered, zones.device(g.device)[0])):
             g.whole = True
+
+
+def _cuts_before(group: pa.Array, start: pa.Array, end: pa.Array, believable: pa.Array, lo: pa.Array) -> dict:
+    """For each group, the start of its last older recording at or before ``lo`` that no earlier one
+    reaches past (a clean cut, damaged tails aside): reading from there, the walk rarely has to
+    widen (segments recorded back to back overlap by a fraction of a second, so the nearest older
+    recording is seldom a cut). A guess only: ``_walk`` still checks what reaches in."""
+    keep = pc.and_(pc.and_(pc.is_valid(group), believable), pc.is_valid(start))
+    if not pc.any(keep).as_py():
+        return {}
+    g = pc.filter(group, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+    s = pc.filter(start, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    e = pc.filter(end, keep).cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
+    bound = pc.filter(lo, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    e = np.maximum(e, s)
+    order = np.lexsort((s, g))
+    g, s, e, bound = g[order], s[order], e[order], bound[order]
+    base = int(s.min())
+    span = int(e.max()) - base + 1
+    if (int(g.max()) + 1) * span >= (1 << 62):         # instants too far apart to lift: no guess
+        return {}
+    furthest = np.maximum.accumulate((e - base) + g * span) - g * span + base     # per group, so far
+    first = np.concatenate([[True], g[1:] != g[:-1]])
+    cut = first | (s >= np.concatenate([[0], furthest[:-1]]))
+    pick = np.flatnonzero(cut & (s <= bound))
+    if not len(pick):
+        return {}
+    last = pick[np.concatenate([g[pick][1:] != g[pick][:-1], [True]])]       # the latest of each group
+    instants = pa.array(s[last], pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pylist()
+    return dict(zip(g[last].tolist(), instants))
 
 
 def _utc(t: datetime):
