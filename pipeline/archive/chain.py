@@ -287,7 +287,7 @@ class _Listing:
 
 @dataclass(frozen=True)
 class Stray:
-    kind: str                  # object | catalog
+    kind: str                  # object | catalog | proxy
     path: str                  # relative to the archive
 
 
