@@ -248,7 +248,7 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
                   for rel in sorted(objects - sealed.objects.keys())]
         proxy_findings, proxy_items, report.proxies_tracked = _proxies(archive, catalog, manifests, selected,
-                                                                       sample_pct, seed)
+                                                                       purged, sample_pct, seed)
         findings += proxy_findings
         items += proxy_items
     # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
@@ -276,12 +276,12 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
 
 
 def _proxies(archive: Path, catalog: Catalog, manifests: list[chain.Manifest], selected: set[str],
-             sample_pct: float, seed: int | None) -> tuple[list[Finding], list[fixity.FixityItem], int]:
+             purged: set[str], sample_pct: float, seed: int | None) -> tuple[list[Finding], list[fixity.FixityItem], int]:
     """Review proxies against their ``derivatives`` rows (which a sealed part vouches for): every
     proxy a row names must exist (else ``missing``), every proxy file must be named by a row (else
-    ``untracked``); those in scope (made by a run whose manifest is selected, or by one no manifest
+    ``untracked``), unless an approved purge removed it with its original; those in scope (made by a run whose manifest is selected, or by one no manifest
     names, sampled like the objects) are re-hashed. Returns the findings, the items to re-hash, how many rows name a proxy."""
-    known = proxies.tracked(catalog)
+    known = {rel: t for rel, t in proxies.tracked(catalog).items() if rel not in purged}
     present = set(proxies.stored(archive))
     manifest_of = {m.run_id: m.name for m in manifests}
     findings = [Finding("proxy", "missing", rel, _(
