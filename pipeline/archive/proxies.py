@@ -9,10 +9,11 @@ untracked and ``fieldrec quarantine`` moves it aside.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pipeline.archive.objects import files_below
 
 if TYPE_CHECKING:                # the transcode stage imports the names below in workers: no Arrow here
     from catalog.store import Catalog
@@ -30,14 +31,7 @@ class Tracked:
 
 def stored(archive: Path) -> list[str]:
     """Every file under ``proxies/``, relative to the archive (temporaries excluded), sorted."""
-    root = Path(archive) / PROXIES
-    out: list[str] = []
-    if root.is_dir():
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not (dirpath == str(root) and d == TMP))
-            rel = Path(dirpath).relative_to(archive).as_posix()
-            out += [f"{rel}/{f}" for f in sorted(filenames)]
-    return out
+    return files_below(archive, PROXIES, TMP)
 
 
 def tracked(catalog: Catalog) -> dict[str, Tracked]:
