@@ -167,6 +167,7 @@ def gap_catalog(draw) -> tuple[dict, object]:
                      "start_utc": None if legacy else start, "end_utc": None if legacy else start + timedelta(minutes=5),
                      "sha256": draw(st.sampled_from(shas + [None])), "before_sha256": draw(st.sampled_from(shas + [None])),
                      "after_sha256": draw(st.sampled_from(shas + [None])), "detected_at": draw(recent),
+                     "detected_run_id": draw(st.sampled_from(("r1", "r2"))),
                      "detail": "x"})
     moments = st.sampled_from([datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 4)])     # ties happen
     states = [{"gap_id": draw(st.sampled_from(ids or ["g0"])), "state": draw(st.sampled_from(("open", "closed"))),
@@ -226,8 +227,13 @@ def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplain
                                                         sessions=False),
                                         device=device, since=since, include_closed=include_closed,
                                         only_unexplained=only_unexplained).to_pylist()
+        # an ingest's end summary: the current gaps without an accepted explanation, and one run's
+        either = gaplist.listing(archive, config, include_closed=False, sessions=False, unexplained_or_run="r1")
+        every = gapstate.listing(Catalog(archive), zones, config)
     assert got == expected
     assert undecorated == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in expected]
+    assert either.to_pylist() == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in every
+                                  if g["current"] and (g["explanation"] != "explained" or g["detected_run_id"] == "r1")]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -73,11 +73,14 @@ def current_per_device(archive: Path) -> Counter:
 
 def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
             only_unexplained: bool = False, device: str | None = None, names: bool = True,
-            detected_by: str | None = None, sessions: bool = True) -> pa.Table:
+            detected_by: str | None = None, sessions: bool = True,
+            unexplained_or_run: str | None = None) -> pa.Table:
     """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
     device, start and id; ``only_unexplained``: the current ones that need an explanation and have
     none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null);
-    ``detected_by``: only the gaps that run detected; ``sessions`` False: without ``session_id``
+    ``detected_by``: only the gaps that run detected; ``unexplained_or_run``: only the gaps without
+    an accepted explanation, and those this run detected (an ingest's end summary: most gaps of a
+    year are explained, and deciding the others is what costs); ``sessions`` False: without ``session_id``
     and ``need_reason`` (whether a gap needs an explanation does not depend on which session it
     lies in, only those names do, and naming sessions reads every recording)."""
     config = config or Config()
@@ -95,6 +98,8 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             where.append("g.device_id = $device")
         if detected_by:
             where.append("g.detected_run_id = $run")
+        if unexplained_or_run:
+            where.append("(coalesce(e.explained, false) = false OR g.detected_run_id = $either)")
         # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
         gaps = scan.con.sql(f"""
             WITH e AS (
@@ -116,7 +121,8 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
-            params={k: v for k, v in (("device", device), ("run", detected_by)) if v} or None).to_arrow_table()
+            params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
+                    if v} or None).to_arrow_table()
         return _named(scan, gaps, names)
 
     rows = scanning(archive, work)

@@ -388,8 +388,10 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
         paths.setdefault(row["sha256"], set()).add(row["source_path"])
     several = [row for row in named if len(paths[row["sha256"]]) > 1]
     summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
-    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none accepted).
-    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False)
+    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none
+    # accepted): the gaps with an accepted explanation, most of a year's, are not decided at all.
+    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False,
+                              unexplained_or_run=summary.run_id)
     mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
     need = pc.sum(mine["needs_explanation"]).as_py() or 0
     waiting = pc.sum(pc.and_(current["needs_explanation"],
