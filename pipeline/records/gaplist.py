@@ -181,7 +181,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
     start = placing._place_start(rec, device_labels, by_label)
     end = placing._place_end(rec, start)
-    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config) if labels else None
+    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named) if labels else None
     near = pc.is_in(rec["sha256"], value_set=around)
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
@@ -227,9 +228,10 @@ def _around(archive: Path, around: pa.Array, moved: list[str], kinds: tuple[str,
 
 
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
-                     config: Config) -> pa.Table:
-    """sha256 -> session_id over ``rec`` (placed at ``start``/``end``): without the recordings a
-    current clock gap names, damaged tails reaching as far as the gaps record."""
+                     config: Config, named: pa.Array) -> pa.Table:
+    """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
+    ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
+    far as the gaps record."""
     from pipeline.rules.sets import sessions as session_sets
 
     zones, cfg = config.zones(), config.gaps
@@ -240,7 +242,7 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
                                         start, end, tails, cfg.session_break_s, zones.site_zone)
-    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
+    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
 
 
 def _gap_devices(catalog: Catalog) -> set[str]:
@@ -268,20 +270,24 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -
     return sorted(set(listed) | set(shared))
 
 
-def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array) -> pa.Table:
-    """sha256 -> session_id, one row per content. A content cataloged twice (two rows, perhaps two
+def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array,
+                named: pa.Array) -> pa.Table:
+    """sha256 -> session_id, one row per content among ``named`` (the few a listing asks about: the
+    lookups then hash those, not a million). A content cataloged twice (two rows, perhaps two
     devices) is in the session ``records.sessions.annotate`` names last: of the device that came
-    last in catalog order (devices in the order they first appear), its latest session."""
+    last in catalog order (devices in the order they first appear, among all), its latest session."""
     import numpy as np
 
     from pipeline.rules.sets.recordings import us_of
 
     valid = pc.is_valid(sessions)
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
-    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
-        return table.select(["sha256", "session_id"])     # each content once (the common case)
     devices = table["device_id"].combine_chunks()
     rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
+    asked = pc.is_in(table["sha256"], value_set=named)
+    table, rank = table.filter(asked), rank[asked.to_numpy(zero_copy_only=False)]
+    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
+        return table.select(["sha256", "session_id"])     # each content once (the common case)
     last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
     table = table.take(pa.array(last_first))
     shas = table["sha256"].combine_chunks()
