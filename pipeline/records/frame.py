@@ -65,12 +65,11 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
             return (TABLES["recordings"].empty_table().select(columns), pa.array([], placing.UTC_TYPE),
                     attribution.Identities())
         rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
-        # Each content's first sighting, and whether it was seen under two or more names (its
-        # least and greatest names differ: half the time of counting distinct names).
+        # Each content's first sighting, and whether it was seen under two or more names.
         scan.con.register("rec", pa.table({"i": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"]}))
         scan.con.execute(f"""
             CREATE TEMP TABLE first AS SELECT sha256, min(seen_at) AS first_seen,
-                   coalesce(min(source_path) <> max(source_path), false) AS several
+                   count(DISTINCT source_path) > 1 AS several
             FROM {scan.source("sightings")} WHERE sha256 IS NOT NULL GROUP BY sha256""")
         first = scan.arrow("SELECT rec.i, first.first_seen FROM rec JOIN first USING (sha256)")
         sightings = scan.arrow(f"""
