@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
 
-    config = config_of(args)
     engine, address = engine_choice(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
@@ -80,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
             sources=", ".join(for_terminal(s) for s in inside)))
     _check_archive(args.archive)
     # The local engine's workers start first: they import the per-file stages while this process
-    # imports the ingest run (each takes a few tenths of a second). The run closes them.
+    # reads the settings (Arrow) and imports the ingest run (each takes a few tenths of a second).
+    # The run closes them.
     started = engines.start(engine, address, args.workers, preload=WORKER_MODULES) \
         if engines.starts_at_once(engine, address) else None
     try:
+        config = config_of(args)
         from pipeline.runs.ingest import ingest
     except BaseException:
         if started is not None:

@@ -94,8 +94,8 @@ class Thumbnails:
     name, needs = "thumbnails", ("demux",)
 
     def run(self, file: FileContext, found: Mapping) -> StageOutput:
-        sha256 = found["checksum"].digest.sha256
-        thumbs = make_thumbnails(file.store.path(sha256), sha256, found["demux"], file.config.thumbnails)
+        copy = found["checksum"]
+        thumbs = make_thumbnails(copy.path, copy.digest.sha256, found["demux"], file.config.thumbnails)
         if thumbs is None:
             return StageOutput()
         return StageOutput(thumbs, {"decode_errors": thumbs.decode_errors, "thumbnail_count": len(thumbs.rows)},
