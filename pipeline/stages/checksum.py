@@ -19,7 +19,6 @@ from typing import Mapping
 
 from pipeline.common import paths
 from pipeline.common.i18n import _
-from pipeline.native.disk import start_writeback
 from pipeline.native.hashing import Digest, advise_sequential, copy_and_hash, hash_path
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
@@ -66,7 +65,6 @@ class _Sink:
 
     def __init__(self, path: Path, fsync: bool):
         self.path, self.fsync = path, fsync
-        self.written = 0
         try:
             self.fh = open(path, "wb", buffering=0)
         except OSError as exc:
@@ -77,14 +75,10 @@ class _Sink:
         try:
             view = memoryview(data)
             while view:
-                n = self.fh.write(view)
-                view = view[n:]
-                self.written += n
+                view = view[self.fh.write(view):]
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
-        if self.fsync:
-            start_writeback(self.fh.fileno(), self.written - len(data), len(data))
 
     def close(self, sync: bool = True) -> None:
         try:
