@@ -358,7 +358,7 @@ ASSIGNMENTS = pa.schema([
 PURGES = pa.schema([
     ("purge_id", pa.string()),
     ("sha256", pa.string()),
-    ("archive_path", pa.string()),       # the object removed; catalog rows of the file stay
+    ("archive_path", pa.string()),       # the file removed (the original, or one of its proxies); catalog rows stay
     ("size", pa.int64()),
     ("retention_class", pa.string()),
     ("retain_until", TS_UTC),
@@ -367,6 +367,7 @@ PURGES = pa.schema([
     ("approved_by", pa.string()),
     ("purged_at", TS_UTC),
     ("host", pa.string()),
+    ("kind", pa.string()),               # original | proxy (a review proxy of the purged original); null: original
 ])
 
 DEVICE_EVENTS = ("register", "return", "fault", "repair")

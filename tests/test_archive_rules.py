@@ -236,6 +236,29 @@ def test_purge_removes_only_the_object_and_keeps_the_history(archive, sha, capsy
     assert code == 0, out + err
 
 
+def test_purge_removes_the_review_proxies_with_their_original(archive, sha, capsys):
+    """A proxy is a copy of the footage: a purge takes it too (recorded, so verify knows it is gone on
+    purpose), and no later transcode makes it again from an original that is gone."""
+    assert cli(capsys, "transcode", "--archive", archive, sha["old"], sha["recent"])[0] == 0
+    made = {r["parent_sha256"]: r["archive_path"] for r in table(archive, "derivatives") if r["status"] == "ok"}
+    assert set(made) == {sha["old"], sha["recent"]}
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"])
+    assert code == 0 and "with them 1 review proxy file(s)" in err and (archive / made[sha["old"]]).exists()
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve",
+                       grant(archive, "purge", "recording", sha["old"]))
+    assert code == 0 and "removed with them 1 review proxy file(s)" in err, err
+    assert not (archive / made[sha["old"]]).exists() and (archive / made[sha["recent"]]).exists()
+    rows = {p["kind"]: p for p in table(archive, "purges")}
+    assert set(rows) == {"original", "proxy"} and rows["proxy"]["archive_path"] == made[sha["old"]]
+    assert {p["sha256"] for p in rows.values()} == {sha["old"]}
+    assert states(capsys, archive)[sha["old"]]["state"] == "purged"
+    code, out, err = cli(capsys, "verify", "--archive", archive, "--format", "json")
+    assert code == 0, out + err
+    code, out, err = cli(capsys, "transcode", "--archive", archive, "--missing", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["selected"] == len(FILES) - 2, out + err     # not the purged one
+    assert [r["parent_sha256"] for r in table(archive, "derivatives")].count(sha["old"]) == 1
+
+
 def test_purge_refuses_an_approval_that_is_not_a_granted_request_of_the_archive(archive, sha, capsys):
     cases = {
         "free text": "DEC-1",

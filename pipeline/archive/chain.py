@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from pipeline.native import signing
 from pipeline.native.hashing import sha256_path
 from pipeline.archive import sealindex, witness
 from pipeline.archive.intent import Entry, Journal, read_intents
-from pipeline.archive.objects import OBJECTS, TMP
+from pipeline.archive.objects import OBJECTS, files_below
 from pipeline.archive.publish import write_atomic
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.common.i18n import _
@@ -99,14 +98,7 @@ def catalog_parts(archive: Path) -> list[str]:
 
 def stored_objects(archive: Path) -> list[str]:
     """Every file in the object store, relative to the archive (``objects/.tmp`` excluded)."""
-    root = Path(archive) / OBJECTS
-    out = []
-    if root.is_dir():
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not (dirpath == str(root) and d == TMP))
-            rel = Path(dirpath).relative_to(archive).as_posix()
-            out += [f"{rel}/{f}" for f in sorted(filenames)]
-    return out
+    return files_below(archive, OBJECTS)
 
 def signer_for(config: Config) -> signing.Signer | None:
     key = config.integrity.signing_key
@@ -287,7 +279,7 @@ class _Listing:
 
 @dataclass(frozen=True)
 class Stray:
-    kind: str                  # object | catalog
+    kind: str                  # object | catalog | proxy
     path: str                  # relative to the archive
 
 

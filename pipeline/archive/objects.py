@@ -15,6 +15,19 @@ TMP = ".tmp"
 FILE_MODE = 0o440
 
 
+def files_below(archive: Path, top: str, hidden: str = TMP) -> list[str]:
+    """Every file under ``ARCHIVE/top``, relative to the archive, sorted by folder; the run's
+    temporaries (``top/hidden``) excluded. For the object store and the proxies alike."""
+    root = Path(archive) / top
+    out = []
+    if root.is_dir():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not (dirpath == str(root) and d == hidden))
+            rel = Path(dirpath).relative_to(archive).as_posix()
+            out += [f"{rel}/{f}" for f in sorted(filenames)]
+    return out
+
+
 class ObjectStore:
     """``ARCHIVE/objects/ab/cd/<sha256>``; new objects appear only by rename of a synced copy."""
 

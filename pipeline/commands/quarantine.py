@@ -15,7 +15,8 @@ HELP = N_("""\
 List, or move aside, the files in the object store and the catalog that no manifest lists and no
 run recorded writing: put there by hand, or left when their manifest was removed (`fieldrec
 verify` reports them as untracked). No command ever adopts such a file into the manifest chain;
-until it is moved aside, purge and export refuse to act on a catalog that holds one.
+until it is moved aside, purge and export refuse to act on a catalog that holds one. Review
+proxies (under proxies/) that no derivatives row names are listed and moved aside too.
 
 Without --by and --reason this is a dry run that lists them. With them, each file is moved to
 ARCHIVE/quarantine/<id>/<its old path> (never deleted, never edited), and a row per file (its
@@ -52,19 +53,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.by:
         from pipeline.commands.options import config_of
 
-        strays = _chosen(chain.untracked(archive, chain.signer_for(config_of(args))), args.paths)
+        from catalog.store import Catalog
+
+        strays = _chosen(chain.untracked(archive, chain.signer_for(config_of(args)))
+                         + _proxies(archive, Catalog(archive)), args.paths)
         emit([{"kind": s.kind, "path": s.path} for s in strays], ["kind", "path"], args.format)
         print(_("dry run: {n} untracked file(s) would be moved aside; nothing was. Run again with --by NAME "
                 "--reason TEXT to move them").format(n=len(strays)), file=sys.stderr)
         return 0
     with writing(archive, "quarantine") as run_:
-        strays = _chosen(chain.untracked(archive, chain.signer_for(run_.config)), args.paths)
+        strays = _chosen(chain.untracked(archive, chain.signer_for(run_.config)) + _proxies(archive, run_.catalog),
+                         args.paths)
         rows = move_aside(archive, strays, run_.catalog, run_id=run_.run_id, by=args.by, reason=args.reason)
     emit([{"kind": r["kind"], "path": r["path"], "moved_to": r["moved_to"], "sha256": r["sha256"]} for r in rows],
          ["kind", "path", "moved_to", "sha256"], args.format)
     print(_("moved {n} untracked file(s) aside (by {by}); recorded in the quarantine table").format(
         n=len(strays), by=args.by), file=sys.stderr)
     return 0
+
+
+def _proxies(archive: Path, catalog) -> list:
+    from pipeline.archive import proxies
+    from pipeline.archive.chain import Stray
+
+    return [Stray("proxy", p) for p in proxies.untracked(archive, catalog)]
 
 
 def _chosen(strays, paths: list[str]):

@@ -40,10 +40,11 @@ States: expired (past retention, may be purged), retained, held, permanent, purg
 
 PURGE_HELP = N_("""\
 Remove the stored originals of recordings past retention. Without --approve this is a dry run that
-lists what would go. With --approve REQ it removes only the object files (ARCHIVE/objects/..); the
-catalog rows and hashes stay, and a `purges` row records the approval, who asked and who approved,
-so the history stays complete. Files of open cases, permanent files and files still within
-retention are refused by name. Retention is always judged as of now.
+lists what would go. With --approve REQ it removes only the object files (ARCHIVE/objects/..) and
+their review proxies (ARCHIVE/proxies/..); the catalog rows and hashes stay, and a `purges` row
+per file records the approval, who asked and who approved, so the history stays complete. Files
+of open cases, permanent files and files still within retention are refused by name. Retention
+is always judged as of now.
 
 --approve names an access request of this archive (REQ-...) asking to purge, asked for in the
 review service (`fieldrec serve`) and granted there by an approver other than the requester, with
@@ -187,22 +188,44 @@ def run_purge(args: argparse.Namespace) -> int:
             print(_("kept {sha}: the same bytes are a written statement attached to an explanation").format(
                 sha=r.sha256[:12]), file=sys.stderr)
         rows = [_row(r, now) for r in todo]
+        # A review proxy is a copy of the footage: it goes with its original (a kept shared one keeps it).
+        kept = {r.sha256 for r in shared}
+        made = _proxies_of(catalog, {r.sha256 for r in chosen} - kept)
+        proxies = [(r, path, size) for r in chosen for path, size in made.get(r.sha256, ())
+                   if (archive / path).exists()]
         if not args.approve:
             emit(rows, COLUMNS, args.format, zone=zone)
             total = sum(r.row["size"] or 0 for r in todo)
             print(_("dry run: {n} object(s), {size}, would be removed; nothing was. Run again with --approve REQ "
                     "(a granted purge request) to purge.").format(n=len(todo), size=human_bytes(total)),
                   file=sys.stderr)
+            if proxies:
+                print(_("with them {n} review proxy file(s), {size}").format(
+                    n=len(proxies), size=human_bytes(sum(size for _r, _p, size in proxies))), file=sys.stderr)
             return 0
         new = [r for r in todo if r.purge is None]
-        catalog.commit({"purges": [{
-            "purge_id": new_id("purge"), "sha256": r.sha256, "archive_path": r.row["archive_path"],
-            "size": r.row["size"], "retention_class": r.retention.retention_class, "retain_until": r.retention.until,
-            "reason": r.retention.reason, "approval_ref": args.approve,
-            "approved_by": request.grant["decided_by"], "purged_at": now,
-            "host": socket.gethostname()} for r in new]}, tag=new_id("purge"))
-        # The purges rows are committed first: a crash now leaves objects a re-run removes.
+        recorded = set(catalog.read("purges", ["archive_path"])["archive_path"].to_pylist())
+
+        def purge_row(r, path: str, size: int | None, kind: str) -> dict:
+            return {"purge_id": new_id("purge"), "sha256": r.sha256, "archive_path": path, "size": size,
+                    "retention_class": r.retention.retention_class, "retain_until": r.retention.until,
+                    "reason": r.retention.reason, "approval_ref": args.approve,
+                    "approved_by": request.grant["decided_by"], "purged_at": now, "host": socket.gethostname(),
+                    "kind": kind}
+
+        catalog.commit({"purges": [purge_row(r, r.row["archive_path"], r.row["size"], "original") for r in new]
+                        + [purge_row(r, path, size, "proxy") for r, path, size in proxies if path not in recorded]},
+                       tag=new_id("purge"))
+        # The purges rows are committed first: a crash now leaves files a re-run removes.
         removed = 0
+        for path in [archive / p for _r, p, _size in proxies]:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise RunError(_("cannot remove {path}: {why}; fix the permissions and run the same purge again to "
+                                 "finish ({removed} of {total} removed)").format(
+                    path=path, why=exc.strerror, removed=0, total=len(todo))) from None
+            _fsync_dir(path.parent, config.ingest.fsync)
         for r in todo:
             path = archive / r.row["archive_path"]
             try:
@@ -219,7 +242,21 @@ def run_purge(args: argparse.Namespace) -> int:
     print(_("purged {n} object(s) ({size}), request {request} of {by}, approved by {approver}; their catalog rows "
             "stay").format(n=removed, size=human_bytes(sum(r.row["size"] or 0 for r in todo)), request=args.approve,
                            by=args.by, approver=request.grant["decided_by"]), file=sys.stderr)
+    if proxies:
+        print(_("removed with them {n} review proxy file(s)").format(n=len(proxies)), file=sys.stderr)
     return 0
+
+
+def _proxies_of(catalog, shas: set[str]) -> dict[str, list[tuple[str, int]]]:
+    """Recording SHA-256 -> (path, size) of every review proxy made of it, for ``shas``."""
+    if not shas:
+        return {}
+    rows = catalog.read("derivatives", ["parent_sha256", "archive_path", "size", "status"])
+    out: dict[str, set] = {}
+    for parent, path, size, status in zip(*(rows[c].to_pylist() for c in rows.column_names)):
+        if status == "ok" and path and parent in shas:
+            out.setdefault(parent, set()).add((path, size or 0))
+    return {parent: sorted(found) for parent, found in out.items()}
 
 
 def _why(r, now: datetime, zone) -> str:

@@ -63,7 +63,7 @@ VALUES = (
     NP_("value", "first ingest (no recording time)"), NP_("value", "filename"), NP_("value", "creation_time"), NP_("value", "exif"),
     NP_("value", "ledger"), NP_("value", "none"), NP_("value", "attribution"),
     # what quarantine moves, what verify finds
-    NP_("value", "object"), NP_("value", "catalog"), NP_("value", "pass"), NP_("value", "fail"),
+    NP_("value", "object"), NP_("value", "proxy"), NP_("value", "catalog"), NP_("value", "pass"), NP_("value", "fail"),
     NP_("value", "changed"), NP_("value", "missing"), NP_("value", "untracked"),
     # a review proxy's status
     NP_("value", "skipped"), NP_("value", "failed"),

@@ -126,7 +126,8 @@ def load(archive: Path, config: Config, as_of: datetime) -> ArchiveState:
     assignment_rows = catalog.rows("assignments")
     assignments = AssignmentIndex(assignment_rows)
     cases = case_states(catalog.rows("cases"), as_of)
-    purges = {p["sha256"]: p for p in sorted(catalog.rows("purges"), key=lambda p: p["purged_at"])}
+    purges = {p["sha256"]: p for p in sorted(catalog.rows("purges"), key=lambda p: p["purged_at"])
+              if p.get("kind") in (None, "original")}          # a proxy's row goes with its original's
     records = []
     for row in recordings:
         zone, _ = zones.device(row["device_id"])

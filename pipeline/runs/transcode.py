@@ -93,7 +93,7 @@ def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tup
     a proxy for the current settings, and how many already have one.
 
     A recorded ``skipped`` decision counts as done; a ``failed`` one is tried again, and so is an
-    ``ok`` one whose file has gone missing from the archive.
+    ``ok`` one whose file has gone missing from the archive. A purged recording gets none.
     """
     cfg = config.transcode
     if shas:
@@ -102,9 +102,10 @@ def plan(catalog: Catalog, config: Config, shas: list[str] | None = None) -> tup
     for row in catalog.rows("derivatives", ["parent_sha256", "params_hash", "status", "archive_path"]):
         if row["status"] == "skipped" or (row["status"] == "ok" and (catalog.archive / row["archive_path"]).exists()):
             done.add((row["parent_sha256"], row["params_hash"]))
+    purged = set(catalog.read("purges", ["sha256"])["sha256"].to_pylist())     # nothing left to make one of
     jobs, already, seen = [], 0, set()
     for rec in catalog.rows("recordings", RECORDING_COLUMNS):
-        if shas and rec["sha256"] not in shas:
+        if (shas and rec["sha256"] not in shas) or rec["sha256"] in purged:
             continue
         job = stage.job_for(rec)
         if job is None or job.parent_sha256 in seen:

@@ -28,7 +28,7 @@ from pipeline.common.i18n import _, ngettext
 from pipeline.common.text import pad
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config, ConfigError
-from pipeline.archive import settings, witness
+from pipeline.archive import proxies, settings, witness
 from pipeline.archive.lock import ArchiveLock
 from pipeline.archive.writer import writing_run
 from pipeline.native import signing
@@ -46,7 +46,7 @@ class AuditError(ValueError):
 
 @dataclass
 class Finding:
-    kind: str                       # object | catalog | manifest | settings | witness
+    kind: str                       # object | proxy | catalog | manifest | settings | witness
     status: str                     # one of PROBLEMS
     path: str                       # relative to the archive
     message: str
@@ -73,6 +73,8 @@ class AuditReport:
     bytes_hashed: int = 0
     catalog_tracked: int = 0
     catalog_hashed: int = 0
+    proxies_tracked: int = 0
+    proxies_hashed: int = 0
     wall_s: float = 0.0
     sealed_as: str | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -94,12 +96,13 @@ class AuditReport:
             "sample_pct": self.sample_pct, "since": self.since,
             "objects_tracked": self.objects_tracked, "objects_hashed": self.objects_hashed,
             "bytes_hashed": self.bytes_hashed, "catalog_tracked": self.catalog_tracked,
-            "catalog_hashed": self.catalog_hashed, "wall_s": round(self.wall_s, 3),
+            "catalog_hashed": self.catalog_hashed,
+            "proxies_tracked": self.proxies_tracked, "proxies_hashed": self.proxies_hashed, "wall_s": round(self.wall_s, 3),
             "sealed_as": self.sealed_as, "problems": [asdict(f) for f in self.findings],
         }
 
     def render(self) -> str:
-        obj, cat = self.counts("object"), self.counts("catalog")
+        obj, cat, prox = self.counts("object"), self.counts("catalog"), self.counts("proxy")
         verdict = _("OK") if self.ok else ngettext("{n} problem", "{n} problems", len(self.findings)).format(
             n=len(self.findings))
         if self.signatures_checked:
@@ -128,6 +131,8 @@ class AuditReport:
                 bytes=human_bytes(self.bytes_hashed), wall=human_duration(self.wall_s), states=states(obj)),
             _("  catalog    {tracked} part file(s) tracked, {hashed} re-hashed; {states}").format(
                 tracked=self.catalog_tracked, hashed=self.catalog_hashed, states=states(cat)),
+            _("  proxies    {tracked} tracked, {hashed} re-hashed; {states}").format(
+                tracked=self.proxies_tracked, hashed=self.proxies_hashed, states=states(prox)),
             _("  archive    {archive}").format(archive=self.archive),
         ]
         for f in self.findings:
@@ -242,12 +247,19 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         # An untracked object is still named by its SHA-256: hold its bytes against its name.
         items += [fixity.FixityItem(rel, Path(rel).name, (archive / rel).stat().st_size, None)
                   for rel in sorted(objects - sealed.objects.keys())]
+        proxy_findings, proxy_items, report.proxies_tracked = _proxies(archive, catalog, manifests, selected,
+                                                                       purged, sample_pct, seed)
+        findings += proxy_findings
+        items += proxy_items
     # Re-hashing a large archive takes hours: it runs without the lock (what it reads is immutable
     # and listed above), so ingests can go on meanwhile; results are written under the lock again.
     for result in _rehash(items, archive, config, engine, address, workers):
-        report.objects_hashed += 1
+        if result.item.kind == "proxy":
+            report.proxies_hashed += 1
+        else:
+            report.objects_hashed += 1
         report.bytes_hashed += result.actual_size or 0
-        f = Finding("object", result.status, result.item.path, result.message or "",
+        f = Finding(result.item.kind, result.status, result.item.path, result.message or "",
                     result.item.expected_sha256, result.actual_sha256, result.item.manifest, result.actual_size)
         (checked if result.status == "ok" else findings).append(f)
     report.findings = sorted(findings, key=lambda f: (f.kind, f.status, f.path))
@@ -261,6 +273,30 @@ def verify(archive: Path, config: Config, *, sample_pct: float = 100.0, since: s
         _record(run.catalog, report, checked)
     report.sealed_as = run.sealed.name if run.sealed else None
     return report
+
+
+def _proxies(archive: Path, catalog: Catalog, manifests: list[chain.Manifest], selected: set[str],
+             purged: set[str], sample_pct: float, seed: int | None) -> tuple[list[Finding], list[fixity.FixityItem], int]:
+    """Review proxies against their ``derivatives`` rows (which a sealed part vouches for): every
+    proxy a row names must exist (else ``missing``), every proxy file must be named by a row (else
+    ``untracked``), unless an approved purge removed it with its original; those in scope (made by a run whose manifest is selected, or by one no manifest
+    names, sampled like the objects) are re-hashed. Returns the findings, the items to re-hash, how many rows name a proxy."""
+    known = {rel: t for rel, t in proxies.tracked(catalog).items() if rel not in purged}
+    present = set(proxies.stored(archive))
+    manifest_of = {m.run_id: m.name for m in manifests}
+    findings = [Finding("proxy", "missing", rel, _(
+        "its derivatives row (sha256 {sha}…) names it but it is not in the archive: `fieldrec transcode --missing` "
+        "makes it again").format(sha=t.sha256[:16]), t.sha256, None, manifest_of.get(t.run_id))
+        for rel, t in sorted(known.items()) if rel not in present]
+    findings += [Finding("proxy", "untracked", rel, _(
+        "no derivatives row names this proxy: left by a run that died before recording it (the next `fieldrec "
+        "transcode` of its recording makes it again and replaces it) or put there by hand; `fieldrec quarantine` "
+        "moves it aside")) for rel in sorted(present - known.keys())]
+    items = [fixity.FixityItem(rel, t.sha256, t.size, manifest_of.get(t.run_id), kind="proxy")
+             for rel, t in sorted(known.items()) if rel in present and manifest_of.get(t.run_id, "") in selected | {""}]
+    if sample_pct < 100 and items:
+        items = random.Random(seed).sample(items, max(1, math.ceil(len(items) * sample_pct / 100)))
+    return findings, items, len(known)
 
 
 def _compaction_findings(archive: Path, manifests: list[chain.Manifest], sealed: chain.SealedFiles, parts: set[str],

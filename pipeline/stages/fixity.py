@@ -16,6 +16,7 @@ class FixityItem:
     expected_sha256: str
     size: int                  # as recorded: the task planner's weight
     manifest: str | None       # the manifest that recorded the expected hash; None: the file's name
+    kind: str = "object"       # object | proxy (its hash is in the derivatives table)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ def check(item: FixityItem, ctx: FixityContext, node: str | None = None, note=No
         return FixityResult(item, "changed", digest.sha256, digest.size,
                             _("content changed: sha256 {actual}… ({size} bytes), {where} says {expected}… "
                               "({expected_size} bytes)").format(
-                                actual=digest.sha256[:16], size=digest.size, where=item.manifest or _("its name"),
+                                actual=digest.sha256[:16], size=digest.size, where=_where(item),
                                 expected=item.expected_sha256[:16], expected_size=item.size))
     return FixityResult(item, "ok", digest.sha256, digest.size)
+
+
+def _where(item: FixityItem) -> str:
+    if item.kind == "proxy":
+        return _("its derivatives row")
+    return item.manifest or _("its name")

@@ -23,6 +23,7 @@ from pipeline.config import TranscodeConfig
 from pipeline.native import media
 from pipeline.native.hashing import sha256_path
 from pipeline.native.transcode import ProxyError, ProxySettings, make_proxy
+from pipeline.archive.proxies import PROXIES, TMP
 from pipeline.archive.publish import publish
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.common import vocabulary
@@ -30,8 +31,6 @@ from pipeline.common.i18n import _
 from pipeline.stages.demux import stream_span
 from pipeline.common.clock import now_utc
 
-PROXIES = "proxies"
-TMP = ".tmp"
 PROXY_KINDS = {"video": "proxy-video", "audio": "proxy-audio"}
 SUFFIX = {"proxy-video": ".mp4", "proxy-audio": ".m4a"}
 # Writing the proxy failed because of the archive itself: the run stops instead of failing every file.
