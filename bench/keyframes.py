@@ -42,7 +42,7 @@ def decode_chosen(path: Path) -> tuple[int, float]:
     picked = key_pts[choose_keyframes(key_pts, cfg.interval_s)]
     t0 = time.thread_time()
     thumbs.decode_keyframes(path, video[0].index, picked, max_side=cfg.max_side, fast=cfg.fast_decode,
-                            previews=False)
+                            previews=False, indexed=media.is_indexed(info.format_name))
     return len(picked), time.thread_time() - t0
 
 

@@ -32,6 +32,15 @@ def test_enough_tasks_to_keep_every_cpu_busy():
     assert len(tasks) >= 4 * 4 - 1
 
 
+def test_tasks_get_smaller_towards_the_end():
+    """Guided: the first tasks are batches, the last are single files, so no CPU idles at the end
+    while another finishes a whole batch."""
+    tasks = plan_tasks([10_000_000] * 40, cpus=2, task_bytes=512 << 20, task_max_files=64)
+    lengths = [len(t) for t in tasks]
+    assert lengths == sorted(lengths, reverse=True)
+    assert lengths[0] >= 4 and lengths[-4:] == [1, 1, 1, 1]
+
+
 class FakeEngine:
     """``supervise.Engine`` in this process: a task runs its items at once when polled; an item
     called "crash" kills the task, "hang" never finishes (the injected clock runs past budgets)."""

@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
 
-    config = config_of(args)
     engine, address = engine_choice(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
@@ -78,12 +77,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(_("refused: a source is inside the archive it would be ingested into: {sources}; the "
                            "archive's own files are never recordings. Give the dock's folder").format(
             sources=", ".join(for_terminal(s) for s in inside)))
-    _check_archive(args.archive)
     # The local engine's workers start first: they import the per-file stages while this process
-    # imports the ingest run (each takes a few tenths of a second). The run closes them.
+    # reads the settings (Arrow) and imports the ingest run (each takes a few tenths of a second).
+    # The run closes them. A bad setting or archive folder stops it before anything is created.
     started = engines.start(engine, address, args.workers, preload=WORKER_MODULES) \
         if engines.starts_at_once(engine, address) else None
     try:
+        config = config_of(args)
+        _check_archive(args.archive)
         from pipeline.runs.ingest import ingest
     except BaseException:
         if started is not None:

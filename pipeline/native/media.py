@@ -97,6 +97,17 @@ def _incomplete(container) -> bool:
     return False
 
 
+def is_indexed(format_name: str) -> bool:
+    """The demuxer reads an MP4/MOV index: every stream fact is in it (see ``INDEXED_PROBE``)."""
+    return any(name in format_name.split(",") for name in ISO_FORMATS)
+
+
+def open_checked(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False):
+    """``open_input``; for an indexed file, opened again with a full probe when the index left a
+    stream's size or rate unknown."""
+    return _open(path, skip_probe_decode, indexed)
+
+
 def _open(path: Path, skip_probe_decode: bool, indexed: bool):
     container = open_input(path, skip_probe_decode=skip_probe_decode, indexed=indexed)
     if indexed and _incomplete(container):
@@ -137,7 +148,7 @@ def demux(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False) 
     path = Path(path)
     with _open(path, skip_probe_decode, indexed) as container:
         fmt = container.format
-        rotations = isobmff.track_rotations(path) if any(n in fmt.name.split(",") for n in ISO_FORMATS) else []
+        rotations = isobmff.track_rotations(path) if is_indexed(fmt.name) else []
         info = MediaInfo(
             format_name=fmt.name,
             format_long=fmt.long_name,

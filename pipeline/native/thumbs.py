@@ -197,10 +197,10 @@ class _Scaler:
 
 def _decode_pass(path: Path, stream_index: int, targets: list[float], result: KeyframeDecode, *,
                  seek: bool, max_side: int, rotation: int, fast: bool, previews: bool,
-                 keep: Keep) -> list[float]:
+                 keep: Keep, indexed: bool) -> list[float]:
     """Decode the keyframes at ``targets``; return those a seeking pass should leave to a sequential one."""
     try:
-        container = media.open_input(path)
+        container = media.open_checked(path, indexed=indexed)
     except DecodeError as exc:
         for target in targets:
             result.fail(target, _("cannot open: {why}").format(why=media.describe_error(exc)))
@@ -254,7 +254,7 @@ def _decode_pass(path: Path, stream_index: int, targets: list[float], result: Ke
 
 def decode_keyframes(path: Path, stream_index: int, pts_s: Sequence[float], *, max_side: int,
                      rotation: int = 0, fast: bool = True, previews: bool = True, keep: Keep | None = None,
-                     seek: bool = True) -> KeyframeDecode:
+                     seek: bool = True, indexed: bool = False) -> KeyframeDecode:
     """Decode exactly the keyframes at ``pts_s`` (seconds, from the demux pass) into previews:
     small upright pictures in ``result.previews``, or handed to ``keep`` as soon as each is made
     (an hour of footage gives 360; the stage encodes them at once rather than hold them all).
@@ -263,10 +263,12 @@ def decode_keyframes(path: Path, stream_index: int, pts_s: Sequence[float], *, m
     ``rotation`` (counter-clockwise degrees) is used when frames carry no display matrix.
     With ``previews=False`` frames are decoded and dropped (the bare-decode baseline of the bench);
     with ``seek=False`` the file is read in order instead (every packet demuxed, the chosen decoded).
+    ``indexed``: the file is MP4/MOV (``media.is_indexed``), opened from its index without probing
+    packets (6-7 ms less CPU a 1080p file).
     """
     result = KeyframeDecode()
     options = dict(max_side=max_side, rotation=rotation, fast=fast, previews=previews,
-                   keep=keep or result.previews.append)
+                   keep=keep or result.previews.append, indexed=indexed)
     targets = sorted({float(p) for p in pts_s if math.isfinite(p)})
     left = _decode_pass(Path(path), stream_index, targets, result, seek=seek, **options)
     if left and seek:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -318,6 +319,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             try:
                 for src in refused:
                     take(process_file(src, ctx))
+                if batches:
+                    _import_meanwhile(LATE_MODULES)
                 outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,
@@ -371,6 +374,24 @@ def _compact_after(archive: Path, config: Config) -> dict:
             "wall_s": round(done.wall_s, 3)}
 
 
+# What the driver imports once the files are in (the gap listing's DuckDB, Arrow's datasets, the
+# compaction): a thread imports them while the driver waits on its workers, so that the end of a
+# short run does not wait for them (half a second of a one-file run).
+LATE_MODULES = ("pyarrow.dataset", "pyarrow.compute", "duckdb", "pipeline.records.attribution",
+                "pipeline.records.gaplist", "pipeline.runs.compact")
+
+
+def _import_meanwhile(names: tuple[str, ...]) -> None:
+    def work() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:           # noqa: BLE001 - imported again where used, and fails there
+                return
+
+    threading.Thread(target=work, name="fieldrec-imports", daemon=True).start()
+
+
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
     Read set-based (``records.gaplist``): seconds at a million recordings were spent here otherwise."""
@@ -388,6 +409,10 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
         paths.setdefault(row["sha256"], set()).add(row["source_path"])
     several = [row for row in named if len(paths[row["sha256"]]) > 1]
     summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
+    if not catalog.visible_parts("gaps"):
+        # No gap was ever detected here (this run's refresh found none either): nothing to list.
+        summary.gaps = {"found": 0, "need": 0, "free": 0, "waiting": 0}
+        return
     # One listing of the current gaps: this run's, and those waiting (needing an explanation, none
     # accepted): the gaps with an accepted explanation, most of a year's, are not decided at all.
     current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False,

@@ -142,7 +142,8 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
         if any(need not in found for need in stage.needs):
             continue
         if note is not None:
-            note({"stage": stage.name, "fields": {k: v for k, v in fields.items() if _plain(v)}})
+            note({"stage": stage.name, "fields": {k: v for k, v in fields.items() if _plain(v)},
+                  **_copy_noted(found)})
         try:
             _test_fault(src.name, stage.name)
             out = stage.run(file, found)
@@ -165,9 +166,13 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
     first = next(((s, p) for s, p in problems if p.status != "ok"), (None, None))
     stage_name, failure = first[0], first[1].failure if first[1] else None
     message = "; ".join(p.message for _s, p in problems if p.message) or None
-    stored = found.get("checksum")
-    if stored is None:
+    copied = found.get("checksum")
+    if copied is None:
         return not_read(src, ctx, message or _("not stored"), failure or "read_error", stage_name)
+    # The copy was read by the stages while it was being synced; it becomes the archive's object
+    # now (a worker that died before this leaves it to the driver: ``lost``).
+    stored = copied.publish()
+    fields["archive_path"] = stored.archive_path
     recording = _recording(src, ctx, node, fields, status, stage_name, message)
     return FileResult(
         src, {**_sighting(src, ctx, stored.digest.sha256, status, recording["error_message"], failure, stage_name),
@@ -199,6 +204,11 @@ def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict
     message = (_("the worker process died{where}: {detail}") if reason == "crashed"
                else _("timed out{where}: {detail}")).format(where=where, detail=detail)
     fields = {k: v for k, v in ((progress or {}).get("fields") or {}).items() if _plain(v)}
+    new_object = False
+    if fields.get("sha256") and not fields.get("archive_path") and (progress or {}).get("copy"):
+        stored = _adopt(ctx, progress["copy"], fields["sha256"], fields.get("size"))
+        if stored is not None:
+            fields["archive_path"], new_object = stored.archive_path, stored.newly_stored
     if not fields.get("sha256") or not fields.get("archive_path"):
         return not_read(src, ctx, message, failure, stage)
     # Who and when from the name alone (the container's tags died with the worker).
@@ -206,7 +216,24 @@ def lost(src: SourceFile, ctx: Context, reason: str, detail: str, progress: dict
     fields.update(naming.identity_columns(who, fields.get("duration_s")))
     recording = _recording(src, ctx, None, fields, "damaged", stage, message)
     return FileResult(src, {**_sighting(src, ctx, fields["sha256"], "damaged", recording["error_message"], failure,
-                                        stage), **_named(fields)}, recording, {}, bytes_read=int(fields.get("size") or 0))
+                                        stage), **_named(fields)}, recording, {}, bytes_read=int(fields.get("size") or 0),
+                      new_object=new_object)
+
+
+def _copy_noted(found: dict) -> dict:
+    """The finished copy not yet published, for the note: the driver publishes it if the worker dies."""
+    copied = found.get("checksum")
+    return {"copy": str(copied.path)} if copied is not None else {}
+
+
+def _adopt(ctx: Context, copy_path, sha256, size):
+    """The dead worker's finished copy, published by the driver (``checksum.adopt``); None if not."""
+    from pipeline.stages.checksum import adopt
+
+    if not isinstance(copy_path, str) or not isinstance(sha256, str) or not isinstance(size, int):
+        return None
+    cfg = ctx.config.ingest
+    return adopt(ObjectStore(Path(ctx.archive), fsync=cfg.fsync, mode=cfg.file_mode), copy_path, sha256, size)
 
 
 def _named(fields: dict) -> dict:

@@ -88,20 +88,30 @@ def plan_tasks(sizes: Sequence[int], *, cpus: int, task_bytes: int, task_max_fil
     """Group item indices into tasks of balanced weight, largest first.
 
     A large file is a task of its own; small files share a task up to a byte budget that also
-    leaves several tasks per CPU, so a 4 GB file and a 50 KB photo are not weighed alike.
+    leaves several tasks per CPU, so a 4 GB file and a 50 KB photo are not weighed alike. The
+    budget is a share of the bytes still to plan, so tasks get smaller towards the end of the run
+    (guided scheduling): the last ones are single files, and no CPU waits idle at the end while
+    another works through a whole batch.
     """
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
-    total = sum(sizes)
-    budget = max(1, min(task_bytes, total // max(1, cpus * 4)))
+    remaining = sum(sizes)
+
+    def budget_for(left: int) -> int:
+        return max(1, min(task_bytes, left // max(1, cpus * 4)))
+
+    budget = budget_for(remaining)
     tasks: list[list[int]] = []
     current: list[int] = []
     weight = 0
     for i in order:
         if sizes[i] >= budget:
             tasks.append([i])
+            remaining -= sizes[i]
             continue
         if current and (weight + sizes[i] > budget or len(current) >= task_max_files):
             tasks.append(current)
+            remaining -= weight
+            budget = budget_for(remaining)
             current, weight = [], 0
         current.append(i)
         weight += sizes[i]

@@ -1,4 +1,10 @@
-"""Copy a source file into the object store while hashing it: one read of every byte."""
+"""Copy a source file into the object store while hashing it: one read of every byte.
+
+The copy is written under the store's temporary folder; its sync to the disk runs in a thread
+while the later stages (demux, thumbnails) read the copy and use the CPU, so that the CPU and the
+disk work at the same time. The per-file pass publishes the copy (``Copy.publish``) once they are
+done; a worker that dies before that leaves a finished copy the driver publishes (``adopt``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,14 @@ import errno
 import fcntl
 import os
 import stat
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from pipeline.common import paths
 from pipeline.common.i18n import _
-from pipeline.native.hashing import Digest, advise_sequential, copy_and_hash
+from pipeline.native.hashing import Digest, advise_sequential, copy_and_hash, hash_path
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
 from pipeline.stages.contract import FileContext, Problem, StageOutput
@@ -59,27 +66,55 @@ class _Sink:
     def __init__(self, path: Path, fsync: bool):
         self.path, self.fsync = path, fsync
         try:
-            self.fh = open(path, "wb")
+            self.fh = open(path, "wb", buffering=0)
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(path)) from exc
 
     def write(self, data) -> None:
         try:
-            self.fh.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[self.fh.write(view):]
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
 
-    def close(self) -> None:
+    def close(self, sync: bool = True) -> None:
         try:
-            self.fh.flush()
-            if self.fsync:
+            if sync and self.fsync:
                 os.fsync(self.fh.fileno())
             self.fh.close()
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
+
+    def abandon(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+
+
+class _Syncing:
+    """A finished copy's fsync, in a thread (it releases the GIL): the disk writes while the pass
+    goes on with the stages that read the copy."""
+
+    def __init__(self, sink: _Sink):
+        self.sink, self.error = sink, None
+        self.thread = threading.Thread(target=self._run, name="fieldrec-fsync", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.sink.close()
+        except ArchiveWriteError as exc:
+            self.error = exc
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass(frozen=True)
@@ -90,12 +125,40 @@ class Stored:
     changed_while_read: str | None = None   # why the copy may not be a stable snapshot
 
 
+@dataclass
+class Copy:
+    """A source copied and hashed into the store's temporary folder, its sync to disk under way.
+    ``path`` is what the later stages read; ``publish`` makes it the archive's object."""
+    digest: Digest
+    path: Path
+    store: ObjectStore
+    changed_while_read: str | None = None
+    syncing: _Syncing | None = field(default=None, repr=False)
+
+    def publish(self) -> Stored:
+        """Wait for the copy to be on the disk, then move it into place (once)."""
+        if self.syncing is not None:
+            self.syncing.wait()
+            self.syncing = None
+        new = _commit(self.store, self.path, self.digest.sha256)
+        return Stored(self.digest, self.store.relpath(self.digest.sha256), new, self.changed_while_read)
+
+
 def _signature(st: os.stat_result) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, retries: int) -> Stored:
-    """Copy ``source`` byte for byte into ``store`` and return its hashes.
+def _commit(store: ObjectStore, tmp: Path, sha256: str) -> bool:
+    try:
+        return store.commit(tmp, sha256)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArchiveWriteError(exc.errno, _("cannot store object: {why}").format(why=exc.strerror), str(tmp)) from exc
+
+
+def copy_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, retries: int) -> Copy:
+    """Copy ``source`` byte for byte into ``store``'s temporary folder and return its hashes; the
+    copy's fsync goes on in a thread until ``Copy.publish``.
 
     The file's size and mtime are compared before and after the read; a file that changed is read
     again up to ``retries`` times, then kept as read and flagged. Raises ``OSError`` when the source
@@ -103,17 +166,17 @@ def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, re
     """
     for attempt in range(retries + 1):
         tmp = store.temp_path()
+        dst = None
         try:
             with open_source(source) as src:
                 advise_sequential(src.fileno())
                 before = _signature(os.fstat(src.fileno()))
                 dst = _Sink(tmp, store.fsync)
-                try:
-                    digest = copy_and_hash(src, dst, chunk_bytes)
-                finally:
-                    dst.close()
+                digest = copy_and_hash(src, dst, chunk_bytes)
                 after = _signature(paths.stat(os.fspath(source)))
         except BaseException:
+            if dst is not None:
+                dst.abandon()
             tmp.unlink(missing_ok=True)
             raise
         problem = None
@@ -123,13 +186,37 @@ def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, re
                                                             changed=_("yes") if before[1] != after[1] else _("no"))
         if problem is None or attempt == retries:
             break                  # stable, or out of retries: keep the last read, flagged
+        dst.abandon()
         tmp.unlink()
-    try:
-        new = store.commit(tmp, digest.sha256)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ArchiveWriteError(exc.errno, _("cannot store object: {why}").format(why=exc.strerror), str(tmp)) from exc
-    return Stored(digest, store.relpath(digest.sha256), new, problem)
+    if not store.fsync:
+        dst.close()
+        return Copy(digest, tmp, store, problem)
+    return Copy(digest, tmp, store, problem, _Syncing(dst))
+
+
+def store_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, retries: int) -> Stored:
+    """``copy_source``, published at once: the source is the archive's object when this returns."""
+    return copy_source(source, store, chunk_bytes=chunk_bytes, retries=retries).publish()
+
+
+def adopt(store: ObjectStore, copy_path: str | Path, sha256: str, size: int) -> Stored | None:
+    """The copy a worker finished before it died (or was stopped), published by the driver: only if
+    it is one of the store's temporary files and its bytes still have the SHA-256 and size the
+    worker noted. An object already in place (the worker published it just before it died) is
+    taken as it is. None when there is nothing to publish."""
+    path = Path(copy_path)
+    if store.path(sha256).exists() and not path.exists():
+        digest = hash_path(store.path(sha256))
+        return Stored(digest, store.relpath(sha256), False) if digest.sha256 == sha256 else None
+    if path.parent != store.tmp or not path.is_file() or path.is_symlink():
+        return None
+    digest = hash_path(path)
+    if digest.sha256 != sha256 or digest.size != size:
+        return None
+    if store.fsync:
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+    return Stored(digest, store.relpath(sha256), _commit(store, path, sha256))
 
 
 class Checksum:
@@ -137,9 +224,10 @@ class Checksum:
     name, needs = "checksum", ()
 
     def run(self, file: FileContext, found: Mapping) -> StageOutput:
+        """The copy, not yet published: its ``archive_path`` comes when the pass publishes it."""
         cfg = file.config.ingest
         try:
-            stored = store_source(file.read_path, file.store, chunk_bytes=cfg.chunk_bytes, retries=cfg.change_retries)
+            copied = copy_source(file.read_path, file.store, chunk_bytes=cfg.chunk_bytes, retries=cfg.change_retries)
         except ArchiveWriteError:
             raise
         except NotAFile as exc:
@@ -147,7 +235,6 @@ class Checksum:
         except OSError as exc:
             return StageOutput(problem=Problem("unreadable", _("cannot read: {err} (errno {n})").format(
                 err=exc.strerror or exc, n=exc.errno), "read_error"))
-        d = stored.digest
-        return StageOutput(stored, {"sha256": d.sha256, "xxh3_128": d.xxh3_128, "size": d.size,
-                                    "archive_path": stored.archive_path},
-                           problem=Problem("damaged", stored.changed_while_read) if stored.changed_while_read else None)
+        d = copied.digest
+        return StageOutput(copied, {"sha256": d.sha256, "xxh3_128": d.xxh3_128, "size": d.size},
+                           problem=Problem("damaged", copied.changed_while_read) if copied.changed_while_read else None)

@@ -195,9 +195,9 @@ class Demux:
     name, needs = "demux", ("checksum",)
 
     def run(self, file: FileContext, found: Mapping) -> StageOutput:
-        digest = found["checksum"].digest
-        outcome = demux_file(file.store.path(digest.sha256), digest.sha256, sniff(digest.head), digest.size,
-                             file.config.demux)
+        copy = found["checksum"]
+        digest = copy.digest
+        outcome = demux_file(copy.path, digest.sha256, sniff(digest.head), digest.size, file.config.demux)
         rows = {"streams": outcome.streams}
         if outcome.keyframes is not None:
             rows["keyframes"] = outcome.keyframes

@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.common.i18n import _
 from pipeline.config import ThumbnailsConfig
-from pipeline.native import images, thumbs
+from pipeline.native import images, media, thumbs
 from pipeline.stages.contract import FileContext, Problem, StageOutput
 from pipeline.stages.demux import DemuxOutcome
 
@@ -84,7 +84,8 @@ def make_thumbnails(path: Path, sha256: str, outcome: DemuxOutcome, cfg: Thumbna
     picked = key_pts[choose_keyframes(key_pts, cfg.interval_s)]
     rows: list[dict] = []
     decoded = thumbs.decode_keyframes(path, stream.index, picked, max_side=cfg.max_side, rotation=stream.rotation,
-                                      fast=cfg.fast_decode, keep=lambda p: rows.append(_row(sha256, p.pts_s, p.image, cfg)))
+                                      fast=cfg.fast_decode, indexed=media.is_indexed(info.format_name),
+                                      keep=lambda p: rows.append(_row(sha256, p.pts_s, p.image, cfg)))
     return ThumbnailOutcome(rows, chosen=len(picked), frames_decoded=decoded.frames_decoded,
                             decode_errors=decoded.errors, first_error=decoded.first_error)
 
@@ -94,8 +95,8 @@ class Thumbnails:
     name, needs = "thumbnails", ("demux",)
 
     def run(self, file: FileContext, found: Mapping) -> StageOutput:
-        sha256 = found["checksum"].digest.sha256
-        thumbs = make_thumbnails(file.store.path(sha256), sha256, found["demux"], file.config.thumbnails)
+        copy = found["checksum"]
+        thumbs = make_thumbnails(copy.path, copy.digest.sha256, found["demux"], file.config.thumbnails)
         if thumbs is None:
             return StageOutput()
         return StageOutput(thumbs, {"decode_errors": thumbs.decode_errors, "thumbnail_count": len(thumbs.rows)},

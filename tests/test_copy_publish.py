@@ -1,0 +1,83 @@
+"""A copy is read by the later stages while it syncs, and becomes an object only when published;
+the copy a dead worker finished is published by the driver only if its bytes are what it noted."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.archive.objects import ObjectStore
+from pipeline.stages.checksum import adopt, copy_source
+from tests.drops import sha256
+
+
+@pytest.fixture(params=[True, False], ids=["fsync", "no-fsync"])
+def store(request, tmp_path) -> ObjectStore:
+    return ObjectStore(tmp_path / "archive", fsync=request.param).create()
+
+
+def _source(tmp_path: Path, size: int = 5 << 20) -> Path:
+    source = tmp_path / "BWC0001_OF0001_20260301100000.MP4"
+    source.write_bytes(os.urandom(size))
+    return source
+
+
+def test_a_copy_is_no_object_until_published(tmp_path, store):
+    source = _source(tmp_path)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    assert copied.path.parent == store.tmp and sha256(copied.path) == sha256(source)   # what the stages read
+    assert not store.exists(copied.digest.sha256)
+    stored = copied.publish()
+    assert stored.newly_stored and stored.archive_path == store.relpath(sha256(source))
+    assert sha256(store.path(stored.digest.sha256)) == sha256(source)
+    assert oct(store.path(stored.digest.sha256).stat().st_mode & 0o777) == oct(store.mode)
+    assert not list(store.tmp.iterdir())
+
+
+def test_the_same_content_published_twice_is_one_object(tmp_path, store):
+    source = _source(tmp_path)
+    first = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    second = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    assert first.publish().newly_stored and not second.publish().newly_stored
+    assert not list(store.tmp.iterdir())
+
+
+def test_the_driver_publishes_a_dead_workers_finished_copy(tmp_path, store):
+    source = _source(tmp_path)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    copied.syncing and copied.syncing.wait()        # the worker's thread; then the worker "dies"
+    stored = adopt(store, str(copied.path), copied.digest.sha256, copied.digest.size)
+    assert stored is not None and stored.newly_stored
+    assert sha256(store.path(sha256(source))) == sha256(source) and not copied.path.exists()
+
+
+def test_job_fails_if_a_noted_copy_was_altered(tmp_path, store):
+    """A copy whose bytes no longer have the noted SHA-256 (or size) is not published."""
+    source = _source(tmp_path)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    copied.syncing and copied.syncing.wait()
+    with open(copied.path, "r+b") as fh:
+        fh.write(b"tampered")
+    assert adopt(store, str(copied.path), copied.digest.sha256, copied.digest.size) is None
+    assert not store.exists(copied.digest.sha256)
+
+
+def test_job_fails_if_a_note_names_a_file_outside_the_store(tmp_path, store):
+    """A note is read back from the archive: a path it names outside objects/.tmp is never moved."""
+    source = _source(tmp_path)
+    digest = sha256(source)
+    assert adopt(store, str(source), digest, source.stat().st_size) is None
+    link = store.tmp / "link"
+    link.symlink_to(source)
+    assert adopt(store, str(link), digest, source.stat().st_size) is None
+    assert source.exists() and not store.exists(digest)
+
+
+def test_a_copy_published_just_before_the_worker_died_is_taken_as_it_is(tmp_path, store):
+    source = _source(tmp_path)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    copied.publish()
+    stored = adopt(store, str(copied.path), copied.digest.sha256, copied.digest.size)
+    assert stored is not None and not stored.newly_stored and stored.archive_path == store.relpath(sha256(source))
