@@ -95,9 +95,11 @@ def opening(archive: Path) -> dict:
 
 
 def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
-    """One more nightly ingest's catalog work, timed: its commits, then the gap refresh, then the seal."""
+    """One more nightly ingest's catalog work, timed: its commits, then the gap refresh, the run's end
+    summary (its gaps, and how many wait for an explanation), then the seal."""
     from pipeline.archive.writer import writing_run
     from pipeline.records import gaprefresh
+    from pipeline.runs.ingest import RunSummary, _identities_and_gaps
     from pipeline.sample.catalog import _Year
 
     year = _Year(dataclasses.replace(shape, seed=shape.seed + 1), config)
@@ -112,9 +114,13 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
         t1 = time.perf_counter()
         result = gaprefresh.refresh(run.catalog, run_id, config)
         t2 = time.perf_counter()
+        summary = RunSummary(run_id=run_id, archive=str(archive), started_at=ingested)
+        _identities_and_gaps(summary, run.catalog, config)
+        t2b = time.perf_counter()
     t3 = time.perf_counter()
     return {"recordings": recordings.num_rows, "commits_s": round(t1 - t0, 3), "refresh_s": round(t2 - t1, 3),
-            "seal_s": round(t3 - t2, 3), "refresh_plus_seal_s": round(t3 - t1, 3), "refresh_mode": result.mode,
+            "summary_s": round(t2b - t2, 3), "summary_gaps": summary.gaps,
+            "seal_s": round(t3 - t2b, 3), "refresh_plus_seal_s": round(t3 - t1, 3), "refresh_mode": result.mode,
             "devices_walked": result.devices, "whole": result.whole, "widened": result.widened,
             "new_gaps": result.new, "events": result.opened + result.closed}
 
@@ -191,11 +197,11 @@ def report(r: dict) -> None:
           f"{o['duckdb_views_and_count_s']:.3f} s")
     print(f"one device's day: {d['rows']} rows in {d['wall_s']:.3f} s, {d['files_touched']} part file(s) touched")
     print(f"one more nightly ingest ({n['recordings']} recordings): gap refresh {n['refresh_s']:.3f} s "
-          f"({n['refresh_mode']}, {n['devices_walked']} devices, {n['whole']} whole, {n['widened']} widened), seal "
-          f"{n['seal_s']:.3f} s: {n['refresh_plus_seal_s']:.3f} s")
+          f"({n['refresh_mode']}, {n['devices_walked']} devices, {n['whole']} whole, {n['widened']} widened), end "
+          f"summary {n['summary_s']:.3f} s, seal {n['seal_s']:.3f} s: {n['refresh_plus_seal_s']:.3f} s")
     checks = [(f"{k} <= {v} s", next(c["wall_s"] for c in r["commands"] if c["command"].startswith(k)) <= v)
               for k, v in GOALS.items()]
-    checks += [("refresh + seal <= 1 s", n["refresh_plus_seal_s"] <= 1.0),
+    checks += [("refresh + end summary + seal <= 1 s", n["refresh_plus_seal_s"] <= 1.0),
                ("opening the catalog <= 0.5 s", o["list_parts_s"] <= 0.5),
                ("<= 64 parts per table after compaction", worst_after[1] <= 64),
                ("one device's day touches <= 2 files", d["files_touched"] <= 2),

@@ -70,4 +70,5 @@ def test_scale_bench_smoke_times_every_command_on_a_compacted_synthetic_year(tmp
     assert result["parts_before"]["recordings"] > 1 and result["parts_after"]["recordings"] == 1
     night = result["one_more_night"]
     assert night["refresh_mode"] == "incremental" and night["recordings"] > 0
+    assert night["summary_gaps"]["found"] == night["summary_gaps"]["need"] + night["summary_gaps"]["free"]
     assert result["device_day"]["files_touched"] == 1

@@ -26,9 +26,10 @@ def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict
     device = draw(st.sampled_from(DEVICES + DEVICES + (None,)))
     kind = draw(st.sampled_from(("video", "video", "audio")))
     clock = draw(st.sampled_from(("right",) * 8 + ("reset", "ahead", "disagree", "none")))
-    # a few days of a device's shifts: recordings close together (overlaps, pauses) and days apart
-    start = T0 + timedelta(days=draw(st.integers(0, 5)), minutes=draw(st.integers(0, 90)),
-                           seconds=draw(st.integers(0, 59)))
+    # a few days of a device's shifts: recordings close together (overlaps, pauses) and days apart,
+    # now and then around midnight (the device's day, and the day its count starts over, turns)
+    start = T0 + timedelta(days=draw(st.integers(0, 5)), hours=draw(st.sampled_from((0, 0, 0, 15))),
+                           minutes=draw(st.integers(0, 90)), seconds=draw(st.integers(0, 59)))
     if clock == "reset":
         start = datetime(2000, 1, 1) + timedelta(minutes=draw(st.integers(0, 100)))
     elif clock == "ahead":
@@ -41,7 +42,8 @@ def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict
     rec = {"sha256": sha, "kind": kind, "status": "ok", "device_id": device, "officer_id": "O1",
            "start_time": None if clock == "none" else start, "duration_s": duration,
            "end_time": None if clock == "none" else start + timedelta(seconds=duration),
-           "sequence": draw(st.sampled_from((None,) * 5 + (int((start - T0).total_seconds()), 100 - n))),
+           "sequence": draw(st.sampled_from((None,) * 5 + (int((start - T0).total_seconds()), 100 - n)) |
+                            st.integers(1, 3)),         # a count that starts over each day
            "name_time": start,
            "container_time": start + timedelta(hours=3) if clock == "disagree" else start,
            "time_source": "filename", "ingested_at": arrived, "source_name": f"{device}_{n}.mp4",
@@ -84,7 +86,7 @@ def _state(archive: Path) -> tuple[set, dict]:
     return {g["gap_id"] for g in catalog.rows("gaps", ["gap_id"])}, gapstate.latest_states(catalog)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches())
 def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
     config, runs = drawn
@@ -108,3 +110,38 @@ def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
             assert events[0] == events[1], f"batch {b}"
             assert _state(full) == _state(part), f"batch {b}"
         assert modes[0] == "full" and set(modes[1:]) <= {"incremental", "full (attributed)"}
+
+
+def _numbered(n: int, wall: datetime, sequence: int, zones: times.Zones, arrived: datetime) -> dict:
+    zone, _ = zones.device("CAM1")
+    start_utc = times.wall_to_utc(wall, zone)
+    return {"sha256": f"{n:064x}", "kind": "video", "status": "ok", "device_id": "CAM1", "officer_id": "O1",
+            "start_time": wall, "duration_s": 300.0, "end_time": wall + timedelta(seconds=300), "sequence": sequence,
+            "name_time": wall, "container_time": wall, "time_source": "filename", "ingested_at": arrived,
+            "source_name": f"CAM1_{n}.mp4", "start_utc": start_utc, "end_utc": start_utc + timedelta(seconds=300),
+            "time_zone": times.zone_label(zone), "container_time_zone": "UTC"}
+
+
+def test_a_count_that_starts_over_on_a_new_day_is_not_walked_whole():
+    """A recorder numbers each day's files from 1: the next night's files start the count over, and
+    the refresh walks only their stretch; on the same day of the device's clock it walks it whole.
+    Either way it writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    first = [_numbered(i, datetime(2026, 3, 2, 23, 0) + timedelta(minutes=6 * i), i + 1, zones, arrived)
+             for i in range(3)]
+    for later, whole in ((datetime(2026, 3, 3, 0, 30), 0), (datetime(2026, 3, 2, 23, 40), 1)):
+        second = [_numbered(10 + i, later + timedelta(minutes=6 * i), i + 1, zones, arrived + timedelta(hours=1))
+                  for i in range(2)]
+        with tempfile.TemporaryDirectory() as tmp:
+            full, part = Path(tmp) / "full", Path(tmp) / "part"
+            for b, recordings in enumerate((first, second)):
+                for archive in (full, part):
+                    Catalog(archive, fsync=False).create().commit(
+                        {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+                now = arrived + timedelta(hours=b, minutes=30)
+                gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+                done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+            assert (done.mode, done.whole) == ("incremental", whole)
+            assert _state(full) == _state(part)

@@ -167,6 +167,7 @@ def gap_catalog(draw) -> tuple[dict, object]:
                      "start_utc": None if legacy else start, "end_utc": None if legacy else start + timedelta(minutes=5),
                      "sha256": draw(st.sampled_from(shas + [None])), "before_sha256": draw(st.sampled_from(shas + [None])),
                      "after_sha256": draw(st.sampled_from(shas + [None])), "detected_at": draw(recent),
+                     "detected_run_id": draw(st.sampled_from(("r1", "r2"))),
                      "detail": "x"})
     moments = st.sampled_from([datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 4)])     # ties happen
     states = [{"gap_id": draw(st.sampled_from(ids or ["g0"])), "state": draw(st.sampled_from(("open", "closed"))),
@@ -220,7 +221,19 @@ def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplain
                                                 only_unexplained=only_unexplained, device=device),
                                 device=device, since=since, include_closed=include_closed,
                                 only_unexplained=only_unexplained).to_pylist()
+        # without the session names (ledger, ingest summary): the same gaps and the same decisions
+        undecorated = gap_sets.filtered(gaplist.listing(archive, config, include_closed=include_closed,
+                                                        only_unexplained=only_unexplained, device=device,
+                                                        sessions=False),
+                                        device=device, since=since, include_closed=include_closed,
+                                        only_unexplained=only_unexplained).to_pylist()
+        # an ingest's end summary: the current gaps without an accepted explanation, and one run's
+        either = gaplist.listing(archive, config, include_closed=False, sessions=False, unexplained_or_run="r1")
+        every = gapstate.listing(Catalog(archive), zones, config)
     assert got == expected
+    assert undecorated == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in expected]
+    assert either.to_pylist() == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in every
+                                  if g["current"] and (g["explanation"] != "explained" or g["detected_run_id"] == "r1")]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -251,6 +264,33 @@ def test_device_ledger_matches_the_reference(drawn, device):
         expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
                                 state.catalog.rows("device_events"), device)
         got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"]),
-                                gaplist.listing(archive, config, names=False), Catalog(archive).rows("device_events"),
+                                gaplist.listing(archive, config, names=False, sessions=False),
+                                Catalog(archive).rows("device_events"),
                                 device)
     assert got == expected
+
+
+def test_gap_needs_without_session_names_still_read_the_recordings_around_long_pauses():
+    """``listing(sessions=False)`` reads only the recordings around long pauses: marks and cases there
+    still decide (important on both sides, a case holding both, neither)."""
+    from pipeline.records import gaplist, gapstate
+
+    config = load_config()
+    t = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    recs = [{"sha256": f"{i:064x}", "source_name": f"n{i}.mp4", "kind": "video", "device_id": "CAM1",
+             "start_utc": t + timedelta(hours=2 * i), "start_time": (t + timedelta(hours=2 * i)).replace(tzinfo=None),
+             "end_utc": t + timedelta(hours=2 * i, minutes=5), "duration_s": 300.0, "time_source": "filename",
+             "time_zone": "Asia/Shanghai", "important": i < 2} for i in range(4)]
+    gaps = [{"gap_id": f"g{i}", "kind": "between_files", "device_id": "CAM1", "start_utc": a["end_utc"],
+             "end_utc": b["start_utc"], "start_time": a["end_utc"].replace(tzinfo=None),
+             "end_time": b["start_utc"].replace(tzinfo=None), "duration_s": 6900.0, "before_sha256": a["sha256"],
+             "after_sha256": b["sha256"], "detected_at": t, "detail": "x"} for i, (a, b) in enumerate(zip(recs, recs[1:]))]
+    held = [{"assignment_id": f"a{i}", "case_id": "C1", "retention_class": "case", "selector": "sha256",
+             "sha256": recs[i]["sha256"], "at": t} for i in (1, 2)]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit({"recordings": recs, "gaps": gaps, "assignments": held}, tag="t")
+        expected = gapstate.listing(Catalog(archive), config.zones(), config)
+        got = gaplist.listing(archive, config, sessions=False).to_pylist()
+    assert [g["needs_explanation"] for g in got] == [True, True, False]
+    assert got == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in expected]

@@ -155,7 +155,7 @@ def run_ledger(args: argparse.Namespace) -> int:
     zone = site_zone(config)
     # Set-based (records.ledger.build over records.load is the per-row reference)
     state = frame.load(archive, config, now_utc(), columns=["officer_id"])
-    gaps = gaplist.listing(archive, config, names=False)
+    gaps = gaplist.listing(archive, config, names=False, sessions=False)
     report = ledgerframe.build(state, gaps, Catalog(archive).rows("device_events"), args.device)
     if args.device and not report:
         raise UsageError(_("device {device} has no recordings, handovers or ledger events in this archive").format(

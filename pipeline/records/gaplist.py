@@ -73,11 +73,16 @@ def current_per_device(archive: Path) -> Counter:
 
 def listing(archive: Path, config: Config | None = None, *, include_closed: bool = True,
             only_unexplained: bool = False, device: str | None = None, names: bool = True,
-            detected_by: str | None = None) -> pa.Table:
+            detected_by: str | None = None, sessions: bool = True,
+            unexplained_or_run: str | None = None) -> pa.Table:
     """Every gap ever detected (or those the filters keep), with ``gap_sets.EXTRA``, sorted by
     device, start and id; ``only_unexplained``: the current ones that need an explanation and have
     none accepted (``gap_events.waiting``); ``names``: with the names of the files (else null);
-    ``detected_by``: only the gaps that run detected."""
+    ``detected_by``: only the gaps that run detected; ``unexplained_or_run``: only the gaps without
+    an accepted explanation, and those this run detected (an ingest's end summary: most gaps of a
+    year are explained, and deciding the others is what costs); ``sessions`` False: without ``session_id``
+    and ``need_reason`` (whether a gap needs an explanation does not depend on which session it
+    lies in, only those names do, and naming sessions reads every recording)."""
     config = config or Config()
     zones = config.zones()
     columns = TABLES["gaps"].names
@@ -93,6 +98,8 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             where.append("g.device_id = $device")
         if detected_by:
             where.append("g.detected_run_id = $run")
+        if unexplained_or_run:
+            where.append("(coalesce(e.explained, false) = false OR g.detected_run_id = $either)")
         # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
         gaps = scan.con.sql(f"""
             WITH e AS (
@@ -114,24 +121,31 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
-            params={k: v for k, v in (("device", device), ("run", detected_by)) if v} or None).to_arrow_table()
+            params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
+                    if v} or None).to_arrow_table()
         return _named(scan, gaps, names)
 
     rows = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    for name, column in _annotated(archive, rows, config).items():
+    for name, column in _annotated(archive, rows, config, labels=sessions).items():
         rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
-    return rows.select(list(columns) + list(gap_sets.EXTRA))
+    return rows.select(list(columns) + [c for c in gap_sets.EXTRA if sessions or c not in WITH_SESSIONS])
 
 
-def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Array]:
+WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
+
+
+def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
-    tails reaching as far as the gaps record."""
+    tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
+    explanation alone (the session names null): that needs no sessions (a pause inside one is a
+    pause no longer than the break, whichever it is), only the recordings around the long pauses,
+    so every other recording stays unread."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -143,33 +157,32 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     if not gaps.num_rows:
         return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
                 "need_reason": pa.array([], pa.string())}
-    devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
-    moved = reattributed(catalog, config.identity)
-    expr = ds.field("kind").isin(pa.array(list(cfg.timeline_kinds), pa.string())) & ds.field("device_id").isin(pa.array(devices, pa.string()))
-    if moved:
-        expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
-    rec = catalog.read("recordings", sessions_columns, filter=expr)
-    if moved:
-        rec = _moved(rec, moved)
-        rec = rec.filter(pc.and_(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())),
-                                 pc.is_in(rec["kind"], value_set=pa.array(list(cfg.timeline_kinds), pa.string()))))
-    labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
-    start = placing._place_start(rec, labels, by_label)
-    end = placing._place_end(rec, start)
-    # what the timeline leaves out (current clock gaps) and how far damaged tails reach, of all gaps
-    clocks = _current_clock_shas(archive)
-    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
-        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
-        filter=ds.field("kind") == "damaged_tail"), zones).items()}
-    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
-    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone)
-    by_sha = _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions)
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
-    around = pc.unique(pa.concat_arrays([gaps.filter(long)[c].combine_chunks().cast(pa.string())
+    around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
                                          for c in ("before_sha256", "after_sha256")]).drop_null())
+    moved = reattributed(catalog, config.identity)
+    kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+    if labels:
+        devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
+        expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+        if moved:
+            expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+        rec = catalog.read("recordings", sessions_columns, filter=expr)
+    else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
+        devices = sorted(_gap_devices(catalog))
+        rec = _around(archive, around, sorted(moved), cfg.timeline_kinds)
+    if moved:
+        rec = _moved(rec, moved)
+    if moved or not labels:
+        rec = rec.filter(pc.and_(pc.fill_null(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())), False),
+                                 pc.is_in(rec["kind"], value_set=kinds)))
+    device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    start = placing._place_start(rec, device_labels, by_label)
+    end = placing._place_end(rec, start)
+    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named) if labels else None
     near = pc.is_in(rec["sha256"], value_set=around)
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
@@ -196,15 +209,56 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config) -> dict[str, pa.Ar
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
+def _around(archive: Path, around: pa.Array, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+    """The recordings of the timeline's kinds with these contents, and those attributed other than by
+    their own name, read by DuckDB (half the time of a filtered pyarrow read of 600,000 of a
+    million). In no particular order: what is asked of them (marks, cases) does not depend on it."""
+    def work(scan: Scan) -> pa.Table:
+        paths = scan.paths("recordings")
+        if not paths:
+            return TABLES["recordings"].empty_table().select(sessions_columns)
+        scan.con.register("around", pa.table({"sha256": around.cast(pa.string())}))
+        scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
+        rows = scan.con.sql(f"""
+            SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
+            WHERE (list_contains($kinds, kind) AND sha256 IN (SELECT sha256 FROM around))
+               OR sha256 IN (SELECT sha256 FROM moved)""", params={"kinds": list(kinds)}).to_arrow_table()
+        return rows.cast(pa.schema([TABLES["recordings"].field(c) for c in sessions_columns]))
+    return scanning(archive, work)
+
+
+def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
+                     config: Config, named: pa.Array) -> pa.Table:
+    """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
+    ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
+    far as the gaps record."""
+    from pipeline.rules.sets import sessions as session_sets
+
+    zones, cfg = config.zones(), config.gaps
+    clocks = _current_clock_shas(archive)
+    tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
+        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
+        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+    kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
+                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
+
+
+def _gap_devices(catalog: Catalog) -> set[str]:
+    """Every device with a gap (as first detected)."""
+    rows = catalog.read("gaps", ["gap_id", "device_id"])
+    ids = rows["gap_id"].combine_chunks()
+    return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+
+
 def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
     """The devices whose sessions the listed gaps need: their own, and any other device with a gap
     that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
     up among every device with a gap, so a content cataloged under two devices may be in the
     other's). Usually none is added: a listing of one device stays a read of one device."""
     listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
-    rows = catalog.read("gaps", ["gap_id", "device_id"])           # a gap as first detected
-    ids = rows["gap_id"].combine_chunks()
-    every = set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
+    every = _gap_devices(catalog)
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
@@ -216,20 +270,24 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -
     return sorted(set(listed) | set(shared))
 
 
-def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array) -> pa.Table:
-    """sha256 -> session_id, one row per content. A content cataloged twice (two rows, perhaps two
+def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array,
+                named: pa.Array) -> pa.Table:
+    """sha256 -> session_id, one row per content among ``named`` (the few a listing asks about: the
+    lookups then hash those, not a million). A content cataloged twice (two rows, perhaps two
     devices) is in the session ``records.sessions.annotate`` names last: of the device that came
-    last in catalog order (devices in the order they first appear), its latest session."""
+    last in catalog order (devices in the order they first appear, among all), its latest session."""
     import numpy as np
 
     from pipeline.rules.sets.recordings import us_of
 
     valid = pc.is_valid(sessions)
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
-    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
-        return table.select(["sha256", "session_id"])     # each content once (the common case)
     devices = table["device_id"].combine_chunks()
     rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
+    asked = pc.is_in(table["sha256"], value_set=named)
+    table, rank = table.filter(asked), rank[asked.to_numpy(zero_copy_only=False)]
+    if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
+        return table.select(["sha256", "session_id"])     # each content once (the common case)
     last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
     table = table.take(pa.array(last_first))
     shas = table["sha256"].combine_chunks()
@@ -262,8 +320,12 @@ def _current_clock_shas(archive: Path) -> set[str]:
 
 def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
     """The file names of the recordings the gaps name (the later row of a content cataloged twice)."""
+    if not look:
+        for name in ("file", "before_file", "after_file"):
+            gaps = gaps.append_column(name, pa.nulls(gaps.num_rows, pa.string()))
+        return gaps
     wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-    paths = scan.paths("recordings") if look else []
+    paths = scan.paths("recordings")
     if len(wanted) and paths:
         scan.con.register("wanted", pa.table({"sha256": wanted}))
         names = scan.arrow(f"""

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -192,17 +193,18 @@ def _odd(labels: list[str]):
     return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
 
 
-def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, site) -> None:
+def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones) -> None:
     """One scan of these devices' older recordings (a few narrow columns): for each group, where its
     believable ones begin and end and the nearest before and after its stretch (the stretch is
     widened to them), and whether it must be walked whole (a recording placed other than stored,
-    or new numbered recordings that do not just continue the sequence)."""
+    or new numbered recordings that neither continue the sequence nor start it over on a new day)."""
     from pipeline.rules.clocks import earliest_plausible
 
+    site = zones.site_zone
     devices = sorted({g.device for g in groups.values()})
     expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
-    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "sequence", "time_zone", "ingested_at"],
-                       filter=expr)
+    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "end_utc", "sequence", "time_zone",
+                                      "ingested_at"], filter=expr)
     odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
         pc.is_in(old["time_zone"], value_set=pa.array(labels, pa.string())), True)))
     keys = pc.binary_join_element_wise(pc.fill_null(old["device_id"], ""), pc.fill_null(old["kind"], ""), "\x1f")
@@ -219,25 +221,62 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     believable = pc.fill_null(believable, False)
     lo, hi = pc.take(los, index), pc.take(his, index)
     table = pa.table({"g": index, "start": start, "seq": old["sequence"], "odd": odd.cast(pa.int64()),
+                      "numbered": pc.if_else(pc.is_valid(old["sequence"]), start, None),
                       "first": pc.if_else(believable, start, None),
                       "before": pc.if_else(pc.and_(believable, pc.fill_null(pc.less(start, lo), False)), start, None),
                       "after": pc.if_else(pc.and_(believable, pc.fill_null(pc.greater(start, hi), False)), start, None)})
     stats = table.filter(pc.is_valid(table["g"])).group_by("g").aggregate(
-        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("odd", "sum")])
+        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("seq", "min"),
+         ("numbered", "max"), ("odd", "sum")])
     by_group = {m["g"]: m for m in stats.to_pylist()}
+    cuts = _cuts_before(index, start, old["end_utc"], believable, lo)
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
         g.first_old, g.last_old = _naive(m.get("first_min")), _naive(m.get("first_max"))
         if m.get("before_max") is not None:
             g.lo = min(g.lo, _naive(m["before_max"]))
+        if i in cuts:
+            g.lo = min(g.lo, _naive(cuts[i]))
         if m.get("after_min") is not None:
             g.hi = max(g.hi, _naive(m["after_min"]))
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
                     if r["sequence"] is not None and timeline.clock_problem(r, cfg, site) is None]
         old_max = (m["seq_max"], _naive(m["first_max"]) or datetime.max) if m.get("seq_max") is not None else None
-        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)):
+        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)
+                                and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
+                                                                   numbered, zones.device(g.device)[0])):
             g.whole = True
+
+
+def _cuts_before(group: pa.Array, start: pa.Array, end: pa.Array, believable: pa.Array, lo: pa.Array) -> dict:
+    """For each group, the start of its last older recording at or before ``lo`` that no earlier one
+    reaches past (a clean cut, damaged tails aside): reading from there, the walk rarely has to
+    widen (segments recorded back to back overlap by a fraction of a second, so the nearest older
+    recording is seldom a cut). A guess only: ``_walk`` still checks what reaches in."""
+    keep = pc.and_(pc.and_(pc.is_valid(group), believable), pc.is_valid(start))
+    if not pc.any(keep).as_py():
+        return {}
+    g = pc.filter(group, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+    s = pc.filter(start, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    e = pc.filter(end, keep).cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
+    bound = pc.filter(lo, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    e = np.maximum(e, s)
+    order = np.lexsort((s, g))
+    g, s, e, bound = g[order], s[order], e[order], bound[order]
+    base = int(s.min())
+    span = int(e.max()) - base + 1
+    if (int(g.max()) + 1) * span >= (1 << 62):         # instants too far apart to lift: no guess
+        return {}
+    furthest = np.maximum.accumulate((e - base) + g * span) - g * span + base     # per group, so far
+    first = np.concatenate([[True], g[1:] != g[:-1]])
+    cut = first | (s >= np.concatenate([[0], furthest[:-1]]))
+    pick = np.flatnonzero(cut & (s <= bound))
+    if not len(pick):
+        return {}
+    last = pick[np.concatenate([g[pick][1:] != g[pick][:-1], [True]])]       # the latest of each group
+    instants = pa.array(s[last], pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pylist()
+    return dict(zip(g[last].tolist(), instants))
 
 
 def _utc(t: datetime):
@@ -386,13 +425,14 @@ def _clock_rows(g: _Group, rows: list[dict], problems: dict, meta: dict) -> list
     return out
 
 
-def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, meta: dict) -> _Walked | str:
+def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, meta: dict,
+          zone=UTC) -> _Walked | str:
     """The gaps of ``g`` its new recordings can change; "earlier" or "later" when a clean cut lies
-    beyond the stretch read."""
+    beyond the stretch read. ``zone``: the device clock's (its day decides where a count starts over)."""
     rows = list(g.rows.values())
     if g.whole:
         shas = {r["sha256"] for r in rows}
-        return _Walked(timeline._device_gaps(g.device, rows, tails, cfg, site, meta), shas, shas)
+        return _Walked(timeline._device_gaps(g.device, rows, tails, cfg, site, meta, zone), shas, shas)
     problems = {r["sha256"]: timeline.clock_problem(r, cfg, site) for r in rows}
     left_out = {sha for sha, p in problems.items() if p} | flagged_old
     walked = sorted((r for r in rows if r["sha256"] not in left_out), key=windows.order_key)
@@ -440,7 +480,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     walked: list[tuple[_Group, _Walked]] = []
     if groups:
         tails, begins = _tails(catalog, zones, sorted({d for d, _ in groups}))
-        _survey(catalog, groups, fresh, labels, cfg, site)
+        _survey(catalog, groups, fresh, labels, cfg, zones)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
         elsewhere = {d for d, _ in moved.values()}
@@ -457,7 +497,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
             flagged = _flagged_old(catalog, todo)
             wider = []
             for g in todo:
-                outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta)
+                outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta, zones.device(g.device)[0])
                 if isinstance(outcome, _Walked):
                     walked.append((g, outcome))
                     continue

@@ -15,8 +15,9 @@ recordings at once; ``extends_sequence`` says when new ones cannot change its ve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
+from pipeline.common.times import utc_to_wall
 from pipeline.rules.timeline import Tail
 
 _EARLIEST = datetime.min
@@ -93,3 +94,19 @@ def extends_sequence(old_max: tuple[int, datetime] | None, new: list[tuple[int, 
     if old_max is not None and (old_max[0] >= new[0][0] or old_max[1] > new[0][1]):
         return False
     return all(a[1] <= b[1] for a, b in zip(new, new[1:]))
+
+
+def starts_count_again(old_lowest: int | None, old_last: datetime | None, new: list[tuple[int, datetime, str]],
+                       zone) -> bool:
+    """Whether numbered recordings ``new`` (sequence, start as naive UTC, sha) start the count over
+    after the old ones, as a recorder does each day: the first numbered no higher than any old one
+    (``old_lowest``), on a later day of the device's clock (``zone``) than the latest old numbered
+    start (``old_last``), and the new ones rising in number and time. Then ``timeline.restarts``
+    begins a run of their own at the first (every old run stays as it was) and ``out_of_sequence``
+    keeps its verdict on every old one and flags none of the new ones."""
+    if not new or old_lowest is None or old_last is None:
+        return False
+    new = sorted(new)
+    day = lambda t: utc_to_wall(t.replace(tzinfo=timezone.utc), zone).date()      # noqa: E731
+    rising = all(a[0] < b[0] and a[1] <= b[1] for a, b in zip(new, new[1:]))
+    return rising and new[0][0] <= old_lowest and day(new[0][1]) > day(old_last)

@@ -413,8 +413,10 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
         # No gap was ever detected here (this run's refresh found none either): nothing to list.
         summary.gaps = {"found": 0, "need": 0, "free": 0, "waiting": 0}
         return
-    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none accepted).
-    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False)
+    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none
+    # accepted): the gaps with an accepted explanation, most of a year's, are not decided at all.
+    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False,
+                              unexplained_or_run=summary.run_id)
     mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
     need = pc.sum(mine["needs_explanation"]).as_py() or 0
     waiting = pc.sum(pc.and_(current["needs_explanation"],

@@ -103,11 +103,13 @@ def _runs(first: np.ndarray):
     return zip(heads[:-1], heads[1:])
 
 
-def needs(gaps: pa.Table, sessions: pa.Table, break_s: float, important: set[str],
+def needs(gaps: pa.Table, sessions: pa.Table | None, break_s: float, important: set[str],
           groups: dict[str, frozenset[str]], windows: list) -> dict[str, pa.Array]:
     """``rules.sessions.need`` for every gap: ``session_id``, ``needs_explanation``, ``need_reason``.
-    ``sessions``: sha256 -> session_id; ``windows``: ``rules.sessions.Window`` in the order
-    ``records.sessions`` lists them (a gap covered by several names the first)."""
+    ``sessions``: sha256 -> session_id (None: unknown, every session_id null: whether a gap needs
+    an explanation does not depend on them, only the names do); ``windows``:
+    ``rules.sessions.Window`` in the order ``records.sessions`` lists them (a gap covered by
+    several names the first)."""
     import duckdb
 
     n = gaps.num_rows
@@ -117,7 +119,8 @@ def needs(gaps: pa.Table, sessions: pa.Table, break_s: float, important: set[str
 
     def session(column: str) -> pa.Array:             # each a hash of a million sessions: once a column
         if column not in found:
-            found[column] = pc.take(sessions["session_id"], pc.index_in(gaps[column], value_set=sessions["sha256"]))
+            found[column] = pa.nulls(n, pa.string()) if sessions is None else \
+                pc.take(sessions["session_id"], pc.index_in(gaps[column], value_set=sessions["sha256"]))
         return found[column]
 
     between = pc.fill_null(pc.equal(kind, "between_files"), False)
