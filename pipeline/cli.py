@@ -137,11 +137,15 @@ def _wrap_wide(parser: argparse.ArgumentParser) -> None:
 # their workers are gone, and what is left is the interpreter's teardown of Arrow, DuckDB and
 # PyAV (a tenth of a second, an eighth of a one-file ingest).
 EXIT_AT_ONCE = ("ingest",)
+EXIT_BROKEN_PIPE = 141              # 128 + SIGPIPE, as the shell reports a reader that went away
 
 
 def _exit_now(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:             # a reader that went away (`| head`): the run itself is done
+            pass
     os._exit(code)
 
 
@@ -168,6 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         print(_("fieldrec {command}: failed: {message}").format(command=args.command, message=_shown(exc)),
               file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of the output went away (`| head`): say nothing more to it, and exit as a
+        # program killed by SIGPIPE would (141), so `set -o pipefail` sees it. What was written to
+        # the archive before is sealed or finished by the next run, as after any interruption.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        if argv_given is None:
+            os._exit(EXIT_BROKEN_PIPE)
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
         where = f" ({exc.filename})" if exc.filename else ""

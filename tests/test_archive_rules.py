@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -257,6 +258,22 @@ def test_purge_removes_the_review_proxies_with_their_original(archive, sha, caps
     code, out, err = cli(capsys, "transcode", "--archive", archive, "--missing", "--json", "--quiet")
     assert code == 0 and json.loads(out)["selected"] == len(FILES) - 2, out + err     # not the purged one
     assert [r["parent_sha256"] for r in table(archive, "derivatives")].count(sha["old"]) == 1
+
+
+def test_a_proxy_already_gone_is_recorded_by_the_purge(archive, sha, capsys):
+    """verify reported the proxy missing; once its original is purged it is gone on purpose."""
+    assert cli(capsys, "transcode", "--archive", archive, sha["old"])[0] == 0
+    (made,) = [r["archive_path"] for r in table(archive, "derivatives") if r["status"] == "ok"]
+    os.chmod(archive / made, 0o644)
+    (archive / made).unlink()
+    assert cli(capsys, "verify", "--archive", archive)[0] == 3
+    code, _, err = cli(capsys, "purge", "--archive", archive, sha["old"], "--approve",
+                       grant(archive, "purge", "recording", sha["old"]))
+    assert code == 0 and "review proxy" not in err, err                  # nothing was there to remove
+    assert {(p["kind"], p["archive_path"]) for p in table(archive, "purges")} >= {("proxy", made)}
+    assert cli(capsys, "verify", "--archive", archive)[0] == 0
+    assert {r["sha256"]: r["state"] for r in listed(capsys, "retention", "--archive", archive, "--all")}[
+        sha["old"]] == "purged"
 
 
 def test_purge_refuses_an_approval_that_is_not_a_granted_request_of_the_archive(archive, sha, capsys):

@@ -67,3 +67,19 @@ def test_private_ray_instance_lives_on_loopback(ray_local):
     assert addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
     gcs_host = ray.get_runtime_context().gcs_address.rsplit(":", 1)[0]
     assert ipaddress.ip_address(gcs_host).is_loopback
+
+
+def test_an_ingest_whose_reader_went_away_is_sealed_and_exits_141(tmp_path):
+    """`fieldrec ingest ... --json | head -c 1`: the run finished and sealed before its summary was
+    printed; the closed pipe is reported as SIGPIPE would be (141), not as a failed run."""
+    import subprocess
+    import sys
+
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "notes.txt").write_text("x" * 100_000)
+    script = f'"{sys.executable}" -m pipeline.cli ingest "{tmp_path / "drop"}" --archive "{tmp_path / "a"}" ' \
+             '--json --quiet | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}"'
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "141" and "failed" not in done.stderr, done.stderr
+    assert len(list((tmp_path / "a" / "manifests").glob("0*.json"))) == 1     # sealed
+    assert main(["verify", "--archive", str(tmp_path / "a")]) == 0

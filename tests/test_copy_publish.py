@@ -81,3 +81,27 @@ def test_a_copy_published_just_before_the_worker_died_is_taken_as_it_is(tmp_path
     copied.publish()
     stored = adopt(store, str(copied.path), copied.digest.sha256, copied.digest.size)
     assert stored is not None and not stored.newly_stored and stored.archive_path == store.relpath(sha256(source))
+
+
+def test_a_copy_the_worker_publishes_while_the_driver_adopts_it_is_taken(tmp_path, store, monkeypatch):
+    """A worker stopped too late renames its copy into place while the driver hashes it: the
+    driver takes the object (the run goes on) instead of failing the archive."""
+    source = _source(tmp_path)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    copied.syncing and copied.syncing.wait()
+    real = ObjectStore.commit
+
+    def worker_first(self, tmp, sha):
+        real(self, tmp, sha)                  # the worker's own publish, just before the driver's
+        return real(self, tmp, sha)           # the driver's: its copy is gone now
+
+    monkeypatch.setattr(ObjectStore, "commit", worker_first)
+    stored = adopt(store, str(copied.path), copied.digest.sha256, copied.digest.size)
+    assert stored is not None and stored.archive_path == store.relpath(sha256(source))
+    assert sha256(store.path(copied.digest.sha256)) == sha256(source)
+
+
+def test_a_copy_waiting_to_be_published_is_the_owners_alone(tmp_path, store):
+    copied = copy_source(_source(tmp_path, 1 << 20), store, chunk_bytes=1 << 20, retries=0)
+    assert copied.path.stat().st_mode & 0o077 == 0
+    copied.publish()

@@ -191,17 +191,18 @@ def run_purge(args: argparse.Namespace) -> int:
         # A review proxy is a copy of the footage: it goes with its original (a kept shared one keeps it).
         kept = {r.sha256 for r in shared}
         made = _proxies_of(catalog, {r.sha256 for r in chosen} - kept)
-        proxies = [(r, path, size) for r in chosen for path, size in made.get(r.sha256, ())
-                   if (archive / path).exists()]
+        # Each gets its row even when its file is already gone (verify then knows it went on purpose).
+        proxies = [(r, path, size) for r in chosen for path, size in made.get(r.sha256, ())]
+        present = [(r, path, size) for r, path, size in proxies if (archive / path).exists()]
         if not args.approve:
             emit(rows, COLUMNS, args.format, zone=zone)
             total = sum(r.row["size"] or 0 for r in todo)
             print(_("dry run: {n} object(s), {size}, would be removed; nothing was. Run again with --approve REQ "
                     "(a granted purge request) to purge.").format(n=len(todo), size=human_bytes(total)),
                   file=sys.stderr)
-            if proxies:
+            if present:
                 print(_("with them {n} review proxy file(s), {size}").format(
-                    n=len(proxies), size=human_bytes(sum(size for _r, _p, size in proxies))), file=sys.stderr)
+                    n=len(present), size=human_bytes(sum(size for _r, _p, size in present))), file=sys.stderr)
             return 0
         new = [r for r in todo if r.purge is None]
         recorded = set(catalog.read("purges", ["archive_path"])["archive_path"].to_pylist())
@@ -218,13 +219,13 @@ def run_purge(args: argparse.Namespace) -> int:
                        tag=new_id("purge"))
         # The purges rows are committed first: a crash now leaves files a re-run removes.
         removed = 0
-        for path in [archive / p for _r, p, _size in proxies]:
+        for i, path in enumerate(archive / p for _r, p, _size in present):
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise RunError(_("cannot remove {path}: {why}; fix the permissions and run the same purge again to "
                                  "finish ({removed} of {total} removed)").format(
-                    path=path, why=exc.strerror, removed=0, total=len(todo))) from None
+                    path=path, why=exc.strerror, removed=i, total=len(present))) from None
             _fsync_dir(path.parent, config.ingest.fsync)
         for r in todo:
             path = archive / r.row["archive_path"]
@@ -242,8 +243,8 @@ def run_purge(args: argparse.Namespace) -> int:
     print(_("purged {n} object(s) ({size}), request {request} of {by}, approved by {approver}; their catalog rows "
             "stay").format(n=removed, size=human_bytes(sum(r.row["size"] or 0 for r in todo)), request=args.approve,
                            by=args.by, approver=request.grant["decided_by"]), file=sys.stderr)
-    if proxies:
-        print(_("removed with them {n} review proxy file(s)").format(n=len(proxies)), file=sys.stderr)
+    if present:
+        print(_("removed with them {n} review proxy file(s)").format(n=len(present)), file=sys.stderr)
     return 0
 
 

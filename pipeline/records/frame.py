@@ -127,7 +127,8 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
         rec = rec.append_column(name, kept[name])
-    purged = catalog.read("purges", ["sha256"])["sha256"]
+    purges = catalog.read("purges", ["sha256", "kind"])        # a proxy's row goes with its original's
+    purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
     rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
                             if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
     _, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)

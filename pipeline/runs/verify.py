@@ -282,7 +282,7 @@ def _proxies(archive: Path, catalog: Catalog, manifests: list[chain.Manifest], s
     ``untracked``), unless an approved purge removed it with its original; those in scope (made by a run whose manifest is selected, or by one no manifest
     names, sampled like the objects) are re-hashed. Returns the findings, the items to re-hash, how many rows name a proxy."""
     known = {rel: t for rel, t in proxies.tracked(catalog).items() if rel not in purged}
-    present = set(proxies.stored(archive))
+    present = set(proxies.stored(archive)) - purged          # one a purge removes next: as for originals
     manifest_of = {m.run_id: m.name for m in manifests}
     findings = [Finding("proxy", "missing", rel, _(
         "its derivatives row (sha256 {sha}…) names it but it is not in the archive: `fieldrec transcode --missing` "

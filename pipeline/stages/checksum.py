@@ -66,7 +66,9 @@ class _Sink:
     def __init__(self, path: Path, fsync: bool):
         self.path, self.fsync = path, fsync
         try:
-            self.fh = open(path, "wb", buffering=0)
+            # The owner's alone until published (then ``ingest.file_mode``): the copy waits here
+            # while demux and thumbnails read it.
+            self.fh = open(path, "xb", buffering=0, opener=lambda p, flags: os.open(p, flags, 0o600))
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(path)) from exc
@@ -206,17 +208,32 @@ def adopt(store: ObjectStore, copy_path: str | Path, sha256: str, size: int) -> 
     taken as it is. None when there is nothing to publish."""
     path = Path(copy_path)
     if store.path(sha256).exists() and not path.exists():
-        digest = hash_path(store.path(sha256))
-        return Stored(digest, store.relpath(sha256), False) if digest.sha256 == sha256 else None
+        return _already_stored(store, sha256)
     if path.parent != store.tmp or not path.is_file() or path.is_symlink():
         return None
     digest = hash_path(path)
     if digest.sha256 != sha256 or digest.size != size:
         return None
-    if store.fsync:
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-    return Stored(digest, store.relpath(sha256), _commit(store, path, sha256))
+    try:
+        if store.fsync:
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        return Stored(digest, store.relpath(sha256), store.commit(path, sha256))
+    except FileNotFoundError:
+        # A worker stopped too late published it itself while this hashed it: the object is there.
+        return _already_stored(store, sha256)
+    except OSError as exc:
+        raise ArchiveWriteError(exc.errno, _("cannot store object: {why}").format(why=exc.strerror),
+                                str(path)) from exc
+
+
+def _already_stored(store: ObjectStore, sha256: str) -> Stored | None:
+    """The object in place, if its bytes are what its name says."""
+    try:
+        digest = hash_path(store.path(sha256))
+    except FileNotFoundError:
+        return None
+    return Stored(digest, store.relpath(sha256), False) if digest.sha256 == sha256 else None
 
 
 class Checksum:
