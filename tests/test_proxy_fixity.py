@@ -133,3 +133,19 @@ def test_quarantine_moves_a_planted_proxy_aside(archive, capsys):
 def test_a_sample_re_hashes_part_of_the_proxies(archive):
     report = verify.verify(archive, lean_config(), sample_pct=34, seed=1)
     assert report.ok and report.proxies_tracked == 3 and report.proxies_hashed == 2
+
+
+@pytest.mark.parametrize("path", ["../objects/ab/cd/x", "proxies/../fieldrec.toml", "/etc/passwd", "proxies/.tmp/x.mp4",
+                                  "proxies\\..\\x", "proxies", "", None])
+def test_a_derivatives_row_naming_a_path_outside_the_proxies_names_no_proxy(path):
+    assert not proxies.is_proxy_path(path)
+
+
+def test_only_rows_naming_a_proxy_are_tracked(archive):
+    """A row whose path leaves proxies/ (a bug, or a forged part) is never hashed, counted or purged."""
+    catalog = Catalog(archive)
+    good = table(archive, "derivatives")[0]
+    bad = dict(good, archive_path="objects/../fieldrec.toml", parent_sha256="f" * 64)
+    catalog.commit({"derivatives": [bad]}, tag="test")
+    assert set(proxies.tracked(catalog)) == set(_proxy_paths(archive)) - {"objects/../fieldrec.toml"}
+    assert proxies.is_proxy_path(good["archive_path"])

@@ -8,6 +8,7 @@ import socket
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
@@ -18,6 +19,9 @@ from pipeline.common.i18n import N_, _
 from pipeline.common.times import UTC, show
 from pipeline.common.units import human_bytes
 from pipeline.common.clock import new_id, now_utc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -249,13 +253,16 @@ def run_purge(args: argparse.Namespace) -> int:
 
 
 def _proxies_of(catalog, shas: set[str]) -> dict[str, list[tuple[str, int]]]:
-    """Recording SHA-256 -> (path, size) of every review proxy made of it, for ``shas``."""
+    """Recording SHA-256 -> (path, size) of every review proxy made of it, for ``shas`` (only paths
+    under ``proxies/``: a purge removes nothing else)."""
+    from pipeline.archive.proxies import is_proxy_path
+
     if not shas:
         return {}
     rows = catalog.read("derivatives", ["parent_sha256", "archive_path", "size", "status"])
     out: dict[str, set] = {}
     for parent, path, size, status in zip(*(rows[c].to_pylist() for c in rows.column_names)):
-        if status == "ok" and path and parent in shas:
+        if status == "ok" and is_proxy_path(path) and parent in shas:
             out.setdefault(parent, set()).add((path, size or 0))
     return {parent: sorted(found) for parent, found in out.items()}
 

@@ -105,10 +105,6 @@ def is_indexed(format_name: str) -> bool:
 def open_checked(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False):
     """``open_input``; for an indexed file, opened again with a full probe when the index left a
     stream's size or rate unknown."""
-    return _open(path, skip_probe_decode, indexed)
-
-
-def _open(path: Path, skip_probe_decode: bool, indexed: bool):
     container = open_input(path, skip_probe_decode=skip_probe_decode, indexed=indexed)
     if indexed and _incomplete(container):
         container.close()
@@ -146,7 +142,7 @@ def demux(path: Path, *, skip_probe_decode: bool = True, indexed: bool = False) 
     ``indexed``: the file claims to be MP4/MOV, whose index holds what probing would find.
     """
     path = Path(path)
-    with _open(path, skip_probe_decode, indexed) as container:
+    with open_checked(path, skip_probe_decode=skip_probe_decode, indexed=indexed) as container:
         fmt = container.format
         rotations = isobmff.track_rotations(path) if is_indexed(fmt.name) else []
         info = MediaInfo(

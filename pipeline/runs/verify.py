@@ -292,8 +292,11 @@ def _proxies(archive: Path, catalog: Catalog, manifests: list[chain.Manifest], s
         "no derivatives row names this proxy: left by a run that died before recording it (the next `fieldrec "
         "transcode` of its recording makes it again and replaces it) or put there by hand; `fieldrec quarantine` "
         "moves it aside")) for rel in sorted(present - known.keys())]
+    def in_scope(run_id: str | None) -> bool:
+        return run_id not in manifest_of or manifest_of[run_id] in selected
+
     items = [fixity.FixityItem(rel, t.sha256, t.size, manifest_of.get(t.run_id), kind="proxy")
-             for rel, t in sorted(known.items()) if rel in present and manifest_of.get(t.run_id, "") in selected | {""}]
+             for rel, t in sorted(known.items()) if rel in present and in_scope(t.run_id)]
     if sample_pct < 100 and items:
         items = random.Random(seed).sample(items, max(1, math.ceil(len(items) * sample_pct / 100)))
     return findings, items, len(known)

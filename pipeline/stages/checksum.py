@@ -82,9 +82,9 @@ class _Sink:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
 
-    def close(self, sync: bool = True) -> None:
+    def close(self) -> None:
         try:
-            if sync and self.fsync:
+            if self.fsync:
                 os.fsync(self.fh.fileno())
             self.fh.close()
         except OSError as exc:
