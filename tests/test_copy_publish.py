@@ -105,3 +105,51 @@ def test_a_copy_waiting_to_be_published_is_the_owners_alone(tmp_path, store):
     copied = copy_source(_source(tmp_path, 1 << 20), store, chunk_bytes=1 << 20, retries=0)
     assert copied.path.stat().st_mode & 0o077 == 0
     copied.publish()
+
+
+def test_the_copy_asks_for_writeback_of_each_chunk_only_when_it_syncs(tmp_path, store, monkeypatch):
+    """Early writeback is asked for chunk by chunk (offsets and lengths that tile the file), and
+    only by a store that syncs; the copy stays byte-identical either way."""
+    from pipeline.native import writeback
+
+    asked = []
+    real = writeback.start
+    monkeypatch.setattr(writeback, "start", lambda fd, offset, length: asked.append((offset, length))
+                        or real(fd, offset, length))
+    source = _source(tmp_path, (3 << 20) + 12345)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    assert sha256(copied.publish() and store.path(copied.digest.sha256)) == sha256(source)
+    if store.fsync:
+        assert asked == [(0, 1 << 20), (1 << 20, 1 << 20), (2 << 20, 1 << 20), (3 << 20, 12345)]
+    else:
+        assert asked == []
+
+
+@pytest.mark.parametrize("offset, length", [(0, 0), (-1, 10), (0, -1), (0, 1 << 62), (1 << 62, 1 << 20)],
+                         ids=["nothing", "negative-offset", "negative-length", "huge-length", "past-the-end"])
+def test_writeback_hint_never_raises_and_refuses_nonsense(tmp_path, offset, length):
+    from pipeline.native import writeback
+
+    with open(tmp_path / "f", "wb") as fh:
+        fh.write(b"x" * 4096)
+        result = writeback.start(fh.fileno(), offset, length)
+    assert result is (offset >= 0 and length > 0 and writeback._sync_file_range is not None)
+
+
+@pytest.mark.parametrize("fd", [-1, 10 ** 6], ids=["negative", "not-open"])
+def test_writeback_hint_on_a_bad_descriptor_is_false(fd):
+    from pipeline.native import writeback
+
+    assert writeback.start(fd, 0, 4096) is False
+
+
+def test_writeback_hint_on_a_pipe_is_false():
+    from pipeline.native import writeback
+
+    read, write = os.pipe()
+    try:
+        os.write(write, b"x")
+        assert writeback.start(write, 0, 1) is False
+    finally:
+        os.close(read)
+        os.close(write)

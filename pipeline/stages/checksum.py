@@ -19,6 +19,7 @@ from typing import Mapping
 
 from pipeline.common import paths
 from pipeline.common.i18n import _
+from pipeline.native import writeback
 from pipeline.native.hashing import Digest, advise_sequential, copy_and_hash, hash_path
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
@@ -65,6 +66,7 @@ class _Sink:
 
     def __init__(self, path: Path, fsync: bool):
         self.path, self.fsync = path, fsync
+        self.written = 0
         try:
             # The owner's alone until published (then ``ingest.file_mode``): the copy waits here
             # while demux and thumbnails read it.
@@ -81,6 +83,9 @@ class _Sink:
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
+        if self.fsync:           # the disk starts on this chunk now; the fsync at the end finds it done
+            writeback.start(self.fh.fileno(), self.written, len(data))
+        self.written += len(data)
 
     def close(self) -> None:
         try:
