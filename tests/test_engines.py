@@ -303,3 +303,65 @@ def test_the_workers_started_early_import_the_per_file_pass():
     from pipeline.runs import perfile
 
     assert command.WORKER_MODULES == perfile.WORKER_MODULES
+
+
+# -- starting workers before the walk ---------------------------------------------------------------
+
+
+def _files(root: Path, n: int, depth: int = 0) -> Path:
+    folder = root.joinpath(*(f"d{i}" for i in range(depth)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"f{i}.MP4").write_bytes(b"x")
+    return root
+
+
+@pytest.mark.parametrize("wanted, files, expected", [(0, 3, 0), (-1, 3, 0), (2, 0, 0), (2, 1, 1), (2, 5, 2),
+                                                     (10 ** 9, 5, 5)],
+                         ids=["zero", "negative", "empty", "one", "stops-at-wanted", "huge"])
+def test_the_glance_counts_files_up_to_what_is_wanted(tmp_path, wanted, files, expected):
+    from pipeline.runs.discover import files_at_least
+
+    assert files_at_least([_files(tmp_path / "drop", files, depth=3)], wanted) == expected
+
+
+def test_the_glance_looks_at_few_entries_and_never_fails(tmp_path):
+    from pipeline.runs.discover import files_at_least
+
+    drop = tmp_path / "drop"
+    for i in range(50):
+        (drop / f"empty{i:02d}").mkdir(parents=True)
+    _files(drop / "zz", 3)
+    assert files_at_least([drop], 2, entries=20) == 0                 # gave up before reaching the files
+    assert files_at_least([drop], 2) == 2
+    os.mkfifo(drop / "fifo")
+    (drop / "loop").symlink_to(drop)                                  # links are not followed: no loop
+    assert files_at_least([drop, tmp_path / "missing", drop / "zz" / "f0.MP4"], 10) == 4
+
+
+@pytest.mark.parametrize("expected, started", [(0, 1), (1, 1), (2, 2), (10 ** 6, 2)], ids=["none", "one", "two", "huge"])
+def test_the_local_engine_starts_a_worker_per_expected_task_up_to_its_cpus(expected, started):
+    runner = engines.start("local", None, 2, preload=("tests.engine_tasks",), expected_tasks=expected)
+    try:
+        assert len(runner.pool.workers) == started
+    finally:
+        runner.close()
+
+
+def test_an_ingest_of_several_files_starts_its_workers_before_the_walk(tmp_path, monkeypatch, fast_config):
+    """The command starts as many workers as the glance finds files (up to --workers), before the
+    run imports or reads anything; one file, one worker."""
+    from pipeline.runs import localpool
+
+    counts = []
+    real = localpool.LocalRunner.__init__
+
+    def spy(self, workers=None, *, preload=(), expected_tasks=1):
+        counts.append(expected_tasks)
+        real(self, workers, preload=preload, expected_tasks=expected_tasks)
+
+    monkeypatch.setattr(localpool.LocalRunner, "__init__", spy)
+    drop, one = _files(tmp_path / "drop", 3, depth=2), _files(tmp_path / "one", 1)
+    assert cli(["ingest", str(drop), "--archive", str(tmp_path / "a"), "--workers", "2", "--quiet"]) == 0
+    assert cli(["ingest", str(one), "--archive", str(tmp_path / "b"), "--workers", "2", "--quiet"]) == 0
+    assert counts == [2, 1]

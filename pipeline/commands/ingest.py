@@ -80,8 +80,15 @@ def run(args: argparse.Namespace) -> int:
     # The local engine's workers start first: they import the per-file stages while this process
     # reads the settings (Arrow) and imports the ingest run (each takes a few tenths of a second).
     # The run closes them. A bad setting or archive folder stops it before anything is created.
-    started = engines.start(engine, address, args.workers, preload=WORKER_MODULES) \
-        if engines.starts_at_once(engine, address) else None
+    # A drop of several files gets all its workers now (a glance at the first folder entries says
+    # so), not one now and the others once the walk finds their files; a one-file run, one.
+    started = None
+    if engines.starts_at_once(engine, address):
+        from pipeline.runs.discover import files_at_least
+        from pipeline.runs.localpool import machine_cpus
+
+        expected = files_at_least(args.sources, args.workers or machine_cpus())
+        started = engines.start(engine, address, args.workers, preload=WORKER_MODULES, expected_tasks=expected)
     try:
         config = config_of(args)
         _check_archive(args.archive)

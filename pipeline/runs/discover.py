@@ -199,3 +199,29 @@ def _named_file(path: str) -> SourceFile:
         return SourceFile(path, st.st_size, st.st_mtime_ns, link_target=os.readlink(path),
                           read_path=os.path.realpath(path))
     return SourceFile(path, st.st_size, st.st_mtime_ns)
+
+
+def files_at_least(sources: list[Path], wanted: int, *, entries: int = 512) -> int:
+    """How many regular files ``sources`` hold, counted only up to ``wanted`` and looking at no more
+    than ``entries`` folder entries: a glance before the real walk (how many workers to start at
+    once), never a judgement on any file. Unreadable folders and links count nothing."""
+    found, looked = 0, 0
+    stack = [os.fspath(s) for s in reversed(sources)]
+    while stack and found < wanted and looked < entries:
+        path = stack.pop()
+        try:
+            if not os.path.isdir(path):
+                found += os.path.isfile(path)
+                continue
+            with os.scandir(path) as listing:
+                for entry in listing:
+                    looked += 1
+                    if entry.is_file(follow_symlinks=False):
+                        found += 1
+                    elif entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    if found >= wanted or looked >= entries:
+                        break
+        except OSError:
+            continue
+    return min(found, max(wanted, 0))

@@ -32,14 +32,15 @@ def engine_for(engine: str | None, address: str | None) -> str:
 
 
 def start(engine: str | None = None, address: str | None = None, workers: int | None = None, *,
-          preload: Sequence[str] = ()) -> Runner:
+          preload: Sequence[str] = (), expected_tasks: int = 1) -> Runner:
     """Start the engine a run uses (see ``engine_for``). The local engine returns at once, its
-    workers importing ``preload`` meanwhile; Ray connects first (seconds) and raises
+    workers (one per expected task, up to one per CPU; more start as work is found) importing
+    ``preload`` meanwhile; Ray connects first (seconds) and raises
     ``address.ClusterUnreachable`` within seconds when the address cannot be used."""
     if engine_for(engine, address) == LOCAL:
         from pipeline.runs.localpool import LocalRunner
 
-        return LocalRunner(workers, preload=preload)
+        return LocalRunner(workers, preload=preload, expected_tasks=expected_tasks)
     from pipeline.runs.rayengine import RayRunner      # the only place Ray is imported from
 
     return RayRunner.connect(address, workers)

@@ -275,9 +275,9 @@ class LocalRunner(runner.Runner):
     address = "local"
     nodes = 1
 
-    def __init__(self, workers: int | None = None, *, preload: Sequence[str] = ()):
+    def __init__(self, workers: int | None = None, *, preload: Sequence[str] = (), expected_tasks: int = 1):
         self.cpus = workers or machine_cpus()
-        self.pool = LocalPool(self.cpus, preload=preload)
+        self.pool = LocalPool(self.cpus, preload=preload, spawn_now=max(1, expected_tasks))
 
     def node_resources(self) -> list[dict[str, float]]:
         return [{"CPU": float(self.cpus)}]
