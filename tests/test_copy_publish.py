@@ -107,22 +107,97 @@ def test_a_copy_waiting_to_be_published_is_the_owners_alone(tmp_path, store):
     copied.publish()
 
 
-def test_the_copy_asks_for_writeback_of_each_chunk_only_when_it_syncs(tmp_path, store, monkeypatch):
-    """Early writeback is asked for chunk by chunk (offsets and lengths that tile the file), and
-    only by a store that syncs; the copy stays byte-identical either way."""
+def _direct_supported(folder: Path) -> bool:
     from pipeline.native import writeback
 
-    asked = []
-    real = writeback.start
-    monkeypatch.setattr(writeback, "start", lambda fd, offset, length: asked.append((offset, length))
-                        or real(fd, offset, length))
-    source = _source(tmp_path, (3 << 20) + 12345)
-    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
-    assert sha256(copied.publish() and store.path(copied.digest.sha256)) == sha256(source)
-    if store.fsync:
-        assert asked == [(0, 1 << 20), (1 << 20, 1 << 20), (2 << 20, 1 << 20), (3 << 20, 12345)]
-    else:
-        assert asked == []
+    try:
+        fd, direct = writeback.create(folder / ".probe", 0o600, direct=True)
+    except OSError:
+        return False
+    os.close(fd)
+    (folder / ".probe").unlink()
+    return direct
+
+
+@pytest.mark.parametrize("size, chunk", [(0, 1 << 20), (1, 1 << 20), (2 << 20, 1 << 20), ((3 << 20) + 12345, 1 << 20),
+                                         ((1 << 20) + 7, 1000), (5 << 20, (1 << 20) + 512)],
+                         ids=["empty", "one-byte", "aligned", "unaligned-tail", "odd-chunks", "chunk-not-4k"])
+def test_a_synced_copy_goes_direct_while_aligned_and_through_the_cache_after(tmp_path, store, monkeypatch, size,
+                                                                              chunk):
+    """Aligned chunks are written with direct I/O (where the file system allows it), the rest
+    through the page cache with its writeback started chunk by chunk; a store that does not sync
+    writes through the cache and asks for nothing. The copy is byte-identical in every case."""
+    from pipeline.native import writeback
+
+    hinted, switched = [], []
+    real_start, real_switch = writeback.start, writeback.through_cache
+    monkeypatch.setattr(writeback, "start", lambda fd, offset, length: hinted.append((offset, length))
+                        or real_start(fd, offset, length))
+    monkeypatch.setattr(writeback, "through_cache", lambda fd: switched.append(fd) or real_switch(fd))
+    source = _source(tmp_path, size)
+    copied = copy_source(source, store, chunk_bytes=chunk, retries=0)
+    stored = copied.publish()
+    assert sha256(store.path(stored.digest.sha256)) == sha256(source) and stored.digest.size == size
+    if not store.fsync:
+        assert hinted == [] and switched == []
+        return
+    direct = _direct_supported(store.tmp)
+    first_unaligned = 0 if not direct else (size // chunk) * chunk if chunk % 4096 == 0 else 0
+    cached = [(offset, min(chunk, size - offset)) for offset in range(first_unaligned, size, chunk)]
+    assert hinted == cached                              # every byte not written direct had its writeback asked for
+    assert len(switched) == (1 if direct and cached else 0)
+
+
+def test_a_file_system_that_refuses_direct_io_gets_the_copy_through_the_cache(tmp_path, monkeypatch):
+    """O_DIRECT refused at open (tmpfs) or at the first write (EINVAL): the copy is made all the same."""
+    from pipeline.native import writeback
+
+    store = ObjectStore(tmp_path / "archive", fsync=True).create()
+    source = _source(tmp_path, 3 << 20)
+    real_open = os.open
+
+    def refuse_at_open(path, flags, mode=0o777, **kw):
+        if flags & writeback.O_DIRECT:
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, mode, **kw)
+
+    monkeypatch.setattr(os, "open", refuse_at_open)
+    assert sha256(store.path(copy_source(source, store, chunk_bytes=1 << 20, retries=0).publish().digest.sha256)) \
+        == sha256(source)
+    monkeypatch.setattr(os, "open", real_open)
+
+
+
+def test_a_direct_write_refused_midway_goes_on_through_the_cache(tmp_path):
+    """EINVAL from a direct write (a file system wanting another alignment): the same bytes are
+    written through the page cache, and the file is whole."""
+    import mmap
+
+    from pipeline.stages.checksum import _Sink
+
+    sink = _Sink(tmp_path / "copy", fsync=True)
+    real = sink.fh
+    refused = []
+
+    class Refusing:
+        def write(self, data):
+            if sink.direct:
+                refused.append(len(data))
+                raise OSError(22, "Invalid argument")
+            return real.write(data)
+
+        def fileno(self):
+            return real.fileno()
+
+    sink.fh = Refusing()
+    buf = mmap.mmap(-1, 8192)
+    buf.write(os.urandom(8192))
+    sink.write(memoryview(buf)[:8192])
+    sink.write(memoryview(buf)[:8192])
+    sink.fh = real
+    sink.close()
+    assert (tmp_path / "copy").read_bytes() == bytes(buf) * 2
+    assert len(refused) == (1 if _direct_supported(tmp_path) else 0) and not sink.direct
 
 
 @pytest.mark.parametrize("offset, length", [(0, 0), (-1, 10), (0, -1), (0, 1 << 62), (1 << 62, 1 << 20)],

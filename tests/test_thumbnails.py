@@ -233,3 +233,15 @@ def test_ingest_catalogs_thumbnails_and_cli_writes_them(tmp_path, fast_config, c
     assert main(["thumbs", "--archive", str(archive), "ffffff" if not sha.startswith("ffffff") else "000000",
                  "--out", str(tmp_path / "x")]) == 2
     assert "no recording" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ranges, asked", [([], 0), ([(0, 10)], 1), ([(-1, 10), (0, 0), (0, -5)], 0),
+                                           ([(10 ** 15, 10)], 1), ([(0, 10 ** 15)], 1)],
+                         ids=["none", "one", "negative-or-empty", "past-the-end", "huge"])
+def test_prefetching_keyframes_is_a_hint_that_never_fails(tmp_path, ranges, asked):
+    from pipeline.native import thumbs
+
+    path = tmp_path / "f.MP4"
+    path.write_bytes(b"x" * 100)
+    assert thumbs.prefetch(path, ranges) == asked
+    assert thumbs.prefetch(tmp_path / "missing.MP4", [(0, 10)]) == 0

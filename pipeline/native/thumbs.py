@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -274,6 +275,31 @@ def decode_keyframes(path: Path, stream_index: int, pts_s: Sequence[float], *, m
     if left and seek:
         _decode_pass(Path(path), stream_index, left, result, seek=False, **options)
     return result
+
+
+def prefetch(path: Path, ranges) -> int:
+    """Ask the kernel to start reading these ``(offset, size)`` byte ranges of ``path`` now, all
+    at once (the chosen keyframes' packets, from the demux pass): a copy written with direct I/O
+    is not in the page cache, and reading its keyframes one seek at a time would leave the CPU
+    waiting on each. A hint only; returns how many ranges were asked for."""
+    if not hasattr(os, "posix_fadvise"):
+        return 0
+    asked = 0
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        for offset, size in ranges:
+            if offset >= 0 and size > 0:
+                try:
+                    os.posix_fadvise(fd, int(offset), int(size), os.POSIX_FADV_WILLNEED)
+                    asked += 1
+                except OSError:
+                    pass
+    finally:
+        os.close(fd)
+    return asked
 
 
 def photo_preview(path: Path, max_side: int) -> Image.Image:

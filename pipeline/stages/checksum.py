@@ -62,7 +62,11 @@ def open_source(path: str | Path):
 
 
 class _Sink:
-    """The archive side of a copy: any OSError here is the archive's fault, not the source's."""
+    """The archive side of a copy: any OSError here is the archive's fault, not the source's.
+
+    A copy that will be synced is written with direct I/O where the file system allows it (the
+    CPU then never copies its bytes into the page cache; ``native.writeback``), through the page
+    cache otherwise, its writeback started chunk by chunk."""
 
     def __init__(self, path: Path, fsync: bool):
         self.path, self.fsync = path, fsync
@@ -70,22 +74,38 @@ class _Sink:
         try:
             # The owner's alone until published (then ``ingest.file_mode``): the copy waits here
             # while demux and thumbnails read it.
-            self.fh = open(path, "xb", buffering=0, opener=lambda p, flags: os.open(p, flags, 0o600))
+            fd, self.direct = writeback.create(path, 0o600, direct=fsync)
+            self.fh = os.fdopen(fd, "wb", buffering=0)
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(path)) from exc
 
     def write(self, data) -> None:
+        view = memoryview(data)
         try:
-            view = memoryview(data)
+            if self.direct and not writeback.aligned(self.written, len(view), writeback.address_of(view)):
+                self._through_cache()
             while view:
-                view = view[self.fh.write(view):]
+                try:
+                    done = self.fh.write(view)
+                except OSError as exc:
+                    if not (self.direct and exc.errno == errno.EINVAL):
+                        raise
+                    self._through_cache()        # the file system wants other alignment: the cache then
+                    continue
+                if self.direct and done % writeback.ALIGN:
+                    self._through_cache()        # a short direct write leaves the rest unaligned
+                if not self.direct and self.fsync:
+                    writeback.start(self.fh.fileno(), self.written, done)   # the fsync finds it done
+                self.written += done
+                view = view[done:]
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
                                     str(self.path)) from exc
-        if self.fsync:           # the disk starts on this chunk now; the fsync at the end finds it done
-            writeback.start(self.fh.fileno(), self.written, len(data))
-        self.written += len(data)
+
+    def _through_cache(self) -> None:
+        writeback.through_cache(self.fh.fileno())
+        self.direct = False
 
     def close(self) -> None:
         try:

@@ -81,7 +81,9 @@ def make_thumbnails(path: Path, sha256: str, outcome: DemuxOutcome, cfg: Thumbna
     stream = video[0]
     times = info.packets[stream.index]
     key_pts = np.where(np.isfinite(times.pts), times.pts, times.dts)[times.key]
-    picked = key_pts[choose_keyframes(key_pts, cfg.interval_s)]
+    chosen = choose_keyframes(key_pts, cfg.interval_s)
+    picked = key_pts[chosen]
+    thumbs.prefetch(path, zip(times.pos[times.key][chosen], times.size[times.key][chosen]))
     rows: list[dict] = []
     decoded = thumbs.decode_keyframes(path, stream.index, picked, max_side=cfg.max_side, rotation=stream.rotation,
                                       fast=cfg.fast_decode, indexed=media.is_indexed(info.format_name),
