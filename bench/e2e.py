@@ -95,11 +95,14 @@ class Bench:
         self.rows.append(row)
         return row
 
-    def floor(self) -> Row:
+    def floor(self, direct: bool = False) -> Row:
         command = [sys.executable, BENCH / "floor.py", self.drop.root, self.work / "floor", "--jobs", self.cpus]
         if not self.args.fsync:
             command.append("--no-fsync")
-        name = f"floor: copy + SHA-256 ({self.cpus} threads)" + ("" if self.args.fsync else ", no fsync")
+        if direct:
+            command.append("--direct")
+        name = (f"floor: copy + SHA-256 ({self.cpus} threads)" + (", direct I/O" if direct else "")
+                + ("" if self.args.fsync else ", no fsync"))
         return self.measure(name, "floor", command, self.work / "floor", self.drop)
 
     def fieldrec(self, name: str, drop: corpus.Drop, *, engine: str = "local", workers: int | None = None,
@@ -230,6 +233,8 @@ class Bench:
         startup = {e: self.startup(e) for e in engines}
         verify = {e: self.verify(e) for e in engines}
         floor = self.floor()
+        # fieldrec writes a synced copy with O_DIRECT: the floor written so too, for comparison (not in L).
+        direct_floor = self.floor(direct=True) if self.args.fsync else None
         decode_row, decode_cpu_s = self.keyframes() if features["thumbnails"] else (None, 0.0)
         default = {e: self.fieldrec("fieldrec ingest (default stages)", self.drop, engine=e) for e in engines}
         no_thumbs = {}
@@ -268,7 +273,14 @@ class Bench:
             memory[len(big.files)] = self.fieldrec(f"fieldrec ingest, drop x{self.args.scale:g}", big,
                                                    engine=first, tag="scaled")
         limit = Limit.of(floor, decode_row, decode_cpu_s, self.cpus)
-        return self.summarise(limit, startup, verify, default, no_thumbs, baselines, scaling, memory)
+        summary = self.summarise(limit, startup, verify, default, no_thumbs, baselines, scaling, memory)
+        if direct_floor is not None and direct_floor.m.returncode == 0:
+            for e in engines:
+                row = no_thumbs.get(e)
+                if row is not None and row.m.returncode == 0 and not row.problems:
+                    summary["goals"].append((f"thumbnails off / the floor with direct I/O [{e}]",
+                                             row.m.wall_s / direct_floor.m.wall_s, "info", None))
+        return summary
 
     def worker_counts(self) -> list[int]:
         if self.args.workers == "none":

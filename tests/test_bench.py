@@ -42,15 +42,17 @@ def test_cpu_of_children_reaped_by_the_kernel_is_counted():
     assert m["peak"] > 0
 
 
-def test_floor_copies_every_byte_and_its_sha256(tmp_path):
+@pytest.mark.parametrize("direct", [[], ["--direct"]], ids=["page-cache", "direct-io"])
+def test_floor_copies_every_byte_and_its_sha256(tmp_path, direct):
     src, dst = tmp_path / "drop", tmp_path / "out"
-    files = {"dock01/A/a.MP4": b"a" * 5_000_000, "dock02/B/b.MP4": b"", "c.WAV": bytes(range(256)) * 99}
+    files = {"dock01/A/a.MP4": b"a" * 5_000_000, "dock02/B/b.MP4": b"", "c.WAV": bytes(range(256)) * 99,
+             "d.MP4": b"d" * (8 << 20)}
     for rel, data in files.items():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_bytes(data)
-    out = subprocess.run([sys.executable, str(BENCH / "floor.py"), str(src), str(dst), "--jobs", "2"],
+    out = subprocess.run([sys.executable, str(BENCH / "floor.py"), str(src), str(dst), "--jobs", "2", *direct],
                          capture_output=True, text=True, check=True, timeout=60)
-    assert json.loads(out.stdout) == {"files": 3, "bytes": sum(len(d) for d in files.values())}
+    assert json.loads(out.stdout) == {"files": 4, "bytes": sum(len(d) for d in files.values())}
     for rel, data in files.items():
         assert (dst / rel).read_bytes() == data
         assert (dst / f"{rel}.sha256").read_text().strip() == hashlib.sha256(data).hexdigest()
