@@ -339,7 +339,8 @@ def test_the_glance_looks_at_few_entries_and_never_fails(tmp_path):
     assert files_at_least([drop, tmp_path / "missing", drop / "zz" / "f0.MP4"], 10) == 4
 
 
-@pytest.mark.parametrize("expected, started", [(0, 1), (1, 1), (2, 2), (10 ** 6, 2)], ids=["none", "one", "two", "huge"])
+@pytest.mark.parametrize("expected, started", [(0, 1), (1, 1), (2, 2), (10 ** 6, 2)],
+                         ids=["none", "one", "two", "huge"])
 def test_the_local_engine_starts_a_worker_per_expected_task_up_to_its_cpus(expected, started):
     runner = engines.start("local", None, 2, preload=("tests.engine_tasks",), expected_tasks=expected)
     try:

@@ -181,10 +181,12 @@ def _index_packets(container, moov: isobmff.Moov | None, file_size: int) -> dict
     them; None unless the file is simple enough for that to be certain. The MP4/MOV demuxer sets a
     packet's times from its index entry: DTS the entry's, PTS the same when the track has no
     composition offsets (ctts), duration the sample's own (stts). Reading the packets costs ~30 ms
-    a minute of 1080p (every byte goes through FFmpeg); this, a few ms. Anything else (B-frames, fragments, several sample descriptions,
-    constant-size samples, other codecs, a sample beyond the end of the file or empty) is read."""
+    a minute of 1080p (every byte goes through FFmpeg); this, a few ms. Anything else (B-frames,
+    fragments, several sample descriptions, constant-size samples, other codecs, an edit list that
+    drops samples, a sample beyond the end of the file or empty) is read."""
     streams = list(container.streams)
-    if moov is None or not is_indexed(container.format.name) or moov.fragmented or len(streams) != len(moov.tracks):
+    if (moov is None or not is_indexed(container.format.name) or moov.fragmented
+            or len(streams) != len(moov.tracks)):
         return None
     packets = {}
     for stream, track in zip(streams, moov.tracks):
