@@ -154,7 +154,7 @@ def run_ledger(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     # Set-based (records.ledger.build over records.load is the per-row reference)
-    state = frame.load(archive, config, now_utc(), columns=["officer_id"])
+    state = frame.load(archive, config, now_utc(), columns=["officer_id"], retention=False)
     gaps = gaplist.listing(archive, config, names=False, sessions=False)
     report = ledgerframe.build(state, gaps, Catalog(archive).rows("device_events"), args.device)
     if args.device and not report:
