@@ -33,9 +33,8 @@ _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
 def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
-    """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
+    """A text array's UTF-8 bytes and the offsets of its values in them (a dictionary array: its
     dictionary's, which says it for every row)."""
-    values = _as_array(values)
     if pa.types.is_dictionary(values.type):
         values = values.dictionary
     values = values.cast(pa.large_string())
@@ -45,25 +44,38 @@ def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
 
 
+def _pieces(values):
+    """(bytes, offsets) of each piece of a text column, as stored: a column of a million rows is
+    asked a piece at a time, never copied whole."""
+    for piece in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]):
+        yield _text_bytes(piece)
+
+
 def _holds(values, chars: bytes) -> bool:
     """Whether any value holds one of ``chars`` (single bytes): a byte search of the column's text
     (memchr speed), not a set lookup per byte."""
-    data, offsets = _text_bytes(values)
-    text = data[int(offsets[0]):int(offsets[-1])].tobytes()
-    return any(bytes([c]) in text for c in chars)
+    for data, offsets in _pieces(values):
+        text = data[int(offsets[0]):int(offsets[-1])].tobytes()
+        if any(bytes([c]) in text for c in chars):
+            return True
+    return False
 
 
 def _holds_control_or_wide(values) -> bool:
-    data, offsets = _text_bytes(values)
-    chunk = data[int(offsets[0]):int(offsets[-1])]
-    return bool((chunk >= 0x7f).any() or (chunk < 0x20).any())
+    for data, offsets in _pieces(values):
+        chunk = data[int(offsets[0]):int(offsets[-1])]
+        if (chunk >= 0x7f).any() or (chunk < 0x20).any():
+            return True
+    return False
 
 
 def _may_be_formula(values) -> bool:
     """Whether any value starts like a spreadsheet formula (= + - @, tab, carriage return)."""
-    data, offsets = _text_bytes(values)
-    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    return bool(_FORMULA_START[data[starts]].any()) if len(starts) else False
+    for data, offsets in _pieces(values):
+        starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+        if len(starts) and _FORMULA_START[data[starts]].any():
+            return True
+    return False
 
 
 _FORMULA_START = np.zeros(256, bool)
@@ -155,8 +167,7 @@ class _Printer:
 
 
 def _holds_control(values) -> bool:
-    data, offsets = _text_bytes(values)
-    return bool((data[int(offsets[0]):int(offsets[-1])] < 0x20).any())
+    return any((data[int(offsets[0]):int(offsets[-1])] < 0x20).any() for data, offsets in _pieces(values))
 
 
 def _json_text(values: pa.Array, escaping: bool) -> pa.Array:
@@ -197,15 +208,6 @@ def _count(table: pa.Table, order: pa.Array | None) -> int:
     return table.num_rows if order is None else len(order)
 
 
-def _single_chunks(table: pa.Table) -> pa.Table:
-    """The table with each column in one piece: a batch taken by row indices from a column of many
-    pieces (DuckDB hands over a million rows in dozens) costs several times more."""
-    for i, column in enumerate(table.columns):
-        if column.num_chunks > 1:
-            table = table.set_column(i, table.field(i), column.combine_chunks())
-    return table
-
-
 def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = None, zone: tzinfo | None = None,
                zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None,
                dialect: Dialect = EMIT) -> None:
@@ -215,8 +217,6 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
     out = out or sys.stdout
     zone, zones = zone or DEFAULT_ZONE, zones or {}
     table = table.select(list(dict.fromkeys([c.name for c in cols] + [c.zone_col for c in cols if c.zone_col])))
-    if order is not None:
-        table = _single_chunks(table)
     printer = _Printer(table, cols, fmt, zone, zones, dialect)
     if fmt == "json":
         _emit_json(table, cols, out, printer, order)

@@ -24,6 +24,7 @@ from pipeline.rules.custody import Period, holder_periods
 from pipeline.rules.retention import case_states
 from pipeline.rules.sets import recordings as placing
 from pipeline.rules.sets import retention as keeping
+from pipeline.rules.sets.recordings import whole
 
 COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "status", "source_name",
            "ingested_at", "time_source", "start_utc", "end_utc", "time_zone", "container_time_zone", "important",
@@ -41,7 +42,7 @@ class Frame:
     identities: attribution.Identities | None = None
 
     def column(self, name: str) -> pa.Array:
-        return self.table[name].combine_chunks()
+        return whole(self.table[name])
 
     def states(self) -> pa.Array:
         """``Record.state``: purged | permanent | held | expired | retained, as of ``as_of``."""
@@ -89,7 +90,12 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
         schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
         return rec.cast(schema), placing.instants(seen, known), identities
 
-    return scanning(archive, work)
+    rec, first_seen, identities = scanning(archive, work)
+    # DuckDB hands over a million rows in dozens of pieces; joined now, once DuckDB has let go of
+    # its own memory (the scan closed), each column in one piece for the steps that follow.
+    pieces, schema = rec.columns, rec.schema
+    del rec
+    return placing.one_piece(pieces, schema), first_seen, identities
 
 
 def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
@@ -102,8 +108,8 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
         zero_copy_only=False))
     if not len(rows):
         return rec
-    device = rec["device_id"].combine_chunks().to_pylist()
-    officer = rec["officer_id"].combine_chunks().to_pylist()
+    device = whole(rec["device_id"]).to_pylist()
+    officer = whole(rec["officer_id"]).to_pylist()
     own = rec.take(pa.array(rows)).select(["sha256", "device_id", "officer_id", "source_name", "name_time"])
     for i, row in zip(rows.tolist(), own.to_pylist()):
         who = identities.of(row)
@@ -130,7 +136,7 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     periods = holder_periods(handovers, returns)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours)
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
-    _, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
+    _, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
     cases = case_states(catalog.rows("cases"), as_of)
