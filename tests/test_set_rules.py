@@ -269,9 +269,9 @@ def test_device_ledger_matches_the_reference(drawn, device):
         state = records.load(archive, config, as_of)
         expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
                                 state.catalog.rows("device_events"), device)
-        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"]),
-                                gaplist.listing(archive, config, names=False, sessions=False).select(
-                                    list(ledgerframe.GAP_COLUMNS)),        # what `fieldrec ledger` keeps
+        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"], retention=False),
+                                gaplist.listing(archive, config, include_closed=False, names=False,
+                                                sessions=False).select(list(ledgerframe.GAP_COLUMNS)),
                                 Catalog(archive).rows("device_events"),
                                 device)
     assert got == expected
