@@ -1,0 +1,62 @@
+"""What one more nightly ingest adds at a million recordings (refresh, end summary, seal), alone.
+
+    .venv/bin/python bench/one_night.py [--rounds 3] [--profile out.prof]
+
+Needs the synthetic year ``bench/scale.py`` built and compacted (its ``bench/cache/scale-*/run``);
+each round times ``scale.one_more_night`` on a fresh copy of that compacted archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from pipeline.config import load_config  # noqa: E402
+from pipeline.sample.catalog import Shape  # noqa: E402
+from scale import one_more_night  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", type=Path, default=None, help="the scale-* folder (default: the newest in bench/cache)")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--profile", type=Path, default=None, help="write a cProfile of the last round here")
+    args = p.parse_args()
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    cached = args.cache or max((HERE / "cache").glob("scale-*/run"), key=lambda f: f.stat().st_mtime).parent
+    built = json.loads((cached / "built.json").read_text())
+    config = load_config()
+    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
+    recordings, devices, days, first = cached.name.split("-", 4)[1:]        # scale-R-D-N-YYYY-MM-DD
+    shape = Shape(recordings=int(recordings), devices=int(devices), days=int(days), first_day=date.fromisoformat(first))
+    day = date.fromisoformat(built["last_day"]) + timedelta(days=1)
+    for i in range(args.rounds):
+        with tempfile.TemporaryDirectory(dir=cached) as tmp:
+            work = Path(tmp) / "archive"
+            shutil.copytree(cached / "run", work)
+            profiler = cProfile.Profile() if args.profile and i == args.rounds - 1 else None
+            if profiler:
+                profiler.enable()
+            result = one_more_night(work, config, shape, day)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(str(args.profile))
+        print(json.dumps({**result, "load": os.getloadavg()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
