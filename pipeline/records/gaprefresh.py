@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -39,8 +38,8 @@ from pipeline.rules import gap_events, timeline, windows
 from pipeline.rules.clocks import placed_end, placed_start
 from pipeline.stages.gaps import gap_id
 
-MARGIN = timedelta(days=1)           # read this much either side of the new recordings at first,
-WIDEN_STEPS = 8                      # then twice as far back, this many times, before reading it whole
+MARGIN = timedelta(days=1)           # stretches starting this close share a read's bucket; the least widening
+WIDEN_STEPS = 8                      # a stretch is widened (twice as far) this many times before it is read whole
 DEVICE_KINDS = ("between_files", "overlap")
 
 
@@ -201,35 +200,16 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     from pipeline.rules.clocks import earliest_plausible
 
     site = zones.site_zone
-    devices = sorted({g.device for g in groups.values()})
-    expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
-    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "end_utc", "sequence", "time_zone",
-                                      "ingested_at"], filter=expr)
-    odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
-        pc.is_in(old["time_zone"], value_set=pa.array(labels, pa.string())), True)))
-    keys = pc.binary_join_element_wise(pc.fill_null(old["device_id"], ""), pc.fill_null(old["kind"], ""), "\x1f")
     order = list(groups)
-    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
-    los = pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
-    his = pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))
-    # Recordings whose clocks cannot be right (before the earliest date, ahead of their arrival) are
-    # no part of any timeline: they neither begin nor end one.
-    start = old["start_utc"]
-    ahead = pc.add(old["ingested_at"], pa.scalar(timedelta(seconds=cfg.future_tolerance_s), pa.duration("us")))
-    believable = pc.and_(pc.greater_equal(start, pa.scalar(_utc(_naive(earliest_plausible(
-        cfg.earliest_plausible, site))), pa.timestamp("us", tz="UTC"))), pc.less_equal(start, ahead))
-    believable = pc.fill_null(believable, False)
-    lo, hi = pc.take(los, index), pc.take(his, index)
-    table = pa.table({"g": index, "start": start, "seq": old["sequence"], "odd": odd.cast(pa.int64()),
-                      "numbered": pc.if_else(pc.is_valid(old["sequence"]), start, None),
-                      "first": pc.if_else(believable, start, None),
-                      "before": pc.if_else(pc.and_(believable, pc.fill_null(pc.less(start, lo), False)), start, None),
-                      "after": pc.if_else(pc.and_(believable, pc.fill_null(pc.greater(start, hi), False)), start, None)})
-    stats = table.filter(pc.is_valid(table["g"])).group_by("g").aggregate(
-        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("seq", "min"),
-         ("numbered", "max"), ("odd", "sum")])
-    by_group = {m["g"]: m for m in stats.to_pylist()}
-    cuts = _cuts_before(index, start, old["end_utc"], believable, lo)
+    stats = _survey_stats(catalog, pa.table({
+        "i": pa.array(range(len(order)), pa.int64()), "device_id": pa.array([d for d, _ in order], pa.string()),
+        "kind": pa.array([k for _, k in order], pa.string()),
+        "lo": pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC")),
+        "hi": pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))}),
+        {"fresh": fresh, "labels": labels, "tolerance": int(cfg.future_tolerance_s * 1_000_000),
+         "earliest": _utc(_naive(earliest_plausible(cfg.earliest_plausible, site)))})
+    by_group = {m["i"]: m for m in stats.to_pylist()}
+    cuts = {i: m["cut_max"] for i, m in by_group.items() if m["cut_max"] is not None}
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
@@ -249,41 +229,55 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
             g.whole = True
 
 
-def _cuts_before(group: pa.Array, start: pa.Array, end: pa.Array, believable: pa.Array, lo: pa.Array) -> dict:
-    """For each group, the start of its last older recording at or before ``lo`` that no earlier one
-    reaches past (a clean cut, damaged tails aside): reading from there, the walk rarely has to
-    widen (segments recorded back to back overlap by a fraction of a second, so the nearest older
-    recording is seldom a cut). A guess only: ``_walk`` still checks what reaches in."""
-    keep = pc.and_(pc.and_(pc.is_valid(group), believable), pc.is_valid(start))
-    if not pc.any(keep).as_py():
-        return {}
-    g = pc.filter(group, keep).to_numpy(zero_copy_only=False).astype(np.int64)
-    s = pc.filter(start, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    e = pc.filter(end, keep).cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    bound = pc.filter(lo, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    e = np.maximum(e, s)
-    order = np.lexsort((s, g))
-    g, s, e, bound = g[order], s[order], e[order], bound[order]
-    base = int(s.min())
-    span = int(e.max()) - base + 1
-    if (int(g.max()) + 1) * span >= (1 << 62):         # instants too far apart to lift: no guess
-        return {}
-    furthest = np.maximum.accumulate((e - base) + g * span) - g * span + base     # per group, so far
-    first = np.concatenate([[True], g[1:] != g[:-1]])
-    cut = first | (s >= np.concatenate([[0], furthest[:-1]]))
-    pick = np.flatnonzero(cut & (s <= bound))
-    if not len(pick):
-        return {}
-    last = pick[np.concatenate([g[pick][1:] != g[pick][:-1], [True]])]       # the latest of each group
-    instants = pa.array(s[last], pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pylist()
-    return dict(zip(g[last].tolist(), instants))
+# The survey, one DuckDB scan of the groups' older recordings. ``believable``: a clock that can be
+# right (not before the earliest date, not ahead of its arrival); such recordings alone begin and end
+# a timeline. ``odd``: a recording stored without its instant, or in a zone (or none) no device of
+# these has now. ``cut``: a clean cut (no earlier believable one reaches past its start, damaged
+# tails aside), looked for only in the days before the stretch, given how far all earlier ones reach.
+_SURVEY = """
+WITH r AS MATERIALIZED (
+    SELECT g.i, g.lo, g.hi, r.start_utc AS s, greatest(coalesce(r.end_utc, r.start_utc), r.start_utc) AS e,
+           r.sequence AS seq,
+           (r.start_utc IS NULL OR r.time_zone IS NULL OR NOT list_contains($labels, r.time_zone))::BIGINT AS odd,
+           coalesce(r.start_utc >= $earliest AND r.start_utc <= r.ingested_at + to_microseconds($tolerance), false)
+               AS believable
+    FROM {recordings} r JOIN groups g ON r.device_id = g.device_id AND r.kind = g.kind
+    WHERE r.run_id IS NULL OR NOT list_contains($fresh, r.run_id)),
+stats AS (
+    SELECT i, min(s) FILTER (believable) AS first_min, max(s) FILTER (believable) AS first_max,
+           max(s) FILTER (believable AND s < lo) AS before_max, min(s) FILTER (believable AND s > hi) AS after_min,
+           max(seq) AS seq_max, min(seq) AS seq_min, max(s) FILTER (seq IS NOT NULL) AS numbered_max,
+           sum(odd)::BIGINT AS odd_sum,
+           least(any_value(lo), max(s) FILTER (believable AND s < lo)) - INTERVAL 2 DAY AS w
+    FROM r GROUP BY i),
+near AS (SELECT r.i, r.s, r.e, r.lo, stats.w FROM r JOIN stats USING (i) WHERE r.believable),
+reach AS (SELECT i, max(e) FILTER (s < w) AS reach FROM near GROUP BY i),
+cuts AS (
+    SELECT i, max(s) FILTER (cut AND s <= lo) AS cut_max FROM (
+        SELECT near.i, s, lo, s >= coalesce(greatest(max(e) OVER (PARTITION BY near.i ORDER BY s
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), reach.reach), s) AS cut
+        FROM near JOIN reach USING (i) WHERE s >= w)
+    GROUP BY i)
+SELECT * EXCLUDE (w) FROM stats LEFT JOIN cuts USING (i)
+"""
+
+
+def _survey_stats(catalog: Catalog, groups: pa.Table, params: dict) -> pa.Table:
+    """``_SURVEY`` over the visible parts: per group ``i``, its older recordings' figures."""
+    from catalog.query import scanning
+
+    def work(scan) -> pa.Table:
+        scan.con.register("groups", groups)
+        return scan.arrow_params(_SURVEY.format(recordings=scan.source("recordings")), params)
+    return scanning(catalog.archive, work)
 
 
 def _utc(t: datetime):
     return min(max(t, datetime(1, 1, 2)), datetime(9999, 12, 30)).replace(tzinfo=UTC)
 
 
-def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...], moved: dict | None = None) -> None:
+def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...],
+          moved: dict | None = None) -> pa.Table | None:
     """Read each group's stretch (whole groups: everything, with the recordings attributed to the
     device other than by their own name) into ``rows``. One read for the whole groups and one for
     the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
@@ -292,7 +286,7 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
     stretched = [g for g in groups if not g.whole]
     if whole:
         devices = sorted({g.device for g in whole})
-        expr = ds.field("device_id").isin(pa.array(devices, pa.string()))
+        expr = _devices(devices)
         mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device in set(devices))
         if mine:
             expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
@@ -305,12 +299,8 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
             if g is not None:
                 g.rows[r["sha256"]] = r
     if not stretched:
-        return
-    lo, hi = min(g.lo for g in stretched), max(g.hi for g in stretched)
-    expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in stretched}), pa.string())) \
-        & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
-        & (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
-    table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        return None
+    table = _recent(catalog, stretched)
     # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
     # device whole), so its stored start_utc picks its stretch; the placed start decides below.
     order = [g.key for g in stretched]
@@ -325,36 +315,65 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
         g = by_key.get((r["device_id"], r["kind"]))
         if g is not None and r["start_time"] is not None and g.lo <= r["start_time"] <= g.hi:
             g.rows[r["sha256"]] = r
+    return table
+
+
+def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
+    """The recordings of these groups' kinds that start or end at or after the start of their group's
+    bucket (``_buckets``): what ``_fill`` picks each stretch from, and ``_reach_in`` what reaches
+    into one. One read: every device's from the start of the bucket of most groups (a test of the
+    time columns alone is cheap on a million rows; a test of the device's name is not), and the
+    devices of the other buckets (a device idle for months, a late-docked old file) from the
+    earliest of those, up to there. Each group's rows are picked exactly after the read."""
+    buckets = _buckets(groups, lambda g: (g.lo, g.lo))
+    main = max(buckets, key=lambda b: len(b[2]))
+
+    def since(t: datetime):
+        return (ds.field("start_utc") >= _instant(t)) | (ds.field("end_utc") >= _instant(t))
+
+    expr = since(main[0])
+    others = sorted({g.device for lo, _, bucket in buckets if bucket is not main[2] for g in bucket})
+    if others:
+        expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
+                       & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
+    return catalog.read("recordings", timeline.COLUMNS, filter=expr)        # other kinds: in no group
+
+
+def _devices(devices: list[str]):
+    """A filter on these devices (one: an equality, which the parts' statistics answer)."""
+    return ds.field("device_id") == devices[0] if len(devices) == 1 else \
+        ds.field("device_id").isin(pa.array(devices, pa.string()))
 
 
 def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
-    """Groups with stretches close together, read in one scan each (a late-docked old file gets its own)."""
+    """Groups with stretches close together, each bucket one term of a read's filter: a device idle
+    for months (or a late-docked old file) gets its own, so it does not widen the others' to months.
+    Each term is selective, and Parquet reads of few rows decode little: one read for all."""
     out: list[tuple[datetime, datetime, list[_Group]]] = []
+    last = None
     for g in sorted(groups, key=lambda g: bounds(g)[0]):
-        lo, hi = bounds(g)
-        if out and lo <= out[-1][1] + MARGIN:
+        lo, hi = bounds(g)           # stretches all end near now: close starts, not overlaps, make a bucket
+        if out and lo <= last + MARGIN:
             out[-1] = (out[-1][0], max(out[-1][1], hi), out[-1][2] + [g])
         else:
             out.append((lo, hi, [g]))
+        last = lo
     return out
 
 
-def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict, begins: dict) -> None:
+def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, recent: pa.Table | None) -> None:
     """For each group, how far recordings that start before its stretch reach into it. Each group
     looks at the recordings of its device and kind stored as starting before its bucket's end and
-    ending after its bucket's start (groups with starts close together share a bucket); one read
-    for all, each group's rows picked with Arrow before any becomes a dict."""
+    ending after its bucket's start (groups with starts close together share a bucket), among those
+    ``_fill`` read for these groups (``_recent``), picked with Arrow before any becomes a dict."""
     bounds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
     for lo, hi, bucket in _buckets(groups, lambda g: (g.lo, g.lo)):
         for g in bucket:
             g.reach_in = None
             bounds[g.key] = (lo, hi)
-    if bounds:
+    if bounds and recent is not None:
         order = list(bounds)
-        expr = ds.field("device_id").isin(pa.array(sorted({d for d, _ in order}), pa.string())) \
-            & (ds.field("start_utc") < _instant(max(hi for _, hi in bounds.values()))) \
-            & (ds.field("end_utc") >= _instant(min(lo for lo, _ in bounds.values())))
-        table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        table = recent
         keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
         index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
         los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
@@ -368,12 +387,14 @@ def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict,
                 end = windows.reach(r, tails)
                 if end >= g.lo:
                     g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
+    by_device: dict[str, list] = {}
+    for sha, tail in tails.items():
+        if tail.end is not None and begins.get(sha) is not None:
+            by_device.setdefault(begins.get(("device", sha)), []).append((sha, begins[sha], tail.end))
     for g in groups:                          # a file cut short before the stretch, whose tail reaches in
-        for sha, tail in tails.items():
-            begin = begins.get(sha)
-            if sha not in g.rows and tail.end is not None and begin is not None and begin < g.lo <= tail.end \
-                    and begins.get(("device", sha)) == g.device:
-                g.reach_in = tail.end if g.reach_in is None else max(g.reach_in, tail.end)
+        for sha, begin, end in by_device.get(g.device, ()):
+            if sha not in g.rows and begin < g.lo <= end:
+                g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
 
 
 def _tails(catalog: Catalog, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
@@ -469,11 +490,13 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         g.rows[r["sha256"]] = r
         if r["start_utc"] is None:     # stored without its instant (as older rows are): walked whole
             g.whole = True
-        if r["start_time"] is not None:
+        # The stretch is where the walk can change: a recording whose clock cannot be right is left
+        # out of it (its clock gap alone), so it does not stretch it (a reset clock: to the year 2000).
+        if r["start_time"] is not None and timeline.clock_problem(r, cfg, site) is None:
             end = max(r["end_time"] or r["start_time"], r["start_time"])
-            g.lo, g.hi = min(g.lo, r["start_time"] - MARGIN), max(g.hi, end + MARGIN)
+            g.lo, g.hi = min(g.lo, r["start_time"]), max(g.hi, end)      # ``_survey`` widens them to cuts
     for g in groups.values():
-        if g.lo > g.hi:                        # only recordings without a time: their clock gaps alone
+        if g.lo > g.hi:                        # only recordings left out of the walk: their clock gaps alone
             g.lo = g.hi = datetime(2000, 1, 1)
     result.devices = len({d for d, _ in groups})
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
@@ -491,9 +514,9 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         for g in groups.values():
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
-        _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
         while todo:
-            _reach_in(catalog, zones, [g for g in todo if not g.whole], tails, begins)
+            _reach_in(zones, [g for g in todo if not g.whole], tails, begins, recent)
             flagged = _flagged_old(catalog, todo)
             wider = []
             for g in todo:
@@ -511,7 +534,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
                 else:
                     g.hi += width
                 wider.append(g)
-            _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
+            recent = _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
             todo = wider
     result.whole = sum(g.whole for g, _ in walked)
     found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]
