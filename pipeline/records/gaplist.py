@@ -340,6 +340,25 @@ def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
     return gaps
 
 
+def sightings_of(archive: Path, shas: list[str]) -> pa.Table:
+    """Every sighting of these contents (``attribution.SIGHTING_COLUMNS``), in catalog order: a
+    DuckDB semi-join, a third of the time of a filtered pyarrow read of a million sightings."""
+    from pipeline.records.attribution import SIGHTING_COLUMNS
+
+    schema = pa.schema([TABLES["sightings"].field(c) for c in SIGHTING_COLUMNS])
+
+    def work(scan: Scan) -> pa.Table:
+        paths = scan.paths("sightings")
+        if not paths or not shas:
+            return schema.empty_table()
+        scan.con.register("wanted", pa.table({"sha256": pa.array(shas, pa.string())}))
+        return scan.arrow(f"""
+            SELECT {", ".join(SIGHTING_COLUMNS)} FROM read_parquet({list_literal(paths)}, union_by_name=true,
+                                                                   file_row_number=true)
+            WHERE sha256 IN (SELECT sha256 FROM wanted) ORDER BY file_index, file_row_number""").cast(schema)
+    return scanning(archive, work)
+
+
 def _schema(rows: pa.Table) -> pa.Schema:
     gaps = TABLES["gaps"]
     return pa.schema([gaps.field(n) if n in gaps.names else rows.schema.field(n) for n in rows.column_names])
