@@ -240,8 +240,9 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
         filter=ds.field("kind") == "damaged_tail"), zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+                                        start, end, tails, cfg.session_break_s, zones.site_zone, only=asked)
     return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
 
 
@@ -249,6 +250,8 @@ def _gap_devices(catalog: Catalog) -> set[str]:
     """Every device with a gap (as first detected)."""
     rows = catalog.read("gaps", ["gap_id", "device_id"])
     ids = rows["gap_id"].combine_chunks()
+    if pc.count_distinct(ids).as_py() == len(ids):            # each gap one row (the common case)
+        return set(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
     return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
 
 
@@ -280,7 +283,7 @@ def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, 
 
     from pipeline.rules.sets.recordings import us_of
 
-    valid = pc.is_valid(sessions)
+    valid = pc.and_(pc.is_valid(device), pc.is_valid(start))     # as ``session_ids`` takes them (named or not)
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
     devices = table["device_id"].combine_chunks()
     rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)

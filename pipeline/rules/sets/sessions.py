@@ -23,10 +23,12 @@ _LOWEST = np.iinfo(np.int64).min
 
 
 def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array, tails: dict, break_s: float,
-                zone: tzinfo) -> pa.Array:
+                zone: tzinfo, only: np.ndarray | None = None) -> pa.Array:
     """Each recording's session (``DEVICE@YYYYMMDD-HHMMSS``), as ``rules.sessions.sessions`` groups
     them: ``tails`` is sha256 -> how far a damaged recording's content would reach (None: it reaches
-    nowhere beyond its start). Rows without a device or a start get none."""
+    nowhere beyond its start). Rows without a device or a start get none. ``only`` (a mask): name
+    the sessions of these rows alone (the others null): a listing asks about a few thousand of a
+    million, and naming every session costs more than finding them."""
     n = len(sha)
     out = pa.nulls(n, pa.string())
     usable = valid_of(device) & valid_of(start)
@@ -66,12 +68,15 @@ def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array,
     before = np.concatenate([[_LOWEST], furthest[:-1]])
     new = first | ((a - before) / 1e6 > break_s)
     session = np.cumsum(new) - 1
-    starts = a[new]
-    labels = pc.binary_join_element_wise(
-        pa.array(names, pa.string()).take(pa.array(r[new])), _stamp(starts, zone), "@")
     chosen = np.empty(n, np.int64)
     chosen[rows[order]] = session
-    return pc.if_else(pa.array(usable), labels.take(pa.array(np.where(usable, chosen, 0))), out)
+    named = usable if only is None else usable & only
+    wanted = np.unique(chosen[named])                 # the sessions to name, in order
+    labels = pc.binary_join_element_wise(pa.array(names, pa.string()).take(pa.array(r[new][wanted])),
+                                         _stamp(a[new][wanted], zone), "@")
+    at = np.searchsorted(wanted, np.where(named, chosen, wanted[0] if len(wanted) else 0))
+    return pc.if_else(pa.array(named), labels.take(pa.array(np.minimum(at, max(len(wanted) - 1, 0)))), out) \
+        if len(wanted) else out
 
 
 def _stamp(us: np.ndarray, zone: tzinfo) -> pa.Array:
