@@ -46,7 +46,6 @@ def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array,
         reach = pc.index_in(shas, value_set=pa.array(known, pa.string())).to_numpy(zero_copy_only=False)
         if len(known):
             ends = np.array([timecols.micros(tails[s]) for s in known], dtype=np.int64)
-            hit = ~np.isnan(reach.astype(float)) if reach.dtype == object else reach >= 0
             reach = np.nan_to_num(reach.astype(float), nan=-1).astype(np.int64)
             t1 = np.where(reach >= 0, np.maximum(t1, ends[np.maximum(reach, 0)]), t1)
         nowhere = pc.is_in(shas, value_set=pa.array([s for s, t in tails.items() if t is None], pa.string()))
