@@ -284,11 +284,10 @@ def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, 
     from pipeline.rules.sets.recordings import us_of
 
     valid = pc.and_(pc.is_valid(device), pc.is_valid(start))     # as ``session_ids`` takes them (named or not)
-    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
-    devices = table["device_id"].combine_chunks()
-    rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
-    asked = pc.is_in(table["sha256"], value_set=named)
-    table, rank = table.filter(asked), rank[asked.to_numpy(zero_copy_only=False)]
+    appearing = pc.unique(pc.filter(device, valid))                 # devices in the order they first appear
+    asked = np.flatnonzero(pc.and_(pc.is_in(sha, value_set=named), valid).to_numpy(zero_copy_only=False))
+    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).take(asked)
+    rank = pc.index_in(table["device_id"], value_set=appearing).to_numpy(zero_copy_only=False)
     if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
         return table.select(["sha256", "session_id"])     # each content once (the common case)
     last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
