@@ -373,14 +373,15 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
             bounds[g.key] = (lo, hi)
     if bounds and recent is not None:
         order = list(bounds)
+        by_key = {g.key: g for g in groups}
         table = recent
         keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
         index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
         los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
-        his = pa.array([_utc(bounds[k][1]) for k in order], pa.timestamp("us", tz="UTC"))
+        # before the group's own stretch (stored as placed: ``_survey`` walks a device whole otherwise)
+        his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
                        pc.greater_equal(table["end_utc"], pc.take(los, index)))
-        by_key = {g.key: g for g in groups}
         for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
