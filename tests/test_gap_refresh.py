@@ -145,3 +145,57 @@ def test_a_count_that_starts_over_on_a_new_day_is_not_walked_whole():
                 done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
             assert (done.mode, done.whole) == ("incremental", whole)
             assert _state(full) == _state(part)
+
+
+def _plain(n: int, device: str, kind: str, wall: datetime, zones: times.Zones, arrived: datetime,
+           minutes: float = 5.0) -> dict:
+    zone, _ = zones.device(device)
+    start_utc = times.wall_to_utc(wall, zone)
+    return {"sha256": f"{n:064x}", "kind": kind, "status": "ok", "device_id": device, "officer_id": "O1",
+            "start_time": wall, "duration_s": minutes * 60, "end_time": wall + timedelta(minutes=minutes),
+            "sequence": None, "name_time": wall, "container_time": wall, "time_source": "filename",
+            "ingested_at": arrived, "source_name": f"{device}_{n}.mp4", "start_utc": start_utc,
+            "end_utc": start_utc + timedelta(minutes=minutes), "time_zone": times.zone_label(zone),
+            "container_time_zone": "UTC"}
+
+
+def test_idle_devices_late_files_and_reset_clocks_keep_the_refresh_narrow():
+    """One more night where one device last recorded audio months ago, another docks a file recorded
+    weeks ago, a third's clock was reset to 2000 and a recording reaches over midnight into the
+    night's first: each stretch is read from its own clean cut (none walked whole, none widened),
+    and the refresh writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    first_night = datetime(2026, 3, 20, tzinfo=UTC)
+    history, n = [], 0
+    for day in range(14):                    # two weeks of CAM1..CAM3 shifts, CAM1 audio only on day 0
+        for device in ("CAM1", "CAM2", "CAM3"):
+            for k in range(4):
+                wall = datetime(2026, 3, 1, 8) + timedelta(days=day, hours=2 * k)
+                history.append(_plain(n, device, "video", wall, zones, first_night))
+                n += 1
+    history.append(_plain(n, "CAM1", "audio", datetime(2026, 3, 1, 9), zones, first_night))
+    history.append(_plain(n + 1, "CAM2", "video", datetime(2026, 3, 14, 23, 30), zones, first_night, minutes=45))
+    n += 2
+    arrived = datetime(2026, 3, 21, tzinfo=UTC)
+    night = [_plain(n, "CAM1", "audio", datetime(2026, 3, 15, 9), zones, arrived),          # idle for two weeks
+             _plain(n + 1, "CAM2", "video", datetime(2026, 3, 15, 0, 5), zones, arrived),   # reached into by 23:30
+             _plain(n + 2, "CAM3", "video", datetime(2026, 3, 3, 9, 30), zones, arrived),   # docked late
+             {**_plain(n + 3, "CAM3", "video", datetime(2000, 1, 1, 0, 10), zones, arrived),  # a reset clock
+              "name_time": datetime(2000, 1, 1, 0, 10), "container_time": datetime(2000, 1, 1, 0, 10)},
+             _plain(n + 4, "CAM1", "video", datetime(2026, 3, 15, 8), zones, arrived)]
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        for b, (recordings, at) in enumerate(((history, first_night), (night, arrived))):
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+            now = at + timedelta(minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+        assert (done.mode, done.whole, done.widened) == ("incremental", 0, 0)
+        assert done.devices == 3 and done.recordings == 5
+        assert _state(full) == _state(part)
+        kinds = Counter(g["kind"] for g in Catalog(part).rows("gaps", ["kind", "detected_run_id"])
+                        if g["detected_run_id"] == "run1")
+        assert kinds["clock"] == 1 and kinds["between_files"] >= 3
