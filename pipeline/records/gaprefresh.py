@@ -319,12 +319,13 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
 
 
 def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
-    """The recordings of these groups' kinds that start or end at or after the start of their group's
-    bucket (``_buckets``): what ``_fill`` picks each stretch from, and ``_reach_in`` what reaches
-    into one. One read: every device's from the start of the bucket of most groups (a test of the
-    time columns alone is cheap on a million rows; a test of the device's name is not), and the
-    devices of the other buckets (a device idle for months, a late-docked old file) from the
-    earliest of those, up to there. Each group's rows are picked exactly after the read."""
+    """The recordings (of any kind: other kinds are in no group) that start or end at or after the
+    start of their group's bucket (``_buckets``), and more: what ``_fill`` picks each stretch from,
+    and ``_reach_in`` what reaches into one. One read: every device's from the start of the bucket
+    of most groups (a test of the time columns alone is cheap on a million rows; a test of the
+    device's name is not), and the devices of the other buckets (a device idle for months, a
+    late-docked old file) from the earliest of those, up to there. Each group's rows are picked
+    exactly after the read."""
     buckets = _buckets(groups, lambda g: (g.lo, g.lo))
     main = max(buckets, key=lambda b: len(b[2]))
 
@@ -336,7 +337,7 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
     if others:
         expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
                        & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
-    return catalog.read("recordings", timeline.COLUMNS, filter=expr)        # other kinds: in no group
+    return catalog.read("recordings", timeline.COLUMNS, filter=expr)
 
 
 def _devices(devices: list[str]):
@@ -346,9 +347,9 @@ def _devices(devices: list[str]):
 
 
 def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
-    """Groups with stretches close together, each bucket one term of a read's filter: a device idle
-    for months (or a late-docked old file) gets its own, so it does not widen the others' to months.
-    Each term is selective, and Parquet reads of few rows decode little: one read for all."""
+    """Groups whose stretches start close together (each within ``MARGIN`` of the one before), as
+    (earliest start, latest end, groups): a device idle for months or a late-docked old file gets a
+    bucket of its own, so that it does not widen the others' read to months."""
     out: list[tuple[datetime, datetime, list[_Group]]] = []
     last = None
     for g in sorted(groups, key=lambda g: bounds(g)[0]):
