@@ -33,7 +33,7 @@ from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
 from pipeline.config import Config, GapsConfig
-from pipeline.records import gapstate
+from pipeline.records import gapstate, gapsurvey
 from pipeline.rules import gap_events, timeline, windows
 from pipeline.rules.clocks import placed_end, placed_start
 from pipeline.stages.gaps import gap_id
@@ -201,7 +201,7 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
 
     site = zones.site_zone
     order = list(groups)
-    stats = _survey_stats(catalog, pa.table({
+    stats = gapsurvey.figures(catalog, pa.table({
         "i": pa.array(range(len(order)), pa.int64()), "device_id": pa.array([d for d, _ in order], pa.string()),
         "kind": pa.array([k for _, k in order], pa.string()),
         "lo": pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC")),
@@ -227,49 +227,6 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
                                 and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
                                                                    numbered, zones.device(g.device)[0])):
             g.whole = True
-
-
-# The survey, one DuckDB scan of the groups' older recordings. ``believable``: a clock that can be
-# right (not before the earliest date, not ahead of its arrival); such recordings alone begin and end
-# a timeline. ``odd``: a recording stored without its instant, or in a zone (or none) no device of
-# these has now. ``cut``: a clean cut (no earlier believable one reaches past its start, damaged
-# tails aside), looked for only in the days before the stretch, given how far all earlier ones reach.
-_SURVEY = """
-WITH r AS MATERIALIZED (
-    SELECT g.i, g.lo, g.hi, r.start_utc AS s, greatest(coalesce(r.end_utc, r.start_utc), r.start_utc) AS e,
-           r.sequence AS seq,
-           (r.start_utc IS NULL OR r.time_zone IS NULL OR NOT list_contains($labels, r.time_zone))::BIGINT AS odd,
-           coalesce(r.start_utc >= $earliest AND r.start_utc <= r.ingested_at + to_microseconds($tolerance), false)
-               AS believable
-    FROM {recordings} r JOIN groups g ON r.device_id = g.device_id AND r.kind = g.kind
-    WHERE r.run_id IS NULL OR NOT list_contains($fresh, r.run_id)),
-stats AS (
-    SELECT i, min(s) FILTER (believable) AS first_min, max(s) FILTER (believable) AS first_max,
-           max(s) FILTER (believable AND s < lo) AS before_max, min(s) FILTER (believable AND s > hi) AS after_min,
-           max(seq) AS seq_max, min(seq) AS seq_min, max(s) FILTER (seq IS NOT NULL) AS numbered_max,
-           sum(odd)::BIGINT AS odd_sum,
-           least(any_value(lo), max(s) FILTER (believable AND s < lo)) - INTERVAL 2 DAY AS w
-    FROM r GROUP BY i),
-near AS (SELECT r.i, r.s, r.e, r.lo, stats.w FROM r JOIN stats USING (i) WHERE r.believable),
-reach AS (SELECT i, max(e) FILTER (s < w) AS reach FROM near GROUP BY i),
-cuts AS (
-    SELECT i, max(s) FILTER (cut AND s <= lo) AS cut_max FROM (
-        SELECT near.i, s, lo, s >= coalesce(greatest(max(e) OVER (PARTITION BY near.i ORDER BY s
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), reach.reach), s) AS cut
-        FROM near JOIN reach USING (i) WHERE s >= w)
-    GROUP BY i)
-SELECT * EXCLUDE (w) FROM stats LEFT JOIN cuts USING (i)
-"""
-
-
-def _survey_stats(catalog: Catalog, groups: pa.Table, params: dict) -> pa.Table:
-    """``_SURVEY`` over the visible parts: per group ``i``, its older recordings' figures."""
-    from catalog.query import scanning
-
-    def work(scan) -> pa.Table:
-        scan.con.register("groups", groups)
-        return scan.arrow_params(_SURVEY.format(recordings=scan.source("recordings")), params)
-    return scanning(catalog.archive, work)
 
 
 def _utc(t: datetime):
