@@ -199,3 +199,51 @@ def test_idle_devices_late_files_and_reset_clocks_keep_the_refresh_narrow():
         kinds = Counter(g["kind"] for g in Catalog(part).rows("gaps", ["kind", "detected_run_id"])
                         if g["detected_run_id"] == "run1")
         assert kinds["clock"] == 1 and kinds["between_files"] >= 3
+
+
+def _counted(n: int, kind: str, wall: datetime, sequence: int, zones: times.Zones, arrived: datetime) -> dict:
+    return {**_numbered(n, wall, sequence, zones, arrived), "kind": kind}
+
+
+def test_a_count_shared_by_video_and_audio_starts_over_after_the_last_number():
+    """A recorder counting its video and audio files together starts a day's video at 2 when its
+    first file was audio: the video's count still starts over (2 is no higher than the last older
+    video's number), so only its stretch is walked. When the night's first video number is higher
+    than the last older one's but does not continue the count, it is walked whole. Either way the
+    refresh writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    day_one = [_counted(0, "video", datetime(2026, 3, 2, 1, 0), 1, zones, arrived),
+               _counted(1, "audio", datetime(2026, 3, 2, 1, 20), 2, zones, arrived),
+               _counted(2, "video", datetime(2026, 3, 2, 1, 40), 3, zones, arrived),
+               _counted(3, "video", datetime(2026, 3, 2, 2, 0), 4, zones, arrived)]
+    later = arrived + timedelta(hours=1)
+    cases = (
+        ([_counted(10, "audio", datetime(2026, 3, 3, 1, 0), 1, zones, later),
+          _counted(11, "video", datetime(2026, 3, 3, 1, 20), 2, zones, later),
+          _counted(12, "video", datetime(2026, 3, 3, 1, 40), 3, zones, later)], 0),
+        # older videos numbered 5 then 1 (the last older number is 1): a next day's 2, 3 neither
+        # continue the count (5 came before) nor start it over (2 is higher than 1)
+        ([_counted(13, "video", datetime(2026, 3, 2, 3, 0), 5, zones, arrived),
+          _counted(14, "video", datetime(2026, 3, 2, 3, 20), 1, zones, arrived)], None),
+    )
+    for night, whole in cases:
+        if whole is None:                    # the second case: extra older videos, then the night
+            first = day_one + night
+            night = [_counted(15, "video", datetime(2026, 3, 3, 1, 20), 2, zones, later),
+                     _counted(16, "video", datetime(2026, 3, 3, 1, 40), 3, zones, later)]
+            whole = 1
+        else:
+            first = day_one
+        with tempfile.TemporaryDirectory() as tmp:
+            full, part = Path(tmp) / "full", Path(tmp) / "part"
+            for b, recordings in enumerate((first, night)):
+                for archive in (full, part):
+                    Catalog(archive, fsync=False).create().commit(
+                        {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+                now = arrived + timedelta(hours=b, minutes=30)
+                gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+                done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+            assert (done.mode, done.whole, done.widened) == ("incremental", whole, 0)
+            assert _state(full) == _state(part)

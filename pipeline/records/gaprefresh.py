@@ -180,6 +180,7 @@ class _Group:
     last_old: datetime | None = None
     reach_in: datetime | None = None   # how far recordings before ``lo`` reach into the stretch
     steps: int = 0
+    recount: tuple | None = None       # (numbered new, latest older numbered start): see ``_count_over``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -223,10 +224,17 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
                     if r["sequence"] is not None and timeline.clock_problem(r, cfg, site) is None]
         old_max = (m["seq_max"], _naive(m["first_max"]) or datetime.max) if m.get("seq_max") is not None else None
-        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)
-                                and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
-                                                                   numbered, zones.device(g.device)[0])):
+        zone, old_last = zones.device(g.device)[0], _naive(m.get("numbered_max"))
+        if m.get("odd_sum"):
             g.whole = True
+        elif cfg.check_sequence and not windows.extends_sequence(old_max, numbered) \
+                and not windows.starts_count_again(m.get("seq_min"), old_last, numbered, zone):
+            # The count may still start over after the last older number (a recorder counting its
+            # video and audio files together starts a day's video at 2): decided once that is read.
+            if windows.starts_count_again(float("inf"), old_last, numbered, zone):
+                g.recount = (numbered, old_last)
+            else:
+                g.whole = True
 
 
 def _utc(t: datetime):
@@ -301,6 +309,21 @@ def _devices(devices: list[str]):
     """A filter on these devices (one: an equality, which the parts' statistics answer)."""
     return ds.field("device_id") == devices[0] if len(devices) == 1 else \
         ds.field("device_id").isin(pa.array(devices, pa.string()))
+
+
+def _count_over(g: _Group, cfg: GapsConfig, site, zone) -> bool:
+    """Whether the new numbered recordings of ``g`` start the count over after its last older numbered
+    recording that ``timeline.restarts`` sees (its clock can be right): every older numbered one
+    starts before the stretch's end, so the stretch read holds it when it lies in the stretch; when
+    none does, no. Then ``timeline.restarts`` begins a run at the first new one, as with
+    ``windows.starts_count_again`` given that recording's number."""
+    numbered, old_last = g.recount
+    older = [r for sha, r in g.rows.items() if sha not in g.new and r["sequence"] is not None
+             and r["start_time"] is not None and timeline.clock_problem(r, cfg, site) is None]
+    if not older:
+        return False
+    last = max(older, key=lambda r: (r["start_time"], r["sequence"], r["sha256"]))
+    return windows.starts_count_again(last["sequence"], old_last, numbered, zone)
 
 
 def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
@@ -475,6 +498,12 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
         recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        recount = [g for g in todo if g.recount is not None and not g.whole
+                   and not _count_over(g, cfg, site, zones.device(g.device)[0])]
+        for g in recount:
+            g.whole = True
+        if recount:
+            _fill(catalog, zones, recount, cfg.timeline_kinds, moved)
         while todo:
             _reach_in(zones, [g for g in todo if not g.whole], tails, begins, recent)
             flagged = _flagged_old(catalog, todo)
