@@ -49,9 +49,12 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--profile", type=Path, default=None, help="write a cProfile of the last round here")
     args = p.parse_args()
-    if args.rounds < 1:
-        p.error("--rounds must be at least 1")
-    cached = args.cache or max((HERE / "cache").glob("scale-*/run"), key=lambda f: f.stat().st_mtime).parent
+    if not 1 <= args.rounds <= 100:
+        p.error("--rounds must be between 1 and 100")
+    runs = [args.cache / "run"] if args.cache else list((HERE / "cache").glob("scale-*/run"))
+    if not runs or not all((r / "catalog").is_dir() and (r.parent / "built.json").is_file() for r in runs):
+        p.error("no compacted synthetic year here: run bench/scale.py first (it leaves bench/cache/scale-*/run)")
+    cached = max(runs, key=lambda f: f.stat().st_mtime).parent
     built = json.loads((cached / "built.json").read_text())
     config = load_config()
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
