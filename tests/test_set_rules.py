@@ -14,6 +14,7 @@ from pipeline import records
 from pipeline.common import times
 from pipeline.config import load_config
 from pipeline.records import frame
+from pipeline.rules.sets import retention as keeping
 
 UTC = timezone.utc
 DEVICES = ("CAM1", "CAM2", "CAM3")
@@ -137,6 +138,11 @@ def test_recordings_frame_matches_the_reference_rules(drawn):
         Catalog(archive, fsync=False).create().commit(tables, tag="t")
         expected = {r.sha256: _reference(r, as_of) for r in records.load(archive, config, as_of).records}
         got = frame.load(archive, config, as_of)
+        bare = frame.load(archive, config, as_of, retention=False)     # compliance's, the ledger's
+    assert bare.table.column_names == [c for c in got.table.column_names
+                                       if c not in keeping.COLUMNS and c != "purged"]
+    assert bare.table.equals(got.table.select(bare.table.column_names))
+    assert bare.by_label == got.by_label and bare.periods == got.periods
     table = got.table.append_column("state", got.states())
     for want in expected.values():
         event(f"class {want['retention_class']}, {want['state']}")
@@ -263,8 +269,9 @@ def test_device_ledger_matches_the_reference(drawn, device):
         state = records.load(archive, config, as_of)
         expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
                                 state.catalog.rows("device_events"), device)
-        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"]),
-                                gaplist.listing(archive, config, names=False, sessions=False),
+        got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"], retention=False),
+                                gaplist.listing(archive, config, include_closed=False, names=False,
+                                                sessions=False).select(list(ledgerframe.GAP_COLUMNS)),
                                 Catalog(archive).rows("device_events"),
                                 device)
     assert got == expected

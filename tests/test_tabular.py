@@ -53,3 +53,71 @@ def test_emit_table_writes_what_emit_writes(rows, fmt, site):
     emit_table(table, COLS, fmt, out=stream, zone=zone, zones=ZONES)
     stream.flush()
     assert raw.getvalue().decode("utf-8") == expected.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(row, max_size=8).flatmap(lambda rows: st.tuples(
+           st.just(rows), st.permutations(range(len(rows))).flatmap(
+               lambda p: st.integers(0, len(p)).map(lambda k: list(p[:k]))))),
+       st.sampled_from(("table", "csv", "json")))
+def test_emit_table_prints_only_the_rows_its_order_names(drawn, fmt):
+    """``order`` naming some rows (a listing's selection, not copied out of the table) prints what
+    ``emit`` prints of those rows alone, in that order: widths of the table format included."""
+    rows, picked = drawn
+    zone = times.zone_named("Asia/Shanghai")
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows([rows[i] for i in picked]), [c.name for c in COLS], fmt, out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES, order=pa.array(picked, pa.int64()))
+    assert got.getvalue() == expected.getvalue()
+
+
+def test_text_checks_ask_every_piece_of_a_column():
+    """Quoting, escaping and the formula guard are decided over every piece of a column of many
+    (as DuckDB hands them over), not only the first."""
+    from pipeline.commands.tabular import _holds, _holds_control, _holds_control_or_wide, _may_be_formula
+
+    column = pa.chunked_array([pa.array(["plain", "text"]), pa.array([None, "x"]), pa.array(["a,b", "=1"]),
+                               pa.array(["tab\there", "王"])])
+    assert _holds(column, b",") and not _holds(column.chunk(0), b",")
+    assert _may_be_formula(column) and not _may_be_formula(column.chunk(0))
+    assert _holds_control(column) and not _holds_control(pa.chunked_array(column.chunks[:3]))
+    assert _holds_control_or_wide(column) and not _holds_control_or_wide(pa.chunked_array(column.chunks[:2]))
+    assert not _holds(pa.chunked_array([], pa.string()), b",")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "device_id": st.sampled_from((None, "", "CAM1", "CAM2", "cam1", "王")),
+    "start_time": st.one_of(st.none(), st.sampled_from((datetime(2026, 1, 1, tzinfo=UTC),
+                                                       datetime(2025, 12, 31, 23, tzinfo=UTC)))),
+    "sha256": st.text("ab", min_size=1, max_size=3)}), max_size=30), st.integers(1, 5))
+def test_device_order_sorts_as_python_sorts(rows, pieces):
+    """By device (none first), time (none earliest) and, where both tie, by the text; over a table
+    in several pieces (as DuckDB hands them over); many ties on purpose."""
+    from pipeline.commands.tabular import device_order
+
+    schema = pa.schema([("device_id", pa.string()), ("start_time", pa.timestamp("us", tz="UTC")),
+                        ("sha256", pa.string())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    if rows:
+        cuts = sorted({0, len(rows)} | {len(rows) * k // pieces for k in range(pieces)})
+        table = pa.concat_tables([table.slice(a, b - a) for a, b in zip(cuts, cuts[1:])])
+    earliest = datetime.min.replace(tzinfo=UTC)
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i]["device_id"] or "", rows[i]["start_time"] or earliest,
+                                                       rows[i]["sha256"]))
+    got = device_order(table).to_pylist()
+    assert [rows[i] for i in got] == [rows[i] for i in expected]
+
+
+def test_one_piece_keeps_every_row_and_type():
+    from pipeline.rules.sets.recordings import one_piece, whole
+
+    table = pa.concat_tables([pa.table({"a": [1, 2], "b": ["x", None]}), pa.table({"a": [3], "b": ["z"]})])
+    columns = table.columns
+    joined = one_piece(columns, table.schema)
+    assert columns == [] and joined.equals(table) and all(c.num_chunks == 1 for c in joined.columns)
+    assert whole(joined["b"]).to_pylist() == ["x", None, "z"] and whole(pa.chunked_array([], pa.int64())).to_pylist() == []

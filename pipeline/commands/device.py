@@ -147,15 +147,22 @@ def run_event(args: argparse.Namespace) -> int:
 
 
 def run_ledger(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
     from catalog.store import Catalog
     from pipeline.records import frame, gaplist, ledger, ledgerframe
 
     config = config_of(args)
     archive = existing_archive(args.archive)
     zone = site_zone(config)
-    # Set-based (records.ledger.build over records.load is the per-row reference)
-    state = frame.load(archive, config, now_utc(), columns=["officer_id"])
-    gaps = gaplist.listing(archive, config, names=False, sessions=False)
+    # Set-based (records.ledger.build over records.load is the per-row reference). The gaps first,
+    # narrowed to what the ledger counts, then the recordings: the two reads never at once in memory.
+    # Arrow's buffers from the system allocator: what the gap listing freed is given back before the
+    # recordings are read (mimalloc keeps it: 990 instead of 920 MiB at a million recordings).
+    pa.set_memory_pool(pa.system_memory_pool())
+    gaps = gaplist.listing(archive, config, include_closed=False, names=False, sessions=False).select(
+        list(ledgerframe.GAP_COLUMNS))                 # the ledger counts current gaps only
+    state = frame.load(archive, config, now_utc(), columns=["officer_id"], retention=False)
     report = ledgerframe.build(state, gaps, Catalog(archive).rows("device_events"), args.device)
     if args.device and not report:
         raise UsageError(_("device {device} has no recordings, handovers or ledger events in this archive").format(

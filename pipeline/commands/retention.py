@@ -115,6 +115,8 @@ def listing_table(state) -> "pa.Table":
 
 
 def run_retention(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from pipeline.commands.tabular import device_order, emit_table
@@ -126,17 +128,28 @@ def run_retention(args: argparse.Namespace) -> int:
     as_of = args.as_of or now_utc()
     state = frame.load(archive, config, as_of)
     rows = listing_table(state)
-    if args.retention_class:
-        rows = rows.filter(pc.equal(rows["class"], args.retention_class))
-    listed = rows if args.all else rows.filter(pc.equal(rows["state"], "expired"))
-    emit_table(listed, LISTING, args.format, zone=zone, zones=state.by_label, order=device_order(listed))
+    # The rows listed are chosen by their indices, never copied out of the table: a listing of most
+    # of a million recordings would hold the table twice.
+    chosen = pc.fill_null(pc.equal(rows["class"], args.retention_class), False) if args.retention_class else None
+    listed = chosen if args.all else (pc.equal(rows["state"], "expired") if chosen is None
+                                      else pc.and_(chosen, pc.equal(rows["state"], "expired")))
+    keys = rows.select(["device_id", "start_time", "sha256"])
+    if listed is None:
+        order = device_order(keys)
+    else:
+        picked = np.flatnonzero(listed.to_numpy(zero_copy_only=False))
+        order = pa.array(picked[device_order(keys.take(pa.array(picked))).to_numpy()], pa.int64())
+    emit_table(rows, LISTING, args.format, zone=zone, zones=state.by_label, order=order)
     if args.format == "table":
-        counts = {s: pc.sum(pc.equal(rows["state"], s)).as_py() or 0
+        states, problems = rows["state"], rows["clock_problem"]
+        if chosen is not None:                        # the totals: of the class asked for
+            states, problems = states.filter(chosen), problems.filter(chosen)
+        counts = {s: pc.sum(pc.equal(states, s)).as_py() or 0
                   for s in ("expired", "retained", "held", "permanent", "purged")}
         print(_("as of {when}: ").format(when=show(as_of, zone))
               + _(", ").join(_("{n} {state}").format(n=n, state=vocabulary.value("state", s)) for s, n in counts.items()),
               file=sys.stderr)
-        anomalies = rows.num_rows - rows["clock_problem"].null_count
+        anomalies = len(problems) - problems.null_count
         if anomalies:
             print(_("{n} recording(s) with a device clock that cannot be right count their retention from first "
                     "ingest (archive clock)").format(n=anomalies), file=sys.stderr)

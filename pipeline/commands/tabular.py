@@ -33,9 +33,8 @@ _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
 def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
-    """A text column's UTF-8 bytes and the offsets of its values in them (a dictionary column: its
+    """A text array's UTF-8 bytes and the offsets of its values in them (a dictionary array: its
     dictionary's, which says it for every row)."""
-    values = _as_array(values)
     if pa.types.is_dictionary(values.type):
         values = values.dictionary
     values = values.cast(pa.large_string())
@@ -45,26 +44,49 @@ def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
 
 
+def _pieces(values):
+    """(bytes, offsets) of each piece of a text column, as stored: a column of a million rows is
+    asked a piece at a time, never copied whole."""
+    for piece in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]):
+        yield _text_bytes(piece)
+
+
 def _holds(values, chars: bytes) -> bool:
-    data, offsets = _text_bytes(values)
-    return bool(np.isin(data[int(offsets[0]):int(offsets[-1])], np.frombuffer(chars, np.uint8)).any())
+    """Whether any value holds one of ``chars`` (single bytes): a byte search of the column's text
+    (memchr speed), not a set lookup per byte."""
+    for data, offsets in _pieces(values):
+        text = data[int(offsets[0]):int(offsets[-1])].tobytes()
+        if any(bytes([c]) in text for c in chars):
+            return True
+    return False
 
 
 def _holds_control_or_wide(values) -> bool:
-    data, offsets = _text_bytes(values)
-    chunk = data[int(offsets[0]):int(offsets[-1])]
-    return bool((chunk >= 0x7f).any() or (chunk < 0x20).any())
+    for data, offsets in _pieces(values):
+        chunk = data[int(offsets[0]):int(offsets[-1])]
+        if (chunk >= 0x7f).any() or (chunk < 0x20).any():
+            return True
+    return False
 
 
 def _may_be_formula(values) -> bool:
     """Whether any value starts like a spreadsheet formula (= + - @, tab, carriage return)."""
-    data, offsets = _text_bytes(values)
-    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    return bool(np.isin(data[starts], np.frombuffer(b"=+-@\t\r", np.uint8)).any()) if len(starts) else False
+    for data, offsets in _pieces(values):
+        starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+        if len(starts) and _FORMULA_START[data[starts]].any():
+            return True
+    return False
+
+
+_FORMULA_START = np.zeros(256, bool)
+_FORMULA_START[np.frombuffer(b"=+-@\t\r", np.uint8)] = True
 
 
 def _as_array(values) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    """One array of a column (``combine_chunks`` copies even a column of one piece: not that)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
 
 
 # -- the printer ---------------------------------------------------------------------------------------
@@ -145,8 +167,7 @@ class _Printer:
 
 
 def _holds_control(values) -> bool:
-    data, offsets = _text_bytes(values)
-    return bool((data[int(offsets[0]):int(offsets[-1])] < 0x20).any())
+    return any((data[int(offsets[0]):int(offsets[-1])] < 0x20).any() for data, offsets in _pieces(values))
 
 
 def _json_text(values: pa.Array, escaping: bool) -> pa.Array:
@@ -178,15 +199,21 @@ def _write(out: TextIO, lines: pa.Array) -> None:
 
 def _batches(table: pa.Table, order: pa.Array | None):
     """(first row, rows) of the table a batch at a time, in ``order`` when given."""
-    for start in range(0, table.num_rows, BATCH):
+    for start in range(0, _count(table, order), BATCH):
         yield start, table.slice(start, BATCH) if order is None else table.take(order.slice(start, BATCH))
+
+
+def _count(table: pa.Table, order: pa.Array | None) -> int:
+    """How many rows are printed: the table's, or those ``order`` names."""
+    return table.num_rows if order is None else len(order)
 
 
 def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = None, zone: tzinfo | None = None,
                zones: dict[str, tzinfo] | None = None, order: pa.Array | None = None,
                dialect: Dialect = EMIT) -> None:
     """``options.emit(rows, [c.name for c in cols], fmt, out, zone)`` for the rows of ``table``, in
-    ``order`` (row indices) when given: taken a batch at a time, never all at once."""
+    ``order`` (row indices) when given: taken a batch at a time, never all at once. ``order`` may
+    name only some rows (a listing's selection): only those are printed, the table is not copied."""
     out = out or sys.stdout
     zone, zones = zone or DEFAULT_ZONE, zones or {}
     table = table.select(list(dict.fromkeys([c.name for c in cols] + [c.zone_col for c in cols if c.zone_col])))
@@ -232,7 +259,7 @@ def _in_language(table: pa.Table, cols: list[Col], dialect: Dialect) -> tuple[pa
 
 
 def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer, order) -> None:
-    if not table.num_rows:
+    if not _count(table, order):
         out.write("[]\n")
         return
     out.write("[\n")
@@ -241,7 +268,7 @@ def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer,
         pieces: list = ["  {\n"]
         for key, c in zip(keys, cols):
             pieces += [key, pc.fill_null(printer.cells(part, c), "null")]
-        last = start + BATCH >= table.num_rows
+        last = start + BATCH >= _count(table, order)
         ends = np.full(part.num_rows, "\n  },\n", dtype=object)
         if last:
             ends[-1] = "\n  }\n"
@@ -304,7 +331,10 @@ def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Print
     """The aligned table: every cell made safe for a terminal, columns padded to their widest cell."""
     names = [vocabulary.heading(c.name) for c in cols]
     special = _special_rows(table, cols, wide=printer.dialect.width == "display")
-    widths = _widths(table, cols, printer, special)
+    if order is None or len(order) == table.num_rows:
+        widths = _widths(table, cols, printer, special)
+    else:                                             # the widest of the rows printed, not of all
+        widths = _widths(table.take(order), cols, printer, special[order.to_numpy()])
     pad = _pad if printer.dialect.width == "display" else (lambda value, width: value.ljust(width))
     out.write(_line([pad(n, w) for n, w in zip(names, widths)]))
     for start, part in _batches(table, order):
@@ -339,20 +369,26 @@ def device_order(table: pa.Table, device: str = "device_id", time: str = "start_
     n = table.num_rows
     if not n:
         return pa.array([], pa.int64())
-    devices = pc.fill_null(table[device].combine_chunks().cast(pa.string()), "")
+    devices = pc.fill_null(_as_array(table[device]).cast(pa.string()), "")
     names = sorted(pc.unique(devices).to_pylist())
     rank = pc.index_in(devices, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
-    when = table[time].combine_chunks().cast(pa.int64())
+    when = _as_array(table[time]).cast(pa.int64())
     at = when.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    order = np.lexsort((at, rank))
+    by_time = np.argsort(at, kind="stable")          # then a stable sort by device: np.lexsort's order
+    order = by_time[np.argsort(rank[by_time].astype(np.int32), kind="stable")]
     same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (at[order][1:] == at[order][:-1]))
     if len(same):                                 # the few rows of one device at one instant: by text
-        ties = table[tiebreak].combine_chunks().cast(pa.string())
         starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
+        groups = []
         for first in starts.tolist():
             last = first + 1
             while last + 1 < n and rank[order[last + 1]] == rank[order[first]] and at[order[last + 1]] == at[order[first]]:
                 last += 1
-            group = order[first:last + 1]
-            order[first:last + 1] = sorted(group.tolist(), key=lambda i: ties[i].as_py())
+            groups.append((first, last))
+        tied = np.concatenate([order[first:last + 1] for first, last in groups])
+        ties = table[tiebreak]                    # a few rows looked up alone; many taken at once
+        text = {i: ties[i].as_py() for i in tied.tolist()} if len(tied) < 1000 else \
+            dict(zip(tied.tolist(), _as_array(ties).take(pa.array(tied)).cast(pa.string()).to_pylist()))
+        for first, last in groups:
+            order[first:last + 1] = sorted(order[first:last + 1].tolist(), key=lambda i: text[i])
     return pa.array(order, pa.int64())

@@ -24,6 +24,7 @@ from pipeline.rules.custody import Period, holder_periods
 from pipeline.rules.retention import case_states
 from pipeline.rules.sets import recordings as placing
 from pipeline.rules.sets import retention as keeping
+from pipeline.rules.sets.recordings import whole
 
 COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "status", "source_name",
            "ingested_at", "time_source", "start_utc", "end_utc", "time_zone", "container_time_zone", "important",
@@ -41,7 +42,7 @@ class Frame:
     identities: attribution.Identities | None = None
 
     def column(self, name: str) -> pa.Array:
-        return self.table[name].combine_chunks()
+        return whole(self.table[name])
 
     def states(self) -> pa.Array:
         """``Record.state``: purged | permanent | held | expired | retained, as of ``as_of``."""
@@ -65,16 +66,20 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
             return (TABLES["recordings"].empty_table().select(columns), pa.array([], placing.UTC_TYPE),
                     attribution.Identities())
         rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
-        # Each content's first sighting, and whether it was seen under two or more names.
+        # Each content's first sighting and how often it was seen; of those seen more than once,
+        # the ones seen under two or more names (most are seen once: no names hashed for them).
         scan.con.register("rec", pa.table({"i": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"]}))
+        sightings_table = scan.source("sightings")
         scan.con.execute(f"""
-            CREATE TEMP TABLE first AS SELECT sha256, min(seen_at) AS first_seen,
-                   count(DISTINCT source_path) > 1 AS several
-            FROM {scan.source("sightings")} WHERE sha256 IS NOT NULL GROUP BY sha256""")
+            CREATE TEMP TABLE first AS SELECT sha256, min(seen_at) AS first_seen, count(*) AS seen
+            FROM {sightings_table} WHERE sha256 IS NOT NULL GROUP BY sha256""")
         first = scan.arrow("SELECT rec.i, first.first_seen FROM rec JOIN first USING (sha256)")
         sightings = scan.arrow(f"""
-            SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {scan.source("sightings")}
-            WHERE sha256 IN (SELECT sha256 FROM first WHERE several)""")
+            WITH several AS (SELECT sha256 FROM {sightings_table}
+                             WHERE sha256 IN (SELECT sha256 FROM first WHERE seen > 1)
+                             GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
+            SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
+            WHERE sha256 IN (SELECT sha256 FROM several)""")
         scan.con.unregister("rec")
         seen = np.zeros(rec.num_rows, np.int64)
         known = np.zeros(rec.num_rows, bool)
@@ -85,7 +90,12 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
         schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
         return rec.cast(schema), placing.instants(seen, known), identities
 
-    return scanning(archive, work)
+    rec, first_seen, identities = scanning(archive, work)
+    # DuckDB hands over a million rows in dozens of pieces; joined now, once DuckDB has let go of
+    # its own memory (the scan closed), each column in one piece for the steps that follow.
+    pieces, schema = rec.columns, rec.schema
+    del rec
+    return placing.one_piece(pieces, schema), first_seen, identities
 
 
 def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
@@ -98,8 +108,8 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
         zero_copy_only=False))
     if not len(rows):
         return rec
-    device = rec["device_id"].combine_chunks().to_pylist()
-    officer = rec["officer_id"].combine_chunks().to_pylist()
+    device = whole(rec["device_id"]).to_pylist()
+    officer = whole(rec["officer_id"]).to_pylist()
     own = rec.take(pa.array(rows)).select(["sha256", "device_id", "officer_id", "source_name", "name_time"])
     for i, row in zip(rows.tolist(), own.to_pylist()):
         who = identities.of(row)
@@ -111,8 +121,11 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
 PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
 
 
-def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] | None = None) -> Frame:
-    """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``."""
+def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] | None = None,
+         retention: bool = True) -> Frame:
+    """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``
+    (``retention`` False: without the retention columns, ``keeping.COLUMNS`` and ``purged``, for the
+    listings that do not show them: compliance, the ledger)."""
     catalog = Catalog(archive)
     zones = config.zones()
     rec, first_seen, identities = _read(archive, list(dict.fromkeys(COLUMNS + (columns or []))), config.identity)
@@ -123,6 +136,9 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     periods = holder_periods(handovers, returns)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours)
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
+    _, by_label = placing.device_zones(whole(rec["device_id"]), zones)
+    if not retention:
+        return Frame(rec, periods, zones, by_label, as_of, identities)
     cases = case_states(catalog.rows("cases"), as_of)
     kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
@@ -131,5 +147,4 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
     rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
                             if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
-    _, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
     return Frame(rec, periods, zones, by_label, as_of, identities)

@@ -17,8 +17,10 @@ from pipeline.records.attribution import MEDIA_KINDS, Identities
 from pipeline.records.frame import Frame
 from pipeline.records.ledger import UNATTRIBUTED, _conflict, _events, registration
 from pipeline.rules.custody import Period
-from pipeline.rules.sets.recordings import us_of, valid_of
+from pipeline.rules.sets.recordings import us_of, valid_of, whole
 from pipeline.common import timecols
+
+GAP_COLUMNS = ("device_id", "start_utc", "kind", "current", "needs_explanation", "explanation")  # of a gap listing
 
 
 def _period_of(devices: pa.Array, when: pa.Array, periods: dict[str, list[Period]]) -> tuple[np.ndarray, list]:
@@ -88,7 +90,7 @@ def build(state: Frame, gaps: pa.Table, events: list[dict], device: str | None =
     """``records.ledger.build(...)`` from the frame and the gap listing."""
     t = state.table
     n = t.num_rows
-    devices_col = t["device_id"].combine_chunks()
+    devices_col = whole(t["device_id"])
     events_of: dict[str, list[dict]] = {}
     for e in events:
         events_of.setdefault(e["device_id"], []).append(e)
@@ -102,14 +104,14 @@ def build(state: Frame, gaps: pa.Table, events: list[dict], device: str | None =
     code = pc.index_in(devices_col, value_set=pa.array(names, pa.string())).fill_null(-1).to_numpy(
         zero_copy_only=False) if names else np.full(n, -1)
     m = len(names)
-    timed = valid_of(t["start"].combine_chunks()) & ~valid_of(t["clock_reason"].combine_chunks())
+    timed = valid_of(whole(t["start"])) & ~valid_of(whole(t["clock_reason"]))
     duration = pc.fill_null(t["duration_s"], 0.0).to_numpy(zero_copy_only=False).astype(float)
     late = t["late"].to_numpy(zero_copy_only=False)
     damaged = ~pc.fill_null(pc.equal(t["status"], "ok"), False).to_numpy(zero_copy_only=False)
-    clock = valid_of(t["clock_reason"].combine_chunks())
+    clock = valid_of(whole(t["clock_reason"]))
     from_ledger = pc.equal(t["officer_source"], "ledger").to_numpy(zero_copy_only=False)
-    no_officer = ~valid_of(t["officer"].combine_chunks())
-    period, flat = _period_of(devices_col, t["start"].combine_chunks(), state.periods)
+    no_officer = ~valid_of(whole(t["officer"]))
+    period, flat = _period_of(devices_col, whole(t["start"]), state.periods)
     period = np.where(timed, period, -1)
     p_count = len(flat)
     p_recs = _counts(period, np.ones(n, bool), p_count)
@@ -119,7 +121,7 @@ def build(state: Frame, gaps: pa.Table, events: list[dict], device: str | None =
     # gaps: per device, and per holder period (those that are not clock gaps, by their start)
     g_dev = pc.index_in(gaps["device_id"], value_set=pa.array(names, pa.string())).fill_null(-1).to_numpy(
         zero_copy_only=False) if names and gaps.num_rows else np.full(gaps.num_rows, -1)
-    g_period, _ = _period_of(gaps["device_id"].combine_chunks(), gaps["start_utc"].combine_chunks(), state.periods)
+    g_period, _ = _period_of(whole(gaps["device_id"]), whole(gaps["start_utc"]), state.periods)
     not_clock = ~pc.fill_null(pc.equal(gaps["kind"], "clock"), False).to_numpy(zero_copy_only=False) \
         if gaps.num_rows else np.zeros(0, bool)
     g_period = np.where(not_clock, g_period, -1)

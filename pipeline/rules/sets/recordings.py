@@ -24,6 +24,25 @@ from pipeline.rules.custody import Period
 UTC_TYPE = timecols.UTC_TYPE
 
 
+def whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its one piece as it is (``combine_chunks`` copies even that), the
+    pieces joined when there are several."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
+def one_piece(columns: list, schema: pa.Schema) -> pa.Table:
+    """A table of ``columns`` (the list emptied: the caller's list must be the only holder of the
+    pieces), each joined into one piece a column at a time, its pieces freed before the next is
+    joined: never twice the table in memory. Rows are then taken from one array, not dozens (a
+    take from a column of many pieces joins them first, for every batch taken)."""
+    joined = []
+    while columns:
+        joined.append(whole(columns.pop(0)))
+    return pa.Table.from_arrays(joined, schema=schema)
+
+
 def us_of(values: pa.Array) -> np.ndarray:
     """Instants (or naive readings) as int64 microseconds; nulls as 0 (keep the validity apart)."""
     return values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
@@ -71,11 +90,11 @@ def device_zones(devices: pa.Array, zones: Zones) -> tuple[pa.Array, dict[str, t
 def _place_start(rec: pa.Table, labels: pa.Array, by_label: dict[str, tzinfo]) -> pa.Array:
     """``clocks.placed_start`` of every row."""
     n = rec.num_rows
-    wall, stored = rec["start_time"].combine_chunks(), rec["start_utc"].combine_chunks()
-    source, container = rec["time_source"].combine_chunks(), rec["container_time_zone"].combine_chunks()
+    wall, stored = whole(rec["start_time"]), whole(rec["start_utc"])
+    source, container = whole(rec["time_source"]), whole(rec["container_time_zone"])
     local = ~pc.fill_null(pc.equal(source, "creation_time"), False).to_numpy(zero_copy_only=False) \
         | pc.fill_null(pc.equal(container, "local"), False).to_numpy(zero_copy_only=False)
-    zone_kept = pc.fill_null(pc.equal(rec["time_zone"].combine_chunks(), labels), True).to_numpy(zero_copy_only=False)
+    zone_kept = pc.fill_null(pc.equal(whole(rec["time_zone"]), labels), True).to_numpy(zero_copy_only=False)
     has_wall, has_stored = valid_of(wall), valid_of(stored)
     keep = has_stored & (~local | zone_kept)
     out = np.where(has_wall & ~keep, us_of(wall), us_of(stored))          # a UTC stamp read as it is
@@ -91,17 +110,17 @@ def _place_start(rec: pa.Table, labels: pa.Array, by_label: dict[str, tzinfo]) -
 def _place_end(rec: pa.Table, start: pa.Array) -> pa.Array:
     """``clocks.placed_end`` of every row."""
     start_us, has_start = us_of(start), valid_of(start)
-    end_utc = rec["end_utc"].combine_chunks()
-    stored_start = rec["start_utc"].combine_chunks()
+    end_utc = whole(rec["end_utc"])
+    stored_start = whole(rec["start_utc"])
     same = valid_of(end_utc) & valid_of(stored_start) & (us_of(stored_start) == start_us)
-    duration = rec["duration_s"].combine_chunks().cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+    duration = whole(rec["duration_s"]).cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
     out = np.where(same, us_of(end_utc), start_us + seconds_us(duration))
     return instants(out, has_start)
 
 
 def _arrived(rec: pa.Table, first_seen: pa.Array) -> pa.Array:
     """When each recording reached the archive: its first sighting, else its ingest."""
-    return pc.coalesce(first_seen.cast(UTC_TYPE), rec["ingested_at"].combine_chunks().cast(UTC_TYPE))
+    return pc.coalesce(first_seen.cast(UTC_TYPE), whole(rec["ingested_at"]).cast(UTC_TYPE))
 
 
 def _clock(start: pa.Array, arrived: pa.Array, cfg: GapsConfig, site: tzinfo) -> tuple[pa.Array, pa.Array]:
@@ -179,13 +198,13 @@ def placed(rec: pa.Table, first_seen: pa.Array, periods: dict[str, list[Period]]
            gaps: GapsConfig, late_after_hours: float) -> pa.Table:
     """``rec`` with every recording's place in time, clock check, attribution and upload delay;
     ``first_seen``: each one's first sighting (null: none)."""
-    labels, by_label = device_zones(rec["device_id"].combine_chunks(), zones)
+    labels, by_label = device_zones(whole(rec["device_id"]), zones)
     start = _place_start(rec, labels, by_label)
     end = _place_end(rec, start)
     arrived = _arrived(rec, first_seen)
     reason, text = _clock(start, arrived, gaps, zones.site_zone)
-    ledger = holders(rec["device_id"].combine_chunks(), start, periods)
-    who = _attribute(rec["officer_id"].combine_chunks(), ledger)
+    ledger = holders(whole(rec["device_id"]), start, periods)
+    who = _attribute(whole(rec["officer_id"]), ledger)
     delay_s, late = _lateness(end, arrived, reason, late_after_hours)
     added = {"start": start, "end": end, "arrived": arrived, "clock_reason": reason, "clock_text": text,
              "zone": labels, **who, "delay_s": delay_s, "late": late}

@@ -19,7 +19,7 @@ from pipeline.common import timecols
 from pipeline.common.times import local_day
 from pipeline.config import RetentionConfig
 from pipeline.rules.retention import CaseState, add_months
-from pipeline.rules.sets.recordings import UTC_TYPE, instants, truthy, us_of, valid_of
+from pipeline.rules.sets.recordings import UTC_TYPE, instants, truthy, us_of, valid_of, whole
 
 NULL_TEXT = pa.scalar(None, pa.string())
 _RANK = {"permanent": 2, "case": 1}
@@ -41,8 +41,8 @@ def _since(recorded: pa.Array, counted_from: pa.Array, site: tzinfo) -> pa.Array
 
 def subjects(rec: pa.Table) -> dict[str, pa.Array]:
     """What ``Subject`` derives: when retention counts from, and which clock that is."""
-    start, arrived = rec["start"].combine_chunks(), rec["arrived"].combine_chunks()
-    clock_ok = ~valid_of(rec["clock_reason"].combine_chunks())
+    start, arrived = whole(rec["start"]), whole(rec["arrived"])
+    clock_ok = ~valid_of(whole(rec["clock_reason"]))
     on_device = valid_of(start) & clock_ok
     recorded = instants(np.where(on_device, us_of(start), us_of(arrived)), np.where(on_device, True, valid_of(arrived)))
     code = np.where(on_device, 0, np.where(valid_of(start), 1, 2)).astype(np.int32)
@@ -179,16 +179,16 @@ def _assignment_rules(pairs: pa.Table, recorded: pa.Array, since: pa.Array, case
                       site: tzinfo) -> dict[str, pa.Array]:
     """``retention._rule`` for every pair: until (null: forever), class, reason, held, permanent."""
     rec_at, rec_since = recorded, since                      # one per pair
-    cid = pairs["case_id"].combine_chunks()
+    cid = whole(pairs["case_id"])
     has_case = pa.array(truthy(cid))
     index = pc.index_in(cid, value_set=cases["case_id"])
     kind = pc.fill_null(pc.take(cases["kind"], index), "missing")
     after_close = pc.take(cases["after_close"], index)
     closed_day = pc.take(cases["closed_day"], index)
-    by = pairs["by"].combine_chunks()
+    by = whole(pairs["by"])
     by_text = pc.if_else(pa.array(truthy(by)), _join(" (assigned by ", by, ")"), "")
-    cls = pairs["retention_class"].combine_chunks()
-    days = pc.fill_null(pairs["duration_days"].combine_chunks(), 0)
+    cls = whole(pairs["retention_class"])
+    days = pc.fill_null(whole(pairs["duration_days"]), 0)
 
     case_floor = timecols.months_later(rec_at, cfg.case_min_months, site)
     floor_wins = pc.fill_null(pc.greater(case_floor, after_close), False)
@@ -232,7 +232,7 @@ def retention(rec: pa.Table, assignments: pa.Table, cases: dict[str, CaseState],
     """Every recording's retention as of ``as_of`` (``COLUMNS``)."""
     subject = subjects(rec)
     recorded, counted_from = subject["recorded"], subject["counted_from"]
-    arrived = rec["arrived"].combine_chunks()
+    arrived = whole(rec["arrived"])
     n = rec.num_rows
     until, reason = _routine_floored(recorded, counted_from, arrived, cfg, site)
     cls = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["routine"], pa.string()))
@@ -240,13 +240,13 @@ def retention(rec: pa.Table, assignments: pa.Table, cases: dict[str, CaseState],
     out = {"until": until, "retention_class": cls, "reason": reason, "held": no, "permanent": no}
     pairs = _pairs(rec, assignments, as_of)
     if pairs.num_rows:
-        picked_rows = pairs["r"].combine_chunks()
+        picked_rows = whole(pairs["r"])
         since = _since(pc.take(recorded, picked_rows), pc.take(counted_from, picked_rows), site)
         got = _assignment_rules(pairs, pc.take(recorded, picked_rows), since, _cases(cases, cfg, site), cfg, site)
         p_until, p_reason = _floor(got["until"], got["reason"], got["retention_class"],
                                    pc.take(arrived, pairs["r"]), cfg, site)
         # Only recordings an assignment picks need the fold; the rest keep their routine rule.
-        picked = pc.unique(pairs["r"].combine_chunks())
+        picked = pc.unique(whole(pairs["r"]))
         base = pa.table({"r": picked, "order_at": pa.nulls(len(picked), pa.int64()),
                          "order_id": pa.nulls(len(picked), pa.string()),
                          "order_pos": pa.array(np.full(len(picked), -1), pa.int64()),
@@ -262,7 +262,7 @@ def retention(rec: pa.Table, assignments: pa.Table, cases: dict[str, CaseState],
         chosen[folded["r"].to_numpy()] = n + np.arange(folded.num_rows)
         chosen = pa.array(chosen)
         for k in out:
-            mine = folded[k].combine_chunks()
+            mine = whole(folded[k])
             if pa.types.is_dictionary(out[k].type):      # the fold's sentences join the dictionary
                 words = pa.concat_arrays([out[k].dictionary, mine.cast(pa.string())])
                 codes = pa.concat_arrays([out[k].indices.cast(pa.int32()),
@@ -297,7 +297,7 @@ def _longest(rules: pa.Table) -> pa.Table:
         top = pa.table({"r": top["r"], "until": pa.nulls(top.num_rows, UTC_TYPE),
                         "retention_class": top["retention_class"], "reason": top["reason"],
                         "held": flags["held_any"], "permanent": flags["permanent_any"]})
-        best = best.filter(pc.invert(pc.is_in(best["r"], value_set=top["r"].combine_chunks())))
+        best = best.filter(pc.invert(pc.is_in(best["r"], value_set=whole(top["r"]))))
         best = pa.concat_tables([best, top.cast(best.schema)])
     return best
 
