@@ -229,6 +229,9 @@ class Scan:
     def arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
+    def arrow_params(self, sql: str, params: dict) -> pa.Table:
+        return self.con.sql(sql, params=params).to_arrow_table()
+
     def close(self) -> None:
         self.con.close()
 

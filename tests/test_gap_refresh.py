@@ -145,3 +145,105 @@ def test_a_count_that_starts_over_on_a_new_day_is_not_walked_whole():
                 done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
             assert (done.mode, done.whole) == ("incremental", whole)
             assert _state(full) == _state(part)
+
+
+def _plain(n: int, device: str, kind: str, wall: datetime, zones: times.Zones, arrived: datetime,
+           minutes: float = 5.0) -> dict:
+    zone, _ = zones.device(device)
+    start_utc = times.wall_to_utc(wall, zone)
+    return {"sha256": f"{n:064x}", "kind": kind, "status": "ok", "device_id": device, "officer_id": "O1",
+            "start_time": wall, "duration_s": minutes * 60, "end_time": wall + timedelta(minutes=minutes),
+            "sequence": None, "name_time": wall, "container_time": wall, "time_source": "filename",
+            "ingested_at": arrived, "source_name": f"{device}_{n}.mp4", "start_utc": start_utc,
+            "end_utc": start_utc + timedelta(minutes=minutes), "time_zone": times.zone_label(zone),
+            "container_time_zone": "UTC"}
+
+
+def test_idle_devices_late_files_and_reset_clocks_keep_the_refresh_narrow():
+    """One more night where one device last recorded audio months ago, another docks a file recorded
+    weeks ago, a third's clock was reset to 2000 and a recording reaches over midnight into the
+    night's first: each stretch is read from its own clean cut (none walked whole, none widened),
+    and the refresh writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    first_night = datetime(2026, 3, 20, tzinfo=UTC)
+    history, n = [], 0
+    for day in range(14):                    # two weeks of CAM1..CAM3 shifts, CAM1 audio only on day 0
+        for device in ("CAM1", "CAM2", "CAM3"):
+            for k in range(4):
+                wall = datetime(2026, 3, 1, 8) + timedelta(days=day, hours=2 * k)
+                history.append(_plain(n, device, "video", wall, zones, first_night))
+                n += 1
+    history.append(_plain(n, "CAM1", "audio", datetime(2026, 3, 1, 9), zones, first_night))
+    history.append(_plain(n + 1, "CAM2", "video", datetime(2026, 3, 14, 23, 30), zones, first_night, minutes=45))
+    n += 2
+    arrived = datetime(2026, 3, 21, tzinfo=UTC)
+    night = [_plain(n, "CAM1", "audio", datetime(2026, 3, 15, 9), zones, arrived),          # idle for two weeks
+             _plain(n + 1, "CAM2", "video", datetime(2026, 3, 15, 0, 5), zones, arrived),   # reached into by 23:30
+             _plain(n + 2, "CAM3", "video", datetime(2026, 3, 3, 9, 30), zones, arrived),   # docked late
+             {**_plain(n + 3, "CAM3", "video", datetime(2000, 1, 1, 0, 10), zones, arrived),  # a reset clock
+              "name_time": datetime(2000, 1, 1, 0, 10), "container_time": datetime(2000, 1, 1, 0, 10)},
+             _plain(n + 4, "CAM1", "video", datetime(2026, 3, 15, 8), zones, arrived)]
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        for b, (recordings, at) in enumerate(((history, first_night), (night, arrived))):
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+            now = at + timedelta(minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+        assert (done.mode, done.whole, done.widened) == ("incremental", 0, 0)
+        assert done.devices == 3 and done.recordings == 5
+        assert _state(full) == _state(part)
+        kinds = Counter(g["kind"] for g in Catalog(part).rows("gaps", ["kind", "detected_run_id"])
+                        if g["detected_run_id"] == "run1")
+        assert kinds["clock"] == 1 and kinds["between_files"] >= 3
+
+
+def _counted(n: int, kind: str, wall: datetime, sequence: int, zones: times.Zones, arrived: datetime) -> dict:
+    return {**_numbered(n, wall, sequence, zones, arrived), "kind": kind}
+
+
+def test_a_count_shared_by_video_and_audio_starts_over_after_the_last_number():
+    """A recorder counting its video and audio files together starts a day's video at 2 when its
+    first file was audio: the video's count still starts over (2 is no higher than the last older
+    video's number), so only its stretch is walked. When the night's first video number is higher
+    than the last older one's but does not continue the count, it is walked whole. Either way the
+    refresh writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    day_one = [_counted(0, "video", datetime(2026, 3, 2, 1, 0), 1, zones, arrived),
+               _counted(1, "audio", datetime(2026, 3, 2, 1, 20), 2, zones, arrived),
+               _counted(2, "video", datetime(2026, 3, 2, 1, 40), 3, zones, arrived),
+               _counted(3, "video", datetime(2026, 3, 2, 2, 0), 4, zones, arrived)]
+    later = arrived + timedelta(hours=1)
+    cases = (
+        ([_counted(10, "audio", datetime(2026, 3, 3, 1, 0), 1, zones, later),
+          _counted(11, "video", datetime(2026, 3, 3, 1, 20), 2, zones, later),
+          _counted(12, "video", datetime(2026, 3, 3, 1, 40), 3, zones, later)], 0),
+        # older videos numbered 5 then 1 (the last older number is 1): a next day's 2, 3 neither
+        # continue the count (5 came before) nor start it over (2 is higher than 1)
+        ([_counted(13, "video", datetime(2026, 3, 2, 3, 0), 5, zones, arrived),
+          _counted(14, "video", datetime(2026, 3, 2, 3, 20), 1, zones, arrived)], None),
+    )
+    for night, whole in cases:
+        if whole is None:                    # the second case: extra older videos, then the night
+            first = day_one + night
+            night = [_counted(15, "video", datetime(2026, 3, 3, 1, 20), 2, zones, later),
+                     _counted(16, "video", datetime(2026, 3, 3, 1, 40), 3, zones, later)]
+            whole = 1
+        else:
+            first = day_one
+        with tempfile.TemporaryDirectory() as tmp:
+            full, part = Path(tmp) / "full", Path(tmp) / "part"
+            for b, recordings in enumerate((first, night)):
+                for archive in (full, part):
+                    Catalog(archive, fsync=False).create().commit(
+                        {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+                now = arrived + timedelta(hours=b, minutes=30)
+                gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+                done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+            assert (done.mode, done.whole, done.widened) == ("incremental", whole, 0)
+            assert _state(full) == _state(part)

@@ -240,8 +240,9 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
         filter=ds.field("kind") == "damaged_tail"), zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone)
+                                        start, end, tails, cfg.session_break_s, zones.site_zone, only=asked)
     return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
 
 
@@ -249,6 +250,8 @@ def _gap_devices(catalog: Catalog) -> set[str]:
     """Every device with a gap (as first detected)."""
     rows = catalog.read("gaps", ["gap_id", "device_id"])
     ids = rows["gap_id"].combine_chunks()
+    if pc.count_distinct(ids).as_py() == len(ids):            # each gap one row (the common case)
+        return set(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
     return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
 
 
@@ -280,12 +283,11 @@ def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, 
 
     from pipeline.rules.sets.recordings import us_of
 
-    valid = pc.is_valid(sessions)
-    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).filter(valid)
-    devices = table["device_id"].combine_chunks()
-    rank = pc.index_in(devices, value_set=pc.unique(devices)).to_numpy(zero_copy_only=False)
-    asked = pc.is_in(table["sha256"], value_set=named)
-    table, rank = table.filter(asked), rank[asked.to_numpy(zero_copy_only=False)]
+    valid = pc.and_(pc.is_valid(device), pc.is_valid(start))     # as ``session_ids`` takes them (named or not)
+    appearing = pc.unique(pc.filter(device, valid))                 # devices in the order they first appear
+    asked = np.flatnonzero(pc.and_(pc.is_in(sha, value_set=named), valid).to_numpy(zero_copy_only=False))
+    table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).take(asked)
+    rank = pc.index_in(table["device_id"], value_set=appearing).to_numpy(zero_copy_only=False)
     if not table.num_rows or pc.count_distinct(table["sha256"]).as_py() == table.num_rows:
         return table.select(["sha256", "session_id"])     # each content once (the common case)
     last_first = np.lexsort((us_of(table["start"].combine_chunks()), rank))[::-1].copy()
@@ -338,6 +340,25 @@ def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
         gaps = gaps.append_column(name, pc.take(names["source_name"],
                                                 pc.index_in(gaps[column], value_set=names["sha256"])))
     return gaps
+
+
+def sightings_of(archive: Path, shas: list[str]) -> pa.Table:
+    """Every sighting of these contents (``attribution.SIGHTING_COLUMNS``), in catalog order: a
+    DuckDB semi-join, a third of the time of a filtered pyarrow read of a million sightings."""
+    from pipeline.records.attribution import SIGHTING_COLUMNS
+
+    schema = pa.schema([TABLES["sightings"].field(c) for c in SIGHTING_COLUMNS])
+
+    def work(scan: Scan) -> pa.Table:
+        paths = scan.paths("sightings")
+        if not paths or not shas:
+            return schema.empty_table()
+        scan.con.register("wanted", pa.table({"sha256": pa.array(shas, pa.string())}))
+        return scan.arrow(f"""
+            SELECT {", ".join(SIGHTING_COLUMNS)} FROM read_parquet({list_literal(paths)}, union_by_name=true,
+                                                                   file_row_number=true)
+            WHERE sha256 IN (SELECT sha256 FROM wanted) ORDER BY file_index, file_row_number""").cast(schema)
+    return scanning(archive, work)
 
 
 def _schema(rows: pa.Table) -> pa.Schema:

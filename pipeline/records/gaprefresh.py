@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -34,13 +33,13 @@ from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
 from pipeline.config import Config, GapsConfig
-from pipeline.records import gapstate
+from pipeline.records import gapstate, gapsurvey
 from pipeline.rules import gap_events, timeline, windows
 from pipeline.rules.clocks import placed_end, placed_start
 from pipeline.stages.gaps import gap_id
 
-MARGIN = timedelta(days=1)           # read this much either side of the new recordings at first,
-WIDEN_STEPS = 8                      # then twice as far back, this many times, before reading it whole
+MARGIN = timedelta(days=1)           # stretches starting this close share a read's bucket; the least widening
+WIDEN_STEPS = 8                      # a stretch is widened (twice as far) this many times before it is read whole
 DEVICE_KINDS = ("between_files", "overlap")
 
 
@@ -181,6 +180,7 @@ class _Group:
     last_old: datetime | None = None
     reach_in: datetime | None = None   # how far recordings before ``lo`` reach into the stretch
     steps: int = 0
+    recount: tuple | None = None       # (numbered new, latest older numbered start): see ``_count_over``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -201,35 +201,16 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     from pipeline.rules.clocks import earliest_plausible
 
     site = zones.site_zone
-    devices = sorted({g.device for g in groups.values()})
-    expr = ds.field("device_id").isin(pa.array(devices, pa.string())) & ~ds.field("run_id").isin(pa.array(fresh, pa.string()))
-    old = catalog.read("recordings", ["device_id", "kind", "start_utc", "end_utc", "sequence", "time_zone",
-                                      "ingested_at"], filter=expr)
-    odd = pc.or_(pc.is_null(old["start_utc"]), pc.invert(pc.fill_null(
-        pc.is_in(old["time_zone"], value_set=pa.array(labels, pa.string())), True)))
-    keys = pc.binary_join_element_wise(pc.fill_null(old["device_id"], ""), pc.fill_null(old["kind"], ""), "\x1f")
     order = list(groups)
-    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
-    los = pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
-    his = pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))
-    # Recordings whose clocks cannot be right (before the earliest date, ahead of their arrival) are
-    # no part of any timeline: they neither begin nor end one.
-    start = old["start_utc"]
-    ahead = pc.add(old["ingested_at"], pa.scalar(timedelta(seconds=cfg.future_tolerance_s), pa.duration("us")))
-    believable = pc.and_(pc.greater_equal(start, pa.scalar(_utc(_naive(earliest_plausible(
-        cfg.earliest_plausible, site))), pa.timestamp("us", tz="UTC"))), pc.less_equal(start, ahead))
-    believable = pc.fill_null(believable, False)
-    lo, hi = pc.take(los, index), pc.take(his, index)
-    table = pa.table({"g": index, "start": start, "seq": old["sequence"], "odd": odd.cast(pa.int64()),
-                      "numbered": pc.if_else(pc.is_valid(old["sequence"]), start, None),
-                      "first": pc.if_else(believable, start, None),
-                      "before": pc.if_else(pc.and_(believable, pc.fill_null(pc.less(start, lo), False)), start, None),
-                      "after": pc.if_else(pc.and_(believable, pc.fill_null(pc.greater(start, hi), False)), start, None)})
-    stats = table.filter(pc.is_valid(table["g"])).group_by("g").aggregate(
-        [("first", "min"), ("first", "max"), ("before", "max"), ("after", "min"), ("seq", "max"), ("seq", "min"),
-         ("numbered", "max"), ("odd", "sum")])
-    by_group = {m["g"]: m for m in stats.to_pylist()}
-    cuts = _cuts_before(index, start, old["end_utc"], believable, lo)
+    stats = gapsurvey.figures(catalog, pa.table({
+        "i": pa.array(range(len(order)), pa.int64()), "device_id": pa.array([d for d, _ in order], pa.string()),
+        "kind": pa.array([k for _, k in order], pa.string()),
+        "lo": pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC")),
+        "hi": pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))}),
+        {"fresh": fresh, "labels": labels, "tolerance": int(cfg.future_tolerance_s * 1_000_000),
+         "earliest": _utc(_naive(earliest_plausible(cfg.earliest_plausible, site)))})
+    by_group = {m["i"]: m for m in stats.to_pylist()}
+    cuts = {i: m["cut_max"] for i, m in by_group.items() if m["cut_max"] is not None}
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
@@ -243,47 +224,25 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
                     if r["sequence"] is not None and timeline.clock_problem(r, cfg, site) is None]
         old_max = (m["seq_max"], _naive(m["first_max"]) or datetime.max) if m.get("seq_max") is not None else None
-        if m.get("odd_sum") or (cfg.check_sequence and not windows.extends_sequence(old_max, numbered)
-                                and not windows.starts_count_again(m.get("seq_min"), _naive(m.get("numbered_max")),
-                                                                   numbered, zones.device(g.device)[0])):
+        zone, old_last = zones.device(g.device)[0], _naive(m.get("numbered_max"))
+        if m.get("odd_sum"):
             g.whole = True
-
-
-def _cuts_before(group: pa.Array, start: pa.Array, end: pa.Array, believable: pa.Array, lo: pa.Array) -> dict:
-    """For each group, the start of its last older recording at or before ``lo`` that no earlier one
-    reaches past (a clean cut, damaged tails aside): reading from there, the walk rarely has to
-    widen (segments recorded back to back overlap by a fraction of a second, so the nearest older
-    recording is seldom a cut). A guess only: ``_walk`` still checks what reaches in."""
-    keep = pc.and_(pc.and_(pc.is_valid(group), believable), pc.is_valid(start))
-    if not pc.any(keep).as_py():
-        return {}
-    g = pc.filter(group, keep).to_numpy(zero_copy_only=False).astype(np.int64)
-    s = pc.filter(start, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    e = pc.filter(end, keep).cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    bound = pc.filter(lo, keep).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    e = np.maximum(e, s)
-    order = np.lexsort((s, g))
-    g, s, e, bound = g[order], s[order], e[order], bound[order]
-    base = int(s.min())
-    span = int(e.max()) - base + 1
-    if (int(g.max()) + 1) * span >= (1 << 62):         # instants too far apart to lift: no guess
-        return {}
-    furthest = np.maximum.accumulate((e - base) + g * span) - g * span + base     # per group, so far
-    first = np.concatenate([[True], g[1:] != g[:-1]])
-    cut = first | (s >= np.concatenate([[0], furthest[:-1]]))
-    pick = np.flatnonzero(cut & (s <= bound))
-    if not len(pick):
-        return {}
-    last = pick[np.concatenate([g[pick][1:] != g[pick][:-1], [True]])]       # the latest of each group
-    instants = pa.array(s[last], pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pylist()
-    return dict(zip(g[last].tolist(), instants))
+        elif cfg.check_sequence and not windows.extends_sequence(old_max, numbered) \
+                and not windows.starts_count_again(m.get("seq_min"), old_last, numbered, zone):
+            # The count may still start over after the last older number (a recorder counting its
+            # video and audio files together starts a day's video at 2): decided once that is read.
+            if windows.starts_count_again(float("inf"), old_last, numbered, zone):
+                g.recount = (numbered, old_last)
+            else:
+                g.whole = True
 
 
 def _utc(t: datetime):
     return min(max(t, datetime(1, 1, 2)), datetime(9999, 12, 30)).replace(tzinfo=UTC)
 
 
-def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...], moved: dict | None = None) -> None:
+def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...],
+          moved: dict | None = None) -> pa.Table | None:
     """Read each group's stretch (whole groups: everything, with the recordings attributed to the
     device other than by their own name) into ``rows``. One read for the whole groups and one for
     the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
@@ -292,7 +251,7 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
     stretched = [g for g in groups if not g.whole]
     if whole:
         devices = sorted({g.device for g in whole})
-        expr = ds.field("device_id").isin(pa.array(devices, pa.string()))
+        expr = _devices(devices)
         mine = sorted(sha for sha, (device, _) in (moved or {}).items() if device in set(devices))
         if mine:
             expr = expr | ds.field("sha256").isin(pa.array(mine, pa.string()))
@@ -305,12 +264,8 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
             if g is not None:
                 g.rows[r["sha256"]] = r
     if not stretched:
-        return
-    lo, hi = min(g.lo for g in stretched), max(g.hi for g in stretched)
-    expr = ds.field("device_id").isin(pa.array(sorted({g.device for g in stretched}), pa.string())) \
-        & ds.field("kind").isin(pa.array(list(kinds), pa.string())) \
-        & (ds.field("start_utc") >= _instant(lo)) & (ds.field("start_utc") <= _instant(hi))
-    table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        return None
+    table = _recent(catalog, stretched)
     # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
     # device whole), so its stored start_utc picks its stretch; the placed start decides below.
     order = [g.key for g in stretched]
@@ -325,64 +280,113 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
         g = by_key.get((r["device_id"], r["kind"]))
         if g is not None and r["start_time"] is not None and g.lo <= r["start_time"] <= g.hi:
             g.rows[r["sha256"]] = r
+    return table
+
+
+def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
+    """The recordings (of any kind: other kinds are in no group) that start or end at or after the
+    start of their group's bucket (``_buckets``), and more: what ``_fill`` picks each stretch from,
+    and ``_reach_in`` what reaches into one. One read: every device's from the start of the bucket
+    of most groups (a test of the time columns alone is cheap on a million rows; a test of the
+    device's name is not), and the devices of the other buckets (a device idle for months, a
+    late-docked old file) from the earliest of those, up to there. Each group's rows are picked
+    exactly after the read."""
+    buckets = _buckets(groups, lambda g: (g.lo, g.lo))
+    main = max(buckets, key=lambda b: len(b[2]))
+
+    def since(t: datetime):
+        return (ds.field("start_utc") >= _instant(t)) | (ds.field("end_utc") >= _instant(t))
+
+    expr = since(main[0])
+    others = sorted({g.device for lo, _, bucket in buckets if bucket is not main[2] for g in bucket})
+    if others:
+        expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
+                       & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
+    return catalog.read("recordings", timeline.COLUMNS, filter=expr)
+
+
+def _devices(devices: list[str]):
+    """A filter on these devices (one: an equality, which the parts' statistics answer)."""
+    return ds.field("device_id") == devices[0] if len(devices) == 1 else \
+        ds.field("device_id").isin(pa.array(devices, pa.string()))
+
+
+def _count_over(g: _Group, cfg: GapsConfig, site, zone) -> bool:
+    """Whether the new numbered recordings of ``g`` start the count over after its last older numbered
+    recording that ``timeline.restarts`` sees (its clock can be right): every older numbered one
+    starts before the stretch's end, so the stretch read holds it when it lies in the stretch; when
+    none does, no. Then ``timeline.restarts`` begins a run at the first new one, as with
+    ``windows.starts_count_again`` given that recording's number."""
+    numbered, old_last = g.recount
+    older = [r for sha, r in g.rows.items() if sha not in g.new and r["sequence"] is not None
+             and r["start_time"] is not None and timeline.clock_problem(r, cfg, site) is None]
+    if not older:
+        return False
+    last = max(older, key=lambda r: (r["start_time"], r["sequence"], r["sha256"]))
+    return windows.starts_count_again(last["sequence"], old_last, numbered, zone)
 
 
 def _buckets(groups: list[_Group], bounds) -> list[tuple[datetime, datetime, list[_Group]]]:
-    """Groups with stretches close together, read in one scan each (a late-docked old file gets its own)."""
+    """Groups whose stretches start close together (each within ``MARGIN`` of the one before), as
+    (earliest start, latest end, groups): a device idle for months or a late-docked old file gets a
+    bucket of its own, so that it does not widen the others' read to months."""
     out: list[tuple[datetime, datetime, list[_Group]]] = []
+    last = None
     for g in sorted(groups, key=lambda g: bounds(g)[0]):
-        lo, hi = bounds(g)
-        if out and lo <= out[-1][1] + MARGIN:
+        lo, hi = bounds(g)           # stretches all end near now: close starts, not overlaps, make a bucket
+        if out and lo <= last + MARGIN:
             out[-1] = (out[-1][0], max(out[-1][1], hi), out[-1][2] + [g])
         else:
             out.append((lo, hi, [g]))
+        last = lo
     return out
 
 
-def _reach_in(catalog: Catalog, zones: Zones, groups: list[_Group], tails: dict, begins: dict) -> None:
+def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, recent: pa.Table | None) -> None:
     """For each group, how far recordings that start before its stretch reach into it. Each group
     looks at the recordings of its device and kind stored as starting before its bucket's end and
-    ending after its bucket's start (groups with starts close together share a bucket); one read
-    for all, each group's rows picked with Arrow before any becomes a dict."""
+    ending after its bucket's start (groups with starts close together share a bucket), among those
+    ``_fill`` read for these groups (``_recent``), picked with Arrow before any becomes a dict."""
     bounds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
     for lo, hi, bucket in _buckets(groups, lambda g: (g.lo, g.lo)):
         for g in bucket:
             g.reach_in = None
             bounds[g.key] = (lo, hi)
-    if bounds:
+    if bounds and recent is not None:
         order = list(bounds)
-        expr = ds.field("device_id").isin(pa.array(sorted({d for d, _ in order}), pa.string())) \
-            & (ds.field("start_utc") < _instant(max(hi for _, hi in bounds.values()))) \
-            & (ds.field("end_utc") >= _instant(min(lo for lo, _ in bounds.values())))
-        table = catalog.read("recordings", timeline.COLUMNS, filter=expr)
+        by_key = {g.key: g for g in groups}
+        table = recent
         keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
         index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
         los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
-        his = pa.array([_utc(bounds[k][1]) for k in order], pa.timestamp("us", tz="UTC"))
+        # before the group's own stretch (stored as placed: ``_survey`` walks a device whole otherwise)
+        his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
                        pc.greater_equal(table["end_utc"], pc.take(los, index)))
-        by_key = {g.key: g for g in groups}
         for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
                 end = windows.reach(r, tails)
                 if end >= g.lo:
                     g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
+    by_device: dict[str, list] = {}
+    for sha, tail in tails.items():
+        if tail.end is not None and begins.get(sha) is not None:
+            by_device.setdefault(begins.get(("device", sha)), []).append((sha, begins[sha], tail.end))
     for g in groups:                          # a file cut short before the stretch, whose tail reaches in
-        for sha, tail in tails.items():
-            begin = begins.get(sha)
-            if sha not in g.rows and tail.end is not None and begin is not None and begin < g.lo <= tail.end \
-                    and begins.get(("device", sha)) == g.device:
-                g.reach_in = tail.end if g.reach_in is None else max(g.reach_in, tail.end)
+        for sha, begin, end in by_device.get(g.device, ()):
+            if sha not in g.rows and begin < g.lo <= end:
+                g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
 
 
 def _tails(catalog: Catalog, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
     """These devices' damaged tails as naive instants, and where each one's loss begins (and its device)."""
     if not devices:
         return {}, {}
-    rows = catalog.rows("gaps", ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time",
-                                 "end_utc", "duration_s"],
-                        filter=(ds.field("kind") == "damaged_tail") & ds.field("device_id").isin(pa.array(devices, pa.string())))
+    every = catalog.read("gaps", ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time",
+                                  "end_utc", "duration_s"], filter=ds.field("kind") == "damaged_tail")
+    # the devices picked from the few damaged tails, not tested on every gap's row
+    rows = every.filter(pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string()))).to_pylist()
     tails = {sha: timeline.Tail(_naive(t.end)) for sha, t in gap_events.damaged_tails(rows, zones).items()}
     begins: dict = {}
     for g in gap_events.placed(rows, zones):
@@ -469,11 +473,13 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         g.rows[r["sha256"]] = r
         if r["start_utc"] is None:     # stored without its instant (as older rows are): walked whole
             g.whole = True
-        if r["start_time"] is not None:
+        # The stretch is where the walk can change: a recording whose clock cannot be right is left
+        # out of it (its clock gap alone), so it does not stretch it (a reset clock: to the year 2000).
+        if r["start_time"] is not None and timeline.clock_problem(r, cfg, site) is None:
             end = max(r["end_time"] or r["start_time"], r["start_time"])
-            g.lo, g.hi = min(g.lo, r["start_time"] - MARGIN), max(g.hi, end + MARGIN)
+            g.lo, g.hi = min(g.lo, r["start_time"]), max(g.hi, end)      # ``_survey`` widens them to cuts
     for g in groups.values():
-        if g.lo > g.hi:                        # only recordings without a time: their clock gaps alone
+        if g.lo > g.hi:                        # only recordings left out of the walk: their clock gaps alone
             g.lo = g.hi = datetime(2000, 1, 1)
     result.devices = len({d for d, _ in groups})
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
@@ -491,9 +497,15 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         for g in groups.values():
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
-        _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        recount = [g for g in todo if g.recount is not None and not g.whole
+                   and not _count_over(g, cfg, site, zones.device(g.device)[0])]
+        for g in recount:
+            g.whole = True
+        if recount:
+            _fill(catalog, zones, recount, cfg.timeline_kinds, moved)
         while todo:
-            _reach_in(catalog, zones, [g for g in todo if not g.whole], tails, begins)
+            _reach_in(zones, [g for g in todo if not g.whole], tails, begins, recent)
             flagged = _flagged_old(catalog, todo)
             wider = []
             for g in todo:
@@ -511,7 +523,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
                 else:
                     g.hi += width
                 wider.append(g)
-            _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
+            recent = _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
             todo = wider
     result.whole = sum(g.whole for g, _ in walked)
     found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]

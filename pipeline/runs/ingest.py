@@ -402,8 +402,7 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
 
     seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == summary.run_id)["sha256"]
     shas = sorted({s for s in seen.to_pylist() if s})
-    named = catalog.rows("sightings", attribution.SIGHTING_COLUMNS, filter=ds.field("sha256").isin(
-        pa.array(shas, pa.string()))) if shas else []
+    named = gaplist.sightings_of(catalog.archive, shas).to_pylist() if shas else []
     paths: dict[str, set] = {}
     for row in named:
         paths.setdefault(row["sha256"], set()).add(row["source_path"])

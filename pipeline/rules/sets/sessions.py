@@ -23,10 +23,12 @@ _LOWEST = np.iinfo(np.int64).min
 
 
 def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array, tails: dict, break_s: float,
-                zone: tzinfo) -> pa.Array:
+                zone: tzinfo, only: np.ndarray | None = None) -> pa.Array:
     """Each recording's session (``DEVICE@YYYYMMDD-HHMMSS``), as ``rules.sessions.sessions`` groups
     them: ``tails`` is sha256 -> how far a damaged recording's content would reach (None: it reaches
-    nowhere beyond its start). Rows without a device or a start get none."""
+    nowhere beyond its start). Rows without a device or a start get none. ``only`` (a mask): name
+    the sessions of these rows alone (the others null): a listing asks about a few thousand of a
+    million, and naming every session costs more than finding them."""
     n = len(sha)
     out = pa.nulls(n, pa.string())
     usable = valid_of(device) & valid_of(start)
@@ -38,20 +40,18 @@ def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array,
     rank = pc.index_in(dev, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False).astype(np.int64)
     t0 = us_of(start)[rows]
     t1 = np.maximum(np.where(valid_of(end)[rows], us_of(end)[rows], t0), t0)
-    if tails:
-        shas = sha.take(pa.array(rows))
+    if tails:              # looked up over the whole column and picked by position: no copy of a million names
         known = [s for s, t in tails.items() if t is not None]
-        reach = pc.index_in(shas, value_set=pa.array(known, pa.string())).to_numpy(zero_copy_only=False)
+        reach = pc.index_in(sha, value_set=pa.array(known, pa.string())).to_numpy(zero_copy_only=False)[rows]
         if len(known):
             ends = np.array([timecols.micros(tails[s]) for s in known], dtype=np.int64)
-            hit = ~np.isnan(reach.astype(float)) if reach.dtype == object else reach >= 0
             reach = np.nan_to_num(reach.astype(float), nan=-1).astype(np.int64)
             t1 = np.where(reach >= 0, np.maximum(t1, ends[np.maximum(reach, 0)]), t1)
-        nowhere = pc.is_in(shas, value_set=pa.array([s for s, t in tails.items() if t is None], pa.string()))
-        t1 = np.where(nowhere.to_numpy(zero_copy_only=False), t0, t1)
+        nowhere = pc.is_in(sha, value_set=pa.array([s for s, t in tails.items() if t is None], pa.string()))
+        t1 = np.where(nowhere.to_numpy(zero_copy_only=False)[rows], t0, t1)
     # the order rules.sessions walks in: by start, then sha256 (ties on one device's start are rare)
     order = np.lexsort((t0, rank))
-    order = _ties_by_sha(order, rank, t0, sha.take(pa.array(rows)))
+    order = _ties_by_sha(order, rank, t0, sha, rows)
     r, a, b = rank[order], t0[order], t1[order]
     first = np.concatenate([[True], r[1:] != r[:-1]])
     base = a.min()
@@ -66,12 +66,15 @@ def session_ids(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array,
     before = np.concatenate([[_LOWEST], furthest[:-1]])
     new = first | ((a - before) / 1e6 > break_s)
     session = np.cumsum(new) - 1
-    starts = a[new]
-    labels = pc.binary_join_element_wise(
-        pa.array(names, pa.string()).take(pa.array(r[new])), _stamp(starts, zone), "@")
     chosen = np.empty(n, np.int64)
     chosen[rows[order]] = session
-    return pc.if_else(pa.array(usable), labels.take(pa.array(np.where(usable, chosen, 0))), out)
+    named = usable if only is None else usable & only
+    wanted = np.unique(chosen[named])                 # the sessions to name, in order
+    labels = pc.binary_join_element_wise(pa.array(names, pa.string()).take(pa.array(r[new][wanted])),
+                                         _stamp(a[new][wanted], zone), "@")
+    at = np.searchsorted(wanted, np.where(named, chosen, wanted[0] if len(wanted) else 0))
+    return pc.if_else(pa.array(named), labels.take(pa.array(np.minimum(at, max(len(wanted) - 1, 0)))), out) \
+        if len(wanted) else out
 
 
 def _stamp(us: np.ndarray, zone: tzinfo) -> pa.Array:
@@ -82,7 +85,9 @@ def _stamp(us: np.ndarray, zone: tzinfo) -> pa.Array:
     return pc.replace_substring(text, " ", "-")
 
 
-def _ties_by_sha(order: np.ndarray, rank: np.ndarray, start: np.ndarray, sha: pa.Array) -> np.ndarray:
+def _ties_by_sha(order: np.ndarray, rank: np.ndarray, start: np.ndarray, sha: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """``order`` with each run of one device's recordings starting at the same instant ordered by
+    sha256 (``sha[rows[i]]`` is position i's)."""
     same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (start[order][1:] == start[order][:-1]))
     if not len(same):
         return order
@@ -94,7 +99,7 @@ def _ties_by_sha(order: np.ndarray, rank: np.ndarray, start: np.ndarray, sha: pa
                 and start[order[tail + 1]] == start[order[head]]:
             tail += 1
         group = order[head:tail + 1]
-        order[head:tail + 1] = sorted(group.tolist(), key=lambda i: sha[i].as_py())
+        order[head:tail + 1] = sorted(group.tolist(), key=lambda i: sha[int(rows[i])].as_py())
     return order
 
 

@@ -1,0 +1,87 @@
+"""What one more nightly ingest adds at a million recordings (refresh, end summary, seal), alone.
+
+    .venv/bin/python bench/one_night.py [--rounds 3] [--profile out.prof]
+
+Needs the synthetic year ``bench/scale.py`` built and compacted (its ``bench/cache/scale-*/run``);
+each round times ``scale.one_more_night`` on a fresh copy of that compacted archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from pipeline.config import load_config  # noqa: E402
+from pipeline.sample.catalog import Shape  # noqa: E402
+from scale import one_more_night  # noqa: E402
+
+
+def _cpu_of(module, name: str, spent: dict) -> None:
+    """Count the CPU seconds (every thread's) of ``module.name``: on a shared machine they move less
+    than wall time does."""
+    work = getattr(module, name)
+
+    def timed(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            spent[name] = round(spent.get(name, 0.0) + time.process_time() - start, 3)
+    setattr(module, name, timed)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", type=Path, default=None, help="the scale-* folder (default: the newest in bench/cache)")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--profile", type=Path, default=None, help="write a cProfile of the last round here")
+    args = p.parse_args()
+    if not 1 <= args.rounds <= 100:
+        p.error("--rounds must be between 1 and 100")
+    runs = [args.cache / "run"] if args.cache else list((HERE / "cache").glob("scale-*/run"))
+    if not runs or not all((r / "catalog").is_dir() and (r.parent / "built.json").is_file() for r in runs):
+        p.error("no compacted synthetic year here: run bench/scale.py first (it leaves bench/cache/scale-*/run)")
+    cached = max(runs, key=lambda f: f.stat().st_mtime).parent
+    built = json.loads((cached / "built.json").read_text())
+    config = load_config()
+    config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
+    recordings, devices, days, first = cached.name.split("-", 4)[1:]        # scale-R-D-N-YYYY-MM-DD
+    shape = Shape(recordings=int(recordings), devices=int(devices), days=int(days), first_day=date.fromisoformat(first))
+    day = date.fromisoformat(built["last_day"]) + timedelta(days=1)
+    from pipeline.records import gaprefresh
+    from pipeline.runs import ingest
+
+    spent: dict = {}
+    _cpu_of(gaprefresh, "refresh", spent)
+    _cpu_of(ingest, "_identities_and_gaps", spent)
+    for i in range(args.rounds):
+        with tempfile.TemporaryDirectory(dir=cached) as tmp:
+            work = Path(tmp) / "archive"
+            shutil.copytree(cached / "run", work)
+            profiler = cProfile.Profile() if args.profile and i == args.rounds - 1 else None
+            if profiler:
+                profiler.enable()
+            result = one_more_night(work, config, shape, day)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(str(args.profile))
+        print(json.dumps({**result, "cpu_s": dict(spent), "load": [round(x, 2) for x in os.getloadavg()]}))
+        spent.clear()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
