@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import stat
 import sys
 
 from pipeline import __version__
@@ -140,6 +141,31 @@ EXIT_AT_ONCE = ("ingest",)
 EXIT_BROKEN_PIPE = 141              # 128 + SIGPIPE, as the shell reports a reader that went away
 
 
+def _reader_gone(stream) -> bool:
+    """Whether ``stream`` is a pipe whose reader has closed its end (the kernel flags the writing end
+    with an error): only then is a BrokenPipeError the reader's doing rather than a failure of ours."""
+    import select
+
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):       # no descriptor (a test's captured stream)
+        return False
+
+
+def _failed(command: str, exc: OSError) -> int:
+    """The machine said no (a read-only or full disk, permissions): a message, not a traceback."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    print(_("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
+            "and run the same command again").format(command=command, why=_shown(exc.strerror or exc),
+                                                     where=_shown(where)), file=sys.stderr)
+    return 1
+
+
 def _exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -172,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_("fieldrec {command}: failed: {message}").format(command=args.command, message=_shown(exc)),
               file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _reader_gone(sys.stdout):
+            # A pipe of our own broke (a worker's, say), not the output's: a failure, said as one.
+            return _failed(args.command, exc)
         # The reader of the output went away (`| head`): say nothing more to it, and exit as a
         # program killed by SIGPIPE would (141), so `set -o pipefail` sees it. What was written to
         # the archive before is sealed or finished by the next run, as after any interruption.
@@ -184,12 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(EXIT_BROKEN_PIPE)
         return EXIT_BROKEN_PIPE
     except OSError as exc:
-        # The machine said no (a read-only or full disk, permissions): a message, not a traceback.
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(_("fieldrec {command}: failed: {why}{where}; nothing after this point was done. Fix the cause "
-                "and run the same command again").format(command=args.command, why=_shown(exc.strerror or exc),
-                                                         where=_shown(where)), file=sys.stderr)
-        return 1
+        return _failed(args.command, exc)
     except KeyboardInterrupt:
         print(_("fieldrec {command}: interrupted; run the same command again to finish").format(
             command=args.command), file=sys.stderr)

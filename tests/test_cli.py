@@ -69,6 +69,46 @@ def test_private_ray_instance_lives_on_loopback(ray_local):
     assert ipaddress.ip_address(gcs_host).is_loopback
 
 
+def test_a_broken_pipe_of_our_own_is_a_failure_not_a_reader_gone(tmp_path, monkeypatch, capsys):
+    """Only a closed output is reported as SIGPIPE (141): a BrokenPipeError from another pipe (a
+    worker's) while the output's reader is there fails the command with a message (exit 1)."""
+    import argparse
+
+    from pipeline import cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_reader_gone", lambda stream: False)
+    real = argparse.ArgumentParser.parse_args
+
+    def parsed(self, *a, **k):
+        ns = real(self, *a, **k)
+        ns.handler = broken
+        return ns
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parsed)
+    assert main(["--lang", "en", "gaps", "--archive", str(tmp_path / "a")]) == 1
+    assert "failed: Broken pipe" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_reader_gone", lambda stream: True)
+    assert main(["--lang", "en", "gaps", "--archive", str(tmp_path / "a")]) == cli.EXIT_BROKEN_PIPE
+
+
+def test_the_reader_gone_test_asks_the_pipe_itself(tmp_path):
+    import os
+
+    from pipeline.cli import _reader_gone
+
+    read, write = os.pipe()
+    with os.fdopen(write, "w") as out:
+        assert not _reader_gone(out)
+        os.close(read)
+        assert _reader_gone(out)
+    with open(tmp_path / "f", "w") as regular:
+        assert not _reader_gone(regular)
+    assert not _reader_gone(object())
+
+
 def test_an_ingest_whose_reader_went_away_is_sealed_and_exits_141(tmp_path):
     """`fieldrec ingest ... --json | true`: the run finished and sealed before its summary was
     printed; the closed pipe is reported as SIGPIPE would be (141), not as a failed run. The reader

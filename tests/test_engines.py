@@ -190,6 +190,23 @@ def test_a_killed_worker_is_reported_with_its_signal_and_replaced(pool, tmp_path
     assert len(pool.workers) <= 2
 
 
+def test_a_task_handed_to_a_worker_killed_while_idle_runs_on_a_fresh_one(pool, tmp_path):
+    """A worker killed between tasks (the test of the faults kills every worker it sees): handing it
+    the next task breaks its pipe. The task goes to a fresh worker instead of a BrokenPipeError
+    ending the run."""
+    from tests.engine_tasks import stamp
+
+    pool.grow(2)
+    for worker in pool.workers:
+        worker.process.kill()
+        worker.process.wait()
+    handles = [pool.submit_task(stamp, [(f"t{i}", 0.0)], str(tmp_path), None) for i in range(3)]
+    events = _events(pool, handles)
+    assert all(isinstance(events[h][-1], supervise.Ended) for h in handles), events
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t0", "t1", "t2"]
+    assert len(pool.workers) == 2 and all(w.process.poll() is None for w in pool.workers)
+
+
 def test_a_cancelled_task_stops_at_once(pool, tmp_path):
     from tests.engine_tasks import stamp
 

@@ -98,7 +98,10 @@ class LocalPool:
                                    pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
                                    stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
         there.close()
-        here.send((list(sys.path), self.preload, self.node))    # what the worker imports, and from where
+        try:
+            here.send((list(sys.path), self.preload, self.node))    # what the worker imports, and from where
+        except OSError:
+            pass            # it died at once (killed): its closed pipe is seen, and it replaced, by poll_tasks
         return _Worker(process, here)
 
     def _retire(self, worker: _Worker) -> None:
@@ -134,8 +137,18 @@ class LocalPool:
             self.running[task.handle] = idle
             key = id(task.ctx)
             carried = (task.ctx,) if key not in idle.contexts else ()     # each context crosses once per worker
+            try:
+                idle.conn.send((task.handle, task.fn, task.items, key, carried, task.note_path, task.env))
+            except OSError:
+                # The idle worker was killed (its pipe is broken): the task never reached it. It
+                # goes back to the head of the queue, not counted as an attempt, and a fresh worker
+                # takes the dead one's place; the next poll hands it out again.
+                idle.task = None
+                self.running.pop(task.handle, None)
+                self.queue.appendleft(task)
+                self._retire(idle)
+                return
             idle.contexts.add(key)
-            idle.conn.send((task.handle, task.fn, task.items, key, carried, task.note_path, task.env))
 
     def submit_task(self, fn: Callable, items: list, ctx, note_path: str | None, *, cpus: float = 1.0,
                     env: dict[str, str] | None = None) -> int:
