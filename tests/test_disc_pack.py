@@ -26,14 +26,14 @@ def recording_mixes(draw, groups=1):
     return sorted(items, key=lambda i: i.group)
 
 
-def check(items, capacity):
+def check(items, capacity, slack=1):
     result = pack(items, capacity)
     placed = [i.key for d in result.discs for i in d.items]
     assert sorted(placed) == sorted(i.key for i in items), "every file exactly once"
     for disc in result.discs:
         assert disc.items, "no empty disc"
         assert sum(i.cost for i in disc.items) <= capacity, "no disc over capacity"
-    assert result.count <= lower_bound(items, capacity) + 1
+    assert result.count <= lower_bound(items, capacity) + slack
     for group in {i.group for i in items}:
         on = [n for n, d in enumerate(result.discs) if any(i.group == group for i in d.items)]
         assert on == list(range(on[0], on[-1] + 1)), f"{group} is not on consecutive discs"
@@ -55,7 +55,26 @@ def test_one_case_packs_within_one_disc_of_the_lower_bound(items):
 @settings(max_examples=60, deadline=None)
 @given(recording_mixes(groups=4))
 def test_several_cases_stay_on_consecutive_discs(items):
-    check(items, CAPACITY)
+    """Cases in a fixed order, each on consecutive discs: that order can cost a disc at each
+    boundary between cases over the bound of the bytes alone (see the test after this one), so the
+    promise is one disc over it per case."""
+    check(items, CAPACITY, slack=len({i.group for i in items}))
+
+
+def test_cases_in_order_can_need_two_discs_over_the_bound_of_their_bytes():
+    """Found by hypothesis: 4.24 discs of bytes, bound 5, six discs used, and six are the least.
+    Case1 is two 15.1 GB files (no two share a disc), so case0 (1.73 discs of bytes) needs discs 0-2
+    beside the first; case2's 12.9, 6.1, 4.4 and 0.8 GB then share the second case1 disc (9.4 GB
+    free) and the disc of case3 (7.2 GB: 17.3 GB free): 12.9 + 4.4 GB miss that by 1,721 bytes."""
+    big = {1: 4465135616, 5: 4465135616, 8: 4465135616, 16: 801402880, 18: 801402880, 25: 7160713216,
+           26: 3426502656, 27: 536870912, 33: 666265600, 37: 801402880, 38: 817215488, 39: 11536486400,
+           41: 801402880, 72: 801402880, 83: 801394688, 84: 15078373376, 85: 15078373376, 86: 6129106944,
+           87: 4372748288, 88: 12935761920, 89: 801402880, 90: 4700372992, 91: 2507538432}
+    group = {**{k: "case0" for k in range(84)}, 84: "case1", 85: "case1", 86: "case2", 87: "case2",
+             88: "case2", 89: "case2", 90: "case3", 91: "case3"}
+    items = [Item(f"f{k}", big.get(k, 10240), group[k], ("dev0", k)) for k in range(92)]
+    assert lower_bound(items, CAPACITY) == 5
+    assert check(items, CAPACITY, slack=2).count == 6
 
 
 def test_a_case_of_discs_that_cannot_share_leaves_its_emptiest_disc_for_the_next_case():
