@@ -383,3 +383,19 @@ def test_an_ingest_of_several_files_starts_its_workers_before_the_walk(tmp_path,
     assert cli(["ingest", str(drop), "--archive", str(tmp_path / "a"), "--workers", "2", "--quiet"]) == 0
     assert cli(["ingest", str(one), "--archive", str(tmp_path / "b"), "--workers", "2", "--quiet"]) == 0
     assert counts == [2, 1]
+
+
+def test_workers_never_import_a_pipeline_package_from_the_folder_fieldrec_runs_in(tmp_path):
+    """`fieldrec ingest` started in a folder that holds a `pipeline/` of someone else's: the
+    driver (an installed script) and its workers import fieldrec from where it is installed; a
+    worker started with `python -c` had the current folder first on its path and ran that code."""
+    planted = tmp_path / "here" / "pipeline"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    make_drop(tmp_path / "drop", clips=1, blobs=3, duplicate=False)
+    done = subprocess.run([str(Path(sys.executable).parent / "fieldrec"), "ingest", str(tmp_path / "drop"),
+                           "--archive", str(tmp_path / "a"), "--engine", "local", "--workers", "2", "--quiet"],
+                          cwd=planted.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not marker.exists(), "a worker imported the pipeline package of the current folder"

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from pathlib import Path
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import Pipe
@@ -94,7 +95,8 @@ class LocalPool:
 
     def _spawn(self) -> _Worker:
         here, there = Pipe(duplex=True)                 # a socketpair: connected, never listening
-        process = subprocess.Popen([sys.executable, "-c", WORKER_MAIN, str(there.fileno()), str(os.getpid())],
+        argv = [sys.executable, "-P", "-c", WORKER_MAIN, str(there.fileno()), str(os.getpid()), ROOT]
+        process = subprocess.Popen(argv,
                                    pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
                                    stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
         there.close()
@@ -308,7 +310,12 @@ class LocalRunner(runner.Runner):
 # ---------------------------------------------------------------------- the worker side
 
 
-WORKER_MAIN = "import sys; from pipeline.runs.localpool import main; main(sys.argv[1:])"
+# Started with ``-P`` (no current or script directory on sys.path): a worker imports fieldrec from
+# where the driver's came from (the folder above the ``pipeline`` package, its third argument),
+# never a ``pipeline/`` that happens to lie in the folder fieldrec was started from.
+WORKER_MAIN = ("import sys; sys.path.insert(0, sys.argv[3]); "
+               "from pipeline.runs.localpool import main; main(sys.argv[1:3])")
+ROOT = str(Path(__file__).resolve().parents[2])        # the folder holding this ``pipeline`` package
 
 
 def main(argv: list[str]) -> None:
