@@ -134,17 +134,8 @@ def test_a_count_that_starts_over_on_a_new_day_is_not_walked_whole():
     for later, whole in ((datetime(2026, 3, 3, 0, 30), 0), (datetime(2026, 3, 2, 23, 40), 1)):
         second = [_numbered(10 + i, later + timedelta(minutes=6 * i), i + 1, zones, arrived + timedelta(hours=1))
                   for i in range(2)]
-        with tempfile.TemporaryDirectory() as tmp:
-            full, part = Path(tmp) / "full", Path(tmp) / "part"
-            for b, recordings in enumerate((first, second)):
-                for archive in (full, part):
-                    Catalog(archive, fsync=False).create().commit(
-                        {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
-                now = arrived + timedelta(hours=b, minutes=30)
-                gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
-                done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
-            assert (done.mode, done.whole) == ("incremental", whole)
-            assert _state(full) == _state(part)
+        done = _whole_and_incremental((first, second), config, arrived)
+        assert (done.mode, done.whole) == ("incremental", whole)
 
 
 def _plain(n: int, device: str, kind: str, wall: datetime, zones: times.Zones, arrived: datetime,
@@ -236,14 +227,21 @@ def test_a_count_shared_by_video_and_audio_starts_over_after_the_last_number():
             whole = 1
         else:
             first = day_one
-        with tempfile.TemporaryDirectory() as tmp:
-            full, part = Path(tmp) / "full", Path(tmp) / "part"
-            for b, recordings in enumerate((first, night)):
-                for archive in (full, part):
-                    Catalog(archive, fsync=False).create().commit(
-                        {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
-                now = arrived + timedelta(hours=b, minutes=30)
-                gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
-                done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
-            assert (done.mode, done.whole, done.widened) == ("incremental", whole, 0)
-            assert _state(full) == _state(part)
+        done = _whole_and_incremental((first, night), config, arrived)
+        assert (done.mode, done.whole, done.widened) == ("incremental", whole, 0)
+
+
+def _whole_and_incremental(batches, config, arrived):
+    """Each batch of recordings committed as a run to two archives, one refreshed whole and one
+    incrementally after each: both end with the same gaps and events; the last incremental result."""
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        for b, recordings in enumerate(batches):
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings]}, tag=f"run{b}")
+            now = arrived + timedelta(hours=b, minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+        assert _state(full) == _state(part)
+        return done
