@@ -316,3 +316,31 @@ def test_verify_refuses_an_archive_another_process_is_writing(archive, capsys):
         assert cli(["verify", "--archive", str(archive)]) == 1
     err = capsys.readouterr().err
     assert "in use by another fieldrec process" in err and "ingest 20260301T000000Z-abcdef" in err
+
+
+def test_a_process_that_finds_the_lock_just_taken_names_its_holder(tmp_path):
+    """The holder writes its note just after taking the lock: a second writer in between read an
+    empty note and said the archive was held by "unknown" (seen in the two-ingests faults test). It
+    reads again for a moment and names the holder."""
+    import fcntl
+    import threading
+
+    from pipeline.archive.lock import NOTE, ArchiveBusy, ArchiveLock
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / NOTE).write_text("")
+    held = os.open(archive, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)           # taken, its note not written yet
+    late = threading.Timer(0.2, lambda: (archive / NOTE).write_text(json.dumps({"pid": 1, "purpose": "ingest X"})))
+    late.start()
+    try:
+        with pytest.raises(ArchiveBusy) as busy, ArchiveLock(archive, "verify"):
+            pass
+        assert '"purpose": "ingest X"' in str(busy.value)
+        late.join()
+        (archive / NOTE).write_text("")                          # a holder that never writes it
+        with pytest.raises(ArchiveBusy, match=r"\(unknown\)"), ArchiveLock(archive, "verify"):
+            pass
+    finally:
+        os.close(held)

@@ -72,11 +72,20 @@ class ArchiveLock:
                                     str(self.path)) from None
         return self
 
-    def _holder(self) -> str:
-        try:
-            return self.path.read_text().strip() or "unknown"
-        except OSError:
-            return "unknown"
+    def _holder(self, wait_s: float = 1.0) -> str:
+        """The holder's note. It writes the note just after taking the lock: a process that finds the
+        lock taken in between reads an empty (or half-written) note, so it reads again for a moment."""
+        deadline = time.monotonic() + wait_s
+        text = ""
+        while True:
+            try:
+                text = self.path.read_text().strip()
+                json.loads(text)
+                return text
+            except (OSError, ValueError):
+                if time.monotonic() >= deadline:
+                    return text or "unknown"
+            time.sleep(0.01)
 
     def _release(self) -> None:
         if self.fh:
