@@ -37,6 +37,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from catalog.schema import SCHEMA_VERSION, TABLES
+from catalog.durable import fsync_dir  # noqa: F401  (re-exported: callers import it from here)
 
 JOURNAL_DIR = "_journal"
 SWAP_SUFFIX = ".swap"
@@ -59,14 +60,6 @@ def observe_commits(archive: Path, observer: Callable[[list[tuple[str, str, int]
         yield
     finally:
         _OBSERVERS.pop(key, None)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _digest(path: Path) -> tuple[str, int]:

@@ -10,18 +10,10 @@ import os
 import uuid
 from pathlib import Path
 
+# catalog.durable, not catalog.store: ingest workers publish objects and never read the catalog,
+# and the store's Arrow datasets would cost each worker ~70 ms of start-up.
+from catalog.durable import fsync_dir
 from pipeline.native.hashing import Digest, copy_and_hash
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable. Kept here rather than imported from ``catalog.store``:
-    ingest workers publish objects and never read the catalog, and its Arrow datasets cost each
-    worker 70 ms of start-up."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def temp_beside(final: Path) -> Path:
