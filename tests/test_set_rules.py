@@ -13,7 +13,7 @@ from catalog.store import Catalog
 from pipeline import records
 from pipeline.common import times
 from pipeline.config import load_config
-from pipeline.records import frame
+from pipeline.records import attribution, frame
 from pipeline.rules.sets import retention as keeping
 
 UTC = timezone.utc
@@ -112,6 +112,12 @@ def catalog(draw) -> tuple[dict, object, datetime]:
                               "device_id": draw(st.sampled_from(DEVICES + (None,))),
                               "officer_id": draw(st.sampled_from(OFFICERS)), "name_time": r["start_time"],
                               "seen_at": r["ingested_at"] + timedelta(hours=1)})
+    # a content no recording holds (a file refused, or not yet catalogued) seen under one or two names
+    for k in range(draw(st.integers(0, 2))):
+        for j in range(draw(st.integers(1, 2))):
+            sightings.append({"sha256": f"{1000 + k:064x}", "source_path": f"/gone/{k}/{j}.mp4",
+                              "device_id": draw(st.sampled_from(DEVICES + (None,))), "officer_id": "O1",
+                              "seen_at": datetime(2026, 1, 1 + j, tzinfo=UTC)})
     tables = {"recordings": recs, "sightings": sightings, "handovers": handovers, "cases": cases,
               "assignments": assignments, "purges": purges, "device_events": events, "attributions": attributions}
     return tables, config, draw(recent)
@@ -139,6 +145,7 @@ def test_recordings_frame_matches_the_reference_rules(drawn):
         expected = {r.sha256: _reference(r, as_of) for r in records.load(archive, config, as_of).records}
         got = frame.load(archive, config, as_of)
         bare = frame.load(archive, config, as_of, retention=False)     # compliance's, the ledger's
+        assert got.identities == attribution.load(Catalog(archive), config.identity)
     assert bare.table.column_names == [c for c in got.table.column_names
                                        if c not in keeping.COLUMNS and c != "purged"]
     assert bare.table.equals(got.table.select(bare.table.column_names))

@@ -62,33 +62,23 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
 
     def work(scan):
         paths = scan.paths("recordings")
-        if not paths:
-            return (TABLES["recordings"].empty_table().select(columns), pa.array([], placing.UTC_TYPE),
-                    attribution.Identities())
-        rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
-        # Each content's first sighting and how often it was seen; of those seen more than once,
-        # the ones seen under two or more names (most are seen once: no names hashed for them).
-        scan.con.register("rec", pa.table({"i": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"]}))
-        sightings_table = scan.source("sightings")
-        scan.con.execute(f"""
-            CREATE TEMP TABLE first AS SELECT sha256, min(seen_at) AS first_seen, count(*) AS seen
-            FROM {sightings_table} WHERE sha256 IS NOT NULL GROUP BY sha256""")
-        first = scan.arrow("SELECT rec.i, first.first_seen FROM rec JOIN first USING (sha256)")
-        sightings = scan.arrow(f"""
-            WITH several AS (SELECT sha256 FROM {sightings_table}
-                             WHERE sha256 IN (SELECT sha256 FROM first WHERE seen > 1)
-                             GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
-            SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
-            WHERE sha256 IN (SELECT sha256 FROM several)""")
-        scan.con.unregister("rec")
-        seen = np.zeros(rec.num_rows, np.int64)
-        known = np.zeros(rec.num_rows, bool)
-        at = first["i"].to_numpy()
-        seen[at] = first["first_seen"].cast(pa.int64()).to_numpy(zero_copy_only=False)
-        known[at] = True
+        rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)") \
+            if paths else TABLES["recordings"].empty_table().select(columns)
+        first_seen, twice = _first_sightings(scan, rec["sha256"])
+        # Of the contents seen more than once, the ones seen under two or more names (most are
+        # seen once: no names hashed for them).
+        sightings = pa.table({name: [] for name in attribution.SIGHTING_COLUMNS})
+        if len(twice):
+            scan.con.register("twice", pa.table({"sha256": twice}))
+            sightings_table = scan.source("sightings")
+            sightings = scan.arrow(f"""
+                WITH several AS (SELECT sha256 FROM {sightings_table} WHERE sha256 IN (SELECT sha256 FROM twice)
+                                 GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
+                SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
+                WHERE sha256 IN (SELECT sha256 FROM several)""")
         identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
         schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-        return rec.cast(schema), placing.instants(seen, known), identities
+        return rec.cast(schema), first_seen, identities
 
     rec, first_seen, identities = scanning(archive, work)
     # DuckDB hands over a million rows in dozens of pieces; joined now, once DuckDB has let go of
@@ -96,6 +86,39 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
     pieces, schema = rec.columns, rec.schema
     del rec
     return placing.one_piece(pieces, schema), first_seen, identities
+
+
+def _first_sightings(scan, shas: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """Each recording's first sighting (``state.first_sightings``: the earliest ``seen_at`` of its
+    content, null when never seen), and the contents (SHA-256) seen more than once, recordings' or
+    not. One join of the sightings to the recordings' SHA-256 in DuckDB, the minimum and the count
+    per recording then taken by numpy: about half the work of grouping a million sightings by
+    their text first and joining the groups after."""
+    n = len(shas)
+    scan.con.register("rec", pa.table({"i": pa.array(np.arange(n), pa.int64()), "sha256": shas}))
+    try:
+        # A sighting of no recording keeps its SHA-256 (counted apart); one of a recording, its row.
+        joined = scan.arrow(f"""
+            SELECT rec.i, s.seen_at, CASE WHEN rec.i IS NULL THEN s.sha256 END AS other
+            FROM {scan.source("sightings")} s LEFT JOIN rec USING (sha256) WHERE s.sha256 IS NOT NULL""")
+    finally:
+        scan.con.unregister("rec")
+    mine = joined.filter(pc.is_valid(joined["i"]))
+    at = whole(mine["i"]).to_numpy(zero_copy_only=False)
+    times = whole(mine["seen_at"]).cast(pa.int64())
+    dated = times.is_valid().to_numpy(zero_copy_only=False)
+    # min(seen_at) leaves out sightings without a time, as SQL and Arrow's group_by do
+    never = np.iinfo(np.int64).max
+    seen = np.full(n, never, np.int64)
+    np.minimum.at(seen, at[dated], times.fill_null(0).to_numpy(zero_copy_only=False)[dated])
+    known = seen != never
+    twice = whole(shas.take(pa.array(np.flatnonzero(np.bincount(at, minlength=n) > 1), pa.int64())))
+    others = whole(joined["other"]).drop_null()
+    if len(others):
+        counted = pc.value_counts(others)
+        twice = pa.chunked_array([twice, counted.field("values").filter(pc.greater(counted.field("counts"), 1))],
+                                 pa.string())
+    return placing.instants(np.where(known, seen, 0), known), pc.unique(twice)
 
 
 def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
