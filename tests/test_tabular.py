@@ -121,3 +121,31 @@ def test_one_piece_keeps_every_row_and_type():
     joined = one_piece(columns, table.schema)
     assert columns == [] and joined.equals(table) and all(c.num_chunks == 1 for c in joined.columns)
     assert whole(joined["b"]).to_pylist() == ["x", None, "z"] and whole(pa.chunked_array([], pa.int64())).to_pylist() == []
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(row, min_size=1, max_size=30).flatmap(lambda rows: st.tuples(
+           st.just(rows), st.one_of(st.none(), st.permutations(range(len(rows))).flatmap(
+               lambda p: st.integers(0, len(p)).map(lambda k: list(p[:k])))))),
+       st.integers(1, 7), st.sampled_from(("table", "csv", "json")))
+def test_emit_table_in_many_batches_writes_what_emit_writes(drawn, batch, fmt):
+    """Batches formatted side by side by worker threads are written in their order: the output is
+    ``emit``'s, whatever the batch size (the last JSON object without its comma, each batch its
+    own instants)."""
+    from unittest import mock
+
+    from pipeline.commands import tabular
+
+    rows, picked = drawn
+    zone = times.zone_named("Asia/Shanghai")
+    listed = rows if picked is None else [rows[i] for i in picked]
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows(listed), [c.name for c in COLS], fmt, out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with mock.patch.object(tabular, "BATCH", batch):
+        emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES,
+                   order=None if picked is None else pa.array(picked, pa.int64()))
+    assert got.getvalue() == expected.getvalue()

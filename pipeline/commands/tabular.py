@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import sys
 from datetime import tzinfo
-from typing import TextIO
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +28,7 @@ from pipeline.common.text import display_width, for_terminal
 from pipeline.common.times import zone_label
 
 BATCH = 65_536
+_WORKERS = 2                      # batches formatted at once (beside the one being written)
 _TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _NON_ASCII = r"[^\x00-\x7f]"
 _FORMULA = r"^[=+\-@\t\r]"
@@ -100,38 +103,39 @@ class _Printer:
         self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
         self.quoting = {n: fmt == "csv" and _holds(v, self.special) for n, v in whole.items()}
         self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
-        self._memo: list = []
 
-    def _shown(self, values: pa.Array, zone: tzinfo) -> pa.Array:
+    def _shown(self, values: pa.Array, zone: tzinfo, memo: list) -> pa.Array:
         """An instant column as text (site or device zone): the same instants shown twice in a batch
-        (a recording's start, and its device clock in the site's zone) are formatted once."""
+        (a recording's start, and its device clock in the site's zone) are formatted once (``memo``:
+        the batch's, so that batches can be formatted side by side)."""
         label = zone_label(zone)
-        for seen, seen_label, text in self._memo:
+        for seen, seen_label, text in memo:
             if seen_label == label and seen.equals(values):
                 return text
         text = (timecols.iso if self.fmt == "json" else timecols.show)(values, zone)
-        self._memo.append((values, label, text))
+        memo.append((values, label, text))
         return text
 
-    def _instants(self, part: pa.Table, col: Col) -> pa.Array:
+    def _instants(self, part: pa.Table, col: Col, memo: list) -> pa.Array:
         values = _as_array(part[col.name]).cast(timecols.UTC_TYPE)
         if col.kind != "reading":
-            return self._shown(values, self.zone)
+            return self._shown(values, self.zone, memo)
         labels = _as_array(part[col.zone_col])
         present = pc.unique(labels.drop_null()).to_pylist()
         if len(present) == 1 and not labels.null_count:
-            return self._shown(values, self.zones[present[0]])
+            return self._shown(values, self.zones[present[0]], memo)
         out = pa.nulls(len(values), pa.string())
         for label in present:
-            out = pc.if_else(pc.fill_null(pc.equal(labels, label), False), self._shown(values, self.zones[label]), out)
+            out = pc.if_else(pc.fill_null(pc.equal(labels, label), False),
+                             self._shown(values, self.zones[label], memo), out)
         return out
 
-    def cells(self, part: pa.Table, col: Col) -> pa.Array:
+    def cells(self, part: pa.Table, col: Col, memo: list | None = None) -> pa.Array:
         """Each value of ``col`` in this batch as ``emit`` writes it; null where the value is None
-        (CSV: quoted as needed; JSON: a JSON value)."""
+        (CSV: quoted as needed; JSON: a JSON value). ``memo``: instants already shown in this batch."""
         fmt = self.fmt
         if col.kind in ("instant", "reading"):
-            text = self._instants(part, col)
+            text = self._instants(part, col, [] if memo is None else memo)
             return pc.binary_join_element_wise('"', text, '"', "") if fmt == "json" else text
         values = _as_array(part[col.name])
         if col.kind == "float":
@@ -161,9 +165,6 @@ class _Printer:
                 values = pc.if_else(needs, pc.binary_join_element_wise(
                     '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
         return values
-
-    def done_batch(self) -> None:
-        self._memo.clear()
 
 
 def _holds_control(values) -> bool:
@@ -200,7 +201,30 @@ def _write(out: TextIO, lines: pa.Array) -> None:
 def _batches(table: pa.Table, order: pa.Array | None):
     """(first row, rows) of the table a batch at a time, in ``order`` when given."""
     for start in range(0, _count(table, order), BATCH):
-        yield start, table.slice(start, BATCH) if order is None else table.take(order.slice(start, BATCH))
+        yield start, _part(table, order, start)
+
+
+def _part(table: pa.Table, order: pa.Array | None, start: int) -> pa.Table:
+    return table.slice(start, BATCH) if order is None else table.take(order.slice(start, BATCH))
+
+
+def _formatted(table: pa.Table, order: pa.Array | None, lines: Callable[[int, pa.Table], pa.Array]):
+    """``lines(first row, rows)`` of each batch, in order, the next batches taken and formatted by
+    worker threads while one is written: Arrow's kernels let go of the GIL, so a second core
+    formats while the first writes (each batch its own memo; a few batches in memory at once)."""
+    count = _count(table, order)
+    if count <= BATCH:
+        if count:
+            yield lines(0, _part(table, order, 0))
+        return
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for start in range(0, count, BATCH):
+            pending.append(pool.submit(lambda at: lines(at, _part(table, order, at)), start))
+            if len(pending) > _WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _count(table: pa.Table, order: pa.Array | None) -> int:
@@ -224,11 +248,15 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
         newline = dialect.csv_newline
         header = [c.name for c in cols]
         out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\r\n') else h for h in header) + newline)
-        for _, part in _batches(table, order):
-            cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
-            lines = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-            _write(out, pc.binary_join_element_wise(lines, newline, ""))
-            printer.done_batch()
+
+        def lines(_start: int, part: pa.Table) -> pa.Array:
+            memo: list = []
+            cells = [pc.fill_null(printer.cells(part, c, memo), "") for c in cols]
+            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "")      # the line's end, on its last cell
+            return pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+
+        for text in _formatted(table, order, lines):
+            _write(out, text)
     else:
         if i18n.current_language() != "en":
             table, cols = _in_language(table, cols, dialect)
@@ -264,17 +292,23 @@ def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer,
         return
     out.write("[\n")
     keys = [(",\n" if i else "") + f"    {json.dumps(c.name, ensure_ascii=False)}: " for i, c in enumerate(cols)]
-    for start, part in _batches(table, order):
+    count = _count(table, order)
+
+    def objects(start: int, part: pa.Table) -> pa.Array:
+        memo: list = []
         pieces: list = ["  {\n"]
         for key, c in zip(keys, cols):
-            pieces += [key, pc.fill_null(printer.cells(part, c), "null")]
-        last = start + BATCH >= _count(table, order)
-        ends = np.full(part.num_rows, "\n  },\n", dtype=object)
-        if last:
+            pieces += [key, pc.fill_null(printer.cells(part, c, memo), "null")]
+        if start + BATCH >= count:                  # the last object has no comma after it
+            ends = np.full(part.num_rows, "\n  },\n", dtype=object)
             ends[-1] = "\n  }\n"
-        pieces.append(pa.array(ends, pa.string()))
-        _write(out, pc.binary_join_element_wise(*pieces, ""))
-        printer.done_batch()
+            pieces.append(pa.array(ends, pa.string()))
+        else:
+            pieces.append("\n  },\n")
+        return pc.binary_join_element_wise(*pieces, "")
+
+    for text in _formatted(table, order, objects):
+        _write(out, text)
     out.write("]\n")
 
 
@@ -340,7 +374,8 @@ def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Print
     for start, part in _batches(table, order):
         rows = (order.slice(start, BATCH).to_numpy() if order is not None
                 else np.arange(start, start + part.num_rows))
-        cells = [pc.fill_null(printer.cells(part, c), "") for c in cols]
+        memo: list = []
+        cells = [pc.fill_null(printer.cells(part, c, memo), "") for c in cols]
         padded = [pc.utf8_rpad(cell, w, " ") for cell, w in zip(cells, widths)]
         lines = pc.utf8_rtrim(pc.binary_join_element_wise(*padded, "  "), " ") if len(padded) > 1 else \
             pc.utf8_rtrim(padded[0], " ")
@@ -351,7 +386,6 @@ def _emit_aligned(table: pa.Table, cols: list[Col], out: TextIO, printer: _Print
                 text[i] = _line([pad(for_terminal(cell[i].as_py()), w) for cell, w in zip(cells, widths)])[:-1]
             lines = pa.array(text, pa.string())
         _write(out, pc.binary_join_element_wise(lines, "\n", ""))
-        printer.done_batch()
 
 
 def _pad(value: str, width: int) -> str:
