@@ -27,7 +27,7 @@ from pipeline.common import i18n, timecols, vocabulary
 from pipeline.common.text import display_width, for_terminal
 from pipeline.common.times import zone_label
 
-BATCH = 65_536
+BATCH = 32_768
 _WORKERS = 2                      # batches formatted at once (beside the one being written)
 _TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _NON_ASCII = r"[^\x00-\x7f]"
