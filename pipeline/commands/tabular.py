@@ -67,7 +67,7 @@ def _holds(values, chars: bytes) -> bool:
 def _holds_control_or_wide(values) -> bool:
     for data, offsets in _pieces(values):
         chunk = data[int(offsets[0]):int(offsets[-1])]
-        if (chunk >= 0x7f).any() or (chunk < 0x20).any():
+        if len(chunk) and (chunk.max() >= 0x7f or chunk.min() < 0x20):
             return True
     return False
 
@@ -168,7 +168,8 @@ class _Printer:
 
 
 def _holds_control(values) -> bool:
-    return any((data[int(offsets[0]):int(offsets[-1])] < 0x20).any() for data, offsets in _pieces(values))
+    return any(offsets[-1] > offsets[0] and data[int(offsets[0]):int(offsets[-1])].min() < 0x20
+               for data, offsets in _pieces(values))
 
 
 def _json_text(values: pa.Array, escaping: bool) -> pa.Array:
