@@ -157,9 +157,10 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
                if e["event"] == "return" and e["at"] <= as_of]
     periods = holder_periods(handovers, returns)
-    rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours)
+    labels, by_label = placing.device_zones(whole(rec["device_id"]), zones)
+    rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours,
+                         labelled=(labels, by_label))
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
-    _, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
     cases = case_states(catalog.rows("cases"), as_of)

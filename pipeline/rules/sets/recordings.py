@@ -195,10 +195,12 @@ def _lateness(end: pa.Array, arrived: pa.Array, clock_reason: pa.Array, late_aft
 
 
 def placed(rec: pa.Table, first_seen: pa.Array, periods: dict[str, list[Period]], zones: Zones,
-           gaps: GapsConfig, late_after_hours: float) -> pa.Table:
+           gaps: GapsConfig, late_after_hours: float,
+           labelled: tuple[pa.Array, dict[str, tzinfo]] | None = None) -> pa.Table:
     """``rec`` with every recording's place in time, clock check, attribution and upload delay;
-    ``first_seen``: each one's first sighting (null: none)."""
-    labels, by_label = device_zones(whole(rec["device_id"]), zones)
+    ``first_seen``: each one's first sighting (null: none); ``labelled``: ``device_zones`` of its
+    devices when the caller has them already (asked of a million rows once, not twice)."""
+    labels, by_label = labelled or device_zones(whole(rec["device_id"]), zones)
     start = _place_start(rec, labels, by_label)
     end = _place_end(rec, start)
     arrived = _arrived(rec, first_seen)
