@@ -146,6 +146,9 @@ def test_recordings_frame_matches_the_reference_rules(drawn):
         got = frame.load(archive, config, as_of)
         bare = frame.load(archive, config, as_of, retention=False)     # compliance's, the ledger's
         assert got.identities == attribution.load(Catalog(archive), config.identity)
+        narrow = frame.load(archive, config, as_of, narrow=True)        # retention's, compliance's
+    # the rules read nothing of what a narrow frame leaves unread
+    assert narrow.table.equals(got.table.drop_columns([c for c in frame.COLUMNS if c not in frame.RULES_COLUMNS]))
     assert bare.table.column_names == [c for c in got.table.column_names
                                        if c not in keeping.COLUMNS and c != "purged"]
     assert bare.table.equals(got.table.select(bare.table.column_names))

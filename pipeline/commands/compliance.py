@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     now = now_utc()
-    state = frame.load(archive, config, now, retention=False)
+    state = frame.load(archive, config, now, retention=False, narrow=True)
     t = state.table
     if args.since is not None:
         t = t.filter(pc.fill_null(pc.greater_equal(t["start"], pa.scalar(args.since, UTC_TYPE)), False))

@@ -126,7 +126,7 @@ def run_retention(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     as_of = args.as_of or now_utc()
-    state = frame.load(archive, config, as_of)
+    state = frame.load(archive, config, as_of, narrow=True)
     rows = listing_table(state)
     # The rows listed are chosen by their indices, never copied out of the table: a listing of most
     # of a million recordings would hold the table twice.

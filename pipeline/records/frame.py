@@ -29,6 +29,8 @@ from pipeline.rules.sets.recordings import whole
 COLUMNS = ["sha256", "size", "kind", "duration_s", "device_id", "officer_id", "start_time", "status", "source_name",
            "ingested_at", "time_source", "start_utc", "end_utc", "time_zone", "container_time_zone", "important",
            "name_time"]
+# What the rules read of them (a listing that shows neither size, kind nor status reads only these).
+RULES_COLUMNS = [c for c in COLUMNS if c not in ("size", "kind", "status")]
 STATES = ("expired", "retained", "held", "permanent", "purged")
 
 
@@ -145,13 +147,15 @@ PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_ti
 
 
 def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] | None = None,
-         retention: bool = True) -> Frame:
+         retention: bool = True, narrow: bool = False) -> Frame:
     """Every recording with its place in time, attribution, upload delay and retention as of ``as_of``
     (``retention`` False: without the retention columns, ``keeping.COLUMNS`` and ``purged``, for the
-    listings that do not show them: compliance, the ledger)."""
+    listings that do not show them: compliance, the ledger; ``narrow``: of the catalog's columns only
+    ``RULES_COLUMNS`` and ``columns``, for the listings that show no size, kind or status)."""
     catalog = Catalog(archive)
     zones = config.zones()
-    rec, first_seen, identities = _read(archive, list(dict.fromkeys(COLUMNS + (columns or []))), config.identity)
+    base = RULES_COLUMNS if narrow else COLUMNS
+    rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
     rec = _attributed(rec, identities)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
     returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
