@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -137,15 +138,49 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
 
 WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
 
+# What ``decided`` reads of each gap: what is placed, and what deciding whether it needs an explanation asks.
+_DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_time", "start_utc", "end_utc",
+             "duration_s", "before_sha256", "after_sha256")
 
-def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True) -> dict[str, pa.Array]:
+
+def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True) -> pa.Table:
+    """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
+    start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
+    each gap's first row read on those columns alone, its explanation status without the last
+    explanation's words, and the devices with a gap found in the same read (``_gap_devices``)."""
+    config = config or Config()
+
+    def work(scan: Scan) -> tuple[pa.Table, list[str]]:
+        src = _sources(scan)
+        scan.con.execute(f"CREATE TEMP TABLE first_rows AS {_first_gaps(src, ', '.join(_DECIDING))}")
+        gaps = scan.arrow(f"""
+            SELECT g.*, coalesce(s.state, 'open') = 'open' AS current,
+                   CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
+                        ELSE 'unexplained' END AS explanation
+            FROM first_rows g LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            LEFT JOIN (SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
+                       FROM {src["explanations"]} GROUP BY gap_id) e USING (gap_id)
+            {"" if include_closed else "WHERE coalesce(s.state, 'open') = 'open'"}""")
+        devices = scan.arrow("SELECT DISTINCT device_id FROM first_rows WHERE device_id IS NOT NULL")
+        return gaps, sorted(devices["device_id"].to_pylist())
+
+    rows, devices = scanning(archive, work)
+    rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
+    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices).items():
+        if name not in WITH_SESSIONS:
+            rows = rows.append_column(name, column)
+    return rows
+
+
+def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
+               gap_devices: list[str] | None = None) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
     tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
-    pause no longer than the break, whichever it is), only the recordings around the long pauses,
-    so every other recording stays unread."""
+    pause no longer than the break, whichever it is), only the recordings that can decide a long
+    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices`` already read."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -160,19 +195,23 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
-    around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
-                                         for c in ("before_sha256", "after_sha256")]).drop_null())
     moved = reattributed(catalog, config.identity)
     kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+    assignments = catalog.read("assignments")
+    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
     if labels:
+        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
+                                             for c in ("before_sha256", "after_sha256")]).drop_null())
         devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
         expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
         if moved:
             expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
         rec = catalog.read("recordings", sessions_columns, filter=expr)
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
-        devices = sorted(_gap_devices(catalog))
-        rec = _around(archive, around, sorted(moved), cfg.timeline_kinds)
+        devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
+        rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds) if pc.any(long).as_py() \
+            else TABLES["recordings"].empty_table().select(sessions_columns)
+        around = None                   # every row read may be around a long pause: asked as if it were
     if moved:
         rec = _moved(rec, moved)
     if moved or not labels:
@@ -181,15 +220,16 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
     start = placing._place_start(rec, device_labels, by_label)
     end = placing._place_end(rec, start)
-    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named) if labels else None
-    near = pc.is_in(rec["sha256"], value_set=around)
+    by_sha = None
+    if labels:
+        named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named)
+    near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
+        pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
-    assignments = catalog.read("assignments")
-    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
     groups: dict[str, frozenset[str]] = {}
-    if assignments.num_rows and len(around):
+    if assignments.num_rows and pc.any(near).as_py() and pc.any(long).as_py():
         periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
             "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
         rows = pc.indices_nonzero(near)
@@ -209,22 +249,100 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
-def _around(archive: Path, around: pa.Array, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
-    """The recordings of the timeline's kinds with these contents, and those attributed other than by
-    their own name, read by DuckDB (half the time of a filtered pyarrow read of 600,000 of a
-    million). In no particular order: what is asked of them (marks, cases) does not depend on it."""
+_DAY_US = 86_400_000_000
+_LONGEST_S = 1e9                        # a duration beyond this (or not a number): its end is not bounded
+_SLACK_US = 1_000                       # rounding: a duration in microseconds, as floats
+
+
+def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+    """The recordings of the timeline's kinds that can decide whether a long pause needs an
+    explanation, and those attributed other than by their own name (all of these, whatever they
+    are), read by DuckDB: the ones marked important, and the ones an assignment may pick
+    (``rules.sets.retention._pairs``): by SHA-256, or by a time that may overlap a device's (its
+    own) or an officer's (anyone's: the officer is the ledger's) range. The time is bounded without
+    placing it (``rules.clocks.placed_start``: where ingest placed it, or the device clock read as
+    UTC or in a zone, which is less than a day from UTC); the end as far as the duration reaches.
+    ``session_sets.needs`` asks nothing else of the recordings around a pause (marks, cases), so
+    leaving the rest out changes no answer, and the rest are nearly all of a year. In no particular
+    order: what is asked of them does not depend on it."""
+    schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
+
     def work(scan: Scan) -> pa.Table:
         paths = scan.paths("recordings")
         if not paths:
-            return TABLES["recordings"].empty_table().select(sessions_columns)
-        scan.con.register("around", pa.table({"sha256": around.cast(pa.string())}))
+            return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
         rows = scan.con.sql(f"""
-            SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
-            WHERE (list_contains($kinds, kind) AND sha256 IN (SELECT sha256 FROM around))
-               OR sha256 IN (SELECT sha256 FROM moved)""", params={"kinds": list(kinds)}).to_arrow_table()
-        return rows.cast(pa.schema([TABLES["recordings"].field(c) for c in sessions_columns]))
+            SELECT {", ".join(sessions_columns)},
+                   epoch_us(start_utc) AS _s, epoch_us(start_time::TIMESTAMPTZ) AS _w, epoch_us(end_utc) AS _e
+            FROM read_parquet({list_literal(paths)}, union_by_name=true)
+            WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
+                            params={"kinds": list(kinds)}).to_arrow_table()
+        keep = _may_decide(rows, assignments, moved)
+        return rows.filter(keep).select(sessions_columns).cast(schema)
     return scanning(archive, work)
+
+
+def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
+    """Which of ``rows`` (with ``_s``, ``_w``, ``_e``: start_utc, start_time and end_utc in
+    microseconds) ``_deciding`` keeps."""
+    n = rows.num_rows
+    keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
+    keep |= pc.is_in(rows["sha256"], value_set=pa.array(moved, pa.string())).to_numpy(zero_copy_only=False)
+    selector = assignments["selector"]
+    by_sha = assignments.filter(pc.fill_null(pc.equal(selector, "sha256"), False))["sha256"]
+    if len(by_sha):
+        keep |= pc.is_in(rows["sha256"], value_set=by_sha.combine_chunks()).to_numpy(zero_copy_only=False)
+    ranged = assignments.filter(pc.and_(pc.fill_null(pc.is_in(selector, value_set=pa.array(["device", "officer"])),
+                                                     False),
+                                        pc.and_(pc.is_valid(assignments["range_start"]),
+                                                pc.is_valid(assignments["range_end"]))))
+    if ranged.num_rows and n:
+        stored, wall, end = (_us(rows[c]) for c in ("_s", "_w", "_e"))
+        duration = rows["duration_s"].combine_chunks().fill_null(0.0).to_numpy(zero_copy_only=False)
+        unbounded = ~np.isfinite(duration) | (np.abs(np.nan_to_num(duration)) > _LONGEST_S)
+        reach = np.round(np.clip(np.nan_to_num(duration), 0, _LONGEST_S) * 1e6) + _SLACK_US
+        lo = np.fmin(stored, wall - _DAY_US) - _SLACK_US        # NaN where absent: fmin takes the other
+        hi = np.fmax(end, np.fmax(stored, wall + _DAY_US) + reach)
+        timed = ~np.isnan(lo)
+        keep |= unbounded & timed
+        officers = ranged.filter(pc.equal(ranged["selector"], "officer"))
+        if officers.num_rows:                       # anyone's recording: the officer is the ledger's
+            keep |= timed & _overlaps(lo, hi, *_range_us(officers))
+        devices = ranged.filter(pc.and_(pc.equal(ranged["selector"], "device"), pc.is_valid(ranged["device_id"])))
+        if devices.num_rows:                        # each device's recordings against its own ranges
+            owners = pc.unique(devices["device_id"].combine_chunks())
+            row_code = pc.index_in(rows["device_id"], value_set=owners).fill_null(-1).to_numpy(zero_copy_only=False)
+            pick_code = pc.index_in(devices["device_id"], value_set=owners).to_numpy(zero_copy_only=False)
+            starts, ends = _range_us(devices)
+            by_row, by_pick = np.argsort(row_code, kind="stable"), np.argsort(pick_code, kind="stable")
+            row_bounds = np.searchsorted(row_code[by_row], np.arange(len(owners) + 1))
+            pick_bounds = np.searchsorted(pick_code[by_pick], np.arange(len(owners) + 1))
+            for code in range(len(owners)):
+                r = by_row[row_bounds[code]:row_bounds[code + 1]]
+                p = by_pick[pick_bounds[code]:pick_bounds[code + 1]]
+                if len(r):
+                    keep[r] |= timed[r] & _overlaps(lo[r], hi[r], starts[p], ends[p])
+    return pa.array(keep)
+
+
+def _range_us(picks: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    start, end = (_us(picks[c].combine_chunks().cast(pa.int64())) for c in ("range_start", "range_end"))
+    return start, end
+
+
+def _us(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Microseconds as floats (exact below 2**53, some 285 years either side of 1970), NaN where null."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _overlaps(lo: np.ndarray, hi: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether [lo, hi] meets one of the ranges [starts, ends]: of the ranges starting by ``hi``, the
+    furthest end reaches ``lo``."""
+    order = np.argsort(starts, kind="stable")
+    starts, furthest = starts[order].astype(float), np.maximum.accumulate(ends[order].astype(float))
+    upto = np.searchsorted(starts, np.nan_to_num(hi, nan=-np.inf), side="right")
+    return (upto > 0) & (furthest[np.maximum(upto - 1, 0)] >= np.nan_to_num(lo, nan=np.inf))
 
 
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
