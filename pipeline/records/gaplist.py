@@ -13,6 +13,7 @@ holds the result to ``gapstate.listing``.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,14 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
     zones = config.zones()
     columns = TABLES["gaps"].names
 
-    def work(scan: Scan) -> pa.Table:
+    def work(scan: Scan) -> tuple[pa.Table, _Known | None]:
         src = _sources(scan)
+        firsts = f"({_first_gaps(src, 'gap_id, device_id, detected_run_id, kind, sha256, _file, _row')})"
+        states = f"({_latest_states(src)})"
+        if sessions:                  # the sessions' context is read from these too: each built once
+            scan.con.execute(f"CREATE TEMP TABLE firsts AS {firsts}")
+            scan.con.execute(f"CREATE TEMP TABLE states AS {states}")
+            firsts, states = "firsts", "states"
         where = []
         if not include_closed or only_unexplained:
             where.append("coalesce(s.state, 'open') = 'open'")
@@ -116,20 +123,29 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
                        CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
                             ELSE 'unexplained' END AS explanation,
                        e.explanation_reason, e.explained_by, e.approved_by
-                FROM ({_first_gaps(src, "gap_id, device_id, detected_run_id, _file, _row")}) g
-                LEFT JOIN ({_latest_states(src)}) s USING (gap_id) LEFT JOIN e USING (gap_id)
+                FROM {firsts} g LEFT JOIN {states} s USING (gap_id) LEFT JOIN e USING (gap_id)
                 {"WHERE " + " AND ".join(where) if where else ""})
             SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
             params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
                     if v} or None).to_arrow_table()
-        return _named(scan, gaps, names)
+        return gaps, _context(scan, src, firsts, states) if sessions else None
 
-    rows = scanning(archive, work)
+    rows, known = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    for name, column in _annotated(archive, rows, config, labels=sessions).items():
+    if only_unexplained and sessions:
+        # Whether each needs an explanation first (no sessions: hardly a recording read), then names
+        # and sessions for the few that do: each gap's are its own, whichever others are listed.
+        rows = rows.filter(_annotated(archive, rows, config, labels=False,
+                                      gap_devices=known.gap_devices)["needs_explanation"])
+    if sessions and rows.num_rows:    # every recording read once: the sessions', and the names
+        known.recordings = scanning(archive, _every_recording)
+        rows = _named_from(known.recordings, rows, names)
+    else:
+        rows = scanning(archive, lambda scan: _named(scan, rows, names))
+    for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
         rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
@@ -172,15 +188,69 @@ def decided(archive: Path, config: Config | None = None, *, include_closed: bool
     return rows
 
 
+@dataclass
+class _Known:
+    """What a listing with sessions reads with its gaps, for the sessions: the devices with a gap
+    (``_gap_devices``), the contents a current clock gap names (``_current_clock_shas``), the
+    damaged tails' rows in catalog order; then every recording (``_every_recording``)."""
+    gap_devices: list[str]
+    clocks: set[str]
+    tails: list[dict]
+    recordings: pa.Table | None = None
+
+
+def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
+    devices = scan.arrow(f"SELECT DISTINCT device_id FROM {firsts} WHERE device_id IS NOT NULL")
+    clocks = scan.arrow(f"""
+        SELECT DISTINCT g.sha256 FROM {firsts} g LEFT JOIN {states} s USING (gap_id)
+        WHERE g.kind = 'clock' AND g.sha256 IS NOT NULL AND coalesce(s.state, 'open') = 'open'""")
+    tails = scan.arrow(f"""SELECT {", ".join(_TAIL_COLUMNS)} FROM {src["gaps"]} WHERE kind = 'damaged_tail'
+                           ORDER BY _file, _row""")
+    tails = tails.cast(pa.schema([TABLES["gaps"].field(c) for c in _TAIL_COLUMNS]))
+    return _Known(sorted(devices["device_id"].to_pylist()), set(clocks["sha256"].to_pylist()), tails.to_pylist())
+
+
+_TAIL_COLUMNS = ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"]
+
+
+def _every_recording(scan: Scan) -> pa.Table:
+    """Every recording on the sessions' columns and its name, in catalog order."""
+    columns = sessions_columns + ["source_name"]
+    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
+    paths = scan.paths("recordings")
+    if not paths:
+        return schema.empty_table()
+    rows = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
+    return rows.cast(schema)
+
+
+def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.Table:
+    """``_named`` from every recording read already (in catalog order): of a content's rows with a
+    name, the last."""
+    if not look:
+        return _named(None, gaps, False)
+    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    hit = pc.and_(pc.is_in(recordings["sha256"], value_set=wanted), pc.is_valid(recordings["source_name"]))
+    rows = recordings.select(["sha256", "source_name"]).filter(hit)
+    rows = rows.take(pa.array(np.arange(rows.num_rows - 1, -1, -1, dtype=np.int64)))     # the last first
+    shas = rows["sha256"].combine_chunks()
+    names = rows.take(pc.index_in(pc.unique(shas), value_set=shas))
+    for column, name in zip(_NAMED, ("file", "before_file", "after_file")):
+        gaps = gaps.append_column(name, pc.take(names["source_name"],
+                                                pc.index_in(gaps[column], value_set=names["sha256"])))
+    return gaps
+
+
 def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
-               gap_devices: list[str] | None = None) -> dict[str, pa.Array]:
+               gap_devices: list[str] | None = None, known: _Known | None = None) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
     tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
     pause no longer than the break, whichever it is), only the recordings that can decide a long
-    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices`` already read."""
+    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices``
+    already read; ``known``: what the listing read already (every recording among it)."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -202,11 +272,19 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     if labels:
         around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
                                              for c in ("before_sha256", "after_sha256")]).drop_null())
-        devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
-        expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
-        if moved:
-            expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
-        rec = catalog.read("recordings", sessions_columns, filter=expr)
+        devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
+        if known is not None and known.recordings is not None:
+            every = known.recordings
+            keep = pc.and_(pc.is_in(every["kind"], value_set=kinds),
+                           pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string())))
+            if moved:
+                keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
+            rec = every.filter(keep).select(sessions_columns)
+        else:
+            expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+            if moved:
+                expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+            rec = catalog.read("recordings", sessions_columns, filter=expr)
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
         devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
         rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds) if pc.any(long).as_py() \
@@ -223,7 +301,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     by_sha = None
     if labels:
         named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named)
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
     near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
         pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
@@ -346,17 +424,17 @@ def _overlaps(lo: np.ndarray, hi: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
-                     config: Config, named: pa.Array) -> pa.Table:
+                     config: Config, named: pa.Array, known: _Known | None = None) -> pa.Table:
     """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
     ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
     far as the gaps record."""
     from pipeline.rules.sets import sessions as session_sets
 
     zones, cfg = config.zones(), config.gaps
-    clocks = _current_clock_shas(archive)
+    clocks = _current_clock_shas(archive) if known is None else known.clocks
     tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
-        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
-        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+        "gaps", _TAIL_COLUMNS, filter=ds.field("kind") == "damaged_tail") if known is None else known.tails,
+        zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
@@ -373,20 +451,27 @@ def _gap_devices(catalog: Catalog) -> set[str]:
     return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
 
 
-def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
+def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], known: _Known | None = None
+                     ) -> list[str]:
     """The devices whose sessions the listed gaps need: their own, and any other device with a gap
     that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
     up among every device with a gap, so a content cataloged under two devices may be in the
     other's). Usually none is added: a listing of one device stays a read of one device."""
     listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
-    every = _gap_devices(catalog)
+    every = _gap_devices(catalog) if known is None else set(known.gap_devices)
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
     if not others or not len(named):
         return listed
-    theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
-        pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
+    if known is not None and known.recordings is not None:
+        rows = known.recordings
+        theirs = rows.select(["sha256", "device_id"]).filter(pc.and_(
+            pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
+            pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
+    else:
+        theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
+            pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
     shared = theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist()
     return sorted(set(listed) | set(shared))
 
@@ -438,7 +523,7 @@ def _current_clock_shas(archive: Path) -> set[str]:
     return scanning(archive, work)
 
 
-def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
+def _named(scan: Scan | None, gaps: pa.Table, look: bool = True) -> pa.Table:
     """The file names of the recordings the gaps name (the later row of a content cataloged twice)."""
     if not look:
         for name in ("file", "before_file", "after_file"):
