@@ -140,7 +140,7 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
         # and sessions for the few that do: each gap's are its own, whichever others are listed.
         rows = rows.filter(_annotated(archive, rows, config, labels=False,
                                       gap_devices=known.gap_devices)["needs_explanation"])
-    if sessions and rows.num_rows:    # every recording read once: the sessions', and the names
+    if sessions and rows.num_rows and not device:   # every recording read once: sessions', names
         known.recordings = scanning(archive, _every_recording)
         rows = _named_from(known.recordings, rows, names)
     else:
@@ -279,7 +279,9 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
                            pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string())))
             if moved:
                 keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
-            rec = every.filter(keep).select(sessions_columns)
+            rec = every.select(sessions_columns)
+            rec = rec if pc.all(pc.fill_null(keep, False)).as_py() else rec.filter(keep)     # else no copy
+            known.recordings = every = None           # asked of no more: its memory given back
         else:
             expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
             if moved:
