@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from catalog.query import scanning
 from catalog.store import Catalog
 from pipeline.records import gaplist, gapstate, ledgerframe
 from tests.test_set_rules import catalog
@@ -81,11 +82,15 @@ def test_the_recordings_left_unread_decide_nothing(drawn):
         catalog = Catalog(archive)
         from pipeline.records.gaprefresh import reattributed
 
-        kept = set(gaplist._deciding(archive, catalog.read("assignments"),
-                                     sorted(reattributed(catalog, config.identity)),
+        moved = sorted(reattributed(catalog, config.identity))
+        kept = set(gaplist._deciding(archive, catalog.read("assignments"), moved,
                                      config.gaps.timeline_kinds)["sha256"].to_pylist())
+        every = scanning(archive, gaplist._every_recording)         # a listing of every device: read once
+        kept_of = set(gaplist._deciding_of(every, catalog.read("assignments"), moved,
+                                           config.gaps.timeline_kinds)["sha256"].to_pylist())
     assert picked <= kept
     assert important <= kept
+    assert kept_of == kept
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

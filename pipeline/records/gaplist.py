@@ -135,13 +135,14 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
     rows, known = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    if only_unexplained and sessions:
-        # Whether each needs an explanation first (no sessions: hardly a recording read), then names
-        # and sessions for the few that do: each gap's are its own, whichever others are listed.
-        rows = rows.filter(_annotated(archive, rows, config, labels=False,
-                                      gap_devices=known.gap_devices)["needs_explanation"])
     if sessions and rows.num_rows and not device:   # every recording read once: sessions', names
         known.recordings = scanning(archive, _every_recording)
+    if only_unexplained and sessions:
+        # Whether each needs an explanation first (no sessions: few recordings asked), then names
+        # and sessions for the few that do: each gap's are its own, whichever others are listed.
+        rows = rows.filter(_annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices,
+                                      known=known)["needs_explanation"])
+    if known is not None and known.recordings is not None:
         rows = _named_from(known.recordings, rows, names)
     else:
         rows = scanning(archive, lambda scan: _named(scan, rows, names))
@@ -289,8 +290,12 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
             rec = catalog.read("recordings", sessions_columns, filter=expr)
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
         devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
-        rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds) if pc.any(long).as_py() \
-            else TABLES["recordings"].empty_table().select(sessions_columns)
+        if not pc.any(long).as_py():
+            rec = TABLES["recordings"].empty_table().select(sessions_columns)
+        elif known is not None and known.recordings is not None:
+            rec = _deciding_of(known.recordings, assignments, sorted(moved), cfg.timeline_kinds)
+        else:
+            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds)
         around = None                   # every row read may be around a long pause: asked as if it were
     if moved:
         rec = _moved(rec, moved)
@@ -353,19 +358,22 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
             return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
         rows = scan.con.sql(f"""
-            SELECT {", ".join(sessions_columns)},
-                   epoch_us(start_utc) AS _s, epoch_us(start_time::TIMESTAMPTZ) AS _w, epoch_us(end_utc) AS _e
-            FROM read_parquet({list_literal(paths)}, union_by_name=true)
+            SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
             WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
-                            params={"kinds": list(kinds)}).to_arrow_table()
-        keep = _may_decide(rows, assignments, moved)
-        return rows.filter(keep).select(sessions_columns).cast(schema)
+                            params={"kinds": list(kinds)}).to_arrow_table().cast(schema)
+        return rows.filter(_may_decide(rows, assignments, moved))
     return scanning(archive, work)
 
 
+def _deciding_of(every: pa.Table, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+    """``_deciding`` from every recording read already."""
+    rows = every.filter(pc.or_(pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string())),
+                               pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string()))))
+    return rows.filter(_may_decide(rows, assignments, moved)).select(sessions_columns)
+
+
 def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
-    """Which of ``rows`` (with ``_s``, ``_w``, ``_e``: start_utc, start_time and end_utc in
-    microseconds) ``_deciding`` keeps."""
+    """Which of ``rows`` (recordings on ``sessions_columns``) ``_deciding`` keeps."""
     n = rows.num_rows
     keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
     keep |= pc.is_in(rows["sha256"], value_set=pa.array(moved, pa.string())).to_numpy(zero_copy_only=False)
@@ -378,7 +386,7 @@ def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.A
                                         pc.and_(pc.is_valid(assignments["range_start"]),
                                                 pc.is_valid(assignments["range_end"]))))
     if ranged.num_rows and n:
-        stored, wall, end = (_us(rows[c]) for c in ("_s", "_w", "_e"))
+        stored, wall, end = (_us(rows[c].cast(pa.int64())) for c in ("start_utc", "start_time", "end_utc"))
         duration = rows["duration_s"].combine_chunks().fill_null(0.0).to_numpy(zero_copy_only=False)
         unbounded = ~np.isfinite(duration) | (np.abs(np.nan_to_num(duration)) > _LONGEST_S)
         reach = np.round(np.clip(np.nan_to_num(duration), 0, _LONGEST_S) * 1e6) + _SLACK_US
