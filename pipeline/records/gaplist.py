@@ -167,21 +167,20 @@ def decided(archive: Path, config: Config | None = None, *, include_closed: bool
     explanation's words, and the devices with a gap found in the same read (``_gap_devices``)."""
     config = config or Config()
 
-    def work(scan: Scan) -> tuple[pa.Table, list[str]]:
+    def work(scan: Scan) -> pa.Table:
         src = _sources(scan)
-        scan.con.execute(f"CREATE TEMP TABLE first_rows AS {_first_gaps(src, ', '.join(_DECIDING))}")
-        gaps = scan.arrow(f"""
+        return scan.arrow(f"""
             SELECT g.*, coalesce(s.state, 'open') = 'open' AS current,
                    CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
                         ELSE 'unexplained' END AS explanation
-            FROM first_rows g LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            FROM ({_first_gaps(src, ', '.join(_DECIDING))}) g LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
             LEFT JOIN (SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
-                       FROM {src["explanations"]} GROUP BY gap_id) e USING (gap_id)
-            {"" if include_closed else "WHERE coalesce(s.state, 'open') = 'open'"}""")
-        devices = scan.arrow("SELECT DISTINCT device_id FROM first_rows WHERE device_id IS NOT NULL")
-        return gaps, sorted(devices["device_id"].to_pylist())
+                       FROM {src["explanations"]} GROUP BY gap_id) e USING (gap_id)""")
 
-    rows, devices = scanning(archive, work)
+    rows = scanning(archive, work)                 # every gap: the devices with one are among all
+    devices = sorted(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
+    if not include_closed:
+        rows = rows.filter(rows["current"])
     rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
     for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices).items():
         if name not in WITH_SESSIONS:
