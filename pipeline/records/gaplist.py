@@ -366,16 +366,18 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
 
 def _deciding_of(every: pa.Table, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
     """``_deciding`` from every recording read already."""
-    rows = every.filter(pc.or_(pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string())),
-                               pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string()))))
-    return rows.filter(_may_decide(rows, assignments, moved)).select(sessions_columns)
+    timeline = pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string()))
+    if moved:
+        timeline = pc.or_(timeline, pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string())))
+    return every.select(sessions_columns).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
 
 
 def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
     """Which of ``rows`` (recordings on ``sessions_columns``) ``_deciding`` keeps."""
     n = rows.num_rows
     keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
-    keep |= pc.is_in(rows["sha256"], value_set=pa.array(moved, pa.string())).to_numpy(zero_copy_only=False)
+    if moved:
+        keep |= pc.is_in(rows["sha256"], value_set=pa.array(moved, pa.string())).to_numpy(zero_copy_only=False)
     selector = assignments["selector"]
     by_sha = assignments.filter(pc.fill_null(pc.equal(selector, "sha256"), False))["sha256"]
     if len(by_sha):
