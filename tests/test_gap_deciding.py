@@ -147,3 +147,37 @@ def test_a_case_range_reaches_a_recording_placed_from_its_device_clock(selector)
         decided = gaplist.decided(archive, config).to_pylist()
     assert [g["needs_explanation"] for g in expected] == [True]
     assert [g["needs_explanation"] for g in decided] == [True]
+
+
+def test_a_content_cataloged_in_two_parts_is_named_and_placed_by_its_later_row():
+    """Every recording read once for a listing of every device (``_every_recording``): in catalog
+    order across part files, so a content cataloged twice, in two commits, under two names and two
+    devices, is named by its later row and in the session the reference names, as the reference has it."""
+    from pipeline.config import load_config
+
+    config = load_config()
+    t = datetime(2026, 1, 1, 8, tzinfo=UTC)
+
+    def rec(i: int, device: str, name: str, at: datetime) -> dict:
+        return {"sha256": f"{i:064x}", "source_name": name, "kind": "video", "device_id": device, "start_utc": at,
+                "start_time": at.replace(tzinfo=None), "end_utc": at + timedelta(minutes=5), "duration_s": 300.0,
+                "time_source": "filename", "time_zone": "Asia/Shanghai"}
+
+    first = [rec(0, "CAM1", "a.mp4", t), rec(1, "CAM1", "b.mp4", t + timedelta(minutes=6)),
+             rec(2, "CAM2", "c.mp4", t + timedelta(hours=3))]
+    again = [rec(1, "CAM2", "b-copy.mp4", t + timedelta(hours=3, minutes=6)), rec(0, "CAM1", "a-later.mp4", t)]
+    gaps = [{"gap_id": f"g{i}", "kind": "between_files", "device_id": d, "start_utc": s, "end_utc": s + timedelta(minutes=1),
+             "start_time": s.replace(tzinfo=None), "duration_s": 60.0, "before_sha256": a, "after_sha256": b,
+             "detected_at": t} for i, (d, s, a, b) in enumerate([("CAM1", t + timedelta(minutes=5), first[0]["sha256"],
+                                                                   first[1]["sha256"]),
+                                                                  ("CAM2", t + timedelta(hours=3, minutes=5),
+                                                                   first[2]["sha256"], first[1]["sha256"])])]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        catalog = Catalog(archive, fsync=False).create()
+        catalog.commit({"recordings": first, "gaps": gaps}, tag="one")
+        catalog.commit({"recordings": again}, tag="two")
+        expected = gapstate.listing(Catalog(archive), config.zones(), config)
+        got = gaplist.listing(archive, config).to_pylist()
+    assert [g["before_file"] for g in got] == ["a-later.mp4", "c.mp4"]
+    assert got == expected
