@@ -280,8 +280,8 @@ def test_device_ledger_matches_the_reference(drawn, device):
         expected = ledger.build(state, gapstate.listing(state.catalog, state.zones, config),
                                 state.catalog.rows("device_events"), device)
         got = ledgerframe.build(frame.load(archive, config, as_of, columns=["officer_id"], retention=False),
-                                gaplist.listing(archive, config, include_closed=False, names=False,
-                                                sessions=False).select(list(ledgerframe.GAP_COLUMNS)),
+                                gaplist.decided(archive, config, include_closed=False).select(
+                                    list(ledgerframe.GAP_COLUMNS)),
                                 Catalog(archive).rows("device_events"),
                                 device)
     assert got == expected

@@ -160,8 +160,8 @@ def run_ledger(args: argparse.Namespace) -> int:
     # Arrow's buffers from the system allocator: what the gap listing freed is given back before the
     # recordings are read (mimalloc keeps it: 990 instead of 920 MiB at a million recordings).
     pa.set_memory_pool(pa.system_memory_pool())
-    gaps = gaplist.listing(archive, config, include_closed=False, names=False, sessions=False).select(
-        list(ledgerframe.GAP_COLUMNS))                 # the ledger counts current gaps only
+    gaps = gaplist.decided(archive, config, include_closed=False).select(
+        list(ledgerframe.GAP_COLUMNS))                 # the ledger counts current gaps only, in any order
     state = frame.load(archive, config, now_utc(), columns=["officer_id"], retention=False)
     report = ledgerframe.build(state, gaps, Catalog(archive).rows("device_events"), args.device)
     if args.device and not report:

@@ -13,8 +13,10 @@ holds the result to ``gapstate.listing``.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,8 +89,14 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
     zones = config.zones()
     columns = TABLES["gaps"].names
 
-    def work(scan: Scan) -> pa.Table:
+    def work(scan: Scan) -> tuple[pa.Table, _Known | None]:
         src = _sources(scan)
+        firsts = f"({_first_gaps(src, 'gap_id, device_id, detected_run_id, kind, sha256, _file, _row')})"
+        states = f"({_latest_states(src)})"
+        if sessions:                  # the sessions' context is read from these too: each built once
+            scan.con.execute(f"CREATE TEMP TABLE firsts AS {firsts}")
+            scan.con.execute(f"CREATE TEMP TABLE states AS {states}")
+            firsts, states = "firsts", "states"
         where = []
         if not include_closed or only_unexplained:
             where.append("coalesce(s.state, 'open') = 'open'")
@@ -115,20 +123,30 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
                        CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
                             ELSE 'unexplained' END AS explanation,
                        e.explanation_reason, e.explained_by, e.approved_by
-                FROM ({_first_gaps(src, "gap_id, device_id, detected_run_id, _file, _row")}) g
-                LEFT JOIN ({_latest_states(src)}) s USING (gap_id) LEFT JOIN e USING (gap_id)
+                FROM {firsts} g LEFT JOIN {states} s USING (gap_id) LEFT JOIN e USING (gap_id)
                 {"WHERE " + " AND ".join(where) if where else ""})
             SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
                    l.explained_by, l.approved_by
             FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
             params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
                     if v} or None).to_arrow_table()
-        return _named(scan, gaps, names)
+        return gaps, _context(scan, src, firsts, states) if sessions else None
 
-    rows = scanning(archive, work)
+    rows, known = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    for name, column in _annotated(archive, rows, config, labels=sessions).items():
+    if sessions and rows.num_rows and not device:   # every recording read once: sessions', names
+        known.recordings = scanning(archive, _every_recording)
+    if only_unexplained and sessions:
+        # Whether each needs an explanation first (no sessions: few recordings asked), then names
+        # and sessions for the few that do: each gap's are its own, whichever others are listed.
+        rows = rows.filter(_annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices,
+                                      known=known)["needs_explanation"])
+    if known is not None and known.recordings is not None:
+        rows = _named_from(known.recordings, rows, names)
+    else:
+        rows = scanning(archive, lambda scan: _named(scan, rows, names))
+    for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
         rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
@@ -137,15 +155,102 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
 
 WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
 
+# What ``decided`` reads of each gap: what is placed, and what deciding whether it needs an explanation asks.
+_DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_time", "start_utc", "end_utc",
+             "duration_s", "before_sha256", "after_sha256")
 
-def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True) -> dict[str, pa.Array]:
+
+def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True) -> pa.Table:
+    """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
+    start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
+    each gap's first row read on those columns alone, its explanation status without the last
+    explanation's words, and the devices with a gap found in the same read (``_gap_devices``)."""
+    config = config or Config()
+
+    def work(scan: Scan) -> pa.Table:
+        src = _sources(scan)
+        return scan.arrow(f"""
+            SELECT g.*, coalesce(s.state, 'open') = 'open' AS current,
+                   CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
+                        ELSE 'unexplained' END AS explanation
+            FROM ({_first_gaps(src, ', '.join(_DECIDING))}) g LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
+            LEFT JOIN (SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
+                       FROM {src["explanations"]} GROUP BY gap_id) e USING (gap_id)""")
+
+    rows = scanning(archive, work)                 # every gap: the devices with one are among all
+    devices = sorted(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
+    if not include_closed:
+        rows = rows.filter(rows["current"])
+    rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
+    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices).items():
+        if name not in WITH_SESSIONS:
+            rows = rows.append_column(name, column)
+    return rows
+
+
+@dataclass
+class _Known:
+    """What a listing with sessions reads with its gaps, for the sessions: the devices with a gap
+    (``_gap_devices``), the contents a current clock gap names (``_current_clock_shas``), the
+    damaged tails' rows in catalog order; then every recording (``_every_recording``)."""
+    gap_devices: list[str]
+    clocks: set[str]
+    tails: list[dict]
+    recordings: pa.Table | None = None
+
+
+def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
+    devices = scan.arrow(f"SELECT DISTINCT device_id FROM {firsts} WHERE device_id IS NOT NULL")
+    clocks = scan.arrow(f"""
+        SELECT DISTINCT g.sha256 FROM {firsts} g LEFT JOIN {states} s USING (gap_id)
+        WHERE g.kind = 'clock' AND g.sha256 IS NOT NULL AND coalesce(s.state, 'open') = 'open'""")
+    tails = scan.arrow(f"""SELECT {", ".join(_TAIL_COLUMNS)} FROM {src["gaps"]} WHERE kind = 'damaged_tail'
+                           ORDER BY _file, _row""")
+    tails = tails.cast(pa.schema([TABLES["gaps"].field(c) for c in _TAIL_COLUMNS]))
+    return _Known(sorted(devices["device_id"].to_pylist()), set(clocks["sha256"].to_pylist()), tails.to_pylist())
+
+
+_TAIL_COLUMNS = ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"]
+
+
+def _every_recording(scan: Scan) -> pa.Table:
+    """Every recording on the sessions' columns and its name, in catalog order."""
+    columns = sessions_columns + ["source_name"]
+    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
+    paths = scan.paths("recordings")
+    if not paths:
+        return schema.empty_table()
+    rows = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)")
+    return rows.cast(schema)
+
+
+def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.Table:
+    """``_named`` from every recording read already (in catalog order): of a content's rows with a
+    name, the last."""
+    if not look:
+        return _named(None, gaps, False)
+    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    hit = pc.and_(pc.is_in(recordings["sha256"], value_set=wanted), pc.is_valid(recordings["source_name"]))
+    rows = recordings.select(["sha256", "source_name"]).filter(hit)
+    rows = rows.take(pa.array(np.arange(rows.num_rows - 1, -1, -1, dtype=np.int64)))     # the last first
+    shas = rows["sha256"].combine_chunks()
+    names = rows.take(pc.index_in(pc.unique(shas), value_set=shas))
+    for column, name in zip(_NAMED, ("file", "before_file", "after_file")):
+        gaps = gaps.append_column(name, pc.take(names["source_name"],
+                                                pc.index_in(gaps[column], value_set=names["sha256"])))
+    return gaps
+
+
+def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
+               gap_devices: list[str] | None = None, known: _Known | None = None) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
     tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
-    pause no longer than the break, whichever it is), only the recordings around the long pauses,
-    so every other recording stays unread."""
+    pause no longer than the break, whichever it is), only the recordings that can decide a long
+    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices``
+    already read; ``known``: what the listing read already (every recording among it)."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -160,19 +265,37 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
-    around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
-                                         for c in ("before_sha256", "after_sha256")]).drop_null())
     moved = reattributed(catalog, config.identity)
     kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+    assignments = catalog.read("assignments")
+    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
     if labels:
-        devices = _session_devices(catalog, gaps, cfg.timeline_kinds)
-        expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
-        if moved:
-            expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
-        rec = catalog.read("recordings", sessions_columns, filter=expr)
+        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
+                                             for c in ("before_sha256", "after_sha256")]).drop_null())
+        devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
+        if known is not None and known.recordings is not None:
+            every = known.recordings
+            keep = pc.and_(pc.is_in(every["kind"], value_set=kinds),
+                           pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string())))
+            if moved:
+                keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
+            rec = every.select(sessions_columns)
+            rec = rec if pc.all(pc.fill_null(keep, False)).as_py() else rec.filter(keep)     # else no copy
+            known.recordings = every = None           # asked of no more: its memory given back
+        else:
+            expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
+            if moved:
+                expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+            rec = catalog.read("recordings", sessions_columns, filter=expr)
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
-        devices = sorted(_gap_devices(catalog))
-        rec = _around(archive, around, sorted(moved), cfg.timeline_kinds)
+        devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
+        if not pc.any(long).as_py():
+            rec = TABLES["recordings"].empty_table().select(sessions_columns)
+        elif known is not None and known.recordings is not None:
+            rec = _deciding_of(known.recordings, assignments, sorted(moved), cfg.timeline_kinds)
+        else:
+            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds)
+        around = None                   # every row read may be around a long pause: asked as if it were
     if moved:
         rec = _moved(rec, moved)
     if moved or not labels:
@@ -181,15 +304,16 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), zones)
     start = placing._place_start(rec, device_labels, by_label)
     end = placing._place_end(rec, start)
-    named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-    by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named) if labels else None
-    near = pc.is_in(rec["sha256"], value_set=around)
+    by_sha = None
+    if labels:
+        named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
+    near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
+        pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
-    assignments = catalog.read("assignments")
-    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
     groups: dict[str, frozenset[str]] = {}
-    if assignments.num_rows and len(around):
+    if assignments.num_rows and pc.any(near).as_py() and pc.any(long).as_py():
         periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
             "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
         rows = pc.indices_nonzero(near)
@@ -209,36 +333,119 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
-def _around(archive: Path, around: pa.Array, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
-    """The recordings of the timeline's kinds with these contents, and those attributed other than by
-    their own name, read by DuckDB (half the time of a filtered pyarrow read of 600,000 of a
-    million). In no particular order: what is asked of them (marks, cases) does not depend on it."""
+_DAY_US = 86_400_000_000
+_LONGEST_S = 1e9                        # a duration beyond this (or not a number): its end is not bounded
+_SLACK_US = 1_000                       # rounding: a duration in microseconds, as floats
+
+
+def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+    """The recordings of the timeline's kinds that can decide whether a long pause needs an
+    explanation, and those attributed other than by their own name (all of these, whatever they
+    are), read by DuckDB: the ones marked important, and the ones an assignment may pick
+    (``rules.sets.retention._pairs``): by SHA-256, or by a time that may overlap a device's (its
+    own) or an officer's (anyone's: the officer is the ledger's) range. The time is bounded without
+    placing it (``rules.clocks.placed_start``: where ingest placed it, or the device clock read as
+    UTC or in a zone, which is less than a day from UTC); the end as far as the duration reaches.
+    ``session_sets.needs`` asks nothing else of the recordings around a pause (marks, cases), so
+    leaving the rest out changes no answer, and the rest are nearly all of a year. In no particular
+    order: what is asked of them does not depend on it."""
+    schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
+
     def work(scan: Scan) -> pa.Table:
         paths = scan.paths("recordings")
         if not paths:
-            return TABLES["recordings"].empty_table().select(sessions_columns)
-        scan.con.register("around", pa.table({"sha256": around.cast(pa.string())}))
+            return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
         rows = scan.con.sql(f"""
             SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
-            WHERE (list_contains($kinds, kind) AND sha256 IN (SELECT sha256 FROM around))
-               OR sha256 IN (SELECT sha256 FROM moved)""", params={"kinds": list(kinds)}).to_arrow_table()
-        return rows.cast(pa.schema([TABLES["recordings"].field(c) for c in sessions_columns]))
+            WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
+                            params={"kinds": list(kinds)}).to_arrow_table().cast(schema)
+        return rows.filter(_may_decide(rows, assignments, moved))
     return scanning(archive, work)
 
 
+def _deciding_of(every: pa.Table, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+    """``_deciding`` from every recording read already."""
+    timeline = pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string()))
+    if moved:
+        timeline = pc.or_(timeline, pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string())))
+    return every.select(sessions_columns).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
+
+
+def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
+    """Which of ``rows`` (recordings on ``sessions_columns``) ``_deciding`` keeps."""
+    n = rows.num_rows
+    keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
+    if moved:
+        keep |= pc.is_in(rows["sha256"], value_set=pa.array(moved, pa.string())).to_numpy(zero_copy_only=False)
+    selector = assignments["selector"]
+    by_sha = assignments.filter(pc.fill_null(pc.equal(selector, "sha256"), False))["sha256"]
+    if len(by_sha):
+        keep |= pc.is_in(rows["sha256"], value_set=by_sha.combine_chunks()).to_numpy(zero_copy_only=False)
+    ranged = assignments.filter(pc.and_(pc.fill_null(pc.is_in(selector, value_set=pa.array(["device", "officer"])),
+                                                     False),
+                                        pc.and_(pc.is_valid(assignments["range_start"]),
+                                                pc.is_valid(assignments["range_end"]))))
+    if ranged.num_rows and n:
+        stored, wall, end = (_us(rows[c].cast(pa.int64())) for c in ("start_utc", "start_time", "end_utc"))
+        duration = rows["duration_s"].combine_chunks().fill_null(0.0).to_numpy(zero_copy_only=False)
+        unbounded = ~np.isfinite(duration) | (np.abs(np.nan_to_num(duration)) > _LONGEST_S)
+        reach = np.round(np.clip(np.nan_to_num(duration), 0, _LONGEST_S) * 1e6) + _SLACK_US
+        lo = np.fmin(stored, wall - _DAY_US) - _SLACK_US        # NaN where absent: fmin takes the other
+        hi = np.fmax(end, np.fmax(stored, wall + _DAY_US) + reach)
+        timed = ~np.isnan(lo)
+        keep |= unbounded & timed
+        officers = ranged.filter(pc.equal(ranged["selector"], "officer"))
+        if officers.num_rows:                       # anyone's recording: the officer is the ledger's
+            keep |= timed & _overlaps(lo, hi, *_range_us(officers))
+        devices = ranged.filter(pc.and_(pc.equal(ranged["selector"], "device"), pc.is_valid(ranged["device_id"])))
+        if devices.num_rows:                        # each device's recordings against its own ranges
+            owners = pc.unique(devices["device_id"].combine_chunks())
+            row_code = pc.index_in(rows["device_id"], value_set=owners).fill_null(-1).to_numpy(zero_copy_only=False)
+            pick_code = pc.index_in(devices["device_id"], value_set=owners).to_numpy(zero_copy_only=False)
+            starts, ends = _range_us(devices)
+            by_row, by_pick = np.argsort(row_code, kind="stable"), np.argsort(pick_code, kind="stable")
+            row_bounds = np.searchsorted(row_code[by_row], np.arange(len(owners) + 1))
+            pick_bounds = np.searchsorted(pick_code[by_pick], np.arange(len(owners) + 1))
+            for code in range(len(owners)):
+                r = by_row[row_bounds[code]:row_bounds[code + 1]]
+                p = by_pick[pick_bounds[code]:pick_bounds[code + 1]]
+                if len(r):
+                    keep[r] |= timed[r] & _overlaps(lo[r], hi[r], starts[p], ends[p])
+    return pa.array(keep)
+
+
+def _range_us(picks: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    start, end = (_us(picks[c].combine_chunks().cast(pa.int64())) for c in ("range_start", "range_end"))
+    return start, end
+
+
+def _us(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Microseconds as floats (exact below 2**53, some 285 years either side of 1970), NaN where null."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _overlaps(lo: np.ndarray, hi: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether [lo, hi] meets one of the ranges [starts, ends]: of the ranges starting by ``hi``, the
+    furthest end reaches ``lo``."""
+    order = np.argsort(starts, kind="stable")
+    starts, furthest = starts[order].astype(float), np.maximum.accumulate(ends[order].astype(float))
+    upto = np.searchsorted(starts, np.nan_to_num(hi, nan=-np.inf), side="right")
+    return (upto > 0) & (furthest[np.maximum(upto - 1, 0)] >= np.nan_to_num(lo, nan=np.inf))
+
+
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
-                     config: Config, named: pa.Array) -> pa.Table:
+                     config: Config, named: pa.Array, known: _Known | None = None) -> pa.Table:
     """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
     ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
     far as the gaps record."""
     from pipeline.rules.sets import sessions as session_sets
 
     zones, cfg = config.zones(), config.gaps
-    clocks = _current_clock_shas(archive)
+    clocks = _current_clock_shas(archive) if known is None else known.clocks
     tails = {sha: t.end for sha, t in damaged_tails(catalog.rows(
-        "gaps", ["gap_id", "kind", "sha256", "device_id", "end_time", "end_utc", "duration_s"],
-        filter=ds.field("kind") == "damaged_tail"), zones).items()}
+        "gaps", _TAIL_COLUMNS, filter=ds.field("kind") == "damaged_tail") if known is None else known.tails,
+        zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
@@ -255,20 +462,27 @@ def _gap_devices(catalog: Catalog) -> set[str]:
     return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
 
 
-def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...]) -> list[str]:
+def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], known: _Known | None = None
+                     ) -> list[str]:
     """The devices whose sessions the listed gaps need: their own, and any other device with a gap
     that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
     up among every device with a gap, so a content cataloged under two devices may be in the
     other's). Usually none is added: a listing of one device stays a read of one device."""
     listed = sorted(d for d in pc.unique(gaps["device_id"]).to_pylist() if d)
-    every = _gap_devices(catalog)
+    every = _gap_devices(catalog) if known is None else set(known.gap_devices)
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
     if not others or not len(named):
         return listed
-    theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
-        pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
+    if known is not None and known.recordings is not None:
+        rows = known.recordings
+        theirs = rows.select(["sha256", "device_id"]).filter(pc.and_(
+            pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
+            pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
+    else:
+        theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
+            pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
     shared = theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist()
     return sorted(set(listed) | set(shared))
 
@@ -320,7 +534,7 @@ def _current_clock_shas(archive: Path) -> set[str]:
     return scanning(archive, work)
 
 
-def _named(scan: Scan, gaps: pa.Table, look: bool = True) -> pa.Table:
+def _named(scan: Scan | None, gaps: pa.Table, look: bool = True) -> pa.Table:
     """The file names of the recordings the gaps name (the later row of a content cataloged twice)."""
     if not look:
         for name in ("file", "before_file", "after_file"):
