@@ -43,14 +43,16 @@ class Counts:
         return {"found": self.found, "need": self.need, "free": self.found - self.need, "waiting": self.waiting}
 
 
-def _listed(scan: Scan, run_id: str) -> tuple[pa.Table, list[str]]:
+def _listed(scan: Scan, run_id: str, long_s: float, decide: bool) -> tuple[pa.Table, pa.Table | None, list[str]]:
     """The current gaps without an accepted explanation, and the run's own current gaps (each
-    gap's first row, its ``DECIDING`` columns, ``mine`` and ``accepted``); and every device with a gap."""
+    gap's first row: ``kind``, ``duration_s``, ``mine``, ``accepted``); the long pauses among them
+    with their ``DECIDING`` columns (``decide`` False: None); and every device with a gap. The
+    whole rows of the long pauses alone are read, by where each is stored."""
     from pipeline.records.gaplist import _first_gaps, _sources
 
     src = _sources(scan)
-    columns = ", ".join(f'"{c}"' for c in DECIDING) + ', "detected_run_id"'
-    scan.con.execute(f"CREATE TEMP TABLE first_gaps AS {_first_gaps(src, columns)}")
+    scan.con.execute(f"""CREATE TEMP TABLE first_gaps AS
+                         {_first_gaps(src, "gap_id, kind, duration_s, device_id, detected_run_id, _file, _row")}""")
     rows = scan.con.sql(f"""
         WITH accepted AS (
             SELECT DISTINCT gap_id FROM {src["explanations"]}
@@ -62,29 +64,35 @@ def _listed(scan: Scan, run_id: str) -> tuple[pa.Table, list[str]]:
                 WHERE gap_id IN (SELECT gap_id FROM {src["gap_state"]} WHERE state IS DISTINCT FROM 'open')
                 GROUP BY gap_id)
             WHERE coalesce(state, 'open') <> 'open')
-        SELECT {", ".join(f'g."{c}"' for c in DECIDING)}, coalesce(g.detected_run_id = $run, false) AS mine,
-               a.gap_id IS NOT NULL AS accepted
+        SELECT g._file, g._row, g.kind = 'between_files' AND g.duration_s > $long AS long,
+               coalesce(g.detected_run_id = $run, false) AS mine, a.gap_id IS NOT NULL AS accepted
         FROM first_gaps g LEFT JOIN accepted a USING (gap_id) LEFT JOIN shut s USING (gap_id)
         WHERE s.gap_id IS NULL AND (a.gap_id IS NULL OR g.detected_run_id = $run)""",
-        params={"run": run_id}).to_arrow_table()
+        params={"run": run_id, "long": long_s}).to_arrow_table()
     devices = scan.con.sql("SELECT DISTINCT device_id FROM first_gaps WHERE device_id IS NOT NULL").fetchall()
-    return rows, sorted(d for (d,) in devices)
+    pauses = None
+    if decide:
+        scan.con.register("pauses", rows.filter(pc.fill_null(rows["long"], False)))
+        pauses = scan.con.sql(f"""
+            SELECT {", ".join(f'g."{c}"' for c in DECIDING)}, p.mine, p.accepted
+            FROM {src["gaps"]} g JOIN pauses p ON g._file = p._file AND g._row = p._row""").to_arrow_table()
+    return rows, pauses, sorted(d for (d,) in devices)
 
 
 def count(archive: Path, config: Config, run_id: str) -> Counts:
     """The run's current gaps, how many of them need an explanation, and how many current gaps of
     the archive need one and have none accepted: as ``gaplist.listing(include_closed=False,
     unexplained_or_run=run_id)`` would count them."""
-    rows, devices = scanning(archive, lambda scan: _listed(scan, run_id))
-    between = pc.fill_null(pc.equal(rows["kind"], "between_files"), False)
-    long = pc.and_(between, pc.fill_null(pc.greater(rows["duration_s"], config.gaps.session_break_s), False))
-    needed = pc.invert(long)                        # every gap but a long pause needs an explanation
-    if pc.any(long).as_py() and _any_could_need(Catalog(archive)):
-        pauses = pc.indices_nonzero(long)
-        decided = _decided(archive, rows.take(pauses), config, devices)
-        needed = _scatter(needed, pauses, decided)
+    decide = _any_could_need(Catalog(archive))
+    rows, pauses, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s, decide))
+    short = pc.invert(pc.fill_null(rows["long"], False))      # every gap but a long pause needs an explanation
     mine, waiting = rows["mine"], pc.invert(rows["accepted"])
-    return Counts(found=_true(mine), need=_true(pc.and_(mine, needed)), waiting=_true(pc.and_(waiting, needed)))
+    found, need, waits = _true(mine), _true(pc.and_(mine, short)), _true(pc.and_(waiting, short))
+    if pauses is not None and pauses.num_rows:
+        needed = _decided(archive, pauses, config, devices)
+        need += _true(pc.and_(pauses["mine"], needed))
+        waits += _true(pc.and_(pc.invert(pauses["accepted"]), needed))
+    return Counts(found=found, need=need, waiting=waits)
 
 
 def _any_could_need(catalog: Catalog) -> bool:
@@ -145,14 +153,6 @@ def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str]
             groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
     windows = list(_windows(assignments.to_pylist()))
     return session_sets.needs(pauses, None, cfg.session_break_s, important, groups, windows)["needs_explanation"]
-
-
-def _scatter(mask: pa.Array, at: pa.Array, values: pa.Array) -> pa.Array:
-    import numpy as np
-
-    out = mask.to_numpy(zero_copy_only=False).copy()
-    out[at.to_numpy(zero_copy_only=False)] = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
-    return pa.array(out, pa.bool_())
 
 
 def _true(mask) -> int:
