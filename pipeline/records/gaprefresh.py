@@ -363,6 +363,11 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
         his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
                        pc.greater_equal(table["end_utc"], pc.take(los, index)))
+        # of those, only what can reach the stretch becomes a dict: an end (stored as placed) in it,
+        # or a damaged tail of known length (the bucket's other days are thousands of rows)
+        tailed = pa.array(sorted(sha for sha, tail in tails.items() if tail.end is not None), pa.string())
+        near = pc.and_(near, pc.or_(pc.fill_null(pc.greater_equal(table["end_utc"], pc.take(his, index)), False),
+                                    pc.is_in(table["sha256"], value_set=tailed)))
         for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
