@@ -43,6 +43,16 @@ def _cpu_of(module, name: str, spent: dict) -> None:
     setattr(module, name, timed)
 
 
+def _newest_day(archive: Path, config) -> date:
+    """The site's day of the newest recording in ``archive``: the night already there."""
+    import pyarrow.compute as pc
+
+    from catalog.store import Catalog
+
+    newest = pc.max(Catalog(archive).read("recordings", ["start_utc"])["start_utc"]).as_py()
+    return newest.astimezone(config.zones().site_zone).date()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", type=Path, default=None, help="the scale-* folder (default: the newest in bench/cache)")
@@ -60,7 +70,8 @@ def main() -> int:
     config = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, fsync=False))
     recordings, devices, days, first = cached.name.split("-", 4)[1:]        # scale-R-D-N-YYYY-MM-DD
     shape = Shape(recordings=int(recordings), devices=int(devices), days=int(days), first_day=date.fromisoformat(first))
-    day = date.fromisoformat(built["last_day"]) + timedelta(days=1)
+    # ``bench/scale.py`` adds its own night to the compacted copy: this one is the night after the newest
+    day = max(date.fromisoformat(built["last_day"]), _newest_day(cached / "run", config)) + timedelta(days=1)
     from pipeline.records import gaprefresh
     from pipeline.runs import ingest
 

@@ -102,7 +102,9 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
     from pipeline.runs.ingest import RunSummary, _identities_and_gaps
     from pipeline.sample.catalog import _Year
 
-    year = _Year(dataclasses.replace(shape, seed=shape.seed + 1), config)
+    # Each night after the year its own draw: a second extra night must not dock the first one's files again.
+    after_year = (day - (shape.first_day + timedelta(days=shape.days))).days
+    year = _Year(dataclasses.replace(shape, seed=shape.seed + 1 + max(after_year, 0)), config)
     ingested = datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc)
     run_id = f"{ingested:%Y%m%dT%H%M%SZ}-bench"
     recordings, sightings, _, _ = year.day(day, run_id, ingested)

@@ -245,3 +245,50 @@ def _whole_and_incremental(batches, config, arrived):
             done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
         assert _state(full) == _state(part)
         return done
+
+
+def test_a_lost_tail_reaching_over_a_clean_cut_into_the_new_file_is_seen():
+    """A file cut short at 07:05 whose lost tail would have reached 08:45, a file at 08:00 (a clean
+    cut by the stored ends alone), then the night's file at 08:30, inside the tail's reach: the
+    incremental refresh sees the tail reach into its stretch (no pause before 08:30) and writes what
+    a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    cut_short, cut = (_plain(n, "CAM1", "video", datetime(2026, 3, 2, h, 0), zones, arrived) for n, h in ((0, 7), (1, 8)))
+    night = _plain(2, "CAM1", "video", datetime(2026, 3, 2, 8, 30), zones, arrived + timedelta(hours=1))
+    lost = 6000.0
+    tail = {"gap_id": gap_id("damaged_tail", cut_short["sha256"], "truncated", "", "0.000"), "kind": "damaged_tail",
+            "reason": "truncated", "device_id": "CAM1", "sha256": cut_short["sha256"], "duration_s": lost,
+            "start_utc": cut_short["end_utc"], "end_utc": cut_short["end_utc"] + timedelta(seconds=lost),
+            "start_time": cut_short["end_time"], "end_time": cut_short["end_time"] + timedelta(seconds=lost),
+            "detected_run_id": "run0", "detected_at": arrived}
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        for b, (recordings, file_gaps) in enumerate((([cut_short, cut], [tail]), ([night], []))):
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": f"run{b}"} for r in recordings], "gaps": file_gaps}, tag=f"run{b}")
+            now = arrived + timedelta(hours=b, minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), f"run{b}", config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), f"run{b}", config, now=now)
+        assert done.mode == "incremental"
+        assert _state(full) == _state(part)
+        pauses = [g for g in Catalog(full).rows("gaps") if g["kind"] == "between_files"]
+        assert night["sha256"] not in {g["after_sha256"] for g in pauses}
+
+
+def test_a_recording_from_days_before_reaching_into_the_new_file_is_seen():
+    """A recording that started three days before and ran on past the next file and into the
+    night's: no clean cut lies in the days the survey looks at, the stretch starts at the file
+    before the night's, and the long one reaches into it from before (the pause before the night's
+    file is none: both overlap it). The incremental refresh writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    day = datetime(2026, 3, 4)
+    long = _plain(0, "CAM1", "video", day - timedelta(days=3), zones, arrived, minutes=(3 * 24 + 2) * 60)
+    inside = _plain(1, "CAM1", "video", day + timedelta(minutes=30), zones, arrived)
+    night = _plain(2, "CAM1", "video", day + timedelta(hours=1), zones, arrived + timedelta(hours=1))
+    done = _whole_and_incremental(([long, inside], [night]), config, arrived)
+    assert done.mode == "incremental"

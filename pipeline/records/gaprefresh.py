@@ -363,6 +363,11 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
         his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
                        pc.greater_equal(table["end_utc"], pc.take(los, index)))
+        # of those, only what can reach the stretch becomes a dict: an end (stored as placed) in it,
+        # or a damaged tail of known length (the bucket's other days are thousands of rows)
+        tailed = pa.array(sorted(sha for sha, tail in tails.items() if tail.end is not None), pa.string())
+        near = pc.and_(near, pc.or_(pc.fill_null(pc.greater_equal(table["end_utc"], pc.take(his, index)), False),
+                                    pc.is_in(table["sha256"], value_set=tailed)))
         for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None and r["start_time"] is not None and r["start_time"] < g.lo:
@@ -379,14 +384,21 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
                 g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
 
 
-def _tails(catalog: Catalog, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
-    """These devices' damaged tails as naive instants, and where each one's loss begins (and its device)."""
+# The gaps' columns a refresh asks about, read once (three filtered reads decoded every row three times).
+GAP_COLUMNS = ["gap_id", "kind", "sha256", "after_sha256", "device_id", "start_time", "start_utc", "end_time",
+               "end_utc", "duration_s"]
+
+
+def _tails(known: pa.Table, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
+    """These devices' damaged tails (among the ``known`` gaps' rows) as naive instants, and where each
+    one's loss begins (and its device)."""
     if not devices:
         return {}, {}
-    every = catalog.read("gaps", ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time",
-                                  "end_utc", "duration_s"], filter=ds.field("kind") == "damaged_tail")
     # the devices picked from the few damaged tails, not tested on every gap's row
-    rows = every.filter(pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string()))).to_pylist()
+    every = known.filter(pc.fill_null(pc.equal(known["kind"], "damaged_tail"), False))
+    rows = every.filter(pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string()))).select(
+        ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time", "end_utc",
+         "duration_s"]).to_pylist()
     tails = {sha: timeline.Tail(_naive(t.end)) for sha, t in gap_events.damaged_tails(rows, zones).items()}
     begins: dict = {}
     for g in gap_events.placed(rows, zones):
@@ -464,6 +476,12 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     new_rows = _read(catalog, zones, ds.field("run_id").isin(pa.array(fresh, pa.string())), moved) if fresh else []
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
+    read: list[pa.Table] = []
+
+    def known_gaps() -> pa.Table:
+        if not read:
+            read.append(catalog.read("gaps", GAP_COLUMNS))
+        return read[0]
     groups: dict[tuple[str, str], _Group] = {}
     for r in new_rows:
         if r["device_id"] is None or r["kind"] not in cfg.timeline_kinds:
@@ -485,7 +503,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
     walked: list[tuple[_Group, _Walked]] = []
     if groups:
-        tails, begins = _tails(catalog, zones, sorted({d for d, _ in groups}))
+        tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}))
         _survey(catalog, groups, fresh, labels, cfg, zones)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
@@ -529,8 +547,8 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]
     decided = set().union(*(w.decided_after for _, w in walked))
     clocks = set().union(*(w.clocks for _, w in walked))
-    current = {x["gap_id"] for x in found} | _per_file(catalog, new_shas)
-    known = _known(catalog, decided, clocks, new_shas)
+    current = {x["gap_id"] for x in found} | _per_file(known_gaps(), new_shas)
+    known = _known(known_gaps(), decided, clocks, new_shas)
     asked = sorted(current | known)
     states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
                                                    filter=ds.field("gap_id").isin(pa.array(asked, pa.string())))) if asked else {}
@@ -546,26 +564,31 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     return result, {"gaps": rows, "gap_state": events}
 
 
-def _per_file(catalog: Catalog, shas: list[str]) -> set[str]:
+def _per_file(known: pa.Table, shas: list[str]) -> set[str]:
     """The gaps the workers found inside these recordings: current, whatever else happens."""
     if not shas:
         return set()
-    return set(catalog.read("gaps", ["gap_id"], filter=ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string()))
-                            & ds.field("sha256").isin(pa.array(shas, pa.string())))["gap_id"].to_pylist())
+    return set(known["gap_id"].filter(_of(known, gap_events.PER_FILE_KINDS, "sha256", shas)).to_pylist())
 
 
-def _known(catalog: Catalog, decided_after: set[str], clocks: set[str], new_shas: list[str]) -> set[str]:
-    """The gaps the catalog holds whose state this refresh decides."""
+def _known(known: pa.Table, decided_after: set[str], clocks: set[str], new_shas: list[str]) -> set[str]:
+    """The gaps the catalog holds (``known``) whose state this refresh decides."""
     parts = []
     if decided_after:
-        parts.append(ds.field("kind").isin(pa.array(list(DEVICE_KINDS), pa.string())) & ds.field("after_sha256").isin(pa.array(sorted(decided_after), pa.string())))
+        parts.append(_of(known, DEVICE_KINDS, "after_sha256", sorted(decided_after)))
     if clocks:
-        parts.append((ds.field("kind") == "clock") & ds.field("sha256").isin(pa.array(sorted(clocks), pa.string())))
+        parts.append(_of(known, ("clock",), "sha256", sorted(clocks)))
     if new_shas:
-        parts.append(ds.field("kind").isin(pa.array(list(gap_events.PER_FILE_KINDS), pa.string())) & ds.field("sha256").isin(pa.array(new_shas, pa.string())))
+        parts.append(_of(known, gap_events.PER_FILE_KINDS, "sha256", new_shas))
     if not parts:
         return set()
-    expr = parts[0]
+    mask = parts[0]
     for more in parts[1:]:
-        expr = expr | more
-    return set(catalog.read("gaps", ["gap_id"], filter=expr)["gap_id"].to_pylist())
+        mask = pc.or_(mask, more)
+    return set(known["gap_id"].filter(mask).to_pylist())
+
+
+def _of(known: pa.Table, kinds: tuple[str, ...], column: str, shas: list[str]) -> pa.ChunkedArray:
+    """Rows of these kinds naming one of these contents in ``column`` (never null)."""
+    return pc.and_(pc.is_in(known["kind"], value_set=pa.array(list(kinds), pa.string())),
+                   pc.is_in(known[column], value_set=pa.array(shas, pa.string())))

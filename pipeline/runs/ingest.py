@@ -378,7 +378,8 @@ def _compact_after(archive: Path, config: Config) -> dict:
 # compaction): a thread imports them while the driver waits on its workers, so that the end of a
 # short run does not wait for them (half a second of a one-file run).
 LATE_MODULES = ("pyarrow.dataset", "pyarrow.compute", "duckdb", "pipeline.records.attribution",
-                "pipeline.records.gaplist", "pipeline.runs.compact")
+                "pipeline.records.gaplist", "pipeline.records.gapcount", "pipeline.records.conflicts",
+                "pipeline.runs.compact")
 
 
 def _import_meanwhile(names: tuple[str, ...]) -> None:
@@ -394,33 +395,16 @@ def _import_meanwhile(names: tuple[str, ...]) -> None:
 
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
-    Read set-based (``records.gaplist``): seconds at a million recordings were spent here otherwise."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
+    Read set-based, counted rather than listed (``records.conflicts``, ``records.gapcount``): seconds
+    at a million recordings were spent here otherwise."""
+    from pipeline.records import conflicts, gapcount
 
-    from pipeline.records import attribution, gaplist
-
-    seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == summary.run_id)["sha256"]
-    shas = sorted({s for s in seen.to_pylist() if s})
-    named = gaplist.sightings_of(catalog.archive, shas).to_pylist() if shas else []
-    paths: dict[str, set] = {}
-    for row in named:
-        paths.setdefault(row["sha256"], set()).add(row["source_path"])
-    several = [row for row in named if len(paths[row["sha256"]]) > 1]
-    summary.conflicting = len(attribution.for_contents([], several, config.identity).conflicts())
+    summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity)
     if not catalog.visible_parts("gaps"):
-        # No gap was ever detected here (this run's refresh found none either): nothing to list.
+        # No gap was ever detected here (this run's refresh found none either): nothing to count.
         summary.gaps = {"found": 0, "need": 0, "free": 0, "waiting": 0}
         return
-    # One listing of the current gaps: this run's, and those waiting (needing an explanation, none
-    # accepted): the gaps with an accepted explanation, most of a year's, are not decided at all.
-    current = gaplist.listing(catalog.archive, config, include_closed=False, names=False, sessions=False,
-                              unexplained_or_run=summary.run_id)
-    mine = current.filter(pc.equal(current["detected_run_id"], summary.run_id))
-    need = pc.sum(mine["needs_explanation"]).as_py() or 0
-    waiting = pc.sum(pc.and_(current["needs_explanation"],
-                             pc.not_equal(current["explanation"], "explained"))).as_py() or 0
-    summary.gaps = {"found": mine.num_rows, "need": need, "free": mine.num_rows - need, "waiting": waiting}
+    summary.gaps = gapcount.count(catalog.archive, config, summary.run_id).summary()
 
 
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:

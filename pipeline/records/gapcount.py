@@ -1,0 +1,159 @@
+"""How many of a run's gaps need an explanation, and how many gaps wait for one: counts for an
+ingest's end summary, without listing a row.
+
+``gaplist.listing(unexplained_or_run=...)`` gives the same answer as rows: every current gap
+without an accepted explanation, whole, placed, ordered, each decided. The summary needs counts,
+and most of those gaps are decided by their own row: a gap of any kind but ``between_files``, and
+a pause no longer than ``gaps.session_break_s``, always needs an explanation
+(``rules.sessions.need``). Only the long pauses depend on anything else (marks, cases, windows),
+and only when the archive has an important mark or an assignment that is not routine can one of
+them need an explanation; then they alone are decided, by ``gaplist``'s own rules. Which gaps are
+current is read from their latest state event only for the gaps that have an event other than
+``open`` (the closed ones are few; every other gap is current whatever its latest event).
+``tests/test_gap_count.py`` holds the counts to ``gapstate.listing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from catalog.query import Scan, scanning
+from catalog.schema import TABLES
+from catalog.store import Catalog
+from pipeline.config import Config
+
+# The columns ``rules.sessions.need`` reads of a gap (``gaplist._annotated`` decides from them).
+DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_time", "duration_s", "sha256",
+            "before_sha256", "after_sha256", "start_utc", "end_utc")
+
+
+@dataclass(frozen=True)
+class Counts:
+    found: int          # the run's current gaps
+    need: int           # of those, the ones that need an explanation
+    waiting: int        # current gaps in the archive that need one and have none accepted
+
+    def summary(self) -> dict:
+        return {"found": self.found, "need": self.need, "free": self.found - self.need, "waiting": self.waiting}
+
+
+def _listed(scan: Scan, run_id: str, long_s: float, decide: bool) -> tuple[pa.Table, pa.Table | None, list[str]]:
+    """The current gaps without an accepted explanation, and the run's own current gaps (each
+    gap's first row: ``kind``, ``duration_s``, ``mine``, ``accepted``); the long pauses among them
+    with their ``DECIDING`` columns (``decide`` False: None); and every device with a gap. The
+    whole rows of the long pauses alone are read, by where each is stored."""
+    from pipeline.records.gaplist import _first_gaps, _sources
+
+    src = _sources(scan)
+    scan.con.execute(f"""CREATE TEMP TABLE first_gaps AS
+                         {_first_gaps(src, "gap_id, kind, duration_s, device_id, detected_run_id, _file, _row")}""")
+    rows = scan.con.sql(f"""
+        WITH accepted AS (
+            SELECT DISTINCT gap_id FROM {src["explanations"]}
+            WHERE source = 'spoken' OR coalesce(approved_by, '') <> ''),
+        shut AS (              -- a gap whose events are all 'open' is current: only the others are looked at
+            SELECT gap_id FROM (
+                SELECT gap_id, arg_max(state, struct_pack(t := evaluated_at, f := _file, r := _row)) AS state
+                FROM {src["gap_state"]}
+                WHERE gap_id IN (SELECT gap_id FROM {src["gap_state"]} WHERE state IS DISTINCT FROM 'open')
+                GROUP BY gap_id)
+            WHERE coalesce(state, 'open') <> 'open')
+        SELECT g._file, g._row, g.kind = 'between_files' AND g.duration_s > $long AS long,
+               coalesce(g.detected_run_id = $run, false) AS mine, a.gap_id IS NOT NULL AS accepted
+        FROM first_gaps g LEFT JOIN accepted a USING (gap_id) LEFT JOIN shut s USING (gap_id)
+        WHERE s.gap_id IS NULL AND (a.gap_id IS NULL OR g.detected_run_id = $run)""",
+        params={"run": run_id, "long": long_s}).to_arrow_table()
+    devices = scan.con.sql("SELECT DISTINCT device_id FROM first_gaps WHERE device_id IS NOT NULL").fetchall()
+    pauses = None
+    if decide:
+        scan.con.register("pauses", rows.filter(pc.fill_null(rows["long"], False)))
+        pauses = scan.con.sql(f"""
+            SELECT {", ".join(f'g."{c}"' for c in DECIDING)}, p.mine, p.accepted
+            FROM {src["gaps"]} g JOIN pauses p ON g._file = p._file AND g._row = p._row""").to_arrow_table()
+    return rows, pauses, sorted(d for (d,) in devices)
+
+
+def count(archive: Path, config: Config, run_id: str) -> Counts:
+    """The run's current gaps, how many of them need an explanation, and how many current gaps of
+    the archive need one and have none accepted: as ``gaplist.listing(include_closed=False,
+    unexplained_or_run=run_id)`` would count them."""
+    decide = _any_could_need(Catalog(archive))
+    rows, pauses, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s, decide))
+    short = pc.invert(pc.fill_null(rows["long"], False))      # every gap but a long pause needs an explanation
+    mine, waiting = rows["mine"], pc.invert(rows["accepted"])
+    found, need, waits = _true(mine), _true(pc.and_(mine, short)), _true(pc.and_(waiting, short))
+    if pauses is not None and pauses.num_rows:
+        needed = _decided(archive, pauses, config, devices)
+        need += _true(pc.and_(pauses["mine"], needed))
+        waits += _true(pc.and_(pc.invert(pauses["accepted"]), needed))
+    return Counts(found=found, need=need, waiting=waits)
+
+
+def _any_could_need(catalog: Catalog) -> bool:
+    """Whether a long pause can need an explanation at all: an assignment that is not routine (a
+    case, a class, a window), or a recording marked important (both sides of a pause marked)."""
+    assignments = catalog.read("assignments", ["retention_class"])["retention_class"]
+    if pc.any(pc.fill_null(pc.not_equal(assignments, "routine"), True)).as_py():
+        return True
+    return catalog.read("recordings", ["important"], filter=ds.field("important") == True).num_rows > 0  # noqa: E712
+
+
+def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str]) -> pa.Array:
+    """``needs_explanation`` of these long pauses, as ``gaplist.listing(sessions=False)`` decides it
+    (``gaplist._annotated``), given ``devices`` (every device with a gap, which the listing reads
+    again): the recordings on either side of each, read once, their marks, the cases holding
+    them, the windows of the assignments."""
+    from pipeline.records import gaplist
+    from pipeline.records.gaprefresh import reattributed
+    from pipeline.records.sessions import _label, _windows
+    from pipeline.rules.custody import holder_periods
+    from pipeline.rules.sets import gaps as gap_sets, recordings as placing, sessions as session_sets
+    from pipeline.rules.sets.retention import _pairs
+
+    catalog = Catalog(archive)
+    zones, cfg = config.zones(), config.gaps
+    gaps = TABLES["gaps"]
+    pauses = pauses.cast(pa.schema([gaps.field(c) for c in DECIDING] + list(pauses.schema)[len(DECIDING):]))
+    pauses = gap_sets.placed(pauses, zones)
+    around = pc.unique(pa.concat_arrays([pauses[c].combine_chunks() for c in ("before_sha256", "after_sha256")])
+                       .drop_null())
+    moved = reattributed(catalog, config.identity)
+    kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+    rec = gaplist._around(archive, around, sorted(moved), cfg.timeline_kinds)
+    if moved:
+        rec = gaplist._moved(rec, moved)
+    rec = rec.filter(pc.and_(pc.fill_null(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())), False),
+                             pc.is_in(rec["kind"], value_set=kinds)))
+    near = pc.is_in(rec["sha256"], value_set=around)
+    important = set(pc.filter(rec["sha256"], pc.and_(near, pc.fill_null(rec["important"], False))).to_pylist())
+    assignments = catalog.read("assignments")
+    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
+    groups: dict[str, frozenset[str]] = {}
+    if assignments.num_rows and len(around):
+        subset = rec.filter(near)
+        device_labels, by_label = placing.device_zones(subset["device_id"].combine_chunks(), zones)
+        start = placing._place_start(subset, device_labels, by_label)
+        end = placing._place_end(subset, start)
+        periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
+            "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
+        ledger = placing.holders(subset["device_id"].combine_chunks(), start, periods)
+        officer = placing._attribute(subset["officer_id"].combine_chunks(), ledger)["officer"]
+        table = pa.table({"sha256": subset["sha256"], "device_id": subset["device_id"], "officer": officer,
+                          "start": start, "end": pc.coalesce(end, start),
+                          "important": pc.fill_null(subset["important"], False)})
+        pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
+        shas = table["sha256"].take(pairs["r"]).to_pylist()
+        for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
+            groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
+    windows = list(_windows(assignments.to_pylist()))
+    return session_sets.needs(pauses, None, cfg.session_break_s, important, groups, windows)["needs_explanation"]
+
+
+def _true(mask) -> int:
+    return int(pc.sum(pc.fill_null(mask, False).cast(pa.int64())).as_py() or 0)
