@@ -16,7 +16,6 @@ current is read from their latest state event only for the gaps that have an eve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -106,53 +105,15 @@ def _any_could_need(catalog: Catalog) -> bool:
 
 def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str]) -> pa.Array:
     """``needs_explanation`` of these long pauses, as ``gaplist.listing(sessions=False)`` decides it
-    (``gaplist._annotated``), given ``devices`` (every device with a gap, which the listing reads
-    again): the recordings on either side of each, read once, their marks, the cases holding
-    them, the windows of the assignments."""
+    (``gaplist._annotated`` without labels: only the recordings that can decide a long pause are
+    read), given ``devices`` (every device with a gap, which the listing reads again)."""
     from pipeline.records import gaplist
-    from pipeline.records.gaprefresh import reattributed
-    from pipeline.records.sessions import _label, _windows
-    from pipeline.rules.custody import holder_periods
-    from pipeline.rules.sets import gaps as gap_sets, recordings as placing, sessions as session_sets
-    from pipeline.rules.sets.retention import _pairs
+    from pipeline.rules.sets import gaps as gap_sets
 
-    catalog = Catalog(archive)
-    zones, cfg = config.zones(), config.gaps
     gaps = TABLES["gaps"]
     pauses = pauses.cast(pa.schema([gaps.field(c) for c in DECIDING] + list(pauses.schema)[len(DECIDING):]))
-    pauses = gap_sets.placed(pauses, zones)
-    around = pc.unique(pa.concat_arrays([pauses[c].combine_chunks() for c in ("before_sha256", "after_sha256")])
-                       .drop_null())
-    moved = reattributed(catalog, config.identity)
-    kinds = pa.array(list(cfg.timeline_kinds), pa.string())
-    rec = gaplist._around(archive, around, sorted(moved), cfg.timeline_kinds)
-    if moved:
-        rec = gaplist._moved(rec, moved)
-    rec = rec.filter(pc.and_(pc.fill_null(pc.is_in(rec["device_id"], value_set=pa.array(devices, pa.string())), False),
-                             pc.is_in(rec["kind"], value_set=kinds)))
-    near = pc.is_in(rec["sha256"], value_set=around)
-    important = set(pc.filter(rec["sha256"], pc.and_(near, pc.fill_null(rec["important"], False))).to_pylist())
-    assignments = catalog.read("assignments")
-    assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
-    groups: dict[str, frozenset[str]] = {}
-    if assignments.num_rows and len(around):
-        subset = rec.filter(near)
-        device_labels, by_label = placing.device_zones(subset["device_id"].combine_chunks(), zones)
-        start = placing._place_start(subset, device_labels, by_label)
-        end = placing._place_end(subset, start)
-        periods = holder_periods(catalog.rows("handovers"), [e for e in catalog.rows(
-            "device_events", ["device_id", "event", "at"]) if e["event"] == "return"])
-        ledger = placing.holders(subset["device_id"].combine_chunks(), start, periods)
-        officer = placing._attribute(subset["officer_id"].combine_chunks(), ledger)["officer"]
-        table = pa.table({"sha256": subset["sha256"], "device_id": subset["device_id"], "officer": officer,
-                          "start": start, "end": pc.coalesce(end, start),
-                          "important": pc.fill_null(subset["important"], False)})
-        pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
-        shas = table["sha256"].take(pairs["r"]).to_pylist()
-        for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
-            groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
-    windows = list(_windows(assignments.to_pylist()))
-    return session_sets.needs(pauses, None, cfg.session_break_s, important, groups, windows)["needs_explanation"]
+    pauses = gap_sets.placed(pauses, config.zones())
+    return gaplist._annotated(archive, pauses, config, labels=False, gap_devices=devices)["needs_explanation"]
 
 
 def _true(mask) -> int:
