@@ -47,7 +47,9 @@ def recording(draw, n: int, zones: times.Zones, arrived: datetime) -> tuple[dict
            "name_time": start,
            "container_time": start + timedelta(hours=3) if clock == "disagree" else start,
            "time_source": "filename", "ingested_at": arrived, "source_name": f"{device}_{n}.mp4",
-           "start_utc": start_utc, "end_utc": start_utc + timedelta(seconds=duration) if start_utc else None,
+           "start_utc": start_utc,
+           # now and then stored without its end (its length known): it ends at start + length
+           "end_utc": start_utc + timedelta(seconds=duration) if start_utc and draw(st.integers(0, 4)) else None,
            "time_zone": None if legacy else times.zone_label(zone), "container_time_zone": "UTC"}
     gaps = []
     tail = draw(st.sampled_from((None,) * 6 + ("known", "unknown")))
@@ -288,6 +290,39 @@ def test_a_recording_from_days_before_reaching_into_the_new_file_is_seen():
     arrived = datetime(2026, 3, 5, tzinfo=UTC)
     day = datetime(2026, 3, 4)
     long = _plain(0, "CAM1", "video", day - timedelta(days=3), zones, arrived, minutes=(3 * 24 + 2) * 60)
+    inside = _plain(1, "CAM1", "video", day + timedelta(minutes=30), zones, arrived)
+    night = _plain(2, "CAM1", "video", day + timedelta(hours=1), zones, arrived + timedelta(hours=1))
+    done = _whole_and_incremental(([long, inside], [night]), config, arrived)
+    assert done.mode == "incremental"
+
+
+def test_a_recording_stored_without_its_end_reaches_as_far_as_its_length():
+    """A recording stored with its start instant but no end (``end_utc`` null, its length known)
+    ends, for the full detection (``clocks.placed_end``), at its start plus its length: here 08:00
+    for two hours, past a short file at 09:00 and into the night's file at 09:30 (an overlap, no
+    pause before 09:30). The incremental refresh ends it there too: its survey sees no clean cut at
+    09:00 (the stretch starts at 08:00, none widened), and it writes what a full refresh writes."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    day = datetime(2026, 3, 4)
+    long = {**_plain(0, "CAM1", "video", day + timedelta(hours=8), zones, arrived, minutes=120), "end_utc": None}
+    short = _plain(1, "CAM1", "video", day + timedelta(hours=9), zones, arrived)
+    night = _plain(2, "CAM1", "video", day + timedelta(hours=9, minutes=30), zones, arrived + timedelta(hours=1))
+    done = _whole_and_incremental(([long, short], [night]), config, arrived)
+    assert (done.mode, done.widened) == ("incremental", 0)
+
+
+def test_a_recording_from_days_before_stored_without_its_end_is_seen_reaching_in():
+    """As ``test_a_recording_from_days_before_reaching_into_the_new_file_is_seen``, the long
+    recording stored without its end: what reaches into the stretch from before is read and placed
+    by its length too (a pause before the night's file would be a gap the full refresh never finds)."""
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 5, tzinfo=UTC)
+    day = datetime(2026, 3, 4)
+    long = {**_plain(0, "CAM1", "video", day - timedelta(days=3), zones, arrived, minutes=(3 * 24 + 2) * 60),
+            "end_utc": None}
     inside = _plain(1, "CAM1", "video", day + timedelta(minutes=30), zones, arrived)
     night = _plain(2, "CAM1", "video", day + timedelta(hours=1), zones, arrived + timedelta(hours=1))
     done = _whole_and_incremental(([long, inside], [night]), config, arrived)

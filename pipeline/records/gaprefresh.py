@@ -295,7 +295,10 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
     main = max(buckets, key=lambda b: len(b[2]))
 
     def since(t: datetime):
-        return (ds.field("start_utc") >= _instant(t)) | (ds.field("end_utc") >= _instant(t))
+        # the stored end, else (as ``clocks.placed_end``) start plus length: tested apart, so that the
+        # parts' statistics still answer the first two
+        return (ds.field("start_utc") >= _instant(t)) | (ds.field("end_utc") >= _instant(t)) | \
+            (ds.field("end_utc").is_null() & (_stored_end(ds.field) >= _instant(t)))
 
     expr = since(main[0])
     others = sorted({g.device for lo, _, bucket in buckets if bucket is not main[2] for g in bucket})
@@ -303,6 +306,16 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
         expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
                        & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
     return catalog.read("recordings", timeline.COLUMNS, filter=expr)
+
+
+def _stored_end(column):
+    """Where recordings stored as placed end, as ``clocks.placed_end`` says: ``end_utc``, else (stored
+    without its end) the start plus the length (none: 0), rounded to the microsecond as ``timedelta``
+    rounds. ``column``: a table's columns by name, or ``ds.field`` for a filter."""
+    length = pc.round(pc.multiply(pc.coalesce(column("duration_s"), pa.scalar(0.0)), pa.scalar(1e6)),
+                      round_mode="half_to_even")
+    return pc.coalesce(column("end_utc"), pc.add(column("start_utc"),
+                                                 length.cast(pa.int64(), safe=False).cast(pa.duration("us"))))
 
 
 def _devices(devices: list[str]):
@@ -361,12 +374,13 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
         los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
         # before the group's own stretch (stored as placed: ``_survey`` walks a device whole otherwise)
         his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
+        ends = _stored_end(lambda name: table[name])
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
-                       pc.greater_equal(table["end_utc"], pc.take(los, index)))
+                       pc.greater_equal(ends, pc.take(los, index)))
         # of those, only what can reach the stretch becomes a dict: an end (stored as placed) in it,
         # or a damaged tail of known length (the bucket's other days are thousands of rows)
         tailed = pa.array(sorted(sha for sha, tail in tails.items() if tail.end is not None), pa.string())
-        near = pc.and_(near, pc.or_(pc.fill_null(pc.greater_equal(table["end_utc"], pc.take(his, index)), False),
+        near = pc.and_(near, pc.or_(pc.fill_null(pc.greater_equal(ends, pc.take(his, index)), False),
                                     pc.is_in(table["sha256"], value_set=tailed)))
         for r in _prepared(table.filter(pc.fill_null(near, False)), zones):
             g = by_key.get((r["device_id"], r["kind"]))

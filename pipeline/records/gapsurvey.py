@@ -13,12 +13,15 @@ from catalog.store import Catalog
 
 # The survey, one DuckDB scan of the groups' older recordings. ``believable``: a clock that can be
 # right (not before the earliest date, not ahead of its arrival); such recordings alone begin and end
-# a timeline. ``odd``: a recording stored without its instant, or in a zone (or none) no device of
-# these has now. ``cut``: a clean cut (no earlier believable one reaches past its start, damaged
-# tails aside), looked for only in the days before the stretch, given how far all earlier ones reach.
+# a timeline. ``e``: where it ends, as ``clocks.placed_end`` says (stored without its end: its start
+# plus its length, rounded as ``timedelta`` rounds). ``odd``: a recording stored without its instant,
+# or in a zone (or none) no device of these has now. ``cut``: a clean cut (no earlier believable one
+# reaches past its start, damaged tails aside), looked for only in the days before the stretch, given
+# how far all earlier ones reach.
 _SURVEY = """
 WITH r AS MATERIALIZED (
-    SELECT g.i, g.lo, g.hi, r.start_utc AS s, greatest(coalesce(r.end_utc, r.start_utc), r.start_utc) AS e,
+    SELECT g.i, g.lo, g.hi, r.start_utc AS s, greatest(coalesce(r.end_utc, r.start_utc + to_microseconds(
+               round_even(coalesce(r.duration_s, 0) * 1000000, 0)::BIGINT)), r.start_utc) AS e,
            r.sequence AS seq,
            (r.start_utc IS NULL OR r.time_zone IS NULL OR NOT list_contains($labels, r.time_zone))::BIGINT AS odd,
            coalesce(r.start_utc >= $earliest AND r.start_utc <= r.ingested_at + to_microseconds($tolerance), false)
