@@ -78,6 +78,7 @@ def main() -> int:
     spent: dict = {}
     _cpu_of(gaprefresh, "refresh", spent)
     _cpu_of(ingest, "_identities_and_gaps", spent)
+    _cpu_of(ingest, "_seen", spent)
     for i in range(args.rounds):
         with tempfile.TemporaryDirectory(dir=cached) as tmp:
             work = Path(tmp) / "archive"

@@ -10,8 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
@@ -208,9 +210,34 @@ class Seen:
         return self.outcome.get(result.source.key) == (s["status"], s["failure"], s["error_message"])
 
 
-def _seen(catalog: Catalog) -> Seen:
-    table = catalog.read("sightings", ["source_path", "source_path_bytes", "size", "mtime_ns", "sha256",
-                                       "status", "failure", "error_message", "seen_at"])
+SEEN_COLUMNS = ["source_path", "source_path_bytes", "size", "mtime_ns", "sha256", "status", "failure",
+                "error_message", "seen_at"]
+
+
+def _seen(catalog: Catalog, paths: Iterable[bytes]) -> Seen:
+    """What earlier runs recorded about ``paths`` (exact bytes: the walk's), from their sightings
+    alone: the filter goes into the scan, so a night's drop does not turn every sighting of a year
+    into Python rows (seconds and a gigabyte at a million recordings)."""
+    wanted = sorted(set(paths))
+    if not wanted:
+        return Seen()
+    # A row written before names were kept as bytes has only its text, whose UTF-8 is the name:
+    # the text of each walked name that is UTF-8 finds those.
+    texts = []
+    for raw in wanted:
+        text = os.fsdecode(raw)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:      # not UTF-8: no text-only row can name it
+            continue
+        texts.append(text)
+    by_bytes = ds.field("source_path_bytes")
+    expr = by_bytes.isin(pa.array(wanted, pa.binary())) | (
+        by_bytes.is_null() & ds.field("source_path").isin(pa.array(texts, pa.string())))
+    return _gathered(catalog.read("sightings", SEEN_COLUMNS, filter=expr))
+
+
+def _gathered(table: pa.Table) -> Seen:
     seen, latest = Seen(), {}
     for row in table.to_pylist():
         # Rows written before names were kept as bytes: their text is the exact name (UTF-8 only).
@@ -265,12 +292,13 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
             known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
-            seen = _seen(catalog)
+            follow = cfg.follow_links if follow_links is None else follow_links
+            found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
+            seen = _seen(catalog, (src.key[0] for src in found))
 
             todo: list[SourceFile] = []
             keys = set()
-            follow = cfg.follow_links if follow_links is None else follow_links
-            for src in walk(sources, exclude=archive, follow_links=follow):   # an archive inside a drop is not a drop
+            for src in found:
                 summary.files_seen += 1
                 if src.key in keys or seen.skip(src.key, retry_unreadable=cfg.retry_unreadable,
                                                 retry_failed=retry_failed):
