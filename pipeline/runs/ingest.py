@@ -27,6 +27,7 @@ from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, process_file
+from pipeline.runs.known import KnownContents
 from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
@@ -156,7 +157,7 @@ ROW_TABLES = ("sightings", "recordings")
 class CatalogBuffer:
     """Rows waiting for the next commit; duplicates of known content keep only their sighting."""
 
-    def __init__(self, catalog: Catalog, run_id: str, known_sha: set[str]):
+    def __init__(self, catalog: Catalog, run_id: str, known_sha: KnownContents):
         self.catalog, self.run_id, self.known_sha = catalog, run_id, known_sha
         self.tables: dict[str, list] = {}
         self.files = 0
@@ -309,7 +310,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
         try:
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
-            known_sha = set(catalog.read("recordings", ["sha256"])["sha256"].to_pylist())
+            known_sha = KnownContents(catalog.read("recordings", ["sha256"])["sha256"])
             follow = cfg.follow_links if follow_links is None else follow_links
             found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
             seen = _seen(catalog, (src.key[0] for src in found))
