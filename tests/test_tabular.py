@@ -149,3 +149,25 @@ def test_emit_table_in_many_batches_writes_what_emit_writes(drawn, batch, fmt):
         emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES,
                    order=None if picked is None else pa.array(picked, pa.int64()))
     assert got.getvalue() == expected.getvalue()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.one_of(st.none(), st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2030, 1, 1)).map(
+           lambda d: d.replace(tzinfo=UTC))), min_size=1, max_size=6),
+       st.lists(st.one_of(st.none(), specials), min_size=1, max_size=6), st.integers(300, 900),
+       st.sampled_from(("table", "csv", "json")))
+def test_columns_of_a_few_repeated_values_write_what_emit_writes(instants, names, n, fmt):
+    """Hundreds of rows sharing a few instants (retention dates: the ends of days) are written once
+    per distinct instant and taken back into place; text with quotes, commas, newlines and formula
+    starts is quoted row by row as ``emit`` quotes it."""
+    rows = [{"name": names[i % len(names)], "when": instants[(i * 7) % len(instants)],
+             "clock": instants[i % len(instants)], "zone": sorted(ZONES)[i % 3], "n": i, "x": i / 8,
+             "ok": i % 2 == 0} for i in range(n)]
+    zone = times.zone_named("Asia/Shanghai")
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows(rows), [c.name for c in COLS], fmt, out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    emit_table(pa.Table.from_pylist(rows, schema=schema), COLS, fmt, out=got, zone=zone, zones=ZONES)
+    assert got.getvalue() == expected.getvalue()

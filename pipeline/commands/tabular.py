@@ -31,7 +31,6 @@ BATCH = 32_768
 _WORKERS = 2                      # batches formatted at once (beside the one being written)
 _TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _NON_ASCII = r"[^\x00-\x7f]"
-_FORMULA = r"^[=+\-@\t\r]"
 _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
@@ -40,11 +39,41 @@ def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     dictionary's, which says it for every row)."""
     if pa.types.is_dictionary(values.type):
         values = values.dictionary
-    values = values.cast(pa.large_string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.large_string())
+    wide = np.int64 if pa.types.is_large_string(values.type) else np.int32
     if not len(values) or values.buffers()[2] is None:
         return np.zeros(0, np.uint8), np.zeros(len(values) + 1, np.int64)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1, offset=values.offset * 8)
+    offsets = np.frombuffer(values.buffers()[1], dtype=wide, count=len(values) + 1,
+                            offset=values.offset * np.dtype(wide).itemsize)
     return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
+
+
+def _rows_holding(values: pa.Array, flagged: np.ndarray) -> np.ndarray:
+    """For each value (plain text, not a dictionary), whether one of its bytes is ``flagged`` (a
+    table of 256): one pass over the bytes, no pattern matched per row."""
+    data, offsets = _text_bytes(values)
+    first, last = int(offsets[0]), int(offsets[-1])
+    seen = np.zeros(last - first + 1, np.int64)          # flagged bytes before each position
+    np.cumsum(flagged[data[first:last]], out=seen[1:])
+    at = offsets.astype(np.int64) - first
+    return seen[at[1:]] > seen[at[:-1]]
+
+
+def _rows_starting(values: pa.Array, flagged: np.ndarray) -> np.ndarray:
+    """For each value (plain text), whether its first byte is ``flagged`` (a table of 256)."""
+    data, offsets = _text_bytes(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    present = ends > starts
+    out = np.zeros(len(starts), bool)
+    out[present] = flagged[data[starts[present]]]
+    return out
+
+
+def _byte_table(chars: bytes) -> np.ndarray:
+    table = np.zeros(256, bool)
+    table[np.frombuffer(chars, np.uint8)] = True
+    return table
 
 
 def _pieces(values):
@@ -100,6 +129,7 @@ class _Printer:
         texts = [c.name for c in cols if c.kind == "text"]
         whole = {name: table[name] for name in texts}
         self.special = b',"' + dialect.csv_newline.encode() + (b"" if "\n" in dialect.csv_newline else b"\n")
+        self.special_bytes = _byte_table(self.special)
         self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
         self.quoting = {n: fmt == "csv" and _holds(v, self.special) for n, v in whole.items()}
         self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
@@ -112,7 +142,7 @@ class _Printer:
         for seen, seen_label, text in memo:
             if seen_label == label and seen.equals(values):
                 return text
-        text = (timecols.iso if self.fmt == "json" else timecols.show)(values, zone)
+        text = _repeated_once(values, zone, timecols.iso if self.fmt == "json" else timecols.show)
         memo.append((values, label, text))
         return text
 
@@ -157,14 +187,26 @@ class _Printer:
             return _json_text(values, self.escaping[col.name])
         if fmt == "csv":
             if self.formula[col.name]:                 # csv_cell: a formula start becomes text
-                values = pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
-                                    pc.binary_join_element_wise("'", values, ""), values)
+                starts = _rows_starting(values, _FORMULA_START)
+                if starts.any():
+                    values = pc.if_else(pa.array(starts), pc.binary_join_element_wise("'", values, ""), values)
             if self.quoting[col.name]:
-                needs = pc.fill_null(pc.match_substring_regex(values, "[" + self.special.decode().replace(
-                    "\r", "\\r").replace("\n", "\\n") + "]"), False)
-                values = pc.if_else(needs, pc.binary_join_element_wise(
-                    '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
+                needs = _rows_holding(values, self.special_bytes)
+                if needs.any():
+                    values = pc.if_else(pa.array(needs), pc.binary_join_element_wise(
+                        '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
         return values
+
+
+def _repeated_once(values: pa.Array, zone: tzinfo, write: Callable[[pa.Array, tzinfo], pa.Array]) -> pa.Array:
+    """``write(values, zone)``, each distinct instant written once when a column repeats them (a
+    retention date is the end of a day: thousands of recordings share it), judged by a sample."""
+    n = len(values)
+    if n >= 256 and pc.count_distinct(values.slice(0, 256)).as_py() <= 128:
+        distinct = pc.unique(values)
+        if len(distinct) <= n // 2:
+            return pc.take(write(distinct, zone), pc.index_in(values, value_set=distinct))
+    return write(values, zone)
 
 
 def _holds_control(values) -> bool:
