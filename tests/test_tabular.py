@@ -111,6 +111,22 @@ def test_device_order_sorts_as_python_sorts(rows, pieces):
                                                        rows[i]["sha256"]))
     got = device_order(table).to_pylist()
     assert [rows[i] for i in got] == [rows[i] for i in expected]
+    some = [i for i in range(len(rows)) if i % 3 != 1]        # a listing's selection, not taken out
+    got = device_order(table, rows=pa.array(some, pa.int64())).to_pylist()
+    assert [rows[i] for i in got] == [rows[i] for i in expected if i in some]
+
+
+def test_device_order_of_times_millennia_apart():
+    """Devices and times too many to number together (clocks at year 1 and 9999): sorted all the same."""
+    from pipeline.commands.tabular import device_order
+
+    rows = [{"device_id": f"CAM{k % 40}", "start_time": datetime(1 if k % 2 else 9999, 1 + k % 12, 1, tzinfo=UTC),
+             "sha256": f"{k % 5}"} for k in range(200)]
+    schema = pa.schema([("device_id", pa.string()), ("start_time", pa.timestamp("us", tz="UTC")),
+                        ("sha256", pa.string())])
+    got = device_order(pa.Table.from_pylist(rows, schema=schema)).to_pylist()
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i]["device_id"], rows[i]["start_time"], rows[i]["sha256"]))
+    assert [rows[i] for i in got] == [rows[i] for i in expected]
 
 
 def test_one_piece_keeps_every_row_and_type():

@@ -116,7 +116,6 @@ def listing_table(state) -> "pa.Table":
 
 def run_retention(args: argparse.Namespace) -> int:
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     from pipeline.commands.tabular import device_order, emit_table
@@ -137,8 +136,7 @@ def run_retention(args: argparse.Namespace) -> int:
     if listed is None:
         order = device_order(keys)
     else:
-        picked = np.flatnonzero(listed.to_numpy(zero_copy_only=False))
-        order = pa.array(picked[device_order(keys.take(pa.array(picked))).to_numpy()], pa.int64())
+        order = device_order(keys, rows=np.flatnonzero(listed.to_numpy(zero_copy_only=False)))
     emit_table(rows, LISTING, args.format, zone=zone, zones=state.by_label, order=order)
     if args.format == "table":
         states, problems = rows["state"], rows["clock_problem"]

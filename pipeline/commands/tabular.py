@@ -440,32 +440,65 @@ def _line(cells: list[str]) -> str:
 
 
 def device_order(table: pa.Table, device: str = "device_id", time: str = "start_time",
-                 tiebreak: str = "sha256") -> pa.Array:
+                 tiebreak: str = "sha256", *, rows: pa.Array | np.ndarray | None = None) -> pa.Array:
     """Indices that put rows in the order ``sorted(key=lambda r: (r[device] or "", r[time] or EARLIEST,
-    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie."""
-    n = table.num_rows
+    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie.
+    ``rows``: only these rows (indices into the table, ascending), as a listing's selection, without
+    taking them out of the table first."""
+    picked = None if rows is None else np.asarray(rows.to_numpy(zero_copy_only=False) if isinstance(rows, pa.Array)
+                                                  else rows, np.int64)
+    n = table.num_rows if picked is None else len(picked)
     if not n:
         return pa.array([], pa.int64())
-    devices = pc.fill_null(_as_array(table[device]).cast(pa.string()), "")
-    names = sorted(pc.unique(devices).to_pylist())
-    rank = pc.index_in(devices, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+    rank = _device_rank(_as_array(table[device]))
     when = _as_array(table[time]).cast(pa.int64())
-    at = when.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    by_time = np.argsort(at, kind="stable")          # then a stable sort by device: np.lexsort's order
-    order = by_time[np.argsort(rank[by_time].astype(np.int32), kind="stable")]
-    same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (at[order][1:] == at[order][:-1]))
-    if len(same):                                 # the few rows of one device at one instant: by text
-        starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
-        groups = []
-        for first in starts.tolist():
-            last = first + 1
-            while last + 1 < n and rank[order[last + 1]] == rank[order[first]] and at[order[last + 1]] == at[order[first]]:
-                last += 1
-            groups.append((first, last))
-        tied = np.concatenate([order[first:last + 1] for first, last in groups])
+    at = when.fill_null(0).to_numpy(zero_copy_only=False)
+    known = when.is_valid().to_numpy(zero_copy_only=False)
+    if picked is not None:
+        rank, at, known = rank[picked], at[picked], known[picked]
+    # one number per row, device first, then time (no time: before every time): one sort, quick on
+    # a catalog compacted in (device, time) order, where the rows already lie nearly so
+    low = int(at[known].min()) if known.any() else 0
+    span = (int(at[known].max()) - low + 2) if known.any() else 1
+    if (int(rank.max()) + 1) * span < 2**62:
+        key = rank.astype(np.int64) * span + np.where(known, at - low + 1, 0)
+        order = np.argsort(key, kind="stable")
+    else:                                         # times too far apart: by time, then by device
+        key = None
+        stamp = np.where(known, at, np.iinfo(np.int64).min)
+        by_time = np.argsort(stamp, kind="stable")
+        order = by_time[np.argsort(rank[by_time], kind="stable")]
+    if key is not None:
+        ordered = key[order]
+    else:
+        ordered = np.where(known, at, np.iinfo(np.int64).min)[order]
+        ordered_rank = rank[order]
+    index = order if picked is None else picked[order]
+    changes = ordered[1:] != ordered[:-1]
+    if key is None:
+        changes |= ordered_rank[1:] != ordered_rank[:-1]
+    if not changes.all():                         # the few rows of one device at one instant: by text
+        starts = np.concatenate([[0], np.flatnonzero(changes) + 1])
+        ends = np.concatenate([starts[1:], [n]])
+        tied = ends - starts > 1
+        groups = list(zip(starts[tied].tolist(), ends[tied].tolist()))
+        members = np.concatenate([index[first:last] for first, last in groups])
         ties = table[tiebreak]                    # a few rows looked up alone; many taken at once
-        text = {i: ties[i].as_py() for i in tied.tolist()} if len(tied) < 1000 else \
-            dict(zip(tied.tolist(), _as_array(ties).take(pa.array(tied)).cast(pa.string()).to_pylist()))
+        text = {i: ties[i].as_py() for i in members.tolist()} if len(members) < 1000 else \
+            dict(zip(members.tolist(), _as_array(ties).take(pa.array(members)).cast(pa.string()).to_pylist()))
         for first, last in groups:
-            order[first:last + 1] = sorted(order[first:last + 1].tolist(), key=lambda i: text[i])
-    return pa.array(order, pa.int64())
+            index[first:last] = sorted(index[first:last].tolist(), key=lambda i: text[i])
+    return pa.array(index, pa.int64())
+
+
+def _device_rank(devices: pa.Array) -> np.ndarray:
+    """Each row's place among the device names sorted as text (none counts as ""): a small integer
+    per row, the names sorted once each, not a text per row."""
+    if not pa.types.is_dictionary(devices.type):
+        devices = pc.dictionary_encode(devices.cast(pa.string()))
+    names = devices.dictionary.cast(pa.string()).to_pylist()
+    keys = [name or "" for name in names]
+    places = {k: i for i, k in enumerate(sorted(set(keys) | {""}))}
+    of_name = np.array([places[k] for k in keys] + [places[""]], np.int32)   # the last: a null
+    codes = devices.indices.cast(pa.int32()).fill_null(len(names)).to_numpy(zero_copy_only=False)
+    return of_name[codes]
