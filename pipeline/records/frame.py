@@ -54,18 +54,21 @@ class Frame:
                                            expired), "purged", "permanent", "held", "expired", "retained")
 
 
+# Catalog text columns whose values repeat (hundreds of devices and officers, a few sources and
+# zones): read as their Parquet dictionaries, each part's values decoded from a few hundred names.
+REPEATING = ("device_id", "officer_id", "time_source", "time_zone", "container_time_zone", "kind", "status")
+
+
 def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Array, attribution.Identities]:
     """The recordings (``columns``, in catalog order, device and officer as attributed), each one's
     first sighting, and the identities of the contents a person attributed or seen under two or
-    more names, read by DuckDB: about a second for a million rows where pyarrow's dataset reader
-    takes several."""
-    from catalog.query import list_literal, scanning
-    from catalog.schema import TABLES
+    more names. The recordings are read by pyarrow a part at a time (``_recordings``); the
+    sightings, joined to them, by DuckDB."""
+    from catalog.query import scanning
+
+    rec = _recordings(Catalog(archive), columns)
 
     def work(scan):
-        paths = scan.paths("recordings")
-        rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)") \
-            if paths else TABLES["recordings"].empty_table().select(columns)
         first_seen, twice = _first_sightings(scan, rec["sha256"])
         # Of the contents seen more than once, the ones seen under two or more names (most are
         # seen once: no names hashed for them).
@@ -79,15 +82,46 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
                 SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
                 WHERE sha256 IN (SELECT sha256 FROM several)""")
         identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
-        schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-        return rec.cast(schema), first_seen, identities
+        return first_seen, identities
 
-    rec, first_seen, identities = scanning(archive, work)
-    # DuckDB hands over a million rows in dozens of pieces; joined now, once DuckDB has let go of
-    # its own memory (the scan closed), each column in one piece for the steps that follow.
-    pieces, schema = rec.columns, rec.schema
-    del rec
-    return placing.one_piece(pieces, schema), first_seen, identities
+    first_seen, identities = scanning(archive, work)
+    return rec, first_seen, identities
+
+
+def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
+    """The recordings table's ``columns`` in catalog order (the parts as listed, each part's rows as
+    stored), each column in one piece. Read a part at a time, text that repeats through its Parquet
+    dictionary; a column a part lacks (written before it existed) is null there. A part removed
+    while it is read (a compaction finished meanwhile): the parts listed and read again."""
+    import pyarrow.parquet as pq
+
+    from catalog.schema import TABLES
+    from catalog.store import READ_ATTEMPTS
+
+    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            pieces: dict[str, list] = {c: [] for c in columns}
+            for path in catalog.visible_parts("recordings"):
+                part = pq.ParquetFile(path, read_dictionary=[c for c in REPEATING if c in columns])
+                present = [c for c in columns if c in part.schema_arrow.names]
+                table = part.read(columns=present)
+                for c in columns:
+                    field = schema.field(c)
+                    column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
+                    pieces[c].extend(chunk.cast(field.type) for chunk in
+                                     (column.chunks if isinstance(column, pa.ChunkedArray) else [column]))
+                del table
+            break
+        except FileNotFoundError:
+            if attempt + 1 == READ_ATTEMPTS:
+                raise
+    joined = []
+    for c in columns:            # a column at a time: its pieces freed as soon as it is joined
+        chunks = pieces.pop(c)
+        joined.append(pa.concat_arrays(chunks) if chunks else pa.array([], schema.field(c).type))
+        del chunks
+    return pa.Table.from_arrays(joined, schema=schema)
 
 
 def _first_sightings(scan, shas: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
