@@ -294,9 +294,10 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
 
         def lines(_start: int, part: pa.Table) -> pa.Array:
             memo: list = []
-            cells = [pc.fill_null(printer.cells(part, c, memo), "") for c in cols]
-            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "")      # the line's end, on its last cell
-            return pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+            # an empty cell for a null: replaced as the line is joined, not a copy of each column
+            cells = [printer.cells(part, c, memo) for c in cols]
+            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "", null_handling="replace")  # the line's end
+            return pc.binary_join_element_wise(*cells, ",", null_handling="replace") if len(cells) > 1 else cells[0]
 
         for text in _formatted(table, order, lines):
             _write(out, text)
@@ -341,14 +342,14 @@ def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer,
         memo: list = []
         pieces: list = ["  {\n"]
         for key, c in zip(keys, cols):
-            pieces += [key, pc.fill_null(printer.cells(part, c, memo), "null")]
+            pieces += [key, printer.cells(part, c, memo)]
         if start + BATCH >= count:                  # the last object has no comma after it
             ends = np.full(part.num_rows, "\n  },\n", dtype=object)
             ends[-1] = "\n  }\n"
             pieces.append(pa.array(ends, pa.string()))
         else:
             pieces.append("\n  },\n")
-        return pc.binary_join_element_wise(*pieces, "")
+        return pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="null")
 
     for text in _formatted(table, order, objects):
         _write(out, text)

@@ -11,6 +11,7 @@ Instants are ``timestamp[us, tz=UTC]`` arrays; wall-clock readings naive ``times
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Callable
 
@@ -169,6 +170,45 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present) + low, place[values - low]
 
 
+_HOURS: dict[tzinfo, tuple[int, np.ndarray, np.ndarray]] = {}     # zone: (first hour, offsets, asked)
+_HOURS_LOCK = threading.Lock()
+_HOURS_SPAN = 1 << 20        # hours a zone's table may span (120 years); wider columns sort instead
+
+
+def _hour_table(zone: tzinfo, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each hour's offset (seconds; -1 << 40 where it changes within the hour) from a table kept per
+    zone over the hours asked so far, filled as new hours are asked: a listing's batches, each a
+    year of a few devices, ask the same hours; None when the hours span too widely for a table.
+    Batches are written by worker threads side by side: one at a time here."""
+    with _HOURS_LOCK:
+        return _hour_table_locked(zone, hours)
+
+
+def _hour_table_locked(zone: tzinfo, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    low, high = int(hours.min()), int(hours.max())
+    first, offsets, asked = _HOURS.get(zone, (low, np.zeros(0, np.int64), np.zeros(0, bool)))
+    start, stop = min(first, low), max(first + len(offsets), high + 1)
+    if stop - start > _HOURS_SPAN:
+        return None
+    if start != first or stop != first + len(offsets):
+        wider, wider_asked = np.zeros(stop - start, np.int64), np.zeros(stop - start, bool)
+        wider[first - start:first - start + len(offsets)] = offsets
+        wider_asked[first - start:first - start + len(offsets)] = asked
+        first, offsets, asked = start, wider, wider_asked
+        _HOURS[zone] = (first, offsets, asked)
+    at = hours - first
+    new = np.flatnonzero(~asked[at])
+    if len(new):
+        for h in np.unique(hours[new]).tolist():
+            found = _hour_offset(zone, h)
+            offsets[h - first] = _CHANGING if found is None else found
+            asked[h - first] = True
+    return offsets[at], at
+
+
+_CHANGING = -(1 << 40)
+
+
 def _offsets_s(us: np.ndarray, valid: np.ndarray, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
     """Each instant's UTC offset in ``zone`` (seconds), and where it is known (``zoneinfo`` asked
     once per distinct hour; rows of an hour in which the offset changes, one by one)."""
@@ -177,11 +217,17 @@ def _offsets_s(us: np.ndarray, valid: np.ndarray, zone: tzinfo) -> tuple[np.ndar
     hours = np.floor_divide(us, _HOUR_US)
     if not valid.all():
         hours[~valid] = hours[valid][0] if valid.any() else 0
-    distinct, back = _distinct(hours)
-    found = [_hour_offset(zone, h) for h in distinct.tolist()]
-    per_hour = np.array([0 if f is None else f for f in found], np.int64)
-    known = np.array([f is not None for f in found], bool)
-    offsets, ok = per_hour[back], known[back] & valid
+    table = _hour_table(zone, hours) if len(hours) else None
+    if table is not None:
+        offsets = table[0]
+        ok = (offsets != _CHANGING) & valid
+    else:
+        distinct, back = _distinct(hours)
+        found = [_hour_offset(zone, h) for h in distinct.tolist()]
+        per_hour = np.array([0 if f is None else f for f in found], np.int64)
+        known = np.array([f is not None for f in found], bool)
+        offsets, ok = per_hour[back], known[back] & valid
+    offsets = np.where(ok, offsets, 0)
     for i in np.flatnonzero(valid & ~ok).tolist():
         try:
             at = _EPOCH_UTC + timedelta(microseconds=int(us[i]))
