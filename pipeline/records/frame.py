@@ -103,14 +103,17 @@ def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
         try:
             pieces: dict[str, list] = {c: [] for c in columns}
             for path in catalog.visible_parts("recordings"):
-                part = pq.ParquetFile(path, read_dictionary=[c for c in REPEATING if c in columns])
-                present = [c for c in columns if c in part.schema_arrow.names]
+                footer = pq.read_metadata(path)
+                stored = set(footer.schema.names)
+                part = pq.ParquetFile(path, metadata=footer,
+                                      read_dictionary=[c for c in REPEATING if c in columns and c in stored])
+                present = [c for c in columns if c in stored]
                 table = part.read(columns=present)
                 for c in columns:
                     field = schema.field(c)
                     column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
-                    pieces[c].extend(chunk.cast(field.type) for chunk in
-                                     (column.chunks if isinstance(column, pa.ChunkedArray) else [column]))
+                    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                        pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
                 del table
             break
         except FileNotFoundError:
@@ -118,10 +121,24 @@ def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
                 raise
     joined = []
     for c in columns:            # a column at a time: its pieces freed as soon as it is joined
-        chunks = pieces.pop(c)
-        joined.append(pa.concat_arrays(chunks) if chunks else pa.array([], schema.field(c).type))
-        del chunks
+        joined.append(_joined(pieces.pop(c), schema.field(c).type))
     return pa.Table.from_arrays(joined, schema=schema)
+
+
+def _joined(chunks: list, kind: pa.DataType) -> pa.Array:
+    """A column's pieces as one array of ``kind``: pieces read as dictionaries (and plain ones, a part
+    written without a dictionary) joined by their codes over one dictionary, the text then written
+    out once, not once per piece and again when joined."""
+    if not chunks:
+        return pa.array([], kind)
+    if any(pa.types.is_dictionary(c.type) for c in chunks):
+        value_type = next(c.type.value_type for c in chunks if pa.types.is_dictionary(c.type))
+        coded = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c.cast(value_type)) for c in chunks]
+        coded = [c.cast(pa.dictionary(pa.int32(), value_type)) for c in coded]
+        unified = pa.chunked_array(coded).unify_dictionaries()
+        whole_column = pa.concat_arrays(unified.chunks) if unified.num_chunks > 1 else unified.chunk(0)
+        return whole_column.dictionary_decode().cast(kind)
+    return pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
 
 
 def _first_sightings(scan, shas: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
