@@ -116,6 +116,7 @@ def listing_table(state) -> "pa.Table":
 
 def run_retention(args: argparse.Namespace) -> int:
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from pipeline.commands.tabular import device_order, emit_table
@@ -125,6 +126,10 @@ def run_retention(args: argparse.Namespace) -> int:
     archive = existing_archive(args.archive)
     zone = site_zone(config)
     as_of = args.as_of or now_utc()
+    # Arrow's buffers from the system allocator, as the ledger's: mimalloc maps and unmaps the large
+    # buffers of a million rows again and again (at a million recordings, a second or more of
+    # system time for page faults; peak memory lower too).
+    pa.set_memory_pool(pa.system_memory_pool())
     state = frame.load(archive, config, as_of, narrow=True)
     rows = listing_table(state)
     # The rows listed are chosen by their indices, never copied out of the table: a listing of most

@@ -194,6 +194,8 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
     return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
 
 
+# What ``case_states`` reads of a case event (not its note, nor who wrote it).
+CASE_COLUMNS = ("case_id", "event", "retention_class", "title", "at", "recorded_at")
 PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
 
 
@@ -209,8 +211,9 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
     rec = _attributed(rec, identities)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
-    returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
-               if e["event"] == "return" and e["at"] <= as_of]
+    events = catalog.read("device_events", ["device_id", "event", "at"])
+    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
+               if e["at"] <= as_of]
     periods = holder_periods(handovers, returns)
     labels, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours,
@@ -218,7 +221,7 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
-    cases = case_states(catalog.rows("cases"), as_of)
+    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
     kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
         rec = rec.append_column(name, kept[name])
