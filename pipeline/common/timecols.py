@@ -185,9 +185,9 @@ def _hour_table(zone: tzinfo, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _hour_table_locked(zone: tzinfo, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    low, high = int(hours.min()), int(hours.max())
+    low, high = int(hours.min()) // 24 * 24, (int(hours.max()) // 24 + 1) * 24       # whole UTC days
     first, offsets, asked = _HOURS.get(zone, (low, np.zeros(0, np.int64), np.zeros(0, bool)))
-    start, stop = min(first, low), max(first + len(offsets), high + 1)
+    start, stop = min(first, low), max(first + len(offsets), high)
     if stop - start > _HOURS_SPAN:
         return None
     if start != first or stop != first + len(offsets):
@@ -198,12 +198,32 @@ def _hour_table_locked(zone: tzinfo, hours: np.ndarray) -> tuple[np.ndarray, np.
         _HOURS[zone] = (first, offsets, asked)
     at = hours - first
     new = np.flatnonzero(~asked[at])
-    if len(new):
-        for h in np.unique(hours[new]).tolist():
-            found = _hour_offset(zone, h)
-            offsets[h - first] = _CHANGING if found is None else found
-            asked[h - first] = True
+    if len(new):                              # a day at a time: most days keep one offset throughout
+        for day in np.unique(hours[new] // 24).tolist():
+            throughout = _day_offset(zone, day)
+            place = day * 24 - first
+            if throughout is not None:
+                offsets[place:place + 24] = throughout
+            else:
+                for h in range(24):
+                    found = _hour_offset(zone, day * 24 + h)
+                    offsets[place + h] = _CHANGING if found is None else found
+            asked[place:place + 24] = True
     return offsets[at], at
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _day_offset(zone: tzinfo, day: int) -> int | None:
+    """The zone's UTC offset in seconds throughout this UTC day (the same at its start, every eight
+    hours and its end: no zone changes and changes back within eight hours); None otherwise."""
+    try:
+        start = _EPOCH_UTC + timedelta(days=day)
+        seen = {start.astimezone(zone).utcoffset(), (start + timedelta(hours=8)).astimezone(zone).utcoffset(),
+                (start + timedelta(hours=16)).astimezone(zone).utcoffset(),
+                (start + timedelta(days=1, microseconds=-1)).astimezone(zone).utcoffset()}
+    except (OverflowError, ValueError):
+        return None
+    return int(seen.pop().total_seconds()) if len(seen) == 1 else None
 
 
 _CHANGING = -(1 << 40)
