@@ -111,6 +111,22 @@ def test_device_order_sorts_as_python_sorts(rows, pieces):
                                                        rows[i]["sha256"]))
     got = device_order(table).to_pylist()
     assert [rows[i] for i in got] == [rows[i] for i in expected]
+    some = [i for i in range(len(rows)) if i % 3 != 1]        # a listing's selection, not taken out
+    got = device_order(table, rows=pa.array(some, pa.int64())).to_pylist()
+    assert [rows[i] for i in got] == [rows[i] for i in expected if i in some]
+
+
+def test_device_order_of_times_millennia_apart():
+    """Devices and times too many to number together (clocks at year 1 and 9999): sorted all the same."""
+    from pipeline.commands.tabular import device_order
+
+    rows = [{"device_id": f"CAM{k % 40}", "start_time": datetime(1 if k % 2 else 9999, 1 + k % 12, 1, tzinfo=UTC),
+             "sha256": f"{k % 5}"} for k in range(200)]
+    schema = pa.schema([("device_id", pa.string()), ("start_time", pa.timestamp("us", tz="UTC")),
+                        ("sha256", pa.string())])
+    got = device_order(pa.Table.from_pylist(rows, schema=schema)).to_pylist()
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i]["device_id"], rows[i]["start_time"], rows[i]["sha256"]))
+    assert [rows[i] for i in got] == [rows[i] for i in expected]
 
 
 def test_one_piece_keeps_every_row_and_type():
@@ -148,4 +164,26 @@ def test_emit_table_in_many_batches_writes_what_emit_writes(drawn, batch, fmt):
     with mock.patch.object(tabular, "BATCH", batch):
         emit_table(table, COLS, fmt, out=got, zone=zone, zones=ZONES,
                    order=None if picked is None else pa.array(picked, pa.int64()))
+    assert got.getvalue() == expected.getvalue()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.one_of(st.none(), st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2030, 1, 1)).map(
+           lambda d: d.replace(tzinfo=UTC))), min_size=1, max_size=6),
+       st.lists(st.one_of(st.none(), specials), min_size=1, max_size=6), st.integers(300, 900),
+       st.sampled_from(("table", "csv", "json")))
+def test_columns_of_a_few_repeated_values_write_what_emit_writes(instants, names, n, fmt):
+    """Hundreds of rows sharing a few instants (retention dates: the ends of days) are written once
+    per distinct instant and taken back into place; text with quotes, commas, newlines and formula
+    starts is quoted row by row as ``emit`` quotes it."""
+    rows = [{"name": names[i % len(names)], "when": instants[(i * 7) % len(instants)],
+             "clock": instants[i % len(instants)], "zone": sorted(ZONES)[i % 3], "n": i, "x": i / 8,
+             "ok": i % 2 == 0} for i in range(n)]
+    zone = times.zone_named("Asia/Shanghai")
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows(rows), [c.name for c in COLS], fmt, out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    emit_table(pa.Table.from_pylist(rows, schema=schema), COLS, fmt, out=got, zone=zone, zones=ZONES)
     assert got.getvalue() == expected.getvalue()

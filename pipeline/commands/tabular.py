@@ -31,7 +31,6 @@ BATCH = 32_768
 _WORKERS = 2                      # batches formatted at once (beside the one being written)
 _TERMINAL_UNSAFE = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 _NON_ASCII = r"[^\x00-\x7f]"
-_FORMULA = r"^[=+\-@\t\r]"
 _SHOWN_WIDTH = len("2026-12-01 06:00:00 +08:00")
 
 
@@ -40,11 +39,41 @@ def _text_bytes(values) -> tuple[np.ndarray, np.ndarray]:
     dictionary's, which says it for every row)."""
     if pa.types.is_dictionary(values.type):
         values = values.dictionary
-    values = values.cast(pa.large_string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.large_string())
+    wide = np.int64 if pa.types.is_large_string(values.type) else np.int32
     if not len(values) or values.buffers()[2] is None:
         return np.zeros(0, np.uint8), np.zeros(len(values) + 1, np.int64)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1, offset=values.offset * 8)
+    offsets = np.frombuffer(values.buffers()[1], dtype=wide, count=len(values) + 1,
+                            offset=values.offset * np.dtype(wide).itemsize)
     return np.frombuffer(values.buffers()[2], dtype=np.uint8), offsets
+
+
+def _rows_holding(values: pa.Array, flagged: np.ndarray) -> np.ndarray:
+    """For each value (plain text, not a dictionary), whether one of its bytes is ``flagged`` (a
+    table of 256): one pass over the bytes, no pattern matched per row."""
+    data, offsets = _text_bytes(values)
+    first, last = int(offsets[0]), int(offsets[-1])
+    seen = np.zeros(last - first + 1, np.int64)          # flagged bytes before each position
+    np.cumsum(flagged[data[first:last]], out=seen[1:])
+    at = offsets.astype(np.int64) - first
+    return seen[at[1:]] > seen[at[:-1]]
+
+
+def _rows_starting(values: pa.Array, flagged: np.ndarray) -> np.ndarray:
+    """For each value (plain text), whether its first byte is ``flagged`` (a table of 256)."""
+    data, offsets = _text_bytes(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    present = ends > starts
+    out = np.zeros(len(starts), bool)
+    out[present] = flagged[data[starts[present]]]
+    return out
+
+
+def _byte_table(chars: bytes) -> np.ndarray:
+    table = np.zeros(256, bool)
+    table[np.frombuffer(chars, np.uint8)] = True
+    return table
 
 
 def _pieces(values):
@@ -100,6 +129,7 @@ class _Printer:
         texts = [c.name for c in cols if c.kind == "text"]
         whole = {name: table[name] for name in texts}
         self.special = b',"' + dialect.csv_newline.encode() + (b"" if "\n" in dialect.csv_newline else b"\n")
+        self.special_bytes = _byte_table(self.special)
         self.formula = {n: fmt == "csv" and _may_be_formula(v) for n, v in whole.items()}
         self.quoting = {n: fmt == "csv" and _holds(v, self.special) for n, v in whole.items()}
         self.escaping = {n: fmt == "json" and (_holds(v, b'\\"') or _holds_control(v)) for n, v in whole.items()}
@@ -112,7 +142,7 @@ class _Printer:
         for seen, seen_label, text in memo:
             if seen_label == label and seen.equals(values):
                 return text
-        text = (timecols.iso if self.fmt == "json" else timecols.show)(values, zone)
+        text = _repeated_once(values, zone, timecols.iso if self.fmt == "json" else timecols.show)
         memo.append((values, label, text))
         return text
 
@@ -157,14 +187,26 @@ class _Printer:
             return _json_text(values, self.escaping[col.name])
         if fmt == "csv":
             if self.formula[col.name]:                 # csv_cell: a formula start becomes text
-                values = pc.if_else(pc.fill_null(pc.match_substring_regex(values, _FORMULA), False),
-                                    pc.binary_join_element_wise("'", values, ""), values)
+                starts = _rows_starting(values, _FORMULA_START)
+                if starts.any():
+                    values = pc.if_else(pa.array(starts), pc.binary_join_element_wise("'", values, ""), values)
             if self.quoting[col.name]:
-                needs = pc.fill_null(pc.match_substring_regex(values, "[" + self.special.decode().replace(
-                    "\r", "\\r").replace("\n", "\\n") + "]"), False)
-                values = pc.if_else(needs, pc.binary_join_element_wise(
-                    '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
+                needs = _rows_holding(values, self.special_bytes)
+                if needs.any():
+                    values = pc.if_else(pa.array(needs), pc.binary_join_element_wise(
+                        '"', pc.replace_substring(values, '"', '""'), '"', ""), values)
         return values
+
+
+def _repeated_once(values: pa.Array, zone: tzinfo, write: Callable[[pa.Array, tzinfo], pa.Array]) -> pa.Array:
+    """``write(values, zone)``, each distinct instant written once when a column repeats them (a
+    retention date is the end of a day: thousands of recordings share it), judged by a sample."""
+    n = len(values)
+    if n >= 256 and pc.count_distinct(values.slice(0, 256)).as_py() <= 128:
+        distinct = pc.unique(values)
+        if len(distinct) <= n // 2:
+            return pc.take(write(distinct, zone), pc.index_in(values, value_set=distinct))
+    return write(values, zone)
 
 
 def _holds_control(values) -> bool:
@@ -252,9 +294,10 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
 
         def lines(_start: int, part: pa.Table) -> pa.Array:
             memo: list = []
-            cells = [pc.fill_null(printer.cells(part, c, memo), "") for c in cols]
-            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "")      # the line's end, on its last cell
-            return pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+            # an empty cell for a null: replaced as the line is joined, not a copy of each column
+            cells = [printer.cells(part, c, memo) for c in cols]
+            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "", null_handling="replace")  # the line's end
+            return pc.binary_join_element_wise(*cells, ",", null_handling="replace") if len(cells) > 1 else cells[0]
 
         for text in _formatted(table, order, lines):
             _write(out, text)
@@ -299,14 +342,14 @@ def _emit_json(table: pa.Table, cols: list[Col], out: TextIO, printer: _Printer,
         memo: list = []
         pieces: list = ["  {\n"]
         for key, c in zip(keys, cols):
-            pieces += [key, pc.fill_null(printer.cells(part, c, memo), "null")]
+            pieces += [key, printer.cells(part, c, memo)]
         if start + BATCH >= count:                  # the last object has no comma after it
             ends = np.full(part.num_rows, "\n  },\n", dtype=object)
             ends[-1] = "\n  }\n"
             pieces.append(pa.array(ends, pa.string()))
         else:
             pieces.append("\n  },\n")
-        return pc.binary_join_element_wise(*pieces, "")
+        return pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="null")
 
     for text in _formatted(table, order, objects):
         _write(out, text)
@@ -398,32 +441,65 @@ def _line(cells: list[str]) -> str:
 
 
 def device_order(table: pa.Table, device: str = "device_id", time: str = "start_time",
-                 tiebreak: str = "sha256") -> pa.Array:
+                 tiebreak: str = "sha256", *, rows: pa.Array | np.ndarray | None = None) -> pa.Array:
     """Indices that put rows in the order ``sorted(key=lambda r: (r[device] or "", r[time] or EARLIEST,
-    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie."""
-    n = table.num_rows
+    r[tiebreak]))`` would: numbers sorted by numpy, text compared only where device and time tie.
+    ``rows``: only these rows (indices into the table, ascending), as a listing's selection, without
+    taking them out of the table first."""
+    picked = None if rows is None else np.asarray(rows.to_numpy(zero_copy_only=False) if isinstance(rows, pa.Array)
+                                                  else rows, np.int64)
+    n = table.num_rows if picked is None else len(picked)
     if not n:
         return pa.array([], pa.int64())
-    devices = pc.fill_null(_as_array(table[device]).cast(pa.string()), "")
-    names = sorted(pc.unique(devices).to_pylist())
-    rank = pc.index_in(devices, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+    rank = _device_rank(_as_array(table[device]))
     when = _as_array(table[time]).cast(pa.int64())
-    at = when.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    by_time = np.argsort(at, kind="stable")          # then a stable sort by device: np.lexsort's order
-    order = by_time[np.argsort(rank[by_time].astype(np.int32), kind="stable")]
-    same = np.flatnonzero((rank[order][1:] == rank[order][:-1]) & (at[order][1:] == at[order][:-1]))
-    if len(same):                                 # the few rows of one device at one instant: by text
-        starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
-        groups = []
-        for first in starts.tolist():
-            last = first + 1
-            while last + 1 < n and rank[order[last + 1]] == rank[order[first]] and at[order[last + 1]] == at[order[first]]:
-                last += 1
-            groups.append((first, last))
-        tied = np.concatenate([order[first:last + 1] for first, last in groups])
+    at = when.fill_null(0).to_numpy(zero_copy_only=False)
+    known = when.is_valid().to_numpy(zero_copy_only=False)
+    if picked is not None:
+        rank, at, known = rank[picked], at[picked], known[picked]
+    # one number per row, device first, then time (no time: before every time): one sort, quick on
+    # a catalog compacted in (device, time) order, where the rows already lie nearly so
+    low = int(at[known].min()) if known.any() else 0
+    span = (int(at[known].max()) - low + 2) if known.any() else 1
+    if (int(rank.max()) + 1) * span < 2**62:
+        key = rank.astype(np.int64) * span + np.where(known, at - low + 1, 0)
+        order = np.argsort(key, kind="stable")
+    else:                                         # times too far apart: by time, then by device
+        key = None
+        stamp = np.where(known, at, np.iinfo(np.int64).min)
+        by_time = np.argsort(stamp, kind="stable")
+        order = by_time[np.argsort(rank[by_time], kind="stable")]
+    if key is not None:
+        ordered = key[order]
+    else:
+        ordered = np.where(known, at, np.iinfo(np.int64).min)[order]
+        ordered_rank = rank[order]
+    index = order if picked is None else picked[order]
+    changes = ordered[1:] != ordered[:-1]
+    if key is None:
+        changes |= ordered_rank[1:] != ordered_rank[:-1]
+    if not changes.all():                         # the few rows of one device at one instant: by text
+        starts = np.concatenate([[0], np.flatnonzero(changes) + 1])
+        ends = np.concatenate([starts[1:], [n]])
+        tied = ends - starts > 1
+        groups = list(zip(starts[tied].tolist(), ends[tied].tolist()))
+        members = np.concatenate([index[first:last] for first, last in groups])
         ties = table[tiebreak]                    # a few rows looked up alone; many taken at once
-        text = {i: ties[i].as_py() for i in tied.tolist()} if len(tied) < 1000 else \
-            dict(zip(tied.tolist(), _as_array(ties).take(pa.array(tied)).cast(pa.string()).to_pylist()))
+        text = {i: ties[i].as_py() for i in members.tolist()} if len(members) < 1000 else \
+            dict(zip(members.tolist(), _as_array(ties).take(pa.array(members)).cast(pa.string()).to_pylist()))
         for first, last in groups:
-            order[first:last + 1] = sorted(order[first:last + 1].tolist(), key=lambda i: text[i])
-    return pa.array(order, pa.int64())
+            index[first:last] = sorted(index[first:last].tolist(), key=lambda i: text[i])
+    return pa.array(index, pa.int64())
+
+
+def _device_rank(devices: pa.Array) -> np.ndarray:
+    """Each row's place among the device names sorted as text (none counts as ""): a small integer
+    per row, the names sorted once each, not a text per row."""
+    if not pa.types.is_dictionary(devices.type):
+        devices = pc.dictionary_encode(devices.cast(pa.string()))
+    names = devices.dictionary.cast(pa.string()).to_pylist()
+    keys = [name or "" for name in names]
+    places = {k: i for i, k in enumerate(sorted(set(keys) | {""}))}
+    of_name = np.array([places[k] for k in keys] + [places[""]], np.int32)   # the last: a null
+    codes = devices.indices.cast(pa.int32()).fill_null(len(names)).to_numpy(zero_copy_only=False)
+    return of_name[codes]

@@ -54,18 +54,21 @@ class Frame:
                                            expired), "purged", "permanent", "held", "expired", "retained")
 
 
+# Catalog text columns whose values repeat (hundreds of devices and officers, a few sources and
+# zones): read as their Parquet dictionaries, each part's values decoded from a few hundred names.
+REPEATING = ("device_id", "officer_id", "time_source", "time_zone", "container_time_zone", "kind", "status")
+
+
 def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Array, attribution.Identities]:
     """The recordings (``columns``, in catalog order, device and officer as attributed), each one's
     first sighting, and the identities of the contents a person attributed or seen under two or
-    more names, read by DuckDB: about a second for a million rows where pyarrow's dataset reader
-    takes several."""
-    from catalog.query import list_literal, scanning
-    from catalog.schema import TABLES
+    more names. The recordings are read by pyarrow a part at a time (``_recordings``); the
+    sightings, joined to them, by DuckDB."""
+    from catalog.query import scanning
+
+    rec = _recordings(Catalog(archive), columns)
 
     def work(scan):
-        paths = scan.paths("recordings")
-        rec = scan.arrow(f"SELECT {', '.join(columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)") \
-            if paths else TABLES["recordings"].empty_table().select(columns)
         first_seen, twice = _first_sightings(scan, rec["sha256"])
         # Of the contents seen more than once, the ones seen under two or more names (most are
         # seen once: no names hashed for them).
@@ -79,15 +82,63 @@ def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Arr
                 SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
                 WHERE sha256 IN (SELECT sha256 FROM several)""")
         identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
-        schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-        return rec.cast(schema), first_seen, identities
+        return first_seen, identities
 
-    rec, first_seen, identities = scanning(archive, work)
-    # DuckDB hands over a million rows in dozens of pieces; joined now, once DuckDB has let go of
-    # its own memory (the scan closed), each column in one piece for the steps that follow.
-    pieces, schema = rec.columns, rec.schema
-    del rec
-    return placing.one_piece(pieces, schema), first_seen, identities
+    first_seen, identities = scanning(archive, work)
+    return rec, first_seen, identities
+
+
+def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
+    """The recordings table's ``columns`` in catalog order (the parts as listed, each part's rows as
+    stored), each column in one piece. Read a part at a time, text that repeats through its Parquet
+    dictionary; a column a part lacks (written before it existed) is null there. A part removed
+    while it is read (a compaction finished meanwhile): the parts listed and read again."""
+    import pyarrow.parquet as pq
+
+    from catalog.schema import TABLES
+    from catalog.store import READ_ATTEMPTS
+
+    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            pieces: dict[str, list] = {c: [] for c in columns}
+            for path in catalog.visible_parts("recordings"):
+                footer = pq.read_metadata(path)
+                stored = set(footer.schema.names)
+                part = pq.ParquetFile(path, metadata=footer,
+                                      read_dictionary=[c for c in REPEATING if c in columns and c in stored])
+                present = [c for c in columns if c in stored]
+                table = part.read(columns=present)
+                for c in columns:
+                    field = schema.field(c)
+                    column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
+                    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                        pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
+                del table
+            break
+        except FileNotFoundError:
+            if attempt + 1 == READ_ATTEMPTS:
+                raise
+    joined = []
+    for c in columns:            # a column at a time: its pieces freed as soon as it is joined
+        joined.append(_joined(pieces.pop(c), schema.field(c).type))
+    return pa.Table.from_arrays(joined, schema=schema)
+
+
+def _joined(chunks: list, kind: pa.DataType) -> pa.Array:
+    """A column's pieces as one array of ``kind``: pieces read as dictionaries (and plain ones, a part
+    written without a dictionary) joined by their codes over one dictionary, the text then written
+    out once, not once per piece and again when joined."""
+    if not chunks:
+        return pa.array([], kind)
+    if any(pa.types.is_dictionary(c.type) for c in chunks):
+        value_type = next(c.type.value_type for c in chunks if pa.types.is_dictionary(c.type))
+        coded = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c.cast(value_type)) for c in chunks]
+        coded = [c.cast(pa.dictionary(pa.int32(), value_type)) for c in coded]
+        unified = pa.chunked_array(coded).unify_dictionaries()
+        whole_column = pa.concat_arrays(unified.chunks) if unified.num_chunks > 1 else unified.chunk(0)
+        return whole_column.dictionary_decode().cast(kind)
+    return pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
 
 
 def _first_sightings(scan, shas: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
@@ -143,6 +194,8 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
     return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
 
 
+# What ``case_states`` reads of a case event (not its note, nor who wrote it).
+CASE_COLUMNS = ("case_id", "event", "retention_class", "title", "at", "recorded_at")
 PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
 
 
@@ -158,8 +211,9 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
     rec = _attributed(rec, identities)
     handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
-    returns = [e for e in catalog.rows("device_events", ["device_id", "event", "at"])
-               if e["event"] == "return" and e["at"] <= as_of]
+    events = catalog.read("device_events", ["device_id", "event", "at"])
+    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
+               if e["at"] <= as_of]
     periods = holder_periods(handovers, returns)
     labels, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours,
@@ -167,7 +221,7 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
-    cases = case_states(catalog.rows("cases"), as_of)
+    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
     kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
         rec = rec.append_column(name, kept[name])

@@ -9,16 +9,17 @@ are written as the reference writes them, from pieces asked once per distinct da
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.common import timecols
-from pipeline.common.times import local_day
+from pipeline.common.times import local_day, wall_to_utc
 from pipeline.config import RetentionConfig
-from pipeline.rules.retention import CaseState, add_months
+from pipeline.rules.retention import CaseState, Subject, add_months, archive_floor, routine
 from pipeline.rules.sets.recordings import UTC_TYPE, instants, truthy, us_of, valid_of, whole
 
 NULL_TEXT = pa.scalar(None, pa.string())
@@ -94,21 +95,23 @@ def _routine_floored(recorded: pa.Array, counted_from: pa.Array, arrived: pa.Arr
 _COUNTED = ("recording", "first ingest (device clock not plausible)", "first ingest (no recording time)")
 
 
-def _day(days: int):
-    from datetime import date, timedelta
+_EPOCH_DAY = date(1970, 1, 1)
 
-    return date(1970, 1, 1) + timedelta(days=days)
+
+def _day(days: int) -> date:
+    return _EPOCH_DAY + timedelta(days=days)
+
+
+@lru_cache(maxsize=1 << 14)
+def _noon(day: date, site: tzinfo) -> datetime:
+    """Noon of ``day`` in the site's zone, the instant that stands for the day (asked once a day)."""
+    return wall_to_utc(datetime.combine(day, time(12)), site)
 
 
 def _reference_routine(recorded_day, arrived_day, counted: str, cfg: RetentionConfig, site: tzinfo):
     """``archive_floor(routine(subject))`` for a recording of these days (noon stands for the day)."""
-    from datetime import datetime as dt, time
-
-    from pipeline.common.times import wall_to_utc
-    from pipeline.rules.retention import Subject, archive_floor, routine
-
-    arrived = wall_to_utc(dt.combine(arrived_day, time(12)), site)
-    start = wall_to_utc(dt.combine(recorded_day, time(12)), site) if counted != _COUNTED[2] else None
+    arrived = _noon(arrived_day, site)
+    start = _noon(recorded_day, site) if counted != _COUNTED[2] else None
     subject = Subject("", start=start, ingested_at=arrived, clock_ok=counted == _COUNTED[0])
     return archive_floor(routine(subject, cfg, site), subject, cfg, site)
 
@@ -148,28 +151,38 @@ def _pairs(rec: pa.Table, assignments: pa.Table, as_of: datetime) -> pa.Table:
         return empty
     marked = pc.fill_null(rec["important"], False) if "important" in rec.column_names else \
         pa.array(np.zeros(rec.num_rows, bool))
-    left = pa.table({"r": pa.array(np.arange(rec.num_rows), pa.int64()), "sha256": rec["sha256"],
-                     "device_id": rec["device_id"], "officer": rec["officer"], "t0": rec["start"], "t1": rec["end"],
-                     "important": marked})
     if "important" not in a.column_names:
         a = a.append_column("important", pa.nulls(a.num_rows, pa.bool_()))
+    used = set(a["selector"].to_pylist())
+    rows = pa.array(np.arange(rec.num_rows), pa.int64())
+    # Only the selectors some assignment uses are joined; by SHA-256 only the few recordings named
+    # (a million SHA-256 texts never go to DuckDB).
+    named = pc.is_in(rec["sha256"], value_set=pc.unique(whole(a["sha256"]).drop_null())) if "sha256" in used else None
+    by_sha = pa.table({"r": rows, "sha256": rec["sha256"]}).filter(named) if named is not None else None
+    left = pa.table({"r": rows, "device_id": rec["device_id"], "officer": rec["officer"], "t0": rec["start"],
+                     "t1": rec["end"], "important": marked})
+    cols = ", ".join(f'a."{k}"' for k in keep)
+    # An assignment for marked recordings only picks recordings the recorder marked important.
+    overlap = "rec.t0 IS NOT NULL AND rec.t0 <= a.range_end AND rec.t1 >= a.range_start " \
+              "AND (NOT coalesce(a.important, false) OR rec.important)"
+    joins = {"sha256": f"SELECT named.r, {cols} FROM named JOIN a ON a.selector = 'sha256' AND named.sha256 = a.sha256",
+             "device": f"SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'device' AND rec.device_id = a.device_id "
+                       f"AND {overlap}",
+             "officer": f"SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'officer' AND rec.officer = a.officer_id "
+                        f"AND {overlap}",
+             "important": f"SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'important' AND rec.important "
+                          f"AND {overlap}"}
+    chosen = [sql for selector, sql in joins.items() if selector in used]
+    if not chosen:
+        return empty
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone='UTC'")
         con.register("rec", left)
         con.register("a", a)
-        cols = ", ".join(f'a."{k}"' for k in keep)
-        # An assignment for marked recordings only picks recordings the recorder marked important.
-        overlap = "rec.t0 IS NOT NULL AND rec.t0 <= a.range_end AND rec.t1 >= a.range_start " \
-                  "AND (NOT coalesce(a.important, false) OR rec.important)"
-        pairs = con.sql(f"""
-            SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'sha256' AND rec.sha256 = a.sha256
-            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'device' AND rec.device_id = a.device_id
-                      AND {overlap}
-            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'officer' AND rec.officer = a.officer_id
-                      AND {overlap}
-            UNION ALL SELECT rec.r, {cols} FROM rec JOIN a ON a.selector = 'important' AND rec.important
-                      AND {overlap}""").to_arrow_table()
+        if by_sha is not None:
+            con.register("named", by_sha)
+        pairs = con.sql("\nUNION ALL ".join(chosen)).to_arrow_table()
     finally:
         con.close()
     return pairs.cast(empty.schema) if pairs.num_rows else empty
