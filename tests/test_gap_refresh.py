@@ -327,3 +327,51 @@ def test_a_recording_from_days_before_stored_without_its_end_is_seen_reaching_in
     night = _plain(2, "CAM1", "video", day + timedelta(hours=1), zones, arrived + timedelta(hours=1))
     done = _whole_and_incremental(([long, inside], [night]), config, arrived)
     assert done.mode == "incremental"
+
+
+def test_a_recording_moved_to_another_device_brings_its_damaged_tail():
+    """A file cut short (its damaged tail of 400 s) is attributed by a person to CAM1; the next night
+    docks another CAM1 file. The tail, whose gap row still names CAM2, covers CAM1's next file (an
+    overlap) in the full refresh; the incremental one took only the tails of the walked devices'
+    own gap rows, and reported a pause there instead (found by the property test above)."""
+    config = load_config()
+    zones = config.zones()
+    nights = [datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=h) for h in range(3)]
+
+    def clip(n: int, device: str, wall: datetime, arrived: datetime, placed: bool) -> dict:
+        zone, _ = zones.device(device)
+        start_utc = times.wall_to_utc(wall, zone) if placed else None
+        return {"sha256": f"{n:064x}", "kind": "video", "status": "ok", "device_id": device, "officer_id": "O1",
+                "start_time": wall, "duration_s": 0.0, "end_time": wall, "sequence": None, "name_time": wall,
+                "container_time": wall, "time_source": "filename", "ingested_at": arrived,
+                "source_name": f"{device}_{n}.mp4", "start_utc": start_utc, "end_utc": start_utc,
+                "time_zone": times.zone_label(zone) if placed else None, "container_time_zone": "UTC"}
+
+    cut = clip(2, "CAM2", T0 + timedelta(seconds=1), nights[0], True)
+    begin = cut["start_utc"]
+    tail = {"gap_id": gap_id("damaged_tail", cut["sha256"], "truncated", "", "0.000"), "kind": "damaged_tail",
+            "reason": "truncated", "device_id": "CAM2", "sha256": cut["sha256"], "duration_s": 400.0,
+            "start_utc": begin, "end_utc": begin + timedelta(seconds=400), "start_time": cut["start_time"],
+            "end_time": cut["start_time"] + timedelta(seconds=400)}
+    said = {"attribution_id": "a1", "sha256": cut["sha256"], "device_id": "CAM1", "officer_id": "O2",
+            "at": nights[1], "by": "Sgt", "reason": "seen"}
+    runs = [([clip(0, "CAM1", T0, nights[0], False), clip(1, "CAM1", T0 + timedelta(minutes=1), nights[0], False),
+              cut], [tail], []),
+            ([], [], [said]),
+            ([clip(3, "CAM1", T0, nights[2], False)], [], [])]
+    with tempfile.TemporaryDirectory() as tmp:
+        full, part = Path(tmp) / "full", Path(tmp) / "part"
+        for b, ((recordings, file_gaps, attributions), arrived) in enumerate(zip(runs, nights)):
+            run = f"run{b}"
+            for archive in (full, part):
+                Catalog(archive, fsync=False).create().commit(
+                    {"recordings": [{**r, "run_id": run} for r in recordings],
+                     "gaps": [{**g, "detected_run_id": run, "detected_at": arrived} for g in file_gaps],
+                     "attributions": attributions}, tag=run)
+            now = arrived + timedelta(minutes=30)
+            gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
+            done = gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+            assert _state(full) == _state(part), f"night {b}"
+        assert done.mode == "incremental"
+        overlap = [g for g in Catalog(part).rows("gaps") if g["kind"] == "overlap"]
+        assert overlap and _state(part)[1][overlap[0]["gap_id"]] == "open"

@@ -403,14 +403,20 @@ GAP_COLUMNS = ["gap_id", "kind", "sha256", "after_sha256", "device_id", "start_t
                "end_utc", "duration_s"]
 
 
-def _tails(known: pa.Table, zones: Zones, devices: list[str]) -> tuple[dict, dict]:
+def _tails(known: pa.Table, zones: Zones, devices: list[str], moved: dict | None = None) -> tuple[dict, dict]:
     """These devices' damaged tails (among the ``known`` gaps' rows) as naive instants, and where each
-    one's loss begins (and its device)."""
+    one's loss begins (and its device). A tail belongs to its recording's device as attributed
+    (``moved``), not to the device its gap row was written under: the full refresh keys tails by
+    content alone, so a recording moved to one of these devices brings its tail with it."""
     if not devices:
         return {}, {}
+    moved = moved or {}
     # the devices picked from the few damaged tails, not tested on every gap's row
     every = known.filter(pc.fill_null(pc.equal(known["kind"], "damaged_tail"), False))
-    rows = every.filter(pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string()))).select(
+    mine = pc.is_in(every["device_id"], value_set=pa.array(devices, pa.string()))
+    if moved:
+        mine = pc.or_(pc.fill_null(mine, False), pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
+    rows = every.filter(mine).select(
         ["gap_id", "kind", "sha256", "device_id", "start_time", "start_utc", "end_time", "end_utc",
          "duration_s"]).to_pylist()
     tails = {sha: timeline.Tail(_naive(t.end)) for sha, t in gap_events.damaged_tails(rows, zones).items()}
@@ -418,7 +424,7 @@ def _tails(known: pa.Table, zones: Zones, devices: list[str]) -> tuple[dict, dic
     for g in gap_events.placed(rows, zones):
         if g["sha256"]:
             begins[g["sha256"]] = _naive(g["start_utc"])
-            begins[("device", g["sha256"])] = g["device_id"]
+            begins[("device", g["sha256"])] = moved[g["sha256"]][0] if g["sha256"] in moved else g["device_id"]
     return tails, begins
 
 
@@ -517,7 +523,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
     walked: list[tuple[_Group, _Walked]] = []
     if groups:
-        tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}))
+        tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}), moved)
         _survey(catalog, groups, fresh, labels, cfg, zones)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
