@@ -160,11 +160,15 @@ _DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_tim
              "duration_s", "before_sha256", "after_sha256")
 
 
-def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True) -> pa.Table:
+def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True,
+            recordings: pa.Table | None = None) -> pa.Table:
     """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
     start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
     each gap's first row read on those columns alone, its explanation status without the last
-    explanation's words, and the devices with a gap found in the same read (``_gap_devices``)."""
+    explanation's words, and the devices with a gap found in the same read (``_gap_devices``).
+    ``recordings``: every recording, read already by the caller (at least ``DECIDING_RECORDINGS``;
+    device and officer as cataloged or as attributed: the reattributed ones are moved either way),
+    so that they are not read a second time."""
     config = config or Config()
 
     def work(scan: Scan) -> pa.Table:
@@ -182,7 +186,8 @@ def decided(archive: Path, config: Config | None = None, *, include_closed: bool
     if not include_closed:
         rows = rows.filter(rows["current"])
     rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
-    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices).items():
+    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices,
+                                   recordings=recordings).items():
         if name not in WITH_SESSIONS:
             rows = rows.append_column(name, column)
     return rows
@@ -242,7 +247,8 @@ def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.T
 
 
 def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
-               gap_devices: list[str] | None = None, known: _Known | None = None) -> dict[str, pa.Array]:
+               gap_devices: list[str] | None = None, known: _Known | None = None,
+               recordings: pa.Table | None = None) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
@@ -250,7 +256,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
     pause no longer than the break, whichever it is), only the recordings that can decide a long
     pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices``
-    already read; ``known``: what the listing read already (every recording among it)."""
+    already read; ``known``: what the listing read already (every recording among it);
+    ``recordings``: every recording read already (``decided``'s), for ``labels`` False."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -290,9 +297,10 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
         devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
         if not pc.any(long).as_py():
-            rec = TABLES["recordings"].empty_table().select(sessions_columns)
-        elif known is not None and known.recordings is not None:
-            rec = _deciding_of(known.recordings, assignments, sorted(moved), cfg.timeline_kinds)
+            rec = TABLES["recordings"].empty_table().select(DECIDING_RECORDINGS)
+        elif recordings is not None or (known is not None and known.recordings is not None):
+            rec = _deciding_of(recordings if recordings is not None else known.recordings, assignments,
+                               sorted(moved), cfg.timeline_kinds)
         else:
             rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds)
         around = None                   # every row read may be around a long pause: asked as if it were
@@ -349,7 +357,7 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
     ``session_sets.needs`` asks nothing else of the recordings around a pause (marks, cases), so
     leaving the rest out changes no answer, and the rest are nearly all of a year. In no particular
     order: what is asked of them does not depend on it."""
-    schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
+    schema = pa.schema([TABLES["recordings"].field(c) for c in DECIDING_RECORDINGS])
 
     def work(scan: Scan) -> pa.Table:
         paths = scan.paths("recordings")
@@ -357,7 +365,7 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
             return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
         rows = scan.con.sql(f"""
-            SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
+            SELECT {", ".join(DECIDING_RECORDINGS)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
             WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
                             params={"kinds": list(kinds)}).to_arrow_table().cast(schema)
         return rows.filter(_may_decide(rows, assignments, moved))
@@ -369,11 +377,17 @@ def _deciding_of(every: pa.Table, assignments: pa.Table, moved: list[str], kinds
     timeline = pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string()))
     if moved:
         timeline = pc.or_(timeline, pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string())))
-    return every.select(sessions_columns).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
+    return every.select(DECIDING_RECORDINGS).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
+
+
+# What deciding asks of a recording: where it is placed (``rules.sets.recordings._place_start``,
+# ``_place_end``), its device, officer and kind, and what may pick it (a mark, a SHA-256, a time).
+DECIDING_RECORDINGS = ["sha256", "kind", "device_id", "officer_id", "start_time", "duration_s", "time_source",
+                       "start_utc", "end_utc", "time_zone", "container_time_zone", "important"]
 
 
 def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
-    """Which of ``rows`` (recordings on ``sessions_columns``) ``_deciding`` keeps."""
+    """Which of ``rows`` (recordings on ``DECIDING_RECORDINGS``) ``_deciding`` keeps."""
     n = rows.num_rows
     keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
     if moved:
