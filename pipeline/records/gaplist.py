@@ -47,9 +47,14 @@ def _sources(scan: Scan) -> dict[str, str]:
 
 
 def _latest_states(src: dict[str, str]) -> str:
-    """Each gap's latest state event (at the same time: the later row)."""
+    """Each gap's latest state event (at the same time: the later row), of the gaps with an event
+    other than ``open``: a gap with none is open whichever is its latest, as is a gap with no event
+    at all (every reader takes a missing state as ``open``), and most gaps of a year are never
+    closed, so only the few that were are ordered."""
     return f"""SELECT gap_id, arg_max(state, struct_pack(t := evaluated_at, f := _file, r := _row)) AS state
-               FROM {src["gap_state"]} GROUP BY gap_id"""
+               FROM {src["gap_state"]}
+               WHERE gap_id IN (SELECT gap_id FROM {src["gap_state"]} WHERE state <> 'open')
+               GROUP BY gap_id"""
 
 
 def _first_gaps(src: dict[str, str], columns: str = "*") -> str:
@@ -108,26 +113,29 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             where.append("g.detected_run_id = $run")
         if unexplained_or_run:
             where.append("(coalesce(e.explained, false) = false OR g.detected_run_id = $either)")
-        # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
+        # Which gaps are listed, decided on narrow rows; then the whole rows of those alone, and the
+        # last explanation's words of those alone (a year's gaps are mostly explained, few listed).
         gaps = scan.con.sql(f"""
             WITH e AS (
-                SELECT gap_id,
-                       bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained,
-                       arg_max(reason, struct_pack(t := explained_at, f := _file, r := _row)) AS explanation_reason,
-                       arg_max(explained_by, struct_pack(t := explained_at, f := _file, r := _row)) AS explained_by,
-                       arg_max(approved_by, struct_pack(t := explained_at, f := _file, r := _row))
-                           FILTER (WHERE coalesce(approved_by, '') <> '') AS approved_by
+                SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
                 FROM {src["explanations"]} GROUP BY gap_id),
             listed AS (
                 SELECT g.gap_id, g._file, g._row, coalesce(s.state, 'open') = 'open' AS current,
                        CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
-                            ELSE 'unexplained' END AS explanation,
-                       e.explanation_reason, e.explained_by, e.approved_by
+                            ELSE 'unexplained' END AS explanation
                 FROM {firsts} g LEFT JOIN {states} s USING (gap_id) LEFT JOIN e USING (gap_id)
-                {"WHERE " + " AND ".join(where) if where else ""})
-            SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
-                   l.explained_by, l.approved_by
-            FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
+                {"WHERE " + " AND ".join(where) if where else ""}),
+            words AS (
+                SELECT gap_id,
+                       arg_max(reason, struct_pack(t := explained_at, f := _file, r := _row)) AS explanation_reason,
+                       arg_max(explained_by, struct_pack(t := explained_at, f := _file, r := _row)) AS explained_by,
+                       arg_max(approved_by, struct_pack(t := explained_at, f := _file, r := _row))
+                           FILTER (WHERE coalesce(approved_by, '') <> '') AS approved_by
+                FROM {src["explanations"]} WHERE gap_id IN (SELECT gap_id FROM listed) GROUP BY gap_id)
+            SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, w.explanation_reason,
+                   w.explained_by, w.approved_by
+            FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row
+            LEFT JOIN words w ON w.gap_id = l.gap_id""",
             params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
                     if v} or None).to_arrow_table()
         return gaps, _context(scan, src, firsts, states) if sessions else None
@@ -255,7 +263,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
     pause no longer than the break, whichever it is), only the recordings that can decide a long
-    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices``
+    pause (``_deciding``), so hardly any other recording is kept; of a few gaps (a listing's), only
+    the ends of their long pauses, the only recordings asked about. ``gap_devices``: ``_gap_devices``
     already read; ``known``: what the listing read already (every recording among it);
     ``recordings``: every recording read already (``decided``'s), for ``labels`` False."""
     from pipeline.records.gaprefresh import reattributed
@@ -276,9 +285,13 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     kinds = pa.array(list(cfg.timeline_kinds), pa.string())
     assignments = catalog.read("assignments")
     assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
+    # Only the ends of a long pause are asked whether they are marked or held (``session_sets.needs``:
+    # a duration that is not a number is long there too).
+    pausing = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
+                      pc.invert(pc.fill_null(pc.less_equal(gaps["duration_s"], cfg.session_break_s), True)))
+    around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], pausing).combine_chunks().cast(pa.string())
+                                         for c in ("before_sha256", "after_sha256")]).drop_null())
     if labels:
-        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
-                                             for c in ("before_sha256", "after_sha256")]).drop_null())
         devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
         if known is not None and known.recordings is not None:
             every = known.recordings
@@ -299,11 +312,13 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
         if not pc.any(long).as_py():
             rec = TABLES["recordings"].empty_table().select(DECIDING_RECORDINGS)
         elif recordings is not None or (known is not None and known.recordings is not None):
-            rec = _deciding_of(recordings if recordings is not None else known.recordings, assignments,
-                               sorted(moved), cfg.timeline_kinds)
+            every = recordings if recordings is not None else known.recordings
+            if _few(len(around), every.num_rows):         # a few gaps (a listing's): their ends alone
+                every = every.filter(pc.is_in(every["sha256"], value_set=around))
+            rec = _deciding_of(every, assignments, sorted(moved), cfg.timeline_kinds)
         else:
-            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds)
-        around = None                   # every row read may be around a long pause: asked as if it were
+            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds,
+                            around if _few(len(around)) else None)
     if moved:
         rec = _moved(rec, moved)
     if moved or not labels:
@@ -316,8 +331,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     if labels:
         named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
         by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
-    near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
-        pa.array(np.ones(rec.num_rows, bool))
+    near = pc.is_in(rec["sha256"], value_set=around)
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
     groups: dict[str, frozenset[str]] = {}
@@ -341,12 +355,19 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
+def _few(ends: int, recordings: int | None = None) -> bool:
+    """Whether the ends of the long pauses asked about are few enough to pick the recordings by
+    (a listing's, not the ledger's, which asks about nearly every recording)."""
+    return ends < 100_000 and (recordings is None or ends * 4 < recordings)
+
+
 _DAY_US = 86_400_000_000
 _LONGEST_S = 1e9                        # a duration beyond this (or not a number): its end is not bounded
 _SLACK_US = 1_000                       # rounding: a duration in microseconds, as floats
 
 
-def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...],
+              around: pa.Array | None = None) -> pa.Table:
     """The recordings of the timeline's kinds that can decide whether a long pause needs an
     explanation, and those attributed other than by their own name (all of these, whatever they
     are), read by DuckDB: the ones marked important, and the ones an assignment may pick
@@ -356,7 +377,8 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
     UTC or in a zone, which is less than a day from UTC); the end as far as the duration reaches.
     ``session_sets.needs`` asks nothing else of the recordings around a pause (marks, cases), so
     leaving the rest out changes no answer, and the rest are nearly all of a year. In no particular
-    order: what is asked of them does not depend on it."""
+    order: what is asked of them does not depend on it. ``around``: only these contents (the ends
+    of the long pauses asked about)."""
     schema = pa.schema([TABLES["recordings"].field(c) for c in DECIDING_RECORDINGS])
 
     def work(scan: Scan) -> pa.Table:
@@ -364,9 +386,12 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
         if not paths:
             return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
+        if around is not None:
+            scan.con.register("around", pa.table({"sha256": around.cast(pa.string())}))
         rows = scan.con.sql(f"""
             SELECT {", ".join(DECIDING_RECORDINGS)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
-            WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
+            WHERE (list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved))
+                  {"AND sha256 IN (SELECT sha256 FROM around)" if around is not None else ""}""",
                             params={"kinds": list(kinds)}).to_arrow_table().cast(schema)
         return rows.filter(_may_decide(rows, assignments, moved))
     return scanning(archive, work)
