@@ -26,6 +26,7 @@ from catalog.query import Scan, list_literal, scanning
 from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.config import Config
+from pipeline.records import sessionrows
 from pipeline.rules.gap_events import damaged_tails
 from pipeline.rules.sets import gaps as gap_sets
 
@@ -487,9 +488,14 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
-    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone, only=asked)
-    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
+    sha, device = rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None).combine_chunks()
+    appearing = pc.unique(pc.filter(device, pc.and_(pc.is_valid(device), pc.is_valid(start))))
+    # only the rows the asked ones' sessions need (a listing's few thousand of a year's million)
+    rows = pa.array(sessionrows.needed(sha, device, start, end, tails, cfg.session_break_s, asked))
+    sha, device, start, end = sha.take(rows), device.take(rows), start.take(rows), end.take(rows)
+    sessions = session_sets.session_ids(sha, device, start, end, tails, cfg.session_break_s, zones.site_zone,
+                                        only=asked[rows.to_numpy()])
+    return _session_of(sha, device, start, sessions, named, appearing)
 
 
 def _gap_devices(catalog: Catalog) -> set[str]:
@@ -527,17 +533,19 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
 
 
 def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array,
-                named: pa.Array) -> pa.Table:
+                named: pa.Array, appearing: pa.Array | None = None) -> pa.Table:
     """sha256 -> session_id, one row per content among ``named`` (the few a listing asks about: the
     lookups then hash those, not a million). A content cataloged twice (two rows, perhaps two
     devices) is in the session ``records.sessions.annotate`` names last: of the device that came
-    last in catalog order (devices in the order they first appear, among all), its latest session."""
+    last in catalog order (devices in the order they first appear, among all: ``appearing`` when
+    these rows are not all), its latest session."""
     import numpy as np
 
     from pipeline.rules.sets.recordings import us_of
 
     valid = pc.and_(pc.is_valid(device), pc.is_valid(start))     # as ``session_ids`` takes them (named or not)
-    appearing = pc.unique(pc.filter(device, valid))                 # devices in the order they first appear
+    if appearing is None:                                           # devices in the order they first appear
+        appearing = pc.unique(pc.filter(device, valid))
     asked = np.flatnonzero(pc.and_(pc.is_in(sha, value_set=named), valid).to_numpy(zero_copy_only=False))
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).take(asked)
     rank = pc.index_in(table["device_id"], value_set=appearing).to_numpy(zero_copy_only=False)
