@@ -490,11 +490,13 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sha, device = rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None).combine_chunks()
     appearing = pc.unique(pc.filter(device, pc.and_(pc.is_valid(device), pc.is_valid(start))))
-    # only the rows the asked ones' sessions need (a listing's few thousand of a year's million)
-    rows = pa.array(sessionrows.needed(sha, device, start, end, tails, cfg.session_break_s, asked))
-    sha, device, start, end = sha.take(rows), device.take(rows), start.take(rows), end.take(rows)
+    if asked.sum() * 4 < len(asked):     # only the rows the asked ones' sessions need (a listing's few)
+        rows = sessionrows.needed(sha, device, start, end, tails, cfg.session_break_s, asked)
+        picked = pa.array(rows)
+        sha, device, start, end, asked = (sha.take(picked), device.take(picked), start.take(picked),
+                                          end.take(picked), asked[rows])
     sessions = session_sets.session_ids(sha, device, start, end, tails, cfg.session_break_s, zones.site_zone,
-                                        only=asked[rows.to_numpy()])
+                                        only=asked)
     return _session_of(sha, device, start, sessions, named, appearing)
 
 
