@@ -31,20 +31,21 @@ def needed(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array, tail
     in no session and left out."""
     sha, device, start, end = whole(sha), whole(device), whole(start), whole(end)
     usable = valid_of(device) & valid_of(start)
-    rows = np.flatnonzero(usable)
-    if not len(rows) or not asked[rows].any():
+    if not (usable & asked).any():
         return np.zeros(0, np.int64)
-    code = pc.dictionary_encode(device.take(pa.array(rows))).indices.to_numpy(zero_copy_only=False)
-    t0 = us_of(start)[rows]
-    t1 = np.maximum(np.where(valid_of(end)[rows], us_of(end)[rows], t0), t0)
+    # whole columns, no row copied: a device by its code; unusable rows a group of their own, never kept
+    code = pc.dictionary_encode(device).indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    code[~usable] = -1
+    t0 = us_of(start)
+    t1 = np.maximum(np.where(valid_of(end), us_of(end), t0), t0)
     known = [s for s, t in tails.items() if t is not None]
     if known:                                       # a damaged tail: as far as it may reach
-        reach = pc.index_in(sha.take(pa.array(rows)), value_set=pa.array(known, pa.string())).fill_null(-1) \
-            .to_numpy(zero_copy_only=False)
+        reach = pc.index_in(sha, value_set=pa.array(known, pa.string())).fill_null(-1).to_numpy(
+            zero_copy_only=False)
         ends = np.array([timecols.micros(tails[s]) for s in known], dtype=np.int64)
         t1 = np.where(reach >= 0, np.maximum(t1, ends[np.maximum(reach, 0)]), t1)
-    order = np.lexsort((t0, code))
-    c, a, b, wanted = code[order], t0[order], t1[order], asked[rows][order]
+    order = _by_device_and_start(code, t0, usable)
+    c, a, b, wanted = code[order], t0[order], t1[order], (asked & usable)[order]
     first = np.concatenate([[True], c[1:] != c[:-1]])
     heads = np.flatnonzero(first).tolist() + [len(c)]
     furthest = np.empty_like(b)
@@ -55,11 +56,26 @@ def needed(sha: pa.Array, device: pa.Array, start: pa.Array, end: pa.Array, tail
     begun = np.maximum.accumulate(np.where(begins, np.arange(len(c)), 0))   # the start at or before each row
     # each asked row with the rows starting at the same instant on its device (their order is by sha256)
     same = np.concatenate([[False], (c[1:] == c[:-1]) & (a[1:] == a[:-1])])
-    group = np.cumsum(~same) - 1
-    last = np.searchsorted(group, group, side="right") - 1
     at = np.flatnonzero(wanted)
-    marks = np.zeros(len(c) + 1, np.int64)
-    np.add.at(marks, begun[at], 1)
-    np.add.at(marks, last[at] + 1, -1)
+    last = at.copy()
+    while True:                                     # to the last of its instant (a run is rarely long)
+        more = (last + 1 < len(c))
+        more[more] &= same[last[more] + 1]
+        if not more.any():
+            break
+        last[more] += 1
+    marks = np.bincount(begun[at], minlength=len(c) + 1) - np.bincount(last + 1, minlength=len(c) + 1)
     kept = np.cumsum(marks[:-1]) > 0
-    return np.sort(rows[order[kept]])
+    kept &= usable[order]
+    return np.sort(order[kept])
+
+
+def _by_device_and_start(code: np.ndarray, t0: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Positions by device, then start (a stable sort of one int64 key where it fits: a compacted
+    catalog is nearly in that order already)."""
+    lo, hi = (int(t0[usable].min()), int(t0[usable].max())) if usable.any() else (0, 0)
+    bits = max(hi - lo, 1).bit_length()
+    if bits + int(code.max() + 2).bit_length() <= 62:
+        key = ((code + 1) << bits) | np.where(usable, t0 - lo, 0)
+        return np.argsort(key, kind="stable")
+    return np.lexsort((t0, code))
