@@ -290,8 +290,11 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     # a duration that is not a number is long there too).
     pausing = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                       pc.invert(pc.fill_null(pc.less_equal(gaps["duration_s"], cfg.session_break_s), True)))
-    around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], pausing).combine_chunks().cast(pa.string())
-                                         for c in ("before_sha256", "after_sha256")]).drop_null())
+    every = recordings if recordings is not None else known.recordings if known is not None else None
+    around = None                       # every row read may be around a long pause: asked as if it were
+    if labels or _few(2 * (pc.sum(pausing).as_py() or 0), None if every is None else every.num_rows):
+        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], pausing).combine_chunks().cast(pa.string())
+                                             for c in ("before_sha256", "after_sha256")]).drop_null())
     if labels:
         devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
         if known is not None and known.recordings is not None:
@@ -312,14 +315,12 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
         devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
         if not pc.any(long).as_py():
             rec = TABLES["recordings"].empty_table().select(DECIDING_RECORDINGS)
-        elif recordings is not None or (known is not None and known.recordings is not None):
-            every = recordings if recordings is not None else known.recordings
-            if _few(len(around), every.num_rows):         # a few gaps (a listing's): their ends alone
+        elif every is not None:
+            if around is not None:                         # a few gaps (a listing's): their ends alone
                 every = every.filter(pc.is_in(every["sha256"], value_set=around))
             rec = _deciding_of(every, assignments, sorted(moved), cfg.timeline_kinds)
         else:
-            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds,
-                            around if _few(len(around)) else None)
+            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds, around)
     if moved:
         rec = _moved(rec, moved)
     if moved or not labels:
@@ -332,7 +333,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     if labels:
         named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
         by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
-    near = pc.is_in(rec["sha256"], value_set=around)
+    near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
+        pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
     important = set(pc.filter(rec["sha256"], marked).to_pylist())
     groups: dict[str, frozenset[str]] = {}
