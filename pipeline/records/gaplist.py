@@ -221,6 +221,7 @@ class _Known:
     clocks: set[str]
     tails: list[dict]
     recordings: pa.Table | None = None
+    moved: dict | None = None           # ``gaprefresh.reattributed``, once asked: both annotations ask it
 
 
 def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
@@ -292,7 +293,9 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
-    moved = reattributed(catalog, config.identity)
+    moved = known.moved if known is not None and known.moved is not None else reattributed(catalog, config.identity)
+    if known is not None:
+        known.moved = moved
     kinds = pa.array(list(cfg.timeline_kinds), pa.string())
     assignments = catalog.read("assignments")
     assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
