@@ -113,6 +113,53 @@ def test_decided_gaps_match_the_reference(drawn, include_closed):
         sorted(({k: g[k] for k in columns} for g in expected), key=lambda g: g["gap_id"])
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog(), st.booleans())
+def test_decided_from_recordings_read_already_matches_reading_them(drawn, include_closed):
+    """``decided(recordings=...)``: the ledger's frame (device and officer as attributed: a person's
+    word, other names) or the catalog's rows as they are give what reading them itself gives."""
+    from pipeline.records import frame
+
+    tables, config, as_of = drawn
+    tables = _with_pauses(tables, as_of)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        read = gaplist.decided(archive, config, include_closed=include_closed)
+        state = frame.load(archive, config, as_of, columns=gaplist.DECIDING_RECORDINGS, retention=False)
+        framed = gaplist.decided(archive, config, include_closed=include_closed, recordings=state.table)
+        raw = gaplist.decided(archive, config, include_closed=include_closed,
+                              recordings=Catalog(archive).read("recordings", gaplist.DECIDING_RECORDINGS))
+
+    def rows(t: pa.Table) -> list[dict]:
+        return sorted(t.to_pylist(), key=lambda g: g["gap_id"])
+    assert rows(framed) == rows(read)
+    assert rows(raw) == rows(read)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog(), st.booleans())
+def test_deciding_from_the_ends_of_the_long_pauses_alone_changes_no_answer(drawn, in_memory):
+    """Of a few gaps, only the ends of their long pauses are read (``_few``): forced on, every gap is
+    decided as when every recording that can decide is read, from recordings read already or not."""
+    from unittest import mock
+
+    tables, config, as_of = drawn
+    tables = _with_pauses(tables, as_of)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        every = Catalog(archive).read("recordings", gaplist.DECIDING_RECORDINGS) if in_memory else None
+        answers = {}
+        for few in (False, True):
+            with mock.patch.object(gaplist, "_few", lambda ends, recordings=None: few):
+                answers[few] = gaplist.decided(archive, config, recordings=every)
+
+    def rows(t: pa.Table) -> list[dict]:
+        return sorted(t.to_pylist(), key=lambda g: g["gap_id"])
+    assert rows(answers[True]) == rows(answers[False])
+
+
 @pytest.mark.parametrize("selector", ["device", "officer"])
 def test_a_case_range_reaches_a_recording_placed_from_its_device_clock(selector):
     """A recording written before instants (its device clock only), in a zone eight hours east of

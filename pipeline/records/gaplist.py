@@ -26,6 +26,7 @@ from catalog.query import Scan, list_literal, scanning
 from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.config import Config
+from pipeline.records import sessionrows
 from pipeline.rules.gap_events import damaged_tails
 from pipeline.rules.sets import gaps as gap_sets
 
@@ -47,9 +48,14 @@ def _sources(scan: Scan) -> dict[str, str]:
 
 
 def _latest_states(src: dict[str, str]) -> str:
-    """Each gap's latest state event (at the same time: the later row)."""
+    """Each gap's latest state event (at the same time: the later row), of the gaps with an event
+    other than ``open``: a gap with none is open whichever is its latest, as is a gap with no event
+    at all (every reader takes a missing state as ``open``), and most gaps of a year are never
+    closed, so only the few that were are ordered."""
     return f"""SELECT gap_id, arg_max(state, struct_pack(t := evaluated_at, f := _file, r := _row)) AS state
-               FROM {src["gap_state"]} GROUP BY gap_id"""
+               FROM {src["gap_state"]}
+               WHERE gap_id IN (SELECT gap_id FROM {src["gap_state"]} WHERE state <> 'open')
+               GROUP BY gap_id"""
 
 
 def _first_gaps(src: dict[str, str], columns: str = "*") -> str:
@@ -108,26 +114,29 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             where.append("g.detected_run_id = $run")
         if unexplained_or_run:
             where.append("(coalesce(e.explained, false) = false OR g.detected_run_id = $either)")
-        # Which gaps are listed, decided on narrow rows; then the whole rows of those alone.
+        # Which gaps are listed, decided on narrow rows; then the whole rows of those alone, and the
+        # last explanation's words of those alone (a year's gaps are mostly explained, few listed).
         gaps = scan.con.sql(f"""
             WITH e AS (
-                SELECT gap_id,
-                       bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained,
-                       arg_max(reason, struct_pack(t := explained_at, f := _file, r := _row)) AS explanation_reason,
-                       arg_max(explained_by, struct_pack(t := explained_at, f := _file, r := _row)) AS explained_by,
-                       arg_max(approved_by, struct_pack(t := explained_at, f := _file, r := _row))
-                           FILTER (WHERE coalesce(approved_by, '') <> '') AS approved_by
+                SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
                 FROM {src["explanations"]} GROUP BY gap_id),
             listed AS (
                 SELECT g.gap_id, g._file, g._row, coalesce(s.state, 'open') = 'open' AS current,
                        CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
-                            ELSE 'unexplained' END AS explanation,
-                       e.explanation_reason, e.explained_by, e.approved_by
+                            ELSE 'unexplained' END AS explanation
                 FROM {firsts} g LEFT JOIN {states} s USING (gap_id) LEFT JOIN e USING (gap_id)
-                {"WHERE " + " AND ".join(where) if where else ""})
-            SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, l.explanation_reason,
-                   l.explained_by, l.approved_by
-            FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row""",
+                {"WHERE " + " AND ".join(where) if where else ""}),
+            words AS (
+                SELECT gap_id,
+                       arg_max(reason, struct_pack(t := explained_at, f := _file, r := _row)) AS explanation_reason,
+                       arg_max(explained_by, struct_pack(t := explained_at, f := _file, r := _row)) AS explained_by,
+                       arg_max(approved_by, struct_pack(t := explained_at, f := _file, r := _row))
+                           FILTER (WHERE coalesce(approved_by, '') <> '') AS approved_by
+                FROM {src["explanations"]} WHERE gap_id IN (SELECT gap_id FROM listed) GROUP BY gap_id)
+            SELECT {", ".join(f'g."{c}"' for c in columns)}, l.current, l.explanation, w.explanation_reason,
+                   w.explained_by, w.approved_by
+            FROM {src["gaps"]} g JOIN listed l ON g.gap_id = l.gap_id AND g._file = l._file AND g._row = l._row
+            LEFT JOIN words w ON w.gap_id = l.gap_id""",
             params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
                     if v} or None).to_arrow_table()
         return gaps, _context(scan, src, firsts, states) if sessions else None
@@ -160,29 +169,44 @@ _DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_tim
              "duration_s", "before_sha256", "after_sha256")
 
 
-def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True) -> pa.Table:
+def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True,
+            recordings: pa.Table | None = None) -> pa.Table:
     """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
     start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
     each gap's first row read on those columns alone, its explanation status without the last
-    explanation's words, and the devices with a gap found in the same read (``_gap_devices``)."""
+    explanation's words, and the devices with a gap found in the same read (``_gap_devices``).
+    ``recordings``: every recording, read already by the caller (at least ``DECIDING_RECORDINGS``;
+    device and officer as cataloged or as attributed: the reattributed ones are moved either way),
+    so that they are not read a second time."""
     config = config or Config()
 
-    def work(scan: Scan) -> pa.Table:
+    def work(scan: Scan) -> tuple[pa.Table, pa.Table, pa.Table]:
         src = _sources(scan)
-        return scan.arrow(f"""
-            SELECT g.*, coalesce(s.state, 'open') = 'open' AS current,
-                   CASE WHEN e.explained THEN 'explained' WHEN e.gap_id IS NOT NULL THEN 'awaiting approval'
-                        ELSE 'unexplained' END AS explanation
-            FROM ({_first_gaps(src, ', '.join(_DECIDING))}) g LEFT JOIN ({_latest_states(src)}) s USING (gap_id)
-            LEFT JOIN (SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '') AS explained
-                       FROM {src["explanations"]} GROUP BY gap_id) e USING (gap_id)""")
+        gaps = scan.arrow(f"SELECT {', '.join(_DECIDING)} FROM {scan.source('gaps')}")       # in catalog order
+        states = scan.arrow(_latest_states(src))
+        explained = scan.arrow(f"""SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '')
+                                          AS explained FROM {src["explanations"]} GROUP BY gap_id""")
+        return gaps, states, explained
 
-    rows = scanning(archive, work)                 # every gap: the devices with one are among all
+    # Each gap's first row, its state and explanation status joined by Arrow's hashes: about half of
+    # what DuckDB's grouping and joins of 400,000 gaps cost, and most gaps have one row.
+    rows, states, explained = scanning(archive, work)     # every gap: the devices with one are among all
+    ids = rows["gap_id"].combine_chunks()
+    if pc.count_distinct(ids, mode="all").as_py() != len(ids):
+        rows = rows.take(pc.index_in(pc.unique(ids), value_set=ids))
+        ids = rows["gap_id"].combine_chunks()
+    closed = states.filter(pc.fill_null(pc.not_equal(states["state"], "open"), False))["gap_id"]
+    at = pc.index_in(ids, value_set=explained["gap_id"].combine_chunks(), skip_nulls=True)   # SQL's join: no null
+    rows = rows.append_column("current", pc.invert(pc.is_in(ids, value_set=closed.combine_chunks(), skip_nulls=True))
+                              ).append_column(
+        "explanation", pc.if_else(pc.fill_null(pc.take(explained["explained"].combine_chunks(), at), False),
+                                  "explained", pc.if_else(pc.is_valid(at), "awaiting approval", "unexplained")))
     devices = sorted(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
     if not include_closed:
         rows = rows.filter(rows["current"])
     rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
-    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices).items():
+    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices,
+                                   recordings=recordings).items():
         if name not in WITH_SESSIONS:
             rows = rows.append_column(name, column)
     return rows
@@ -197,6 +221,7 @@ class _Known:
     clocks: set[str]
     tails: list[dict]
     recordings: pa.Table | None = None
+    moved: dict | None = None           # ``gaprefresh.reattributed``, once asked: both annotations ask it
 
 
 def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
@@ -242,15 +267,18 @@ def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.T
 
 
 def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
-               gap_devices: list[str] | None = None, known: _Known | None = None) -> dict[str, pa.Array]:
+               gap_devices: list[str] | None = None, known: _Known | None = None,
+               recordings: pa.Table | None = None) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
     tails reaching as far as the gaps record. ``labels`` False: whether each gap needs an
     explanation alone (the session names null): that needs no sessions (a pause inside one is a
     pause no longer than the break, whichever it is), only the recordings that can decide a long
-    pause (``_deciding``), so hardly any other recording is kept. ``gap_devices``: ``_gap_devices``
-    already read; ``known``: what the listing read already (every recording among it)."""
+    pause (``_deciding``), so hardly any other recording is kept; of a few gaps (a listing's), only
+    the ends of their long pauses, the only recordings asked about. ``gap_devices``: ``_gap_devices``
+    already read; ``known``: what the listing read already (every recording among it);
+    ``recordings``: every recording read already (``decided``'s), for ``labels`` False."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -265,13 +293,22 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
-    moved = reattributed(catalog, config.identity)
+    moved = known.moved if known is not None and known.moved is not None else reattributed(catalog, config.identity)
+    if known is not None:
+        known.moved = moved
     kinds = pa.array(list(cfg.timeline_kinds), pa.string())
     assignments = catalog.read("assignments")
     assignments = assignments.filter(pc.fill_null(pc.not_equal(assignments["retention_class"], "routine"), True))
-    if labels:
-        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], long).combine_chunks().cast(pa.string())
+    # Only the ends of a long pause are asked whether they are marked or held (``session_sets.needs``:
+    # a duration that is not a number is long there too).
+    pausing = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
+                      pc.invert(pc.fill_null(pc.less_equal(gaps["duration_s"], cfg.session_break_s), True)))
+    every = recordings if recordings is not None else known.recordings if known is not None else None
+    around = None                       # every row read may be around a long pause: asked as if it were
+    if labels or _few(2 * (pc.sum(pausing).as_py() or 0), None if every is None else every.num_rows):
+        around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], pausing).combine_chunks().cast(pa.string())
                                              for c in ("before_sha256", "after_sha256")]).drop_null())
+    if labels:
         devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
         if known is not None and known.recordings is not None:
             every = known.recordings
@@ -290,12 +327,13 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     else:                               # the devices ``records.sessions.annotate`` reads: every one with a gap
         devices = sorted(_gap_devices(catalog)) if gap_devices is None else gap_devices
         if not pc.any(long).as_py():
-            rec = TABLES["recordings"].empty_table().select(sessions_columns)
-        elif known is not None and known.recordings is not None:
-            rec = _deciding_of(known.recordings, assignments, sorted(moved), cfg.timeline_kinds)
+            rec = TABLES["recordings"].empty_table().select(DECIDING_RECORDINGS)
+        elif every is not None:
+            if around is not None:                         # a few gaps (a listing's): their ends alone
+                every = every.filter(pc.is_in(every["sha256"], value_set=around))
+            rec = _deciding_of(every, assignments, sorted(moved), cfg.timeline_kinds)
         else:
-            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds)
-        around = None                   # every row read may be around a long pause: asked as if it were
+            rec = _deciding(archive, assignments, sorted(moved), cfg.timeline_kinds, around)
     if moved:
         rec = _moved(rec, moved)
     if moved or not labels:
@@ -333,12 +371,19 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
+def _few(ends: int, recordings: int | None = None) -> bool:
+    """Whether the ends of the long pauses asked about are few enough to pick the recordings by
+    (a listing's, not the ledger's, which asks about nearly every recording)."""
+    return ends < 100_000 and (recordings is None or ends * 4 < recordings)
+
+
 _DAY_US = 86_400_000_000
 _LONGEST_S = 1e9                        # a duration beyond this (or not a number): its end is not bounded
 _SLACK_US = 1_000                       # rounding: a duration in microseconds, as floats
 
 
-def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...]) -> pa.Table:
+def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tuple[str, ...],
+              around: pa.Array | None = None) -> pa.Table:
     """The recordings of the timeline's kinds that can decide whether a long pause needs an
     explanation, and those attributed other than by their own name (all of these, whatever they
     are), read by DuckDB: the ones marked important, and the ones an assignment may pick
@@ -348,17 +393,21 @@ def _deciding(archive: Path, assignments: pa.Table, moved: list[str], kinds: tup
     UTC or in a zone, which is less than a day from UTC); the end as far as the duration reaches.
     ``session_sets.needs`` asks nothing else of the recordings around a pause (marks, cases), so
     leaving the rest out changes no answer, and the rest are nearly all of a year. In no particular
-    order: what is asked of them does not depend on it."""
-    schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
+    order: what is asked of them does not depend on it. ``around``: only these contents (the ends
+    of the long pauses asked about)."""
+    schema = pa.schema([TABLES["recordings"].field(c) for c in DECIDING_RECORDINGS])
 
     def work(scan: Scan) -> pa.Table:
         paths = scan.paths("recordings")
         if not paths:
             return schema.empty_table()
         scan.con.register("moved", pa.table({"sha256": pa.array(moved, pa.string())}))
+        if around is not None:
+            scan.con.register("around", pa.table({"sha256": around.cast(pa.string())}))
         rows = scan.con.sql(f"""
-            SELECT {", ".join(sessions_columns)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
-            WHERE list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved)""",
+            SELECT {", ".join(DECIDING_RECORDINGS)} FROM read_parquet({list_literal(paths)}, union_by_name=true)
+            WHERE (list_contains($kinds, kind) OR sha256 IN (SELECT sha256 FROM moved))
+                  {"AND sha256 IN (SELECT sha256 FROM around)" if around is not None else ""}""",
                             params={"kinds": list(kinds)}).to_arrow_table().cast(schema)
         return rows.filter(_may_decide(rows, assignments, moved))
     return scanning(archive, work)
@@ -369,11 +418,17 @@ def _deciding_of(every: pa.Table, assignments: pa.Table, moved: list[str], kinds
     timeline = pc.is_in(every["kind"], value_set=pa.array(list(kinds), pa.string()))
     if moved:
         timeline = pc.or_(timeline, pc.is_in(every["sha256"], value_set=pa.array(moved, pa.string())))
-    return every.select(sessions_columns).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
+    return every.select(DECIDING_RECORDINGS).filter(pc.and_(timeline, _may_decide(every, assignments, moved)))
+
+
+# What deciding asks of a recording: where it is placed (``rules.sets.recordings._place_start``,
+# ``_place_end``), its device, officer and kind, and what may pick it (a mark, a SHA-256, a time).
+DECIDING_RECORDINGS = ["sha256", "kind", "device_id", "officer_id", "start_time", "duration_s", "time_source",
+                       "start_utc", "end_utc", "time_zone", "container_time_zone", "important"]
 
 
 def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.Array:
-    """Which of ``rows`` (recordings on ``sessions_columns``) ``_deciding`` keeps."""
+    """Which of ``rows`` (recordings on ``DECIDING_RECORDINGS``) ``_deciding`` keeps."""
     n = rows.num_rows
     keep = pc.fill_null(rows["important"], False).to_numpy(zero_copy_only=False).copy()
     if moved:
@@ -448,9 +503,16 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
-    sessions = session_sets.session_ids(rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None),
-                                        start, end, tails, cfg.session_break_s, zones.site_zone, only=asked)
-    return _session_of(rec["sha256"], pc.if_else(kept, rec["device_id"], None), start, sessions, named)
+    sha, device = rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None).combine_chunks()
+    appearing = pc.unique(pc.filter(device, pc.and_(pc.is_valid(device), pc.is_valid(start))))
+    if asked.sum() * 4 < len(asked):     # only the rows the asked ones' sessions need (a listing's few)
+        rows = sessionrows.needed(sha, device, start, end, tails, cfg.session_break_s, asked)
+        picked = pa.array(rows)
+        sha, device, start, end, asked = (sha.take(picked), device.take(picked), start.take(picked),
+                                          end.take(picked), asked[rows])
+    sessions = session_sets.session_ids(sha, device, start, end, tails, cfg.session_break_s, zones.site_zone,
+                                        only=asked)
+    return _session_of(sha, device, start, sessions, named, appearing)
 
 
 def _gap_devices(catalog: Catalog) -> set[str]:
@@ -488,17 +550,19 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
 
 
 def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array,
-                named: pa.Array) -> pa.Table:
+                named: pa.Array, appearing: pa.Array | None = None) -> pa.Table:
     """sha256 -> session_id, one row per content among ``named`` (the few a listing asks about: the
     lookups then hash those, not a million). A content cataloged twice (two rows, perhaps two
     devices) is in the session ``records.sessions.annotate`` names last: of the device that came
-    last in catalog order (devices in the order they first appear, among all), its latest session."""
+    last in catalog order (devices in the order they first appear, among all: ``appearing`` when
+    these rows are not all), its latest session."""
     import numpy as np
 
     from pipeline.rules.sets.recordings import us_of
 
     valid = pc.and_(pc.is_valid(device), pc.is_valid(start))     # as ``session_ids`` takes them (named or not)
-    appearing = pc.unique(pc.filter(device, valid))                 # devices in the order they first appear
+    if appearing is None:                                           # devices in the order they first appear
+        appearing = pc.unique(pc.filter(device, valid))
     asked = np.flatnonzero(pc.and_(pc.is_in(sha, value_set=named), valid).to_numpy(zero_copy_only=False))
     table = pa.table({"sha256": sha, "device_id": device, "start": start, "session_id": sessions}).take(asked)
     rank = pc.index_in(table["device_id"], value_set=appearing).to_numpy(zero_copy_only=False)
