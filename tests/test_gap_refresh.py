@@ -88,6 +88,19 @@ def _state(archive: Path) -> tuple[set, dict]:
     return {g["gap_id"] for g in catalog.rows("gaps", ["gap_id"])}, gapstate.latest_states(catalog)
 
 
+def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, said: list, arrived: datetime,
+           config) -> gaprefresh.Result:
+    """One night committed to both archives, then refreshed in full in one and as an ingest does in the other."""
+    for archive in (full, part):
+        Catalog(archive, fsync=False).create().commit(
+            {"recordings": [{**r, "run_id": run} for r in recordings],
+             "gaps": [{**g, "detected_run_id": run, "detected_at": arrived} for g in file_gaps],
+             "attributions": said}, tag=run)
+    now = arrived + timedelta(minutes=30)
+    gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
+    return gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches())
 def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
@@ -96,15 +109,7 @@ def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
         full, part = Path(tmp) / "full", Path(tmp) / "part"
         modes = []
         for b, (recordings, file_gaps, arrived, said) in enumerate(runs):
-            run = f"run{b}"
-            for archive in (full, part):
-                Catalog(archive, fsync=False).create().commit(
-                    {"recordings": [{**r, "run_id": run} for r in recordings],
-                     "gaps": [{**g, "detected_run_id": run, "detected_at": arrived} for g in file_gaps],
-                     "attributions": said}, tag=run)
-            now = arrived + timedelta(minutes=30)
-            gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
-            done = gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+            done = _night(full, part, f"run{b}", recordings, file_gaps, said, arrived, config)
             modes.append("full (attributed)" if said and done.mode == "full" else done.mode)
             if done.mode == "incremental":
                 event(f"walked {done.devices} device(s): {done.whole} whole, {done.widened} widened")
@@ -362,15 +367,7 @@ def test_a_recording_moved_to_another_device_brings_its_damaged_tail():
     with tempfile.TemporaryDirectory() as tmp:
         full, part = Path(tmp) / "full", Path(tmp) / "part"
         for b, ((recordings, file_gaps, attributions), arrived) in enumerate(zip(runs, nights)):
-            run = f"run{b}"
-            for archive in (full, part):
-                Catalog(archive, fsync=False).create().commit(
-                    {"recordings": [{**r, "run_id": run} for r in recordings],
-                     "gaps": [{**g, "detected_run_id": run, "detected_at": arrived} for g in file_gaps],
-                     "attributions": attributions}, tag=run)
-            now = arrived + timedelta(minutes=30)
-            gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
-            done = gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+            done = _night(full, part, f"run{b}", recordings, file_gaps, attributions, arrived, config)
             assert _state(full) == _state(part), f"night {b}"
         assert done.mode == "incremental"
         overlap = [g for g in Catalog(part).rows("gaps") if g["kind"] == "overlap"]

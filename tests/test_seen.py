@@ -3,7 +3,6 @@ sighting told it: skipped, given up on, or failing as before."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from catalog.store import Catalog
-from pipeline.runs.ingest import SEEN_COLUMNS, Seen, _seen
+from pipeline.runs.ingest import SEEN_COLUMNS, Seen, _gathered, _seen
 
 UTC = timezone.utc
 # Names as docks give them: plain, UTF-8 beyond ASCII, bytes that are not UTF-8, and a name whose
@@ -36,23 +35,9 @@ def _readable(raw: bytes) -> str:
 
 
 def _reference(catalog: Catalog) -> Seen:
-    """The ingest's reading before it filtered by path: every sighting."""
-    table = catalog.read("sightings", SEEN_COLUMNS)
-    seen, latest = Seen(), {}
-    for row in table.to_pylist():
-        raw = row["source_path_bytes"] if row["source_path_bytes"] is not None else os.fsencode(row["source_path"])
-        key = (raw, row["size"], row["mtime_ns"])
-        if row["sha256"] is not None:
-            seen.done.add(key)
-        elif key not in latest or row["seen_at"] > latest[key]["seen_at"]:
-            latest[key] = row
-    for key, row in latest.items():
-        if key in seen.done:
-            continue
-        if row["failure"] in ("worker_died", "timed_out"):
-            seen.gave_up.add(key)
-        seen.outcome[key] = (row["status"], row["failure"], row["error_message"])
-    return seen
+    """The ingest's reading before it filtered by path: every sighting, folded as ingest folds them
+    (what changed is which rows are read, and how: the filter pushed into the scan, part by part)."""
+    return _gathered(catalog.read("sightings", SEEN_COLUMNS))
 
 
 @st.composite
