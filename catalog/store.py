@@ -30,7 +30,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -44,6 +44,7 @@ SWAP_SUFFIX = ".swap"
 SWAP_FORMAT = "fieldrec-swap/1"
 # A part vanishing under a reader (a compaction finishing) makes it list and read again.
 READ_ATTEMPTS = 20
+T = TypeVar("T")
 
 # realpath of an archive -> what its writing run does with each commit's (path, sha256, size) list
 _OBSERVERS: dict[str, Callable[[list[tuple[str, str, int]]], None]] = {}
@@ -310,9 +311,14 @@ class Catalog:
 
     def read(self, name: str, columns: list[str] | None = None, filter=None) -> pa.Table:
         """A whole table (or the named columns) as Arrow; empty with its schema if absent."""
+        return self.relisting(lambda: self.dataset(name).to_table(columns=columns, filter=filter))
+
+    def relisting(self, read: Callable[[], T]) -> T:
+        """``read()``, which lists a table's parts and reads them, done again when a part it listed
+        was removed before it was read (a compaction finished meanwhile)."""
         for attempt in range(READ_ATTEMPTS):
             try:
-                return self.dataset(name).to_table(columns=columns, filter=filter)
+                return read()
             except FileNotFoundError:
                 if attempt + 1 == READ_ATTEMPTS:
                     raise

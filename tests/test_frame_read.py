@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.schema import TABLES
+from catalog.store import Catalog
 from pipeline.records import frame
 
 UTC = timezone.utc
@@ -24,6 +25,8 @@ class _Listing:
     def visible_parts(self, table: str) -> list:
         assert table == "recordings"
         return self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
+
+    relisting = Catalog.relisting            # the catalog's own: read again after a listing went stale
 
 
 def _part(path, rows: list[dict], columns: list[str], row_group_size: int = 2, dictionary: bool = True):

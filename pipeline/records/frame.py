@@ -96,29 +96,27 @@ def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
     import pyarrow.parquet as pq
 
     from catalog.schema import TABLES
-    from catalog.store import READ_ATTEMPTS
 
     schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-    for attempt in range(READ_ATTEMPTS):
-        try:
-            pieces: dict[str, list] = {c: [] for c in columns}
-            for path in catalog.visible_parts("recordings"):
-                footer = pq.read_metadata(path)
-                stored = set(footer.schema.names)
-                part = pq.ParquetFile(path, metadata=footer,
-                                      read_dictionary=[c for c in REPEATING if c in columns and c in stored])
-                present = [c for c in columns if c in stored]
-                table = part.read(columns=present)
-                for c in columns:
-                    field = schema.field(c)
-                    column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
-                    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-                        pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
-                del table
-            break
-        except FileNotFoundError:
-            if attempt + 1 == READ_ATTEMPTS:
-                raise
+
+    def read() -> dict[str, list]:
+        pieces: dict[str, list] = {c: [] for c in columns}
+        for path in catalog.visible_parts("recordings"):
+            footer = pq.read_metadata(path)
+            stored = set(footer.schema.names)
+            part = pq.ParquetFile(path, metadata=footer,
+                                  read_dictionary=[c for c in REPEATING if c in columns and c in stored])
+            present = [c for c in columns if c in stored]
+            table = part.read(columns=present)
+            for c in columns:
+                field = schema.field(c)
+                column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
+                for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                    pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
+            del table
+        return pieces
+
+    pieces = catalog.relisting(read)
     joined = []
     for c in columns:            # a column at a time: its pieces freed as soon as it is joined
         joined.append(_joined(pieces.pop(c), schema.field(c).type))

@@ -226,12 +226,10 @@ def _seen(catalog: Catalog, paths: Iterable[bytes]) -> Seen:
     # the text of each walked name that is UTF-8 finds those.
     texts = []
     for raw in wanted:
-        text = os.fsdecode(raw)
         try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:      # not UTF-8: no text-only row can name it
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:      # not UTF-8: no text-only row can name it
             continue
-        texts.append(text)
     by_bytes = ds.field("source_path_bytes")
     expr = by_bytes.isin(pa.array(wanted, pa.binary())) | (
         by_bytes.is_null() & ds.field("source_path").isin(pa.array(texts, pa.string())))
@@ -243,17 +241,15 @@ def _picked(catalog: Catalog, expr) -> pa.Table:
     parts where it picks a row (a night's walk names a few recent parts' rows: the rest of a year's
     columns are not decoded). Listed and read again if a part was removed meanwhile."""
     paths = ["source_path_bytes", "source_path"]
-    for attempt in range(3):
-        try:
-            dataset = catalog.dataset("sightings")
-            schema = dataset.schema
-            found = [part.to_table(schema=schema, columns=SEEN_COLUMNS, filter=expr) for part in dataset.get_fragments()
-                     if part.to_table(schema=schema, columns=paths, filter=expr).num_rows]
-            return pa.concat_tables(found) if found else schema.empty_table().select(SEEN_COLUMNS)
-        except FileNotFoundError:           # a part compacted away meanwhile: list again
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+
+    def read() -> pa.Table:
+        dataset = catalog.dataset("sightings")
+        schema = dataset.schema
+        found = [part.to_table(schema=schema, columns=SEEN_COLUMNS, filter=expr) for part in dataset.get_fragments()
+                 if part.to_table(schema=schema, columns=paths, filter=expr).num_rows]
+        return pa.concat_tables(found) if found else schema.empty_table().select(SEEN_COLUMNS)
+
+    return catalog.relisting(read)
 
 
 def _gathered(table: pa.Table) -> Seen:
