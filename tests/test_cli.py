@@ -126,3 +126,36 @@ def test_an_ingest_whose_reader_went_away_is_sealed_and_exits_141(tmp_path):
     assert done.stdout.strip() == "141" and "failed" not in done.stderr, done.stderr
     assert len(list((tmp_path / "a" / "manifests").glob("0*.json"))) == 1     # sealed
     assert main(["verify", "--archive", str(tmp_path / "a")]) == 0
+
+
+# -- a command line that names a command builds that command's parser alone ---------------------------
+
+def _registered(module: str) -> set[str]:
+    import argparse
+    import importlib
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).register(sub)
+    return set(sub.choices)
+
+
+def test_each_command_is_mapped_to_the_module_that_registers_it():
+    from pipeline.cli import COMMAND_MODULES, COMMANDS
+
+    registered = {name: module for module in COMMANDS for name in _registered(module)}
+    assert COMMAND_MODULES == registered
+
+
+def test_an_ingest_line_imports_no_other_command_module():
+    """The other commands' modules are not imported to parse `fieldrec ingest ...` (a twentieth of a
+    second of a one-file ingest), and the line parses as it does with every command registered."""
+    line = ["ingest", "d", "--archive", "a", "--workers", "2", "--json"]
+    script = ("import sys, json; import pipeline.cli as c; "
+              f"alone = vars(c.build_parser('ingest').parse_args({line!r})); "
+              "others = sorted(m for m in sys.modules if m.startswith('pipeline.commands.') "
+              "and m not in ('pipeline.commands.ingest', 'pipeline.commands.options')); "
+              f"every = vars(c.build_parser().parse_args({line!r})); "
+              "print(json.dumps([others, repr(alone) == repr(every)]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[], True]
