@@ -315,6 +315,26 @@ def test_the_command_line_is_parsed_before_any_heavy_module_is_imported():
     assert json.loads(done.stdout) == []
 
 
+def test_a_one_file_ingest_imports_what_it_needs_when_it_needs_it(tmp_path):
+    """A one-file ingest into an archive without a signing key: its driver never imports
+    cryptography (signing) nor another command's module; DuckDB and the gap refresh come after the
+    run's start (a thread imports them while the worker works), not with the ingest run itself."""
+    make_drop(tmp_path / "drop", clips=1, blobs=0, duplicate=False)
+    script = ("import sys, json; from pipeline.cli import main; "
+              "import pipeline.runs.ingest; "
+              "early = sorted(m for m in ('duckdb', 'pipeline.records.gaprefresh', 'catalog.query') if m in sys.modules); "
+              f"code = main(['ingest', {str(tmp_path / 'drop')!r}, '--archive', {str(tmp_path / 'a')!r}, '--quiet', "
+              "'--engine', 'local']); "
+              "late = sorted(m for m in sys.modules if m.startswith('cryptography') "
+              "or (m.startswith('pipeline.commands.') and m not in ('pipeline.commands.ingest', 'pipeline.commands.options'))); "
+              "print(json.dumps([code, early, late, 'pipeline.records.gaprefresh' in sys.modules]))")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    code, early, late, refreshed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (code, early, late, refreshed) == (0, [], [], True)
+
+
 def test_the_workers_started_early_import_the_per_file_pass():
     from pipeline.commands import ingest as command
     from pipeline.runs import perfile

@@ -25,7 +25,6 @@ from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
-from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, process_file
 from pipeline.runs.known import KnownContents
 from pipeline.common.text import for_terminal, pad
@@ -33,6 +32,16 @@ from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
+
+# The gap refresh runs once the files are in, and brings DuckDB, Arrow's compute and the gap rules
+# (a tenth of a second and more to import): imported then, by the thread that imports the end of
+# the run while the driver waits on its workers (``LATE_MODULES``), not before the first task.
+GAP_REFRESH = "pipeline.records.gaprefresh"
+
+
+def refresh_gaps(catalog: Catalog, run_id: str, config: Config):
+    """``records.gaprefresh.refresh``, imported when it runs."""
+    return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config)
 
 
 @dataclass
@@ -363,7 +372,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                 for src in refused:
                     take(process_file(src, ctx))
                 if batches:
-                    _import_meanwhile(LATE_MODULES)
+                    _import_meanwhile((GAP_REFRESH, *LATE_MODULES))
                 outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,
