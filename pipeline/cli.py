@@ -10,7 +10,6 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import read_times
 from pipeline.common import i18n
 from pipeline.common.i18n import N_, _
 from pipeline.common.text import for_terminal, has_wide, wrap
@@ -201,14 +200,34 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+def start_early(argv: list[str]):
+    """What the command named first on the line starts before its parser is built (``ingest``: the
+    local engine's workers, see ``commands.ingest.start_early``), or None."""
+    module = COMMAND_MODULES.get(argv[0]) if argv else None
+    start = getattr(importlib.import_module(module), "start_early", None) if module else None
+    return start(argv[1:]) if start else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; ``argv`` given (tests, callers in Python) or, for the program itself, None."""
-    argv_given = argv
-    argv = choose_language(sys.argv[1:] if argv is None else list(argv))
+    line = sys.argv[1:] if argv is None else list(argv)
+    early = start_early(line)
+    try:
+        return _main(line, argv, early)
+    finally:
+        if early is not None:
+            early.runner.close()            # the command's run took and closed it, or never ran
+
+
+def _main(line: list[str], argv_given: list[str] | None, early) -> int:
+    from pipeline.commands.options import read_times
+
+    argv = choose_language(line)
     # A line that starts with a command's name needs that command's parser alone; anything else
     # (--help, --version, a misspelt command) gets them all, as its help and errors list them.
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    args.early = early
     if not getattr(args, "handler", None):
         build_parser().print_help()         # every command listed, whichever parser parsed the line
         return 2

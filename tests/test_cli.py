@@ -159,3 +159,47 @@ def test_an_ingest_line_imports_no_other_command_module():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [[], True]
+
+
+# -- ingest's workers start from the raw line, before the parser and the settings ------------------------
+
+@pytest.mark.parametrize("line,started", [
+    pytest.param(["d", "--archive", "a"], True, id="plain"),
+    pytest.param(["d", "--json", "--archive", "a", "--workers", "1", "--engine", "local"], True, id="local-1-worker"),
+    pytest.param(["d", "--archive", "a", "--engine", "ray"], False, id="ray"),
+    pytest.param(["d", "--archive", "a", "--address", "head:6379"], False, id="cluster"),
+    pytest.param(["d", "--archive", "a", "--work", "1"], False, id="abbreviation-argparse-accepts"),
+    pytest.param(["d", "--archive", "a", "--workers", "0"], False, id="zero-workers"),
+    pytest.param(["d", "--archive", "a", "--workers", "two"], False, id="bad-workers"),
+    pytest.param(["--help"], False, id="help"),
+])
+def test_ingest_workers_start_early_only_for_a_line_that_plainly_runs_locally(monkeypatch, line, started):
+    from pipeline.commands.ingest import start_early
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    early = start_early(line)
+    try:
+        assert (early is not None) == started
+    finally:
+        if early is not None:
+            early.runner.close()
+
+
+@pytest.mark.parametrize("extra,spawned", [
+    pytest.param([], 1, id="started-early-and-kept"),
+    pytest.param(["--work", "1"], 1, id="started-by-the-run"),
+])
+def test_a_one_file_ingest_starts_one_worker_whoever_starts_it(tmp_path, monkeypatch, extra, spawned):
+    """The workers started from the raw line are the run's: no second set is started (a one-file
+    drop, one worker), and the summary is the same as when the run starts them itself."""
+    from pipeline.runs import localpool
+    from pipeline.sample.encode import write_wav
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    write_wav(tmp_path / "drop" / "BWC9_OF9_20260301100000.WAV", duration_s=0.5)
+    spawns = []
+    spawn = localpool.LocalPool._spawn
+    monkeypatch.setattr(localpool.LocalPool, "_spawn", lambda self: spawns.append(1) or spawn(self))
+    argv = ["ingest", str(tmp_path / "drop"), "--archive", str(tmp_path / "a"), "--quiet", *extra]
+    assert main(argv) == 0
+    assert len(spawns) == spawned
