@@ -316,23 +316,28 @@ def test_the_command_line_is_parsed_before_any_heavy_module_is_imported():
 
 
 def test_a_one_file_ingest_imports_what_it_needs_when_it_needs_it(tmp_path):
-    """A one-file ingest into an archive without a signing key: its driver never imports
-    cryptography (signing) nor another command's module; DuckDB and the gap refresh come after the
-    run's start (a thread imports them while the worker works), not with the ingest run itself."""
+    """A one-file ingest into a new archive without a signing key: its driver never imports
+    cryptography (signing) nor another command's module, and until its first task goes out it has
+    imported neither DuckDB nor Arrow's compute and datasets (nothing to read yet): a thread imports
+    those while the worker works."""
     make_drop(tmp_path / "drop", clips=1, blobs=0, duplicate=False)
-    script = ("import sys, json; from pipeline.cli import main; "
-              "import pipeline.runs.ingest; "
-              "early = sorted(m for m in ('duckdb', 'pipeline.records.gaprefresh', 'catalog.query') if m in sys.modules); "
+    script = ("import sys, json; from pipeline.cli import main; from pipeline.runs import localpool; "
+              "heavy = ('duckdb', 'pyarrow.compute', 'pyarrow.dataset', 'pipeline.records.gaprefresh'); "
+              "found = []; grow = localpool.LocalRunner.grow; "
+              "localpool.LocalRunner.grow = lambda self, n: (found.append(sorted(m for m in heavy if m in sys.modules)), "
+              "grow(self, n))[1]; "
               f"code = main(['ingest', {str(tmp_path / 'drop')!r}, '--archive', {str(tmp_path / 'a')!r}, '--quiet', "
               "'--engine', 'local']); "
-              "late = sorted(m for m in sys.modules if m.startswith('cryptography') "
+              "never = sorted(m for m in sys.modules if m.startswith('cryptography') "
               "or (m.startswith('pipeline.commands.') and m not in ('pipeline.commands.ingest', 'pipeline.commands.options'))); "
-              "print(json.dumps([code, early, late, 'pipeline.records.gaprefresh' in sys.modules]))")
+              "print(json.dumps([code, found, never, 'duckdb' in sys.modules]))")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    code, early, late, refreshed = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (code, early, late, refreshed) == (0, [], [], True)
+    code, found, never, duckdb_at_the_end = json.loads(done.stdout.strip().splitlines()[-1])
+    # grow: once by the command (before the settings are read), once per file found by the walk
+    assert (code, never, duckdb_at_the_end) == (0, [], True)
+    assert found and all(imported == [] for imported in found), found
 
 
 def test_the_workers_started_early_import_the_per_file_pass():
