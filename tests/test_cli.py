@@ -203,3 +203,19 @@ def test_a_one_file_ingest_starts_one_worker_whoever_starts_it(tmp_path, monkeyp
     argv = ["ingest", str(tmp_path / "drop"), "--archive", str(tmp_path / "a"), "--quiet", *extra]
     assert main(argv) == 0
     assert len(spawns) == spawned
+
+
+def test_ingest_workers_that_cannot_start_early_are_left_to_the_run(monkeypatch):
+    """No process to be had from the raw line (EAGAIN): nothing started early, no error there; the
+    run starts its workers itself, and reports a failure as it always did."""
+    import errno
+
+    from pipeline.commands.ingest import start_early
+    from pipeline.runs import localpool
+
+    def refuse(self):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(localpool.LocalPool, "_spawn", refuse)
+    assert start_early(["d", "--archive", "a"]) is None

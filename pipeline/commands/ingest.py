@@ -107,8 +107,11 @@ def start_early(line: list[str]) -> Early | None:
     if not engines.starts_at_once(engine, None):
         return None
     expected = files_at_least([Path(s) for s in known.sources], workers or machine_cpus())
-    return Early(engines.start(engine, None, workers, preload=WORKER_MODULES, expected_tasks=expected),
-                 engine, workers)
+    try:
+        return Early(engines.start(engine, None, workers, preload=WORKER_MODULES, expected_tasks=expected),
+                     engine, workers)
+    except OSError:             # no process to be had now: the run tries again, and says so if it fails
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
