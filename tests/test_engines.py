@@ -372,6 +372,26 @@ def test_the_workers_import_no_arrow_and_their_rows_arrive_as_arrow_tables():
     assert [c.num_chunks for c in table.columns] == [2] * 5           # one chunk per stream, as before
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 29, 30, 1001])
+def test_the_stages_median_is_numpys_without_its_import_of_numpy_ma(n):
+    """``stages.gaps.median`` gives exactly ``np.median``'s number (no NaN reaches it), without
+    the NaN check that imports numpy.ma in a worker's first file."""
+    import numpy as np
+
+    from pipeline.stages.gaps import median
+
+    rng = np.random.default_rng(n)
+    for values in (rng.random(n) * 0.04, np.full(n, 1 / 30), np.round(rng.random(n), 2) + 0.01):
+        assert median(values) == float(np.median(values))
+    script = ("import sys, numpy as np; from pipeline.stages.gaps import frame_duration; "
+              "frame_duration(np.arange(5.0), np.array([0.5, 0.5, np.nan, 0.25, 0.0])); "
+              "frame_duration(np.array([0.0, 2.0, 1.0, 1.0]), np.full(4, np.nan)); "
+              "print('numpy.ma' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def test_the_workers_started_early_import_the_per_file_pass():
     from pipeline.commands import ingest as command
     from pipeline.runs import perfile
