@@ -392,6 +392,17 @@ def test_the_stages_median_is_numpys_without_its_import_of_numpy_ma(n):
     assert done.stdout.strip() == "False"
 
 
+def test_a_first_webp_thumbnail_loads_no_other_image_plugin():
+    """The WebP encoder is registered with the thumbnail module: a worker's first WebP thumbnail
+    does not make Pillow import its ~40 plugins (and the bytes are Pillow's WebP all the same)."""
+    script = ("import sys, io; from PIL import Image; from pipeline.native.thumbs import encode; "
+              "data = encode(Image.new('RGB', (160, 120), (200, 30, 30)), 'webp', 70); "
+              "print(data[:4] == b'RIFF' and data[8:12] == b'WEBP', 'PIL.TiffImagePlugin' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+
+
 def test_the_workers_started_early_import_the_per_file_pass():
     from pipeline.commands import ingest as command
     from pipeline.runs import perfile
