@@ -21,7 +21,9 @@ import hashlib
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+# pyarrow.compute (its function table: a tenth of a second to import) is imported by the functions
+# that use it: every run imports this module (through the compaction), few digest anything.
 
 FORMAT = "fieldrec-rows/1"
 NULL, FIELD, ITEM, ROW = b"\x1e", b"\x1f", b"\x1d", b"\x1c"
@@ -29,6 +31,8 @@ _ESCAPES = ((b"\\", b"\\\\"), (b"\x1c", b"\\c"), (b"\x1d", b"\\d"), (b"\x1e", b"
 
 
 def _escaped(values: pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
     values = values.cast(pa.large_binary())
     if not pc.any(pc.match_substring_regex(values, rb"[\\\x1c-\x1f]")).as_py():
         return values                        # nothing to escape (nearly always): one pass, not five
@@ -49,6 +53,8 @@ def _float_bits(values: pa.Array) -> pa.Array:
 
 def _form(values: pa.Array) -> pa.Array:
     """Each value's canonical bytes (nulls stay null here)."""
+    import pyarrow.compute as pc
+
     kind = values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) \
             or pa.types.is_large_binary(kind):
@@ -75,6 +81,8 @@ def _form(values: pa.Array) -> pa.Array:
 
 def canonical_rows(table: pa.Table, columns: list[str]) -> pa.Array:
     """Each row of ``table`` in its canonical byte form (``columns`` it lacks are null)."""
+    import pyarrow.compute as pc
+
     n = table.num_rows
     fields = []
     nulls = pa.scalar(NULL, pa.large_binary())
@@ -92,6 +100,8 @@ def canonical_rows(table: pa.Table, columns: list[str]) -> pa.Array:
 
 def rows_digest(table: pa.Table, columns: list[str]) -> str:
     """SHA-256 (hex) of ``table``'s rows over ``columns``, independent of row order."""
+    import pyarrow.compute as pc
+
     rows = canonical_rows(table, columns)
     ordered = rows.take(pc.sort_indices(rows)) if len(rows) else rows
     digest = hashlib.sha256(FORMAT.encode() + b"\n")

@@ -30,14 +30,18 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from catalog.schema import SCHEMA_VERSION, TABLES
 from catalog.durable import fsync_dir  # noqa: F401  (re-exported: callers import it from here)
+
+# Arrow's datasets (and with them its compute functions: a tenth of a second) only once a table is
+# read: a run that writes first and reads nothing yet (a new archive's first ingest) starts without.
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 JOURNAL_DIR = "_journal"
 SWAP_SUFFIX = ".swap"
@@ -307,6 +311,8 @@ class Catalog:
     def dataset(self, name: str) -> ds.Dataset:
         """The table as a pyarrow dataset over its visible parts (read it soon: a compaction may
         remove a part; ``read`` lists and reads again when that happens)."""
+        import pyarrow.dataset as ds
+
         return ds.dataset([str(p) for p in self.visible_parts(name)], format="parquet", schema=TABLES[name])
 
     def read(self, name: str, columns: list[str] | None = None, filter=None) -> pa.Table:

@@ -10,7 +10,6 @@ import sys
 
 from pipeline import __version__
 from pipeline.commands import RunError, UsageError
-from pipeline.commands.options import read_times
 from pipeline.common import i18n
 from pipeline.common.i18n import N_, _
 from pipeline.common.text import for_terminal, has_wide, wrap
@@ -36,6 +35,31 @@ COMMANDS = [
     "pipeline.commands.serve",
     "pipeline.commands.user",
 ]
+
+# Which module registers each command: a command line that names one builds that command's parser
+# alone (the others' modules cost a twentieth of a second to import and are not needed to parse it).
+# ``tests/test_cli.py`` holds this to what the modules register.
+COMMAND_MODULES = {
+    "ingest": "pipeline.commands.ingest",
+    "disc": "pipeline.commands.disc",
+    "gaps": "pipeline.commands.gaps", "explain": "pipeline.commands.gaps",
+    "case": "pipeline.commands.case",
+    "retention": "pipeline.commands.retention", "purge": "pipeline.commands.retention",
+    "compliance": "pipeline.commands.compliance",
+    "device": "pipeline.commands.device", "ledger": "pipeline.commands.device",
+    "attribute": "pipeline.commands.attribute",
+    "export": "pipeline.commands.export",
+    "verify": "pipeline.commands.verify", "keygen": "pipeline.commands.verify",
+    "report": "pipeline.commands.report",
+    "sql": "pipeline.commands.sql",
+    "thumbs": "pipeline.commands.thumbs",
+    "transcode": "pipeline.commands.transcode",
+    "config": "pipeline.commands.settings",
+    "quarantine": "pipeline.commands.quarantine",
+    "compact": "pipeline.commands.compact",
+    "serve": "pipeline.commands.serve",
+    "user": "pipeline.commands.user",
+}
 
 DESCRIPTION = N_("""\
 fieldrec: ingest, fixity and review pipeline for body-worn camera footage.
@@ -111,14 +135,15 @@ def choose_language(argv: list[str]) -> list[str]:
     return rest
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone (a line naming it parses the same)."""
     parser = argparse.ArgumentParser(prog="fieldrec", description=_(DESCRIPTION),
                                      formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fieldrec {__version__}",
                         help=_("print fieldrec's version and exit"))
     _language_option(parser)
     sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
-    for name in COMMANDS:
+    for name in [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMANDS:
         importlib.import_module(name).register(sub)
     _wrap_wide(parser)
     return parser
@@ -175,14 +200,36 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+def start_early(argv: list[str]):
+    """What the command named first on the line starts before its parser is built (``ingest``: the
+    local engine's workers, see ``commands.ingest.start_early``), or None."""
+    module = COMMAND_MODULES.get(argv[0]) if argv else None
+    start = getattr(importlib.import_module(module), "start_early", None) if module else None
+    return start(argv[1:]) if start else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; ``argv`` given (tests, callers in Python) or, for the program itself, None."""
-    argv_given = argv
-    argv = choose_language(sys.argv[1:] if argv is None else list(argv))
-    parser = build_parser()
+    line = sys.argv[1:] if argv is None else list(argv)
+    early = start_early(line)
+    try:
+        return _main(line, argv, early)
+    finally:
+        if early is not None:
+            early.runner.close()            # the command's run took and closed it, or never ran
+
+
+def _main(line: list[str], argv_given: list[str] | None, early) -> int:
+    from pipeline.commands.options import read_times
+
+    argv = choose_language(line)
+    # A line that starts with a command's name needs that command's parser alone; anything else
+    # (--help, --version, a misspelt command) gets them all, as its help and errors list them.
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    args.early = early
     if not getattr(args, "handler", None):
-        parser.print_help()
+        build_parser().print_help()         # every command listed, whichever parser parsed the line
         return 2
     try:
         read_times(args)

@@ -126,3 +126,96 @@ def test_an_ingest_whose_reader_went_away_is_sealed_and_exits_141(tmp_path):
     assert done.stdout.strip() == "141" and "failed" not in done.stderr, done.stderr
     assert len(list((tmp_path / "a" / "manifests").glob("0*.json"))) == 1     # sealed
     assert main(["verify", "--archive", str(tmp_path / "a")]) == 0
+
+
+# -- a command line that names a command builds that command's parser alone ---------------------------
+
+def _registered(module: str) -> set[str]:
+    import argparse
+    import importlib
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).register(sub)
+    return set(sub.choices)
+
+
+def test_each_command_is_mapped_to_the_module_that_registers_it():
+    from pipeline.cli import COMMAND_MODULES, COMMANDS
+
+    registered = {name: module for module in COMMANDS for name in _registered(module)}
+    assert COMMAND_MODULES == registered
+
+
+def test_an_ingest_line_imports_no_other_command_module():
+    """The other commands' modules are not imported to parse `fieldrec ingest ...` (a twentieth of a
+    second of a one-file ingest), and the line parses as it does with every command registered."""
+    line = ["ingest", "d", "--archive", "a", "--workers", "2", "--json"]
+    script = ("import sys, json; import pipeline.cli as c; "
+              f"alone = vars(c.build_parser('ingest').parse_args({line!r})); "
+              "others = sorted(m for m in sys.modules if m.startswith('pipeline.commands.') "
+              "and m not in ('pipeline.commands.ingest', 'pipeline.commands.options')); "
+              f"every = vars(c.build_parser().parse_args({line!r})); "
+              "print(json.dumps([others, repr(alone) == repr(every)]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[], True]
+
+
+# -- ingest's workers start from the raw line, before the parser and the settings ------------------------
+
+@pytest.mark.parametrize("line,started", [
+    pytest.param(["d", "--archive", "a"], True, id="plain"),
+    pytest.param(["d", "--json", "--archive", "a", "--workers", "1", "--engine", "local"], True, id="local-1-worker"),
+    pytest.param(["d", "--archive", "a", "--engine", "ray"], False, id="ray"),
+    pytest.param(["d", "--archive", "a", "--address", "head:6379"], False, id="cluster"),
+    pytest.param(["d", "--archive", "a", "--work", "1"], False, id="abbreviation-argparse-accepts"),
+    pytest.param(["d", "--archive", "a", "--workers", "0"], False, id="zero-workers"),
+    pytest.param(["d", "--archive", "a", "--workers", "two"], False, id="bad-workers"),
+    pytest.param(["--help"], False, id="help"),
+])
+def test_ingest_workers_start_early_only_for_a_line_that_plainly_runs_locally(monkeypatch, line, started):
+    from pipeline.commands.ingest import start_early
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    early = start_early(line)
+    try:
+        assert (early is not None) == started
+    finally:
+        if early is not None:
+            early.runner.close()
+
+
+@pytest.mark.parametrize("extra,spawned", [
+    pytest.param([], 1, id="started-early-and-kept"),
+    pytest.param(["--work", "1"], 1, id="started-by-the-run"),
+])
+def test_a_one_file_ingest_starts_one_worker_whoever_starts_it(tmp_path, monkeypatch, extra, spawned):
+    """The workers started from the raw line are the run's: no second set is started (a one-file
+    drop, one worker), and the summary is the same as when the run starts them itself."""
+    from pipeline.runs import localpool
+    from pipeline.sample.encode import write_wav
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    write_wav(tmp_path / "drop" / "BWC9_OF9_20260301100000.WAV", duration_s=0.5)
+    spawns = []
+    spawn = localpool.LocalPool._spawn
+    monkeypatch.setattr(localpool.LocalPool, "_spawn", lambda self: spawns.append(1) or spawn(self))
+    argv = ["ingest", str(tmp_path / "drop"), "--archive", str(tmp_path / "a"), "--quiet", *extra]
+    assert main(argv) == 0
+    assert len(spawns) == spawned
+
+
+def test_ingest_workers_that_cannot_start_early_are_left_to_the_run(monkeypatch):
+    """No process to be had from the raw line (EAGAIN): nothing started early, no error there; the
+    run starts its workers itself, and reports a failure as it always did."""
+    import errno
+
+    from pipeline.commands.ingest import start_early
+    from pipeline.runs import localpool
+
+    def refuse(self):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(localpool.LocalPool, "_spawn", refuse)
+    assert start_early(["d", "--archive", "a"]) is None

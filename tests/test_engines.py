@@ -315,6 +315,94 @@ def test_the_command_line_is_parsed_before_any_heavy_module_is_imported():
     assert json.loads(done.stdout) == []
 
 
+def test_a_one_file_ingest_imports_what_it_needs_when_it_needs_it(tmp_path):
+    """A one-file ingest into a new archive without a signing key: its driver never imports
+    cryptography (signing) nor another command's module, and until its first task goes out it has
+    imported neither DuckDB nor Arrow's compute and datasets (nothing to read yet): a thread imports
+    those while the worker works."""
+    make_drop(tmp_path / "drop", clips=1, blobs=0, duplicate=False)
+    script = ("import sys, json; from pipeline.cli import main; from pipeline.runs import localpool; "
+              "heavy = ('duckdb', 'pyarrow.compute', 'pyarrow.dataset', 'pipeline.records.gaprefresh'); "
+              "found = []; grow = localpool.LocalRunner.grow; "
+              "localpool.LocalRunner.grow = lambda self, n: (found.append(sorted(m for m in heavy if m in sys.modules)), "
+              "grow(self, n))[1]; "
+              f"code = main(['ingest', {str(tmp_path / 'drop')!r}, '--archive', {str(tmp_path / 'a')!r}, '--quiet', "
+              "'--engine', 'local']); "
+              "never = sorted(m for m in sys.modules if m.startswith('cryptography') "
+              "or (m.startswith('pipeline.commands.') and m not in ('pipeline.commands.ingest', 'pipeline.commands.options'))); "
+              "print(json.dumps([code, found, never, 'duckdb' in sys.modules]))")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    code, found, never, duckdb_at_the_end = json.loads(done.stdout.strip().splitlines()[-1])
+    # grow: once by the command (before the settings are read), once per file found by the walk
+    assert (code, never, duckdb_at_the_end) == (0, [], True)
+    assert found and all(imported == [] for imported in found), found
+
+
+def test_the_workers_import_no_arrow_and_their_rows_arrive_as_arrow_tables():
+    """A worker's per-file pass imports no Arrow (a twentieth of a second of its start): a stage's
+    columns (``contract.Columns``) cross the pipe and arrive as the Arrow table of their schema."""
+    import pickle
+
+    import pyarrow as pa
+
+    from catalog.schema import KEYFRAMES
+    from pipeline.runs.perfile import WORKER_MODULES
+
+    script = ("import sys, pickle, numpy as np; import pipeline.runs.localpool; "
+              f"[__import__(m) for m in {WORKER_MODULES!r}]; "
+              "from pipeline.stages.contract import Columns; "
+              "rows = Columns('keyframes', [{'sha256': ['a' * 64] * 2, 'stream_index': np.full(2, 1, np.int32), "
+              "'pts_s': np.array([0.0, 2.5]), 'byte_pos': np.array([48, 9000]), 'size': np.array([10, 20])}, "
+              "{'sha256': ['a' * 64], 'stream_index': np.full(1, 3, np.int32), 'pts_s': np.array([1.5]), "
+              "'byte_pos': np.array([7]), 'size': np.array([5])}]); "
+              "assert rows.num_rows == 3; "
+              "sys.stdout.write(pickle.dumps((rows, 'pyarrow' in sys.modules)).hex())")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    table, arrow_in_worker = pickle.loads(bytes.fromhex(done.stdout))
+    assert arrow_in_worker is False
+    expected = pa.concat_tables([
+        pa.table({"sha256": ["a" * 64] * 2, "stream_index": pa.array([1, 1], pa.int32()),
+                  "pts_s": [0.0, 2.5], "byte_pos": [48, 9000], "size": [10, 20]}, schema=KEYFRAMES),
+        pa.table({"sha256": ["a" * 64], "stream_index": pa.array([3], pa.int32()), "pts_s": [1.5], "byte_pos": [7],
+                  "size": [5]}, schema=KEYFRAMES)])
+    assert isinstance(table, pa.Table) and table.equals(expected) and table.num_rows == 3
+    assert [c.num_chunks for c in table.columns] == [2] * 5           # one chunk per stream, as before
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 29, 30, 1001])
+def test_the_stages_median_is_numpys_without_its_import_of_numpy_ma(n):
+    """``stages.gaps.median`` gives exactly ``np.median``'s number (no NaN reaches it), without
+    the NaN check that imports numpy.ma in a worker's first file."""
+    import numpy as np
+
+    from pipeline.stages.gaps import median
+
+    rng = np.random.default_rng(n)
+    for values in (rng.random(n) * 0.04, np.full(n, 1 / 30), np.round(rng.random(n), 2) + 0.01):
+        assert median(values) == float(np.median(values))
+    script = ("import sys, numpy as np; from pipeline.stages.gaps import frame_duration; "
+              "frame_duration(np.arange(5.0), np.array([0.5, 0.5, np.nan, 0.25, 0.0])); "
+              "frame_duration(np.array([0.0, 2.0, 1.0, 1.0]), np.full(4, np.nan)); "
+              "print('numpy.ma' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_a_first_webp_thumbnail_loads_no_other_image_plugin():
+    """The WebP encoder is registered with the thumbnail module: a worker's first WebP thumbnail
+    does not make Pillow import its ~40 plugins (and the bytes are Pillow's WebP all the same)."""
+    script = ("import sys, io; from PIL import Image; from pipeline.native.thumbs import encode; "
+              "data = encode(Image.new('RGB', (160, 120), (200, 30, 30)), 'webp', 70); "
+              "print(data[:4] == b'RIFF' and data[8:12] == b'WEBP', 'PIL.TiffImagePlugin' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+
+
 def test_the_workers_started_early_import_the_per_file_pass():
     from pipeline.commands import ingest as command
     from pipeline.runs import perfile

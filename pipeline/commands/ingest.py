@@ -8,13 +8,16 @@ import errno
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.commands import RunError, UsageError
 from pipeline.archive.outside import enclosing_archive
-from pipeline.commands.options import add_engine, config_of, engine_choice
 from pipeline.common.text import for_terminal
 from pipeline.common.i18n import N_, _
+
+# pipeline.commands.options (the settings' dataclasses, time zones: a tenth of a second with the
+# parser) is imported by ``register`` and ``run``: ``start_early`` runs before either.
 
 HELP = N_("""\
 Ingest folders of files as recorders' docks leave them: every file is stored byte-identical
@@ -32,6 +35,8 @@ the network), or on Ray: a cluster (--address, RAY_ADDRESS) or a private instanc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from pipeline.commands.options import add_engine
+
     p = sub.add_parser("ingest", help=_("ingest dock drops into an archive"), description=_(HELP),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", metavar="SRC", type=Path,
@@ -61,13 +66,62 @@ def register(sub: argparse._SubParsersAction) -> None:
 WORKER_MODULES = ("pipeline.runs.perfile", "pipeline.stages.checksum", "pipeline.stages.demux",
                   "pipeline.stages.naming", "pipeline.stages.gaps", "pipeline.stages.thumbnails")
 
+# Options of the ingest line that take a value (the others are flags), and the flags: a line with
+# any other option (an abbreviation argparse would accept, -h) starts nothing early.
+VALUE_OPTIONS = ("--archive", "--config", "--engine", "--address", "--workers", "--lang")
+FLAGS = ("--proxies", "--no-proxies", "--follow-links", "--retry-failed", "--json", "--quiet")
+
+
+@dataclass
+class Early:
+    """Workers started from the raw command line, and the engine and --workers they were started for."""
+    runner: object                  # runner.Runner
+    engine: str
+    workers: int | None
+
+
+def start_early(line: list[str]) -> Early | None:
+    """The local engine's workers, started from the raw line (what follows ``ingest``) before the
+    parser, the settings and the run are imported, so that they import the per-file stages meanwhile
+    (on a one-file ingest the worker is the later of the two to be ready). Only for a line that
+    plainly runs on the local engine (None for help, Ray, anything the pre-reading cannot be sure
+    of); ``run`` keeps them when the parsed line asks for the same engine and workers, else closes
+    them; the caller closes them if ``run`` never runs (a usage error)."""
+    from pipeline.runs import engines
+    from pipeline.runs.discover import files_at_least
+    from pipeline.runs.localpool import machine_cpus
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    for option in VALUE_OPTIONS:
+        pre.add_argument(option)
+    pre.add_argument("sources", nargs="*")
+    try:
+        known, rest = pre.parse_known_args(line)
+        workers = None if known.workers is None else int(known.workers)
+        address = known.address or (None if known.engine == "local" else os.environ.get("RAY_ADDRESS")) or None
+        if address or "--" in line or any(a not in FLAGS for a in rest) or (workers is not None and workers < 1):
+            return None
+        engine = engines.engine_for(known.engine, None)
+    except (argparse.ArgumentError, ValueError):        # engines.EngineChoiceError is a ValueError
+        return None
+    if not engines.starts_at_once(engine, None):
+        return None
+    expected = files_at_least([Path(s) for s in known.sources], workers or machine_cpus())
+    try:
+        return Early(engines.start(engine, None, workers, preload=WORKER_MODULES, expected_tasks=expected),
+                     engine, workers)
+    except OSError:             # no process to be had now: the run tries again, and says so if it fails
+        return None
+
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.archive.lock import ArchiveBusy
+    from pipeline.commands.options import config_of, engine_choice
     from pipeline.common.errors import ArchiveWriteError, TranscodeError
     from pipeline.runs import engines
     from pipeline.runs.address import ClusterUnreachable
 
+    early: Early | None = getattr(args, "early", None)
     engine, address = engine_choice(args)
     missing = [str(s) for s in args.sources if not os.path.lexists(s)]
     if missing:
@@ -82,13 +136,20 @@ def run(args: argparse.Namespace) -> int:
     # The run closes them. A bad setting or archive folder stops it before anything is created.
     # A drop of several files gets all its workers now (a glance at the first folder entries says
     # so), not one now and the others once the walk finds their files; a one-file run, one.
+    # Workers started from the raw line (``start_early``) are these, if it read the line alike.
     started = None
     if engines.starts_at_once(engine, address):
         from pipeline.runs.discover import files_at_least
         from pipeline.runs.localpool import machine_cpus
 
         expected = files_at_least(args.sources, args.workers or machine_cpus())
-        started = engines.start(engine, address, args.workers, preload=WORKER_MODULES, expected_tasks=expected)
+        if early is not None and (early.engine, early.workers) == (engine, args.workers):
+            started, early = early.runner, None
+            started.grow(expected)
+        else:
+            started = engines.start(engine, address, args.workers, preload=WORKER_MODULES, expected_tasks=expected)
+    if early is not None:
+        early.runner.close()
     try:
         config = config_of(args)
         _check_archive(args.archive)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from pipeline.common.i18n import _
+
+# ``cryptography`` (a twentieth of a second to import) only where a key is made, loaded or checked:
+# an archive without a signing key seals every run without it.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 class KeyFileError(ValueError):
@@ -27,11 +29,16 @@ class Signer:
 
 
 def _raw_public(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
 def generate(private_path: Path, public_path: Path) -> str:
     """Write a new private key (PEM, mode 0600, never overwriting) and its public key; return the public hex."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
@@ -47,6 +54,9 @@ def generate(private_path: Path, public_path: Path) -> str:
 
 
 def load_signer(path: str | os.PathLike) -> Signer:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
@@ -63,6 +73,9 @@ def load_signer(path: str | os.PathLike) -> Signer:
 
 def load_public_hex(path: str | os.PathLike) -> str:
     """The raw public key (hex) from a PEM public key, or from a private key's public half."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
@@ -79,6 +92,9 @@ def load_public_hex(path: str | os.PathLike) -> str:
 
 
 def verify(public_hex: str, data: bytes, signature_hex: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
         key.verify(bytes.fromhex(signature_hex), data)

@@ -10,10 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from catalog.store import Catalog, to_table
 from pipeline.archive.writer import writing_run
@@ -25,14 +24,27 @@ from pipeline.common.i18n import _
 from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
-from pipeline.records.gaprefresh import refresh as refresh_gaps
 from pipeline.runs.perfile import Context, FileResult, process_file
-from pipeline.runs.known import KnownContents
 from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
 from pipeline.archive.objects import ObjectStore
 from pipeline.common.errors import ArchiveWriteError
+
+if TYPE_CHECKING:
+    from pipeline.runs.known import KnownContents
+
+# Arrow's datasets and compute (a tenth of a second) are imported by the first read of a table that
+# has parts: a new archive's first run reads none before its first task (see ``_ingest``).
+# The gap refresh runs once the files are in, and brings DuckDB, Arrow's compute and the gap rules
+# (a tenth of a second and more to import): imported then, by the thread that imports the end of
+# the run while the driver waits on its workers (``LATE_MODULES``), not before the first task.
+GAP_REFRESH = "pipeline.records.gaprefresh"
+
+
+def refresh_gaps(catalog: Catalog, run_id: str, config: Config):
+    """``records.gaprefresh.refresh``, imported when it runs."""
+    return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config)
 
 
 @dataclass
@@ -157,7 +169,7 @@ ROW_TABLES = ("sightings", "recordings")
 class CatalogBuffer:
     """Rows waiting for the next commit; duplicates of known content keep only their sighting."""
 
-    def __init__(self, catalog: Catalog, run_id: str, known_sha: KnownContents):
+    def __init__(self, catalog: Catalog, run_id: str, known_sha: KnownContents | set):
         self.catalog, self.run_id, self.known_sha = catalog, run_id, known_sha
         self.tables: dict[str, list] = {}
         self.files = 0
@@ -215,10 +227,22 @@ SEEN_COLUMNS = ["source_path", "source_path_bytes", "size", "mtime_ns", "sha256"
                 "error_message", "seen_at"]
 
 
+def _known_contents(catalog: Catalog) -> KnownContents | set:
+    """The contents the archive holds: none in a catalog without recordings, whose empty set answers
+    as ``KnownContents`` of its empty column would."""
+    if not catalog.visible_parts("recordings"):
+        return set()
+    from pipeline.runs.known import KnownContents
+
+    return KnownContents(catalog.read("recordings", ["sha256"])["sha256"])
+
+
 def _seen(catalog: Catalog, paths: Iterable[bytes]) -> Seen:
     """What earlier runs recorded about ``paths`` (exact bytes: the walk's), from their sightings
     alone: the filter goes into the scan, so a night's drop does not turn every sighting of a year
     into Python rows (seconds and a gigabyte at a million recordings)."""
+    import pyarrow.dataset as ds
+
     wanted = sorted(set(paths))
     if not wanted:
         return Seen()
@@ -306,10 +330,12 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
         try:
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
-            known_sha = KnownContents(catalog.read("recordings", ["sha256"])["sha256"])
+            known_sha = _known_contents(catalog)
             follow = cfg.follow_links if follow_links is None else follow_links
             found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
-            seen = _seen(catalog, (src.key[0] for src in found))
+            # A table without parts (a new archive) holds nothing to read: not read, so the first
+            # task goes out before Arrow's datasets and compute are imported (by the thread, meanwhile).
+            seen = _seen(catalog, (src.key[0] for src in found)) if catalog.visible_parts("sightings") else Seen()
 
             todo: list[SourceFile] = []
             keys = set()
@@ -363,7 +389,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                 for src in refused:
                     take(process_file(src, ctx))
                 if batches:
-                    _import_meanwhile(LATE_MODULES)
+                    _import_meanwhile((GAP_REFRESH, *LATE_MODULES))
                 outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,

@@ -17,9 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Callable
 
 from pipeline.archive.objects import ObjectStore
 from pipeline.common import paths
@@ -30,7 +28,12 @@ from pipeline.common.i18n import _
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile
 from pipeline.stages import naming
-from pipeline.stages.contract import SEVERITY, FileContext, FileStage, Problem, StageOutput
+from pipeline.stages.contract import SEVERITY, Columns, FileContext, FileStage, Problem, StageOutput
+
+# No Arrow in a worker: a stage's rows cross to the driver as lists of dicts or ``Columns``, which
+# arrive there as Arrow tables.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # The stages, in order. Imported by the workers (``WORKER_MODULES``) and on a file's first pass,
 # never by a driver that only hands files out: they bring in PyAV and its codecs (a third of a
@@ -77,7 +80,7 @@ class FileResult:
     source: SourceFile
     sighting: dict
     recording: dict | None = None                 # None when nothing was stored
-    dependents: dict[str, list[dict] | pa.Table] = field(default_factory=dict)  # rows keyed to the recording
+    dependents: dict[str, list[dict] | Columns | pa.Table] = field(default_factory=dict)  # rows keyed to the recording
     bytes_read: int = 0
     new_object: bool = False
 
@@ -136,7 +139,7 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
                        ObjectStore(Path(ctx.archive), fsync=cfg.ingest.fsync, mode=cfg.ingest.file_mode), ctx.run_id)
     found: dict[str, object] = {}
     fields: dict = {}
-    rows: dict[str, list[dict] | pa.Table] = {}
+    rows: dict[str, list[dict] | Columns | pa.Table] = {}
     problems: list[tuple[str, Problem]] = []
     for stage in stages():
         if any(need not in found for need in stage.needs):

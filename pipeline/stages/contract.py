@@ -11,12 +11,15 @@ they expect (``OSError`` of a source, FFmpeg's errors); the loop catches the res
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from pipeline.archive.objects import ObjectStore
 from pipeline.config import Config
+
+# No Arrow here: the workers import this module, and a stage hands over the rows it computed as
+# ``Columns``, which become an Arrow table in the process that writes them (the driver).
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Problem statuses from the mildest: a remark leaves the file ``ok`` and only explains it.
 SEVERITY = ("ok", "damaged", "unreadable")
@@ -44,8 +47,42 @@ class Problem:
 class StageOutput:
     found: Any = None                                   # what later stages read; None: nothing
     fields: dict = field(default_factory=dict)          # columns of the file's `recordings` row
-    rows: dict[str, list[dict] | pa.Table] = field(default_factory=dict)   # rows of other tables
+    rows: dict[str, list[dict] | Columns | pa.Table] = field(default_factory=dict)   # rows of other tables
     problem: Problem | None = None
+
+
+class Columns:
+    """Rows of the catalog table ``table`` as columns (numpy arrays or lists, one mapping of column
+    to values per group of rows: a video stream's keyframes), made an Arrow table of that table's
+    schema by ``arrow()``. Pickled (a worker's result on its way to the driver) it arrives as that
+    Arrow table, so the worker that computed the columns with numpy never imports Arrow (a
+    twentieth of a second of its start)."""
+
+    def __init__(self, table: str, groups: list[dict[str, Any]]):
+        self.table, self.groups = table, groups
+
+    @property
+    def num_rows(self) -> int:
+        return sum(len(next(iter(group.values()))) for group in self.groups if group)
+
+    def arrow(self) -> pa.Table:
+        return arrow_table(self.table, self.groups)
+
+    def __reduce__(self):
+        return arrow_table, (self.table, self.groups)
+
+
+def arrow_table(table: str, groups: list[dict[str, Any]]) -> pa.Table:
+    """The Arrow table of ``Columns``: each group a table of the catalog schema (each column
+    converted to its schema type), concatenated; the schema's empty table for no group."""
+    import pyarrow as pa
+
+    from catalog.schema import TABLES
+
+    schema = TABLES[table]
+    parts = [pa.table({name: pa.array(values, schema.field(name).type) for name, values in group.items()},
+                      schema=schema) for group in groups]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 class FileStage(Protocol):

@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import pyarrow as pa
 
-from catalog.schema import KEYFRAMES
 from pipeline.config import DemuxConfig
 from pipeline.native import images, isobmff, media
 from pipeline.common.i18n import _
-from pipeline.stages.contract import FileContext, Problem, StageOutput
+from pipeline.stages.contract import Columns, FileContext, Problem, StageOutput
 from pipeline.stages.filekind import Signature, media_extension, sniff
 
 IMAGE_DEMUXERS = ("image2", "jpeg_pipe", "png_pipe", "webp_pipe", "tiff_pipe", "gif", "bmp_pipe")
@@ -31,7 +29,7 @@ class DemuxOutcome:
     error_message: str | None = None
     fields: dict = field(default_factory=dict)     # recording columns this stage fills
     streams: list[dict] = field(default_factory=list)
-    keyframes: pa.Table | None = None
+    keyframes: Columns | None = None         # the ``keyframes`` table's rows
     media: media.MediaInfo | None = None    # packet timing, for later stages in the same pass
     photo: images.PhotoInfo | None = None
 
@@ -46,7 +44,8 @@ def stream_span(times: media.PacketTimes) -> tuple[float | None, float | None]:
     return float(pts[ok].min()), float(ends.max())
 
 
-def keyframe_table(sha256: str, info: media.MediaInfo) -> pa.Table:
+def keyframe_table(sha256: str, info: media.MediaInfo) -> Columns:
+    """The keyframes of each video stream (not a cover picture), in the order the streams come."""
     parts = []
     for s in info.streams:
         if s.type != "video" or s.attached_pic:
@@ -55,14 +54,14 @@ def keyframe_table(sha256: str, info: media.MediaInfo) -> pa.Table:
         key = t.key
         pts = np.where(np.isfinite(t.pts[key]), t.pts[key], t.dts[key])
         n = int(key.sum())
-        parts.append(pa.table({
-            "sha256": pa.array([sha256] * n, pa.string()),
-            "stream_index": pa.array(np.full(n, s.index, dtype=np.int32)),
-            "pts_s": pa.array(pts, pa.float64()),
-            "byte_pos": pa.array(t.pos[key], pa.int64()),
-            "size": pa.array(t.size[key], pa.int64()),
-        }, schema=KEYFRAMES))
-    return pa.concat_tables(parts) if parts else KEYFRAMES.empty_table()
+        parts.append({
+            "sha256": [sha256] * n,
+            "stream_index": np.full(n, s.index, dtype=np.int32),
+            "pts_s": pts,
+            "byte_pos": t.pos[key],
+            "size": t.size[key],
+        })
+    return Columns("keyframes", parts)
 
 
 def _stream_rows(sha256: str, info: media.MediaInfo) -> list[dict]:

@@ -67,10 +67,18 @@ def frame_duration(t: np.ndarray, dur: np.ndarray) -> float | None:
     """The stream's usual packet duration: from the container, else the usual step."""
     good = dur[np.isfinite(dur) & (dur > 0)]
     if len(good):
-        return float(np.median(good))
+        return median(good)
     steps = np.diff(np.sort(t))
     steps = steps[steps > 0]
-    return float(np.median(steps)) if len(steps) else None
+    return median(steps) if len(steps) else None
+
+
+def median(values: np.ndarray) -> float:
+    """``np.median`` of values without NaN (the mean of the middle one or two sorted values: the
+    same number), without its NaN check, which imports ``numpy.ma`` on a worker's first file."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle] if len(ordered) % 2 else np.mean(ordered[middle - 1:middle + 1]))
 
 
 def describe(g: FileGap) -> str:
