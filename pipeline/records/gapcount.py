@@ -66,7 +66,7 @@ def _listed(scan: Scan, run_id: str, long_s: float, decide: bool) -> tuple[pa.Ta
                 WHERE gap_id IN (SELECT gap_id FROM {src["gap_state"]} WHERE state IS DISTINCT FROM 'open')
                 GROUP BY gap_id)
             WHERE coalesce(state, 'open') <> 'open')
-        SELECT g._file, g._row, g.kind = 'between_files' AND g.duration_s > $long AS long,
+        SELECT g._file, g._row, g.gap_id, g.kind = 'between_files' AND g.duration_s > $long AS long,
                coalesce(g.detected_run_id = $run, false) AS mine, a.gap_id IS NOT NULL AS accepted
         FROM first_gaps g LEFT JOIN accepted a USING (gap_id) LEFT JOIN shut s USING (gap_id)
         WHERE s.gap_id IS NULL AND (a.gap_id IS NULL OR g.detected_run_id = $run)""",
@@ -92,17 +92,39 @@ def count(archive: Path, config: Config, run_id: str) -> Counts:
     """The run's current gaps, how many of them need an explanation, and how many current gaps of
     the archive need one and have none accepted: as ``gaplist.listing(include_closed=False,
     unexplained_or_run=run_id)`` would count them."""
-    decide = _any_could_need(Catalog(archive))
+    return counted(archive, config, run_id)[0]
+
+
+def counted(archive: Path, config: Config, run_id: str, decide: bool | None = None,
+            moved: dict | None = None) -> tuple[Counts, list[str | None], list[str]]:
+    """``count``, with the ids of the gaps that wait and every device with a gap.
+    ``decide``: ``_any_could_need``, ``moved``: ``gaprefresh.reattributed``, when known already."""
+    decide = _any_could_need(Catalog(archive)) if decide is None else decide
     rows, pauses, sides, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s,
                                                                           decide))
     short = pc.invert(pc.fill_null(rows["long"], False))      # every gap but a long pause needs an explanation
     mine, waiting = rows["mine"], pc.invert(rows["accepted"])
-    found, need, waits = _true(mine), _true(pc.and_(mine, short)), _true(pc.and_(waiting, short))
+    found, need = _true(mine), _true(pc.and_(mine, short))
+    waits = [rows["gap_id"].filter(pc.and_(waiting, short))]
     if pauses is not None and pauses.num_rows:
-        needed = _decided(archive, pauses, config, devices, sides)
+        needed = _decided(archive, pauses, config, devices, sides, moved)
         need += _true(pc.and_(pauses["mine"], needed))
-        waits += _true(pc.and_(pc.invert(pauses["accepted"]), needed))
-    return Counts(found=found, need=need, waiting=waits)
+        waits.append(pauses["gap_id"].filter(pc.fill_null(pc.and_(pc.invert(pauses["accepted"]), needed), False)))
+    ids = [i for w in waits for i in w.to_pylist()]
+    return Counts(found=found, need=need, waiting=len(ids)), ids, devices
+
+
+def _sides(archive: Path, pauses: pa.Table) -> pa.Table:
+    """The recordings on either side of these long pauses, read by their contents among every one."""
+    from pipeline.records.gaplist import sessions_columns
+
+    def work(scan: Scan) -> pa.Table:
+        scan.con.register("long_pauses", pauses.select(["before_sha256", "after_sha256"]))
+        return scan.con.sql(f"""
+            SELECT {", ".join(sessions_columns)} FROM {scan.source("recordings")}
+            WHERE sha256 IN (SELECT before_sha256 FROM long_pauses UNION SELECT after_sha256 FROM long_pauses)
+            """).to_arrow_table()
+    return scanning(archive, work).cast(pa.schema([TABLES["recordings"].field(c) for c in sessions_columns]))
 
 
 def _any_could_need(catalog: Catalog) -> bool:
@@ -114,7 +136,8 @@ def _any_could_need(catalog: Catalog) -> bool:
     return catalog.read("recordings", ["important"], filter=ds.field("important") == True).num_rows > 0  # noqa: E712
 
 
-def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str], sides: pa.Table) -> pa.Array:
+def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str], sides: pa.Table,
+             moved: dict | None = None) -> pa.Array:
     """``needs_explanation`` of these long pauses, as ``gaplist.listing(sessions=False)`` decides it
     (``gaplist._annotated`` without labels), given ``devices`` (every device with a gap, which the
     listing reads again) and ``sides``, the recordings on either side of the pauses: handed to it as
@@ -125,7 +148,7 @@ def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str]
     gaps = TABLES["gaps"]
     pauses = pauses.cast(pa.schema([gaps.field(c) for c in DECIDING] + list(pauses.schema)[len(DECIDING):]))
     pauses = gap_sets.placed(pauses, config.zones())
-    known = gaplist._Known(gap_devices=devices, clocks=set(), tails=[], recordings=sides)
+    known = gaplist._Known(gap_devices=devices, clocks=set(), tails=[], recordings=sides, moved=moved)
     return gaplist._annotated(archive, pauses, config, labels=False, gap_devices=devices,
                               known=known)["needs_explanation"]
 
