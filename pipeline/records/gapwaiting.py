@@ -101,6 +101,10 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
         return None                                  # a part it read went (a compaction): count everything
     added = {t: [p for p in listing[t] if p.name not in set(before[t])] for t in TRACKED}
     named = [_part(t, added[t], ["gap_id"])["gap_id"] for t in TRACKED]
+    # and the run's own gaps stored before (none when a run counts once; its id is newer than every
+    # older part's, so their statistics answer this)
+    older = [p for p in listing["gaps"] if p.name in set(before["gaps"])]
+    named.append(_part("gaps", older, ["gap_id"], ds.field("detected_run_id") == run_id)["gap_id"])
     affected = pc.unique(pa.concat_arrays([c.combine_chunks().cast(pa.string()) for c in named]))
     if affected.null_count:
         return None
@@ -136,11 +140,12 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
         waiting, sorted(devices)
 
 
-def _part(table: str, paths: list[Path], columns: list[str]) -> pa.Table:
+def _part(table: str, paths: list[Path], columns: list[str], filter=None) -> pa.Table:
     """These parts of ``table`` (in listing order), as ``Catalog.read`` reads the whole table."""
     if not paths:
         return TABLES[table].empty_table().select(columns)
-    return ds.dataset([str(p) for p in paths], format="parquet", schema=TABLES[table]).to_table(columns=columns)
+    return ds.dataset([str(p) for p in paths], format="parquet", schema=TABLES[table]).to_table(
+        columns=columns, filter=filter)
 
 
 def _first_rows(paths: list[Path], added: set[str], ids: pa.Array) -> pa.Table | None:
