@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from catalog.query import Scan, scanning
 from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.config import Config
@@ -207,8 +208,9 @@ def _accepted(catalog: Catalog, ids: pa.Array) -> pa.Array:
 
 def _sides(catalog: Catalog, pauses: pa.Table) -> pa.Table:
     """The recordings on either side of these pauses, as ``gapcount._sides`` reads them: first only
-    the parts' row groups that can hold one (a recording ends where its pause begins, begins where it
-    ends, as stored; a day's slack), then, if any was not found there, every recording."""
+    those stored as ending after a day before the earliest pause (a recording ends where its pause
+    begins, or after where it ends: the parts' statistics skip the older ones), then, if one was not
+    found there (stored without its end, or other than where it lies), among every recording."""
     from pipeline.records.gaplist import sessions_columns
 
     around = pc.unique(pa.concat_arrays([pauses[c].combine_chunks() for c in ("before_sha256", "after_sha256")])
@@ -216,12 +218,22 @@ def _sides(catalog: Catalog, pauses: pa.Table) -> pa.Table:
     schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
     if not len(around):
         return schema.empty_table()
-    times = pa.concat_arrays([pauses[c].combine_chunks() for c in ("start_utc", "end_utc")])
-    if times.null_count == 0 and len(times):
-        since = pa.scalar(pc.min(times).as_py() - timedelta(days=1), pa.timestamp("us", tz="UTC"))
-        near = (ds.field("end_utc") >= since) | (ds.field("start_utc") >= since) | \
-            ds.field("end_utc").is_null() | ds.field("start_utc").is_null()
-        rows = catalog.read("recordings", sessions_columns, filter=ds.field("sha256").isin(around) & near)
+    start = _earlier(pauses)
+    if not start.null_count:
+        since = pc.min(start).as_py() - timedelta(days=1)
+
+        def work(scan: Scan) -> pa.Table:
+            scan.con.register("around", pa.table({"sha256": around}))
+            return scan.con.sql(f"""
+                SELECT {", ".join(sessions_columns)} FROM {scan.source("recordings")}
+                WHERE end_utc >= $since AND sha256 IN (SELECT sha256 FROM around)""",
+                                params={"since": since}).to_arrow_table()
+        rows = scanning(catalog.archive, work)
         if pc.all(pc.is_in(around, value_set=rows["sha256"].combine_chunks())).as_py():
             return rows.cast(schema)
     return gapcount._sides(catalog.archive, pauses)
+
+
+def _earlier(pauses: pa.Table) -> pa.ChunkedArray:
+    """Each pause's earlier instant (null when either is)."""
+    return pc.if_else(pc.less_equal(pauses["start_utc"], pauses["end_utc"]), pauses["start_utc"], pauses["end_utc"])
