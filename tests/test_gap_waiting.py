@@ -37,7 +37,7 @@ def test_carried_counts_match_the_reference(drawn, data):
     tables, config = drawn
     run_id = data.draw(st.sampled_from(("r1", "r2", "r9")))
     later = {}
-    for name in gapwaiting.TRACKED:
+    for name in gapwaiting.TRACKED + ("explanations",):
         rows = tables.get(name, [])
         cut = data.draw(st.integers(0, len(rows)))
         tables[name], later[name] = rows[:cut], rows[cut:]
@@ -54,14 +54,16 @@ def test_carried_counts_match_the_reference(drawn, data):
         assert second.counts.summary() == reference(archive, config, run_id)
 
 
-def _night(archive: Path, i: int, **extra) -> None:
-    """A new long pause of CAM1 on day ``i``, open, unexplained, detected by run ``n<i>``."""
+def _night(archive: Path, i: int, ended: bool = True, **extra) -> None:
+    """A new long pause of CAM1 on day ``i`` between two recordings marked important, open,
+    unexplained, detected by run ``n<i>``; ``ended`` False: the recordings stored without their end."""
     t = T0 + timedelta(days=i)
     shas = [f"{i:04d}{j:060x}" for j in (0, 1)]
     recordings = [{"sha256": sha, "kind": "video", "device_id": "CAM1", "officer_id": "O1",
                    "start_utc": t + timedelta(hours=j), "start_time": (t + timedelta(hours=j)).replace(tzinfo=None),
-                   "end_utc": t + timedelta(hours=j, minutes=5), "duration_s": 300.0, "time_source": "filename",
-                   "time_zone": "Asia/Shanghai", "important": True, "source_name": f"d{i}-{j}.mp4"}
+                   "end_utc": t + timedelta(hours=j, minutes=5) if ended else None, "duration_s": 300.0,
+                   "time_source": "filename", "time_zone": "Asia/Shanghai", "important": True,
+                   "source_name": f"d{i}-{j}.mp4"}
                   for j, sha in enumerate(shas)]
     gap = {"gap_id": f"g-{i}", "kind": "between_files", "device_id": "CAM1", "officer_id": "O1",
            "start_utc": t + timedelta(minutes=5), "end_utc": t + timedelta(hours=1), "duration_s": 3300.0,
@@ -88,6 +90,18 @@ def test_a_night_with_only_new_gaps_is_carried(tmp_path):
         assert tally.carried
         assert tally.counts.summary() == reference(tmp_path, config, f"n{i}")
     assert tally.counts.summary() == {"found": 1, "need": 1, "free": 0, "waiting": 3}     # g-1 explained
+
+
+def test_the_recordings_beside_a_pause_are_found_when_stored_without_their_end(tmp_path):
+    """The pause is decided by its two marked recordings: the read of recent ones (by their stored
+    end) misses them, the read of every recording finds them."""
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    _night(tmp_path, 1, ended=False)
+    tally = _kept(catalog, config, "n1")
+    assert tally.carried
+    assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
+                                                                           "waiting": 2}
 
 
 def test_an_assignment_since_the_last_summary_counts_everything_again(tmp_path):

@@ -3,19 +3,21 @@
 ``gapcount.count`` decides every current gap without an accepted explanation, every run: at a
 million recordings its reads (every gap, state and explanation; the recordings beside ~70,000 long
 pauses found among a million contents) are most of the summary's seconds. Between two summaries
-the answer for a gap (current? accepted? needs an explanation?) changes only for a gap with a row,
-a state event or an explanation written since: every other input is what the last summary read
-(``FIXED`` tables' parts, ``gaprefresh.basis``: the ``[gaps]`` settings, zones and attributions;
+the answer for a gap (current? accepted? needs an explanation?) changes only for a gap with a row
+or a state event written since, or an explanation: every other input is what the last summary read
+(``FIXED`` tables' parts; ``gaprefresh.basis``: the ``[gaps]`` settings, zones and attributions;
 whether anything can make a long pause need one; the devices with a gap), and the recordings a
-pause is decided by are named by content, never rewritten (one row per content: ingest writes a
-known content no second row).
+pause is decided by are named by content and never rewritten (one row per content: ingest writes
+no second row for a content it knows). Explanations are only added, and one accepted stays so: a
+gap that waited and has one accepted now waits no more; no other gap starts waiting by them.
 
 So each summary an ingest writes keeps a ``gap_waiting`` row: the ids that wait, and the parts it
-read. The next one carries it when every part that row names is still visible and only gaps, gap
-states and explanations were added; then it reads the added parts, and decides again only the gaps
-they name. A compaction of those tables, a new assignment, handover or attribution, a changed
-setting or device list, or no such row: everything is counted again (``gapcount.counted``), and a
-fresh row kept. ``tests/test_gap_waiting.py`` holds both to ``gapstate.listing``.
+read. The next one carries it when every gap and gap-state part that row names is still visible
+and the ``FIXED`` tables are as they were; it reads the added parts, and decides again only the
+gaps they name (and the run's own). A compaction of the gaps or their states, a new assignment,
+handover, device return or attribution, a changed setting or device list, or no such row:
+everything is counted again (``gapcount.counted``), and a fresh row kept.
+``tests/test_gap_waiting.py`` holds both to ``gapstate.listing``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from catalog.store import Catalog
 from pipeline.config import Config
 from pipeline.records import gapcount
 
-TRACKED = ("gaps", "gap_state", "explanations")        # parts added since are what changed
+TRACKED = ("gaps", "gap_state")                         # parts added since are what changed
 FIXED = ("assignments", "handovers", "device_events", "attributions")   # any change: count everything
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -116,8 +118,12 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
         return None                                   # a gap found again ahead of its older row: count everything
     if not set(firsts["device_id"].drop_null().to_pylist()) <= devices:
         return None                                   # a device's first gap: the devices decide pauses too
+    kept = pa.array(last["waiting"], pa.string())
+    # An explanation is only ever added, and one accepted stays so: of the gaps that waited, those
+    # accepted since wait no more (so the explanations' parts, compacted or not, need not be followed).
+    accepted_ids = _accepted(catalog, pc.unique(pa.concat_arrays([affected, kept])))
     current = pc.invert(pc.is_in(firsts["gap_id"], value_set=_shut(catalog, affected)))
-    accepted = pc.is_in(firsts["gap_id"], value_set=_accepted(catalog, affected))
+    accepted = pc.is_in(firsts["gap_id"], value_set=accepted_ids)
     mine = pc.fill_null(pc.equal(firsts["detected_run_id"], run_id), False)
     long = pc.fill_null(pc.and_kleene(pc.equal(firsts["kind"], "between_files"),
                                       pc.greater(firsts["duration_s"], config.gaps.session_break_s)), False)
@@ -135,7 +141,7 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
     need = pc.and_(found, needed)
     waits = pc.and_(pc.and_(current, pc.invert(accepted)), needed)
     named_now = set(firsts["gap_id"].filter(waits).to_pylist())
-    gone = set(affected.to_pylist())
+    gone = set(affected.to_pylist()) | set(accepted_ids.to_pylist())
     waiting = [g for g in last["waiting"] if g not in gone] + sorted(named_now)
     return gapcount.Counts(found=gapcount._true(found), need=gapcount._true(need), waiting=len(waiting)), \
         waiting, sorted(devices)
