@@ -151,3 +151,14 @@ def test_the_ingest_summary_keeps_its_row(tmp_path):
     kept = catalog.rows("gap_waiting")
     assert [r["run_id"] for r in kept] == ["n0", "n1"]
     assert kept[-1]["waiting"] == ["g-1", "g-long"]
+
+
+def test_reattributed_is_read_again_once_an_attribution_is_added(tmp_path):
+    """``gaprefresh.reattributed`` gives its last answer again only for the same parts."""
+    from pipeline.records.gaprefresh import reattributed
+
+    catalog, config = _archive(tmp_path)
+    assert reattributed(catalog, config.identity) == {}
+    catalog.commit({"attributions": [{"sha256": f"{0:064x}", "device_id": "CAM9", "officer_id": "O9",
+                                      "reason": "docked in the wrong cradle", "by": "Sgt", "at": NOW}]}, tag="p1")
+    assert reattributed(catalog, config.identity) == {f"{0:064x}": ("CAM9", "O9")}

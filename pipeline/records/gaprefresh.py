@@ -64,10 +64,23 @@ def basis(config: Config, reattributed: dict[str, tuple] | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_REATTRIBUTED: dict = {}             # the last answer, by what it was read from (an ingest's refresh, then its summary)
+
+
 def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
     """sha256 -> (device, officer) of the recordings whose device and officer do not come from their
     own name (``records.attribution``): a person's attribution, or the other names of a file whose
-    own name gives no device. Read from the attributions and the device-less recordings alone."""
+    own name gives no device. Read from the attributions and the device-less recordings alone; the
+    same parts (never rewritten: a new name is a new part) and settings give the last answer again."""
+    key = (str(catalog.archive), repr(identity),
+           tuple(tuple(p.name for p in catalog.visible_parts(t)) for t in ("attributions", "recordings", "sightings")))
+    if _REATTRIBUTED.get("key") != key:
+        _REATTRIBUTED.clear()
+        _REATTRIBUTED.update(key=key, value=_reattributed(catalog, identity))
+    return dict(_REATTRIBUTED["value"])
+
+
+def _reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
     from pipeline.records import attribution
 
     attributions = catalog.rows("attributions")
