@@ -249,12 +249,12 @@ GAP_REFRESHES = pa.schema([             # one row per gap refresh (pipeline.reco
     ("wall_s", pa.float64()),
 ])
 
-GAP_WAITING = pa.schema([               # one row per ingest end summary (pipeline.records.gapwaiting): a cache
+GAP_WAITING = pa.schema([               # one row per ingest end summary (pipeline.records.gapwaiting): derived
     ("run_id", pa.string()),             # the run whose summary counted
     ("computed_at", TS_UTC),
     ("basis", pa.string()),              # gaprefresh.basis when it counted (settings, zones, attributions)
     ("decide", pa.bool_()),              # whether anything could make a long pause need an explanation
-    ("parts", pa.string()),              # JSON: table -> the part names it read (gaps, gap_state, explanations, ...)
+    ("parts", pa.string()),              # JSON: table -> the part names it read (gaps, gap_state, assignments, ...)
     ("devices", pa.list_(pa.string())),  # every device with a gap
     ("waiting", pa.list_(pa.string())),  # the current gaps that need an explanation and have none accepted
 ])
