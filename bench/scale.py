@@ -97,7 +97,9 @@ def opening(archive: Path) -> dict:
 def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
     """One more nightly ingest's catalog work, timed: what earlier runs saw of the night's files
     (``seen_s``), its commits, then the gap refresh, the run's end summary (its gaps, and how many
-    wait for an explanation), then the seal."""
+    wait for an explanation), then the seal. The summary carries its counts from the last run's
+    kept ``gap_waiting`` row (``records.gapwaiting``): on an archive without one (the first night
+    after a build, as here after ``build``) it counts everything, as every night did before."""
     from pipeline.archive.writer import writing_run
     from pipeline.records import gaprefresh
     from pipeline.runs.ingest import RunSummary, _identities_and_gaps, _seen

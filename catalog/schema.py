@@ -249,6 +249,16 @@ GAP_REFRESHES = pa.schema([             # one row per gap refresh (pipeline.reco
     ("wall_s", pa.float64()),
 ])
 
+GAP_WAITING = pa.schema([               # one row per ingest end summary (pipeline.records.gapwaiting): derived
+    ("run_id", pa.string()),             # the run whose summary counted
+    ("computed_at", TS_UTC),
+    ("basis", pa.string()),              # gaprefresh.basis when it counted (settings, zones, attributions)
+    ("decide", pa.bool_()),              # whether anything could make a long pause need an explanation
+    ("parts", pa.string()),              # JSON: table -> the part names it read (gaps, gap_state, assignments, ...)
+    ("devices", pa.list_(pa.string())),  # every device with a gap
+    ("waiting", pa.list_(pa.string())),  # the current gaps that need an explanation and have none accepted
+])
+
 FIXITY = pa.schema([                    # one row per item a `fieldrec verify` looked at, and per problem
     ("run_id", pa.string()),             # the verify run
     ("checked_at", TS_UTC),
@@ -313,6 +323,7 @@ TABLES: dict[str, pa.Schema] = {
     "gap_state": GAP_STATE,
     "explanations": EXPLANATIONS,
     "gap_refreshes": GAP_REFRESHES,
+    "gap_waiting": GAP_WAITING,
     "fixity": FIXITY,
     "thumbnails": THUMBNAILS,
     "derivatives": DERIVATIVES,
@@ -563,6 +574,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "gaps": ("device_id", "start_utc", "gap_id"),
     "gap_state": ("gap_id", "evaluated_at"),
     "gap_refreshes": ("refreshed_at",),
+    "gap_waiting": ("computed_at",),
     "explanations": ("gap_id", "explained_at"),
     "sightings": ("sha256", "seen_at"),
     "streams": ("sha256", "stream_index"),

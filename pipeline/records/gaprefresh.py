@@ -64,10 +64,23 @@ def basis(config: Config, reattributed: dict[str, tuple] | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_REATTRIBUTED: dict = {}             # the last answer, by what it was read from (an ingest's refresh, then its summary)
+
+
 def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
     """sha256 -> (device, officer) of the recordings whose device and officer do not come from their
     own name (``records.attribution``): a person's attribution, or the other names of a file whose
-    own name gives no device. Read from the attributions and the device-less recordings alone."""
+    own name gives no device. Read from the attributions and the device-less recordings alone; the
+    same parts (never rewritten: a new name is a new part) and settings give the last answer again."""
+    key = (str(catalog.archive), repr(identity),
+           tuple(tuple(p.name for p in catalog.visible_parts(t)) for t in ("attributions", "recordings", "sightings")))
+    if _REATTRIBUTED.get("key") != key:
+        _REATTRIBUTED.clear()
+        _REATTRIBUTED.update(key=key, value=_reattributed(catalog, identity))
+    return dict(_REATTRIBUTED["value"])
+
+
+def _reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:
     from pipeline.records import attribution
 
     attributions = catalog.rows("attributions")
@@ -428,16 +441,32 @@ def _tails(known: pa.Table, zones: Zones, devices: list[str], moved: dict | None
     return tails, begins
 
 
-def _flagged_old(catalog: Catalog, groups: list[_Group]) -> set[str]:
+def _flagged_old(events, groups: list[_Group]) -> set[str]:
     """Older recordings of these stretches whose clock gap is current (a sequence number out of
-    order, or a clock that cannot be right): left out of the timeline, as the last refresh left them."""
+    order, or a clock that cannot be right): left out of the timeline, as the last refresh left them.
+    ``events``: ``_states_of``, given gap ids."""
     ids = {gap_id("clock", g.device, sha, None, None): sha for g in groups if not g.whole
            for sha in g.rows if sha not in g.new}
     if not ids:
         return set()
-    states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
-                                                   filter=ds.field("gap_id").isin(pa.array(sorted(ids), pa.string()))))
+    states = events(sorted(ids))
     return {ids[i] for i, state in states.items() if state == "open"}
+
+
+def _states_of(catalog: Catalog):
+    """gap ids -> their latest states (``gap_events.latest_states``), the state events read once per
+    refresh and asked of as often as the walk needs (each filtered read decoded every event again)."""
+    read: list[pa.Table] = []
+
+    def latest(ids: list[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        if not read:
+            read.append(catalog.read("gap_state", ["gap_id", "state", "evaluated_at"]))
+        events = read[0]
+        return gap_events.latest_states(events.filter(pc.is_in(events["gap_id"], value_set=pa.array(ids, pa.string())))
+                                        .to_pylist())
+    return latest
 
 
 # -- the walk ------------------------------------------------------------------------------------------------
@@ -497,6 +526,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
     read: list[pa.Table] = []
+    events = _states_of(catalog)
 
     def known_gaps() -> pa.Table:
         if not read:
@@ -544,7 +574,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
             _fill(catalog, zones, recount, cfg.timeline_kinds, moved)
         while todo:
             _reach_in(zones, [g for g in todo if not g.whole], tails, begins, recent)
-            flagged = _flagged_old(catalog, todo)
+            flagged = _flagged_old(events, todo)
             wider = []
             for g in todo:
                 outcome = _walk(g, tails, flagged & g.rows.keys(), cfg, site, meta, zones.device(g.device)[0])
@@ -570,8 +600,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     current = {x["gap_id"] for x in found} | _per_file(known_gaps(), new_shas)
     known = _known(known_gaps(), decided, clocks, new_shas)
     asked = sorted(current | known)
-    states = gap_events.latest_states(catalog.rows("gap_state", ["gap_id", "state", "evaluated_at"],
-                                                   filter=ds.field("gap_id").isin(pa.array(asked, pa.string())))) if asked else {}
+    states = events(asked)
     events = gap_events.state_changes(current, known, states, run_id=run_id, now=now)
     rows, seen = [], set()
     for x in found:

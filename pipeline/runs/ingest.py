@@ -466,14 +466,19 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
     Read set-based, counted rather than listed (``records.conflicts``, ``records.gapcount``): seconds
     at a million recordings were spent here otherwise."""
-    from pipeline.records import conflicts, gapcount
+    from pipeline.records import conflicts, gapwaiting
 
     summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity)
     if not catalog.visible_parts("gaps"):
         # No gap was ever detected here (this run's refresh found none either): nothing to count.
         summary.gaps = {"found": 0, "need": 0, "free": 0, "waiting": 0}
         return
-    summary.gaps = gapcount.count(catalog.archive, config, summary.run_id).summary()
+    # Carried from the last run's counts when only gaps, states and explanations were added since
+    # (``records.gapwaiting``); the ids that wait are kept for the next run.
+    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc())
+    summary.gaps = tally.counts.summary()
+    if tally.keep is not None:
+        catalog.commit({"gap_waiting": [tally.keep]}, tag=summary.run_id)
 
 
 def _lost_row(lost: supervise.Lost, ctx: Context) -> FileResult:

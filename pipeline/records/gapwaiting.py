@@ -1,0 +1,245 @@
+"""The end summary's gap counts carried over from the last summary: only gaps named since are decided.
+
+``gapcount.count`` decides every current gap without an accepted explanation, every run: at a
+million recordings its reads (every gap, state and explanation; the recordings beside ~70,000 long
+pauses found among a million contents) are most of the summary's seconds. Between two summaries
+the answer for a gap (current? accepted? needs an explanation?) changes only for a gap with a row
+or a state event written since, or an explanation: every other input is what the last summary read
+(``FIXED`` tables' parts; ``gaprefresh.basis``: the ``[gaps]`` settings, zones and attributions;
+whether anything can make a long pause need one; the devices with a gap), and the recordings a
+pause is decided by are named by content and never rewritten (one row per content: ingest writes
+no second row for a content it knows). Explanations are only added, and one accepted stays so: a
+gap that waited and has one accepted now waits no more; no other gap starts waiting by them.
+
+So each summary an ingest writes keeps a ``gap_waiting`` row: the ids that wait, and the parts it
+read. The next one carries it when every gap and gap-state part that row names is still visible
+and the ``FIXED`` tables are as they were; it reads the added parts, and decides again only the
+gaps they name (and the run's own). A compaction of the gaps or their states, a new assignment,
+handover, device return or attribution, a changed setting or device list, or no such row:
+everything is counted again (``gapcount.counted``), and a fresh row kept.
+``tests/test_gap_waiting.py`` holds both to ``gapstate.listing``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from catalog.query import Scan, scanning
+from catalog.schema import TABLES
+from catalog.store import Catalog
+from pipeline.config import Config
+from pipeline.records import gapcount
+
+TRACKED = ("gaps", "gap_state")                         # parts added since are what changed
+FIXED = ("assignments", "handovers", "device_events", "attributions")   # any change: count everything
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Tally:
+    counts: gapcount.Counts
+    keep: dict | None        # the ``gap_waiting`` row to commit (None: not to be carried)
+    carried: bool            # counted from the last row and what was added since
+
+
+def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally:
+    """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits."""
+    from pipeline.records.gaprefresh import basis, reattributed
+
+    listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
+    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
+    moved = reattributed(catalog, config.identity)
+    here = basis(config, moved)
+    decide = gapcount._any_could_need(catalog)
+    last = _last(catalog)
+    carried = None
+    if last is not None:
+        try:
+            carried = _carried(catalog, config, run_id, last, listing, here, decide, moved)
+        except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
+            carried = None
+    if carried is not None:
+        counts, waiting, devices = carried
+    else:
+        counts, waiting, devices = gapcount.counted(catalog.archive, config, run_id, decide, moved)
+    keep = None
+    if all(i is not None for i in waiting):
+        keep = {"run_id": run_id, "computed_at": now, "basis": here, "decide": decide,
+                "parts": json.dumps(parts, sort_keys=True), "devices": sorted(devices), "waiting": sorted(waiting)}
+    return Tally(counts, keep, carried is not None)
+
+
+def _last(catalog: Catalog) -> dict | None:
+    """The newest ``gap_waiting`` row (its time read first: only that row's lists are decoded)."""
+    times = catalog.read("gap_waiting", ["computed_at"])["computed_at"]
+    newest = pc.max(times).as_py() if len(times) else None
+    if newest is None:
+        return None
+    rows = catalog.rows("gap_waiting", filter=ds.field("computed_at") == pa.scalar(newest, times.type))
+    return rows[-1] if rows else None
+
+
+def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, here: str, decide: bool,
+             moved: dict) -> tuple[gapcount.Counts, list[str], list[str]] | None:
+    """The counts from ``last`` and the parts added since; None when ``last`` does not fit."""
+    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
+    try:
+        before = json.loads(last["parts"] or "")
+    except ValueError:
+        return None
+    if last["basis"] != here or last["decide"] != decide or last["run_id"] == run_id or last["waiting"] is None:
+        return None
+    if any(parts[t] != before.get(t) for t in FIXED):
+        return None
+    if any(not set(before.get(t) or ()) <= set(parts[t]) for t in TRACKED):
+        return None                                  # a part it read went (a compaction): count everything
+    added = {t: [p for p in listing[t] if p.name not in set(before[t])] for t in TRACKED}
+    named = [_part(t, added[t], ["gap_id"])["gap_id"] for t in TRACKED]
+    # and the run's own gaps stored before (none when a run counts once; its id is newer than every
+    # older part's, so their statistics answer this)
+    older = [p for p in listing["gaps"] if p.name in set(before["gaps"])]
+    named.append(_part("gaps", older, ["gap_id"], ds.field("detected_run_id") == run_id)["gap_id"])
+    affected = pc.unique(pa.concat_arrays([c.combine_chunks().cast(pa.string()) for c in named]))
+    if affected.null_count:
+        return None
+    affected = affected.drop_null()
+    devices = set(last["devices"] or ())
+    firsts = _first_rows(listing["gaps"], set(p.name for p in added["gaps"]), affected)
+    if firsts is None:
+        return None                                   # a gap found again ahead of its older row: count everything
+    if not set(firsts["device_id"].drop_null().to_pylist()) <= devices:
+        return None                                   # a device's first gap: the devices decide pauses too
+    kept = pa.array(last["waiting"], pa.string())
+    # An explanation is only ever added, and one accepted stays so: of the gaps that waited, those
+    # accepted since wait no more (so the explanations' parts, compacted or not, need not be followed).
+    accepted_ids = _accepted(catalog, pc.unique(pa.concat_arrays([affected, kept])))
+    current = pc.invert(pc.is_in(firsts["gap_id"], value_set=_shut(catalog, affected)))
+    accepted = pc.is_in(firsts["gap_id"], value_set=accepted_ids)
+    mine = pc.fill_null(pc.equal(firsts["detected_run_id"], run_id), False)
+    long = pc.fill_null(pc.and_kleene(pc.equal(firsts["kind"], "between_files"),
+                                      pc.greater(firsts["duration_s"], config.gaps.session_break_s)), False)
+    asked = pc.and_(current, pc.or_(pc.invert(accepted), mine))
+    needed = pc.invert(long)                          # every gap but a long pause needs an explanation
+    pausing = pc.and_(asked, long)
+    if decide and pc.any(pausing).as_py():
+        pauses = firsts.filter(pausing).select(list(gapcount.DECIDING))
+        decided = gapcount._decided(catalog.archive, pauses, config, sorted(devices), _sides(catalog, pauses), moved)
+        where = pc.indices_nonzero(pausing).to_numpy().astype(np.int64)
+        flags = np.asarray(needed.to_numpy(zero_copy_only=False)).copy()
+        flags[where] = pc.fill_null(decided, False).to_numpy(zero_copy_only=False)
+        needed = pa.array(flags)
+    found = pc.and_(current, mine)
+    need = pc.and_(found, needed)
+    waits = pc.and_(pc.and_(current, pc.invert(accepted)), needed)
+    named_now = set(firsts["gap_id"].filter(waits).to_pylist())
+    gone = set(affected.to_pylist()) | set(accepted_ids.to_pylist())
+    waiting = [g for g in last["waiting"] if g not in gone] + sorted(named_now)
+    return gapcount.Counts(found=gapcount._true(found), need=gapcount._true(need), waiting=len(waiting)), \
+        waiting, sorted(devices)
+
+
+def _part(table: str, paths: list[Path], columns: list[str], filter=None) -> pa.Table:
+    """These parts of ``table`` (in listing order), as ``Catalog.read`` reads the whole table."""
+    if not paths:
+        return TABLES[table].empty_table().select(columns)
+    return ds.dataset([str(p) for p in paths], format="parquet", schema=TABLES[table]).to_table(
+        columns=columns, filter=filter)
+
+
+def _first_rows(paths: list[Path], added: set[str], ids: pa.Array) -> pa.Table | None:
+    """Each of these gaps' first row (in listing order, then as stored) on the columns the counts ask
+    about; None when one has rows both in an added part and an older one (its first row, and with it
+    the devices with a gap, may have moved). Only the row groups holding one of them are decoded:
+    each part's ``gap_id`` column is looked up first."""
+    columns = list(dict.fromkeys(list(gapcount.DECIDING) + ["detected_run_id"]))
+    schema = pa.schema([TABLES["gaps"].field(c) for c in columns])
+    found, old, new = [], set(), set()
+    for path in paths:
+        file = pq.ParquetFile(path)
+        hit = pc.is_in(file.read(columns=["gap_id"])["gap_id"], value_set=ids)
+        hits = pc.indices_nonzero(hit).to_numpy().astype(np.int64)
+        if not len(hits):
+            continue
+        sizes = np.array([file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)], np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        group_of = np.searchsorted(starts, hits, side="right") - 1
+        groups = np.unique(group_of)
+        offsets = np.concatenate([[0], np.cumsum(sizes[groups])[:-1]])
+        position = offsets[np.searchsorted(groups, group_of)] + hits - starts[group_of]
+        present = [c for c in columns if c in file.schema_arrow.names]
+        rows = file.read_row_groups(groups.tolist(), columns=present).take(pa.array(position))
+        for c in columns:
+            if c not in present:
+                rows = rows.append_column(c, pa.nulls(rows.num_rows, schema.field(c).type))
+        rows = rows.select(columns).cast(schema)
+        (new if path.name in added else old).update(rows["gap_id"].to_pylist())
+        found.append(rows)
+    if old & new:
+        return None
+    if not found:
+        return schema.empty_table()
+    rows = pa.concat_tables(found)
+    ids_in_order = rows["gap_id"].combine_chunks()
+    return rows.take(pc.index_in(pc.unique(ids_in_order), value_set=ids_in_order))      # each id's first
+
+
+def _shut(catalog: Catalog, ids: pa.Array) -> pa.Array:
+    """Of these gaps, those whose latest state event (at the same time: the later row) is not open."""
+    events = catalog.read("gap_state", ["gap_id", "state", "evaluated_at"],
+                          filter=ds.field("gap_id").isin(ids))
+    latest: dict[str, tuple] = {}
+    for position, (gid, state, at) in enumerate(zip(*(events[c].to_pylist() for c in events.column_names))):
+        key = (at is None, at or _EPOCH, position)                 # a missing time sorts last, as a NULL
+        if gid not in latest or key >= latest[gid][0]:
+            latest[gid] = (key, state)
+    return pa.array(sorted(g for g, (_, state) in latest.items() if (state or "open") != "open"), pa.string())
+
+
+def _accepted(catalog: Catalog, ids: pa.Array) -> pa.Array:
+    """Of these gaps, those with an accepted explanation (spoken, or approved by someone)."""
+    rows = catalog.read("explanations", ["gap_id", "source", "approved_by"], filter=ds.field("gap_id").isin(ids))
+    ok = pc.or_(pc.fill_null(pc.equal(rows["source"], "spoken"), False),
+                pc.not_equal(pc.fill_null(rows["approved_by"], ""), ""))
+    return pc.unique(rows["gap_id"].filter(ok).combine_chunks()).drop_null()
+
+
+def _sides(catalog: Catalog, pauses: pa.Table) -> pa.Table:
+    """The recordings on either side of these pauses, as ``gapcount._sides`` reads them: first only
+    those stored as ending after a day before the earliest pause (a recording ends where its pause
+    begins, or after where it ends: the parts' statistics skip the older ones), then, if one was not
+    found there (stored without its end, or other than where it lies), among every recording."""
+    from pipeline.records.gaplist import sessions_columns
+
+    around = pc.unique(pa.concat_arrays([pauses[c].combine_chunks() for c in ("before_sha256", "after_sha256")])
+                       ).drop_null()
+    schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
+    if not len(around):
+        return schema.empty_table()
+    start = _earlier(pauses)
+    if not start.null_count:
+        since = pc.min(start).as_py() - timedelta(days=1)
+
+        def work(scan: Scan) -> pa.Table:
+            scan.con.register("around", pa.table({"sha256": around}))
+            return scan.con.sql(f"""
+                SELECT {", ".join(sessions_columns)} FROM {scan.source("recordings")}
+                WHERE end_utc >= $since AND sha256 IN (SELECT sha256 FROM around)""",
+                                params={"since": since}).to_arrow_table()
+        rows = scanning(catalog.archive, work)
+        if pc.all(pc.is_in(around, value_set=rows["sha256"].combine_chunks())).as_py():
+            return rows.cast(schema)
+    return gapcount._sides(catalog.archive, pauses)
+
+
+def _earlier(pauses: pa.Table) -> pa.ChunkedArray:
+    """Each pause's earlier instant (null when either is)."""
+    return pc.if_else(pc.less_equal(pauses["start_utc"], pauses["end_utc"]), pauses["start_utc"], pauses["end_utc"])

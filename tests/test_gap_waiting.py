@@ -1,0 +1,164 @@
+"""The end summary's counts carried from the last summary (``records.gapwaiting``) are what the
+reference listing counts, carried or counted again; a kept row that no longer fits is not carried."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings, strategies as st
+
+from catalog.store import Catalog
+from pipeline.config import load_config
+from pipeline.records import gapwaiting
+from pipeline.runs.ingest import RunSummary, _identities_and_gaps
+from tests.test_gap_count import T0, _pause_between, reference
+from tests.test_set_rules import gap_catalog
+
+UTC = timezone.utc
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _kept(catalog: Catalog, config, run_id: str, now: datetime = NOW) -> gapwaiting.Tally:
+    """A summary as ingest keeps it: counted, its row committed under the run's tag."""
+    tally = gapwaiting.tally(catalog, config, run_id, now)
+    if tally.keep is not None:
+        catalog.commit({"gap_waiting": [tally.keep]}, tag=run_id)
+    return tally
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.data())
+def test_carried_counts_match_the_reference(drawn, data):
+    """What was there at the last summary, then gaps, states and explanations added (a gap found
+    again, a state event, an explanation of any gap, in parts listed before or after the older ones)."""
+    tables, config = drawn
+    run_id = data.draw(st.sampled_from(("r1", "r2", "r9")))
+    later = {}
+    for name in gapwaiting.TRACKED + ("explanations",):
+        rows = tables.get(name, [])
+        cut = data.draw(st.integers(0, len(rows)))
+        tables[name], later[name] = rows[:cut], rows[cut:]
+    tag = data.draw(st.sampled_from(("a-run", "z-run")))        # listed before or after the older parts
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        catalog = Catalog(archive, fsync=False).create()
+        catalog.commit(tables, tag="m-old")
+        first = _kept(catalog, config, "r0")
+        assert first.counts.summary() == reference(archive, config, "r0")
+        catalog.commit({k: v for k, v in later.items() if v}, tag=tag)
+        second = gapwaiting.tally(catalog, config, run_id, NOW + timedelta(days=1))
+        event(f"carried={second.carried}")
+        assert second.counts.summary() == reference(archive, config, run_id)
+
+
+def _night(archive: Path, i: int, ended: bool = True, **extra) -> None:
+    """A new long pause of CAM1 on day ``i`` between two recordings marked important, open,
+    unexplained, detected by run ``n<i>``; ``ended`` False: the recordings stored without their end."""
+    t = T0 + timedelta(days=i)
+    shas = [f"{i:04d}{j:060x}" for j in (0, 1)]
+    recordings = [{"sha256": sha, "kind": "video", "device_id": "CAM1", "officer_id": "O1",
+                   "start_utc": t + timedelta(hours=j), "start_time": (t + timedelta(hours=j)).replace(tzinfo=None),
+                   "end_utc": t + timedelta(hours=j, minutes=5) if ended else None, "duration_s": 300.0,
+                   "time_source": "filename", "time_zone": "Asia/Shanghai", "important": True,
+                   "source_name": f"d{i}-{j}.mp4"}
+                  for j, sha in enumerate(shas)]
+    gap = {"gap_id": f"g-{i}", "kind": "between_files", "device_id": "CAM1", "officer_id": "O1",
+           "start_utc": t + timedelta(minutes=5), "end_utc": t + timedelta(hours=1), "duration_s": 3300.0,
+           "start_time": (t + timedelta(minutes=5)).replace(tzinfo=None),
+           "end_time": (t + timedelta(hours=1)).replace(tzinfo=None),
+           "before_sha256": shas[0], "after_sha256": shas[1], "detected_run_id": f"n{i}", "detail": "x"}
+    Catalog(archive, fsync=False).commit({"recordings": recordings, "gaps": [gap], **extra}, tag=f"n{i}")
+
+
+def _archive(tmp_path: Path) -> tuple[Catalog, object]:
+    catalog = Catalog(tmp_path, fsync=False).create()
+    catalog.commit(_pause_between(True, []), tag="n0")
+    return catalog, load_config()
+
+
+def test_a_night_with_only_new_gaps_is_carried(tmp_path):
+    catalog, config = _archive(tmp_path)
+    assert not _kept(catalog, config, "n0").carried                  # nothing kept yet: counted
+    for i in (1, 2, 3):
+        _night(tmp_path, i, explanations=[{"explanation_id": f"e{i}", "gap_id": f"g-{i - 1}" if i > 1 else "g-long",
+                                           "source": "spoken", "reason": "battery", "explained_by": "PC A",
+                                           "explained_at": NOW}] if i == 2 else [])
+        tally = _kept(catalog, config, f"n{i}", NOW + timedelta(days=i))
+        assert tally.carried
+        assert tally.counts.summary() == reference(tmp_path, config, f"n{i}")
+    assert tally.counts.summary() == {"found": 1, "need": 1, "free": 0, "waiting": 3}     # g-1 explained
+
+
+def test_the_recordings_beside_a_pause_are_found_when_stored_without_their_end(tmp_path):
+    """The pause is decided by its two marked recordings: the read of recent ones (by their stored
+    end) misses them, the read of every recording finds them."""
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    _night(tmp_path, 1, ended=False)
+    tally = _kept(catalog, config, "n1")
+    assert tally.carried
+    assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
+                                                                           "waiting": 2}
+
+
+def test_an_assignment_since_the_last_summary_counts_everything_again(tmp_path):
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    _night(tmp_path, 1, assignments=[{"assignment_id": "a", "case_id": "C1", "retention_class": "case",
+                                      "selector": "device", "device_id": "CAM1", "range_start": T0,
+                                      "range_end": T0 + timedelta(days=3), "at": T0}])
+    tally = _kept(catalog, config, "n1")
+    assert not tally.carried
+    assert tally.counts.summary() == reference(tmp_path, config, "n1")
+
+
+def test_a_kept_row_naming_a_part_that_went_is_not_carried(tmp_path):
+    """A compaction replaces the parts a kept row names: the row is stale, everything is counted."""
+    catalog, config = _archive(tmp_path)
+    tally = gapwaiting.tally(catalog, config, "n0", NOW)
+    parts = json.loads(tally.keep["parts"])
+    parts["gaps"] = ["part-compacted-away-00001-abcdef.parquet"]
+    catalog.commit({"gap_waiting": [{**tally.keep, "parts": json.dumps(parts)}]}, tag="n0")
+    _night(tmp_path, 1)
+    again = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1))
+    assert not again.carried
+    assert again.counts.summary() == reference(tmp_path, config, "n1")
+
+
+def test_a_changed_setting_is_not_carried(tmp_path):
+    import dataclasses
+
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    _night(tmp_path, 1)
+    longer = dataclasses.replace(config, gaps=dataclasses.replace(config.gaps, session_break_s=4000.0))
+    tally = gapwaiting.tally(catalog, longer, "n1", NOW + timedelta(days=1))
+    assert not tally.carried
+    assert tally.counts.summary() == reference(tmp_path, longer, "n1")
+
+
+def test_the_ingest_summary_keeps_its_row(tmp_path):
+    catalog, config = _archive(tmp_path)
+    for i in (0, 1):
+        if i:
+            _night(tmp_path, i)
+        summary = RunSummary(run_id=f"n{i}", archive=str(tmp_path), started_at=NOW)
+        _identities_and_gaps(summary, catalog, config)
+        assert summary.gaps == reference(tmp_path, config, f"n{i}")
+    kept = catalog.rows("gap_waiting")
+    assert [r["run_id"] for r in kept] == ["n0", "n1"]
+    assert kept[-1]["waiting"] == ["g-1", "g-long"]
+
+
+def test_reattributed_is_read_again_once_an_attribution_is_added(tmp_path):
+    """``gaprefresh.reattributed`` gives its last answer again only for the same parts."""
+    from pipeline.records.gaprefresh import reattributed
+
+    catalog, config = _archive(tmp_path)
+    assert reattributed(catalog, config.identity) == {}
+    catalog.commit({"attributions": [{"sha256": f"{0:064x}", "device_id": "CAM9", "officer_id": "O9",
+                                      "reason": "docked in the wrong cradle", "by": "Sgt", "at": NOW}]}, tag="p1")
+    assert reattributed(catalog, config.identity) == {f"{0:064x}": ("CAM9", "O9")}
