@@ -50,7 +50,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q bench --benchmark-enable --benchmark-only -p no:cacheprovider || true
+	$(BIN)/python -m pytest -q bench --benchmark-enable --benchmark-only -p no:cacheprovider
 	$(BIN)/python bench/e2e.py $(BENCH_ARGS)
 
 bench-full: $(STAMP)
