@@ -131,9 +131,10 @@ def run_gaps(args: argparse.Namespace) -> int:
     pa.set_memory_pool(pa.system_memory_pool())
     # The listing and its filters over whole columns (the per-row reference: gapstate.listing and
     # gap_events.filter_rows), printed column by column in this command's own way of writing values.
-    listed = gaplist.listing(args.archive, config, include_closed=args.all, only_unexplained=args.unexplained,
-                             device=args.device)
-    rows = gap_sets.filtered(listed, device=args.device, since=args.since, include_closed=args.all,
+    # (the listing is not kept once filtered: a copy of the whole year's, 200 MiB, held while printing)
+    rows = gap_sets.filtered(gaplist.listing(args.archive, config, include_closed=args.all,
+                                             only_unexplained=args.unexplained, device=args.device),
+                             device=args.device, since=args.since, include_closed=args.all,
                              only_unexplained=args.unexplained)
     shown = _shown_table(rows, zones, table=args.format == "table")
     by_label = _zones_of(shown, zones)

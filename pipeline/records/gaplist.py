@@ -152,14 +152,52 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
         rows = rows.filter(_annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices,
                                       known=known)["needs_explanation"])
     if known is not None and known.recordings is not None:
-        rows = _named_from(known.recordings, rows, names)
+        rows = _named_and_annotated(archive, rows, config, known, names)
     else:
         rows = scanning(archive, lambda scan: _named(scan, rows, names))
-    for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
-        rows = rows.append_column(name, column)
+        for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
+            rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
     return rows.select(list(columns) + [c for c in gap_sets.EXTRA if sessions or c not in WITH_SESSIONS])
+
+
+# Gaps named and given their sessions at once: the whole year's listing (380,000 gaps) a slice of
+# devices at a time, so that only a slice's recordings, names and sessions are being worked on at
+# once (the whole year at once peaked at 1.12-1.17 GiB); a listing of a few thousand is one slice.
+SLICE_ROWS = 65_536
+
+
+def _named_and_annotated(archive: Path, rows: pa.Table, config: Config, known: _Known, names: bool) -> pa.Table:
+    """``rows`` (in device order) with the names of their files and their sessions, from every
+    recording read already (``known.recordings``), a slice of about ``SLICE_ROWS`` rows at a time,
+    cut where the device changes. Each gap's names and session are its own, whichever others are
+    asked about with it (``_annotated``), so the slices give what the whole would."""
+    every, parts = known.recordings, []
+    cuts = _slices(rows["device_id"], SLICE_ROWS)
+    for first, end in zip(cuts[:-1], cuts[1:]):
+        known.recordings = every
+        if end == rows.num_rows:
+            every = None                # the last slice: ``_annotated`` gives every recording's memory back
+        part = _named_from(known.recordings, rows.slice(first, end - first), names)
+        for name, column in _annotated(archive, part, config, known=known).items():
+            part = part.append_column(name, column)
+        parts.append(part)
+    return pa.concat_tables(parts) if len(parts) != 1 else parts[0]
+
+
+def _slices(devices: pa.ChunkedArray, size: int) -> list[int]:
+    """Where slices of ``size`` rows or more begin (and the end): each at the first change of device
+    ``size`` rows or more after the last, so that a device's gaps are in one slice."""
+    n = len(devices)
+    if n <= size:
+        return [0, n]
+    codes = pc.dictionary_encode(devices.combine_chunks()).indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    changes = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    cuts = [0]
+    while (at := int(np.searchsorted(changes, cuts[-1] + size))) < len(changes):
+        cuts.append(int(changes[at]))
+    return cuts + [n]
 
 
 WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
@@ -538,10 +576,10 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
     if not others or not len(named):
         return listed
     if known is not None and known.recordings is not None:
-        rows = known.recordings
-        theirs = rows.select(["sha256", "device_id"]).filter(pc.and_(
-            pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
-            pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
+        rows = known.recordings            # the rows of the named contents first: a few, not every other device's
+        rows = rows.select(["sha256", "kind", "device_id"]).filter(pc.is_in(rows["sha256"], value_set=named))
+        theirs = rows.filter(pc.and_(pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
+                                     pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
     else:
         theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
             pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
