@@ -153,7 +153,7 @@ def run_gaps(args: argparse.Namespace) -> int:
     _catalog(args.archive)
     # Arrow's buffers from the system allocator, as retention's and the ledger's: the whole year's
     # listing (1M recordings) peaked at 1.31-1.36 GiB under mimalloc, 1.12-1.17 GiB under the system
-    # allocator (still over the 1 GiB goal: naming every session of the year is what holds it).
+    # allocator; named and given sessions a slice of devices at a time (``gaplist.SLICE_ROWS``), under 0.9.
     pa.set_memory_pool(pa.system_memory_pool())
     # The listing and its filters over whole columns (the per-row reference: gapstate.listing and
     # gap_events.filter_rows), printed column by column in this command's own way of writing values.
