@@ -175,6 +175,8 @@ def _named_and_annotated(archive: Path, rows: pa.Table, config: Config, known: _
     asked about with it (``_annotated``), so the slices give what the whole would."""
     every, parts = known.recordings, []
     cuts = _slices(rows["device_id"], SLICE_ROWS)
+    if len(cuts) > 2:     # the devices the whole listing's sessions would read, each slice's among them
+        known.within = _session_devices(Catalog(archive), rows, config.gaps.timeline_kinds, known)
     for first, end in zip(cuts[:-1], cuts[1:]):
         known.recordings = every
         if end == rows.num_rows:
@@ -183,6 +185,7 @@ def _named_and_annotated(archive: Path, rows: pa.Table, config: Config, known: _
         for name, column in _annotated(archive, part, config, known=known).items():
             part = part.append_column(name, column)
         parts.append(part)
+    known.within = None
     return pa.concat_tables(parts) if len(parts) != 1 else parts[0]
 
 
@@ -260,6 +263,7 @@ class _Known:
     tails: list[dict]
     recordings: pa.Table | None = None
     moved: dict | None = None           # ``gaprefresh.reattributed``, once asked: both annotations ask it
+    within: list[str] | None = None     # a slice of a listing: the devices the whole listing's sessions read
 
 
 def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
@@ -573,6 +577,16 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
+    if known is not None and known.within is not None and known.recordings is not None and len(named):
+        # a slice: the devices, among the whole listing's, that hold a content these gaps name once
+        # reattributed (a mark or a session there answers as it does in the whole listing)
+        rows = known.recordings.select(["sha256", "kind", "device_id"])
+        rows = rows.filter(pc.is_in(rows["sha256"], value_set=named))
+        rows = rows.filter(pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())))
+        moved = known.moved or {}
+        holders = {moved[s][0] if s in moved else d for s, d in zip(rows["sha256"].to_pylist(),
+                                                                      rows["device_id"].to_pylist())}
+        return sorted(set(listed) | (holders & set(known.within)))
     if not others or not len(named):
         return listed
     if known is not None and known.recordings is not None:
