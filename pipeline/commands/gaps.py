@@ -113,6 +113,32 @@ def _where(g: dict) -> str:
     return name
 
 
+def _where_column(rows):
+    """``_where`` of every row, a column at a time (a dict per row of the whole year's 380,000 gaps
+    raised the table's peak by ~90 MiB); the few rows placed inside a file by ``_where``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def name(file: str, sha: str):                      # g[file] or (g[sha] or "")[:12]
+        named = pc.fill_null(pc.greater(pc.utf8_length(rows[file]), 0), False)
+        return pc.if_else(named, rows[file], pc.utf8_slice_codeunits(pc.fill_null(rows[sha], ""), 0, 12))
+
+    pair = pc.fill_null(pc.is_in(rows["kind"], value_set=pa.array(["between_files", "overlap"])), False)
+    out = pc.if_else(pair, pc.binary_join_element_wise(name("before_file", "before_sha256"),
+                                                       name("after_file", "after_sha256"), " -> "),
+                     name("file", "sha256"))
+    out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    placed = pc.and_(pc.invert(pair), pc.is_valid(rows["offset_s"]))
+    at = np.flatnonzero(placed.to_numpy(zero_copy_only=False))
+    if len(at):
+        few = rows.take(pa.array(at)).select(["kind", "before_file", "before_sha256", "after_file", "after_sha256",
+                                              "file", "sha256", "offset_s", "stream"]).to_pylist()
+        out = pc.replace_with_mask(out, placed.combine_chunks() if isinstance(placed, pa.ChunkedArray) else placed,
+                                   pa.array([_where(g) for g in few], pa.string()))
+    return out
+
+
 def run_gaps(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -127,13 +153,14 @@ def run_gaps(args: argparse.Namespace) -> int:
     _catalog(args.archive)
     # Arrow's buffers from the system allocator, as retention's and the ledger's: the whole year's
     # listing (1M recordings) peaked at 1.31-1.36 GiB under mimalloc, 1.12-1.17 GiB under the system
-    # allocator (still over the 1 GiB goal: naming every session of the year is what holds it).
+    # allocator; named and given sessions a slice of devices at a time (``gaplist.SLICE_ROWS``), under 0.9.
     pa.set_memory_pool(pa.system_memory_pool())
     # The listing and its filters over whole columns (the per-row reference: gapstate.listing and
     # gap_events.filter_rows), printed column by column in this command's own way of writing values.
-    listed = gaplist.listing(args.archive, config, include_closed=args.all, only_unexplained=args.unexplained,
-                             device=args.device)
-    rows = gap_sets.filtered(listed, device=args.device, since=args.since, include_closed=args.all,
+    # (the listing is not kept once filtered: a copy of the whole year's, 200 MiB, held while printing)
+    rows = gap_sets.filtered(gaplist.listing(args.archive, config, include_closed=args.all,
+                                             only_unexplained=args.unexplained, device=args.device),
+                             device=args.device, since=args.since, include_closed=args.all,
                              only_unexplained=args.unexplained)
     shown = _shown_table(rows, zones, table=args.format == "table")
     by_label = _zones_of(shown, zones)
@@ -174,9 +201,7 @@ def _shown_table(rows, zones, *, table: bool):
     out = out.append_column("start_device", rows["start_utc"]).append_column("device_zone", labels)
     if not table:
         return out
-    where = [_where(g) for g in rows.select(["kind", "before_file", "before_sha256", "after_file", "after_sha256",
-                                             "file", "sha256", "offset_s", "stream"]).to_pylist()]
-    out = out.append_column("where", pa.array(where, pa.string()))
+    out = out.append_column("where", _where_column(rows))
     out = out.append_column("session", pc.fill_null(rows["session_id"], "-"))
     out = out.append_column("needs", rows["needs_explanation"])
     shown = pc.if_else(pc.or_(rows["needs_explanation"], pc.not_equal(rows["explanation"], "unexplained")),

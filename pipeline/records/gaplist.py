@@ -152,14 +152,55 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
         rows = rows.filter(_annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices,
                                       known=known)["needs_explanation"])
     if known is not None and known.recordings is not None:
-        rows = _named_from(known.recordings, rows, names)
+        rows = _named_and_annotated(archive, rows, config, known, names)
     else:
         rows = scanning(archive, lambda scan: _named(scan, rows, names))
-    for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
-        rows = rows.append_column(name, column)
+        for name, column in _annotated(archive, rows, config, labels=sessions, known=known).items():
+            rows = rows.append_column(name, column)
     if only_unexplained:
         rows = rows.filter(rows["needs_explanation"])
     return rows.select(list(columns) + [c for c in gap_sets.EXTRA if sessions or c not in WITH_SESSIONS])
+
+
+# Gaps named and given their sessions at once: the whole year's listing (380,000 gaps) a slice of
+# devices at a time, so that only a slice's recordings, names and sessions are being worked on at
+# once (the whole year at once peaked at 1.12-1.17 GiB); a listing of a few thousand is one slice.
+SLICE_ROWS = 65_536
+
+
+def _named_and_annotated(archive: Path, rows: pa.Table, config: Config, known: _Known, names: bool) -> pa.Table:
+    """``rows`` (in device order) with the names of their files and their sessions, from every
+    recording read already (``known.recordings``), a slice of about ``SLICE_ROWS`` rows at a time,
+    cut where the device changes. Each gap's names and session are its own, whichever others are
+    asked about with it (``_annotated``), so the slices give what the whole would."""
+    every, parts = known.recordings, []
+    cuts = _slices(rows["device_id"], SLICE_ROWS)
+    if len(cuts) > 2:     # the devices the whole listing's sessions would read, each slice's among them
+        known.within = _session_devices(Catalog(archive), rows, config.gaps.timeline_kinds, known)
+    for first, end in zip(cuts[:-1], cuts[1:]):
+        known.recordings = every
+        if end == rows.num_rows:
+            every = None                # the last slice: ``_annotated`` gives every recording's memory back
+        part = _named_from(known.recordings, rows.slice(first, end - first), names)
+        for name, column in _annotated(archive, part, config, known=known).items():
+            part = part.append_column(name, column)
+        parts.append(part)
+    known.within = None
+    return pa.concat_tables(parts) if len(parts) != 1 else parts[0]
+
+
+def _slices(devices: pa.ChunkedArray, size: int) -> list[int]:
+    """Where slices of ``size`` rows or more begin (and the end): each at the first change of device
+    ``size`` rows or more after the last, so that a device's gaps are in one slice."""
+    n = len(devices)
+    if n <= size:
+        return [0, n]
+    codes = pc.dictionary_encode(devices.combine_chunks()).indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    changes = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    cuts = [0]
+    while (at := int(np.searchsorted(changes, cuts[-1] + size))) < len(changes):
+        cuts.append(int(changes[at]))
+    return cuts + [n]
 
 
 WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
@@ -222,6 +263,7 @@ class _Known:
     tails: list[dict]
     recordings: pa.Table | None = None
     moved: dict | None = None           # ``gaprefresh.reattributed``, once asked: both annotations ask it
+    within: list[str] | None = None     # a slice of a listing: the devices the whole listing's sessions read
 
 
 def _context(scan: Scan, src: dict[str, str], firsts: str, states: str) -> _Known:
@@ -535,13 +577,23 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
     others = sorted(every - set(listed))
     named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string())
                                         for c in ("sha256", "before_sha256", "after_sha256")]).drop_null())
+    if known is not None and known.within is not None and known.recordings is not None and len(named):
+        # a slice: the devices, among the whole listing's, that hold a content these gaps name once
+        # reattributed (a mark or a session there answers as it does in the whole listing)
+        rows = known.recordings.select(["sha256", "kind", "device_id"])
+        rows = rows.filter(pc.is_in(rows["sha256"], value_set=named))
+        rows = rows.filter(pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())))
+        moved = known.moved or {}
+        holders = {moved[s][0] if s in moved else d for s, d in zip(rows["sha256"].to_pylist(),
+                                                                      rows["device_id"].to_pylist())}
+        return sorted(set(listed) | (holders & set(known.within)))
     if not others or not len(named):
         return listed
     if known is not None and known.recordings is not None:
-        rows = known.recordings
-        theirs = rows.select(["sha256", "device_id"]).filter(pc.and_(
-            pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
-            pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
+        rows = known.recordings            # the rows of the named contents first: a few, not every other device's
+        rows = rows.select(["sha256", "kind", "device_id"]).filter(pc.is_in(rows["sha256"], value_set=named))
+        theirs = rows.filter(pc.and_(pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())),
+                                     pc.is_in(rows["device_id"], value_set=pa.array(others, pa.string()))))
     else:
         theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
             pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
