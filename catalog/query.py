@@ -96,6 +96,7 @@ def connect(archive: Path, limits: Limits = Limits(), spill: Path | None = None,
         raise QueryError(_("{archive} has no catalog/ folder: is it a fieldrec archive?").format(
                              archive=archive))
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
     con.execute("SET autoinstall_known_extensions=false")
     con.execute("SET autoload_known_extensions=false")
     con.execute(f"SET memory_limit='{int(limits.memory_limit_mb)}MB'")
@@ -201,6 +202,7 @@ class Scan:
     def __init__(self, archive: Path, threads: int = 2, memory_limit_mb: int = 1024):
         self.catalog = Catalog(archive)
         self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
         self.con.execute("SET autoinstall_known_extensions=false")
         self.con.execute("SET autoload_known_extensions=false")
         self.con.execute(f"SET threads={int(threads)}")

@@ -46,6 +46,7 @@ class Snapshot:
         self.root = Path(archive) / "catalog"
         self.catalog = Catalog(archive)
         self.db = duckdb.connect(":memory:")
+        self.db.execute("SET enable_progress_bar=false")     # stdout carries the output alone
         self.db.execute("SET autoinstall_known_extensions=false")
         self.db.execute("SET autoload_known_extensions=false")
         self._loaded: dict[str, set[str]] = {}

@@ -176,6 +176,7 @@ def _pairs(rec: pa.Table, assignments: pa.Table, as_of: datetime) -> pa.Table:
     if not chosen:
         return empty
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
     try:
         con.execute("SET TimeZone='UTC'")
         con.register("rec", left)

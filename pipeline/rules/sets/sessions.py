@@ -164,6 +164,7 @@ def needs(gaps: pa.Table, sessions: pa.Table | None, break_s: float, important: 
     pending = np.flatnonzero(pc.and_(open_long, pc.is_null(why)).to_numpy(zero_copy_only=False))
     if windows and len(pending):
         con = duckdb.connect(":memory:")
+        con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
         try:
             con.execute("SET TimeZone='UTC'")
             con.register("g", pa.table({"i": pa.array(pending, pa.int64())}).append_column(
