@@ -170,6 +170,7 @@ def main() -> int:
                 ["retention", "--all", "--format", "table"], ["compliance", "--format", "csv"],
                 ["compliance", "--late", "--format", "csv"], ["ledger", "--format", "csv"],
                 ["gaps", "--unexplained", "--format", "csv"], ["gaps", "--unexplained"],
+                ["gaps", "--format", "csv"],           # the whole year's listing: the memory goal's largest
                 ["gaps", "--device", built["devices"][1], "--format", "csv"],
                 ["sql", "SELECT count(*) FROM recordings"], ["compact"]]
     result["commands"] = [run(argv, work) for argv in commands]
