@@ -66,3 +66,19 @@ def test_slices_cover_every_row_once_and_keep_a_device_whole(devices, size):
     if len(devices) > size:                          # and at the first such change
         for before, cut in zip(cuts, cuts[1:-1]):
             assert all(devices[i] == devices[i - 1] for i in range(before + size, cut))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog(), st.booleans())
+def test_one_devices_listing_is_its_rows_of_the_whole_listing(drawn, include_closed):
+    """``gaps --device X``: the whole listing's rows of X, sessions and needs included (a pause next
+    to a recording reattributed to another device is decided by that device's sessions)."""
+    tables, config, as_of = drawn
+    assume(sum(r["start_utc"] is not None for r in tables["recordings"]) > 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(_with_pauses(tables, as_of), tag="t")
+        whole = gaplist.listing(archive, config, include_closed=include_closed).to_pylist()
+        for device in sorted({r["device_id"] for r in whole if r["device_id"]}):
+            mine = gaplist.listing(archive, config, include_closed=include_closed, device=device).to_pylist()
+            assert mine == [r for r in whole if r["device_id"] == device], device

@@ -176,6 +176,9 @@ def _named_and_annotated(archive: Path, rows: pa.Table, config: Config, known: _
     every, parts = known.recordings, []
     cuts = _slices(rows["device_id"], SLICE_ROWS)
     if len(cuts) > 2:     # the devices the whole listing's sessions would read, each slice's among them
+        if known.moved is None:
+            from pipeline.records.gaprefresh import reattributed
+            known.moved = reattributed(Catalog(archive), config.identity)
         known.within = _session_devices(Catalog(archive), rows, config.gaps.timeline_kinds, known)
     for first, end in zip(cuts[:-1], cuts[1:]):
         known.recordings = every
@@ -351,7 +354,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
         around = pc.unique(pa.concat_arrays([pc.filter(gaps[c], pausing).combine_chunks().cast(pa.string())
                                              for c in ("before_sha256", "after_sha256")]).drop_null())
     if labels:
-        devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known)
+        devices = _session_devices(catalog, gaps, cfg.timeline_kinds, known, moved)
         if known is not None and known.recordings is not None:
             every = known.recordings
             keep = pc.and_(pc.is_in(every["kind"], value_set=kinds),
@@ -566,8 +569,8 @@ def _gap_devices(catalog: Catalog) -> set[str]:
     return set(rows["device_id"].take(pc.index_in(pc.unique(ids), value_set=ids)).drop_null().unique().to_pylist())
 
 
-def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], known: _Known | None = None
-                     ) -> list[str]:
+def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], known: _Known | None = None,
+                     moved: dict | None = None) -> list[str]:
     """The devices whose sessions the listed gaps need: their own, and any other device with a gap
     that holds a content these gaps name (``records.sessions.annotate`` looks a content's session
     up among every device with a gap, so a content cataloged under two devices may be in the
@@ -583,7 +586,7 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
         rows = known.recordings.select(["sha256", "kind", "device_id"])
         rows = rows.filter(pc.is_in(rows["sha256"], value_set=named))
         rows = rows.filter(pc.is_in(rows["kind"], value_set=pa.array(list(kinds), pa.string())))
-        moved = known.moved or {}
+        moved = moved if moved is not None else known.moved or {}
         holders = {moved[s][0] if s in moved else d for s, d in zip(rows["sha256"].to_pylist(),
                                                                       rows["device_id"].to_pylist())}
         return sorted(set(listed) | (holders & set(known.within)))
@@ -597,8 +600,11 @@ def _session_devices(catalog: Catalog, gaps: pa.Table, kinds: tuple[str, ...], k
     else:
         theirs = catalog.read("recordings", ["sha256", "device_id"], filter=ds.field("kind").isin(
             pa.array(list(kinds), pa.string())) & ds.field("device_id").isin(pa.array(others, pa.string())))
-    shared = theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist()
-    return sorted(set(listed) | set(shared))
+    shared = set(theirs.filter(pc.is_in(theirs["sha256"], value_set=named))["device_id"].unique().to_pylist())
+    # a content a person or its other names attributed to another device is in that device's sessions
+    moved = moved if moved is not None else (known.moved if known is not None else None) or {}
+    shared |= {moved[s][0] for s in named.to_pylist() if s in moved} & set(others)
+    return sorted(set(listed) | shared)
 
 
 def _session_of(sha: pa.ChunkedArray, device: pa.ChunkedArray, start: pa.Array, sessions: pa.Array,
