@@ -178,6 +178,9 @@ def main() -> int:
     last_day = date.fromisoformat(built["last_day"])
     result["device_day"] = device_day(work, built["devices"][1], last_day - timedelta(days=100))
     result["one_more_night"] = one_more_night(work, config, shape, last_day + timedelta(days=1))
+    # and the night after it: its end summary carries the counts that night kept (``gap_waiting``),
+    # as every night's does but the first after the synthetic build (which keeps none)
+    result["next_night"] = one_more_night(work, config, shape, last_day + timedelta(days=2))
     report(result)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"scale-{datetime.now():%Y%m%dT%H%M%S}-{socket.gethostname()}.json"
@@ -205,12 +208,17 @@ def report(r: dict) -> None:
     print(f"\nopening the catalog: list every table's parts {o['list_parts_s']:.3f} s; DuckDB views + a count "
           f"{o['duckdb_views_and_count_s']:.3f} s")
     print(f"one device's day: {d['rows']} rows in {d['wall_s']:.3f} s, {d['files_touched']} part file(s) touched")
-    print(f"one more nightly ingest ({n['recordings']} recordings): gap refresh {n['refresh_s']:.3f} s "
-          f"({n['refresh_mode']}, {n['devices_walked']} devices, {n['whole']} whole, {n['widened']} widened), end "
-          f"summary {n['summary_s']:.3f} s, seal {n['seal_s']:.3f} s: {n['refresh_plus_seal_s']:.3f} s")
+    for label, n in (("one more nightly ingest", n), ("the night after it", r.get("next_night"))):
+        if n is None:
+            continue
+        print(f"{label} ({n['recordings']} recordings): gap refresh {n['refresh_s']:.3f} s "
+              f"({n['refresh_mode']}, {n['devices_walked']} devices, {n['whole']} whole, {n['widened']} widened), "
+              f"end summary {n['summary_s']:.3f} s, seal {n['seal_s']:.3f} s: {n['refresh_plus_seal_s']:.3f} s")
+    n = r["one_more_night"]
     checks = [(f"{k} <= {v} s", next(c["wall_s"] for c in r["commands"] if c["command"].startswith(k)) <= v)
               for k, v in GOALS.items()]
     checks += [("refresh + end summary + seal <= 1 s", n["refresh_plus_seal_s"] <= 1.0),
+               ("the same the night after <= 1 s", (r.get("next_night") or n)["refresh_plus_seal_s"] <= 1.0),
                ("opening the catalog <= 0.5 s", o["list_parts_s"] <= 0.5),
                ("<= 64 parts per table after compaction", worst_after[1] <= 64),
                ("one device's day touches <= 2 files", d["files_touched"] <= 2),
