@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -183,6 +184,21 @@ def test_ingest_workers_start_early_only_for_a_line_that_plainly_runs_locally(mo
     finally:
         if early is not None:
             early.runner.close()
+
+
+def test_the_early_reading_knows_every_ingest_option_and_which_take_a_value():
+    """``start_early`` reads the line without the parser: its lists are the parser's options (an
+    option added to ``register`` and not to them makes a line start nothing early; one they name
+    that took a value as a flag would be read wrong)."""
+    from pipeline.cli import build_parser
+    from pipeline.commands.ingest import FLAGS, VALUE_OPTIONS
+
+    sub = next(a for a in build_parser("ingest")._actions if isinstance(a, argparse._SubParsersAction))
+    options = [a for a in sub.choices["ingest"]._actions if a.option_strings and "--help" not in a.option_strings]
+    takes_value = {o for a in options if a.nargs != 0 for o in a.option_strings}
+    flags = {o for a in options if a.nargs == 0 for o in a.option_strings}
+    # --lang is fieldrec's own, read anywhere on the line (``choose_language``)
+    assert set(VALUE_OPTIONS) == takes_value | {"--lang"} and set(FLAGS) == flags
 
 
 @pytest.mark.parametrize("extra,spawned", [

@@ -64,7 +64,7 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally
     carried = None
     if last is not None:
         try:
-            carried = _carried(catalog, config, run_id, last, listing, here, decide, moved)
+            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved)
         except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
             carried = None
     if carried is not None:
@@ -88,10 +88,10 @@ def _last(catalog: Catalog) -> dict | None:
     return rows[-1] if rows else None
 
 
-def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, here: str, decide: bool,
-             moved: dict) -> tuple[gapcount.Counts, list[str], list[str]] | None:
-    """The counts from ``last`` and the parts added since; None when ``last`` does not fit."""
-    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
+def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, parts: dict, here: str,
+             decide: bool, moved: dict) -> tuple[gapcount.Counts, list[str], list[str]] | None:
+    """The counts from ``last`` and the parts added since (``listing``, its names ``parts``); None
+    when ``last`` does not fit."""
     try:
         before = json.loads(last["parts"] or "")
     except ValueError:
