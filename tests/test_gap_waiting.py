@@ -8,6 +8,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow as pa
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from catalog.store import Catalog
@@ -162,3 +163,56 @@ def test_reattributed_is_read_again_once_an_attribution_is_added(tmp_path):
     catalog.commit({"attributions": [{"sha256": f"{0:064x}", "device_id": "CAM9", "officer_id": "O9",
                                       "reason": "docked in the wrong cradle", "by": "Sgt", "at": NOW}]}, tag="p1")
     assert reattributed(catalog, config.identity) == {f"{0:064x}": ("CAM9", "O9")}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.data())
+def test_carried_counts_from_the_refresh_s_recordings_match_the_reference(drawn, data):
+    """The recordings beside the pauses looked up first among those the run's refresh read
+    (``gaprefresh.recent_recordings``: any part of them, as stored), then read: the same counts; a
+    memo read before recordings were added since is not used."""
+    from pipeline.records import gaprefresh
+    from pipeline.rules import timeline
+
+    tables, config = drawn
+    later = {}
+    for name in gapwaiting.TRACKED:
+        rows = tables.get(name, [])
+        cut = data.draw(st.integers(0, len(rows)))
+        tables[name], later[name] = rows[:cut], rows[cut:]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        catalog = Catalog(archive, fsync=False).create()
+        catalog.commit(tables, tag="m-old")
+        _kept(catalog, config, "r0")
+        catalog.commit({k: v for k, v in later.items() if v}, tag="z-run")
+        recordings = catalog.read("recordings", timeline.COLUMNS + ["important"])
+        keep = data.draw(st.lists(st.booleans(), min_size=recordings.num_rows, max_size=recordings.num_rows))
+        gaprefresh._remember(catalog, recordings.filter(pa.array(keep, pa.bool_())))
+        stale = data.draw(st.booleans())
+        if stale:           # a recording added since the refresh read: its rows are not looked at
+            catalog.commit({"recordings": [{"sha256": "f" * 64, "kind": "video", "device_id": "CAMX"}]}, tag="z-more")
+        event(f"kept all={all(keep)} stale={stale}")
+        second = gapwaiting.tally(catalog, config, "r9", NOW + timedelta(days=1))
+        assert gaprefresh.recent_recordings(catalog) is None            # handed over once, then forgotten
+        assert second.counts.summary() == reference(archive, config, "r9")
+
+
+def test_the_recordings_beside_pauses_are_those_read_without_the_refresh_s(tmp_path):
+    """``gapwaiting._sides`` with the refresh's recordings (all, or some: the others read) gives the
+    rows it reads without them."""
+    from pipeline.records import gaprefresh
+    from pipeline.rules import timeline
+
+    catalog, config = _archive(tmp_path)
+    for i in (1, 2, 3):
+        _night(tmp_path, i)
+    pauses = catalog.read("gaps", ["gap_id", "before_sha256", "after_sha256", "start_utc", "end_utc"])
+    read = gapwaiting._sides(catalog, pauses).sort_by("sha256")
+    recordings = catalog.read("recordings", timeline.COLUMNS + ["important"])
+    for some in (recordings, recordings.slice(0, 3), recordings.slice(0, 0)):
+        gaprefresh._remember(catalog, some)
+        assert gapwaiting._sides(catalog, pauses).sort_by("sha256").equals(read)
+    gaprefresh._remember(catalog, recordings)
+    _night(tmp_path, 4)                       # recordings added since the refresh read: not looked at
+    assert gaprefresh.recent_recordings(catalog) is None

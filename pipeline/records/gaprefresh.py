@@ -355,7 +355,41 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
     if others:
         expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
                        & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
-    return catalog.read("recordings", timeline.COLUMNS, filter=expr)
+    table = catalog.read("recordings", timeline.COLUMNS + ["important"], filter=expr)
+    _remember(catalog, table)
+    return table.select(timeline.COLUMNS)
+
+
+# The recordings the last refresh's stretches were read from (rows as stored), by the archive and the
+# recordings' parts they were read from (never rewritten: a new row is a new part). The run's end
+# summary looks the recordings beside its new pauses up here first (``gapwaiting._sides``): nearly
+# all of them lie in the stretches just read.
+_RECENT: dict = {}
+
+
+def _remember(catalog: Catalog, table: pa.Table) -> None:
+    if _RECENT.get("key") != _parts_key(catalog):
+        _RECENT.clear()
+        _RECENT.update(key=_parts_key(catalog), table=table)
+
+
+def _parts_key(catalog: Catalog) -> tuple:
+    return (str(catalog.archive), tuple(p.name for p in catalog.visible_parts("recordings")))
+
+
+def recent_recordings(catalog: Catalog) -> pa.Table | None:
+    """The recordings a refresh of the catalog as it is now read last (``_recent``: its columns and
+    ``important``, as stored), handed over once; None when the catalog's recordings differ since."""
+    if not _RECENT or _RECENT["key"] != _parts_key(catalog):
+        _RECENT.clear()
+        return None
+    table = _RECENT["table"]
+    _RECENT.clear()
+    return table
+
+
+def forget_recent() -> None:
+    _RECENT.clear()
 
 
 def _stored_end(column):

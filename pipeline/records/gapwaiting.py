@@ -53,7 +53,7 @@ class Tally:
 
 def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally:
     """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits."""
-    from pipeline.records.gaprefresh import basis, reattributed
+    from pipeline.records.gaprefresh import basis, forget_recent, reattributed
 
     listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
     parts = {t: [p.name for p in paths] for t, paths in listing.items()}
@@ -71,6 +71,7 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally
         counts, waiting, devices = carried
     else:
         counts, waiting, devices = gapcount.counted(catalog.archive, config, run_id, decide, moved)
+    forget_recent()                        # the refresh's rows, kept for this summary alone
     keep = None
     if all(i is not None for i in waiting):
         keep = {"run_id": run_id, "computed_at": now, "basis": here, "decide": decide,
@@ -213,17 +214,25 @@ def _accepted(catalog: Catalog, ids: pa.Array) -> pa.Array:
 
 
 def _sides(catalog: Catalog, pauses: pa.Table) -> pa.Table:
-    """The recordings on either side of these pauses, as ``gapcount._sides`` reads them: first only
-    those stored as ending after a day before the earliest pause (a recording ends where its pause
-    begins, or after where it ends: the parts' statistics skip the older ones), then, if one was not
-    found there (stored without its end, or other than where it lies), among every recording."""
+    """The recordings on either side of these pauses, as ``gapcount._sides`` reads them: first among
+    those the run's refresh read last (``gaprefresh.recent_recordings``: the stretches around the new
+    recordings), then only those stored as ending after a day before the earliest pause (a recording
+    ends where its pause begins, or after where it ends: the parts' statistics skip the older ones),
+    then, if one was not found there (stored without its end, or other than where it lies), among
+    every recording."""
     from pipeline.records.gaplist import sessions_columns
+    from pipeline.records.gaprefresh import recent_recordings
 
     around = pc.unique(pa.concat_arrays([pauses[c].combine_chunks() for c in ("before_sha256", "after_sha256")])
                        ).drop_null()
     schema = pa.schema([TABLES["recordings"].field(c) for c in sessions_columns])
     if not len(around):
         return schema.empty_table()
+    recent = recent_recordings(catalog)
+    if recent is not None:                 # the refresh just read the stretches around them
+        rows = recent.filter(pc.is_in(recent["sha256"], value_set=around)).select(sessions_columns)
+        if pc.all(pc.is_in(around, value_set=rows["sha256"].combine_chunks())).as_py():
+            return rows.cast(schema)
     start = _earlier(pauses)
     if not start.null_count:
         since = pc.min(start).as_py() - timedelta(days=1)
