@@ -102,3 +102,18 @@ def test_each_manifest_carries_the_sealed_settings_and_a_changed_file_is_refused
     settings.write_text(settings.read_text().replace("routine_months = 6", "routine_months = 3"))
     code, _, err = cli(capsys, "device", "handover", "CAM1", "--to", "O2", "--at", "2026-03-02", "--archive", archive)
     assert code == 1 and f"last sealed in {set_by.name}" in err
+
+
+def test_the_index_lists_the_manifests_manifest_paths_lists(tmp_path):
+    """``sealindex._manifest_names``: the names ``manifests.manifest_paths`` gives, in its order."""
+    from pipeline.archive import sealindex
+    from pipeline.archive.manifests import MANIFESTS, manifest_paths
+
+    root = tmp_path / MANIFESTS
+    assert sealindex._manifest_names(root) == [] == manifest_paths(tmp_path)
+    root.mkdir()
+    for name in ("000010-b.json", "000002-a.json", "000002-A.json", ".000003-x.json", "000004-y.json.tmp",
+                 "_seal-index", ".json", "000005-z.JSON", "000011-c.d.json"):
+        (root / name).write_text("{}")
+    (root / "000012-dir.json").mkdir()
+    assert sealindex._manifest_names(root) == [p.name for p in manifest_paths(tmp_path)]
