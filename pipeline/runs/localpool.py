@@ -84,7 +84,13 @@ class LocalPool:
         self.contexts: dict[int, Any] = {}
         self._next_handle = 0
         self._closed = False
-        self.grow(spawn_now)
+        try:
+            self.grow(spawn_now)
+        except BaseException:
+            # A spawn failed partway (no process to be had): nobody gets this pool to close, so the
+            # workers it already started are stopped now, not left up until the driver exits.
+            self.shutdown()
+            raise
 
     # ------------------------------------------------------------------ workers
 
@@ -96,10 +102,15 @@ class LocalPool:
     def _spawn(self) -> _Worker:
         here, there = Pipe(duplex=True)                 # a socketpair: connected, never listening
         argv = [sys.executable, "-P", "-c", WORKER_MAIN, str(there.fileno()), str(os.getpid()), ROOT]
-        process = subprocess.Popen(argv,
-                                   pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
-                                   stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
-        there.close()
+        try:
+            process = subprocess.Popen(argv,
+                                       pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
+                                       stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
+        except BaseException:
+            here.close()                                # no worker: neither end of its pipe is kept
+            raise
+        finally:
+            there.close()
         try:
             here.send((list(sys.path), self.preload, self.node))    # what the worker imports, and from where
         except OSError:
