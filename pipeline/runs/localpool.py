@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from collections import deque
@@ -342,9 +343,20 @@ def main(argv: list[str]) -> None:
     except (EOFError, OSError):
         return
     sys.path[:] = path                                  # the driver's: its tasks' modules are found alike
-    for name in preload:
-        importlib.import_module(name)
+    # What the tasks will need is imported by a thread while this one already serves: a task that
+    # needs a module still being imported waits on that module's import lock, one that needs only
+    # the first modules (an ingest's copy, before the decoders) goes ahead meanwhile.
+    if preload:
+        threading.Thread(target=_import_all, args=(preload,), name="fieldrec-preload", daemon=True).start()
     serve(conn, node)
+
+
+def _import_all(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:           # noqa: BLE001 - imported again by the task that needs it, and fails there
+            return
 
 
 def serve(conn: Connection, node: str) -> None:
