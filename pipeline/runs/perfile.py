@@ -1,6 +1,6 @@
 """One source file through every per-file stage, in one pass. No engine here: the runner calls ``guarded``.
 
-The pass is a loop over the stages (``STAGES``) (each of the shape ``pipeline.stages.contract.FileStage``). A
+The pass is a loop over ``STAGES`` (each of the shape ``pipeline.stages.contract.FileStage``). A
 stage that raises becomes a problem of that stage, with the last line of its traceback, and the
 stages that needed its findings are skipped; once the copy is stored, the recording row is always
 written. Files that never came back (their worker died, or they ran out of time) get their rows
