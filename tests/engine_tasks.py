@@ -31,3 +31,12 @@ def archive_full(item, ctx, node, note):
 
 def env_of(name: str, ctx, node, note) -> str | None:
     return os.environ.get(name)
+
+
+def open_gate(item, ctx, node, note) -> bool:
+    """Open the gate ``tests.gated_import`` waits on; whether the worker had finished importing it."""
+    import sys
+
+    done = "tests.gated_import" in sys.modules and hasattr(sys.modules["tests.gated_import"], "OPENED")
+    Path(os.environ["FIELDREC_TEST_GATE"]).touch()
+    return done

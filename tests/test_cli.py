@@ -235,3 +235,34 @@ def test_ingest_workers_that_cannot_start_early_are_left_to_the_run(monkeypatch)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(localpool.LocalPool, "_spawn", refuse)
     assert start_early(["d", "--archive", "a"]) is None
+
+
+def test_workers_started_before_a_failed_spawn_are_stopped(tmp_path, monkeypatch):
+    """The early start asks for two workers and the second cannot be had (EAGAIN): nothing is
+    started early, and the first worker, already up, is stopped then (not left importing until the
+    driver exits), its pipe closed."""
+    import errno
+
+    from pipeline.commands.ingest import start_early
+    from pipeline.runs import localpool
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for i in range(4):
+        (drop / f"f{i}.bin").write_bytes(b"x")
+    started = []
+    spawn = localpool.LocalPool._spawn
+
+    def second_refused(self):
+        if started:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        started.append(spawn(self))
+        return started[-1]
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(localpool, "machine_cpus", lambda: 2)
+    monkeypatch.setattr(localpool.LocalPool, "_spawn", second_refused)
+    assert start_early([str(drop), "--archive", str(tmp_path / "a"), "--workers", "2"]) is None
+    assert len(started) == 1
+    worker = started[0]
+    assert worker.process.poll() is not None and worker.conn.closed

@@ -167,6 +167,32 @@ def pool():
     made.shutdown()
 
 
+def test_a_worker_serves_tasks_while_it_still_imports_what_it_preloads(tmp_path, monkeypatch):
+    """The preload is imported by a thread: a task that does not need it runs meanwhile (here the
+    preload can only finish once a task has run: a worker that imported before serving would hang)."""
+    from tests.engine_tasks import open_gate
+
+    monkeypatch.setenv("FIELDREC_TEST_GATE", str(tmp_path / "gate"))
+    gated = LocalPool(1, preload=("tests.gated_import",))
+    try:
+        handle = gated.submit_task(open_gate, ["x"], None, None)
+        events = _events(gated, [handle], until=20.0)[handle]
+        assert [e.result for e in events if isinstance(e, supervise.Finished)] == [False]
+    finally:
+        gated.shutdown()
+
+
+def test_a_files_copy_needs_none_of_the_decoders():
+    """The per-file pass and its copy stage import no PyAV, numpy or Pillow: a worker's first copy
+    is written while its preload thread imports those (the later stages wait for them)."""
+    script = ("import sys; from pipeline.runs import perfile; perfile.stage_at(0); "
+              "print(sorted(m for m in ('av', 'numpy', 'PIL') if m in sys.modules)); "
+              "print([s.name for s in perfile.stages()] == [m.rsplit('.', 1)[1] for m in perfile.STAGE_MODULES])")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]
+
+
 def test_a_task_asking_for_every_cpu_runs_alone(pool, tmp_path):
     from tests.engine_tasks import stamp
 

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from collections import deque
@@ -84,7 +85,13 @@ class LocalPool:
         self.contexts: dict[int, Any] = {}
         self._next_handle = 0
         self._closed = False
-        self.grow(spawn_now)
+        try:
+            self.grow(spawn_now)
+        except BaseException:
+            # A spawn failed partway (no process to be had): nobody gets this pool to close, so the
+            # workers it already started are stopped now, not left up until the driver exits.
+            self.shutdown()
+            raise
 
     # ------------------------------------------------------------------ workers
 
@@ -96,10 +103,15 @@ class LocalPool:
     def _spawn(self) -> _Worker:
         here, there = Pipe(duplex=True)                 # a socketpair: connected, never listening
         argv = [sys.executable, "-P", "-c", WORKER_MAIN, str(there.fileno()), str(os.getpid()), ROOT]
-        process = subprocess.Popen(argv,
-                                   pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
-                                   stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
-        there.close()
+        try:
+            process = subprocess.Popen(argv,
+                                       pass_fds=(there.fileno(),), stdin=subprocess.DEVNULL,
+                                       stdout=sys.stderr.fileno() if _has_fd(sys.stderr) else subprocess.DEVNULL)
+        except BaseException:
+            here.close()                                # no worker: neither end of its pipe is kept
+            raise
+        finally:
+            there.close()
         try:
             here.send((list(sys.path), self.preload, self.node))    # what the worker imports, and from where
         except OSError:
@@ -331,9 +343,20 @@ def main(argv: list[str]) -> None:
     except (EOFError, OSError):
         return
     sys.path[:] = path                                  # the driver's: its tasks' modules are found alike
-    for name in preload:
-        importlib.import_module(name)
+    # What the tasks will need is imported by a thread while this one already serves: a task that
+    # needs a module still being imported waits on that module's import lock, one that needs only
+    # the first modules (an ingest's copy, before the decoders) goes ahead meanwhile.
+    if preload:
+        threading.Thread(target=_import_all, args=(preload,), name="fieldrec-preload", daemon=True).start()
     serve(conn, node)
+
+
+def _import_all(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:           # noqa: BLE001 - imported again by the task that needs it, and fails there
+            return
 
 
 def serve(conn: Connection, node: str) -> None:

@@ -1,6 +1,6 @@
 """One source file through every per-file stage, in one pass. No engine here: the runner calls ``guarded``.
 
-The pass is a loop over ``stages()`` (each of the shape ``pipeline.stages.contract.FileStage``). A
+The pass is a loop over ``STAGES`` (each of the shape ``pipeline.stages.contract.FileStage``). A
 stage that raises becomes a problem of that stage, with the last line of its traceback, and the
 stages that needed its findings are skipped; once the copy is stored, the recording row is always
 written. Files that never came back (their worker died, or they ran out of time) get their rows
@@ -10,6 +10,7 @@ from ``lost`` in the driver, from what the pass last noted down.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import signal
 import time
@@ -35,18 +36,28 @@ from pipeline.stages.contract import SEVERITY, Columns, FileContext, FileStage, 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# The stages, in order. Imported by the workers (``WORKER_MODULES``) and on a file's first pass,
+# The stages, in order: (module, class). Imported by the workers (``WORKER_MODULES``, by a thread
+# while the worker already takes files: ``localpool.main``) and as a file's pass reaches each one,
 # never by a driver that only hands files out: they bring in PyAV and its codecs (a third of a
-# second of a one-file run's start-up, on a CPU the workers need then).
-STAGE_MODULES = ("pipeline.stages.checksum", "pipeline.stages.demux", "pipeline.stages.naming",
-                 "pipeline.stages.gaps", "pipeline.stages.thumbnails")
+# second of a one-file run's start-up, on a CPU the workers need then). The copy needs none of
+# that, so a worker's first copy is written while the decoders are still being imported.
+STAGES = (("pipeline.stages.checksum", "Checksum"), ("pipeline.stages.demux", "Demux"),
+          ("pipeline.stages.naming", "Naming"), ("pipeline.stages.gaps", "Gaps"),
+          ("pipeline.stages.thumbnails", "Thumbnails"))
+STAGE_MODULES = tuple(module for module, _name in STAGES)
 
 
 @functools.cache
-def stages() -> tuple[FileStage, ...]:
-    from pipeline.stages import checksum, demux, gaps, thumbnails
+def stage_at(index: int) -> FileStage:
+    """The ``index``-th stage, its module imported now if it is not yet (or waited for, if a
+    thread is importing it)."""
+    module, name = STAGES[index]
+    return getattr(importlib.import_module(module), name)()
 
-    return (checksum.Checksum(), demux.Demux(), naming.Naming(), gaps.Gaps(), thumbnails.Thumbnails())
+
+def stages() -> tuple[FileStage, ...]:
+    """Every stage, in order."""
+    return tuple(stage_at(i) for i in range(len(STAGES)))
 
 # Test-only fault injection, read only here: "NAME:STAGE:ACTION[;NAME:STAGE:ACTION...]" makes the
 # file called NAME, as it enters STAGE, abort (os.abort), be killed (SIGKILL to its own process),
@@ -141,7 +152,8 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
     fields: dict = {}
     rows: dict[str, list[dict] | Columns | pa.Table] = {}
     problems: list[tuple[str, Problem]] = []
-    for stage in stages():
+    for index in range(len(STAGES)):
+        stage = stage_at(index)
         if any(need not in found for need in stage.needs):
             continue
         if note is not None:
