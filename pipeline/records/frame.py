@@ -62,61 +62,85 @@ REPEATING = ("device_id", "officer_id", "time_source", "time_zone", "container_t
 def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Array, attribution.Identities]:
     """The recordings (``columns``, in catalog order, device and officer as attributed), each one's
     first sighting, and the identities of the contents a person attributed or seen under two or
-    more names. The recordings are read by pyarrow a part at a time (``_recordings``); the
-    sightings, joined to them, by DuckDB."""
-    from catalog.query import scanning
+    more names. The recordings are read by pyarrow a part at a time (``_parts``); the sightings,
+    joined to them, by DuckDB. The join needs only the SHA-256: read first (while DuckDB is
+    imported), then the join runs while a second thread reads the other columns (both let go of
+    the GIL: at a million recordings the read of the rest, ~0.5 s, overlaps the join, ~0.8 s,
+    instead of preceding it)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    rec = _recordings(Catalog(archive), columns)
+    catalog = Catalog(archive)
+    rest = [c for c in columns if c != "sha256"]
+    schema = _schema(columns)
 
-    def work(scan):
-        first_seen, twice = _first_sightings(scan, rec["sha256"])
-        # Of the contents seen more than once, the ones seen under two or more names (most are
-        # seen once: no names hashed for them).
-        sightings = pa.table({name: [] for name in attribution.SIGHTING_COLUMNS})
-        if len(twice):
-            scan.con.register("twice", pa.table({"sha256": twice}))
-            sightings_table = scan.source("sightings")
-            sightings = scan.arrow(f"""
-                WITH several AS (SELECT sha256 FROM {sightings_table} WHERE sha256 IN (SELECT sha256 FROM twice)
-                                 GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
-                SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
-                WHERE sha256 IN (SELECT sha256 FROM several)""")
-        identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
-        return first_seen, identities
+    def work_on(shas: pa.Array):
+        def work(scan):
+            first_seen, twice = _first_sightings(scan, shas)
+            # Of the contents seen more than once, the ones seen under two or more names (most are
+            # seen once: no names hashed for them).
+            sightings = pa.table({name: [] for name in attribution.SIGHTING_COLUMNS})
+            if len(twice):
+                scan.con.register("twice", pa.table({"sha256": twice}))
+                sightings_table = scan.source("sightings")
+                sightings = scan.arrow(f"""
+                    WITH several AS (SELECT sha256 FROM {sightings_table} WHERE sha256 IN (SELECT sha256 FROM twice)
+                                     GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
+                    SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
+                    WHERE sha256 IN (SELECT sha256 FROM several)""")
+            identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
+            return first_seen, identities
+        return work
 
-    first_seen, identities = scanning(archive, work)
-    return rec, first_seen, identities
+    def read():                  # one listing for both reads: a part removed meanwhile, both again
+        parts = catalog.visible_parts("recordings")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(_parts, parts, ["sha256"])
+            from catalog.query import scanning          # imported (DuckDB) while the SHA-256 are read
+
+            shas = first.result()["sha256"]
+            others = pool.submit(_parts, parts, rest)
+            first_seen, identities = scanning(archive, work_on(shas))
+            table = others.result()
+        joined = {"sha256": shas, **dict(zip(table.column_names, table.columns))}
+        return pa.Table.from_arrays([joined[c] for c in columns], schema=schema), first_seen, identities
+
+    return catalog.relisting(read)
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    from catalog.schema import TABLES
+
+    return pa.schema([TABLES["recordings"].field(c) for c in columns])
 
 
 def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
-    """The recordings table's ``columns`` in catalog order (the parts as listed, each part's rows as
+    """The recordings table's ``columns`` in catalog order (``_parts``), the parts listed and read
+    again when one is removed while it is read (a compaction finished meanwhile)."""
+    return catalog.relisting(lambda: _parts(catalog.visible_parts("recordings"), columns))
+
+
+def _parts(paths: list[Path], columns: list[str]) -> pa.Table:
+    """``columns`` of the recordings parts ``paths`` (the parts as listed, each part's rows as
     stored), each column in one piece. Read a part at a time, text that repeats through its Parquet
-    dictionary; a column a part lacks (written before it existed) is null there. A part removed
-    while it is read (a compaction finished meanwhile): the parts listed and read again."""
+    dictionary; a column a part lacks (written before it existed) is null there. A part gone:
+    ``FileNotFoundError``, for the caller to list the parts again."""
     import pyarrow.parquet as pq
 
-    from catalog.schema import TABLES
-
-    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-
-    def read() -> dict[str, list]:
-        pieces: dict[str, list] = {c: [] for c in columns}
-        for path in catalog.visible_parts("recordings"):
-            footer = pq.read_metadata(path)
-            stored = set(footer.schema.names)
-            part = pq.ParquetFile(path, metadata=footer,
-                                  read_dictionary=[c for c in REPEATING if c in columns and c in stored])
-            present = [c for c in columns if c in stored]
-            table = part.read(columns=present)
-            for c in columns:
-                field = schema.field(c)
-                column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
-                for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-                    pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
-            del table
-        return pieces
-
-    pieces = catalog.relisting(read)
+    schema = _schema(columns)
+    pieces: dict[str, list] = {c: [] for c in columns}
+    for path in paths:
+        footer = pq.read_metadata(path)
+        stored = set(footer.schema.names)
+        part = pq.ParquetFile(path, metadata=footer,
+                              read_dictionary=[c for c in REPEATING if c in columns and c in stored])
+        present = [c for c in columns if c in stored]
+        table = part.read(columns=present)
+        for c in columns:
+            field = schema.field(c)
+            column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
+            for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
+        del table
     joined = []
     for c in columns:            # a column at a time: its pieces freed as soon as it is joined
         joined.append(_joined(pieces.pop(c), schema.field(c).type))
