@@ -216,6 +216,22 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
     return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
 
 
+def _small_tables(catalog: Catalog, as_of: datetime, retention: bool):
+    """Who held each device (``holder_periods``), and for the retention rules (``retention``) the
+    cases' states, the assignments and the purged recordings' SHA-256, as of ``as_of``."""
+    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
+    events = catalog.read("device_events", ["device_id", "event", "at"])
+    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
+               if e["at"] <= as_of]
+    periods = holder_periods(handovers, returns)
+    if not retention:
+        return periods, None, None, None
+    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
+    purges = catalog.read("purges", ["sha256", "kind"])        # a proxy's row goes with its original's
+    purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
+    return periods, cases, catalog.read("assignments"), purged.combine_chunks()
+
+
 # What ``case_states`` reads of a case event (not its note, nor who wrote it).
 CASE_COLUMNS = ("case_id", "event", "retention_class", "title", "at", "recorded_at")
 PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
@@ -227,28 +243,26 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     (``retention`` False: without the retention columns, ``keeping.COLUMNS`` and ``purged``, for the
     listings that do not show them: compliance, the ledger; ``narrow``: of the catalog's columns only
     ``RULES_COLUMNS`` and ``columns``, for the listings that show no size, kind or status)."""
-    catalog = Catalog(archive)
+    from concurrent.futures import ThreadPoolExecutor
+
     zones = config.zones()
     base = RULES_COLUMNS if narrow else COLUMNS
-    rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The small tables the rules read, read by a second thread while the recordings are read
+        # and joined to their sightings (most of that in Arrow and DuckDB, without the GIL).
+        small = pool.submit(_small_tables, Catalog(archive), as_of, retention)
+        rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
+        periods, cases, assignments, purged = small.result()
     rec = _attributed(rec, identities)
-    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
-    events = catalog.read("device_events", ["device_id", "event", "at"])
-    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
-               if e["at"] <= as_of]
-    periods = holder_periods(handovers, returns)
     labels, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours,
                          labelled=(labels, by_label))
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
-    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
-    kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
+    kept = keeping.retention(rec, assignments, cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
         rec = rec.append_column(name, kept[name])
-    purges = catalog.read("purges", ["sha256", "kind"])        # a proxy's row goes with its original's
-    purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
-    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
+    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged), False)
                             if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
     return Frame(rec, periods, zones, by_label, as_of, identities)
