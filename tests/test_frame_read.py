@@ -65,3 +65,27 @@ def test_a_part_removed_while_listed_is_listed_and_read_again(tmp_path):
 def test_no_parts_is_an_empty_table_of_the_catalog_types():
     table = frame._recordings(_Listing([]), COLUMNS)
     assert table.num_rows == 0 and table.schema == pa.schema([TABLES["recordings"].field(c) for c in COLUMNS])
+
+
+def test_the_sha256_and_the_other_columns_are_read_from_one_listing_again_when_a_part_went(tmp_path, monkeypatch):
+    """``_read`` reads the SHA-256 (for the join with the sightings) and the other columns in two
+    threads, from one listing: a part removed meanwhile has both read again, rows still aligned."""
+    archive = tmp_path / "archive"
+    rows = _rows(0, 5)
+    seen = [{"sha256": r["sha256"], "source_path": f"/dock/{r['sha256']}.mp4",
+             "seen_at": datetime(2026, 2, 1 + i, tzinfo=UTC)} for i, r in enumerate(rows) if i % 2]
+    Catalog(archive, fsync=False).create().commit({"recordings": rows, "sightings": seen}, tag="t")
+    listed = Catalog.visible_parts
+    stale = [True]
+
+    def listing(self, table):
+        parts = listed(self, table)
+        if table == "recordings" and stale.pop() if stale else False:
+            return [archive / "catalog" / "recordings" / "gone.parquet"] + parts
+        return parts
+
+    monkeypatch.setattr(Catalog, "visible_parts", listing)
+    table, first_seen, _identities = frame._read(archive, COLUMNS, None)
+    assert not stale                                    # the stale listing was read, then listed anew
+    assert table.to_pylist() == rows
+    assert first_seen.to_pylist() == [datetime(2026, 2, 1 + i, tzinfo=UTC) if i % 2 else None for i in range(5)]

@@ -89,6 +89,18 @@ def test_text_checks_ask_every_piece_of_a_column():
     assert not _holds(pa.chunked_array([], pa.string()), b",")
 
 
+def test_text_is_searched_a_window_at_a_time_to_its_last_byte(monkeypatch):
+    """``_holds`` copies a column's text out a few bytes at a time (here 4): a byte in any window is
+    found, the last one's too, and none of the text outside a sliced column's values."""
+    from pipeline.commands import tabular
+
+    monkeypatch.setattr(tabular, "_SEARCHED", 4)
+    values = pa.array(["abcdef", "ghijk", "lmn,"])
+    assert tabular._holds(values, b",") and tabular._holds(values, b"\"x,")
+    assert not tabular._holds(values.slice(0, 2), b",")
+    assert tabular._holds(values.slice(1), b"j") and not tabular._holds(values.slice(1), b"a")
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.fixed_dictionaries({
     "device_id": st.sampled_from((None, "", "CAM1", "CAM2", "cam1", "王")),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.commands.options import add_archive, add_format, add_time, config_of, emit, existing_archive, site_zone
+from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
+                                       freeze_imported, site_zone)
 from pipeline.commands.columns import Col
 from pipeline.common.clock import now_utc
 from pipeline.common.i18n import N_, _
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     zone = site_zone(config)
     now = now_utc()
     pa.set_memory_pool(pa.system_memory_pool())      # as retention's: fewer page faults, a lower peak
+    freeze_imported()
     state = frame.load(archive, config, now, retention=False, narrow=True)
     t = state.table
     if args.since is not None:

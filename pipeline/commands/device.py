@@ -9,7 +9,7 @@ import sys
 
 from pipeline.commands import UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive, iso,
-                                       json_value, locked_catalog, site_zone)
+                                       freeze_imported, json_value, locked_catalog, site_zone)
 from pipeline.common import text
 from pipeline.common.i18n import N_, _
 from pipeline.common.times import show
@@ -161,6 +161,7 @@ def run_ledger(args: argparse.Namespace) -> int:
     # Arrow's buffers from the system allocator: what is freed is given back to the system
     # (mimalloc keeps it: 990 instead of 920 MiB at a million recordings).
     pa.set_memory_pool(pa.system_memory_pool())
+    freeze_imported()
     state = frame.load(archive, config, now_utc(), columns=gaplist.DECIDING_RECORDINGS, retention=False)
     gaps = gaplist.decided(archive, config, include_closed=False, recordings=state.table).select(
         list(ledgerframe.GAP_COLUMNS))                 # the ledger counts current gaps only, in any order

@@ -287,3 +287,13 @@ def locked_catalog(archive: Path, config: Config, purpose: str, *, trusted_catal
     """The archive's catalog, written under ``writing`` (held, then sealed)."""
     with writing(archive, purpose, config, trusted_catalog=trusted_catalog) as run:
         yield run.catalog
+
+
+def freeze_imported() -> None:
+    """Set the objects made so far (the modules imported: some 100,000) apart from the garbage
+    collector's full passes: they live as long as the command, and a listing of a million
+    recordings makes Python objects enough for a few full passes, each walking them all again
+    (~0.13 s of the retention listing's and the ledger's, ~0.01 s after)."""
+    import gc
+
+    gc.freeze()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.commands import RunError, UsageError
 from pipeline.commands.options import (add_archive, add_format, add_time, config_of, emit, existing_archive,
-                                       locked_catalog, resolve_shas, site_zone)
+                                       freeze_imported, locked_catalog, resolve_shas, site_zone)
 from pipeline.commands.columns import Col
 from pipeline.common import text, vocabulary
 from pipeline.common.i18n import N_, _
@@ -130,6 +130,7 @@ def run_retention(args: argparse.Namespace) -> int:
     # buffers of a million rows again and again (at a million recordings, a second or more of
     # system time for page faults; peak memory lower too).
     pa.set_memory_pool(pa.system_memory_pool())
+    freeze_imported()
     state = frame.load(archive, config, as_of, narrow=True)
     rows = listing_table(state)
     # The rows listed are chosen by their indices, never copied out of the table: a listing of most

@@ -62,61 +62,85 @@ REPEATING = ("device_id", "officer_id", "time_source", "time_zone", "container_t
 def _read(archive: Path, columns: list[str], identity) -> tuple[pa.Table, pa.Array, attribution.Identities]:
     """The recordings (``columns``, in catalog order, device and officer as attributed), each one's
     first sighting, and the identities of the contents a person attributed or seen under two or
-    more names. The recordings are read by pyarrow a part at a time (``_recordings``); the
-    sightings, joined to them, by DuckDB."""
-    from catalog.query import scanning
+    more names. The recordings are read by pyarrow a part at a time (``_parts``); the sightings,
+    joined to them, by DuckDB. The join needs only the SHA-256: read first (while DuckDB is
+    imported), then the join runs while a second thread reads the other columns (both let go of
+    the GIL: at a million recordings the read of the rest, ~0.5 s, overlaps the join, ~0.8 s,
+    instead of preceding it)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    rec = _recordings(Catalog(archive), columns)
+    catalog = Catalog(archive)
+    rest = [c for c in columns if c != "sha256"]
+    schema = _schema(columns)
 
-    def work(scan):
-        first_seen, twice = _first_sightings(scan, rec["sha256"])
-        # Of the contents seen more than once, the ones seen under two or more names (most are
-        # seen once: no names hashed for them).
-        sightings = pa.table({name: [] for name in attribution.SIGHTING_COLUMNS})
-        if len(twice):
-            scan.con.register("twice", pa.table({"sha256": twice}))
-            sightings_table = scan.source("sightings")
-            sightings = scan.arrow(f"""
-                WITH several AS (SELECT sha256 FROM {sightings_table} WHERE sha256 IN (SELECT sha256 FROM twice)
-                                 GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
-                SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
-                WHERE sha256 IN (SELECT sha256 FROM several)""")
-        identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
-        return first_seen, identities
+    def work_on(shas: pa.Array):
+        def work(scan):
+            first_seen, twice = _first_sightings(scan, shas)
+            # Of the contents seen more than once, the ones seen under two or more names (most are
+            # seen once: no names hashed for them).
+            sightings = pa.table({name: [] for name in attribution.SIGHTING_COLUMNS})
+            if len(twice):
+                scan.con.register("twice", pa.table({"sha256": twice}))
+                sightings_table = scan.source("sightings")
+                sightings = scan.arrow(f"""
+                    WITH several AS (SELECT sha256 FROM {sightings_table} WHERE sha256 IN (SELECT sha256 FROM twice)
+                                     GROUP BY sha256 HAVING count(DISTINCT source_path) > 1)
+                    SELECT {", ".join(attribution.SIGHTING_COLUMNS)} FROM {sightings_table}
+                    WHERE sha256 IN (SELECT sha256 FROM several)""")
+            identities = attribution.for_contents(scan.catalog.rows("attributions"), sightings.to_pylist(), identity)
+            return first_seen, identities
+        return work
 
-    first_seen, identities = scanning(archive, work)
-    return rec, first_seen, identities
+    def read():                  # one listing for both reads: a part removed meanwhile, both again
+        parts = catalog.visible_parts("recordings")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(_parts, parts, ["sha256"])
+            from catalog.query import scanning          # imported (DuckDB) while the SHA-256 are read
+
+            shas = first.result()["sha256"]
+            others = pool.submit(_parts, parts, rest)
+            first_seen, identities = scanning(archive, work_on(shas))
+            table = others.result()
+        joined = {"sha256": shas, **dict(zip(table.column_names, table.columns))}
+        return pa.Table.from_arrays([joined[c] for c in columns], schema=schema), first_seen, identities
+
+    return catalog.relisting(read)
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    from catalog.schema import TABLES
+
+    return pa.schema([TABLES["recordings"].field(c) for c in columns])
 
 
 def _recordings(catalog: Catalog, columns: list[str]) -> pa.Table:
-    """The recordings table's ``columns`` in catalog order (the parts as listed, each part's rows as
+    """The recordings table's ``columns`` in catalog order (``_parts``), the parts listed and read
+    again when one is removed while it is read (a compaction finished meanwhile)."""
+    return catalog.relisting(lambda: _parts(catalog.visible_parts("recordings"), columns))
+
+
+def _parts(paths: list[Path], columns: list[str]) -> pa.Table:
+    """``columns`` of the recordings parts ``paths`` (the parts as listed, each part's rows as
     stored), each column in one piece. Read a part at a time, text that repeats through its Parquet
-    dictionary; a column a part lacks (written before it existed) is null there. A part removed
-    while it is read (a compaction finished meanwhile): the parts listed and read again."""
+    dictionary; a column a part lacks (written before it existed) is null there. A part gone:
+    ``FileNotFoundError``, for the caller to list the parts again."""
     import pyarrow.parquet as pq
 
-    from catalog.schema import TABLES
-
-    schema = pa.schema([TABLES["recordings"].field(c) for c in columns])
-
-    def read() -> dict[str, list]:
-        pieces: dict[str, list] = {c: [] for c in columns}
-        for path in catalog.visible_parts("recordings"):
-            footer = pq.read_metadata(path)
-            stored = set(footer.schema.names)
-            part = pq.ParquetFile(path, metadata=footer,
-                                  read_dictionary=[c for c in REPEATING if c in columns and c in stored])
-            present = [c for c in columns if c in stored]
-            table = part.read(columns=present)
-            for c in columns:
-                field = schema.field(c)
-                column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
-                for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-                    pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
-            del table
-        return pieces
-
-    pieces = catalog.relisting(read)
+    schema = _schema(columns)
+    pieces: dict[str, list] = {c: [] for c in columns}
+    for path in paths:
+        footer = pq.read_metadata(path)
+        stored = set(footer.schema.names)
+        part = pq.ParquetFile(path, metadata=footer,
+                              read_dictionary=[c for c in REPEATING if c in columns and c in stored])
+        present = [c for c in columns if c in stored]
+        table = part.read(columns=present)
+        for c in columns:
+            field = schema.field(c)
+            column = table[c] if c in present else pa.nulls(table.num_rows, field.type)
+            for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                pieces[c].append(chunk if pa.types.is_dictionary(chunk.type) else chunk.cast(field.type))
+        del table
     joined = []
     for c in columns:            # a column at a time: its pieces freed as soon as it is joined
         joined.append(_joined(pieces.pop(c), schema.field(c).type))
@@ -192,6 +216,22 @@ def _attributed(rec: pa.Table, identities: attribution.Identities) -> pa.Table:
     return rec.set_column(rec.column_names.index("officer_id"), "officer_id", pa.array(officer, pa.string()))
 
 
+def _small_tables(catalog: Catalog, as_of: datetime, retention: bool):
+    """Who held each device (``holder_periods``), and for the retention rules (``retention``) the
+    cases' states, the assignments and the purged recordings' SHA-256, as of ``as_of``."""
+    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
+    events = catalog.read("device_events", ["device_id", "event", "at"])
+    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
+               if e["at"] <= as_of]
+    periods = holder_periods(handovers, returns)
+    if not retention:
+        return periods, None, None, None
+    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
+    purges = catalog.read("purges", ["sha256", "kind"])        # a proxy's row goes with its original's
+    purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
+    return periods, cases, catalog.read("assignments"), purged.combine_chunks()
+
+
 # What ``case_states`` reads of a case event (not its note, nor who wrote it).
 CASE_COLUMNS = ("case_id", "event", "retention_class", "title", "at", "recorded_at")
 PLACING_ONLY = ("start_time", "start_utc", "end_utc", "time_zone", "container_time_zone")
@@ -203,28 +243,26 @@ def load(archive: Path, config: Config, as_of: datetime, *, columns: list[str] |
     (``retention`` False: without the retention columns, ``keeping.COLUMNS`` and ``purged``, for the
     listings that do not show them: compliance, the ledger; ``narrow``: of the catalog's columns only
     ``RULES_COLUMNS`` and ``columns``, for the listings that show no size, kind or status)."""
-    catalog = Catalog(archive)
+    from concurrent.futures import ThreadPoolExecutor
+
     zones = config.zones()
     base = RULES_COLUMNS if narrow else COLUMNS
-    rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The small tables the rules read, read by a second thread while the recordings are read
+        # and joined to their sightings (most of that in Arrow and DuckDB, without the GIL).
+        small = pool.submit(_small_tables, Catalog(archive), as_of, retention)
+        rec, first_seen, identities = _read(archive, list(dict.fromkeys(base + (columns or []))), config.identity)
+        periods, cases, assignments, purged = small.result()
     rec = _attributed(rec, identities)
-    handovers = [h for h in catalog.rows("handovers") if h["at"] <= as_of]
-    events = catalog.read("device_events", ["device_id", "event", "at"])
-    returns = [e for e in events.filter(pc.fill_null(pc.equal(events["event"], "return"), False)).to_pylist()
-               if e["at"] <= as_of]
-    periods = holder_periods(handovers, returns)
     labels, by_label = placing.device_zones(whole(rec["device_id"]), zones)
     rec = placing.placed(rec, first_seen, periods, zones, config.gaps, config.compliance.late_after_hours,
                          labelled=(labels, by_label))
     rec = rec.drop_columns([c for c in PLACING_ONLY if c not in (columns or [])])     # placed now: not needed
     if not retention:
         return Frame(rec, periods, zones, by_label, as_of, identities)
-    cases = case_states(catalog.rows("cases", list(CASE_COLUMNS)), as_of)
-    kept = keeping.retention(rec, catalog.read("assignments"), cases, config.retention, as_of, zones.site_zone)
+    kept = keeping.retention(rec, assignments, cases, config.retention, as_of, zones.site_zone)
     for name in keeping.COLUMNS:
         rec = rec.append_column(name, kept[name])
-    purges = catalog.read("purges", ["sha256", "kind"])        # a proxy's row goes with its original's
-    purged = purges.filter(pc.fill_null(pc.equal(purges["kind"], "original"), True))["sha256"]
-    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged.combine_chunks()), False)
+    rec = rec.append_column("purged", pc.fill_null(pc.is_in(rec["sha256"], value_set=purged), False)
                             if len(purged) else pa.array(np.zeros(rec.num_rows, bool)))
     return Frame(rec, periods, zones, by_label, as_of, identities)
