@@ -149,8 +149,11 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
     if only_unexplained and sessions:
         # Whether each needs an explanation first (no sessions: few recordings asked), then names
         # and sessions for the few that do: each gap's are its own, whichever others are listed.
-        rows = rows.filter(_annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices,
-                                      known=known)["needs_explanation"])
+        decided = _annotated(archive, rows, config, labels=False, gap_devices=known.gap_devices, known=known)
+        # what was decided is kept (``_DECIDED``): the sessions are then all the few need
+        rows = rows.append_column(_DECIDED[0], decided["needs_explanation"]).append_column(
+            _DECIDED[1], decided["need_reason"])
+        rows = rows.filter(decided["needs_explanation"])
     if known is not None and known.recordings is not None:
         rows = _named_and_annotated(archive, rows, config, known, names)
     else:
@@ -207,6 +210,12 @@ def _slices(devices: pa.ChunkedArray, size: int) -> list[int]:
 
 
 WITH_SESSIONS = ("session_id", "need_reason")        # the columns ``listing(sessions=False)`` leaves out
+
+# A listing's gaps decided already (``_annotated`` without labels: whether each needs an explanation,
+# and why, do not depend on the sessions but for a pause inside one, whose reason names it), carried
+# as these columns so that naming their sessions decides nothing again (the marks, cases and windows
+# around the long pauses: a third of naming the unexplained gaps' sessions).
+_DECIDED = ("_needs_explanation", "_need_reason")
 
 # What ``decided`` reads of each gap: what is placed, and what deciding whether it needs an explanation asks.
 _DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_time", "start_utc", "end_utc",
@@ -332,6 +341,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
 
     catalog = Catalog(archive)
     zones, cfg = config.zones(), config.gaps
+    decided = labels and all(c in gaps.column_names for c in _DECIDED)
+    only = None                         # the rows of ``rec`` the sessions are of (None: all)
     if not gaps.num_rows:
         return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
                 "need_reason": pa.array([], pa.string())}
@@ -362,7 +373,12 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
             if moved:
                 keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
             rec = every.select(sessions_columns)
-            rec = rec if pc.all(pc.fill_null(keep, False)).as_py() else rec.filter(keep)     # else no copy
+            if pc.all(pc.fill_null(keep, False)).as_py():
+                pass                                                    # every row: no copy
+            elif decided and not moved:     # sessions alone: the rest left in, in none (no device), not copied
+                only = pc.fill_null(keep, False)
+            else:
+                rec = rec.filter(keep)
             known.recordings = every = None           # asked of no more: its memory given back
         else:
             expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
@@ -390,7 +406,9 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     by_sha = None
     if labels:
         named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known, only)
+        if decided:
+            return _with_sessions(gaps, by_sha, cfg.session_break_s)
     near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
         pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
@@ -414,6 +432,18 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
             groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
     windows = list(_windows(assignments.to_pylist()))
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
+
+
+def _with_sessions(gaps: pa.Table, by_sha: pa.Table, break_s: float) -> dict[str, pa.Array]:
+    """``session_sets.needs`` of gaps decided already (``_DECIDED``): their sessions, and the reason
+    of a pause inside one (which names it); the rest as decided."""
+    from pipeline.rules.sets import sessions as session_sets
+
+    out = session_sets.needs(gaps, by_sha, break_s, set(), {}, [])
+    inside = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
+                     pc.fill_null(pc.less_equal(gaps["duration_s"], break_s), True))
+    return {"session_id": out["session_id"], "needs_explanation": gaps[_DECIDED[0]].combine_chunks(),
+            "need_reason": pc.if_else(inside, out["need_reason"], gaps[_DECIDED[1]].combine_chunks())}
 
 
 def _few(ends: int, recordings: int | None = None) -> bool:
@@ -535,10 +565,11 @@ def _overlaps(lo: np.ndarray, hi: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
-                     config: Config, named: pa.Array, known: _Known | None = None) -> pa.Table:
+                     config: Config, named: pa.Array, known: _Known | None = None,
+                     only: pa.Array | None = None) -> pa.Table:
     """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
     ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
-    far as the gaps record."""
+    far as the gaps record. ``only``: the rows of ``rec`` to take (a mask; the rest as if absent)."""
     from pipeline.rules.sets import sessions as session_sets
 
     zones, cfg = config.zones(), config.gaps
@@ -547,6 +578,8 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         "gaps", _TAIL_COLUMNS, filter=ds.field("kind") == "damaged_tail") if known is None else known.tails,
         zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
+    if only is not None:                # a row left out: no device, so in no session and never asked
+        kept = pc.and_(kept, only)
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sha, device = rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None).combine_chunks()
     appearing = pc.unique(pc.filter(device, pc.and_(pc.is_valid(device), pc.is_valid(start))))
