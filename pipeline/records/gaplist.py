@@ -303,6 +303,11 @@ def _every_recording(scan: Scan) -> pa.Table:
     return rows.cast(schema)
 
 
+def _named_shas(gaps: pa.Table) -> pa.Array:
+    """The contents the gaps name (``_NAMED``), each once."""
+    return pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+
+
 def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.Table:
     """``_named`` from every recording read already (in catalog order): of a content's rows with a
     name, the last."""
@@ -341,11 +346,11 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
 
     catalog = Catalog(archive)
     zones, cfg = config.zones(), config.gaps
-    decided = labels and all(c in gaps.column_names for c in _DECIDED)
-    only = None                         # the rows of ``rec`` the sessions are of (None: all)
     if not gaps.num_rows:
         return {"session_id": pa.array([], pa.string()), "needs_explanation": pa.array([], pa.bool_()),
                 "need_reason": pa.array([], pa.string())}
+    if labels and all(c in gaps.column_names for c in _DECIDED):
+        return _with_sessions(archive, catalog, gaps, config, known)
     # the recordings around long pauses: marked important, and the cases (or classes) holding them
     long = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
                    pc.fill_null(pc.greater(gaps["duration_s"], cfg.session_break_s), False))
@@ -373,12 +378,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
             if moved:
                 keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
             rec = every.select(sessions_columns)
-            if pc.all(pc.fill_null(keep, False)).as_py():
-                pass                                                    # every row: no copy
-            elif decided and not moved:     # sessions alone: the rest left in, in none (no device), not copied
-                only = pc.fill_null(keep, False)
-            else:
-                rec = rec.filter(keep)
+            rec = rec if pc.all(pc.fill_null(keep, False)).as_py() else rec.filter(keep)     # else no copy
             known.recordings = every = None           # asked of no more: its memory given back
         else:
             expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(pa.array(devices, pa.string()))
@@ -406,9 +406,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     by_sha = None
     if labels:
         named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
-        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known, only)
-        if decided:
-            return _with_sessions(gaps, by_sha, cfg.session_break_s)
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
     near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
         pa.array(np.ones(rec.num_rows, bool))
     marked = pc.and_(near, pc.fill_null(rec["important"], False))
@@ -428,22 +426,86 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
 
         pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
         shas = table["sha256"].take(pairs["r"]).to_pylist()
+        labels: dict[tuple, str] = {}      # each case's label once (a year's pairs: 16,000, a few hundred cases)
         for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
-            groups[sha] = groups.get(sha, frozenset()) | {_label({"case_id": cid, "retention_class": cls})}
-    windows = list(_windows(assignments.to_pylist()))
+            if (cid, cls) not in labels:
+                labels[cid, cls] = _label({"case_id": cid, "retention_class": cls})
+            groups[sha] = groups.get(sha, frozenset()) | {labels[cid, cls]}
+    windows = list(_windows(_ranged_rows(assignments)))
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
 
-def _with_sessions(gaps: pa.Table, by_sha: pa.Table, break_s: float) -> dict[str, pa.Array]:
-    """``session_sets.needs`` of gaps decided already (``_DECIDED``): their sessions, and the reason
-    of a pause inside one (which names it); the rest as decided."""
-    from pipeline.rules.sets import sessions as session_sets
+def _ranged_rows(assignments: pa.Table) -> list[dict]:
+    """The assignments ``records.sessions._windows`` may take (a device's or officer's range), as
+    dicts of the columns it reads: a year's 6,000 whole rows as dicts cost half a second."""
+    ranged = pc.and_(pc.fill_null(pc.is_in(assignments["selector"], value_set=pa.array(["device", "officer"])), False),
+                     pc.and_(pc.is_valid(assignments["range_start"]), pc.is_valid(assignments["range_end"])))
+    return assignments.filter(ranged).select(["case_id", "retention_class", "selector", "device_id", "officer_id",
+                                              "range_start", "range_end", "important"]).to_pylist()
 
-    out = session_sets.needs(gaps, by_sha, break_s, set(), {}, [])
+
+def _with_sessions(archive: Path, catalog: Catalog, gaps: pa.Table, config: Config,
+                   known: _Known | None) -> dict[str, pa.Array]:
+    """``_annotated`` of gaps decided already (``_DECIDED``): their sessions, and the reason of a
+    pause inside one (which names it); the rest as decided. Only the sessions ``session_sets.needs``
+    looks up are named (``_looking_up``: a long pause is in none), so only their devices' recordings
+    are placed: of the year's unexplained gaps, a fifth on half of the devices."""
+    from pipeline.records.gaprefresh import reattributed
+    from pipeline.rules.sets import recordings as placing, sessions as session_sets
+
+    cfg = config.gaps
+    asking = _looking_up(gaps, cfg.session_break_s)
+    by_sha = pa.table({"sha256": pa.array([], pa.string()), "session_id": pa.array([], pa.string())})
+    if asking.num_rows:
+        moved = known.moved if known is not None and known.moved is not None else \
+            reattributed(catalog, config.identity)
+        if known is not None:
+            known.moved = moved
+        kinds = pa.array(list(cfg.timeline_kinds), pa.string())
+        devices = pa.array(_session_devices(catalog, asking, cfg.timeline_kinds, known, moved), pa.string())
+        if known is not None and known.recordings is not None:
+            every = known.recordings
+            keep = pc.and_(pc.is_in(every["kind"], value_set=kinds), pc.is_in(every["device_id"], value_set=devices))
+            if moved:
+                keep = pc.or_(keep, pc.is_in(every["sha256"], value_set=pa.array(sorted(moved), pa.string())))
+            rec = every.select(sessions_columns).filter(keep)
+            known.recordings = every = None           # asked of no more: its memory given back
+        else:
+            expr = ds.field("kind").isin(kinds) & ds.field("device_id").isin(devices)
+            if moved:
+                expr = expr | ds.field("sha256").isin(pa.array(sorted(moved), pa.string()))
+            rec = catalog.read("recordings", sessions_columns, filter=expr)
+        if moved:
+            rec = _moved(rec, moved)
+            rec = rec.filter(pc.and_(pc.fill_null(pc.is_in(rec["device_id"], value_set=devices), False),
+                                     pc.is_in(rec["kind"], value_set=kinds)))
+        device_labels, by_label = placing.device_zones(rec["device_id"].combine_chunks(), config.zones())
+        start = placing._place_start(rec, device_labels, by_label)
+        end = placing._place_end(rec, start)
+        by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, _named_shas(asking), known)
+    elif known is not None:
+        known.recordings = None
+    out = session_sets.needs(gaps, by_sha, cfg.session_break_s, set(), {}, [])
     inside = pc.and_(pc.fill_null(pc.equal(gaps["kind"], "between_files"), False),
-                     pc.fill_null(pc.less_equal(gaps["duration_s"], break_s), True))
+                     pc.fill_null(pc.less_equal(gaps["duration_s"], cfg.session_break_s), True))
     return {"session_id": out["session_id"], "needs_explanation": gaps[_DECIDED[0]].combine_chunks(),
             "need_reason": pc.if_else(inside, out["need_reason"], gaps[_DECIDED[1]].combine_chunks())}
+
+
+def _looking_up(gaps: pa.Table, break_s: float) -> pa.Table:
+    """The gaps whose session ``session_sets.needs`` looks up, each with the contents it looks up
+    (the rest null): a pause inside a session, either side's; an overlap, the first's; any other gap
+    but a pause, its own; a long pause, none."""
+    kind = gaps["kind"].combine_chunks()
+    between = pc.fill_null(pc.equal(kind, "between_files"), False)
+    inside = pc.and_(between, pc.fill_null(pc.less_equal(gaps["duration_s"], break_s), True))
+    overlap = pc.fill_null(pc.equal(kind, "overlap"), False)
+    none = pa.scalar(None, pa.string())
+    out = pa.table({"device_id": gaps["device_id"],
+                    "sha256": pc.if_else(pc.or_(between, overlap), none, gaps["sha256"]),
+                    "before_sha256": pc.if_else(pc.or_(inside, overlap), gaps["before_sha256"], none),
+                    "after_sha256": pc.if_else(inside, gaps["after_sha256"], none)})
+    return out.filter(pc.or_(pc.invert(between), inside))
 
 
 def _few(ends: int, recordings: int | None = None) -> bool:
@@ -534,15 +596,32 @@ def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.A
             row_code = pc.index_in(rows["device_id"], value_set=owners).fill_null(-1).to_numpy(zero_copy_only=False)
             pick_code = pc.index_in(devices["device_id"], value_set=owners).to_numpy(zero_copy_only=False)
             starts, ends = _range_us(devices)
-            by_row, by_pick = np.argsort(row_code, kind="stable"), np.argsort(pick_code, kind="stable")
-            row_bounds = np.searchsorted(row_code[by_row], np.arange(len(owners) + 1))
-            pick_bounds = np.searchsorted(pick_code[by_pick], np.arange(len(owners) + 1))
-            for code in range(len(owners)):
-                r = by_row[row_bounds[code]:row_bounds[code + 1]]
-                p = by_pick[pick_bounds[code]:pick_bounds[code + 1]]
-                if len(r):
-                    keep[r] |= timed[r] & _overlaps(lo[r], hi[r], starts[p], ends[p])
+            keep |= timed & _overlaps_own(row_code, lo, hi, pick_code, starts, ends)
     return pa.array(keep)
+
+
+def _overlaps_own(row_code: np.ndarray, lo: np.ndarray, hi: np.ndarray, pick_code: np.ndarray,
+                  starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``_overlaps`` of each row against the ranges of its own code (a device's: ``row_code`` -1,
+    none), every code at once: one loop over 500 devices' ranges cost a fifth of deciding a
+    listing. The ranges sorted by code, then start; the furthest end so far kept within a code by
+    lifting each code's (ranked) ends above the last's; a row's ranges starting by ``hi`` found by
+    one search on (code, rank of start)."""
+    row_code, pick_code = row_code.astype(np.int64), pick_code.astype(np.int64)
+    order = np.lexsort((starts, pick_code))
+    code, start, end = pick_code[order], starts[order].astype(float), ends[order].astype(float)
+    values = np.unique(end)
+    lifted = np.searchsorted(values, end) + code * len(values)
+    furthest = values[np.maximum.accumulate(lifted) - code * len(values)]
+    firsts = np.unique(start)
+    width = len(firsts) + 1
+    key = code * width + np.searchsorted(firsts, start)                       # ascending
+    mine = np.maximum(row_code, 0)
+    upto = np.searchsorted(key, mine * width + np.searchsorted(firsts, np.nan_to_num(hi, nan=-np.inf),
+                                                              side="right") - 1, side="right")
+    own = upto > np.searchsorted(code, mine)        # a range of its own code starts by ``hi``
+    reach = furthest[np.maximum(upto - 1, 0)] >= np.nan_to_num(lo, nan=np.inf)
+    return (row_code >= 0) & own & reach
 
 
 def _range_us(picks: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -565,11 +644,10 @@ def _overlaps(lo: np.ndarray, hi: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.Array, end: pa.Array,
-                     config: Config, named: pa.Array, known: _Known | None = None,
-                     only: pa.Array | None = None) -> pa.Table:
+                     config: Config, named: pa.Array, known: _Known | None = None) -> pa.Table:
     """sha256 -> session_id of the contents ``named`` by the listed gaps, over ``rec`` (placed at
     ``start``/``end``): without the recordings a current clock gap names, damaged tails reaching as
-    far as the gaps record. ``only``: the rows of ``rec`` to take (a mask; the rest as if absent)."""
+    far as the gaps record."""
     from pipeline.rules.sets import sessions as session_sets
 
     zones, cfg = config.zones(), config.gaps
@@ -578,8 +656,6 @@ def _sessions_by_sha(archive: Path, catalog: Catalog, rec: pa.Table, start: pa.A
         "gaps", _TAIL_COLUMNS, filter=ds.field("kind") == "damaged_tail") if known is None else known.tails,
         zones).items()}
     kept = pc.invert(pc.is_in(rec["sha256"], value_set=pa.array(sorted(clocks), pa.string())))
-    if only is not None:                # a row left out: no device, so in no session and never asked
-        kept = pc.and_(kept, only)
     asked = pc.is_in(rec["sha256"], value_set=named).to_numpy(zero_copy_only=False)
     sha, device = rec["sha256"].combine_chunks(), pc.if_else(kept, rec["device_id"], None).combine_chunks()
     appearing = pc.unique(pc.filter(device, pc.and_(pc.is_valid(device), pc.is_valid(start))))
