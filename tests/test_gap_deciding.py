@@ -228,27 +228,3 @@ def test_a_content_cataloged_in_two_parts_is_named_and_placed_by_its_later_row()
         got = gaplist.listing(archive, config).to_pylist()
     assert [g["before_file"] for g in got] == ["a-later.mp4", "c.mp4"]
     assert got == expected
-
-
-_TIMES = st.one_of(st.none(), st.integers(-10, 70))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 50), st.integers(-5, 20)), min_size=1, max_size=25),
-       st.lists(st.tuples(st.integers(-1, 4), _TIMES, _TIMES), max_size=25))
-def test_overlaps_of_every_device_at_once_are_each_devices_own(ranges, rows):
-    """``_overlaps_own`` (every device's rows against its own ranges at once) answers as
-    ``_overlaps`` does of each device's rows against that device's ranges alone."""
-    import numpy as np
-
-    pick = np.array([c for c, _, _ in ranges])
-    starts = np.array([float(s) for _, s, _ in ranges])
-    ends = starts + np.array([float(d) for _, _, d in ranges])
-    code = np.array([c for c, _, _ in rows], dtype=np.int64)
-    lo = np.array([np.nan if a is None else float(a) for _, a, _ in rows])
-    hi = np.array([np.nan if b is None else float(b) for _, _, b in rows])
-    expected = np.zeros(len(rows), bool)
-    for c in set(code.tolist()) & set(pick.tolist()):
-        r, p = np.flatnonzero(code == c), np.flatnonzero(pick == c)
-        expected[r] = gaplist._overlaps(lo[r], hi[r], starts[p], ends[p])
-    assert gaplist._overlaps_own(code, lo, hi, pick, starts, ends).tolist() == expected.tolist()

@@ -139,13 +139,17 @@ def listing(archive: Path, config: Config | None = None, *, include_closed: bool
             LEFT JOIN words w ON w.gap_id = l.gap_id""",
             params={k: v for k, v in (("device", device), ("run", detected_by), ("either", unexplained_or_run))
                     if v} or None).to_arrow_table()
-        return gaps, _context(scan, src, firsts, states) if sessions else None
+        if not sessions:
+            return gaps, None
+        known = _context(scan, src, firsts, states)
+        if gaps.num_rows and not device:   # every recording read once (sessions', names), in this scan
+            scan.con.execute("DROP TABLE firsts; DROP TABLE states")     # their memory given back first
+            known.recordings = _every_recording(scan)
+        return gaps, known
 
     rows, known = scanning(archive, work)
     rows = gap_sets.placed(rows.cast(_schema(rows)), zones)
     rows = rows.take(gap_sets.order(rows))
-    if sessions and rows.num_rows and not device:   # every recording read once: sessions', names
-        known.recordings = scanning(archive, _every_recording)
     if only_unexplained and sessions:
         # Whether each needs an explanation first (no sessions: few recordings asked), then names
         # and sessions for the few that do: each gap's are its own, whichever others are listed.
@@ -596,32 +600,15 @@ def _may_decide(rows: pa.Table, assignments: pa.Table, moved: list[str]) -> pa.A
             row_code = pc.index_in(rows["device_id"], value_set=owners).fill_null(-1).to_numpy(zero_copy_only=False)
             pick_code = pc.index_in(devices["device_id"], value_set=owners).to_numpy(zero_copy_only=False)
             starts, ends = _range_us(devices)
-            keep |= timed & _overlaps_own(row_code, lo, hi, pick_code, starts, ends)
+            by_row, by_pick = np.argsort(row_code, kind="stable"), np.argsort(pick_code, kind="stable")
+            row_bounds = np.searchsorted(row_code[by_row], np.arange(len(owners) + 1))
+            pick_bounds = np.searchsorted(pick_code[by_pick], np.arange(len(owners) + 1))
+            for code in range(len(owners)):
+                r = by_row[row_bounds[code]:row_bounds[code + 1]]
+                p = by_pick[pick_bounds[code]:pick_bounds[code + 1]]
+                if len(r):
+                    keep[r] |= timed[r] & _overlaps(lo[r], hi[r], starts[p], ends[p])
     return pa.array(keep)
-
-
-def _overlaps_own(row_code: np.ndarray, lo: np.ndarray, hi: np.ndarray, pick_code: np.ndarray,
-                  starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``_overlaps`` of each row against the ranges of its own code (a device's: ``row_code`` -1,
-    none), every code at once: one loop over 500 devices' ranges cost a fifth of deciding a
-    listing. The ranges sorted by code, then start; the furthest end so far kept within a code by
-    lifting each code's (ranked) ends above the last's; a row's ranges starting by ``hi`` found by
-    one search on (code, rank of start)."""
-    row_code, pick_code = row_code.astype(np.int64), pick_code.astype(np.int64)
-    order = np.lexsort((starts, pick_code))
-    code, start, end = pick_code[order], starts[order].astype(float), ends[order].astype(float)
-    values = np.unique(end)
-    lifted = np.searchsorted(values, end) + code * len(values)
-    furthest = values[np.maximum.accumulate(lifted) - code * len(values)]
-    firsts = np.unique(start)
-    width = len(firsts) + 1
-    key = code * width + np.searchsorted(firsts, start)                       # ascending
-    mine = np.maximum(row_code, 0)
-    upto = np.searchsorted(key, mine * width + np.searchsorted(firsts, np.nan_to_num(hi, nan=-np.inf),
-                                                              side="right") - 1, side="right")
-    own = upto > np.searchsorted(code, mine)        # a range of its own code starts by ``hi``
-    reach = furthest[np.maximum(upto - 1, 0)] >= np.nan_to_num(lo, nan=np.inf)
-    return (row_code >= 0) & own & reach
 
 
 def _range_us(picks: pa.Table) -> tuple[np.ndarray, np.ndarray]:
