@@ -431,11 +431,11 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
 
         pairs = _pairs(table, assignments, datetime.max.replace(tzinfo=timezone.utc))
         shas = table["sha256"].take(pairs["r"]).to_pylist()
-        labels: dict[tuple, str] = {}      # each case's label once (a year's pairs: 16,000, a few hundred cases)
+        case_labels: dict[tuple, str] = {}     # each case's label once (a year's pairs: 16,000, few cases)
         for sha, cid, cls in zip(shas, pairs["case_id"].to_pylist(), pairs["retention_class"].to_pylist()):
-            if (cid, cls) not in labels:
-                labels[cid, cls] = _label({"case_id": cid, "retention_class": cls})
-            groups[sha] = groups.get(sha, frozenset()) | {labels[cid, cls]}
+            if (cid, cls) not in case_labels:
+                case_labels[cid, cls] = _label({"case_id": cid, "retention_class": cls})
+            groups[sha] = groups.get(sha, frozenset()) | {case_labels[cid, cls]}
     windows = list(_windows(_ranged_rows(assignments)))
     return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
 
