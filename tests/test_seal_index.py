@@ -105,15 +105,17 @@ def test_each_manifest_carries_the_sealed_settings_and_a_changed_file_is_refused
 
 
 def test_the_index_lists_the_manifests_manifest_paths_lists(tmp_path):
-    """``sealindex._manifest_names``: the names ``manifests.manifest_paths`` gives, in its order."""
-    from pipeline.archive import sealindex
-    from pipeline.archive.manifests import MANIFESTS, manifest_paths
+    """``manifests.manifest_names`` (what the index folds): the manifests' names in sequence order,
+    no hidden file, no other suffix; ``manifest_paths`` the same files."""
+    from pipeline.archive.manifests import MANIFESTS, manifest_names, manifest_paths
 
     root = tmp_path / MANIFESTS
-    assert sealindex._manifest_names(root) == [] == manifest_paths(tmp_path)
+    assert manifest_names(tmp_path) == [] == manifest_paths(tmp_path)
     root.mkdir()
     for name in ("000010-b.json", "000002-a.json", "000002-A.json", ".000003-x.json", "000004-y.json.tmp",
                  "_seal-index", ".json", "000005-z.JSON", "000011-c.d.json"):
         (root / name).write_text("{}")
     (root / "000012-dir.json").mkdir()
-    assert sealindex._manifest_names(root) == [p.name for p in manifest_paths(tmp_path)]
+    assert manifest_names(tmp_path) == ["000002-A.json", "000002-a.json", "000010-b.json", "000011-c.d.json",
+                                        "000012-dir.json"]
+    assert [p.name for p in manifest_paths(tmp_path)] == manifest_names(tmp_path)

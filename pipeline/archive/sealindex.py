@@ -17,11 +17,10 @@ list less (which ``verify`` reports as untracked), never vouch for a planted fil
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.archive.manifests import GENESIS, MANIFESTS, Manifest, previous_chain, read_manifest
+from pipeline.archive.manifests import GENESIS, MANIFESTS, Manifest, manifest_names, previous_chain, read_manifest
 from pipeline.archive.publish import write_atomic
 
 INDEX = "_seal-index"
@@ -71,7 +70,7 @@ def _stored(archive: Path) -> SealIndex | None:
 def load(archive: Path) -> SealIndex:
     """The index as of the newest manifest: the stored one brought up to date, or rebuilt."""
     root = Path(archive) / MANIFESTS
-    names = _manifest_names(root)
+    names = manifest_names(archive)
     runs = {n[:-len(".json")].partition("-")[2] for n in names}
     index = _stored(archive)
     if index is not None and index.name in names:
@@ -86,16 +85,6 @@ def load(archive: Path) -> SealIndex:
         index.fold(read_manifest(root / name))
     index.runs = runs
     return index
-
-
-def _manifest_names(root: Path) -> list[str]:
-    """The names ``manifests.manifest_paths`` lists, in its order, without a ``Path`` made and
-    compared for each (a seal loads the index twice; a year's nights are a thousand manifests)."""
-    try:
-        names = os.listdir(root)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
 
 
 def save(archive: Path, index: SealIndex, *, fsync: bool = True) -> None:

@@ -318,7 +318,7 @@ def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.T
     name, the last."""
     if not look:
         return _named(None, gaps, False)
-    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    wanted = _named_shas(gaps)
     hit = pc.and_(pc.is_in(recordings["sha256"], value_set=wanted), pc.is_valid(recordings["source_name"]))
     rows = recordings.select(["sha256", "source_name"]).filter(hit)
     rows = rows.take(pa.array(np.arange(rows.num_rows - 1, -1, -1, dtype=np.int64)))     # the last first
@@ -410,7 +410,7 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     end = placing._place_end(rec, start)
     by_sha = None
     if labels:
-        named = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+        named = _named_shas(gaps)
         by_sha = _sessions_by_sha(archive, catalog, rec, start, end, config, named, known)
     near = pc.is_in(rec["sha256"], value_set=around) if around is not None else \
         pa.array(np.ones(rec.num_rows, bool))
@@ -759,7 +759,7 @@ def _named(scan: Scan | None, gaps: pa.Table, look: bool = True) -> pa.Table:
         for name in ("file", "before_file", "after_file"):
             gaps = gaps.append_column(name, pa.nulls(gaps.num_rows, pa.string()))
         return gaps
-    wanted = pc.unique(pa.concat_arrays([gaps[c].combine_chunks().cast(pa.string()) for c in _NAMED]).drop_null())
+    wanted = _named_shas(gaps)
     paths = scan.paths("recordings")
     if len(wanted) and paths:
         scan.con.register("wanted", pa.table({"sha256": wanted}))

@@ -36,6 +36,7 @@ from pipeline.config import Config, GapsConfig
 from pipeline.records import gapstate, gapsurvey
 from pipeline.rules import gap_events, timeline, windows
 from pipeline.rules.clocks import placed_end, placed_start
+from pipeline.rules.sets.recordings import device_zones
 from pipeline.stages.gaps import gap_id
 
 MARGIN = timedelta(days=1)           # stretches starting this close share a read's bucket; the least widening
@@ -204,9 +205,7 @@ def _as_stored(table: pa.Table, zones: Zones, moved: dict | None = None) -> pa.A
     their ``start_utc``, and ``placed_end`` their ``end_utc``."""
     if not table.num_rows:
         return pa.array([], pa.bool_())
-    devices = pc.unique(table["device_id"].combine_chunks())
-    labels = pa.array([zone_label(zones.device(d)[0]) for d in devices.to_pylist()], pa.string())
-    label = pc.take(labels, pc.index_in(table["device_id"], value_set=devices))
+    label = device_zones(table["device_id"].combine_chunks(), zones)[0]
     zone = table["time_zone"]
     ok = pc.and_(pc.and_(pc.is_valid(table["start_utc"]), pc.is_valid(table["end_utc"])),
                  pc.or_kleene(pc.is_null(zone), pc.fill_null(pc.equal(zone, label), False)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.runs.perfile import Context, FileResult, process_file
+from pipeline.runs.preload import import_meanwhile
 from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
 from pipeline.runs.progress import Progress
@@ -389,7 +389,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                 for src in refused:
                     take(process_file(src, ctx))
                 if batches:
-                    _import_meanwhile((GAP_REFRESH, *LATE_MODULES))
+                    import_meanwhile((GAP_REFRESH, *LATE_MODULES), "fieldrec-imports")
                 outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,
@@ -449,17 +449,6 @@ def _compact_after(archive: Path, config: Config) -> dict:
 LATE_MODULES = ("pyarrow.dataset", "pyarrow.compute", "duckdb", "pipeline.records.attribution",
                 "pipeline.records.gaplist", "pipeline.records.gapcount", "pipeline.records.conflicts",
                 "pipeline.runs.compact")
-
-
-def _import_meanwhile(names: tuple[str, ...]) -> None:
-    def work() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:           # noqa: BLE001 - imported again where used, and fails there
-                return
-
-    threading.Thread(target=work, name="fieldrec-imports", daemon=True).start()
 
 
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:

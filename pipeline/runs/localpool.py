@@ -20,13 +20,11 @@ task waits until enough of the pool's CPUs are free.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import traceback
 from pathlib import Path
 from collections import deque
@@ -37,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from pipeline.common.i18n import _
 from pipeline.runs import runner, supervise
+from pipeline.runs.preload import import_meanwhile
 
 
 def machine_cpus() -> int:
@@ -347,16 +346,8 @@ def main(argv: list[str]) -> None:
     # needs a module still being imported waits on that module's import lock, one that needs only
     # the first modules (an ingest's copy, before the decoders) goes ahead meanwhile.
     if preload:
-        threading.Thread(target=_import_all, args=(preload,), name="fieldrec-preload", daemon=True).start()
+        import_meanwhile(preload, "fieldrec-preload")
     serve(conn, node)
-
-
-def _import_all(names: Sequence[str]) -> None:
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception:           # noqa: BLE001 - imported again by the task that needs it, and fails there
-            return
 
 
 def serve(conn: Connection, node: str) -> None:
