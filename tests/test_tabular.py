@@ -199,3 +199,60 @@ def test_columns_of_a_few_repeated_values_write_what_emit_writes(instants, names
                         ("x", pa.float64()), ("ok", pa.bool_())])
     emit_table(pa.Table.from_pylist(rows, schema=schema), COLS, fmt, out=got, zone=zone, zones=ZONES)
     assert got.getvalue() == expected.getvalue()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(row, min_size=1, max_size=30).flatmap(lambda rows: st.tuples(
+           st.just(rows), st.one_of(st.none(), st.permutations(range(len(rows))).flatmap(
+               lambda p: st.integers(0, len(p)).map(lambda k: list(p[:k])))))),
+       st.integers(1, 7), st.booleans(), st.permutations(range(len(COLS))), st.integers(1, 8))
+def test_csv_of_columns_written_once_per_combination_is_what_emit_writes(drawn, batch, as_dictionary, placed, share):
+    """CSV: neighbouring columns whose values repeat (coded: dictionary columns as they are, others
+    encoded) are written once per distinct combination and taken back per row; in any column
+    order (a coded run at the line's end carries the newline), whichever columns a sample judges
+    coded, in batches and for a selection of rows, the bytes are ``emit``'s."""
+    from unittest import mock
+
+    from pipeline.commands import tabular
+
+    rows, picked = drawn
+    cols = [COLS[i] for i in placed]
+    zone = times.zone_named("America/New_York")
+    listed = rows if picked is None else [rows[i] for i in picked]
+    expected, got = io.StringIO(), io.StringIO()
+    emit(_as_emit_rows(listed), [c.name for c in cols], "csv", out=expected, zone=zone)
+    schema = pa.schema([("name", pa.string()), ("when", pa.timestamp("us", tz="UTC")),
+                        ("clock", pa.timestamp("us", tz="UTC")), ("zone", pa.string()), ("n", pa.int64()),
+                        ("x", pa.float64()), ("ok", pa.bool_())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    if as_dictionary:                         # text read as Parquet dictionaries (a retention's reasons)
+        table = table.set_column(0, "name", pa.compute.dictionary_encode(table["name"]))
+    with mock.patch.object(tabular, "BATCH", batch), mock.patch.object(tabular, "_CODED_ROWS", 0), \
+            mock.patch.object(tabular, "_CODED_SHARE", share), mock.patch.object(tabular, "_SAMPLE", 16):
+        emit_table(table, cols, "csv", out=got, zone=zone, zones=ZONES,
+                   order=None if picked is None else pa.array(picked, pa.int64()))
+    assert got.getvalue() == expected.getvalue()
+
+
+def test_csv_plan_codes_neighbours_that_repeat_and_leaves_the_rest():
+    """Which columns the CSV printer writes once per combination: text and instants that repeat,
+    next to each other, in one run; a column of distinct values and a reading stay per row."""
+    from unittest import mock
+
+    from pipeline.commands import tabular
+
+    n = 64
+    table = pa.table({"id": [f"r{i}" for i in range(n)], "state": ["held", "expired"] * (n // 2),
+                      "until": pa.array([datetime(2026, 1, 1 + i % 2, tzinfo=UTC) for i in range(n)],
+                                        pa.timestamp("us", tz="UTC")),
+                      "clock": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")),
+                      "zone": ["+02:00"] * n, "why": pa.array(["a, b", None] * (n // 2)).dictionary_encode()})
+    cols = [Col("id"), Col("state"), Col("until", "instant"), Col("clock", "reading", "zone"), Col("why")]
+    printer = tabular._Printer(table, cols, "csv", UTC, ZONES)
+    with mock.patch.object(tabular, "_CODED_ROWS", 0), mock.patch.object(tabular, "_SAMPLE", 64):
+        coded, plan = tabular._csv_plan(table, cols, printer, "\n")
+    assert [p if isinstance(p, str) else p.name for p in plan] == ["id", "\x00group0", "clock", "\x00group1"]
+    assert sorted(set(tabular._decoded(coded["\x00group0"]).to_pylist())) == [
+        "expired,2026-01-02 00:00:00 +00:00", "held,2026-01-01 00:00:00 +00:00"]
+    assert sorted(set(tabular._decoded(coded["\x00group1"]).to_pylist())) == ["\n", '"a, b"\n']
+    assert set(coded.column_names) == {"id", "clock", "zone", "\x00group0", "\x00group1"}

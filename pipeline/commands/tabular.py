@@ -5,6 +5,8 @@ Here each column is formatted with Arrow compute (instants shown in the site's z
 clock in its own, CSV quoting, JSON escaping), a batch of rows at a time, and only cells with
 characters a terminal must not see, or wide characters, go through ``emit``'s own Python
 functions. What a column can need (quoting, escaping, a formula guard) is asked once of its bytes.
+In CSV, neighbouring columns whose values repeat (a retention's class, date, state and reason) are
+written once per distinct combination and taken back per row (``_csv_plan``).
 ``tests/test_tabular.py`` holds the output to ``emit``'s, byte for byte.
 """
 
@@ -297,11 +299,17 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
         header = [c.name for c in cols]
         out.write(",".join(f'"{h}"' if any(ch in h for ch in ',"\r\n') else h for h in header) + newline)
 
+        table, plan = _csv_plan(table, cols, printer, newline)
+        ends_in_group = isinstance(plan[-1], str)
+
         def lines(_start: int, part: pa.Table) -> pa.Array:
             memo: list = []
-            # an empty cell for a null: replaced as the line is joined, not a copy of each column
-            cells = [printer.cells(part, c, memo) for c in cols]
-            cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "", null_handling="replace")  # the line's end
+            # an empty cell for a null: replaced as the line is joined, not a copy of each column; a
+            # group of columns: its cells as written once per distinct combination, taken per row
+            cells = [_decoded(part[item]) if isinstance(item, str) else printer.cells(part, item, memo)
+                     for item in plan]
+            if not ends_in_group:                   # the line's end (a last group holds its own)
+                cells[-1] = pc.binary_join_element_wise(cells[-1], newline, "", null_handling="replace")
             return pc.binary_join_element_wise(*cells, ",", null_handling="replace") if len(cells) > 1 else cells[0]
 
         for text in _formatted(table, order, lines):
@@ -311,6 +319,93 @@ def emit_table(table: pa.Table, cols: list[Col], fmt: str, out: TextIO | None = 
             table, cols = _in_language(table, cols, dialect)
             printer = _Printer(table, cols, fmt, zone, zones, dialect)
         _emit_aligned(table, cols, out, printer, order)
+
+
+# -- CSV: columns whose values repeat, written once per distinct combination ----------------------------
+_CODED_ROWS = 4096               # fewer rows than this: every cell formatted as it comes
+_CODED_SHARE = 8                 # a column is coded when it has at most 1/8 as many distinct values as rows
+_SAMPLE = 1024
+
+
+def _codes(values, col: Col, n: int) -> tuple[np.ndarray, pa.Array] | None:
+    """(a code per row, the distinct values: code ``len(distinct) - 1`` is null) of a column whose
+    values repeat (a dictionary column as it is; others dictionary-encoded when a sample of their
+    rows says they repeat), or None. Readings (shown in each row's own zone) are not coded."""
+    if col.kind == "reading":
+        return None
+    values = _as_array(values)
+    if not pa.types.is_dictionary(values.type):
+        sample = values.slice(0, _SAMPLE)
+        if pc.count_distinct(sample, mode="all").as_py() * _CODED_SHARE > len(sample):
+            return None
+        values = pc.dictionary_encode(values)
+        if len(values.dictionary) * _CODED_SHARE > n:
+            return None
+    dictionary = values.dictionary
+    codes = values.indices.cast(pa.int64()).fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
+    return codes, pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
+
+
+def _csv_plan(table: pa.Table, cols: list[Col], printer: "_Printer", newline: str) -> tuple[pa.Table, list]:
+    """What each CSV line joins: a column (its cells formatted a batch at a time), or the name of a
+    column of this table that holds, for a run of neighbouring columns whose values repeat (a
+    class, a retention date, a state and its reason), their cells as written, joined by commas:
+    each distinct combination formatted once (``printer.cells``, the same as row by row), taken
+    back per row by a dictionary's codes. A run that ends the line holds the newline too."""
+    n = table.num_rows
+    if n < _CODED_ROWS:
+        return table, list(cols)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:       # Arrow's kernels let go of the GIL
+        coded = list(pool.map(lambda c: _codes(table[c.name], c, n), cols))
+    plan: list = []
+    runs: list[list[int]] = []
+    for i, c in enumerate(cols):                # runs of coded neighbours whose codes fit one int64
+        if coded[i] is None:
+            plan.append(c)
+            continue
+        if runs and plan and plan[-1] is None and runs[-1][-1] == i - 1 and \
+                _radix([coded[j] for j in runs[-1]]) * len(coded[i][1]) < 2**62:
+            runs[-1].append(i)
+            continue
+        runs.append([i])
+        plan.append(None)                       # the run's place: named below
+    def written(run: list[int]) -> pa.DictionaryArray:
+        key = np.zeros(n, np.int64)
+        for j in run:
+            key = key * len(coded[j][1]) + coded[j][0]
+        encoded = pc.dictionary_encode(pa.array(key, pa.int64()))
+        distinct = encoded.dictionary.to_numpy()
+        members: dict[str, pa.Array] = {}
+        for j in reversed(run):                 # each member's value in each distinct combination
+            size = len(coded[j][1])
+            members[cols[j].name] = coded[j][1].take(pa.array(distinct % size))
+            distinct = distinct // size
+        small = pa.table({cols[j].name: members[cols[j].name] for j in run})
+        cells = [printer.cells(small, cols[j], []) for j in run]
+        text = pc.binary_join_element_wise(*cells, ",", null_handling="replace") if len(cells) > 1 else cells[0]
+        if run[-1] == len(cols) - 1:
+            text = pc.binary_join_element_wise(text, newline, "", null_handling="replace")
+        return pa.DictionaryArray.from_arrays(encoded.indices, text)
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for number, column in enumerate(pool.map(written, runs)):
+            name = f"\x00group{number}"
+            plan[plan.index(None)] = name
+            table = table.append_column(name, column)
+    needed = {c.name for c in plan if isinstance(c, Col)} | {c.zone_col for c in plan if isinstance(c, Col) and c.zone_col}
+    return table.select([name for name in table.column_names if name in needed or name.startswith("\x00group")]), plan
+
+
+def _radix(members: list) -> int:
+    size = 1
+    for _codes_of, values in members:
+        size *= len(values)
+    return size
+
+
+def _decoded(values) -> pa.Array:
+    values = _as_array(values)
+    return values.dictionary.take(values.indices)
 
 
 def _in_language(table: pa.Table, cols: list[Col], dialect: Dialect) -> tuple[pa.Table, list[Col]]:
