@@ -133,16 +133,19 @@ def _clock(start: pa.Array, arrived: pa.Array, cfg: GapsConfig, site: tzinfo) ->
     none = pa.scalar(None, pa.string())
     reason = pc.if_else(pa.array(before), "before_earliest", pc.if_else(pa.array(ahead), "after_ingest", none))
     flagged = np.flatnonzero(before | ahead)
-    out = np.full(len(start), None, dtype=object)
-    if len(flagged):                          # the sentence only where a clock is wrong (few rows)
-        rows = pa.array(flagged)
-        shown_start = timecols.show(start.take(rows), site)
-        text_before = pc.binary_join_element_wise("starts ", shown_start, f", before {cfg.earliest_plausible}: the "
-                                                  "clock was not set", "")
-        text_ahead = pc.binary_join_element_wise("starts ", shown_start, ", after it reached the archive (",
-                                                 timecols.show(arrived.take(rows), site), ")", "")
-        out[flagged] = pc.if_else(pa.array(before[flagged]), text_before, text_ahead).to_numpy(zero_copy_only=False)
-    return reason, pa.array(out, pa.string())
+    if not len(flagged):
+        return reason, pa.nulls(len(start), pa.string())
+    rows = pa.array(flagged)                  # the sentence only where a clock is wrong (few rows)
+    shown_start = timecols.show(start.take(rows), site)
+    text_before = pc.binary_join_element_wise("starts ", shown_start, f", before {cfg.earliest_plausible}: the "
+                                              "clock was not set", "")
+    text_ahead = pc.binary_join_element_wise("starts ", shown_start, ", after it reached the archive (",
+                                             timecols.show(arrived.take(rows), site), ")", "")
+    sentences = pc.if_else(pa.array(before[flagged]), text_before, text_ahead)
+    # each row's sentence taken by its place among the flagged rows (not a Python object per row)
+    place = np.full(len(start), -1, np.int64)
+    place[flagged] = np.arange(len(flagged))
+    return reason, sentences.take(pa.array(place, pa.int64(), mask=place < 0)).cast(pa.string())
 
 
 def holders(devices: pa.Array, start: pa.Array, periods: dict[str, list[Period]]) -> pa.Array:
