@@ -341,9 +341,12 @@ def _codes(values, col: Col, n: int) -> tuple[np.ndarray, pa.Array] | None:
         values = pc.dictionary_encode(values)
         if len(values.dictionary) * _CODED_SHARE > n:
             return None
-    dictionary = values.dictionary
-    codes = values.indices.cast(pa.int64()).fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
-    return codes, pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
+    dictionary, indices = values.dictionary, values.indices
+    if indices.type not in (pa.int32(), pa.int64()):
+        indices = indices.cast(pa.int64())
+    if indices.null_count:
+        indices = indices.fill_null(len(dictionary))
+    return indices.to_numpy(zero_copy_only=False), pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
 
 
 def _csv_plan(table: pa.Table, cols: list[Col], printer: "_Printer", newline: str) -> tuple[pa.Table, list]:
@@ -370,16 +373,19 @@ def _csv_plan(table: pa.Table, cols: list[Col], printer: "_Printer", newline: st
         runs.append([i])
         plan.append(None)                       # the run's place: named below
     def written(run: list[int]) -> pa.DictionaryArray:
-        key = np.zeros(n, np.int64)
-        for j in run:
-            key = key * len(coded[j][1]) + coded[j][0]
+        key = coded[run[0]][0].astype(np.int64)
+        for j in run[1:]:                       # in place: a million rows' key, no copy per member
+            key *= len(coded[j][1])
+            key += coded[j][0]
         encoded = pc.dictionary_encode(pa.array(key, pa.int64()))
+        del key
         distinct = encoded.dictionary.to_numpy()
         members: dict[str, pa.Array] = {}
         for j in reversed(run):                 # each member's value in each distinct combination
             size = len(coded[j][1])
             members[cols[j].name] = coded[j][1].take(pa.array(distinct % size))
             distinct = distinct // size
+            coded[j] = None                     # its codes are in the key now
         small = pa.table({cols[j].name: members[cols[j].name] for j in run})
         cells = [printer.cells(small, cols[j], []) for j in run]
         text = pc.binary_join_element_wise(*cells, ",", null_handling="replace") if len(cells) > 1 else cells[0]
