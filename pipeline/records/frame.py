@@ -178,16 +178,20 @@ def _first_sightings(scan, shas: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
             FROM {scan.source("sightings")} s LEFT JOIN rec USING (sha256) WHERE s.sha256 IS NOT NULL""")
     finally:
         scan.con.unregister("rec")
-    mine = joined.filter(pc.is_valid(joined["i"]))
+    mine = joined.filter(pc.is_valid(joined["i"])) if joined["i"].null_count else joined
     at = whole(mine["i"]).to_numpy(zero_copy_only=False)
     times = whole(mine["seen_at"]).cast(pa.int64())
     dated = times.is_valid().to_numpy(zero_copy_only=False)
     # min(seen_at) leaves out sightings without a time, as SQL and Arrow's group_by do
     never = np.iinfo(np.int64).max
     seen = np.full(n, never, np.int64)
-    np.minimum.at(seen, at[dated], times.fill_null(0).to_numpy(zero_copy_only=False)[dated])
+    counts = np.bincount(at, minlength=n)
+    if len(counts) and counts.max() > 1:
+        np.minimum.at(seen, at[dated], times.fill_null(0).to_numpy(zero_copy_only=False)[dated])
+    else:                                     # each recording seen once (the usual): its one time
+        seen[at[dated]] = times.fill_null(0).to_numpy(zero_copy_only=False)[dated]
     known = seen != never
-    twice = whole(shas.take(pa.array(np.flatnonzero(np.bincount(at, minlength=n) > 1), pa.int64())))
+    twice = whole(shas.take(pa.array(np.flatnonzero(counts > 1), pa.int64())))
     others = whole(joined["other"]).drop_null()
     if len(others):
         counted = pc.value_counts(others)
