@@ -103,7 +103,7 @@ def test_an_observer_that_fails_leaves_nothing_visible(tmp_path):
     assert left == [] and catalog.rows("runs") == []
 
 
-def test_workers_killed_without_waiting_are_collected_meanwhile():
+def test_idle_workers_killed_without_waiting_are_collected_meanwhile():
     from pipeline.runs.localpool import LocalPool
 
     pool = LocalPool(2, spawn_now=2)
@@ -114,6 +114,19 @@ def test_workers_killed_without_waiting_are_collected_meanwhile():
     while any(p.returncode is None for p in processes) and time.monotonic() < end:
         time.sleep(0.05)
     assert all(p.returncode is not None and p.returncode < 0 for p in processes)
+
+
+def test_a_worker_killed_in_a_task_is_waited_for(tmp_path):
+    """Whatever a busy worker was writing stops before shutdown returns, waiting or not."""
+    from pipeline.runs.localpool import LocalPool
+    from tests.engine_tasks import stamp
+
+    pool = LocalPool(1, spawn_now=1)
+    pool.submit_task(stamp, [("slow", 60.0)], str(tmp_path), None)
+    busy = pool.workers[0].process
+    assert pool.workers[0].task is not None
+    pool.shutdown(wait=False)
+    assert busy.returncode is not None and busy.returncode < 0
 
 
 @settings(max_examples=60, deadline=None)

@@ -227,20 +227,20 @@ class LocalPool:
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop every worker now. Idle workers hold nothing (a task's copy is published by rename,
         its leftovers swept by the driver), so they are killed like busy ones: no waiting for a
-        worker still importing. With ``wait`` False the killed workers are collected by a thread
-        (a process takes ~10 ms to go once killed, time the end of a run need not wait for)."""
+        worker still importing. With ``wait`` False the idle ones are collected by a thread (a
+        process takes ~10 ms to go once killed, time the end of a run need not wait for); one
+        killed in a task is waited for, so that nothing it was writing outlives this call."""
         self._closed = True
         self.queue.clear()
         for worker in self.workers:
             _kill(worker.process)
+        later = [w.process for w in self.workers if not wait and w.task is None]
         for worker in self.workers:
+            if worker.process not in later:
+                _reap(worker.process)
             worker.conn.close()
-        processes = [worker.process for worker in self.workers]
-        if wait:
-            for process in processes:
-                _reap(process)
-        elif processes:
-            threading.Thread(target=lambda: [_reap(p) for p in processes], name="fieldrec-reap", daemon=True).start()
+        if later:
+            threading.Thread(target=lambda: [_reap(p) for p in later], name="fieldrec-reap", daemon=True).start()
         self.workers.clear()
         self.running.clear()
 
