@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.schema import SCHEMA_VERSION, TABLES
-from catalog.durable import fsync_dir  # noqa: F401  (re-exported: callers import it from here)
+from catalog.durable import fsync_dir, sync_together  # noqa: F401  (fsync_dir re-exported: callers import it from here)
 
 # Arrow's datasets (and with them its compute functions: a tenth of a second) only once a table is
 # read: a run that writes first and reads nothing yet (a new archive's first ingest) starts without.
@@ -254,16 +254,19 @@ class Catalog:
                 tmp = f"{name}/.{stem}.parquet.tmp"
                 final = f"{name}/{stem}.parquet"
                 renames.append((tmp, final))
-                self._write_parquet(table, self.root / tmp)
+                self._write_parquet(table, self.root / tmp, sync=False)
             observer = _OBSERVERS.get(os.path.realpath(self.archive))
-            if observer is not None:
-                observer([(f"catalog/{final}", *_digest(self.root / tmp)) for tmp, final in renames])
+            observed = [(f"catalog/{final}", *_digest(self.root / tmp)) for tmp, final in renames] if observer else []
             journal_dir.mkdir(parents=True, exist_ok=True)
             with open(journal_tmp, "w") as fh:
                 json.dump({"renames": renames, "schema_version": SCHEMA_VERSION}, fh)
-                fh.flush()
-                if self.fsync:
-                    os.fsync(fh.fileno())
+            # The parts, this journal and the observer's note (the run's intent) are synced together,
+            # and all are on disk before the commit point.
+            tell = (lambda: observer(observed)) if observer is not None else None
+            if self.fsync:
+                sync_together([*(self.root / tmp for tmp, _ in renames), journal_tmp], meanwhile=tell)
+            elif tell is not None:
+                tell()
             os.replace(journal_tmp, journal)          # the commit point
         except BaseException:
             for tmp, _ in renames:                    # not committed: leave no half-written file behind
@@ -275,16 +278,16 @@ class Catalog:
         for tmp, final in renames:
             os.replace(self.root / tmp, self.root / final)
         if self.fsync:
-            for name in tables:
-                fsync_dir(self.root / name)
+            sync_together([self.root / name for name in tables])
         journal.unlink()
         return [self.root / final for _, final in renames]
 
-    def _write_parquet(self, table: pa.Table, path: Path, row_group_rows: int | None = None) -> None:
+    def _write_parquet(self, table: pa.Table, path: Path, row_group_rows: int | None = None, *,
+                       sync: bool = True) -> None:
         with open(path, "wb") as fh:
             pq.write_table(table, fh, compression="zstd", compression_level=3, row_group_size=row_group_rows)
             fh.flush()
-            if self.fsync:
+            if sync and self.fsync:
                 os.fsync(fh.fileno())
 
     # -- reading -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog.store import fsync_dir
+from catalog.durable import sync_together
 from pipeline.common.clock import now_utc
 from pipeline.native import signing
 from pipeline.common.i18n import _
@@ -68,11 +68,11 @@ class Journal:
     def open(self) -> "Journal":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o444)
-        if self.fsync:
-            fsync_dir(self.path.parent)
         self._append({"intent": FORMAT, "run_id": self.run_id, "command": self.command,
                       "host": socket.gethostname(), "pid": os.getpid(),
-                      "started_at": now_utc().isoformat(timespec="seconds")})
+                      "started_at": now_utc().isoformat(timespec="seconds")}, sync=False)
+        if self.fsync:              # the journal's name in its folder and its header, synced together
+            sync_together([self.path.parent], meanwhile=lambda: os.fsync(self._fd))
         return self
 
     def record(self, files: list[tuple[str, str, int]]) -> None:
@@ -86,13 +86,13 @@ class Journal:
         self._append({"replace": replacement})
         self.replacements.append(replacement)
 
-    def _append(self, *lines: dict) -> None:
+    def _append(self, *lines: dict, sync: bool = True) -> None:
         if self.signer:
             lines = tuple({**line, "sig": self.signer.sign(_canonical(line, self.run_id))} for line in lines)
         data = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
         if os.write(self._fd, data) != len(data):       # a full disk: the files must not appear unrecorded
             raise OSError(errno.ENOSPC, _("cannot record the run's intent: the disk is full"), str(self.path))
-        if self.fsync:
+        if sync and self.fsync:
             os.fsync(self._fd)
 
     def close(self) -> None:

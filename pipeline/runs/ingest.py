@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 # Arrow's datasets and compute (a tenth of a second) are imported by the first read of a table that
 # has parts: a new archive's first run reads none before its first task (see ``_ingest``).
 # The gap refresh runs once the files are in, and brings DuckDB, Arrow's compute and the gap rules
-# (a tenth of a second and more to import): imported then, by the thread that imports the end of
-# the run while the driver waits on its workers (``LATE_MODULES``), not before the first task.
+# (a quarter of a second to import): imported by a thread (``LATE_MODULES``) from the moment the
+# run opens, while this thread mostly waits: on the disk (the lock, the journal, a new archive's
+# settings, each synced) and then on its workers.
 GAP_REFRESH = "pipeline.records.gaprefresh"
 
 
@@ -320,6 +321,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
     run_id = new_id()
     summary = RunSummary(run_id, str(archive), now_utc(), sources=[paths.readable(str(s)) for s in sources])
     t0, cpu0 = time.monotonic(), time.process_time()
+    import_meanwhile(LATE_MODULES, "fieldrec-imports")
     with writing_run(archive, config, "ingest", run_id=run_id) as run:
         config, catalog = run.config, run.catalog          # the archive's own settings from here on
         cfg = config.ingest
@@ -388,8 +390,6 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             try:
                 for src in refused:
                     take(process_file(src, ctx))
-                if batches:
-                    import_meanwhile((GAP_REFRESH, *LATE_MODULES), "fieldrec-imports")
                 outcomes = active.run_items(perfile.guarded, batches, ctx, window=window,
                                             budget_s=lambda src: cfg.time_budget(src.size),
                                             retries=cfg.worker_retries, notes_dir=store.tmp,
@@ -443,12 +443,13 @@ def _compact_after(archive: Path, config: Config) -> dict:
             "wall_s": round(done.wall_s, 3)}
 
 
-# What the driver imports once the files are in (the gap listing's DuckDB, Arrow's datasets, the
-# compaction): a thread imports them while the driver waits on its workers, so that the end of a
-# short run does not wait for them (half a second of a one-file run).
-LATE_MODULES = ("pyarrow.dataset", "pyarrow.compute", "duckdb", "pipeline.records.attribution",
-                "pipeline.records.gaplist", "pipeline.records.gapcount", "pipeline.records.conflicts",
-                "pipeline.runs.compact")
+# What the driver imports once the files are in (Arrow's datasets first: a run on an archive that
+# has recordings reads them before its first task; then the gap refresh and listing with DuckDB, the
+# compaction): a thread imports them from the start of the run (see ``GAP_REFRESH``), so that the
+# end of a short run does not wait for them (a third of a one-file run).
+LATE_MODULES = ("pyarrow.dataset", GAP_REFRESH, "pyarrow.compute", "pyarrow.acero", "duckdb",
+                "pipeline.records.attribution", "pipeline.records.gaplist", "pipeline.records.gapcount",
+                "pipeline.records.gapwaiting", "pipeline.records.conflicts", "pipeline.runs.compact")
 
 
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
