@@ -228,33 +228,14 @@ _DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_tim
 
 
 def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True,
-            recordings: pa.Table | None = None, read: Undecided | None = None) -> pa.Table:
+            recordings: pa.Table | None = None) -> pa.Table:
     """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
     start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
     each gap's first row read on those columns alone, its explanation status without the last
     explanation's words, and the devices with a gap found in the same read (``_gap_devices``).
     ``recordings``: every recording, read already by the caller (at least ``DECIDING_RECORDINGS``;
     device and officer as cataloged or as attributed: the reattributed ones are moved either way),
-    so that they are not read a second time; ``read``: ``undecided(...)`` of the same arguments,
-    read already (the ledger reads it while it reads the recordings)."""
-    config = config or Config()
-    read = read if read is not None else undecided(archive, config, include_closed=include_closed)
-    decision = _annotated(archive, read.rows, config, labels=False, gap_devices=read.devices, recordings=recordings,
-                          reasons=False)
-    return read.rows.append_column("needs_explanation", decision["needs_explanation"])
-
-
-@dataclass
-class Undecided:
-    """``decided``'s gaps before they are decided (placed, ``current`` and ``explanation`` known),
-    and every device with a gap."""
-    rows: pa.Table
-    devices: list[str]
-
-
-def undecided(archive: Path, config: Config | None = None, *, include_closed: bool = True) -> Undecided:
-    """What ``decided`` reads of the gaps, their states and explanations: nothing of the recordings,
-    so that it may be read while they are (DuckDB and Arrow work without the GIL)."""
+    so that they are not read a second time."""
     config = config or Config()
 
     def work(scan: Scan) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -281,7 +262,10 @@ def undecided(archive: Path, config: Config | None = None, *, include_closed: bo
     devices = sorted(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
     if not include_closed:
         rows = rows.filter(rows["current"])
-    return Undecided(gap_sets.placed(rows.cast(_schema(rows)), config.zones()), devices)
+    rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
+    decision = _annotated(archive, rows, config, labels=False, gap_devices=devices, recordings=recordings,
+                          reasons=False)
+    return rows.append_column("needs_explanation", decision["needs_explanation"])
 
 
 @dataclass
