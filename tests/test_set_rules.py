@@ -330,9 +330,18 @@ def test_decided_gaps_match_the_reference(drawn, include_closed):
         Catalog(archive, fsync=False).create().commit(tables, tag="t")
         expected = gapstate.listing(Catalog(archive), config.zones(), config)
         got = gaplist.decided(archive, config, include_closed=include_closed)
+        # the ledger's: read without the pauses' sides (beside the recordings), those read after
+        early = gaplist.undecided(archive, config, include_closed=include_closed, sides=False)
+        assert not set(gaplist._SIDES) & set(early.rows.column_names)
+        later = gaplist.decided(archive, config, include_closed=include_closed, read=early)
+        # a part of those gone meanwhile (a compaction finished): read again, whole
+        gone = dataclasses.replace(early, paths=[str(archive / "gone.parquet")] if early.paths else early.paths)
+        again = gaplist.decided(archive, config, include_closed=include_closed, read=gone)
     columns = ("gap_id", "device_id", "kind", "start_utc", "current", "explanation", "needs_explanation")
     want = sorted((tuple(g[c] for c in columns) for g in expected if include_closed or g["current"]), key=repr)
     assert sorted(zip(*(got[c].to_pylist() for c in columns)), key=repr) == want
+    assert later.to_pylist() == got.to_pylist()
+    assert again.to_pylist() == got.to_pylist()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
