@@ -252,6 +252,98 @@ def test_gap_listing_matches_the_reference(drawn, include_closed, only_unexplain
                                   if g["current"] and (g["explanation"] != "explained" or g["detected_run_id"] == "r1")]
 
 
+@st.composite
+def gaps_to_decide(draw) -> tuple:
+    """Gaps around a morning's recordings, with marks, cases and windows that may decide their pauses."""
+    from pipeline.rules import sessions as rule
+
+    shas = [f"{i:064x}" for i in range(4)]
+    t0 = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    moments = st.sampled_from([t0 + timedelta(minutes=30 * k) for k in range(-2, 8)])
+    gaps = []
+    for _ in range(draw(st.integers(0, 12))):
+        start = draw(st.one_of(st.none(), moments, moments))
+        gaps.append({"kind": draw(st.sampled_from(("between_files", "between_files", "between_files", "clock",
+                                                   "within_file", "overlap", "damaged_tail"))),
+                     "device_id": draw(st.sampled_from(DEVICES + (None,))),
+                     "officer_id": draw(st.sampled_from((None, "O1", "O2"))),
+                     "start_utc": start,
+                     "end_utc": draw(st.one_of(st.none(), st.just(start + timedelta(minutes=20)))) if start else None,
+                     "duration_s": draw(st.sampled_from((None, 30.0, 120.0, 500.0, 5000.0, 5000.0))),
+                     "sha256": draw(st.sampled_from(shas + [None])),
+                     "before_sha256": draw(st.sampled_from(shas + [None])),
+                     "after_sha256": draw(st.sampled_from(shas + [None]))})
+    important = frozenset(draw(st.sets(st.sampled_from(shas))))
+    labels = ("case C1", "case C2", "class permanent")
+    groups = {sha: frozenset(draw(st.sets(st.sampled_from(labels), min_size=1)))
+              for sha in draw(st.sets(st.sampled_from(shas)))}
+    windows = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(moments)
+        by_device = draw(st.booleans())
+        windows.append(rule.Window(draw(st.sampled_from(labels)),
+                                   draw(st.sampled_from(DEVICES)) if by_device else None,
+                                   None if by_device else draw(st.sampled_from(("O1", "O2"))),
+                                   start, start + timedelta(minutes=draw(st.sampled_from((10, 180, 600))))))
+    return gaps, important, groups, tuple(windows)
+
+
+@settings(max_examples=150, deadline=None)
+@given(gaps_to_decide())
+def test_gap_needs_match_the_per_gap_rule(drawn):
+    """``session_sets.needs`` against ``rules.sessions.need`` gap by gap, with the reasons and without
+    them (the ledger's ``reasons=False``): marks, cases and windows around long pauses."""
+    import pyarrow as pa
+
+    from pipeline.rules import sessions as rule
+    from pipeline.rules.sets import sessions as session_sets
+    from pipeline.rules.sets.recordings import UTC_TYPE
+
+    gaps, important, groups, windows = drawn
+    schema = pa.schema([("kind", pa.string()), ("device_id", pa.string()), ("officer_id", pa.string()),
+                        ("start_utc", UTC_TYPE), ("end_utc", UTC_TYPE), ("duration_s", pa.float64()),
+                        ("sha256", pa.string()), ("before_sha256", pa.string()), ("after_sha256", pa.string())])
+    table = pa.Table.from_pylist(gaps, schema=schema)
+    ctx = rule.Context(120.0, {}, important, groups, windows)
+    expected = [rule.need(g, ctx) for g in gaps]
+    full = session_sets.needs(table, None, 120.0, set(important), groups, list(windows))
+    bare = session_sets.needs(table, None, 120.0, set(important), groups, list(windows), reasons=False)
+    for e in expected:
+        event(e.why if "window" not in e.why and "inside case" not in e.why else e.why.split(" of ")[0])
+    assert full["needs_explanation"].to_pylist() == [e.needed for e in expected]
+    assert full["need_reason"].to_pylist() == [e.why for e in expected]
+    assert bare["needs_explanation"].to_pylist() == [e.needed for e in expected]
+    assert set(bare) == {"needs_explanation"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.booleans())
+def test_decided_gaps_match_the_reference(drawn, include_closed):
+    """``gaplist.decided`` (the ledger's gaps: whether each needs an explanation, decided without
+    building the reasons) against ``gapstate.listing``, gap by gap: marks, cases and windows around
+    long pauses decide as they do there."""
+    from pipeline.records import gaplist, gapstate
+
+    tables, config = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        Catalog(archive, fsync=False).create().commit(tables, tag="t")
+        expected = gapstate.listing(Catalog(archive), config.zones(), config)
+        got = gaplist.decided(archive, config, include_closed=include_closed)
+        # the ledger's: read without the pauses' sides (beside the recordings), those read after
+        early = gaplist.undecided(archive, config, include_closed=include_closed, sides=False)
+        assert not set(gaplist._SIDES) & set(early.rows.column_names)
+        later = gaplist.decided(archive, config, include_closed=include_closed, read=early)
+        # a part of those gone meanwhile (a compaction finished): read again, whole
+        gone = dataclasses.replace(early, paths=[str(archive / "gone.parquet")] if early.paths else early.paths)
+        again = gaplist.decided(archive, config, include_closed=include_closed, read=gone)
+    columns = ("gap_id", "device_id", "kind", "start_utc", "current", "explanation", "needs_explanation")
+    want = sorted((tuple(g[c] for c in columns) for g in expected if include_closed or g["current"]), key=repr)
+    assert sorted(zip(*(got[c].to_pylist() for c in columns)), key=repr) == want
+    assert later.to_pylist() == got.to_pylist()
+    assert again.to_pylist() == got.to_pylist()
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(catalog(), st.sampled_from((None, "CAM1", "CAM9")))
 def test_device_ledger_matches_the_reference(drawn, device):

@@ -228,30 +228,68 @@ _DECIDING = ("gap_id", "kind", "device_id", "officer_id", "start_time", "end_tim
 
 
 def decided(archive: Path, config: Config | None = None, *, include_closed: bool = True,
-            recordings: pa.Table | None = None) -> pa.Table:
+            recordings: pa.Table | None = None, read: Undecided | None = None) -> pa.Table:
     """``listing(names=False, sessions=False)`` on the columns counts need (the ledger's: device,
     start, kind, ``current``, ``explanation``, ``needs_explanation``), in no particular order:
     each gap's first row read on those columns alone, its explanation status without the last
     explanation's words, and the devices with a gap found in the same read (``_gap_devices``).
     ``recordings``: every recording, read already by the caller (at least ``DECIDING_RECORDINGS``;
     device and officer as cataloged or as attributed: the reattributed ones are moved either way),
-    so that they are not read a second time."""
+    so that they are not read a second time; ``read``: ``undecided(...)`` of the same arguments,
+    read already (the ledger reads it while it reads the recordings)."""
     config = config or Config()
+    read = read if read is not None else undecided(archive, config, include_closed=include_closed)
+    if read.paths is not None:
+        read = _with_sides(archive, config, read, include_closed)
+    decision = _annotated(archive, read.rows, config, labels=False, gap_devices=read.devices, recordings=recordings,
+                          reasons=False)
+    return read.rows.append_column("needs_explanation", decision["needs_explanation"])
 
-    def work(scan: Scan) -> tuple[pa.Table, pa.Table, pa.Table]:
+
+_SIDES = ("before_sha256", "after_sha256")       # most of a year's gaps' bytes: 64 characters each
+
+
+@dataclass
+class Undecided:
+    """``decided``'s gaps before they are decided (placed, ``current`` and ``explanation`` known),
+    and every device with a gap. Read without ``_SIDES`` (``undecided(sides=False)``): the parts
+    they are read from afterwards (``paths``), how many rows those hold and which of them these
+    rows are (``picked``, in catalog order)."""
+    rows: pa.Table
+    devices: list[str]
+    paths: list[str] | None = None
+    stored: int = 0
+    picked: np.ndarray | None = None
+
+
+def undecided(archive: Path, config: Config | None = None, *, include_closed: bool = True,
+              sides: bool = True) -> Undecided:
+    """What ``decided`` reads of the gaps, their states and explanations: nothing of the recordings,
+    so that it may be read while they are (DuckDB and Arrow work without the GIL). ``sides``
+    False: without the pauses' sides (``_SIDES``), read by ``decided`` afterwards from the same
+    parts, so that what is held meanwhile is small."""
+    config = config or Config()
+    columns = [c for c in _DECIDING if sides or c not in _SIDES]
+
+    def work(scan: Scan) -> tuple[pa.Table, pa.Table, pa.Table, list[str]]:
         src = _sources(scan)
-        gaps = scan.arrow(f"SELECT {', '.join(_DECIDING)} FROM {scan.source('gaps')}")       # in catalog order
+        paths = scan.paths("gaps")
+        source = f"read_parquet({list_literal(paths)}, union_by_name=true)" if paths else scan.source("gaps")
+        gaps = scan.arrow(f"SELECT {', '.join(columns)} FROM {source}")       # in catalog order
         states = scan.arrow(_latest_states(src))
         explained = scan.arrow(f"""SELECT gap_id, bool_or(source = 'spoken' OR coalesce(approved_by, '') <> '')
                                           AS explained FROM {src["explanations"]} GROUP BY gap_id""")
-        return gaps, states, explained
+        return gaps, states, explained, paths
 
     # Each gap's first row, its state and explanation status joined by Arrow's hashes: about half of
     # what DuckDB's grouping and joins of 400,000 gaps cost, and most gaps have one row.
-    rows, states, explained = scanning(archive, work)     # every gap: the devices with one are among all
+    rows, states, explained, paths = scanning(archive, work)     # every gap: the devices with one are among all
+    stored = rows.num_rows
+    picked = np.arange(stored)
     ids = rows["gap_id"].combine_chunks()
-    if pc.count_distinct(ids, mode="all").as_py() != len(ids):
-        rows = rows.take(pc.index_in(pc.unique(ids), value_set=ids))
+    if len(pc.unique(ids)) != len(ids):          # a third of count_distinct's time on 400,000 ids
+        first = pc.index_in(pc.unique(ids), value_set=ids)
+        rows, picked = rows.take(first), picked[first.to_numpy(zero_copy_only=False)]
         ids = rows["gap_id"].combine_chunks()
     closed = states.filter(pc.fill_null(pc.not_equal(states["state"], "open"), False))["gap_id"]
     at = pc.index_in(ids, value_set=explained["gap_id"].combine_chunks(), skip_nulls=True)   # SQL's join: no null
@@ -261,13 +299,33 @@ def decided(archive: Path, config: Config | None = None, *, include_closed: bool
                                   "explained", pc.if_else(pc.is_valid(at), "awaiting approval", "unexplained")))
     devices = sorted(pc.unique(rows["device_id"].combine_chunks()).drop_null().to_pylist())
     if not include_closed:
-        rows = rows.filter(rows["current"])
+        current = rows["current"].to_numpy(zero_copy_only=False)
+        rows, picked = rows.filter(rows["current"]), picked[current]
     rows = gap_sets.placed(rows.cast(_schema(rows)), config.zones())
-    for name, column in _annotated(archive, rows, config, labels=False, gap_devices=devices,
-                                   recordings=recordings).items():
-        if name not in WITH_SESSIONS:
-            rows = rows.append_column(name, column)
-    return rows
+    return Undecided(rows, devices) if sides else Undecided(rows, devices, paths, stored, picked)
+
+
+def _with_sides(archive: Path, config: Config, read: Undecided, include_closed: bool) -> Undecided:
+    """``read`` with the pauses' sides, read from the parts it was read from; all of it read again
+    (with them) when one of those parts is gone since (a compaction finished meanwhile)."""
+    import duckdb
+
+    def work(scan: Scan) -> pa.Table:
+        return scan.arrow(f"SELECT {', '.join(_SIDES)} FROM read_parquet({list_literal(read.paths)}, "
+                          f"union_by_name=true)")      # in catalog order, as the rest was read
+
+    try:
+        sides = scanning(archive, work, attempts=1) if read.paths else None
+    except duckdb.IOException:
+        sides = None
+    if read.paths and (sides is None or sides.num_rows != read.stored):
+        return undecided(archive, config, include_closed=include_closed)
+    rows = read.rows
+    for name in _SIDES:
+        rows = rows.append_column(name, pa.nulls(0, pa.string()) if sides is None else
+                                  sides[name].take(pa.array(read.picked, pa.int64())))
+    order = [c for c in _DECIDING if c in rows.column_names] + [c for c in rows.column_names if c not in _DECIDING]
+    return Undecided(rows.select(order).cast(_schema(rows.select(order))), read.devices)
 
 
 @dataclass
@@ -332,7 +390,7 @@ def _named_from(recordings: pa.Table, gaps: pa.Table, look: bool = True) -> pa.T
 
 def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = True,
                gap_devices: list[str] | None = None, known: _Known | None = None,
-               recordings: pa.Table | None = None) -> dict[str, pa.Array]:
+               recordings: pa.Table | None = None, reasons: bool = True) -> dict[str, pa.Array]:
     """``records.sessions.annotate`` over whole columns: each listed gap's session, whether it needs
     an explanation and why. Sessions of the listed gaps' devices, over the recordings each device's
     timeline uses (as attributed, placed; without the ones a current clock gap names), the damaged
@@ -342,7 +400,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
     pause (``_deciding``), so hardly any other recording is kept; of a few gaps (a listing's), only
     the ends of their long pauses, the only recordings asked about. ``gap_devices``: ``_gap_devices``
     already read; ``known``: what the listing read already (every recording among it);
-    ``recordings``: every recording read already (``decided``'s), for ``labels`` False."""
+    ``recordings``: every recording read already (``decided``'s), for ``labels`` False; ``reasons``
+    False: ``needs_explanation`` alone (``session_sets.needs``)."""
     from pipeline.records.gaprefresh import reattributed
     from pipeline.records.sessions import _label, _windows
     from pipeline.rules.custody import holder_periods
@@ -437,7 +496,8 @@ def _annotated(archive: Path, gaps: pa.Table, config: Config, labels: bool = Tru
                 case_labels[cid, cls] = _label({"case_id": cid, "retention_class": cls})
             groups[sha] = groups.get(sha, frozenset()) | {case_labels[cid, cls]}
     windows = list(_windows(_ranged_rows(assignments)))
-    return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows)
+    return session_sets.needs(gaps, by_sha, cfg.session_break_s, important, groups, windows,
+                              reasons=reasons or labels)
 
 
 def _ranged_rows(assignments: pa.Table) -> list[dict]:

@@ -109,16 +109,45 @@ def _runs(first: np.ndarray):
 
 
 def needs(gaps: pa.Table, sessions: pa.Table | None, break_s: float, important: set[str],
-          groups: dict[str, frozenset[str]], windows: list) -> dict[str, pa.Array]:
+          groups: dict[str, frozenset[str]], windows: list, *, reasons: bool = True) -> dict[str, pa.Array]:
     """``rules.sessions.need`` for every gap: ``session_id``, ``needs_explanation``, ``need_reason``.
     ``sessions``: sha256 -> session_id (None: unknown, every session_id null: whether a gap needs
     an explanation does not depend on them, only the names do); ``windows``:
     ``rules.sessions.Window`` in the order ``records.sessions`` lists them (a gap covered by
-    several names the first)."""
-    import duckdb
-
+    several names the first). ``reasons`` False: ``needs_explanation`` alone (the ledger counts;
+    the reasons of a year's gaps are some 400,000 strings it would throw away)."""
     n = gaps.num_rows
     kind = gaps["kind"].combine_chunks()
+    between = pc.fill_null(pc.equal(kind, "between_files"), False)
+    duration = gaps["duration_s"].combine_chunks()
+    short = pc.fill_null(pc.less_equal(duration, break_s), True)
+    # Every gap but a long pause needs an explanation; a long pause, when marked recordings are on
+    # both sides, a case holds both, or a window covers it (each tried on those still undecided).
+    open_long = pc.and_(between, pc.invert(short)).to_numpy(zero_copy_only=False)
+    marked_long = np.zeros(n, bool)
+    if important:                 # none marked (often): no pause is decided by marks
+        marked_long = open_long & _both_sides_in(gaps, np.arange(n), pa.array(sorted(important), pa.string()))
+    extra = np.full(n, None, dtype=object)          # the reason of a pause a case or a window decides
+    by_extra = np.zeros(n, bool)
+    pending = np.flatnonzero(open_long & ~marked_long)
+    if groups and len(pending):
+        held = pa.array(sorted(groups), pa.string())      # only pauses with a held recording on both sides
+        pending = pending[_both_sides_in(gaps, pending, held)]
+        ends = gaps.select(["before_sha256", "after_sha256"]).take(pa.array(pending)).to_pylist()
+        for i, g in zip(pending.tolist(), ends):
+            shared = sorted(groups.get(g["before_sha256"], frozenset()) & groups.get(g["after_sha256"], frozenset()))
+            if shared:
+                extra[i] = f"a pause inside {shared[0]}"
+                by_extra[i] = True
+    pending = np.flatnonzero(open_long & ~marked_long & ~by_extra)
+    if windows and len(pending):
+        hits = _windows_over(gaps, pending, duration, windows)
+        at = hits["i"].to_numpy()
+        extra[at] = [f"a pause inside the window of {label}" for label in hits["label"].to_pylist()]
+        by_extra[at] = True
+    needed = ~open_long | marked_long | by_extra
+    if not reasons:
+        return {"needs_explanation": pa.array(needed)}
 
     found: dict[str, pa.Array] = {}
 
@@ -128,12 +157,9 @@ def needs(gaps: pa.Table, sessions: pa.Table | None, break_s: float, important: 
                 pc.take(sessions["session_id"], pc.index_in(gaps[column], value_set=sessions["sha256"]))
         return found[column]
 
-    between = pc.fill_null(pc.equal(kind, "between_files"), False)
     overlap = pc.fill_null(pc.equal(kind, "overlap"), False)
     own = pc.if_else(overlap, session("before_sha256"), session("sha256"))
     either = pc.coalesce(session("before_sha256"), session("after_sha256"))
-    duration = gaps["duration_s"].combine_chunks()
-    short = pc.fill_null(pc.less_equal(duration, break_s), True)
     inside = pc.and_(between, short)
     session_id = pc.if_else(between, pc.if_else(short, either, pa.scalar(None, pa.string())), own)
     always = pc.fill_null(pc.index_in(kind, value_set=pa.array(list(NEEDED_ALWAYS), pa.string())), -1)
@@ -142,61 +168,63 @@ def needs(gaps: pa.Table, sessions: pa.Table | None, break_s: float, important: 
     why = pc.if_else(between, pc.if_else(inside, pc.if_else(pc.is_valid(either), pc.binary_join_element_wise(
         "a pause inside recording session ", either, ""), "a pause inside a session"), pa.scalar(None, pa.string())),
         why_always)
-    # Long pauses: marked recordings on both sides, a case holding both, a window covering it.
-    marked = pa.array(sorted(important), pa.string())
-    both = pc.and_(pc.is_in(gaps["before_sha256"], value_set=marked), pc.is_in(gaps["after_sha256"], value_set=marked))
-    open_long = pc.and_(between, pc.invert(short))
-    why = pc.if_else(pc.and_(open_long, both), "a pause between recordings marked important", why)
-    pending = np.flatnonzero(pc.and_(open_long, pc.is_null(why)).to_numpy(zero_copy_only=False))
-    extra = np.full(n, None, dtype=object)
-    if groups and len(pending):
-        held = pa.array(sorted(groups), pa.string())      # only pauses with a held recording on both sides
-        ends = gaps.select(["before_sha256", "after_sha256"]).take(pa.array(pending))
-        both_held = pc.fill_null(pc.and_(pc.is_in(ends["before_sha256"], value_set=held),
-                                         pc.is_in(ends["after_sha256"], value_set=held)), False)
-        pending = pending[both_held.to_numpy(zero_copy_only=False)]
-        ends = ends.filter(both_held).to_pylist()
-        for i, g in zip(pending.tolist(), ends):
-            shared = sorted(groups.get(g["before_sha256"], frozenset()) & groups.get(g["after_sha256"], frozenset()))
-            if shared:
-                extra[i] = f"a pause inside {shared[0]}"
-    why = pc.coalesce(why, pa.array(extra, pa.string()))
-    pending = np.flatnonzero(pc.and_(open_long, pc.is_null(why)).to_numpy(zero_copy_only=False))
-    if windows and len(pending):
-        con = duckdb.connect(":memory:")
-        con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
-        try:
-            con.execute("SET TimeZone='UTC'")
-            con.register("g", pa.table({"i": pa.array(pending, pa.int64())}).append_column(
-                "device_id", gaps["device_id"].take(pa.array(pending))).append_column(
-                "officer_id", gaps["officer_id"].take(pa.array(pending))).append_column(
-                "t0", gaps["start_utc"].take(pa.array(pending))).append_column(
-                "t1", pc.coalesce(gaps["end_utc"].take(pa.array(pending)), pc.add(
-                    gaps["start_utc"].take(pa.array(pending)), _seconds(duration.take(pa.array(pending)))))))
-            con.register("w", pa.table({"pos": pa.array(range(len(windows)), pa.int64()),
-                                        "label": pa.array([w.label for w in windows], pa.string()),
-                                        "device_id": pa.array([w.device_id for w in windows], pa.string()),
-                                        "officer_id": pa.array([w.officer_id for w in windows], pa.string()),
-                                        "t0": pa.array([w.start for w in windows], UTC_TYPE),
-                                        "t1": pa.array([w.end for w in windows], UTC_TYPE)}))
-            # A window covers a gap of its device or of its officer: two equality joins (a join
-            # on "device or officer" compares every pause with every window, minutes at a year).
-            hits = con.sql("""
-                WITH m AS (
-                    SELECT g.i, w.pos, w.label FROM g JOIN w ON w.device_id = g.device_id
-                     WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0
-                    UNION ALL
-                    SELECT g.i, w.pos, w.label FROM g JOIN w ON w.officer_id = g.officer_id
-                     WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0)
-                SELECT i, arg_min(label, pos) AS label FROM m GROUP BY i""").to_arrow_table()
-        finally:
-            con.close()
-        extra = np.full(n, None, dtype=object)
-        extra[hits["i"].to_numpy()] = [f"a pause inside the window of {label}" for label in hits["label"].to_pylist()]
+    if marked_long.any():
+        why = pc.if_else(pa.array(marked_long), "a pause between recordings marked important", why)
+    if by_extra.any():
         why = pc.coalesce(why, pa.array(extra, pa.string()))
-    needed = pc.is_valid(why)
     why = pc.fill_null(why, "a pause between recording sessions")
-    return {"session_id": session_id, "needs_explanation": needed, "need_reason": why}
+    return {"session_id": session_id, "needs_explanation": pa.array(needed), "need_reason": why}
+
+
+def _windows_over(gaps: pa.Table, pending: np.ndarray, duration: pa.Array, windows: list) -> pa.Table:
+    """Of the gaps ``pending`` (indices), those a window covers (``i``), each with the label of the
+    first window that does (``label``)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
+    try:
+        con.execute("SET TimeZone='UTC'")
+        con.register("g", pa.table({"i": pa.array(pending, pa.int64())}).append_column(
+            "device_id", gaps["device_id"].take(pa.array(pending))).append_column(
+            "officer_id", gaps["officer_id"].take(pa.array(pending))).append_column(
+            "t0", gaps["start_utc"].take(pa.array(pending))).append_column(
+            "t1", pc.coalesce(gaps["end_utc"].take(pa.array(pending)), pc.add(
+                gaps["start_utc"].take(pa.array(pending)), _seconds(duration.take(pa.array(pending)))))))
+        con.register("w", pa.table({"pos": pa.array(range(len(windows)), pa.int64()),
+                                    "label": pa.array([w.label for w in windows], pa.string()),
+                                    "device_id": pa.array([w.device_id for w in windows], pa.string()),
+                                    "officer_id": pa.array([w.officer_id for w in windows], pa.string()),
+                                    "t0": pa.array([w.start for w in windows], UTC_TYPE),
+                                    "t1": pa.array([w.end for w in windows], UTC_TYPE)}))
+        # A window covers a gap of its device or of its officer: two equality joins (a join
+        # on "device or officer" compares every pause with every window, minutes at a year).
+        return con.sql("""
+            WITH m AS (
+                SELECT g.i, w.pos, w.label FROM g JOIN w ON w.device_id = g.device_id
+                 WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0
+                UNION ALL
+                SELECT g.i, w.pos, w.label FROM g JOIN w ON w.officer_id = g.officer_id
+                 WHERE g.t0 IS NOT NULL AND g.t0 < w.t1 AND g.t1 > w.t0)
+            SELECT i, arg_min(label, pos) AS label FROM m GROUP BY i""").to_arrow_table()
+    finally:
+        con.close()
+
+
+def _both_sides_in(gaps: pa.Table, rows: np.ndarray, shas: pa.Array) -> np.ndarray:
+    """Which of ``rows`` (indices into ``gaps``) have both ``before_sha256`` and ``after_sha256``
+    among ``shas``, as a mask over ``rows``. Most rows asked (the ledger's year of long pauses):
+    looked up over the whole columns, without a copy of 64-character names for each side."""
+    sides = ("before_sha256", "after_sha256")
+    if len(rows) * 2 > gaps.num_rows:
+        hit = np.zeros(gaps.num_rows, bool)
+        hit[rows] = True
+        for side in sides:
+            hit &= pc.fill_null(pc.is_in(gaps[side], value_set=shas), False).to_numpy(zero_copy_only=False)
+        return hit[rows]
+    ends = gaps.select(list(sides)).take(pa.array(rows))
+    return pc.fill_null(pc.and_(pc.is_in(ends[sides[0]], value_set=shas), pc.is_in(ends[sides[1]], value_set=shas)),
+                        False).to_numpy(zero_copy_only=False)
 
 
 def _seconds(duration: pa.Array) -> pa.Array:
