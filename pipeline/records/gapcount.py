@@ -142,7 +142,7 @@ def _decided(archive: Path, pauses: pa.Table, config: Config, devices: list[str]
     pauses = gap_sets.placed(pauses, config.zones())
     known = gaplist._Known(gap_devices=devices, clocks=set(), tails=[], recordings=sides, moved=moved)
     return gaplist._annotated(archive, pauses, config, labels=False, gap_devices=devices,
-                              known=known)["needs_explanation"]
+                              known=known, reasons=False)["needs_explanation"]
 
 
 def _true(mask) -> int:
