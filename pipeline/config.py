@@ -70,6 +70,11 @@ class IngestConfig:
     change_retries: int = bounded(2, 0, 100, NP_("unit", "re-reads"))
     # fsync objects and catalog files before they become visible (turn off only for benchmarks).
     fsync: bool = True
+    # Write synced copies of originals with direct I/O (O_DIRECT) where the file system allows it:
+    # the CPU never copies their bytes into the page cache. Faster where the CPUs are the limit
+    # (thumbnails on) or the disk takes direct writes well; `false` writes through the page cache,
+    # its writeback started chunk by chunk, which some virtual disks take faster (README, Benchmarks).
+    direct_io: bool = True
     # Try again, on every run, sources that were never stored (permissions fixed since, say); a run
     # that finds one unchanged adds no row. Files that killed their worker or ran out of time are
     # tried again only with `--retry-failed`.

@@ -25,7 +25,8 @@ def test_defaults_load():
         ("worker_retries = 1000000", "endless-retries"), ("file_mode = 0o666", "writable-objects"),
         ("file_mode = 440", "decimal-not-octal"), ("file_mode = 0o040", "owner-cannot-read"),
         ("file_mode = 0o402", "others-may-write"), ("file_mode = 0o4440", "setuid"),
-        ("follow_links = 1", "not-a-boolean"))),
+        ("follow_links = 1", "not-a-boolean"), ("direct_io = 'no'", "direct-io-not-a-boolean"),
+        ("direct_io = 0", "direct-io-a-number"))),
 ])
 def test_bad_configuration_names_the_key(tmp_path, text, fragment):
     path = tmp_path / "bad.toml"

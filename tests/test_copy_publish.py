@@ -148,6 +148,50 @@ def test_a_synced_copy_goes_direct_while_aligned_and_through_the_cache_after(tmp
     assert len(switched) == (1 if direct and cached else 0)
 
 
+@pytest.mark.parametrize("size", [0, 1, 2 << 20, (3 << 20) + 12345], ids=["empty", "one-byte", "aligned", "unaligned"])
+def test_a_store_told_not_to_write_direct_copies_through_the_cache(tmp_path, monkeypatch, size):
+    """``ingest.direct_io = false``: not a byte is written with O_DIRECT, even where the file
+    system allows it; every chunk has its writeback started, and the copy is byte-identical."""
+    from pipeline.native import writeback
+
+    opened, hinted = [], []
+    real_open, real_start = os.open, writeback.start
+    monkeypatch.setattr(os, "open", lambda path, flags, mode=0o777, **kw: opened.append(flags)
+                        or real_open(path, flags, mode, **kw))
+    monkeypatch.setattr(writeback, "start", lambda fd, offset, length: hinted.append((offset, length))
+                        or real_start(fd, offset, length))
+    store = ObjectStore(tmp_path / "archive", fsync=True, direct=False).create()
+    source = _source(tmp_path, size)
+    copied = copy_source(source, store, chunk_bytes=1 << 20, retries=0)
+    stored = copied.publish()
+    monkeypatch.setattr(os, "open", real_open)
+    assert sha256(store.path(stored.digest.sha256)) == sha256(source) and stored.digest.size == size
+    assert opened and not any(flags & writeback.O_DIRECT for flags in opened if writeback.O_DIRECT)
+    assert hinted == [(offset, min(1 << 20, size - offset)) for offset in range(0, size, 1 << 20)]
+
+
+@pytest.mark.parametrize("setting, direct", [("", True), ("direct_io = false", False)], ids=["default", "off"])
+def test_the_direct_io_setting_reaches_the_copy_of_each_file(tmp_path, monkeypatch, setting, direct):
+    """The site's ``ingest.direct_io`` is what the copy of a file asks the file system for."""
+    from pipeline.config import load_config
+    from pipeline.native import writeback
+    from pipeline.runs.discover import walk
+    from pipeline.runs.perfile import Context, process_file
+
+    asked, real_create = [], writeback.create
+    monkeypatch.setattr(writeback, "create", lambda path, mode, *, direct: asked.append(direct)
+                        or real_create(path, mode, direct=direct))
+    site = tmp_path / "site.toml"
+    site.write_text(f"[ingest]\n{setting}\n")
+    config = load_config(site)
+    assert config.ingest.direct_io is direct
+    (tmp_path / "drop").mkdir()
+    _source(tmp_path / "drop", 1 << 16)
+    (src,) = list(walk([tmp_path / "drop"]))
+    result = process_file(src, Context(str(tmp_path / "archive"), "r1", config))
+    assert asked == [direct] and result.sighting["sha256"] == sha256(Path(src.path))
+
+
 def test_a_file_system_that_refuses_direct_io_gets_the_copy_through_the_cache(tmp_path, monkeypatch):
     """O_DIRECT refused at open (tmpfs) or at the first write (EINVAL): the copy is made all the same."""
     from pipeline.native import writeback

@@ -31,12 +31,13 @@ def files_below(archive: Path, top: str, hidden: str = TMP) -> list[str]:
 class ObjectStore:
     """``ARCHIVE/objects/ab/cd/<sha256>``; new objects appear only by rename of a synced copy."""
 
-    def __init__(self, archive: Path, *, fsync: bool = True, mode: int = FILE_MODE):
+    def __init__(self, archive: Path, *, fsync: bool = True, mode: int = FILE_MODE, direct: bool = True):
         self.archive = Path(archive)
         self.root = self.archive / OBJECTS
         self.tmp = self.root / TMP
         self.fsync = fsync
         self.mode = mode
+        self.direct = direct            # synced copies written with direct I/O (``ingest.direct_io``)
 
     def create(self) -> "ObjectStore":
         self.tmp.mkdir(parents=True, exist_ok=True)

@@ -147,7 +147,8 @@ def process_file(src: SourceFile, ctx: Context, node: str | None = None, note: N
         return not_read(src, ctx, src.problem, src.failure or "read_error")
     cfg = ctx.config
     file = FileContext(src.path, src.read_path or src.path, src.name, cfg,
-                       ObjectStore(Path(ctx.archive), fsync=cfg.ingest.fsync, mode=cfg.ingest.file_mode), ctx.run_id)
+                       ObjectStore(Path(ctx.archive), fsync=cfg.ingest.fsync, mode=cfg.ingest.file_mode,
+                                   direct=cfg.ingest.direct_io), ctx.run_id)
     found: dict[str, object] = {}
     fields: dict = {}
     rows: dict[str, list[dict] | Columns | pa.Table] = {}

@@ -64,17 +64,18 @@ def open_source(path: str | Path):
 class _Sink:
     """The archive side of a copy: any OSError here is the archive's fault, not the source's.
 
-    A copy that will be synced is written with direct I/O where the file system allows it (the
-    CPU then never copies its bytes into the page cache; ``native.writeback``), through the page
-    cache otherwise, its writeback started chunk by chunk."""
+    A copy that will be synced is written with direct I/O where the file system allows it and
+    ``direct`` (``ingest.direct_io``) is on (the CPU then never copies its bytes into the page
+    cache; ``native.writeback``), through the page cache otherwise, its writeback started chunk by
+    chunk."""
 
-    def __init__(self, path: Path, fsync: bool):
+    def __init__(self, path: Path, fsync: bool, direct: bool = True):
         self.path, self.fsync = path, fsync
         self.written = 0
         try:
             # The owner's alone until published (then ``ingest.file_mode``): the copy waits here
             # while demux and thumbnails read it.
-            fd, self.direct = writeback.create(path, 0o600, direct=fsync)
+            fd, self.direct = writeback.create(path, 0o600, direct=fsync and direct)
             self.fh = os.fdopen(fd, "wb", buffering=0)
         except OSError as exc:
             raise ArchiveWriteError(exc.errno, _("cannot write to the archive: {why}").format(why=exc.strerror),
@@ -198,7 +199,7 @@ def copy_source(source: str | Path, store: ObjectStore, *, chunk_bytes: int, ret
             with open_source(source) as src:
                 advise_sequential(src.fileno())
                 before = _signature(os.fstat(src.fileno()))
-                dst = _Sink(tmp, store.fsync)
+                dst = _Sink(tmp, store.fsync, direct=store.direct)
                 digest = copy_and_hash(src, dst, chunk_bytes)
                 after = _signature(paths.stat(os.fspath(source)))
         except BaseException:
