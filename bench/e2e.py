@@ -135,8 +135,9 @@ class Bench:
     def config(self, *, thumbnails: bool) -> Path | None:
         """A --config file for this run's settings, or None for the defaults."""
         text = ""
-        if not self.args.fsync:
-            text += "[ingest]\nfsync = false\n"
+        ingest = ([] if self.args.fsync else ["fsync = false"]) + (["direct_io = false"] if self.args.buffered else [])
+        if ingest:
+            text += "[ingest]\n" + "".join(f"{line}\n" for line in ingest)
         if not thumbnails:
             text += "[thumbnails]\nenabled = false\n"
         if not text:
@@ -405,6 +406,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="skip the per-file script one file at a time (long on a big drop)")
     p.add_argument("--proxies", action="store_true", help="also ingest a tenth of the drop with --proxies")
     p.add_argument("--no-fsync", dest="fsync", action="store_false", help="neither fieldrec nor the floor fsyncs")
+    p.add_argument("--buffered", action="store_true",
+                   help="fieldrec writes its copies through the page cache (ingest.direct_io = false), "
+                        "to compare with a run without it on the same disk")
     p.add_argument("--work", type=Path, default=corpus.CACHE / "work",
                    help="where outputs are written (put it on the archive's disk)")
     p.add_argument("--keep", action="store_true", help="keep every run's output under --work")

@@ -125,7 +125,8 @@ def write_json(bench, summary: dict, desc: dict, drop: corpus.Drop) -> Path:
     path = RESULTS / f"e2e-{stamp:%Y%m%dT%H%M%SZ}-{desc['host']}.json"
     data = {
         "finished_at": stamp.isoformat(), "machine": desc, "drop": drop.describe(),
-        "settings": {"fsync": bench.args.fsync, "repeat": bench.args.repeat, "full": bench.args.full,
+        "settings": {"fsync": bench.args.fsync, "direct_io": not bench.args.buffered, "repeat": bench.args.repeat,
+                     "full": bench.args.full,
                      "engines": list(bench.args.engines),
                      "memory": "peak of the sum of PSS over the process tree, sampled every 0.2 s",
                      "cpu": "user+system of the whole process tree: rusage of reaped descendants, plus the "
