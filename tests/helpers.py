@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from catalog.store import Catalog
+
+
+def python_prints(script: str, timeout: float = 60) -> str:
+    """What a fresh interpreter prints running ``script`` in the repository (which must succeed):
+    for what a worker's first file imports, untouched by what this test session has imported."""
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def ingest(sources, archive: Path, config, **kwargs):
