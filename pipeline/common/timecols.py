@@ -88,8 +88,22 @@ def in_zone(instants: pa.Array, zone: tzinfo) -> pa.Array:
 
 
 def utc_to_wall(instants: pa.Array, zone: tzinfo) -> pa.Array:
-    """``times.utc_to_wall``: the naive wall-clock reading in ``zone`` at each instant."""
-    return pc.local_timestamp(in_zone(instants, zone))
+    """``times.utc_to_wall``: the naive wall-clock reading in ``zone`` at each instant.
+
+    The offsets are ``zoneinfo``'s (``_offsets_s``), as ``times`` places one instant: Arrow's zone
+    database stops at the last change its zone file lists (2037) and keeps that offset for ever,
+    so from 2038 a zone with daylight-saving time read an hour off half the year (New York,
+    London; Lord Howe half an hour). Arrow places only what Python cannot (past its year 9999)."""
+    instants = instants.cast(UTC_TYPE)
+    if is_fixed(zone) or not len(instants):
+        return pc.local_timestamp(in_zone(instants, zone))
+    us = _us(instants)
+    valid = instants.is_valid().to_numpy(zero_copy_only=False)
+    offsets, placed = _offsets_s(us, valid, zone)
+    walls = us + offsets * 1_000_000
+    if not (placed | ~valid).all():
+        walls = np.where(placed, walls, _us(pc.local_timestamp(in_zone(instants, zone))))
+    return pa.array(walls, WALL_TYPE, mask=~valid)
 
 
 def local_days(instants: pa.Array, zone: tzinfo) -> pa.Array:

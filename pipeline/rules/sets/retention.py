@@ -93,13 +93,7 @@ def _routine_floored(recorded: pa.Array, counted_from: pa.Array, arrived: pa.Arr
 
 
 def _local_days(instants: pa.Array, site: tzinfo) -> pa.Array:
-    """``timecols.local_days`` as int64 days since 1970-01-01: each instant's UTC offset from
-    ``timecols``' table of the zone's hours (asked once an hour), not Arrow's zone database per row
-    (a million rows: ~0.1 s each); instants the table cannot place, as before."""
-    us, valid = us_of(instants), valid_of(instants)
-    offsets, placed = timecols._offsets_s(us, valid, site)
-    if (placed | ~valid).all():
-        return pa.array(np.floor_divide(np.floor_divide(us, 1_000_000) + offsets, 86_400), pa.int64(), mask=~valid)
+    """``timecols.local_days`` as int64 days since 1970-01-01."""
     return timecols.local_days(instants, site).cast(pa.int32()).cast(pa.int64())
 
 
