@@ -74,3 +74,22 @@ def test_scale_bench_smoke_times_every_command_on_a_compacted_synthetic_year(tmp
     assert night["refresh_mode"] == "incremental" and night["recordings"] > 0
     assert night["summary_gaps"]["found"] == night["summary_gaps"]["need"] + night["summary_gaps"]["free"]
     assert result["device_day"]["files_touched"] == 1
+
+
+def test_stagetimes_times_every_stage_of_every_file_in_every_worker(tmp_path):
+    from pipeline.sample.clips import ClipSpec
+    from pipeline.sample.encode import write_clip
+
+    for n in range(3):
+        write_clip(tmp_path / "drop" / f"BWC1_OF1_2026030108000{n}_0001.MP4", ClipSpec(duration_s=1.0))
+    out = subprocess.run([sys.executable, str(BENCH / "stagetimes.py"), "--", sys.executable, "-m", "pipeline.cli",
+                          "ingest", str(tmp_path / "drop"), "--archive", str(tmp_path / "archive"), "--json",
+                          "--engine", "local", "--workers", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("3 files; wall ")
+    timed = {line.split()[0]: int(line.split()[1]) for line in lines[2:8]}
+    assert timed == {"checksum": 3, "demux": 3, "naming": 3, "gaps": 3, "thumbnails": 3, "publish": 3}
+    workers = [line for line in lines if line.startswith("worker ")]
+    assert sum(int(line.split()[2]) for line in workers) == 3
