@@ -93,3 +93,12 @@ def test_stagetimes_times_every_stage_of_every_file_in_every_worker(tmp_path):
     assert timed == {"checksum": 3, "demux": 3, "naming": 3, "gaps": 3, "thumbnails": 3, "publish": 3}
     workers = [line for line in lines if line.startswith("worker ")]
     assert sum(int(line.split()[2]) for line in workers) == 3
+
+
+def test_boost_runs_the_command_to_its_end_and_returns_its_status():
+    # Started as a group leader (as a shell's job is), setsid must fork: boost still waits for the
+    # command and returns its exit status, and its output passes through.
+    out = subprocess.run([str(BENCH / "boost.sh"), sys.executable, "-c",
+                          "import time; time.sleep(0.3); print('done'); raise SystemExit(3)"],
+                         capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert (out.returncode, out.stdout) == (3, "done\n"), out.stderr
