@@ -136,8 +136,10 @@ def main() -> int:
         print(f"  {pid}: " + ", ".join(f"{s} {per[pid][s] / n * 100:.0f}%" for s in "RDS") + f" of {n} samples; "
               f"CPU {cpu:.2f} s, waited for a CPU {waited:.2f} s; main thread: CPU {main_cpu:.2f} s, "
               f"waited {main_waited:.2f} s, blocked {max(0.0, alive - main_cpu - main_waited):.2f} s of {alive:.2f} s")
+    sampler = time.process_time()
     print(f"CPU seconds: machine busy {machine_busy:.2f} over {wall:.2f} s x {os.cpu_count()} CPUs; this tree "
-          f"{tree_cpu:.2f} (as sampled); other processes ~{max(0.0, machine_busy - tree_cpu):.2f}")
+          f"{tree_cpu:.2f} (as sampled), this sampler {sampler:.2f}, other processes "
+          f"~{max(0.0, machine_busy - tree_cpu - sampler):.2f}")
     return process.returncode
 
 
