@@ -102,3 +102,36 @@ def test_boost_runs_the_command_to_its_end_and_returns_its_status():
                           "import time; time.sleep(0.3); print('done'); raise SystemExit(3)"],
                          capture_output=True, text=True, timeout=60, start_new_session=True)
     assert (out.returncode, out.stdout) == (3, "done\n"), out.stderr
+
+
+AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")
+SCHEDULING = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import machine
+print(json.dumps(machine.describe(__import__("pathlib").Path("."))["scheduling"]))
+"""
+
+
+def test_a_loaded_run_without_its_own_autogroup_priority_is_told_about_boost():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(BENCH))
+    loaded = {"load_average": [3.0, 2.0, 1.0], "load_average_end": [2.5, 2.0, 1.0], "logical_cpus": 2}
+    plain = report.load_notes({**loaded, "scheduling": {"nice": -15, "autogroups": True, "autogroup_nice": 0}})
+    boosted = report.load_notes({**loaded, "scheduling": {"nice": -15, "autogroups": True, "autogroup_nice": -15}})
+    assert any("bench/boost.sh" in n for n in plain)
+    assert boosted == plain[:1] == ["note: the load average was high: other work shared the CPUs."]
+    assert report.load_notes({**loaded, "load_average": [0.2] * 3, "load_average_end": [0.3] * 3}) == []
+
+
+def test_machine_description_records_the_autogroup_boost_sets():
+    if not AUTOGROUPS.exists() or AUTOGROUPS.read_text().strip() != "1":
+        pytest.skip("no autogroups on this kernel")
+    out = subprocess.run([str(BENCH / "boost.sh"), sys.executable, "-c", SCHEDULING, str(BENCH)],
+                         capture_output=True, text=True, timeout=60, check=True)
+    if "autogroup not changed" in out.stderr:
+        pytest.skip("no permission to raise an autogroup's priority here")
+    assert json.loads(out.stdout) == {"nice": -15, "autogroups": True, "autogroup_nice": -15}
