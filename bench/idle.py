@@ -8,7 +8,15 @@ time) and the state of every thread of the command's process tree (/proc/PID/tas
 each worker) how many samples found it running or runnable (R: a thread wants a CPU), waiting on
 the disk (D: no thread runnable, one in uninterruptible sleep) or asleep (S: waiting on a pipe, a
 lock, a thread). A worker's D and S samples while the machine is idle are the idle time the run
-itself leaves; on a machine others are loading, read the per-process states, not the machine's.
+itself leaves.
+
+R does not tell running from waiting for a CPU that another process holds, so the end also gives,
+from each thread's /proc/.../schedstat (kept at its last sample), every process's CPU seconds and
+its seconds runnable but not running (``waited for a CPU``), split for its main thread, and the
+main thread's rest of the wall time it was seen alive (``blocked``: disk, pipe, lock). The machine's
+busy CPU seconds less the tree's are what other processes took: on a machine others load, a run of
+N workers on N CPUs waits for them where one worker on two CPUs does not (read its ``waited``
+seconds before its wall time).
 """
 
 from __future__ import annotations
@@ -43,6 +51,17 @@ def _tree(root: int) -> list[int]:
     return found
 
 
+def _schedstat(pid: int, into: dict[int, tuple[float, float]]) -> None:
+    """Each thread's (CPU s, run-queue s) so far, into ``into`` by thread id (a thread gone keeps its last)."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                on_cpu, waited, _slices = f.read().split()
+            into[int(tid)] = (int(on_cpu) / 1e9, int(waited) / 1e9)
+    except (OSError, ValueError):
+        pass
+
+
 def _state(pid: int) -> str | None:
     """R if a thread of ``pid`` is running or runnable, else D if one waits on the disk, else S."""
     states = set()
@@ -68,6 +87,8 @@ def main() -> int:
     states: dict[int, dict[int, collections.Counter]] = collections.defaultdict(
         lambda: collections.defaultdict(collections.Counter))
     order: list[int] = []
+    threads: dict[int, dict[int, tuple[float, float]]] = collections.defaultdict(dict)
+    seen: dict[int, list[float]] = {}                   # pid: first and last sample time
     while process.poll() is None:
         now, t = _machine(), time.monotonic() - t0
         b = int(t // args.bin)
@@ -79,6 +100,8 @@ def main() -> int:
                 if pid not in order:
                     order.append(pid)
                 states[b][pid][state] += 1
+                _schedstat(pid, threads[pid])
+                seen.setdefault(pid, [t, t])[1] = t
         time.sleep(args.every)
     wall = time.monotonic() - t0
     print(f"{'t s':>5} {'busy%':>5} {'idle%':>5} {'iow%':>5} | " + " | ".join(f"{pid:>7} R  D  S" for pid in order))
@@ -100,9 +123,23 @@ def main() -> int:
     print(f"machine over the run: busy {(sum(totals) - totals[3] - totals[4] - totals[7]) / total * 100:.0f}%, "
           f"idle {totals[3] / total * 100:.0f}%, iowait {totals[4] / total * 100:.0f}%, "
           f"load average {os.getloadavg()[0]:.2f}; wall {wall:.2f} s, exit {process.returncode}")
+    tick = os.sysconf("SC_CLK_TCK")
+    machine_busy = (sum(totals) - totals[3] - totals[4] - totals[7]) / tick
+    tree_cpu = 0.0
     for pid in order:
         n = sum(per[pid].values()) or 1
-        print(f"  {pid}: " + ", ".join(f"{s} {per[pid][s] / n * 100:.0f}%" for s in "RDS") + f" of {n} samples")
+        cpu = sum(c for c, _w in threads[pid].values())
+        waited = sum(w for _c, w in threads[pid].values())
+        main_cpu, main_waited = threads[pid].get(pid, (0.0, 0.0))
+        alive = seen[pid][1] - seen[pid][0] + args.every
+        tree_cpu += cpu
+        print(f"  {pid}: " + ", ".join(f"{s} {per[pid][s] / n * 100:.0f}%" for s in "RDS") + f" of {n} samples; "
+              f"CPU {cpu:.2f} s, waited for a CPU {waited:.2f} s; main thread: CPU {main_cpu:.2f} s, "
+              f"waited {main_waited:.2f} s, blocked {max(0.0, alive - main_cpu - main_waited):.2f} s of {alive:.2f} s")
+    sampler = time.process_time()
+    print(f"CPU seconds: machine busy {machine_busy:.2f} over {wall:.2f} s x {os.cpu_count()} CPUs; this tree "
+          f"{tree_cpu:.2f} (as sampled), this sampler {sampler:.2f}, other processes "
+          f"~{max(0.0, machine_busy - tree_cpu - sampler):.2f}")
     return process.returncode
 
 

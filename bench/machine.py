@@ -55,6 +55,17 @@ def _first_line(command: list[str]) -> str | None:
         return None
 
 
+def _scheduling() -> dict:
+    """This process's nice, and its session's autogroup: where the kernel groups processes by
+    session, nice weighs only against the same session's (``bench/boost.sh`` sets the group's)."""
+    try:
+        groups = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+        group_nice = int(Path("/proc/self/autogroup").read_text().split()[-1]) if groups else None
+    except (OSError, ValueError, IndexError):
+        groups, group_nice = False, None
+    return {"nice": os.nice(0), "autogroups": groups, "autogroup_nice": group_nice}
+
+
 def describe(work: Path) -> dict:
     model, sha = _cpu_model()
     repo = Path(__file__).resolve().parents[1]
@@ -66,6 +77,7 @@ def describe(work: Path) -> dict:
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "scheduling": _scheduling(),
         "kernel": platform.release(),
         "disk": _disk(work),
         "python": sys.version.split()[0],

@@ -109,10 +109,22 @@ def report(bench, summary: dict, desc: dict, drop: corpus.Drop) -> str:
                    "(make bench-full), where the fixed start-up cost weighs less.")
     out.append(f"load average (1, 5, 15 min): {desc['load_average']} at the start, "
                f"{desc.get('load_average_end')} at the end")
-    if max(desc["load_average"][0], (desc.get("load_average_end") or [0])[0]) > 0.5 * desc["logical_cpus"]:
-        out.append("note: the load average was high: other work shared the CPUs.")
+    out.extend(load_notes(desc))
     out.extend(f"skipped: {s}" for s in bench.skipped)
     return "\n".join(out)
+
+
+def load_notes(desc: dict) -> list[str]:
+    """What the report says of a loaded machine: that others shared the CPUs, and whether this run
+    could have been put ahead of them (``bench/boost.sh``)."""
+    if max(desc["load_average"][0], (desc.get("load_average_end") or [0])[0]) <= 0.5 * desc["logical_cpus"]:
+        return []
+    notes = ["note: the load average was high: other work shared the CPUs."]
+    sched = desc.get("scheduling") or {}
+    if sched.get("autogroups") and (sched.get("autogroup_nice") or 0) >= 0:
+        notes.append("note: processes are grouped by session here (autogroups): nice alone does not put this run "
+                     "ahead of other sessions' work; bench/boost.sh does.")
+    return notes
 
 
 def _met(value: float, op: str, target: float) -> bool:
