@@ -1,9 +1,13 @@
 """What one more nightly ingest adds at a million recordings (refresh, end summary, seal), alone.
 
-    .venv/bin/python bench/one_night.py [--rounds 3] [--profile out.prof]
+    .venv/bin/python bench/one_night.py [--rounds 3] [--night both|plain|assigned] [--profile out.prof]
 
 Needs the synthetic year ``bench/scale.py`` built and compacted (its ``bench/cache/scale-*/run``);
-each round times ``scale.one_more_night`` on a fresh copy of that compacted archive.
+each round times ``scale.one_more_night`` on a fresh copy of that compacted archive. ``plain``: the
+night alone (the old way); ``assigned``: first the cases and assignments the synthetic year adds
+after each night (``sample.catalog._explain_and_assign``, on the newest night's recordings), as a
+real archive has nearly every night, then the night: its summary follows them from the kept
+``gap_waiting`` row. ``both`` (the default): each round times one of each, on copies of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +47,19 @@ def _cpu_of(module, name: str, spent: dict) -> None:
     setattr(module, name, timed)
 
 
+def _note_carried(spent: dict) -> None:
+    """Note whether the end summary carried its counts from the kept row (``gapwaiting.Tally``)."""
+    from pipeline.records import gapwaiting
+
+    tally = gapwaiting.tally
+
+    def noted(*args, **kwargs):
+        out = tally(*args, **kwargs)
+        spent["carried"] = out.carried
+        return out
+    gapwaiting.tally = noted
+
+
 def _newest_day(archive: Path, config) -> date:
     """The site's day of the newest recording in ``archive``: the night already there."""
     import pyarrow.compute as pc
@@ -53,10 +70,34 @@ def _newest_day(archive: Path, config) -> date:
     return newest.astimezone(config.zones().site_zone).date()
 
 
+def assign_the_day(archive: Path, config, shape: Shape, day: date) -> int:
+    """The cases and assignments the synthetic year adds after the night of ``day`` (on that
+    night's recordings, its newest run's), committed as their own run: how many assignments."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from catalog.store import Catalog
+    from pipeline.sample.catalog import Built, _explain_and_assign, _Year
+
+    catalog = Catalog(archive)
+    newest = pc.max(catalog.read("recordings", ["run_id"])["run_id"]).as_py()
+    recordings = catalog.read("recordings", ["sha256", "device_id", "start_utc"], filter=ds.field("run_id") == newest)
+    year = _Year(dataclasses.replace(shape, seed=shape.seed + 1000 + day.toordinal()), config)
+    done = Built()
+    now = datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc)
+    for _ in range(20):                       # a night with none is the old way: draw until one has
+        _explain_and_assign(archive, config, year, shape, day, now, recordings, [], done)
+        if done.assignments:
+            break
+    return done.assignments
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", type=Path, default=None, help="the scale-* folder (default: the newest in bench/cache)")
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--night", choices=("both", "plain", "assigned"), default="both",
+                   help="plain: the night alone; assigned: the day's cases and assignments first")
     p.add_argument("--profile", type=Path, default=None, help="write a cProfile of the last round here")
     args = p.parse_args()
     if not 1 <= args.rounds <= 100:
@@ -79,19 +120,26 @@ def main() -> int:
     _cpu_of(gaprefresh, "refresh", spent)
     _cpu_of(ingest, "_identities_and_gaps", spent)
     _cpu_of(ingest, "_seen", spent)
+    _note_carried(spent)
+    nights = ("plain", "assigned") if args.night == "both" else (args.night,)
     for i in range(args.rounds):
-        with tempfile.TemporaryDirectory(dir=cached) as tmp:
-            work = Path(tmp) / "archive"
-            shutil.copytree(cached / "run", work)
-            profiler = cProfile.Profile() if args.profile and i == args.rounds - 1 else None
-            if profiler:
-                profiler.enable()
-            result = one_more_night(work, config, shape, day)
-            if profiler:
-                profiler.disable()
-                profiler.dump_stats(str(args.profile))
-        print(json.dumps({**result, "cpu_s": dict(spent), "load": [round(x, 2) for x in os.getloadavg()]}))
-        spent.clear()
+        for night in nights:
+            with tempfile.TemporaryDirectory(dir=cached) as tmp:
+                work = Path(tmp) / "archive"
+                shutil.copytree(cached / "run", work)
+                assigned = assign_the_day(work, config, shape, day - timedelta(days=1)) if night == "assigned" else 0
+                profiler = cProfile.Profile() if args.profile and i == args.rounds - 1 else None
+                if profiler:
+                    profiler.enable()
+                result = one_more_night(work, config, shape, day)
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(str(args.profile.with_suffix(f".{night}.prof")) if len(nights) > 1
+                                        else str(args.profile))
+            total = round(result["refresh_s"] + result["summary_s"] + result["seal_s"], 3)
+            print(json.dumps({"night": night, "assignments_added": assigned, "total_s": total, **result,
+                              "cpu_s": dict(spent), "load": [round(x, 2) for x in os.getloadavg()]}))
+            spent.clear()
     return 0
 
 

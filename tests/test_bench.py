@@ -74,6 +74,19 @@ def test_scale_bench_smoke_times_every_command_on_a_compacted_synthetic_year(tmp
     assert night["refresh_mode"] == "incremental" and night["recordings"] > 0
     assert night["summary_gaps"]["found"] == night["summary_gaps"]["need"] + night["summary_gaps"]["free"]
     assert result["device_day"]["files_touched"] == 1
+    # bench/one_night.py on that year: the night alone, and the night after the day's assignments
+    # (the summary cannot carry its counts past them; the counts are the same either way but for them)
+    (cache,) = (tmp_path / "cache").glob("scale-*")
+    out = subprocess.run([sys.executable, str(BENCH / "one_night.py"), "--cache", str(cache), "--night", "both"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    plain, assigned = (json.loads(line) for line in out.stdout.splitlines())
+    assert (plain["night"], plain["assignments_added"]) == ("plain", 0)
+    assert assigned["night"] == "assigned" and assigned["assignments_added"] > 0
+    assert assigned["cpu_s"]["carried"] is False
+    for night in (plain, assigned):
+        gaps = night["summary_gaps"]
+        assert night["recordings"] > 0 and gaps["found"] == gaps["need"] + gaps["free"]
 
 
 def test_stagetimes_times_every_stage_of_every_file_in_every_worker(tmp_path):
