@@ -164,8 +164,10 @@ class Bench:
                                 "(Debian/Ubuntu: apt-get install ffmpeg)")
             return None
         out = self.work / "baseline"
-        # find | xargs -P: the per-file script, one at a time or on every core as a careful operator runs it.
-        script = 'find "$0" -type f -print0 | xargs -0 -P "$2" -n 1 "$3" "$0" "$1"'
+        # find | xargs -P: the per-file script, one at a time or on every core as a careful operator runs it
+        # (-H: the drop's folder may be a link, as a cached drop shared between checkouts is; -r: no
+        # file, no run).
+        script = 'find -H "$0" -type f -print0 | xargs -0 -r -P "$2" -n 1 "$3" "$0" "$1"'
         command = ["bash", "-c", script, self.drop.root, out, jobs, BENCH / "baseline.sh"]
         what = "one at a time" if jobs == 1 else f"{jobs} at once"
         return self.measure(f"per-file ffmpeg script ({what})", "baseline", command, out, self.drop)
