@@ -120,11 +120,12 @@ def main() -> int:
         print(f"{b * args.bin:5.1f} {busy / total * 100:5.0f} {m[3] / total * 100:5.0f} {m[4] / total * 100:5.0f} | "
               + " | ".join(cells))
     total = sum(totals) or 1
-    print(f"machine over the run: busy {(sum(totals) - totals[3] - totals[4] - totals[7]) / total * 100:.0f}%, "
+    busy_ticks = sum(totals) - totals[3] - totals[4] - totals[7]     # all but idle, iowait, steal
+    print(f"machine over the run: busy {busy_ticks / total * 100:.0f}%, "
           f"idle {totals[3] / total * 100:.0f}%, iowait {totals[4] / total * 100:.0f}%, "
           f"load average {os.getloadavg()[0]:.2f}; wall {wall:.2f} s, exit {process.returncode}")
     tick = os.sysconf("SC_CLK_TCK")
-    machine_busy = (sum(totals) - totals[3] - totals[4] - totals[7]) / tick
+    machine_busy = busy_ticks / tick
     tree_cpu = 0.0
     for pid in order:
         n = sum(per[pid].values()) or 1

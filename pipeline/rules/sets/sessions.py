@@ -185,12 +185,11 @@ def _windows_over(gaps: pa.Table, pending: np.ndarray, duration: pa.Array, windo
     con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
     try:
         con.execute("SET TimeZone='UTC'")
-        con.register("g", pa.table({"i": pa.array(pending, pa.int64())}).append_column(
-            "device_id", gaps["device_id"].take(pa.array(pending))).append_column(
-            "officer_id", gaps["officer_id"].take(pa.array(pending))).append_column(
-            "t0", gaps["start_utc"].take(pa.array(pending))).append_column(
-            "t1", pc.coalesce(gaps["end_utc"].take(pa.array(pending)), pc.add(
-                gaps["start_utc"].take(pa.array(pending)), _seconds(duration.take(pa.array(pending)))))))
+        at = pa.array(pending, pa.int64())
+        g = gaps.select(["device_id", "officer_id", "start_utc", "end_utc"]).take(at)
+        con.register("g", pa.table({"i": at, "device_id": g["device_id"], "officer_id": g["officer_id"],
+                                    "t0": g["start_utc"], "t1": pc.coalesce(g["end_utc"], pc.add(
+                                        g["start_utc"], _seconds(duration.take(at))))}))
         con.register("w", pa.table({"pos": pa.array(range(len(windows)), pa.int64()),
                                     "label": pa.array([w.label for w in windows], pa.string()),
                                     "device_id": pa.array([w.device_id for w in windows], pa.string()),
