@@ -350,10 +350,10 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
             (ds.field("end_utc").is_null() & (_stored_end(ds.field) >= _instant(t)))
 
     expr = since(main[0])
-    others = sorted({g.device for lo, _, bucket in buckets if bucket is not main[2] for g in bucket})
-    if others:
-        expr = expr | (since(min(lo for lo, _, bucket in buckets if bucket is not main[2]))
-                       & (ds.field("start_utc") < _instant(main[0])) & _devices(others))
+    for lo, _, bucket in buckets:             # each other bucket from its own start, its devices alone
+        if bucket is not main[2]:
+            expr = expr | (since(lo) & (ds.field("start_utc") < _instant(main[0]))
+                           & _devices(sorted({g.device for g in bucket})))
     table = catalog.read("recordings", timeline.COLUMNS + ["important"], filter=expr)
     _remember(catalog, table)
     return table.select(timeline.COLUMNS)
