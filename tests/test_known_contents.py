@@ -35,6 +35,21 @@ def test_membership_is_that_of_a_set_of_the_column(stored, chunks, asked, added)
         assert (sha in known) == (sha in reference), sha
 
 
+close = st.text(alphabet="01", min_size=64, max_size=64)            # plain values whose first 8 bytes often agree
+
+
+@settings(max_examples=200, deadline=None)
+@given(pool=st.lists(st.one_of(close, value), min_size=1, max_size=12), picks=st.lists(st.integers(0, 11), max_size=30),
+       chunks=st.integers(1, 4))
+def test_repeated_says_whether_a_content_has_two_rows(pool, picks, chunks):
+    stored = [pool[i % len(pool)] for i in picks]
+    size = max(1, len(stored) // chunks)
+    column = pa.chunked_array([pa.array(stored[i:i + size], pa.string()) for i in range(0, len(stored), size)],
+                              pa.string())
+    values = [v for v in stored if v is not None]
+    assert KnownContents(column).repeated == (len(values) != len(set(values)))
+
+
 def test_sliced_and_large_string_columns_and_a_million_digests():
     digests = [hashlib.sha256(b"%d" % i).hexdigest() for i in range(20_000)]
     column = pa.array(["X" * 64, *digests, None], pa.large_string()).slice(1, 20_000)   # an offset buffer

@@ -51,8 +51,11 @@ class Tally:
     carried: bool            # counted from the last row and what was added since
 
 
-def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally:
-    """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits."""
+def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repeated: bool) -> Tally:
+    """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits.
+    ``repeated``: whether a content has two recordings rows (``runs.known.KnownContents.repeated``,
+    read by the ingest anyway; only a part put in the catalog by hand makes one): then a pause's
+    sides are looked up among every row, each row of a content deciding, not where they usually lie."""
     from pipeline.records.gaprefresh import basis, forget_recent, reattributed
 
     listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
@@ -64,7 +67,7 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime) -> Tally
     carried = None
     if last is not None:
         try:
-            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved)
+            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved, repeated)
         except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
             carried = None
     if carried is not None:
@@ -90,7 +93,7 @@ def _last(catalog: Catalog) -> dict | None:
 
 
 def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, parts: dict, here: str,
-             decide: bool, moved: dict) -> tuple[gapcount.Counts, list[str], list[str]] | None:
+             decide: bool, moved: dict, repeated: bool) -> tuple[gapcount.Counts, list[str], list[str]] | None:
     """The counts from ``last`` and the parts added since (``listing``, its names ``parts``); None
     when ``last`` does not fit."""
     try:
@@ -133,7 +136,8 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
     pausing = pc.and_(asked, long)
     if decide and pc.any(pausing).as_py():
         pauses = firsts.filter(pausing).select(list(gapcount.DECIDING))
-        decided = gapcount._decided(catalog.archive, pauses, config, sorted(devices), _sides(catalog, pauses), moved)
+        sides = gapcount._sides(catalog.archive, pauses) if repeated else _sides(catalog, pauses)
+        decided = gapcount._decided(catalog.archive, pauses, config, sorted(devices), sides, moved)
         where = pc.indices_nonzero(pausing).to_numpy().astype(np.int64)
         flags = np.asarray(needed.to_numpy(zero_copy_only=False)).copy()
         flags[where] = pc.fill_null(decided, False).to_numpy(zero_copy_only=False)
@@ -219,7 +223,8 @@ def _sides(catalog: Catalog, pauses: pa.Table) -> pa.Table:
     recordings), then only those stored as ending after a day before the earliest pause (a recording
     ends where its pause begins, or after where it ends: the parts' statistics skip the older ones),
     then, if one was not found there (stored without its end, or other than where it lies), among
-    every recording."""
+    every recording. A content's first row found is taken as its only one: ingest writes one per
+    content (``tally``'s ``repeated`` says when a hand put in another)."""
     from pipeline.records.gaplist import sessions_columns
     from pipeline.records.gaprefresh import recent_recordings
 

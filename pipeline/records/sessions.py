@@ -141,7 +141,7 @@ def _groups(catalog: Catalog, rows: list[dict], assignments: list[dict], zones: 
         subject = Subject(r["sha256"], r["device_id"], who.officer_id, r["start"], r["end"] or r["start"],
                           important=bool(r["important"]))
         labels = frozenset(_label(a) for a in index.candidates(subject) if matches(a, subject))
-        if labels:
-            out[r["sha256"]] = labels
+        if labels:                   # a content cataloged twice: every row's cases (as retention holds it)
+            out[r["sha256"]] = out.get(r["sha256"], frozenset()) | labels
     return out
 

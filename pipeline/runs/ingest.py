@@ -401,7 +401,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                         buffer.commit()
                 buffer.commit()
                 refresh_gaps(catalog, run_id, config)
-                _identities_and_gaps(summary, catalog, config)
+                _identities_and_gaps(summary, catalog, config, repeated=getattr(known_sha, "repeated", False))
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -452,10 +452,11 @@ LATE_MODULES = ("pyarrow.dataset", GAP_REFRESH, "pyarrow.compute", "pyarrow.acer
                 "pipeline.records.gapwaiting", "pipeline.records.conflicts", "pipeline.runs.compact")
 
 
-def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) -> None:
+def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config, *, repeated: bool) -> None:
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
     Read set-based, counted rather than listed (``records.conflicts``, ``records.gapcount``): seconds
-    at a million recordings were spent here otherwise."""
+    at a million recordings were spent here otherwise. ``repeated``: whether a content had two
+    recordings rows when the run began (``KnownContents.repeated``; the run adds none)."""
     from pipeline.records import conflicts, gapwaiting
 
     summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity)
@@ -465,7 +466,7 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config) 
         return
     # Carried from the last run's counts when only gaps, states and explanations were added since
     # (``records.gapwaiting``); the ids that wait are kept for the next run.
-    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc())
+    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc(), repeated=repeated)
     summary.gaps = tally.counts.summary()
     if tally.keep is not None:
         catalog.commit({"gap_waiting": [tally.keep]}, tag=summary.run_id)

@@ -23,18 +23,26 @@ class KnownContents:
 
     def __init__(self, column: pa.ChunkedArray | pa.Array):
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        plain, self._others = [], set()
+        plain, self._others, others = [], set(), 0
         for chunk in chunks:
             chunk = chunk.cast(pa.string())
             fixed, rest = _split(chunk)
             plain.append(fixed)
             self._others.update(rest)
+            others += len(rest)
         rows = np.concatenate(plain) if plain else np.empty(0, dtype="S64")
         # Ordered by their first 8 bytes as one number (a sort of integers, several times quicker
         # than one of 64-byte strings); rows sharing those bytes are told apart when asked.
         head = rows.view(np.uint64).reshape(-1, 8)[:, 0] if len(rows) else np.empty(0, np.uint64)
         order = np.argsort(head)
         self._head, self._rows = head[order], rows[order]
+        # Whether a content has two rows (a part put in the catalog by hand: ingest writes none).
+        shared = np.zeros(len(rows), bool)
+        if len(rows) > 1:
+            same = self._head[1:] == self._head[:-1]
+            shared[1:] |= same
+            shared[:-1] |= same
+        self.repeated = others != len(self._others) or len(np.unique(self._rows[shared])) < int(shared.sum())
 
     def __contains__(self, sha) -> bool:
         if sha in self._others:
