@@ -259,6 +259,20 @@ GAP_WAITING = pa.schema([               # one row per ingest end summary (pipeli
     ("waiting", pa.list_(pa.string())),  # the current gaps that need an explanation and have none accepted
 ])
 
+GAP_SURVEY = pa.schema([                # per gap refresh, each device's older recordings in figures (pipeline.records.gapsurvey): derived
+    ("run_id", pa.string()),             # the refresh (its run) they are as of: every recording it took in
+    ("device_id", pa.string()),          # as stored (attributions change the refresh's basis)
+    ("kind", pa.string()),
+    ("time_zone", pa.string()),          # the zone its recordings were stored in (one row per zone)
+    ("recordings", pa.int64()),
+    ("start_null", pa.int64()),          # of those, stored without their instant
+    ("first_min", TS_UTC),               # the earliest and latest start whose clock can be right
+    ("first_max", TS_UTC),
+    ("seq_max", pa.int64()),             # the highest and lowest sequence number
+    ("seq_min", pa.int64()),
+    ("numbered_max", TS_UTC),            # the latest start of a numbered recording
+])
+
 FIXITY = pa.schema([                    # one row per item a `fieldrec verify` looked at, and per problem
     ("run_id", pa.string()),             # the verify run
     ("checked_at", TS_UTC),
@@ -324,6 +338,7 @@ TABLES: dict[str, pa.Schema] = {
     "explanations": EXPLANATIONS,
     "gap_refreshes": GAP_REFRESHES,
     "gap_waiting": GAP_WAITING,
+    "gap_survey": GAP_SURVEY,
     "fixity": FIXITY,
     "thumbnails": THUMBNAILS,
     "derivatives": DERIVATIVES,
@@ -575,6 +590,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "gap_state": ("gap_id", "evaluated_at"),
     "gap_refreshes": ("refreshed_at",),
     "gap_waiting": ("computed_at",),
+    "gap_survey": ("run_id", "device_id", "kind", "time_zone"),
     "explanations": ("gap_id", "explained_at"),
     "sightings": ("sha256", "seen_at"),
     "streams": ("sha256", "stream_index"),

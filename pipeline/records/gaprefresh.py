@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from catalog.schema import TABLES
 from catalog.store import Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
@@ -127,7 +128,7 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
     Run by the ingest driver after its last commit, under the archive lock."""
     now = now or now_utc()
     t0 = time.monotonic()
-    history = catalog.rows("gap_refreshes", ["refreshed_at", "basis", "recordings", "runs"])
+    history = catalog.rows("gap_refreshes", ["run_id", "refreshed_at", "basis", "recordings", "runs"])
     covered = {r for h in history for r in (h["runs"] or ())}
     last = max(history, key=lambda h: h["refreshed_at"], default=None)
     counts = _run_counts(catalog)
@@ -140,7 +141,7 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
         done = Result(**dataclasses.asdict(gapstate.refresh(catalog, run_id, config, now=now)), recordings=total)
         taken = sorted(counts)
     else:
-        done, batch = _incremental(catalog, run_id, config, now, fresh, moved)
+        done, batch = _incremental(catalog, run_id, config, now, fresh, moved, last["run_id"])
         taken = fresh
     done.wall_s = time.monotonic() - t0
     batch["gap_refreshes"] = [{
@@ -242,32 +243,24 @@ def _odd(labels: list[str]):
     return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
 
 
-def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones) -> None:
-    """One scan of these devices' older recordings (a few narrow columns): for each group, where its
-    believable ones begin and end and the nearest before and after its stretch (the stretch is
-    widened to them), and whether it must be walked whole (a recording placed other than stored,
-    or new numbered recordings that neither continue the sequence nor start it over on a new day)."""
-    from pipeline.rules.clocks import earliest_plausible
-
+def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones,
+            older: pa.Table) -> pa.Table:
+    """For each group, where its believable older recordings begin and end and the nearest before
+    and after its stretch (the stretch is widened to them), and whether it must be walked whole (a
+    recording placed other than stored, or new numbered recordings that neither continue the
+    sequence nor start it over on a new day). Returns the recordings read around the stretches
+    (``_figures``), which ``_fill`` then picks each stretch from."""
     site = zones.site_zone
     order = list(groups)
-    stats = gapsurvey.figures(catalog, pa.table({
-        "i": pa.array(range(len(order)), pa.int64()), "device_id": pa.array([d for d, _ in order], pa.string()),
-        "kind": pa.array([k for _, k in order], pa.string()),
-        "lo": pa.array([_utc(groups[k].lo) for k in order], pa.timestamp("us", tz="UTC")),
-        "hi": pa.array([_utc(groups[k].hi) for k in order], pa.timestamp("us", tz="UTC"))}),
-        {"fresh": fresh, "labels": labels, "tolerance": int(cfg.future_tolerance_s * 1_000_000),
-         "earliest": _utc(_naive(earliest_plausible(cfg.earliest_plausible, site)))})
-    by_group = {m["i"]: m for m in stats.to_pylist()}
-    cuts = {i: m["cut_max"] for i, m in by_group.items() if m["cut_max"] is not None}
+    by_group, table = _figures(catalog, groups, fresh, labels, cfg, zones, older)
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
         g.first_old, g.last_old = _naive(m.get("first_min")), _naive(m.get("first_max"))
         if m.get("before_max") is not None:
             g.lo = min(g.lo, _naive(m["before_max"]))
-        if i in cuts:
-            g.lo = min(g.lo, _naive(cuts[i]))
+        if m.get("cut_max") is not None:
+            g.lo = min(g.lo, _naive(m["cut_max"]))
         if m.get("after_min") is not None:
             g.hi = max(g.hi, _naive(m["after_min"]))
         numbered = [(r["sequence"], r["start_time"], r["sha256"]) for r in g.rows.values()
@@ -284,6 +277,63 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
                 g.recount = (numbered, old_last)
             else:
                 g.whole = True
+    return table.select(timeline.COLUMNS)
+
+
+def _figures(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones,
+             older: pa.Table) -> tuple[dict[int, dict], pa.Table]:
+    """What ``gapsurvey.figures`` says of each group (by its position in ``groups``): the whole
+    history's figures from ``older`` (``gapsurvey.older``); the stretch's own (the nearest before and
+    after it, the clean cut before it) from one read of the recordings around the stretches
+    (returned, with ``run_id``: ``_recent``'s, every group's from two days before its last older
+    recording). A group with believable older recordings after the start of its stretch (a file
+    docked late) is surveyed in DuckDB over its whole history (``gapsurvey.figures``).
+    ``tests/test_gap_survey.py`` holds the two together."""
+    site = zones.site_zone
+    order = list(groups)
+    params = _survey_params(cfg, site)
+    by_group = gapsurvey.whole_history(older, order, labels)
+    late = sorted(i for i, key in enumerate(order) if by_group.get(i, {}).get("first_max") is not None
+                  and _utc(groups[key].lo) <= by_group[i]["first_max"])
+    if late:
+        stats = gapsurvey.figures(catalog, pa.table({
+            "i": pa.array(late, pa.int64()), "device_id": pa.array([order[i][0] for i in late], pa.string()),
+            "kind": pa.array([order[i][1] for i in late], pa.string()),
+            "lo": pa.array([_utc(groups[order[i]].lo) for i in late], pa.timestamp("us", tz="UTC")),
+            "hi": pa.array([_utc(groups[order[i]].hi) for i in late], pa.timestamp("us", tz="UTC"))}),
+            {"fresh": fresh, "labels": labels, **params})
+        by_group.update({m["i"]: m for m in stats.to_pylist()})
+    # The rest: every older believable recording starts before the stretch: the nearest before it is
+    # the last of them, none lies after it, and the clean cut is looked for from two days before.
+    bound: dict[tuple[str, str], datetime] = {}
+    los, ws, keys = [], [], []
+    position = {key: i for i, key in enumerate(order)}
+    for i, key in enumerate(order):
+        m = by_group.setdefault(i, {"first_min": None, "first_max": None, "seq_max": None, "seq_min": None,
+                                    "numbered_max": None, "odd_sum": 0})
+        lo = _utc(groups[key].lo)
+        if i in set(late):
+            widest = min([t for t in (lo, m.get("before_max"), m.get("cut_max")) if t is not None])
+            bound[key] = _naive(widest)
+            continue
+        m["before_max"], m["after_min"] = m["first_max"], None
+        w = min(lo, m["first_max"] or lo) - timedelta(days=2)
+        bound[key] = _naive(w)
+        keys.append(key)
+        los.append(lo)
+        ws.append(w)
+    table = _recent(catalog, list(groups.values()), lambda g: bound[g.key], extra=["run_id"])
+    for j, cut in gapsurvey.cut_max(table, fresh, keys, los, ws, params).items():
+        by_group[position[keys[j]]]["cut_max"] = cut
+    return by_group, table
+
+
+def _survey_params(cfg: GapsConfig, site) -> dict:
+    """What makes a clock believable, as ``gapsurvey`` takes it (``clocks.clock_problem``'s bounds)."""
+    from pipeline.rules.clocks import earliest_plausible
+
+    return {"tolerance": int(cfg.future_tolerance_s * 1_000_000),
+            "earliest": _utc(_naive(earliest_plausible(cfg.earliest_plausible, site)))}
 
 
 def _utc(t: datetime):
@@ -291,11 +341,12 @@ def _utc(t: datetime):
 
 
 def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...],
-          moved: dict | None = None) -> pa.Table | None:
+          moved: dict | None = None, recent: pa.Table | None = None) -> pa.Table | None:
     """Read each group's stretch (whole groups: everything, with the recordings attributed to the
     device other than by their own name) into ``rows``. One read for the whole groups and one for
     the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
-    device idle for months widens the scan over the year: the per-row work stays its stretch)."""
+    device idle for months widens the scan over the year: the per-row work stays its stretch).
+    ``recent``: the recordings read around the stretches already, every one each stretch holds."""
     whole = [g for g in groups if g.whole]
     stretched = [g for g in groups if not g.whole]
     if whole:
@@ -314,7 +365,7 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
                 g.rows[r["sha256"]] = r
     if not stretched:
         return None
-    table = _recent(catalog, stretched)
+    table = _recent(catalog, stretched) if recent is None else recent
     # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
     # device whole), so its stored start_utc picks its stretch; the placed start decides below.
     order = [g.key for g in stretched]
@@ -332,15 +383,16 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
     return table
 
 
-def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
+def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra: tuple = ()) -> pa.Table:
     """The recordings (of any kind: other kinds are in no group) that start or end at or after the
     start of their group's bucket (``_buckets``), and more: what ``_fill`` picks each stretch from,
     and ``_reach_in`` what reaches into one. One read: every device's from the start of the bucket
     of most groups (a test of the time columns alone is cheap on a million rows; a test of the
     device's name is not), and the devices of the other buckets (a device idle for months, a
     late-docked old file) from the earliest of those, up to there. Each group's rows are picked
-    exactly after the read."""
-    buckets = _buckets(groups, lambda g: (g.lo, g.lo))
+    exactly after the read. ``bound``: each group's start (default its stretch's); ``extra``: more
+    columns to give back."""
+    buckets = _buckets(groups, lambda g: (bound(g), bound(g)))
     main = max(buckets, key=lambda b: len(b[2]))
 
     def since(t: datetime):
@@ -354,9 +406,9 @@ def _recent(catalog: Catalog, groups: list[_Group]) -> pa.Table:
         if bucket is not main[2]:
             expr = expr | (since(lo) & (ds.field("start_utc") < _instant(main[0]))
                            & _devices(sorted({g.device for g in bucket})))
-    table = catalog.read("recordings", timeline.COLUMNS + ["important"], filter=expr)
-    _remember(catalog, table)
-    return table.select(timeline.COLUMNS)
+    table = catalog.read("recordings", list(dict.fromkeys(timeline.COLUMNS + ["important", *extra])), filter=expr)
+    _remember(catalog, table.select(timeline.COLUMNS + ["important"]))
+    return table.select(list(dict.fromkeys(timeline.COLUMNS + list(extra))))
 
 
 # The recordings the last refresh's stretches were read from (rows as stored), by the archive and the
@@ -586,13 +638,15 @@ def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, 
 
 
 def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, fresh: list[str],
-                 moved: dict[str, tuple] | None = None) -> tuple[Result, dict[str, list]]:
+                 moved: dict[str, tuple] | None = None, last_run: str | None = None) -> tuple[Result, dict[str, list]]:
     zones, cfg = config.zones(), config.gaps
     site = zones.site_zone
     meta = {"run_id": run_id, "detected_at": now}
     result = Result(mode="incremental")
     moved = moved or {}
-    new_rows = _read(catalog, zones, ds.field("run_id").isin(pa.array(fresh, pa.string())), moved) if fresh else []
+    new_table = catalog.read("recordings", timeline.COLUMNS, filter=ds.field("run_id").isin(pa.array(fresh, pa.string()))) \
+        if fresh else TABLES["recordings"].empty_table().select(timeline.COLUMNS)
+    new_rows = _prepared(new_table, zones, moved) if new_table.num_rows else []
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
     read: list[pa.Table] = []
@@ -622,9 +676,12 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     result.devices = len({d for d, _ in groups})
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
     walked: list[tuple[_Group, _Walked]] = []
+    params = _survey_params(cfg, site)
+    older = gapsurvey.older(catalog, last_run, fresh, params) if groups else \
+        gapsurvey.kept(catalog, last_run) if last_run else None
     if groups:
         tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}), moved)
-        _survey(catalog, groups, fresh, labels, cfg, zones)
+        around = _survey(catalog, groups, fresh, labels, cfg, zones, older)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
         elsewhere = {d for d, _ in moved.values()}
@@ -635,7 +692,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         for g in groups.values():
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
-        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved)
+        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved, around)
         recount = [g for g in todo if g.recount is not None and not g.whole
                    and not _count_over(g, cfg, site, zones.device(g.device)[0])]
         for g in recount:
@@ -680,7 +737,10 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     result.new, result.current = len(rows), len(current)
     result.opened = sum(e["state"] == "open" for e in events)
     result.closed = sum(e["state"] == "closed" for e in events)
-    return result, {"gaps": rows, "gap_state": events}
+    batch: dict = {"gaps": rows, "gap_state": events}
+    if older is not None:          # the figures as of this refresh, for the next one
+        batch["gap_survey"] = gapsurvey.to_rows(gapsurvey.combine(older, gapsurvey.aggregate(new_table, params)), run_id)
+    return result, batch
 
 
 def _per_file(known: pa.Table, shas: list[str]) -> set[str]:
