@@ -104,6 +104,9 @@ class Staged:
     rows: int
 
 
+RUN_COUNTS_NOTE = "fieldrec.run_counts"      # a merged part's footer: its rows per run, JSON [[run id or null, rows], ...]
+
+
 def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
     """Rows (dicts, missing keys as nulls) as a table of exactly the catalog schema."""
     schema = TABLES[name]
@@ -155,15 +158,21 @@ class Catalog:
         return len(journals)
 
     # -- replacing parts (compaction) --------------------------------------------------------
-    def stage(self, table: str, rows: pa.Table, *, tag: str, row_group_rows: int | None = None) -> Staged:
+    def stage(self, table: str, rows: pa.Table, *, tag: str, row_group_rows: int | None = None,
+              notes: dict[str, str] | None = None) -> Staged:
         """Write ``rows`` as a new part of ``table`` under a hidden name (synced); ``swap`` puts it in
-        place. A staged part no swap takes is a stray temporary, removed by ``recover``."""
+        place. A staged part no swap takes is a stray temporary, removed by ``recover``. ``notes``:
+        key-value metadata for the file's footer (what a reader may take instead of reading a column)."""
         self._seq += 1
         name = f"part-{tag}-{self._seq:05d}-{uuid.uuid4().hex[:6]}.parquet"
         tmp = self.root / table / f".{name}.tmp"
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._write_parquet(to_table(table, rows), tmp, row_group_rows)
+            written = to_table(table, rows)
+            if notes:
+                written = written.replace_schema_metadata({**(written.schema.metadata or {}),
+                                                           **{k.encode(): v.encode() for k, v in notes.items()}})
+            self._write_parquet(written, tmp, row_group_rows)
             sha, size = _digest(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ written: a crash before that undoes the swap (``recover``), a crash after it fin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from catalog import digest
 from catalog.schema import SORT_KEYS, TABLES
-from catalog.store import Catalog, Swap, to_table
+from catalog.store import RUN_COUNTS_NOTE, Catalog, Swap, to_table
 from pipeline.archive import sealindex
 from pipeline.archive.intent import Journal
 from pipeline.archive.manifests import MANIFESTS, read_manifest
@@ -140,6 +141,19 @@ def sorted_rows(table: str, rows: pa.Table) -> pa.Table:
     return rows.sort_by([(k, "ascending") for k in keys]) if keys and rows.num_rows else rows
 
 
+def run_counts(rows: pa.Table) -> dict[str, str]:
+    """The footer note of a merged part of a table with ``run_id``: [[run id or null, rows], ...], so
+    that a reader counting rows per run (``gaprefresh``) need not read the column of a part holding
+    many runs."""
+    if "run_id" not in rows.column_names:
+        return {}
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(rows["run_id"].combine_chunks()).to_pylist()
+    return {RUN_COUNTS_NOTE: json.dumps(sorted(([c["values"], c["counts"]] for c in counts),
+                                          key=lambda pair: (pair[0] is None, pair[0] or "")))}
+
+
 def replace(archive: Path, catalog: Catalog, journal: Journal, table_plan: TablePlan, limits: Limits,
             run_id: str) -> Swap | None:
     """Merge each group of ``table_plan`` into a new part and put the new parts in place of the old
@@ -154,7 +168,7 @@ def replace(archive: Path, catalog: Catalog, journal: Journal, table_plan: Table
             rows = group_rows(archive, group)
             count, expected = rows.num_rows, digest.rows_digest(rows, columns)
             rows = sorted_rows(table, rows)
-            part = catalog.stage(table, rows, tag=TAG, row_group_rows=limits.row_group_rows)
+            part = catalog.stage(table, rows, tag=TAG, row_group_rows=limits.row_group_rows, notes=run_counts(rows))
             staged.append(part)
             del rows
             written = to_table(table, pq.read_table(part.tmp))

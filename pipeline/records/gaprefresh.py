@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from catalog.schema import TABLES
-from catalog.store import Catalog
+from catalog.store import RUN_COUNTS_NOTE, Catalog
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
 from pipeline.config import Config, GapsConfig
@@ -105,21 +105,58 @@ def _reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str
 
 
 def _run_counts(catalog: Catalog) -> dict[str, int]:
-    """Recordings per run id (none as ""), read as dictionary codes: cheap at a million rows."""
-    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["run_id"]))
-    for attempt in range(3):
-        files = catalog.visible_parts("recordings")
-        if not files:
-            return {}
+    """Recordings per run id (none as ""). A part whose footer counts them (``RUN_COUNTS_NOTE``: a
+    compacted one) or whose row groups all hold one run (an ingest's) is counted from its footer;
+    only the others' ``run_id`` is read, as dictionary codes. Listed and read again when a part
+    went meanwhile (a compaction)."""
+    def now() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        unread = [path for path in catalog.visible_parts("recordings") if not _counted_from_footer(path, counts)]
+        if unread:
+            fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["run_id"]))
+            column = ds.dataset([str(f) for f in unread], format=fmt).to_table(columns=["run_id"])["run_id"]
+            column = column.combine_chunks()
+            for c in pc.value_counts(pc.dictionary_decode(column) if pa.types.is_dictionary(column.type)
+                                     else column).to_pylist():
+                counts[c["values"] or ""] = counts.get(c["values"] or "", 0) + c["counts"]
+        return counts
+    return catalog.relisting(now)
+
+
+def _counted_from_footer(path, counts: dict[str, int]) -> bool:
+    """Add ``path``'s rows per run to ``counts`` from its footer alone, if it can tell (else False,
+    nothing added)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    note = (meta.metadata or {}).get(RUN_COUNTS_NOTE.encode())
+    if note is not None:
         try:
-            column = ds.dataset([str(f) for f in files], format=fmt).to_table(columns=["run_id"])["run_id"]
-            break
-        except FileNotFoundError:           # a part compacted away meanwhile: list again
-            if attempt == 2:
-                raise
-    counts = pc.value_counts(pc.dictionary_decode(column.combine_chunks()) if pa.types.is_dictionary(column.type)
-                             else column.combine_chunks())
-    return {(c["values"] or ""): c["counts"] for c in counts.to_pylist()}
+            pairs = [(run or "", int(n)) for run, n in json.loads(note)]
+        except (ValueError, TypeError):
+            return False
+        if sum(n for _, n in pairs) != meta.num_rows:
+            return False
+        for run, n in pairs:
+            counts[run] = counts.get(run, 0) + n
+        return True
+    leaves = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if "run_id" not in leaves:
+        return False
+    column = leaves.index("run_id")
+    found: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = group.column(column).statistics
+        if group.num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max or stats.null_count != 0 or stats.min != stats.max \
+                or not getattr(stats, "is_min_value_exact", True) or not getattr(stats, "is_max_value_exact", True):
+            return False
+        found[stats.min] = found.get(stats.min, 0) + group.num_rows
+    for run, n in found.items():
+        counts[run] = counts.get(run, 0) + n
+    return True
 
 
 def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None,
