@@ -49,7 +49,8 @@ def test_run_counts_from_footers_match_the_column(tmp_path, monkeypatch):
 def test_a_note_that_does_not_add_up_is_not_taken(tmp_path):
     catalog = Catalog(tmp_path, fsync=False).create()
     rows = pa.Table.from_pylist(_rows("r1", 4) + _rows("r2", 4, 100))
-    for note in ('[["r1", 4]]', "not json", '[["r1", "x"]]'):
+    for note in ('[["r1", 4]]', "not json", '[["r1", "x"]]', '[[1, 8]]', '[[["r1"], 8]]', '{"r1": 8}',
+                 '[["r1", 8.0]]', '[["r1", -1], ["r2", 9]]', '[["r1", true], ["r2", 7]]'):
         staged = catalog.stage("recordings", rows, tag="compact", notes={RUN_COUNTS_NOTE: note})
         staged.tmp.rename(staged.tmp.parent / staged.name)
-    assert gaprefresh._run_counts(catalog) == {"r1": 12, "r2": 12}
+    assert gaprefresh._run_counts(catalog) == {"r1": 36, "r2": 36}

@@ -132,9 +132,14 @@ def _counted_from_footer(path, counts: dict[str, int]) -> bool:
     note = (meta.metadata or {}).get(RUN_COUNTS_NOTE.encode())
     if note is not None:
         try:
-            pairs = [(run or "", int(n)) for run, n in json.loads(note)]
-        except (ValueError, TypeError):
+            pairs = json.loads(note)
+        except ValueError:
             return False
+        if not isinstance(pairs, list) or not all(
+                isinstance(pair, list) and len(pair) == 2 and (pair[0] is None or isinstance(pair[0], str))
+                and type(pair[1]) is int and pair[1] >= 0 for pair in pairs):
+            return False
+        pairs = [(run or "", n) for run, n in pairs]
         if sum(n for _, n in pairs) != meta.num_rows:
             return False
         for run, n in pairs:
@@ -150,8 +155,9 @@ def _counted_from_footer(path, counts: dict[str, int]) -> bool:
         stats = group.column(column).statistics
         if group.num_rows == 0:
             continue
-        if stats is None or not stats.has_min_max or stats.null_count != 0 or stats.min != stats.max \
-                or not getattr(stats, "is_min_value_exact", True) or not getattr(stats, "is_max_value_exact", True):
+        # one run, exactly: no null, and a value short enough that no writer truncates it
+        if stats is None or not stats.has_min_max or not stats.has_null_count or stats.null_count != 0 \
+                or stats.min != stats.max or not isinstance(stats.min, str) or len(stats.min) > 256:
             return False
         found[stats.min] = found.get(stats.min, 0) + group.num_rows
     for run, n in found.items():
@@ -714,8 +720,11 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     labels = sorted({zone_label(zones.device(d)[0]) for d, _ in groups})
     walked: list[tuple[_Group, _Walked]] = []
     params = _survey_params(cfg, site)
-    older = gapsurvey.older(catalog, last_run, fresh, params) if groups else \
-        gapsurvey.kept(catalog, last_run) if last_run else None
+    # Recordings stored without a run ("": a part put in by hand) are older ones to the survey, as
+    # to ``gapsurvey.figures``, but no kept figures count those that appeared since: counted afresh.
+    since = None if "" in fresh else last_run
+    older = gapsurvey.older(catalog, since, fresh, params) if groups else \
+        gapsurvey.kept(catalog, since) if since else None
     if groups:
         tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}), moved)
         around = _survey(catalog, groups, fresh, labels, cfg, zones, older)
