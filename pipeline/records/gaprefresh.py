@@ -8,6 +8,10 @@ catalog holds; every other gap is as the last refresh left it. A device whose ne
 recordings do not simply continue its sequence is walked whole. The result is what a full refresh
 would write (``tests/test_gap_refresh.py`` holds the two together).
 
+Where the survey of each walked device's older recordings starts from: the whole history's figures
+each incremental refresh keeps (``gap_survey``, ``records.gapsurvey``), and one read of the
+recordings around the stretches for the rest (``_figures``).
+
 Each refresh appends a ``gap_refreshes`` row: the runs whose recordings it took in, the settings it
 judged by (``basis``: the ``[gaps]`` section and the device clocks' zones) and the number of
 recordings there were. The next refresh takes in the recordings of every run no refresh has taken
@@ -278,12 +282,6 @@ class _Group:
     @property
     def key(self) -> tuple[str, str]:
         return (self.device, self.kind)
-
-
-def _odd(labels: list[str]):
-    """Recordings whose stored instant is not where they lie now: none yet (older rows), or placed
-    in a zone the device no longer has. A device with one is walked whole."""
-    return ds.field("start_utc").is_null() | (ds.field("time_zone").is_valid() & ~ds.field("time_zone").isin(pa.array(labels, pa.string())))
 
 
 def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones,
