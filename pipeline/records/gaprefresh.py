@@ -334,14 +334,15 @@ def _figures(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str]
     order = list(groups)
     params = _survey_params(cfg, site)
     by_group = gapsurvey.whole_history(older, order, labels)
-    late = sorted(i for i, key in enumerate(order) if by_group.get(i, {}).get("first_max") is not None
-                  and _utc(groups[key].lo) <= by_group[i]["first_max"])
+    late = {i for i, key in enumerate(order) if by_group.get(i, {}).get("first_max") is not None
+            and _utc(groups[key].lo) <= by_group[i]["first_max"]}
     if late:
+        asked = sorted(late)
         stats = gapsurvey.figures(catalog, pa.table({
-            "i": pa.array(late, pa.int64()), "device_id": pa.array([order[i][0] for i in late], pa.string()),
-            "kind": pa.array([order[i][1] for i in late], pa.string()),
-            "lo": pa.array([_utc(groups[order[i]].lo) for i in late], pa.timestamp("us", tz="UTC")),
-            "hi": pa.array([_utc(groups[order[i]].hi) for i in late], pa.timestamp("us", tz="UTC"))}),
+            "i": pa.array(asked, pa.int64()), "device_id": pa.array([order[i][0] for i in asked], pa.string()),
+            "kind": pa.array([order[i][1] for i in asked], pa.string()),
+            "lo": pa.array([_utc(groups[order[i]].lo) for i in asked], pa.timestamp("us", tz="UTC")),
+            "hi": pa.array([_utc(groups[order[i]].hi) for i in asked], pa.timestamp("us", tz="UTC"))}),
             {"fresh": fresh, "labels": labels, **params})
         by_group.update({m["i"]: m for m in stats.to_pylist()})
     # The rest: every older believable recording starts before the stretch: the nearest before it is
@@ -353,7 +354,7 @@ def _figures(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str]
         m = by_group.setdefault(i, {"first_min": None, "first_max": None, "seq_max": None, "seq_min": None,
                                     "numbered_max": None, "odd_sum": 0})
         lo = _utc(groups[key].lo)
-        if i in set(late):
+        if i in late:
             widest = min([t for t in (lo, m.get("before_max"), m.get("cut_max")) if t is not None])
             bound[key] = _naive(widest)
             continue
@@ -410,8 +411,7 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
     # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
     # device whole), so its stored start_utc picks its stretch; the placed start decides below.
     order = [g.key for g in stretched]
-    keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
-    index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+    index = gapsurvey.group_index(table, order)
     los = pa.array([_utc(g.lo) for g in stretched], pa.timestamp("us", tz="UTC"))
     his = pa.array([_utc(g.hi) for g in stretched], pa.timestamp("us", tz="UTC"))
     start = table["start_utc"]
@@ -440,7 +440,7 @@ def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra:
         # the stored end, else (as ``clocks.placed_end``) start plus length: tested apart, so that the
         # parts' statistics still answer the first two
         return (ds.field("start_utc") >= _instant(t)) | (ds.field("end_utc") >= _instant(t)) | \
-            (ds.field("end_utc").is_null() & (_stored_end(ds.field) >= _instant(t)))
+            (ds.field("end_utc").is_null() & (gapsurvey.stored_end(ds.field) >= _instant(t)))
 
     expr = since(main[0])
     for lo, _, bucket in buckets:             # each other bucket from its own start, its devices alone
@@ -482,16 +482,6 @@ def recent_recordings(catalog: Catalog) -> pa.Table | None:
 
 def forget_recent() -> None:
     _RECENT.clear()
-
-
-def _stored_end(column):
-    """Where recordings stored as placed end, as ``clocks.placed_end`` says: ``end_utc``, else (stored
-    without its end) the start plus the length (none: 0), rounded to the microsecond as ``timedelta``
-    rounds. ``column``: a table's columns by name, or ``ds.field`` for a filter."""
-    length = pc.round(pc.multiply(pc.coalesce(column("duration_s"), pa.scalar(0.0)), pa.scalar(1e6)),
-                      round_mode="half_to_even")
-    return pc.coalesce(column("end_utc"), pc.add(column("start_utc"),
-                                                 length.cast(pa.int64(), safe=False).cast(pa.duration("us"))))
 
 
 def _devices(devices: list[str]):
@@ -545,12 +535,11 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
         order = list(bounds)
         by_key = {g.key: g for g in groups}
         table = recent
-        keys = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
-        index = pc.index_in(keys, value_set=pa.array([f"{d}\x1f{k}" for d, k in order], pa.string()))
+        index = gapsurvey.group_index(table, order)
         los = pa.array([_utc(bounds[k][0]) for k in order], pa.timestamp("us", tz="UTC"))
         # before the group's own stretch (stored as placed: ``_survey`` walks a device whole otherwise)
         his = pa.array([_utc(by_key[k].lo) for k in order], pa.timestamp("us", tz="UTC"))
-        ends = _stored_end(lambda name: table[name])
+        ends = gapsurvey.stored_end(lambda name: table[name])
         near = pc.and_(pc.less(table["start_utc"], pc.take(his, index)),
                        pc.greater_equal(ends, pc.take(los, index)))
         # of those, only what can reach the stretch becomes a dict: an end (stored as placed) in it,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog.query import scanning
 from catalog.store import Catalog
@@ -81,13 +82,9 @@ _KEYS = ["device_id", "kind", "time_zone"]
 def aggregate(rows: pa.Table, params: dict) -> pa.Table:
     """``rows`` (recordings as stored, ``COLUMNS`` at least) in figures per device, kind and zone, as
     ``_SURVEY``'s ``stats`` counts them; ``params`` as ``figures``'. Rows without a device are left out."""
-    import pyarrow.compute as pc
-
     rows = rows.filter(pc.is_valid(rows["device_id"]))
     start = rows["start_utc"]
-    late = pc.add(rows["ingested_at"], pa.scalar(int(params["tolerance"]), pa.duration("us")))
-    believable = pc.fill_null(pc.and_(pc.greater_equal(start, pa.scalar(params["earliest"], start.type)),
-                                      pc.less_equal(start, late)), False)
+    believable = _believable(rows, params)
     nothing = pa.scalar(None, start.type)
     table = pa.table({
         "device_id": rows["device_id"], "kind": rows["kind"], "time_zone": rows["time_zone"],
@@ -153,8 +150,6 @@ def whole_history(figures: pa.Table, keys: list[tuple[str, str]], labels: list[s
     """Per group (``keys``' positions) what ``_SURVEY``'s ``stats`` says of its whole history:
     first_min, first_max, seq_max, seq_min, numbered_max, odd_sum (recordings stored without their
     instant, or in a zone, or none, not among ``labels``)."""
-    import pyarrow.compute as pc
-
     where = {key: i for i, key in enumerate(keys)}
     wanted = pc.is_in(figures["device_id"], value_set=pa.array(sorted({d for d, _ in keys}), pa.string()))
     out: dict[int, dict] = {}
@@ -181,27 +176,20 @@ def cut_max(table: pa.Table, fresh: list[str], keys: list[tuple[str, str]], los:
     ``ingested_at``) holding every one of each group's device that starts or ends at or after its ``w``.
     A recording starting before ``w`` matters only if it reaches ``w``: then it is there."""
     import numpy as np
-    import pyarrow.compute as pc
 
     if not table.num_rows or not keys:
         return {}
-    start = table["start_utc"]
-    late = pc.add(table["ingested_at"], pa.scalar(int(params["tolerance"]), pa.duration("us")))
-    believable = pc.fill_null(pc.and_(pc.greater_equal(start, pa.scalar(params["earliest"], start.type)),
-                                      pc.less_equal(start, late)), False)
+    believable = _believable(table, params)
     if fresh:
         believable = pc.and_(believable, pc.invert(pc.fill_null(
             pc.is_in(table["run_id"], value_set=pa.array(fresh, pa.string())), False)))
-    joined = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
-    index = pc.index_in(joined, value_set=pa.array([f"{d}\x1f{k}" for d, k in keys], pa.string()))
+    index = group_index(table, keys)
     keep = pc.and_(believable, pc.is_valid(index))
     rows = table.filter(keep)
     group = np.asarray(index.filter(keep).to_numpy(zero_copy_only=False), np.int64)
     s = np.asarray(rows["start_utc"].cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-    length = pc.round(pc.multiply(pc.fill_null(rows["duration_s"], 0.0), 1e6), round_mode="half_to_even")
-    stored_end = pc.coalesce(rows["end_utc"].cast(pa.int64()), pc.add(rows["start_utc"].cast(pa.int64()),
-                                                                      length.cast(pa.int64(), safe=False)))
-    e = np.maximum(np.asarray(stored_end.to_numpy(zero_copy_only=False), np.int64), s)
+    ends = stored_end(lambda name: rows[name]).cast(pa.int64())
+    e = np.maximum(np.asarray(ends.to_numpy(zero_copy_only=False), np.int64), s)
     us = lambda t: int((t - _EPOCH) // _US)                     # noqa: E731  an aware instant in µs
     lo = np.array([us(t) for t in los], np.int64)
     w = np.array([us(t) for t in ws], np.int64)
@@ -228,6 +216,31 @@ def cut_max(table: pa.Table, fresh: list[str], keys: list[tuple[str, str]], los:
         if cut.any():
             out[i] = _EPOCH + ws_[cut].max() * _US
     return out
+
+
+def _believable(rows: pa.Table, params: dict):
+    """Which rows' clock can be right (``_SURVEY``'s ``believable``): a start not before the earliest
+    date nor further ahead of the row's arrival than the tolerance."""
+    start = rows["start_utc"]
+    late = pc.add(rows["ingested_at"], pa.scalar(int(params["tolerance"]), pa.duration("us")))
+    return pc.fill_null(pc.and_(pc.greater_equal(start, pa.scalar(params["earliest"], start.type)),
+                                pc.less_equal(start, late)), False)
+
+
+def group_index(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Array:
+    """Each row's position among ``keys`` (device, kind), null for a row of none of them."""
+    joined = pc.binary_join_element_wise(pc.fill_null(table["device_id"], ""), pc.fill_null(table["kind"], ""), "\x1f")
+    return pc.index_in(joined, value_set=pa.array([f"{d}\x1f{k}" for d, k in keys], pa.string()))
+
+
+def stored_end(column):
+    """Where recordings stored as placed end, as ``clocks.placed_end`` says: ``end_utc``, else (stored
+    without its end) the start plus the length (none: 0), rounded to the microsecond as ``timedelta``
+    rounds. ``column``: a table's columns by name, or ``ds.field`` for a filter."""
+    length = pc.round(pc.multiply(pc.coalesce(column("duration_s"), pa.scalar(0.0)), pa.scalar(1e6)),
+                      round_mode="half_to_even")
+    return pc.coalesce(column("end_utc"), pc.add(column("start_utc"),
+                                                 length.cast(pa.int64(), safe=False).cast(pa.duration("us"))))
 
 
 _US = timedelta(microseconds=1)
