@@ -403,3 +403,21 @@ def test_gap_needs_without_session_names_still_read_the_recordings_around_long_p
         got = gaplist.listing(archive, config, sessions=False).to_pylist()
     assert [g["needs_explanation"] for g in got] == [True, True, False]
     assert got == [{k: v for k, v in g.items() if k not in gaplist.WITH_SESSIONS} for g in expected]
+
+
+def test_a_routine_reason_cached_in_one_language_is_not_given_in_another():
+    """The routine rule is cached per day: a reason worked out in Chinese (a page of the review
+    service, an earlier test) must not come back in English."""
+    from datetime import date
+
+    from pipeline.common import i18n
+    from pipeline.rules.sets import retention as set_retention
+
+    config = load_config()
+    site = config.zones().site_zone
+    args = (date(2025, 6, 2), date(2025, 6, 3), set_retention._COUNTED[0], config.retention, site)
+    i18n.use_language("zh_CN")
+    chinese = set_retention._reference_routine(*args).reason
+    i18n.use_language("en")
+    english = set_retention._reference_routine(*args).reason
+    assert chinese != english and english.startswith("routine: ")

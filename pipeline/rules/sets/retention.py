@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.common import timecols
+from pipeline.common import i18n, timecols
 from pipeline.common.times import local_day, wall_to_utc
 from pipeline.config import RetentionConfig
 from pipeline.rules.retention import CaseState, Subject, add_months, archive_floor, routine
@@ -119,14 +119,17 @@ def _reference_routine(recorded_day, arrived_day, counted: str, cfg: RetentionCo
     start = _noon(recorded_day, site) if counted != _COUNTED[2] else None
     subject = Subject("", start=start, ingested_at=arrived, clock_ok=counted == _COUNTED[0])
     # the routine rule depends only on the day retention counts from (``recorded_at``) and why
-    rule = _routine_of(recorded_day if counted == _COUNTED[0] else arrived_day, counted, cfg, site)
+    rule = _routine_of(recorded_day if counted == _COUNTED[0] else arrived_day, counted, cfg, site,
+                       i18n.current_language())
     return archive_floor(rule, subject, cfg, site)
 
 
 @lru_cache(maxsize=1 << 14)
-def _routine_of(day: date, counted: str, cfg: RetentionConfig, site: tzinfo):
+def _routine_of(day: date, counted: str, cfg: RetentionConfig, site: tzinfo, language: str):
     """``routine(subject)`` of a recording whose retention counts from ``day`` (``counted``): the
-    days of a year's recordings ask it a few hundred times, not once per pair of days."""
+    days of a year's recordings ask it a few hundred times, not once per pair of days. ``language``:
+    the one its reason is written in (``i18n.current_language()``), part of what it is cached by: a
+    process that switches language (a test run, the review service) must not get another's words."""
     noon = _noon(day, site)
     subject = Subject("", start=None if counted == _COUNTED[2] else noon, ingested_at=noon,
                       clock_ok=counted == _COUNTED[0])
