@@ -56,6 +56,7 @@ def _note_carried(spent: dict) -> None:
     def noted(*args, **kwargs):
         out = tally(*args, **kwargs)
         spent["carried"] = out.carried
+        spent["from_ahead"] = out.ahead
         return out
     gapwaiting.tally = noted
 

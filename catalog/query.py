@@ -199,8 +199,10 @@ class Scan:
     """An in-memory DuckDB for fieldrec's own reads of the catalog (not ``fieldrec sql``): instants
     in UTC, tables in the order their rows are stored (as ``Catalog.read`` gives them)."""
 
-    def __init__(self, archive: Path, threads: int = 2, memory_limit_mb: int = 1024):
+    def __init__(self, archive: Path, threads: int = 2, memory_limit_mb: int = 1024,
+                 parts: dict[str, list[Path]] | None = None):
         self.catalog = Catalog(archive)
+        self.parts = parts or {}          # tables read from these parts, as listed once, not listed anew
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET enable_progress_bar=false")     # stdout carries the output alone
         self.con.execute("SET autoinstall_known_extensions=false")
@@ -210,8 +212,10 @@ class Scan:
         self.con.execute("SET TimeZone='UTC'")
 
     def paths(self, table: str) -> list[str]:
-        """The table's visible parts (``Catalog.visible_parts``), in the order readers read them."""
-        return [str(f) for f in self.catalog.visible_parts(table)]
+        """The table's visible parts (``Catalog.visible_parts``), in the order readers read them (or
+        those ``parts`` pins)."""
+        pinned = self.parts.get(table)
+        return [str(f) for f in (pinned if pinned is not None else self.catalog.visible_parts(table))]
 
     def files(self, table: str) -> str | None:
         """The table's visible parts as a DuckDB list literal; None when it has none."""

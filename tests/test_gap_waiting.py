@@ -221,3 +221,106 @@ def test_the_recordings_beside_pauses_are_those_read_without_the_refresh_s(tmp_p
     gaprefresh._remember(catalog, recordings)
     _night(tmp_path, 4)                       # recordings added since the refresh read: not looked at
     assert gaprefresh.recent_recordings(catalog) is None
+
+
+# -- the count ahead: everything counted while the run's files are stored, carried at its end ----------
+_CASE = {"assignment_id": "a", "case_id": "C1", "retention_class": "case", "selector": "device",
+         "device_id": "CAM1", "range_start": T0, "range_end": T0 + timedelta(days=3), "at": T0}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gap_catalog(), st.data())
+def test_counts_carried_from_the_count_ahead_match_the_reference(drawn, data):
+    """A summary was kept, then the day's cases and assignments came (the kept row does not fit);
+    the run counts ahead, then adds its gaps and states (and explanations come): its summary
+    carries the count ahead, and counts as the reference does."""
+    tables, config = drawn
+    later, held = {}, {}
+    for name in gapwaiting.TRACKED + ("explanations",):
+        rows = tables.get(name, [])
+        cut = data.draw(st.integers(0, len(rows)))
+        tables[name], later[name] = rows[:cut], rows[cut:]
+    for name in gapwaiting.FIXED:
+        rows = tables.get(name, [])
+        cut = data.draw(st.integers(0, len(rows)))
+        tables[name], held[name] = rows[:cut], rows[cut:]
+    held["assignments"] = held.get("assignments", []) + [_CASE]      # the day's case: never a fit
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp)
+        catalog = Catalog(archive, fsync=False).create()
+        catalog.commit(tables, tag="m-old")
+        _kept(catalog, config, "r0")
+        catalog.commit({k: v for k, v in held.items() if v}, tag="p-day")
+        ahead = gapwaiting.before(archive, config)
+        catalog.commit({k: v for k, v in later.items() if v}, tag=data.draw(st.sampled_from(("a-run", "z-run"))))
+        tally = gapwaiting.tally(catalog, config, "r9", NOW + timedelta(days=1), repeated=_repeated(catalog),
+                                 ahead=lambda: ahead)
+        event(f"ahead={ahead is not None} carried={tally.carried} from ahead={tally.ahead}")
+        assert (ahead is None) == (not tables.get("gaps"))      # counted ahead unless there was no gap
+        assert tally.counts.summary() == reference(archive, config, "r9")
+
+
+def test_a_day_s_assignment_is_carried_from_the_count_ahead(tmp_path):
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    catalog.commit({"assignments": [_CASE]}, tag="p-day")
+    ahead = gapwaiting.before(tmp_path, config)
+    assert ahead["run_id"] == "" and ahead["waiting"] == ["g-long"]
+    _night(tmp_path, 1)
+    tally = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1), repeated=_repeated(catalog),
+                             ahead=lambda: ahead)
+    assert tally.carried and tally.ahead
+    assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
+                                                                           "waiting": 2}
+    assert tally.keep["run_id"] == "n1" and tally.keep["waiting"] == ["g-1", "g-long"]
+
+
+def test_no_count_ahead_where_the_kept_row_fits_or_no_gap_is(tmp_path):
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    assert gapwaiting.before(tmp_path, config) is None                # the end carries the kept row
+    empty = tmp_path / "empty"
+    Catalog(empty, fsync=False).create()
+    assert gapwaiting.before(empty, config) is None
+
+
+def test_the_count_ahead_reads_the_parts_it_listed(tmp_path, monkeypatch):
+    """Parts committed while it counts (the run's own) are not read by it: they are what the end
+    decides again. The listing is taken, then a night is committed before the reads."""
+    from pipeline.records import gapcount
+
+    catalog, config = _archive(tmp_path)
+    _kept(catalog, config, "n0")
+    catalog.commit({"assignments": [_CASE]}, tag="p-day")
+    counted = gapcount.counted
+
+    def meanwhile(*args, **kwargs):
+        _night(tmp_path, 1)
+        return counted(*args, **kwargs)
+    monkeypatch.setattr(gapcount, "counted", meanwhile)
+    ahead = gapwaiting.before(tmp_path, config)
+    assert ahead["waiting"] == ["g-long"]                     # not g-1, committed after the listing
+    assert "n1" not in ahead["parts"]
+    monkeypatch.setattr(gapcount, "counted", counted)
+    tally = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1), repeated=_repeated(catalog),
+                             ahead=lambda: ahead)
+    assert tally.ahead and tally.counts.summary() == reference(tmp_path, config, "n1")
+
+
+def test_a_count_ahead_that_no_longer_fits_is_not_carried(tmp_path):
+    """The run marks a recording important where nothing could make a long pause need an
+    explanation when it began: the count ahead was made without deciding pauses, so everything is
+    counted again at the end."""
+    catalog = Catalog(tmp_path, fsync=False).create()
+    config = load_config()
+    catalog.commit(_pause_between(False, []), tag="n0")
+    _kept(catalog, config, "n0")
+    catalog.commit({"assignments": [{**_CASE, "retention_class": "routine"}]}, tag="p-day")
+    ahead = gapwaiting.before(tmp_path, config)
+    assert ahead is not None and ahead["decide"] is False and ahead["waiting"] == []
+    _night(tmp_path, 1)                                      # two recordings marked important
+    tally = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1), repeated=_repeated(catalog),
+                             ahead=lambda: ahead)
+    assert not tally.carried and not tally.ahead
+    assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
+                                                                           "waiting": 1}

@@ -11,13 +11,14 @@ assigned; SES5's recorder marked two files important with 5 minutes between them
 
 from __future__ import annotations
 
+from datetime import timedelta
 
 import pytest
 
 from catalog.store import Catalog
 from pipeline.records import gapstate
 from tests.helpers import cli, copy_of, ingest, lean_config, listed
-from tests.recorder_drops import CASE_WINDOW, sessions_drop
+from tests.recorder_drops import CASE_WINDOW, DAY, clip, sessions_drop
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,25 @@ def test_the_summary_the_report_the_ledger_and_the_service_count_alike(built, ar
     names = {r["sha256"]: r["source_name"] for r in Catalog(archive).rows("recordings", ["sha256", "source_name"])}
     assert total == len(cli_waiting) == 4
     assert {(r["device_id"], names[r["before_sha256"]], names[r["after_sha256"]]) for r in rows} == cli_waiting
+
+
+def test_the_night_after_a_case_is_assigned_carries_the_count_made_ahead(built, archive, capsys, tmp_path,
+                                                                         monkeypatch):
+    """The case makes the kept summary row stale; the next ingest counts every gap while its file is
+    stored and its summary carries that count: the new pause between SES1's days is free, and the
+    four that wait (the case's among them) still wait, as `fieldrec gaps --unexplained` lists them."""
+    from pipeline.records import gapwaiting
+
+    assign_case(archive, capsys)
+    tallies = []
+    tally = gapwaiting.tally
+    monkeypatch.setattr(gapwaiting, "tally", lambda *a, **k: tallies.append(tally(*a, **k)) or tallies[-1])
+    clip(tmp_path / "next", "SES1_OF1_20250604090000_0001.MP4", DAY + timedelta(days=2, hours=9), 60.0)
+    summary = ingest([tmp_path / "next"], archive, built["config"])
+    waiting = listed(capsys, "gaps", "--archive", archive, "--unexplained")
+    assert [(t.carried, t.ahead) for t in tallies] == [(True, True)]
+    assert len(waiting) == 4
+    assert summary.gaps == {"found": 1, "need": 0, "free": 1, "waiting": 4}
 
 
 def test_explaining_one_leaves_the_others_waiting(built, archive, capsys):

@@ -87,11 +87,14 @@ def count(archive: Path, config: Config, run_id: str) -> Counts:
 
 
 def counted(archive: Path, config: Config, run_id: str, decide: bool | None = None,
-            moved: dict | None = None) -> tuple[Counts, list[str | None], list[str]]:
+            moved: dict | None = None, parts: dict[str, list[Path]] | None = None
+            ) -> tuple[Counts, list[str | None], list[str]]:
     """``count``, with the ids of the gaps that wait and every device with a gap.
-    ``decide``: ``_any_could_need``, ``moved``: ``gaprefresh.reattributed``, when known already."""
+    ``decide``: ``_any_could_need``, ``moved``: ``gaprefresh.reattributed``, when known already;
+    ``parts``: the gaps, their states and explanations read from these parts (listed before)."""
     decide = _any_could_need(Catalog(archive)) if decide is None else decide
-    rows, pauses, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s, decide))
+    rows, pauses, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s, decide),
+                                     parts=parts)
     short = pc.invert(pc.fill_null(rows["long"], False))      # every gap but a long pause needs an explanation
     mine, waiting = rows["mine"], pc.invert(rows["accepted"])
     found, need = _true(mine), _true(pc.and_(mine, short))

@@ -17,6 +17,16 @@ and the ``FIXED`` tables are as they were; it reads the added parts, and decides
 gaps they name (and the run's own). A compaction of the gaps or their states, a new assignment,
 handover, device return or attribution, a changed setting or device list, or no such row:
 everything is counted again (``gapcount.counted``), and a fresh row kept.
+
+A new assignment comes nearly every day (a clerk files yesterday's recordings under a case), so
+nearly every night the kept row would not fit. An ingest therefore counts ahead: while its files
+are stored, a thread counts everything as the catalog stood when the run began (``before``: the
+parts it read pinned, ``gapcount.counted`` over them), and the end summary carries that count as
+it carries a kept row: only the gaps the run's own parts name are decided again. Nothing an
+ingest writes can change what decides an older gap (it writes no assignment, handover, device
+event or attribution, and holds the archive's lock so no one else does); what it can change (a
+recording marked important: ``decide``; the attributions by name: ``basis``) is checked as for a
+kept row, and a count that does not fit is counted again at the end.
 ``tests/test_gap_waiting.py`` holds both to ``gapstate.listing``.
 """
 
@@ -26,6 +36,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -49,13 +60,17 @@ class Tally:
     counts: gapcount.Counts
     keep: dict | None        # the ``gap_waiting`` row to commit (None: not to be carried)
     carried: bool            # counted from the last row and what was added since
+    ahead: bool = False      # that row was the run's count ahead (``before``), not a kept one
 
 
-def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repeated: bool) -> Tally:
+def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repeated: bool,
+          ahead: Callable[[], dict | None] | None = None) -> Tally:
     """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits.
     ``repeated``: whether a content has two recordings rows (``runs.known.KnownContents.repeated``,
     read by the ingest anyway; only a part put in the catalog by hand makes one): then a pause's
-    sides are looked up among every row, each row of a content deciding, not where they usually lie."""
+    sides are looked up among every row, each row of a content deciding, not where they usually lie.
+    ``ahead``: the run's count ahead (``before``'s row, once it is done), asked when the kept row
+    does not fit."""
     from pipeline.records.gaprefresh import basis, forget_recent, reattributed
 
     listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
@@ -63,13 +78,18 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
     moved = reattributed(catalog, config.identity)
     here = basis(config, moved)
     decide = gapcount._any_could_need(catalog)
-    last = _last(catalog)
-    carried = None
-    if last is not None:
+    carried, from_ahead = None, False
+    for last in (_last(catalog), ahead):
+        if callable(last):
+            last, from_ahead = last(), True
+        if last is None:
+            continue
         try:
             carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved, repeated)
         except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
             carried = None
+        if carried is not None:
+            break
     if carried is not None:
         counts, waiting, devices = carried
     else:
@@ -79,7 +99,54 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
     if all(i is not None for i in waiting):
         keep = {"run_id": run_id, "computed_at": now, "basis": here, "decide": decide,
                 "parts": json.dumps(parts, sort_keys=True), "devices": sorted(devices), "waiting": sorted(waiting)}
-    return Tally(counts, keep, carried is not None)
+    return Tally(counts, keep, carried is not None, carried is not None and from_ahead)
+
+
+def before(archive: Path, config: Config) -> dict | None:
+    """The count ahead: a ``gap_waiting`` row (``run_id`` empty, never kept) of everything counted
+    as the catalog stands now, for the run's end summary to carry; None when the kept row fits
+    (the end carries that) or there is nothing to count. The parts read are listed first and read
+    as listed, so the run's parts committed meanwhile are among those added since, decided again
+    at the end (a part of the run's listed already is read here and its gaps decided again there
+    as the run's own: either way each gap is decided once more after this count)."""
+    from pipeline.records.gaprefresh import basis, reattributed
+
+    catalog = Catalog(archive)
+    listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
+    if not listing["gaps"]:
+        return None
+    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
+    moved = reattributed(catalog, config.identity)
+    here = basis(config, moved)
+    decide = gapcount._any_could_need(catalog)
+    last = _last(catalog)
+    if last is not None and _fits(last, parts, here, decide):
+        return None
+    _, waiting, devices = gapcount.counted(archive, config, "", decide, moved, parts=listing)
+    if any(i is None for i in waiting):
+        return None
+    return {"run_id": "", "basis": here, "decide": decide, "parts": json.dumps(parts, sort_keys=True),
+            "devices": sorted(devices), "waiting": sorted(waiting)}
+
+
+def _fits(last: dict, parts: dict, here: str, decide: bool, run_id: str | None = None) -> bool:
+    """Whether the counts of ``last`` (a ``gap_waiting`` row) can be carried to a catalog listing
+    ``parts`` (by table: its parts' names), with these settings (``here``: ``gaprefresh.basis``)
+    and ``decide``: the same settings and fixed tables, and every gap and state part it read still
+    there (none compacted away)."""
+    try:
+        before = json.loads(last["parts"] or "")
+    except ValueError:
+        return False
+    if not isinstance(before, dict):
+        return False
+    if last["basis"] != here or last["decide"] != decide or last["waiting"] is None:
+        return False
+    if run_id is not None and last["run_id"] == run_id:
+        return False
+    if any(parts[t] != before.get(t) for t in FIXED):
+        return False
+    return all(set(before.get(t) or ()) <= set(parts[t]) for t in TRACKED)
 
 
 def _last(catalog: Catalog) -> dict | None:
@@ -95,17 +162,10 @@ def _last(catalog: Catalog) -> dict | None:
 def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, parts: dict, here: str,
              decide: bool, moved: dict, repeated: bool) -> tuple[gapcount.Counts, list[str], list[str]] | None:
     """The counts from ``last`` and the parts added since (``listing``, its names ``parts``); None
-    when ``last`` does not fit."""
-    try:
-        before = json.loads(last["parts"] or "")
-    except ValueError:
-        return None
-    if last["basis"] != here or last["decide"] != decide or last["run_id"] == run_id or last["waiting"] is None:
-        return None
-    if any(parts[t] != before.get(t) for t in FIXED):
-        return None
-    if any(not set(before.get(t) or ()) <= set(parts[t]) for t in TRACKED):
+    when ``last`` does not fit (``_fits``)."""
+    if not _fits(last, parts, here, decide, run_id):
         return None                                  # a part it read went (a compaction): count everything
+    before = json.loads(last["parts"])
     added = {t: [p for p in listing[t] if p.name not in set(before[t])] for t in TRACKED}
     named = [_part(t, added[t], ["gap_id"])["gap_id"] for t in TRACKED]
     # and the run's own gaps stored before (none when a run counts once; its id is newer than every

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pyarrow as pa
 
@@ -333,6 +334,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
             known_sha = _known_contents(catalog)
+            ahead = _count_ahead(catalog, config)
             follow = cfg.follow_links if follow_links is None else follow_links
             found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
             # A table without parts (a new archive) holds nothing to read: not read, so the first
@@ -401,7 +403,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                         buffer.commit()
                 buffer.commit()
                 refresh_gaps(catalog, run_id, config)
-                _identities_and_gaps(summary, catalog, config, repeated=getattr(known_sha, "repeated", False))
+                _identities_and_gaps(summary, catalog, config, repeated=getattr(known_sha, "repeated", False),
+                                     ahead=ahead)
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -452,11 +455,39 @@ LATE_MODULES = ("pyarrow.dataset", GAP_REFRESH, "pyarrow.compute", "pyarrow.acer
                 "pipeline.records.gapwaiting", "pipeline.records.conflicts", "pipeline.runs.compact")
 
 
-def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config, *, repeated: bool) -> None:
+def _count_ahead(catalog: Catalog, config: Config) -> Callable[[], dict | None] | None:
+    """The end summary's count of every gap as the archive stands when the run begins
+    (``gapwaiting.before``), worked out in a thread while the files are stored; what it gives is
+    asked for at the end (waiting for it if need be). None when the archive has no gap yet. A count
+    that fails is no count: the end summary counts everything itself, as it did before."""
+    if not catalog.visible_parts("gaps"):
+        return None
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            from pipeline.records import gapwaiting
+
+            box["row"] = gapwaiting.before(catalog.archive, config)
+        except Exception:               # noqa: BLE001 (the end counts everything: the same answer, later)
+            box["row"] = None
+
+    thread = threading.Thread(target=work, name="fieldrec-gap-count", daemon=True)
+    thread.start()
+
+    def row() -> dict | None:
+        thread.join()
+        return box.get("row")
+    return row
+
+
+def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config, *, repeated: bool,
+                         ahead: Callable[[], dict | None] | None = None) -> None:
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
     Read set-based, counted rather than listed (``records.conflicts``, ``records.gapcount``): seconds
     at a million recordings were spent here otherwise. ``repeated``: whether a content had two
-    recordings rows when the run began (``KnownContents.repeated``; the run adds none)."""
+    recordings rows when the run began (``KnownContents.repeated``; the run adds none); ``ahead``:
+    ``_count_ahead``'s."""
     from pipeline.records import conflicts, gapwaiting
 
     summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity)
@@ -466,7 +497,7 @@ def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config, 
         return
     # Carried from the last run's counts when only gaps, states and explanations were added since
     # (``records.gapwaiting``); the ids that wait are kept for the next run.
-    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc(), repeated=repeated)
+    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc(), repeated=repeated, ahead=ahead)
     summary.gaps = tally.counts.summary()
     if tally.keep is not None:
         catalog.commit({"gap_waiting": [tally.keep]}, tag=summary.run_id)
