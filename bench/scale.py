@@ -101,7 +101,8 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
     kept ``gap_waiting`` row (``records.gapwaiting``): on an archive without one (the first night
     after a build, as here after ``build``) it counts everything, as every night did before."""
     from pipeline.archive.writer import writing_run
-    from pipeline.records import gaprefresh, gapwaiting
+    from pipeline.records import gaprefresh
+    from pipeline.runs.ahead import Ahead
     from pipeline.runs.ingest import RunSummary, _identities_and_gaps, _known_contents, _seen
     from pipeline.sample.catalog import _Year
 
@@ -116,9 +117,10 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
         t_known = time.perf_counter()
         known = _known_contents(run.catalog)             # as the ingest reads them before its walk
         t_ahead = time.perf_counter()
-        # the count ahead, which the ingest works out in a thread while its files are stored: waited
-        # for here, before the night's commits, and timed apart (``ahead_s``)
-        ahead = gapwaiting.before(archive, config)
+        # what the ingest reads and counts in a thread while its files are stored (``runs.ahead``):
+        # waited for here, before the night's commits, and timed apart (``ahead_s``)
+        early = Ahead(run.catalog, config)
+        early.count()
         t_seen = time.perf_counter()
         _seen(run.catalog, walked)
         t0 = time.perf_counter()
@@ -126,11 +128,10 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
             run.catalog.commit({"recordings": recordings.slice(i, shape.commit_rows),
                                 "sightings": sightings.slice(i, shape.commit_rows)}, tag=run_id)
         t1 = time.perf_counter()
-        result = gaprefresh.refresh(run.catalog, run_id, config)
+        result = gaprefresh.refresh(run.catalog, run_id, config, cache=early.parts)
         t2 = time.perf_counter()
         summary = RunSummary(run_id=run_id, archive=str(archive), started_at=ingested)
-        _identities_and_gaps(summary, run.catalog, config, repeated=getattr(known, "repeated", False),
-                             ahead=lambda: ahead)
+        _identities_and_gaps(summary, run.catalog, config, repeated=getattr(known, "repeated", False), early=early)
         t2b = time.perf_counter()
     t3 = time.perf_counter()
     return {"recordings": recordings.num_rows, "known_s": round(t_ahead - t_known, 3), "ahead_s": round(t_seen - t_ahead, 3), "seen_s": round(t0 - t_seen, 3), "commits_s": round(t1 - t0, 3),

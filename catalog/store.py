@@ -351,6 +351,37 @@ class Catalog:
             yield from self.visible_parts(name)
 
 
+class PartCache:
+    """Columns of tables read part by part and kept, so that a later read of the same table reads
+    only the parts added since: a part is never rewritten (new rows are a new part; a compaction's
+    parts have new names), so a part read before holds the same rows now. ``read`` gives what
+    ``Catalog.read`` gives (every visible part, in listing order). Filled by one thread while
+    another reads: the worst a race costs is a part read twice."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple, dict[str, pa.Table]] = {}
+
+    def read(self, catalog: Catalog, name: str, columns: list[str]) -> pa.Table:
+        return catalog.relisting(lambda: self._read(catalog, name, list(columns)))
+
+    def _read(self, catalog: Catalog, name: str, columns: list[str]) -> pa.Table:
+        import pyarrow.dataset as ds
+
+        paths = catalog.visible_parts(name)
+        kept = self._parts.get((str(catalog.archive), name, tuple(columns)), {})
+        tables = []
+        for path in paths:
+            table = kept.get(path.name)
+            if table is None:
+                table = ds.dataset([str(path)], format="parquet", schema=TABLES[name]).to_table(columns=columns)
+            tables.append(table)
+        # only the parts listed now are kept (a compaction's replaced ones are gone)
+        self._parts[(str(catalog.archive), name, tuple(columns))] = {p.name: t for p, t in zip(paths, tables)}
+        if not tables:
+            return TABLES[name].empty_table().select(columns)
+        return pa.concat_tables(tables)
+
+
 def _write_synced(path: Path, data: bytes, fsync: bool) -> None:
     """``data`` as ``path``, whole (hidden temporary, synced, renamed, folder synced)."""
     path.parent.mkdir(parents=True, exist_ok=True)

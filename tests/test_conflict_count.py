@@ -51,6 +51,25 @@ def test_the_count_is_what_judging_every_sighting_gives(tmp_path_factory, rows):
     assert conflicts.of_run(catalog, "r1", identity) == every_sighting(catalog, "r1", identity)
 
 
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(sightings(), st.data())
+def test_the_count_from_contents_sighted_before_is_the_same(tmp_path_factory, rows, data):
+    """``sighted`` read before the run's sightings were committed, or after some of them (the read
+    ahead races the run's first commits): the same count as looking every content up."""
+    earlier = [r for r in rows if r["run_id"] == "r2"]
+    mine = [r for r in rows if r["run_id"] == "r1"]
+    cut = data.draw(st.integers(0, len(mine)))
+    catalog = Catalog(tmp_path_factory.mktemp("c"), fsync=False).create()
+    if earlier or mine[:cut]:
+        catalog.commit({"sightings": earlier + mine[:cut]}, tag="a")
+    sighted = conflicts.sighted(catalog) if catalog.visible_parts("sightings") else set()
+    if mine[cut:]:
+        catalog.commit({"sightings": mine[cut:]}, tag="b")
+    identity = load_config().identity
+    assert conflicts.of_run(catalog, "r1", identity, sighted=sighted) == every_sighting(catalog, "r1", identity)
+
+
 @pytest.mark.parametrize("earlier, now, expected", [
     pytest.param([], [NAMES[0]], 0, id="seen-once"),
     pytest.param([NAMES[0]], [NAMES[1]], 0, id="seen-again-by-the-same-name"),
@@ -68,3 +87,8 @@ def test_a_content_seen_again_is_judged(tmp_path, earlier, now, expected):
                     + [row(p, d, "r1", 10 + i) for i, (p, d) in enumerate(now)]}, tag="t")
     assert conflicts.seen_more_than_once(catalog, [sha]) == ([sha] if len(earlier) + len(now) > 1 else [])
     assert conflicts.of_run(catalog, "r1", load_config().identity) == expected
+    before = Catalog(tmp_path / "before", fsync=False).create()
+    if earlier:
+        before.commit({"sightings": [row(p, d, "r0", i) for i, (p, d) in enumerate(earlier)]}, tag="t")
+    sighted = conflicts.sighted(before) if earlier else set()
+    assert conflicts.of_run(catalog, "r1", load_config().identity, sighted=sighted) == expected

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from catalog.store import Catalog
+from catalog.store import Catalog, PartCache
 from pipeline.common import times
 from pipeline.config import load_config
 from pipeline.records import gaprefresh, gapstate
@@ -89,8 +89,13 @@ def _state(archive: Path) -> tuple[set, dict]:
 
 
 def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, said: list, arrived: datetime,
-           config) -> gaprefresh.Result:
-    """One night committed to both archives, then refreshed in full in one and as an ingest does in the other."""
+           config, cache: PartCache | None = None) -> gaprefresh.Result:
+    """One night committed to both archives, then refreshed in full in one and as an ingest does in
+    the other (``cache``: with the gaps and states read ahead, before the night's commit, as
+    ``runs.ahead`` reads them while the files are stored)."""
+    if cache is not None and (part / "catalog").is_dir():
+        cache.read(Catalog(part), "gaps", gaprefresh.GAP_COLUMNS)
+        cache.read(Catalog(part), "gap_state", gaprefresh.STATE_COLUMNS)
     for archive in (full, part):
         Catalog(archive, fsync=False).create().commit(
             {"recordings": [{**r, "run_id": run} for r in recordings],
@@ -98,18 +103,19 @@ def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, 
              "attributions": said}, tag=run)
     now = arrived + timedelta(minutes=30)
     gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
-    return gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now)
+    return gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now, cache=cache)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(batches())
-def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn):
+@given(batches(), st.booleans())
+def test_incremental_refresh_writes_what_a_full_refresh_writes(drawn, ahead):
     config, runs = drawn
+    cache = PartCache() if ahead else None
     with tempfile.TemporaryDirectory() as tmp:
         full, part = Path(tmp) / "full", Path(tmp) / "part"
         modes = []
         for b, (recordings, file_gaps, arrived, said) in enumerate(runs):
-            done = _night(full, part, f"run{b}", recordings, file_gaps, said, arrived, config)
+            done = _night(full, part, f"run{b}", recordings, file_gaps, said, arrived, config, cache)
             modes.append("full (attributed)" if said and done.mode == "full" else done.mode)
             if done.mode == "incremental":
                 event(f"walked {done.devices} device(s): {done.whole} whole, {done.widened} widened")

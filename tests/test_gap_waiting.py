@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from catalog.store import Catalog
+from catalog.store import Catalog, PartCache
 from pipeline.config import load_config
 from pipeline.records import gapwaiting
 from pipeline.runs.ingest import RunSummary, _identities_and_gaps, _known_contents
@@ -228,7 +228,7 @@ _CASE = {"assignment_id": "a", "case_id": "C1", "retention_class": "case", "sele
          "device_id": "CAM1", "range_start": T0, "range_end": T0 + timedelta(days=3), "at": T0}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gap_catalog(), st.data())
 def test_counts_carried_from_the_count_ahead_match_the_reference(drawn, data):
     """A summary was kept, then the day's cases and assignments came (the kept row does not fit);
@@ -252,9 +252,12 @@ def test_counts_carried_from_the_count_ahead_match_the_reference(drawn, data):
         _kept(catalog, config, "r0")
         catalog.commit({k: v for k, v in held.items() if v}, tag="p-day")
         ahead = gapwaiting.before(archive, config)
+        cache = PartCache() if data.draw(st.booleans()) else None       # the states read ahead too
+        if cache is not None:
+            cache.read(catalog, "gap_state", ["gap_id", "state", "evaluated_at"])
         catalog.commit({k: v for k, v in later.items() if v}, tag=data.draw(st.sampled_from(("a-run", "z-run"))))
         tally = gapwaiting.tally(catalog, config, "r9", NOW + timedelta(days=1), repeated=_repeated(catalog),
-                                 ahead=lambda: ahead)
+                                 ahead=lambda: ahead, cache=cache)
         event(f"ahead={ahead is not None} carried={tally.carried} from ahead={tally.ahead}")
         assert (ahead is None) == (not tables.get("gaps"))      # counted ahead unless there was no gap
         assert tally.counts.summary() == reference(archive, config, "r9")
@@ -322,5 +325,24 @@ def test_a_count_ahead_that_no_longer_fits_is_not_carried(tmp_path):
     tally = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1), repeated=_repeated(catalog),
                              ahead=lambda: ahead)
     assert not tally.carried and not tally.ahead
+    assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
+                                                                           "waiting": 1}
+
+
+def test_a_state_committed_after_the_states_were_read_ahead_is_seen(tmp_path):
+    """The states read ahead (``cache``), then the run closes the old pause (a state event in its own
+    part): the summary reads that part too, and the pause no longer waits."""
+    catalog, config = _archive(tmp_path)
+    catalog.commit({"gap_state": [{"gap_id": "g-long", "state": "open", "evaluated_at": T0, "run_id": "n0"}]},
+                   tag="n0")
+    _kept(catalog, config, "n0")
+    catalog.commit({"assignments": [_CASE]}, tag="p-day")
+    ahead = gapwaiting.before(tmp_path, config)
+    cache = PartCache()
+    cache.read(catalog, "gap_state", ["gap_id", "state", "evaluated_at"])
+    _night(tmp_path, 1, gap_state=[{"gap_id": "g-long", "state": "closed", "evaluated_at": NOW, "run_id": "n1"}])
+    tally = gapwaiting.tally(catalog, config, "n1", NOW + timedelta(days=1), repeated=_repeated(catalog),
+                             ahead=lambda: ahead, cache=cache)
+    assert tally.carried and tally.ahead
     assert tally.counts.summary() == reference(tmp_path, config, "n1") == {"found": 1, "need": 1, "free": 0,
                                                                            "waiting": 1}

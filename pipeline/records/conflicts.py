@@ -8,6 +8,8 @@ are read whole (``gaplist.sightings_of``) and judged (``records.attribution``).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -30,12 +32,28 @@ def seen_more_than_once(catalog: Catalog, shas: list[str]) -> list[str]:
     return scanning(catalog.archive, work)
 
 
-def of_run(catalog: Catalog, run_id: str, identity: IdentityConfig | None) -> int:
-    """How many contents the run saw under names that disagree (``Identities.conflicts``)."""
+def sighted(catalog: Catalog):
+    """Every content a sighting names (``runs.known.KnownContents``: ``sha in`` it), as of now."""
+    from pipeline.runs.known import KnownContents
+
+    return KnownContents(catalog.read("sightings", ["sha256"])["sha256"])
+
+
+def of_run(catalog: Catalog, run_id: str, identity: IdentityConfig | None, *, sighted=None) -> int:
+    """How many contents the run saw under names that disagree (``Identities.conflicts``).
+    ``sighted``: ``sighted(catalog)`` from before the run's own sightings were committed (or some of
+    them): a content the run saw once is seen more than once only if an earlier run saw it, so
+    the contents it names, and those the run saw twice, are all that can be (one sighted by the
+    run alone is looked at and found to have one name: the same count)."""
     from pipeline.records import attribution, gaplist
 
     seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == run_id)["sha256"]
-    twice = seen_more_than_once(catalog, sorted({s for s in seen.to_pylist() if s}))
+    shas = sorted({s for s in seen.to_pylist() if s})
+    if sighted is None:
+        twice = seen_more_than_once(catalog, shas)
+    else:
+        counts = Counter(seen.to_pylist())
+        twice = [s for s in shas if counts[s] > 1 or s in sighted]
     named = gaplist.sightings_of(catalog.archive, twice).to_pylist() if twice else []
     paths: dict[str, set] = {}
     for row in named:

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from catalog.schema import TABLES
-from catalog.store import RUN_COUNTS_NOTE, Catalog
+from catalog.store import RUN_COUNTS_NOTE, Catalog, PartCache
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
 from pipeline.config import Config, GapsConfig
@@ -170,9 +170,10 @@ def _counted_from_footer(path, counts: dict[str, int]) -> bool:
 
 
 def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None,
-            full: bool = False) -> Result:
+            full: bool = False, cache: PartCache | None = None) -> Result:
     """Bring the gaps up to the recordings, incrementally when it can, else as ``gapstate.refresh``.
-    Run by the ingest driver after its last commit, under the archive lock."""
+    Run by the ingest driver after its last commit, under the archive lock. ``cache``: the gaps'
+    and states' parts read while the run's files were stored (``runs.ahead``)."""
     now = now or now_utc()
     t0 = time.monotonic()
     history = catalog.rows("gap_refreshes", ["run_id", "refreshed_at", "basis", "recordings", "runs"])
@@ -188,7 +189,7 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
         done = Result(**dataclasses.asdict(gapstate.refresh(catalog, run_id, config, now=now)), recordings=total)
         taken = sorted(counts)
     else:
-        done, batch = _incremental(catalog, run_id, config, now, fresh, moved, last["run_id"])
+        done, batch = _incremental(catalog, run_id, config, now, fresh, moved, last["run_id"], cache)
         taken = fresh
     done.wall_s = time.monotonic() - t0
     batch["gap_refreshes"] = [{
@@ -563,6 +564,12 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
                 g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
 
 
+def _read_all(catalog: Catalog, table: str, columns: list[str], cache: PartCache | None) -> pa.Table:
+    """``catalog.read(table, columns)``, from ``cache`` where it holds the parts."""
+    return cache.read(catalog, table, columns) if cache is not None else catalog.read(table, columns)
+
+
+STATE_COLUMNS = ["gap_id", "state", "evaluated_at"]
 # The gaps' columns a refresh asks about, read once (three filtered reads decoded every row three times).
 GAP_COLUMNS = ["gap_id", "kind", "sha256", "after_sha256", "device_id", "start_time", "start_utc", "end_time",
                "end_utc", "duration_s"]
@@ -605,7 +612,7 @@ def _flagged_old(events, groups: list[_Group]) -> set[str]:
     return {ids[i] for i, state in states.items() if state == "open"}
 
 
-def _states_of(catalog: Catalog):
+def _states_of(catalog: Catalog, cache: PartCache | None = None):
     """gap ids -> their latest states (``gap_events.latest_states``), the state events read once per
     refresh and asked of as often as the walk needs (each filtered read decoded every event again)."""
     read: list[pa.Table] = []
@@ -614,7 +621,7 @@ def _states_of(catalog: Catalog):
         if not ids:
             return {}
         if not read:
-            read.append(catalog.read("gap_state", ["gap_id", "state", "evaluated_at"]))
+            read.append(_read_all(catalog, "gap_state", STATE_COLUMNS, cache))
         events = read[0]
         return gap_events.latest_states(events.filter(pc.is_in(events["gap_id"], value_set=pa.array(ids, pa.string())))
                                         .to_pylist())
@@ -668,7 +675,8 @@ def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, 
 
 
 def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, fresh: list[str],
-                 moved: dict[str, tuple] | None = None, last_run: str | None = None) -> tuple[Result, dict[str, list]]:
+                 moved: dict[str, tuple] | None = None, last_run: str | None = None,
+                 cache: PartCache | None = None) -> tuple[Result, dict[str, list]]:
     zones, cfg = config.zones(), config.gaps
     site = zones.site_zone
     meta = {"run_id": run_id, "detected_at": now}
@@ -680,11 +688,11 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     result.recordings = len(new_rows)
     new_shas = sorted({r["sha256"] for r in new_rows})
     read: list[pa.Table] = []
-    events = _states_of(catalog)
+    events = _states_of(catalog, cache)
 
     def known_gaps() -> pa.Table:
         if not read:
-            read.append(catalog.read("gaps", GAP_COLUMNS))
+            read.append(_read_all(catalog, "gaps", GAP_COLUMNS, cache))
         return read[0]
     groups: dict[tuple[str, str], _Group] = {}
     for r in new_rows:

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from catalog.query import Scan, scanning
 from catalog.schema import TABLES
-from catalog.store import Catalog
+from catalog.store import Catalog, PartCache
 from pipeline.config import Config
 from pipeline.records import gapcount
 
@@ -64,13 +64,13 @@ class Tally:
 
 
 def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repeated: bool,
-          ahead: Callable[[], dict | None] | None = None) -> Tally:
+          ahead: Callable[[], dict | None] | None = None, cache: PartCache | None = None) -> Tally:
     """The counts ``gapcount.count`` gives, carried from the last ``gap_waiting`` row when it fits.
     ``repeated``: whether a content has two recordings rows (``runs.known.KnownContents.repeated``,
     read by the ingest anyway; only a part put in the catalog by hand makes one): then a pause's
     sides are looked up among every row, each row of a content deciding, not where they usually lie.
     ``ahead``: the run's count ahead (``before``'s row, once it is done), asked when the kept row
-    does not fit."""
+    does not fit; ``cache``: the states' parts read ahead (``runs.ahead``)."""
     from pipeline.records.gaprefresh import basis, forget_recent, reattributed
 
     listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
@@ -85,7 +85,8 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
         if last is None:
             continue
         try:
-            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved, repeated)
+            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved, repeated,
+                               cache)
         except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
             carried = None
         if carried is not None:
@@ -160,7 +161,8 @@ def _last(catalog: Catalog) -> dict | None:
 
 
 def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, parts: dict, here: str,
-             decide: bool, moved: dict, repeated: bool) -> tuple[gapcount.Counts, list[str], list[str]] | None:
+             decide: bool, moved: dict, repeated: bool, cache: PartCache | None = None
+             ) -> tuple[gapcount.Counts, list[str], list[str]] | None:
     """The counts from ``last`` and the parts added since (``listing``, its names ``parts``); None
     when ``last`` does not fit (``_fits``)."""
     if not _fits(last, parts, here, decide, run_id):
@@ -186,7 +188,7 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
     # An explanation is only ever added, and one accepted stays so: of the gaps that waited, those
     # accepted since wait no more (so the explanations' parts, compacted or not, need not be followed).
     accepted_ids = _accepted(catalog, pc.unique(pa.concat_arrays([affected, kept])))
-    current = pc.invert(pc.is_in(firsts["gap_id"], value_set=_shut(catalog, affected)))
+    current = pc.invert(pc.is_in(firsts["gap_id"], value_set=_shut(catalog, affected, cache)))
     accepted = pc.is_in(firsts["gap_id"], value_set=accepted_ids)
     mine = pc.fill_null(pc.equal(firsts["detected_run_id"], run_id), False)
     long = pc.fill_null(pc.and_kleene(pc.equal(firsts["kind"], "between_files"),
@@ -257,10 +259,14 @@ def _first_rows(paths: list[Path], added: set[str], ids: pa.Array) -> pa.Table |
     return rows.take(pc.index_in(pc.unique(ids_in_order), value_set=ids_in_order))      # each id's first
 
 
-def _shut(catalog: Catalog, ids: pa.Array) -> pa.Array:
+def _shut(catalog: Catalog, ids: pa.Array, cache: PartCache | None = None) -> pa.Array:
     """Of these gaps, those whose latest state event (at the same time: the later row) is not open."""
-    events = catalog.read("gap_state", ["gap_id", "state", "evaluated_at"],
-                          filter=ds.field("gap_id").isin(ids))
+    columns = ["gap_id", "state", "evaluated_at"]
+    if cache is not None:                  # the parts read ahead and by the refresh, and the refresh's
+        events = cache.read(catalog, "gap_state", columns)
+        events = events.filter(pc.is_in(events["gap_id"], value_set=ids))
+    else:
+        events = catalog.read("gap_state", columns, filter=ds.field("gap_id").isin(ids))
     latest: dict[str, tuple] = {}
     for position, (gid, state, at) in enumerate(zip(*(events[c].to_pylist() for c in events.column_names))):
         key = (at is None, at or _EPOCH, position)                 # a missing time sorts last, as a NULL

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pyarrow as pa
 
@@ -25,6 +24,7 @@ from pipeline.common.clock import new_id, now_utc
 from pipeline.config import Config
 from pipeline.runs.discover import SourceFile, walk
 from pipeline.runs.perfile import Context, FileResult, process_file
+from pipeline.runs.ahead import Ahead, ahead
 from pipeline.runs.preload import import_meanwhile
 from pipeline.common.text import for_terminal, pad
 from pipeline.common.units import human_bytes, human_duration
@@ -44,9 +44,10 @@ if TYPE_CHECKING:
 GAP_REFRESH = "pipeline.records.gaprefresh"
 
 
-def refresh_gaps(catalog: Catalog, run_id: str, config: Config):
-    """``records.gaprefresh.refresh``, imported when it runs."""
-    return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config)
+def refresh_gaps(catalog: Catalog, run_id: str, config: Config, early: Ahead | None = None):
+    """``records.gaprefresh.refresh``, imported when it runs (``early``: what was read ahead)."""
+    return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config,
+                                                        cache=early.parts if early is not None else None)
 
 
 @dataclass
@@ -334,7 +335,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
             known_sha = _known_contents(catalog)
-            ahead = _count_ahead(catalog, config)
+            early = ahead(catalog, config)
             follow = cfg.follow_links if follow_links is None else follow_links
             found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
             # A table without parts (a new archive) holds nothing to read: not read, so the first
@@ -402,9 +403,9 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                     if buffer.due(cfg.commit_every_files, cfg.commit_every_s):
                         buffer.commit()
                 buffer.commit()
-                refresh_gaps(catalog, run_id, config)
+                refresh_gaps(catalog, run_id, config, early)
                 _identities_and_gaps(summary, catalog, config, repeated=getattr(known_sha, "repeated", False),
-                                     ahead=ahead)
+                                     early=early)
             finally:
                 bar.close()
             if proxy_jobs:             # after the originals are safe: proxies never delay them
@@ -455,49 +456,26 @@ LATE_MODULES = ("pyarrow.dataset", GAP_REFRESH, "pyarrow.compute", "pyarrow.acer
                 "pipeline.records.gapwaiting", "pipeline.records.conflicts", "pipeline.runs.compact")
 
 
-def _count_ahead(catalog: Catalog, config: Config) -> Callable[[], dict | None] | None:
-    """The end summary's count of every gap as the archive stands when the run begins
-    (``gapwaiting.before``), worked out in a thread while the files are stored; what it gives is
-    asked for at the end (waiting for it if need be). None when the archive has no gap yet. A count
-    that fails is no count: the end summary counts everything itself, as it did before."""
-    if not catalog.visible_parts("gaps"):
-        return None
-    box: dict = {}
-
-    def work() -> None:
-        try:
-            from pipeline.records import gapwaiting
-
-            box["row"] = gapwaiting.before(catalog.archive, config)
-        except Exception:               # noqa: BLE001 (the end counts everything: the same answer, later)
-            box["row"] = None
-
-    thread = threading.Thread(target=work, name="fieldrec-gap-count", daemon=True)
-    thread.start()
-
-    def row() -> dict | None:
-        thread.join()
-        return box.get("row")
-    return row
-
-
 def _identities_and_gaps(summary: RunSummary, catalog: Catalog, config: Config, *, repeated: bool,
-                         ahead: Callable[[], dict | None] | None = None) -> None:
+                         early: Ahead | None = None) -> None:
     """What the run leaves to people: names that disagree, and interruptions that need explaining.
     Read set-based, counted rather than listed (``records.conflicts``, ``records.gapcount``): seconds
     at a million recordings were spent here otherwise. ``repeated``: whether a content had two
-    recordings rows when the run began (``KnownContents.repeated``; the run adds none); ``ahead``:
-    ``_count_ahead``'s."""
+    recordings rows when the run began (``KnownContents.repeated``; the run adds none); ``early``:
+    what was read and counted while the files were stored (``runs.ahead``)."""
     from pipeline.records import conflicts, gapwaiting
 
-    summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity)
+    summary.conflicting = conflicts.of_run(catalog, summary.run_id, config.identity,
+                                           sighted=early.sighted if early is not None else None)
     if not catalog.visible_parts("gaps"):
         # No gap was ever detected here (this run's refresh found none either): nothing to count.
         summary.gaps = {"found": 0, "need": 0, "free": 0, "waiting": 0}
         return
     # Carried from the last run's counts when only gaps, states and explanations were added since
     # (``records.gapwaiting``); the ids that wait are kept for the next run.
-    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc(), repeated=repeated, ahead=ahead)
+    tally = gapwaiting.tally(catalog, config, summary.run_id, now_utc(), repeated=repeated,
+                             ahead=early.count if early is not None else None,
+                             cache=early.parts if early is not None else None)
     summary.gaps = tally.counts.summary()
     if tally.keep is not None:
         catalog.commit({"gap_waiting": [tally.keep]}, tag=summary.run_id)
