@@ -119,7 +119,7 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
         t_ahead = time.perf_counter()
         # what the ingest reads and counts in a thread while its files are stored (``runs.ahead``):
         # waited for here, before the night's commits, and timed apart (``ahead_s``)
-        early = Ahead(run.catalog, config)
+        early = Ahead(run.catalog, config, run_id)
         early.count()
         t_seen = time.perf_counter()
         _seen(run.catalog, walked)
@@ -128,7 +128,7 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
             run.catalog.commit({"recordings": recordings.slice(i, shape.commit_rows),
                                 "sightings": sightings.slice(i, shape.commit_rows)}, tag=run_id)
         t1 = time.perf_counter()
-        result = gaprefresh.refresh(run.catalog, run_id, config, cache=early.parts)
+        result = gaprefresh.refresh(run.catalog, run_id, config, cache=early.parts, survey=early.survey)
         t2 = time.perf_counter()
         summary = RunSummary(run_id=run_id, archive=str(archive), started_at=ingested)
         _identities_and_gaps(summary, run.catalog, config, repeated=getattr(known, "repeated", False), early=early)

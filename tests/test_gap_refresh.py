@@ -93,9 +93,13 @@ def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, 
     """One night committed to both archives, then refreshed in full in one and as an ingest does in
     the other (``cache``: with the gaps and states read ahead, before the night's commit, as
     ``runs.ahead`` reads them while the files are stored)."""
+    survey = None
     if cache is not None and (part / "catalog").is_dir():
         cache.read(Catalog(part), "gaps", gaprefresh.GAP_COLUMNS)
         cache.read(Catalog(part), "gap_state", gaprefresh.STATE_COLUMNS)
+        survey = gaprefresh.survey_ahead(Catalog(part), config, run)
+        if survey is not None:
+            event("the whole history's figures counted ahead")
     for archive in (full, part):
         Catalog(archive, fsync=False).create().commit(
             {"recordings": [{**r, "run_id": run} for r in recordings],
@@ -103,7 +107,7 @@ def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, 
              "attributions": said}, tag=run)
     now = arrived + timedelta(minutes=30)
     gaprefresh.refresh(Catalog(full, fsync=False), run, config, now=now, full=True)
-    return gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now, cache=cache)
+    return gaprefresh.refresh(Catalog(part, fsync=False), run, config, now=now, cache=cache, survey=survey)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -378,3 +382,41 @@ def test_a_recording_moved_to_another_device_brings_its_damaged_tail():
         assert done.mode == "incremental"
         overlap = [g for g in Catalog(part).rows("gaps") if g["kind"] == "overlap"]
         assert overlap and _state(part)[1][overlap[0]["gap_id"]] == "open"
+
+
+def test_figures_counted_ahead_are_taken_only_while_no_other_run_s_rows_came():
+    """``survey_ahead`` leaves out the runs no refresh covered and the run itself; the refresh takes
+    its figures while those are the runs it leaves out and no other run's rows came or went."""
+    survey = gaprefresh.SurveyAhead(runs={"r0": 5, "r1": 2, "r2": 1}, but=frozenset({"r1", "r2"}), figures=None)
+    assert gaprefresh._still(survey, {"r0": 5, "r1": 2, "r2": 40}, ["r1", "r2"], "r2")        # the run's own came
+    assert gaprefresh._still(survey, {"r0": 5, "r1": 2}, ["r1"], "r2")                       # the run stored nothing
+    assert not gaprefresh._still(survey, {"r0": 5, "r1": 2, "r2": 4, "rX": 1}, ["r1", "r2", "rX"], "r2")
+    assert not gaprefresh._still(survey, {"r0": 6, "r1": 2, "r2": 4}, ["r1", "r2"], "r2")
+    assert not gaprefresh._still(survey, {"r0": 5, "r1": 2, "r2": 4}, ["r2"], "r2")          # r1 covered since
+
+
+def test_the_first_refresh_after_a_full_one_takes_the_figures_counted_ahead(tmp_path, monkeypatch):
+    """Nothing kept (the last refresh was full): the figures are counted ahead, then taken, and the
+    refresh writes what a full one writes."""
+    from pipeline.records import gapsurvey
+
+    config = load_config()
+    zones = config.zones()
+    arrived = datetime(2026, 3, 2, 1, tzinfo=timezone.utc)
+    day = lambda d, n: [_plain(10 * d + i, "CAM1", "video", datetime(2026, 3, d, 9 + i), zones, arrived)  # noqa: E731
+                        for i in range(n)]
+    full, part = tmp_path / "full", tmp_path / "part"
+    _night(full, part, "run0", day(1, 3), [], [], arrived, config)                 # the first: full
+    survey = gaprefresh.survey_ahead(Catalog(part), config, "run1")
+    assert survey is not None and survey.but == {"run1"} and survey.figures.num_rows == 1
+    counted = []
+    counted_but = gapsurvey.counted_but
+    monkeypatch.setattr(gapsurvey, "counted_but", lambda *a: counted.append(a) or counted_but(*a))
+    for archive in (full, part):
+        Catalog(archive, fsync=False).commit({"recordings": [{**r, "run_id": "run1"} for r in day(2, 2)]}, tag="run1")
+    now = arrived + timedelta(days=1)
+    gaprefresh.refresh(Catalog(full, fsync=False), "run1", config, now=now, full=True)
+    done = gaprefresh.refresh(Catalog(part, fsync=False), "run1", config, now=now, survey=survey)
+    assert done.mode == "incremental" and counted == []
+    assert _state(full) == _state(part)
+    assert gaprefresh.survey_ahead(Catalog(part), config, "run2") is None        # kept now: nothing to count

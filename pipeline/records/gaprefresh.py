@@ -169,11 +169,41 @@ def _counted_from_footer(path, counts: dict[str, int]) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class SurveyAhead:
+    """The whole-history figures an ingest's refresh counts from every recording when the last
+    refresh kept none (``gapsurvey.older``), counted while its files are stored (``survey_ahead``)."""
+    runs: dict            # rows per run (``_run_counts``) when they were counted
+    but: frozenset        # the runs whose recordings they leave out
+    figures: pa.Table
+
+
+def survey_ahead(catalog: Catalog, config: Config, run_id: str) -> SurveyAhead | None:
+    """For the refresh at the end of run ``run_id``: the figures of every recording but those of
+    the runs no refresh has covered yet and of the run itself, when the last refresh kept none (the
+    first incremental refresh after a full one: an upgrade, a build, a changed setting); None when
+    the end will read kept figures or refresh in full. The end takes them only if no other run's
+    rows came or went meanwhile (``_incremental``)."""
+    history = catalog.rows("gap_refreshes", ["run_id", "refreshed_at", "runs"])
+    last = max(history, key=lambda h: h["refreshed_at"], default=None)
+    if last is None:
+        return None
+    covered = {r for h in history for r in (h["runs"] or ())}
+    counts = _run_counts(catalog)
+    fresh = sorted(r for r in counts if r not in covered)
+    if "" not in fresh and gapsurvey.kept(catalog, last["run_id"]) is not None:
+        return None
+    but = frozenset(fresh) | {run_id}
+    params = _survey_params(config.gaps, config.zones().site_zone)
+    return SurveyAhead(counts, but, gapsurvey.counted_but(catalog, sorted(but), params))
+
+
 def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | None = None,
-            full: bool = False, cache: PartCache | None = None) -> Result:
+            full: bool = False, cache: PartCache | None = None, survey: SurveyAhead | None = None) -> Result:
     """Bring the gaps up to the recordings, incrementally when it can, else as ``gapstate.refresh``.
     Run by the ingest driver after its last commit, under the archive lock. ``cache``: the gaps'
-    and states' parts read while the run's files were stored (``runs.ahead``)."""
+    and states' parts read while the run's files were stored, ``survey``: the whole history's
+    figures counted then (``runs.ahead``)."""
     now = now or now_utc()
     t0 = time.monotonic()
     history = catalog.rows("gap_refreshes", ["run_id", "refreshed_at", "basis", "recordings", "runs"])
@@ -189,7 +219,8 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
         done = Result(**dataclasses.asdict(gapstate.refresh(catalog, run_id, config, now=now)), recordings=total)
         taken = sorted(counts)
     else:
-        done, batch = _incremental(catalog, run_id, config, now, fresh, moved, last["run_id"], cache)
+        ahead = survey.figures if survey is not None and _still(survey, counts, fresh, run_id) else None
+        done, batch = _incremental(catalog, run_id, config, now, fresh, moved, last["run_id"], cache, ahead)
         taken = fresh
     done.wall_s = time.monotonic() - t0
     batch["gap_refreshes"] = [{
@@ -197,6 +228,14 @@ def refresh(catalog: Catalog, run_id: str, config: Config, *, now: datetime | No
         "devices": done.devices, "new_gaps": done.new, "events": done.opened + done.closed, "wall_s": done.wall_s}]
     catalog.commit(batch, tag=run_id)
     return done
+
+
+def _still(survey: SurveyAhead, counts: dict, fresh: list[str], run_id: str) -> bool:
+    """Whether ``survey``'s figures are those of every recording but the ``fresh`` runs' now: it left
+    out the same runs (and the run, which is among them once it has a recording), and no other
+    run's rows came or went since it counted (the run's own may have: it leaves them out)."""
+    others = lambda runs: {r: n for r, n in runs.items() if r != run_id}       # noqa: E731
+    return set(fresh) | {run_id} == survey.but and others(counts) == others(survey.runs)
 
 
 # -- reading what the walk needs ------------------------------------------------------------------------------
@@ -676,7 +715,7 @@ def _walk(g: _Group, tails: dict, flagged_old: set[str], cfg: GapsConfig, site, 
 
 def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, fresh: list[str],
                  moved: dict[str, tuple] | None = None, last_run: str | None = None,
-                 cache: PartCache | None = None) -> tuple[Result, dict[str, list]]:
+                 cache: PartCache | None = None, ahead: pa.Table | None = None) -> tuple[Result, dict[str, list]]:
     zones, cfg = config.zones(), config.gaps
     site = zones.site_zone
     meta = {"run_id": run_id, "detected_at": now}
@@ -718,8 +757,9 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
     # Recordings stored without a run ("": a part put in by hand) are older ones to the survey, as
     # to ``gapsurvey.figures``, but no kept figures count those that appeared since: counted afresh.
     since = None if "" in fresh else last_run
-    older = gapsurvey.older(catalog, since, fresh, params) if groups else \
-        gapsurvey.kept(catalog, since) if since else None
+    older = gapsurvey.kept(catalog, since) if since else None
+    if groups and older is None:           # counted from every recording (ahead, while the files were stored)
+        older = ahead if ahead is not None else gapsurvey.counted_but(catalog, fresh, params)
     if groups:
         tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}), moved)
         around = _survey(catalog, groups, fresh, labels, cfg, zones, older)

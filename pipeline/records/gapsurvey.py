@@ -132,12 +132,17 @@ def kept(catalog: Catalog, run_id: str) -> pa.Table | None:
 def older(catalog: Catalog, last_run: str | None, fresh: list[str], params: dict) -> pa.Table:
     """The figures of every recording but the ``fresh`` runs': those the last refresh kept, else
     counted from every recording (a refresh that kept none: the first after a full one)."""
-    import pyarrow.dataset as ds
-
     got = kept(catalog, last_run) if last_run else None
     if got is not None:
         return got
-    expr = ds.field("run_id").is_null() | ~ds.field("run_id").isin(pa.array(fresh, pa.string())) if fresh else None
+    return counted_but(catalog, fresh, params)
+
+
+def counted_but(catalog: Catalog, runs: list[str], params: dict) -> pa.Table:
+    """The figures of every recording but those of ``runs`` (its rows without a run among them)."""
+    import pyarrow.dataset as ds
+
+    expr = ds.field("run_id").is_null() | ~ds.field("run_id").isin(pa.array(runs, pa.string())) if runs else None
     return aggregate(catalog.read("recordings", COLUMNS, filter=expr), params)
 
 

@@ -3,10 +3,12 @@ run's files are stored.
 
 The end of a run (the gap refresh, the end summary) reads the archive's gaps and their states,
 asks which of the run's contents were sighted before, and counts the gaps that wait for an
-explanation: at a million recordings most of its second, and none of it depends on the run's own
+explanation (and, on the first night after a full refresh, every recording's whole-history
+figures): at a million recordings most of its second, and none of it depends on the run's own
 files. A thread reads it from the start (``Ahead``), while the driver mostly waits on its workers;
 the end then reads only the parts the run added (``catalog.store.PartCache``), looks the run's
-contents up among those sighted before, and carries the count (``records.gapwaiting.before``).
+contents up among those sighted before, takes the figures (``records.gaprefresh.survey_ahead``)
+and carries the count (``records.gapwaiting.before``).
 What the thread has not given yet, or could not, the end reads itself: the answers are the same.
 """
 
@@ -22,15 +24,16 @@ class Ahead:
     """The archive's gaps, states and sighted contents, and the count of the gaps that wait, read
     by a thread started here."""
 
-    def __init__(self, catalog: Catalog, config: Config):
+    def __init__(self, catalog: Catalog, config: Config, run_id: str):
         self.parts = PartCache()            # the gaps' and states' parts the refresh and summary read
         self.sighted = None                 # ``runs.known.KnownContents`` of every sighting's content
+        self.survey = None                  # ``gaprefresh.SurveyAhead``, where the refresh needs one
         self._count: dict | None = None
-        self._thread = threading.Thread(target=self._work, args=(catalog, config), name="fieldrec-ahead",
+        self._thread = threading.Thread(target=self._work, args=(catalog, config, run_id), name="fieldrec-ahead",
                                         daemon=True)
         self._thread.start()
 
-    def _work(self, catalog: Catalog, config: Config) -> None:
+    def _work(self, catalog: Catalog, config: Config, run_id: str) -> None:
         try:
             from pipeline.records import conflicts, gaprefresh, gapwaiting
 
@@ -39,6 +42,9 @@ class Ahead:
             if catalog.visible_parts("gaps"):
                 self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS)
                 self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS)
+            if catalog.visible_parts("recordings"):
+                self.survey = gaprefresh.survey_ahead(catalog, config, run_id)
+            if catalog.visible_parts("gaps"):
                 self._count = gapwaiting.before(catalog.archive, config)
         except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
             return
@@ -49,6 +55,7 @@ class Ahead:
         return self._count
 
 
-def ahead(catalog: Catalog, config: Config) -> Ahead | None:
-    """An ``Ahead`` for a run on an archive that has sighted something (a new archive: none)."""
-    return Ahead(catalog, config) if catalog.visible_parts("sightings") or catalog.visible_parts("gaps") else None
+def ahead(catalog: Catalog, config: Config, run_id: str) -> Ahead | None:
+    """An ``Ahead`` for run ``run_id`` on an archive that holds something (a new archive: none)."""
+    return Ahead(catalog, config, run_id) if catalog.visible_parts("sightings") or catalog.visible_parts("gaps") \
+        else None

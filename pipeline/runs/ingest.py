@@ -47,7 +47,8 @@ GAP_REFRESH = "pipeline.records.gaprefresh"
 def refresh_gaps(catalog: Catalog, run_id: str, config: Config, early: Ahead | None = None):
     """``records.gaprefresh.refresh``, imported when it runs (``early``: what was read ahead)."""
     return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config,
-                                                        cache=early.parts if early is not None else None)
+                                                        cache=early.parts if early is not None else None,
+                                                        survey=early.survey if early is not None else None)
 
 
 @dataclass
@@ -335,7 +336,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
             known_sha = _known_contents(catalog)
-            early = ahead(catalog, config)
+            early = ahead(catalog, config, run_id)
             follow = cfg.follow_links if follow_links is None else follow_links
             found = list(walk(sources, exclude=archive, follow_links=follow))  # an archive inside a drop is not a drop
             # A table without parts (a new archive) holds nothing to read: not read, so the first
