@@ -91,7 +91,7 @@ def counted(archive: Path, config: Config, run_id: str, decide: bool | None = No
             ) -> tuple[Counts, list[str | None], list[str]]:
     """``count``, with the ids of the gaps that wait and every device with a gap.
     ``decide``: ``_any_could_need``, ``moved``: ``gaprefresh.reattributed``, when known already;
-    ``parts``: the gaps, their states and explanations read from these parts (listed before)."""
+    ``parts``: the tables it names (the gaps and their states) read from these parts, listed before."""
     decide = _any_could_need(Catalog(archive)) if decide is None else decide
     rows, pauses, devices = scanning(archive, lambda scan: _listed(scan, run_id, config.gaps.session_break_s, decide),
                                      parts=parts)

@@ -80,10 +80,12 @@ def reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str 
     same parts (never rewritten: a new name is a new part) and settings give the last answer again."""
     key = (str(catalog.archive), repr(identity),
            tuple(tuple(p.name for p in catalog.visible_parts(t)) for t in ("attributions", "recordings", "sightings")))
-    if _REATTRIBUTED.get("key") != key:
-        _REATTRIBUTED.clear()
-        _REATTRIBUTED.update(key=key, value=_reattributed(catalog, identity))
-    return dict(_REATTRIBUTED["value"])
+    last = _REATTRIBUTED.get("last")             # (key, value), replaced whole: an ingest's thread reading
+    if last is not None and last[0] == key:      # ahead (``runs.ahead``) asks too
+        return dict(last[1])
+    value = _reattributed(catalog, identity)
+    _REATTRIBUTED["last"] = (key, value)
+    return dict(value)
 
 
 def _reattributed(catalog: Catalog, identity) -> dict[str, tuple[str | None, str | None]]:

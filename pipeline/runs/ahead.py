@@ -29,23 +29,30 @@ class Ahead:
         self.sighted = None                 # ``runs.known.KnownContents`` of every sighting's content
         self.survey = None                  # ``gaprefresh.SurveyAhead``, where the refresh needs one
         self._count: dict | None = None
-        self._thread = threading.Thread(target=self._work, args=(catalog, config, run_id), name="fieldrec-ahead",
-                                        daemon=True)
+        self._stop = threading.Event()
+        # Not a daemon: a process leaving (a failed or interrupted run) waits for the step under
+        # way, never ending the interpreter under a DuckDB query (which aborts the process).
+        self._thread = threading.Thread(target=self._work, args=(catalog, config, run_id), name="fieldrec-ahead")
         self._thread.start()
 
     def _work(self, catalog: Catalog, config: Config, run_id: str) -> None:
         try:
             from pipeline.records import conflicts, gaprefresh, gapwaiting
 
+            steps = []
             if catalog.visible_parts("sightings"):
-                self.sighted = conflicts.sighted(catalog)
+                steps.append(lambda: setattr(self, "sighted", conflicts.sighted(catalog)))
             if catalog.visible_parts("gaps"):
-                self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS)
-                self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS)
+                steps.append(lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS))
+                steps.append(lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS))
             if catalog.visible_parts("recordings"):
-                self.survey = gaprefresh.survey_ahead(catalog, config, run_id)
+                steps.append(lambda: setattr(self, "survey", gaprefresh.survey_ahead(catalog, config, run_id)))
             if catalog.visible_parts("gaps"):
-                self._count = gapwaiting.before(catalog.archive, config)
+                steps.append(lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config)))
+            for step in steps:
+                if self._stop.is_set():
+                    return
+                step()
         except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
             return
 
@@ -53,6 +60,11 @@ class Ahead:
         """``gapwaiting.before``'s row (waiting for it), or None."""
         self._thread.join()
         return self._count
+
+    def close(self) -> None:
+        """Stop after the step under way and wait for it (a run that ends, or fails, first)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def ahead(catalog: Catalog, config: Config, run_id: str) -> Ahead | None:

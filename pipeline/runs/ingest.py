@@ -332,6 +332,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
         # while the catalog is read and the drop walked; Ray starts only once there is work for it.
         active = started or (engines.start(engine, address, workers, preload=perfile.WORKER_MODULES)
                              if engines.starts_at_once(engine, address) else runner.NOTHING)
+        early: Ahead | None = None
         try:
             store = ObjectStore(archive, fsync=cfg.fsync, mode=cfg.file_mode).create()
             store.sweep()
@@ -364,6 +365,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
                 active = engines.start(engine, address, workers)
         except BaseException:
             active.close()
+            if early is not None:
+                early.close()
             raise
         proxy_jobs: list = []
         summary.engine, summary.cluster_cpus, summary.cluster_nodes = active.engine, active.cpus, active.nodes
@@ -419,6 +422,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             summary.outcome = "failed"
             raise
         finally:
+            if early is not None:
+                early.close()           # done by now unless the run failed: then after its step under way
             summary.wall_s = time.monotonic() - t0
             summary.cpu_s = time.process_time() - cpu0
             summary.finished_at = now_utc()
