@@ -360,6 +360,7 @@ class PartCache:
 
     def __init__(self) -> None:
         self._parts: dict[tuple, dict[str, pa.Table]] = {}
+        self._kept: dict[tuple, tuple[tuple[str, ...], dict[str, pa.Table]]] = {}
 
     def read(self, catalog: Catalog, name: str, columns: list[str]) -> pa.Table:
         return catalog.relisting(lambda: self._read(catalog, name, list(columns)))
@@ -380,6 +381,48 @@ class PartCache:
         if not tables:
             return TABLES[name].empty_table().select(columns)
         return pa.concat_tables(tables)
+
+    def keep(self, catalog: Catalog, name: str, columns: list[str], paths: list[Path]) -> None:
+        """Read these parts of ``name`` whole (``columns``), for ``read_where`` to filter here."""
+        import pyarrow.dataset as ds
+
+        kept = {p.name: ds.dataset([str(p)], format="parquet", schema=TABLES[name]).to_table(columns=columns)
+                for p in paths}
+        self._kept[(str(catalog.archive), name)] = (tuple(columns), kept)
+
+    def read_where(self, catalog: Catalog, name: str, columns: list[str], filter) -> pa.Table:
+        """``catalog.read(name, columns, filter)``: the parts ``keep`` read filtered here (when they
+        hold every column asked and filtered on), every other part read with the filter."""
+        return catalog.relisting(lambda: self._read_where(catalog, name, list(columns), filter))
+
+    def _read_where(self, catalog: Catalog, name: str, columns: list[str], filter) -> pa.Table:
+        import pyarrow.dataset as ds
+
+        held, kept = self._kept.get((str(catalog.archive), name), ((), {}))
+        if not set(columns) <= set(held):
+            kept = {}
+        paths = catalog.visible_parts(name)
+        tables: dict[str, pa.Table | None] = {}
+        for path in paths:
+            table = kept.get(path.name)
+            if table is not None:
+                try:
+                    table = (table.filter(filter) if filter is not None else table).select(columns)
+                except (pa.ArrowInvalid, KeyError):         # filtered on a column not kept
+                    table = None
+            tables[path.name] = table
+        others = [p for p in paths if tables[p.name] is None]
+        if others:                       # one scan of the others (one each costs a scan's start each)
+            scanner = ds.dataset([str(p) for p in others], format="parquet", schema=TABLES[name]).scanner(
+                columns=columns, filter=filter)
+            batches: dict[str, list] = {}
+            for tagged in scanner.scan_batches():
+                batches.setdefault(Path(tagged.fragment.path).name, []).append(tagged.record_batch)
+            for p in others:
+                tables[p.name] = pa.Table.from_batches(batches.get(p.name, []), scanner.projected_schema)
+        if not paths:
+            return TABLES[name].empty_table().select(columns)
+        return pa.concat_tables([tables[p.name] for p in paths])
 
 
 def _write_synced(path: Path, data: bytes, fsync: bool) -> None:

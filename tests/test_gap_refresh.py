@@ -97,6 +97,7 @@ def _night(full: Path, part: Path, run: str, recordings: list, file_gaps: list, 
     if cache is not None and (part / "catalog").is_dir():
         cache.read(Catalog(part), "gaps", gaprefresh.GAP_COLUMNS)
         cache.read(Catalog(part), "gap_state", gaprefresh.STATE_COLUMNS)
+        gaprefresh.recent_ahead(Catalog(part), cache, arrived)
         survey = gaprefresh.survey_ahead(Catalog(part), config, run)
         if survey is not None:
             event("the whole history's figures counted ahead")

@@ -22,8 +22,8 @@ ASKED = ("first_min", "first_max", "before_max", "after_min", "seq_max", "seq_mi
 def _checked(seen: list):
     figures = gaprefresh._figures
 
-    def checked(catalog, groups, fresh, labels, cfg, zones, older):
-        by_group, table = figures(catalog, groups, fresh, labels, cfg, zones, older)
+    def checked(catalog, groups, fresh, labels, cfg, zones, older, *rest):
+        by_group, table = figures(catalog, groups, fresh, labels, cfg, zones, older, *rest)
         order = list(groups)
         params = gaprefresh._survey_params(cfg, zones.site_zone)
         reference = {m["i"]: m for m in gapsurvey.figures(catalog, pa.table({

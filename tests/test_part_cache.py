@@ -41,7 +41,7 @@ def test_a_compaction_s_parts_are_read_and_the_replaced_ones_forgotten(tmp_path)
     cache.read(catalog, "gap_state", ["gap_id", "state"])
     old = [p.name for p in catalog.visible_parts("gap_state")]
     rows = sorted_rows("gap_state", catalog.read("gap_state"))
-    staged = catalog.stage("gap_state", rows, tag="compact")
+    staged = catalog.stage("gap_state", rows, tag="compact", row_group_rows=2)       # batches in order
     swap = catalog.swap("gap_state", old, [staged], run_id="c1")
     catalog.finish_swap(swap)
     catalog.forget_swap(swap)
@@ -50,3 +50,27 @@ def test_a_compaction_s_parts_are_read_and_the_replaced_ones_forgotten(tmp_path)
     assert sorted(got["gap_id"].to_pylist()) == sorted(f"{t}-{i}" for t in "bcd" for i in range(3))
     (kept,) = cache._parts.values()
     assert set(kept) == {p.name for p in catalog.visible_parts("gap_state")}
+    catalog.commit({"gap_state": _rows(3, "a")}, tag="a")
+    for expr in (ds.field("state") == "open", ds.field("gap_id") != "c-1"):
+        assert cache.read_where(catalog, "gap_state", ["gap_id"], expr).to_pylist() == \
+            catalog.read("gap_state", ["gap_id"], filter=expr).to_pylist()
+
+
+def test_parts_kept_whole_are_filtered_as_a_read_filters(tmp_path):
+    """``keep`` some parts whole, then ``read_where``: the rows, in the order ``Catalog.read`` gives
+    for the same filter, whether the filter is answered here, on a column not kept (read), or the
+    columns asked are not kept (read)."""
+    import pyarrow as pa
+
+    catalog = Catalog(tmp_path, fsync=False).create()
+    for tag in ("b", "c", "d"):
+        catalog.commit({"gap_state": _rows(5, tag)}, tag=tag)
+    cache = PartCache()
+    parts = catalog.visible_parts("gap_state")
+    cache.keep(catalog, "gap_state", ["gap_id", "state"], parts[1:])          # the first part is not kept
+    catalog.commit({"gap_state": _rows(2, "a")}, tag="a")                     # nor one added since
+    for expr in (ds.field("state") == "open", ds.field("gap_id").isin(pa.array(["a-1", "c-2", "d-4"])),
+                 (ds.field("state") == "closed") | ds.field("gap_id").is_null(), ds.field("run_id") == "c"):
+        for columns in (["gap_id"], ["gap_id", "state"], ["gap_id", "run_id"]):
+            assert cache.read_where(catalog, "gap_state", columns, expr).to_pylist() == \
+                catalog.read("gap_state", columns, filter=expr).to_pylist(), (expr, columns)

@@ -250,10 +250,43 @@ def _instant(t: datetime) -> pa.Scalar:
     return pa.scalar(t.replace(tzinfo=UTC), pa.timestamp("us", tz="UTC"))
 
 
-def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None) -> list[dict]:
+def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None, cache: PartCache | None = None
+          ) -> list[dict]:
     """Recordings rows as ``timeline.device_gaps`` prepares them: attributed (``moved``), placed, as
     naive UTC instants."""
-    return _prepared(catalog.read("recordings", timeline.COLUMNS, filter=expr), zones, moved)
+    return _prepared(_recordings(catalog, timeline.COLUMNS, expr, cache), zones, moved)
+
+
+def _recordings(catalog: Catalog, columns: list[str], expr, cache: PartCache | None) -> pa.Table:
+    """``catalog.read("recordings", columns, filter=expr)``, the recent parts read ahead filtered
+    in memory (``recent_ahead``)."""
+    return cache.read_where(catalog, "recordings", columns, expr) if cache is not None \
+        else catalog.read("recordings", columns, filter=expr)
+
+
+# The recordings' columns the refresh reads of the recent parts, read ahead whole.
+RECENT_COLUMNS = list(dict.fromkeys(timeline.COLUMNS + ["important", "run_id"]))
+RECENT_DAYS = 45
+
+
+def recent_ahead(catalog: Catalog, cache: PartCache, now: datetime) -> None:
+    """Read ahead, whole, the recordings' parts that hold a recording stored as starting or ending
+    in the last ``RECENT_DAYS`` (or whose statistics cannot say): those the stretches around a
+    night's recordings are read from; the older parts are each read where a walk needs them."""
+    import pyarrow.parquet as pq
+
+    since = now - timedelta(days=RECENT_DAYS)
+    recent = []
+    for path in catalog.visible_parts("recordings"):
+        meta = pq.ParquetFile(path).metadata
+        names = meta.schema.to_arrow_schema().names
+        where = [names.index(c) for c in ("start_utc", "end_utc") if c in names]
+        for g in range(meta.num_row_groups):
+            stats = [meta.row_group(g).column(i).statistics for i in where]
+            if not where or any(st is None or not st.has_min_max or st.max is None or st.max >= since for st in stats):
+                recent.append(path)
+                break
+    cache.keep(catalog, "recordings", RECENT_COLUMNS, recent)
 
 
 def _prepared(table: pa.Table, zones: Zones, moved: dict | None = None) -> list[dict]:
@@ -327,7 +360,7 @@ class _Group:
 
 
 def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones,
-            older: pa.Table) -> pa.Table:
+            older: pa.Table, cache: PartCache | None = None) -> pa.Table:
     """For each group, where its believable older recordings begin and end and the nearest before
     and after its stretch (the stretch is widened to them), and whether it must be walked whole (a
     recording placed other than stored, or new numbered recordings that neither continue the
@@ -335,7 +368,7 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
     (``_figures``), which ``_fill`` then picks each stretch from."""
     site = zones.site_zone
     order = list(groups)
-    by_group, table = _figures(catalog, groups, fresh, labels, cfg, zones, older)
+    by_group, table = _figures(catalog, groups, fresh, labels, cfg, zones, older, cache)
     for i, key in enumerate(order):
         g = groups[key]
         m = by_group.get(i, {})
@@ -364,7 +397,7 @@ def _survey(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str],
 
 
 def _figures(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str], cfg: GapsConfig, zones: Zones,
-             older: pa.Table) -> tuple[dict[int, dict], pa.Table]:
+             older: pa.Table, cache: PartCache | None = None) -> tuple[dict[int, dict], pa.Table]:
     """What ``gapsurvey.figures`` says of each group (by its position in ``groups``): the whole
     history's figures from ``older`` (``gapsurvey.older``); the stretch's own (the nearest before and
     after it, the clean cut before it) from one read of the recordings around the stretches
@@ -406,7 +439,7 @@ def _figures(catalog: Catalog, groups: dict, fresh: list[str], labels: list[str]
         keys.append(key)
         los.append(lo)
         ws.append(w)
-    table = _recent(catalog, list(groups.values()), lambda g: bound[g.key], extra=["run_id"])
+    table = _recent(catalog, list(groups.values()), lambda g: bound[g.key], extra=["run_id"], cache=cache)
     for j, cut in gapsurvey.cut_max(table, fresh, keys, los, ws, params).items():
         by_group[position[keys[j]]]["cut_max"] = cut
     return by_group, table
@@ -425,7 +458,8 @@ def _utc(t: datetime):
 
 
 def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str, ...],
-          moved: dict | None = None, recent: pa.Table | None = None) -> pa.Table | None:
+          moved: dict | None = None, recent: pa.Table | None = None,
+          cache: PartCache | None = None) -> pa.Table | None:
     """Read each group's stretch (whole groups: everything, with the recordings attributed to the
     device other than by their own name) into ``rows``. One read for the whole groups and one for
     the stretches; each group's rows are picked with Arrow before any row becomes a dict (a
@@ -443,13 +477,13 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
         by_key = {g.key: g for g in whole}
         for g in whole:
             g.rows = {}
-        for r in _read(catalog, zones, expr, moved):
+        for r in _read(catalog, zones, expr, moved, cache):
             g = by_key.get((r["device_id"], r["kind"]))
             if g is not None:
                 g.rows[r["sha256"]] = r
     if not stretched:
         return None
-    table = _recent(catalog, stretched) if recent is None else recent
+    table = _recent(catalog, stretched, cache=cache) if recent is None else recent
     # A stretched group has no recording stored other than where it lies (``_survey`` walks such a
     # device whole), so its stored start_utc picks its stretch; the placed start decides below.
     order = [g.key for g in stretched]
@@ -466,7 +500,8 @@ def _fill(catalog: Catalog, zones: Zones, groups: list[_Group], kinds: tuple[str
     return table
 
 
-def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra: tuple = ()) -> pa.Table:
+def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra: tuple = (),
+            cache: PartCache | None = None) -> pa.Table:
     """The recordings (of any kind: other kinds are in no group) that start or end at or after the
     start of their group's bucket (``_buckets``), and more: what ``_fill`` picks each stretch from,
     and ``_reach_in`` what reaches into one. One read: every device's from the start of the bucket
@@ -489,7 +524,7 @@ def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra:
         if bucket is not main[2]:
             expr = expr | (since(lo) & (ds.field("start_utc") < _instant(main[0]))
                            & _devices(sorted({g.device for g in bucket})))
-    table = catalog.read("recordings", list(dict.fromkeys(timeline.COLUMNS + ["important", *extra])), filter=expr)
+    table = _recordings(catalog, list(dict.fromkeys(timeline.COLUMNS + ["important", *extra])), expr, cache)
     _remember(catalog, table.select(timeline.COLUMNS + ["important"]))
     return table.select(list(dict.fromkeys(timeline.COLUMNS + list(extra))))
 
@@ -764,7 +799,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         older = ahead if ahead is not None else gapsurvey.counted_but(catalog, fresh, params)
     if groups:
         tails, begins = _tails(known_gaps(), zones, sorted({d for d, _ in groups}), moved)
-        around = _survey(catalog, groups, fresh, labels, cfg, zones, older)
+        around = _survey(catalog, groups, fresh, labels, cfg, zones, older, cache)
         # A device some recording is attributed to other than by its name is walked whole (rare:
         # a person's word, or a file docked under two names).
         elsewhere = {d for d, _ in moved.values()}
@@ -775,13 +810,13 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
         for g in groups.values():
             g.whole = g.whole or g.device in elsewhere
         todo = list(groups.values())
-        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved, around)
+        recent = _fill(catalog, zones, todo, cfg.timeline_kinds, moved, around, cache)
         recount = [g for g in todo if g.recount is not None and not g.whole
                    and not _count_over(g, cfg, site, zones.device(g.device)[0])]
         for g in recount:
             g.whole = True
         if recount:
-            _fill(catalog, zones, recount, cfg.timeline_kinds, moved)
+            _fill(catalog, zones, recount, cfg.timeline_kinds, moved, cache=cache)
         while todo:
             _reach_in(zones, [g for g in todo if not g.whole], tails, begins, recent)
             flagged = _flagged_old(events, todo)
@@ -801,7 +836,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
                 else:
                     g.hi += width
                 wider.append(g)
-            recent = _fill(catalog, zones, wider, cfg.timeline_kinds, moved)
+            recent = _fill(catalog, zones, wider, cfg.timeline_kinds, moved, cache=cache)
             todo = wider
     result.whole = sum(g.whole for g, _ in walked)
     found = [timeline._on_device_clock(x, zones.device(g.device)[0]) for g, w in walked for x in w.found]

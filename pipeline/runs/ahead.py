@@ -1,11 +1,11 @@
 """What the end of an ingest asks of the archive as it stood when the run began, read while the
 run's files are stored.
 
-The end of a run (the gap refresh, the end summary) reads the archive's gaps and their states,
-asks which of the run's contents were sighted before, and counts the gaps that wait for an
-explanation (and, on the first night after a full refresh, every recording's whole-history
-figures): at a million recordings most of its second, and none of it depends on the run's own
-files. A thread reads it from the start (``Ahead``), while the driver mostly waits on its workers;
+The end of a run (the gap refresh, the end summary) reads the archive's gaps and their states
+and the recordings around the run's (in the parts that hold the last weeks), asks which of the
+run's contents were sighted before, and counts the gaps that wait for an explanation (and, on the
+first night after a full refresh, every recording's whole-history figures): at a million
+recordings most of its second, and none of it depends on the run's own files. A thread reads it from the start (``Ahead``), while the driver mostly waits on its workers;
 the end then reads only the parts the run added (``catalog.store.PartCache``), looks the run's
 contents up among those sighted before, takes the figures (``records.gaprefresh.survey_ahead``)
 and carries the count (``records.gapwaiting.before``).
@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 
 from catalog.store import Catalog, PartCache
+from pipeline.common.clock import now_utc
 from pipeline.config import Config
 
 
@@ -46,15 +47,19 @@ class Ahead:
                 steps.append(lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS))
                 steps.append(lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS))
             if catalog.visible_parts("recordings"):
+                steps.append(lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc()))
                 steps.append(lambda: setattr(self, "survey", gaprefresh.survey_ahead(catalog, config, run_id)))
             if catalog.visible_parts("gaps"):
                 steps.append(lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config)))
-            for step in steps:
-                if self._stop.is_set():
-                    return
-                step()
         except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
             return
+        for step in steps:
+            if self._stop.is_set():
+                return
+            try:
+                step()
+            except Exception:           # noqa: BLE001 (the same)
+                continue
 
     def count(self) -> dict | None:
         """``gapwaiting.before``'s row (waiting for it), or None."""
