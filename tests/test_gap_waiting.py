@@ -35,6 +35,17 @@ def _kept(catalog: Catalog, config, run_id: str, now: datetime = NOW) -> gapwait
     return tally
 
 
+def _split(tables: dict, names, data) -> dict:
+    """Each named table's rows cut at a drawn place: the first ones left in ``tables``, the others
+    returned (to be committed later)."""
+    later = {}
+    for name in names:
+        rows = tables.get(name, [])
+        cut = data.draw(st.integers(0, len(rows)))
+        tables[name], later[name] = rows[:cut], rows[cut:]
+    return later
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gap_catalog(), st.data())
 def test_carried_counts_match_the_reference(drawn, data):
@@ -42,11 +53,7 @@ def test_carried_counts_match_the_reference(drawn, data):
     again, a state event, an explanation of any gap, in parts listed before or after the older ones)."""
     tables, config = drawn
     run_id = data.draw(st.sampled_from(("r1", "r2", "r9")))
-    later = {}
-    for name in gapwaiting.TRACKED + ("explanations",):
-        rows = tables.get(name, [])
-        cut = data.draw(st.integers(0, len(rows)))
-        tables[name], later[name] = rows[:cut], rows[cut:]
+    later = _split(tables, gapwaiting.TRACKED + ("explanations",), data)
     tag = data.draw(st.sampled_from(("a-run", "z-run")))        # listed before or after the older parts
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
@@ -180,11 +187,7 @@ def test_carried_counts_from_the_refresh_s_recordings_match_the_reference(drawn,
     from pipeline.rules import timeline
 
     tables, config = drawn
-    later = {}
-    for name in gapwaiting.TRACKED:
-        rows = tables.get(name, [])
-        cut = data.draw(st.integers(0, len(rows)))
-        tables[name], later[name] = rows[:cut], rows[cut:]
+    later = _split(tables, gapwaiting.TRACKED, data)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
         catalog = Catalog(archive, fsync=False).create()
@@ -235,15 +238,8 @@ def test_counts_carried_from_the_count_ahead_match_the_reference(drawn, data):
     the run counts ahead, then adds its gaps and states (and explanations come): its summary
     carries the count ahead, and counts as the reference does."""
     tables, config = drawn
-    later, held = {}, {}
-    for name in gapwaiting.TRACKED + ("explanations",):
-        rows = tables.get(name, [])
-        cut = data.draw(st.integers(0, len(rows)))
-        tables[name], later[name] = rows[:cut], rows[cut:]
-    for name in gapwaiting.FIXED:
-        rows = tables.get(name, [])
-        cut = data.draw(st.integers(0, len(rows)))
-        tables[name], held[name] = rows[:cut], rows[cut:]
+    later = _split(tables, gapwaiting.TRACKED + ("explanations",), data)
+    held = _split(tables, gapwaiting.FIXED, data)
     held["assignments"] = held.get("assignments", []) + [_CASE]      # the day's case: never a fit
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
