@@ -35,6 +35,13 @@ def _kept(catalog: Catalog, config, run_id: str, now: datetime = NOW) -> gapwait
     return tally
 
 
+def _summarised(archive: Path, tables: dict, config) -> tuple[Catalog, gapwaiting.Tally]:
+    """A catalog of ``tables`` whose first summary (run r0) kept its row."""
+    catalog = Catalog(archive, fsync=False).create()
+    catalog.commit(tables, tag="m-old")
+    return catalog, _kept(catalog, config, "r0")
+
+
 def _split(tables: dict, names, data) -> dict:
     """Each named table's rows cut at a drawn place: the first ones left in ``tables``, the others
     returned (to be committed later)."""
@@ -57,9 +64,7 @@ def test_carried_counts_match_the_reference(drawn, data):
     tag = data.draw(st.sampled_from(("a-run", "z-run")))        # listed before or after the older parts
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
-        catalog = Catalog(archive, fsync=False).create()
-        catalog.commit(tables, tag="m-old")
-        first = _kept(catalog, config, "r0")
+        catalog, first = _summarised(archive, tables, config)
         assert first.counts.summary() == reference(archive, config, "r0")
         catalog.commit({k: v for k, v in later.items() if v}, tag=tag)
         second = gapwaiting.tally(catalog, config, run_id, NOW + timedelta(days=1), repeated=_repeated(catalog))
@@ -190,9 +195,7 @@ def test_carried_counts_from_the_refresh_s_recordings_match_the_reference(drawn,
     later = _split(tables, gapwaiting.TRACKED, data)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
-        catalog = Catalog(archive, fsync=False).create()
-        catalog.commit(tables, tag="m-old")
-        _kept(catalog, config, "r0")
+        catalog, _ = _summarised(archive, tables, config)
         catalog.commit({k: v for k, v in later.items() if v}, tag="z-run")
         recordings = catalog.read("recordings", timeline.COLUMNS + ["important"])
         keep = data.draw(st.lists(st.booleans(), min_size=recordings.num_rows, max_size=recordings.num_rows))
@@ -243,9 +246,7 @@ def test_counts_carried_from_the_count_ahead_match_the_reference(drawn, data):
     held["assignments"] = held.get("assignments", []) + [_CASE]      # the day's case: never a fit
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp)
-        catalog = Catalog(archive, fsync=False).create()
-        catalog.commit(tables, tag="m-old")
-        _kept(catalog, config, "r0")
+        catalog, _ = _summarised(archive, tables, config)
         catalog.commit({k: v for k, v in held.items() if v}, tag="p-day")
         ahead = gapwaiting.before(archive, config)
         cache = PartCache() if data.draw(st.booleans()) else None       # the states read ahead too
