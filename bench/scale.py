@@ -95,11 +95,13 @@ def opening(archive: Path) -> dict:
 
 
 def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
-    """One more nightly ingest's catalog work, timed: what earlier runs saw of the night's files
-    (``seen_s``), its commits, then the gap refresh, the run's end summary (its gaps, and how many
-    wait for an explanation), then the seal. The summary carries its counts from the last run's
-    kept ``gap_waiting`` row (``records.gapwaiting``): on an archive without one (the first night
-    after a build, as here after ``build``) it counts everything, as every night did before."""
+    """One more nightly ingest's catalog work, timed: what the ingest reads and counts while its
+    files are stored (``runs.ahead``: waited for before the commits and timed apart, ``ahead_s``),
+    what earlier runs saw of the night's files (``seen_s``), its commits, then the gap refresh, the
+    run's end summary (its gaps, and how many wait for an explanation), then the seal. The summary
+    carries its counts from the last run's kept ``gap_waiting`` row (``records.gapwaiting``), or,
+    where that does not fit or there is none (the first night after a build, as here after
+    ``build``), from the count made ahead."""
     from pipeline.archive.writer import writing_run
     from pipeline.records import gaprefresh
     from pipeline.runs.ahead import Ahead
