@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import socket
 import stat
@@ -486,7 +487,9 @@ def test_a_drop_of_200_files_with_20_bad_ones_finishes_with_a_row_each(tmp_path,
     no_media[0].parent.mkdir()
     with open(no_media[0], "wb") as fh:
         fh.truncate(16 << 20)
-    no_media[1].write_bytes(os.urandom(300_000))
+    # random bytes libav refuses: about one random 300 kB file in 35 opens as h263 or lrc (which
+    # made this test fail now and then with os.urandom); this seed's is refused
+    no_media[1].write_bytes(random.Random(0).randbytes(300_000))
     hooked = [faulty(f, *fault) for f, fault in zip(hooked, [("thumbnails", "raise"), ("demux", "raise"),
               ("thumbnails", "abort"), ("checksum", "kill"), ("demux", "hang"), ("checksum", "hang")])]
     bad = [*hooked, *denied, *odd, *deep, *fifos, *links, *no_media]
