@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -13,6 +14,7 @@ from catalog.store import Catalog
 from pipeline.records import gapwaiting
 from pipeline.runs import ingest as ingest_module
 from tests.helpers import ingest, lean_config
+from tests.recorder_drops import DAY, clip
 from tests.test_gap_count import _pause_between
 
 
@@ -62,3 +64,59 @@ def test_a_closed_ahead_skips_the_steps_left(tmp_path, monkeypatch):
     closer.join(10)
     assert not closer.is_alive() and counted == []
     assert early.count() is None
+
+
+def test_a_run_that_fails_at_its_end_is_recorded_before_the_thread_is_waited_for(tmp_path, monkeypatch):
+    """The run's row and its engine's close come first; the step under way is waited for last (a
+    Ctrl-C during that wait skips nothing)."""
+    archive = tmp_path / "archive"
+    Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
+    drop = tmp_path / "drop"
+    clip(drop, "BWC0001_OF1_20250602090000_0001.MP4", DAY + timedelta(hours=9), 2.0)
+    started, seen = threading.Event(), []
+
+    def slow_count(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+
+    def failing_refresh(*args, **kwargs):
+        assert started.wait(10)
+        raise OSError("the disk is full")
+    close_run = ingest_module.close_run
+
+    def noted(*args, **kwargs):
+        seen.append([t.name for t in threading.enumerate() if t.name == "fieldrec-ahead"])
+        return close_run(*args, **kwargs)
+    monkeypatch.setattr(gapwaiting, "before", slow_count)
+    monkeypatch.setattr(ingest_module, "refresh_gaps", failing_refresh)
+    monkeypatch.setattr(ingest_module, "close_run", noted)
+    with pytest.raises(OSError, match="the disk is full"):
+        ingest([drop], archive, lean_config())
+    assert seen == [["fieldrec-ahead"]]                     # recorded while the count still ran
+    assert not [t for t in threading.enumerate() if t.name == "fieldrec-ahead"]
+    assert [r["outcome"] for r in Catalog(archive).rows("runs", ["outcome"])] == ["failed"]
+
+
+def test_once_the_end_begins_only_the_count_is_still_made(tmp_path, monkeypatch):
+    from catalog.store import PartCache
+    from pipeline.records import gaprefresh
+    from pipeline.runs.ahead import Ahead
+
+    archive = tmp_path / "archive"
+    Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
+    gate, done = threading.Event(), []
+    read = PartCache.read
+
+    def held_read(self, *args):
+        gate.wait(10)
+        return read(self, *args)
+    monkeypatch.setattr(PartCache, "read", held_read)
+    monkeypatch.setattr(gaprefresh, "recent_ahead", lambda *a: done.append("recent"))
+    monkeypatch.setattr(gaprefresh, "survey_ahead", lambda *a: done.append("survey"))
+    monkeypatch.setattr(gapwaiting, "before", lambda *a: done.append("count") or {"waiting": []})
+    early = Ahead(Catalog(archive), lean_config(), "r1")
+    early.ending()
+    gate.set()
+    assert early.count() == {"waiting": []}
+    early.close()
+    assert done == ["count"]

@@ -30,7 +30,9 @@ class Ahead:
         self.sighted = None                 # ``runs.known.KnownContents`` of every sighting's content
         self.survey = None                  # ``gaprefresh.SurveyAhead``, where the refresh needs one
         self._count: dict | None = None
-        self._stop = threading.Event()
+        self._counted = threading.Event()   # the count is done (or will not be)
+        self._ending = threading.Event()    # the end of the run has begun: only the count is still wanted
+        self._stop = threading.Event()      # nothing more is wanted
         # Not a daemon: a process leaving (a failed or interrupted run) waits for the step under
         # way, never ending the interpreter under a DuckDB query (which aborts the process).
         self._thread = threading.Thread(target=self._work, args=(catalog, config, run_id), name="fieldrec-ahead")
@@ -38,36 +40,54 @@ class Ahead:
 
     def _work(self, catalog: Catalog, config: Config, run_id: str) -> None:
         try:
+            self._steps(catalog, config, run_id)
+        finally:
+            self._counted.set()
+
+    def _steps(self, catalog: Catalog, config: Config, run_id: str) -> None:
+        try:
             from pipeline.records import conflicts, gaprefresh, gapwaiting
 
-            steps = []
+            steps = []                      # (the count's?, step)
             if catalog.visible_parts("sightings"):
-                steps.append(lambda: setattr(self, "sighted", conflicts.sighted(catalog)))
+                steps.append((False, lambda: setattr(self, "sighted", conflicts.sighted(catalog))))
             if catalog.visible_parts("gaps"):
-                steps.append(lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS))
-                steps.append(lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS))
+                steps.append((False, lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS)))
+                steps.append((False, lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS)))
             if catalog.visible_parts("recordings"):
-                steps.append(lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc()))
-                steps.append(lambda: setattr(self, "survey", gaprefresh.survey_ahead(catalog, config, run_id)))
+                steps.append((False, lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc())))
+                steps.append((False, lambda: setattr(self, "survey",
+                                                     gaprefresh.survey_ahead(catalog, config, run_id))))
             if catalog.visible_parts("gaps"):
-                steps.append(lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config)))
+                steps.append((True, lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config))))
         except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
             return
-        for step in steps:
+        for counting, step in steps:
             if self._stop.is_set():
                 return
+            if self._ending.is_set() and not counting:
+                continue                # the end reads it itself by now
             try:
                 step()
             except Exception:           # noqa: BLE001 (the same)
                 continue
 
+    def ending(self) -> None:
+        """The end of the run begins (its refresh): the steps not yet begun are left to it, but the
+        count (the summary waits for it rather than count everything itself)."""
+        self._ending.set()
+
     def count(self) -> dict | None:
         """``gapwaiting.before``'s row (waiting for it), or None."""
-        self._thread.join()
+        self._counted.wait()
         return self._count
 
+    def stop(self) -> None:
+        """Begin no more steps (the run is over, or failed)."""
+        self._stop.set()
+
     def close(self) -> None:
-        """Stop after the step under way and wait for it (a run that ends, or fails, first)."""
+        """Stop after the step under way and wait for it."""
         self._stop.set()
         self._thread.join()
 

@@ -46,6 +46,8 @@ GAP_REFRESH = "pipeline.records.gaprefresh"
 
 def refresh_gaps(catalog: Catalog, run_id: str, config: Config, early: Ahead | None = None):
     """``records.gaprefresh.refresh``, imported when it runs (``early``: what was read ahead)."""
+    if early is not None:
+        early.ending()
     return importlib.import_module(GAP_REFRESH).refresh(catalog, run_id, config,
                                                         cache=early.parts if early is not None else None,
                                                         survey=early.survey if early is not None else None)
@@ -423,7 +425,7 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             raise
         finally:
             if early is not None:
-                early.close()           # done by now unless the run failed: then after its step under way
+                early.stop()            # no step more (done by now unless the run ended early)
             summary.wall_s = time.monotonic() - t0
             summary.cpu_s = time.process_time() - cpu0
             summary.finished_at = now_utc()
@@ -431,6 +433,8 @@ def _ingest(sources, archive, config, engine, address, workers, progress, proxie
             store.sweep()               # copies abandoned by killed or cancelled workers, and their notes
             if proxy_jobs:
                 transcode.stage.sweep(archive)
+            if early is not None:
+                early.close()           # the step under way, last: a Ctrl-C while it ends skips nothing
     summary.compaction = _compact_after(archive, config)
     return summary
 
