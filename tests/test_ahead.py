@@ -18,6 +18,26 @@ from tests.recorder_drops import DAY, clip
 from tests.test_gap_count import _pause_between
 
 
+def _archive(tmp_path):
+    """An archive with a long pause (so the thread has gaps to read and count)."""
+    archive = tmp_path / "archive"
+    Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
+    return archive
+
+
+def _held_reads(monkeypatch) -> threading.Event:
+    """The thread's reads of the gaps and states wait for the event returned to be set."""
+    from catalog.store import PartCache
+
+    gate, read = threading.Event(), PartCache.read
+
+    def held_read(self, *args):
+        gate.wait(10)
+        return read(self, *args)
+    monkeypatch.setattr(PartCache, "read", held_read)
+    return gate
+
+
 def test_a_run_that_fails_waits_for_the_count_under_way(tmp_path, monkeypatch):
     archive = tmp_path / "archive"
     Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
@@ -44,17 +64,8 @@ def test_a_run_that_fails_waits_for_the_count_under_way(tmp_path, monkeypatch):
 def test_a_closed_ahead_skips_the_steps_left(tmp_path, monkeypatch):
     from pipeline.runs.ahead import Ahead
 
-    archive = tmp_path / "archive"
-    Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
-    gate, counted = threading.Event(), []
-    from catalog.store import PartCache
-
-    read = PartCache.read
-
-    def held_read(self, *args):
-        gate.wait(10)
-        return read(self, *args)
-    monkeypatch.setattr(PartCache, "read", held_read)
+    archive = _archive(tmp_path)
+    gate, counted = _held_reads(monkeypatch), []
     monkeypatch.setattr(gapwaiting, "before", lambda *a: counted.append(True))
     early = Ahead(Catalog(archive), lean_config(), "r1")
     closer = threading.Thread(target=early.close)
@@ -98,19 +109,11 @@ def test_a_run_that_fails_at_its_end_is_recorded_before_the_thread_is_waited_for
 
 
 def test_once_the_end_begins_only_the_count_is_still_made(tmp_path, monkeypatch):
-    from catalog.store import PartCache
     from pipeline.records import gaprefresh
     from pipeline.runs.ahead import Ahead
 
-    archive = tmp_path / "archive"
-    Catalog(archive, fsync=False).create().commit(_pause_between(True, []), tag="n0")
-    gate, done = threading.Event(), []
-    read = PartCache.read
-
-    def held_read(self, *args):
-        gate.wait(10)
-        return read(self, *args)
-    monkeypatch.setattr(PartCache, "read", held_read)
+    archive = _archive(tmp_path)
+    gate, done = _held_reads(monkeypatch), []
     monkeypatch.setattr(gaprefresh, "recent_ahead", lambda *a: done.append("recent"))
     monkeypatch.setattr(gaprefresh, "survey_ahead", lambda *a: done.append("survey"))
     monkeypatch.setattr(gapwaiting, "before", lambda *a: done.append("count") or {"waiting": []})
