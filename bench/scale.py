@@ -121,8 +121,8 @@ def one_more_night(archive: Path, config, shape: Shape, day: date) -> dict:
         t_ahead = time.perf_counter()
         # what the ingest reads and counts in a thread while its files are stored (``runs.ahead``):
         # waited for here, before the night's commits, and timed apart (``ahead_s``)
-        early = Ahead(run.catalog, config, run_id)
-        early.count()
+        early = Ahead(run.catalog, config, run_id, read_after_s=0)     # the night's copies take minutes
+        early.wait()
         t_seen = time.perf_counter()
         _seen(run.catalog, walked)
         t0 = time.perf_counter()

@@ -61,20 +61,27 @@ def test_a_run_that_fails_waits_for_the_count_under_way(tmp_path, monkeypatch):
     assert not [t for t in threading.enumerate() if t.name == "fieldrec-ahead"]
 
 
-def test_a_closed_ahead_skips_the_steps_left(tmp_path, monkeypatch):
+def test_the_reads_wait_for_a_run_to_last_and_a_closed_ahead_begins_none(tmp_path, monkeypatch):
+    """The count begins at once; the reads only once the run has lasted ``read_after_s`` (a short
+    run's end reads for itself, without them competing), and never once closed."""
+    from pipeline.records import conflicts
     from pipeline.runs.ahead import Ahead
 
     archive = _archive(tmp_path)
-    gate, counted = _held_reads(monkeypatch), []
-    monkeypatch.setattr(gapwaiting, "before", lambda *a: counted.append(True))
-    early = Ahead(Catalog(archive), lean_config(), "r1")
-    closer = threading.Thread(target=early.close)
-    closer.start()
-    time.sleep(0.1)
-    gate.set()
-    closer.join(10)
-    assert not closer.is_alive() and counted == []
-    assert early.count() is None
+    Catalog(archive, fsync=False).commit({"sightings": [{"sha256": "0" * 64, "source_path": "/dock/a.mp4",
+                                                        "run_id": "n0"}]}, tag="n0")
+    done = []
+    monkeypatch.setattr(gapwaiting, "before", lambda *a: done.append("count"))
+    monkeypatch.setattr(conflicts, "sighted", lambda *a: done.append("sighted"))
+    early = Ahead(Catalog(archive), lean_config(), "r1", read_after_s=30)
+    assert early.count() is None and done == ["count"]
+    t0 = time.monotonic()
+    early.close()
+    assert time.monotonic() - t0 < 5 and done == ["count"] and not early.parts._parts
+    done.clear()
+    early = Ahead(Catalog(archive), lean_config(), "r1", read_after_s=0)
+    early.wait()
+    assert done == ["count", "sighted"] and early.parts._parts          # the gaps and states read too
 
 
 def test_a_run_that_fails_at_its_end_is_recorded_before_the_thread_is_waited_for(tmp_path, monkeypatch):

@@ -21,11 +21,16 @@ from pipeline.common.clock import now_utc
 from pipeline.config import Config
 
 
+# The reads (all but the count) begin this long after the run: a run whose files are in by then has
+# little to overlap them with, and they would compete with its end for the CPUs (and Python's lock).
+READ_AFTER_S = 2.0
+
+
 class Ahead:
     """The archive's gaps, states and sighted contents, and the count of the gaps that wait, read
     by a thread started here."""
 
-    def __init__(self, catalog: Catalog, config: Config, run_id: str):
+    def __init__(self, catalog: Catalog, config: Config, run_id: str, *, read_after_s: float = READ_AFTER_S):
         self.parts = PartCache()            # the gaps' and states' parts the refresh and summary read
         self.sighted = None                 # ``runs.known.KnownContents`` of every sighting's content
         self.survey = None                  # ``gaprefresh.SurveyAhead``, where the refresh needs one
@@ -33,6 +38,7 @@ class Ahead:
         self._counted = threading.Event()   # the count is done (or will not be)
         self._ending = threading.Event()    # the end of the run has begun: only the count is still wanted
         self._stop = threading.Event()      # nothing more is wanted
+        self._read_after_s = read_after_s
         # Not a daemon: a process leaving (a failed or interrupted run) waits for the step under
         # way, never ending the interpreter under a DuckDB query (which aborts the process).
         self._thread = threading.Thread(target=self._work, args=(catalog, config, run_id), name="fieldrec-ahead")
@@ -49,6 +55,10 @@ class Ahead:
             from pipeline.records import conflicts, gaprefresh, gapwaiting
 
             steps = []                      # (the count's?, step)
+            # The count first: the longest, and the one the end waits for (a short run's end comes
+            # before the others would be done; it reads those itself)
+            if catalog.visible_parts("gaps"):
+                steps.append((True, lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config))))
             if catalog.visible_parts("sightings"):
                 steps.append((False, lambda: setattr(self, "sighted", conflicts.sighted(catalog))))
             if catalog.visible_parts("gaps"):
@@ -58,19 +68,24 @@ class Ahead:
                 steps.append((False, lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc())))
                 steps.append((False, lambda: setattr(self, "survey",
                                                      gaprefresh.survey_ahead(catalog, config, run_id))))
-            if catalog.visible_parts("gaps"):
-                steps.append((True, lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config))))
         except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
             return
+        waited = False
         for counting, step in steps:
             if self._stop.is_set():
                 return
+            if not counting and not waited:
+                waited = True           # a short run's end comes first: the reads would only compete with it
+                if self._ending.wait(self._read_after_s):
+                    return
             if self._ending.is_set() and not counting:
                 continue                # the end reads it itself by now
             try:
                 step()
             except Exception:           # noqa: BLE001 (the same)
-                continue
+                pass
+            if counting:
+                self._counted.set()
 
     def ending(self) -> None:
         """The end of the run begins (its refresh): the steps not yet begun are left to it, but the
@@ -82,13 +97,18 @@ class Ahead:
         self._counted.wait()
         return self._count
 
+    def wait(self) -> None:
+        """Wait for every step (``bench/scale.py``: what a night's copies leave time for)."""
+        self._thread.join()
+
     def stop(self) -> None:
         """Begin no more steps (the run is over, or failed)."""
         self._stop.set()
+        self._ending.set()
 
     def close(self) -> None:
         """Stop after the step under way and wait for it."""
-        self._stop.set()
+        self.stop()
         self._thread.join()
 
 
