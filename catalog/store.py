@@ -352,77 +352,67 @@ class Catalog:
 
 
 class PartCache:
-    """Columns of tables read part by part and kept, so that a later read of the same table reads
-    only the parts added since: a part is never rewritten (new rows are a new part; a compaction's
-    parts have new names), so a part read before holds the same rows now. ``read`` gives what
-    ``Catalog.read`` gives (every visible part, in listing order). Filled by one thread while
-    another reads: the worst a race costs is a part read twice."""
+    """Parts of tables held in memory, so that a later read of a table reads only the parts added
+    since: a part is never rewritten (new rows are a new part; a compaction's parts have new
+    names), so a part read before holds the same rows now. ``read`` gives what ``Catalog.read``
+    gives (every visible part, in listing order). Filled by one thread while another reads: the
+    worst a race costs is a part read twice."""
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, dict[str, pa.Table]] = {}
-        self._kept: dict[tuple, tuple[tuple[str, ...], dict[str, pa.Table]]] = {}
-
-    def read(self, catalog: Catalog, name: str, columns: list[str]) -> pa.Table:
-        return catalog.relisting(lambda: self._read(catalog, name, list(columns)))
-
-    def _read(self, catalog: Catalog, name: str, columns: list[str]) -> pa.Table:
-        import pyarrow.dataset as ds
-
-        paths = catalog.visible_parts(name)
-        kept = self._parts.get((str(catalog.archive), name, tuple(columns)), {})
-        tables = []
-        for path in paths:
-            table = kept.get(path.name)
-            if table is None:
-                table = ds.dataset([str(path)], format="parquet", schema=TABLES[name]).to_table(columns=columns)
-            tables.append(table)
-        # only the parts listed now are kept (a compaction's replaced ones are gone)
-        self._parts[(str(catalog.archive), name, tuple(columns))] = {p.name: t for p, t in zip(paths, tables)}
-        if not tables:
-            return TABLES[name].empty_table().select(columns)
-        return pa.concat_tables(tables)
+        self._parts: dict[tuple, dict[str, pa.Table]] = {}      # (archive, table) -> part name -> rows
 
     def keep(self, catalog: Catalog, name: str, columns: list[str], paths: list[Path]) -> None:
-        """Read these parts of ``name`` whole (``columns``), for ``read_where`` to filter here."""
-        import pyarrow.dataset as ds
+        """Hold these parts of ``name`` (``columns``), and no other."""
+        self._parts[(str(catalog.archive), name)] = dict(zip((p.name for p in paths),
+                                                             _scanned(name, paths, columns)))
 
-        kept = {p.name: ds.dataset([str(p)], format="parquet", schema=TABLES[name]).to_table(columns=columns)
-                for p in paths}
-        self._kept[(str(catalog.archive), name)] = (tuple(columns), kept)
+    def read(self, catalog: Catalog, name: str, columns: list[str], filter=None) -> pa.Table:
+        """``catalog.read(name, columns, filter)``: the parts held (with every column asked and
+        filtered on) taken from memory, filtered here; every other part read in one scan. Read
+        without a filter, the parts read are held too, and only the parts listed now stay held (a
+        compaction's replaced ones go)."""
+        return catalog.relisting(lambda: self._read(catalog, name, list(columns), filter))
 
-    def read_where(self, catalog: Catalog, name: str, columns: list[str], filter) -> pa.Table:
-        """``catalog.read(name, columns, filter)``: the parts ``keep`` read filtered here (when they
-        hold every column asked and filtered on), every other part read with the filter."""
-        return catalog.relisting(lambda: self._read_where(catalog, name, list(columns), filter))
-
-    def _read_where(self, catalog: Catalog, name: str, columns: list[str], filter) -> pa.Table:
-        import pyarrow.dataset as ds
-
-        held, kept = self._kept.get((str(catalog.archive), name), ((), {}))
-        if not set(columns) <= set(held):
-            kept = {}
+    def _read(self, catalog: Catalog, name: str, columns: list[str], filter) -> pa.Table:
+        key = (str(catalog.archive), name)
+        held = self._parts.get(key, {})
         paths = catalog.visible_parts(name)
-        tables: dict[str, pa.Table | None] = {}
+        tables: dict[str, pa.Table] = {}
         for path in paths:
-            table = kept.get(path.name)
-            if table is not None:
+            table = held.get(path.name)
+            if table is not None and set(columns) <= set(table.column_names):
                 try:
-                    table = (table.filter(filter) if filter is not None else table).select(columns)
-                except (pa.ArrowInvalid, KeyError):         # filtered on a column not kept
-                    table = None
-            tables[path.name] = table
-        others = [p for p in paths if tables[p.name] is None]
-        if others:                       # one scan of the others (one each costs a scan's start each)
-            scanner = ds.dataset([str(p) for p in others], format="parquet", schema=TABLES[name]).scanner(
-                columns=columns, filter=filter)
-            batches: dict[str, list] = {}
-            for tagged in scanner.scan_batches():
-                batches.setdefault(Path(tagged.fragment.path).name, []).append(tagged.record_batch)
-            for p in others:
-                tables[p.name] = pa.Table.from_batches(batches.get(p.name, []), scanner.projected_schema)
+                    tables[path.name] = (table.filter(filter) if filter is not None else table).select(columns)
+                except (pa.ArrowInvalid, KeyError):         # filtered on a column not held
+                    pass
+        others = [p for p in paths if p.name not in tables]
+        tables.update(zip((p.name for p in others), _scanned(name, others, columns, filter)))
+        if filter is None:
+            self._parts[key] = {p.name: held.get(p.name, tables[p.name]) for p in paths}
         if not paths:
             return TABLES[name].empty_table().select(columns)
         return pa.concat_tables([tables[p.name] for p in paths])
+
+
+def _scanned(name: str, paths: list[Path], columns: list[str], filter=None) -> list[pa.Table]:
+    """Each of these parts of ``name`` (``columns``, the rows ``filter`` keeps), read in one scan
+    (a scan's start costs as much as a small part's read)."""
+    import pyarrow.dataset as ds
+
+    if not paths:
+        return []
+    scanner = ds.dataset([str(p) for p in paths], format="parquet", schema=TABLES[name]).scanner(
+        columns=columns, filter=filter)
+    batches: dict[str, list] = {}
+    for tagged in scanner.scan_batches():
+        batches.setdefault(Path(tagged.fragment.path).name, []).append(tagged.record_batch)
+    return [pa.Table.from_batches(batches.get(p.name, []), scanner.projected_schema) for p in paths]
+
+
+def read_through(catalog: Catalog, cache: PartCache | None, name: str, columns: list[str], filter=None) -> pa.Table:
+    """``catalog.read(name, columns, filter)``, through ``cache`` when there is one."""
+    return cache.read(catalog, name, columns, filter) if cache is not None else \
+        catalog.read(name, columns, filter=filter)
 
 
 def _write_synced(path: Path, data: bytes, fsync: bool) -> None:

@@ -52,12 +52,12 @@ def test_a_compaction_s_parts_are_read_and_the_replaced_ones_forgotten(tmp_path)
     assert set(kept) == {p.name for p in catalog.visible_parts("gap_state")}
     catalog.commit({"gap_state": _rows(3, "a")}, tag="a")
     for expr in (ds.field("state") == "open", ds.field("gap_id") != "c-1"):
-        assert cache.read_where(catalog, "gap_state", ["gap_id"], expr).to_pylist() == \
+        assert cache.read(catalog, "gap_state", ["gap_id"], expr).to_pylist() == \
             catalog.read("gap_state", ["gap_id"], filter=expr).to_pylist()
 
 
 def test_parts_kept_whole_are_filtered_as_a_read_filters(tmp_path):
-    """``keep`` some parts whole, then ``read_where``: the rows, in the order ``Catalog.read`` gives
+    """``keep`` some parts whole, then ``read`` with a filter: the rows, in the order ``Catalog.read`` gives
     for the same filter, whether the filter is answered here, on a column not kept (read), or the
     columns asked are not kept (read)."""
     import pyarrow as pa
@@ -72,5 +72,5 @@ def test_parts_kept_whole_are_filtered_as_a_read_filters(tmp_path):
     for expr in (ds.field("state") == "open", ds.field("gap_id").isin(pa.array(["a-1", "c-2", "d-4"])),
                  (ds.field("state") == "closed") | ds.field("gap_id").is_null(), ds.field("run_id") == "c"):
         for columns in (["gap_id"], ["gap_id", "state"], ["gap_id", "run_id"]):
-            assert cache.read_where(catalog, "gap_state", columns, expr).to_pylist() == \
+            assert cache.read(catalog, "gap_state", columns, expr).to_pylist() == \
                 catalog.read("gap_state", columns, filter=expr).to_pylist(), (expr, columns)

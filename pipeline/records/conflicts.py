@@ -47,13 +47,10 @@ def of_run(catalog: Catalog, run_id: str, identity: IdentityConfig | None, *, si
     run alone is looked at and found to have one name: the same count)."""
     from pipeline.records import attribution, gaplist
 
-    seen = catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == run_id)["sha256"]
-    shas = sorted({s for s in seen.to_pylist() if s})
-    if sighted is None:
-        twice = seen_more_than_once(catalog, shas)
-    else:
-        counts = Counter(seen.to_pylist())
-        twice = [s for s in shas if counts[s] > 1 or s in sighted]
+    seen = Counter(catalog.read("sightings", ["sha256"], filter=ds.field("run_id") == run_id)["sha256"].to_pylist())
+    shas = sorted(s for s in seen if s)
+    twice = seen_more_than_once(catalog, shas) if sighted is None else \
+        [s for s in shas if seen[s] > 1 or s in sighted]
     named = gaplist.sightings_of(catalog.archive, twice).to_pylist() if twice else []
     paths: dict[str, set] = {}
     for row in named:

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from catalog.schema import TABLES
-from catalog.store import RUN_COUNTS_NOTE, Catalog, PartCache
+from catalog.store import RUN_COUNTS_NOTE, Catalog, PartCache, read_through
 from pipeline.common.clock import now_utc
 from pipeline.common.times import UTC, Zones, zone_label
 from pipeline.config import Config, GapsConfig
@@ -254,14 +254,7 @@ def _read(catalog: Catalog, zones: Zones, expr, moved: dict | None = None, cache
           ) -> list[dict]:
     """Recordings rows as ``timeline.device_gaps`` prepares them: attributed (``moved``), placed, as
     naive UTC instants."""
-    return _prepared(_recordings(catalog, timeline.COLUMNS, expr, cache), zones, moved)
-
-
-def _recordings(catalog: Catalog, columns: list[str], expr, cache: PartCache | None) -> pa.Table:
-    """``catalog.read("recordings", columns, filter=expr)``, the recent parts read ahead filtered
-    in memory (``recent_ahead``)."""
-    return cache.read_where(catalog, "recordings", columns, expr) if cache is not None \
-        else catalog.read("recordings", columns, filter=expr)
+    return _prepared(read_through(catalog, cache, "recordings", timeline.COLUMNS, expr), zones, moved)
 
 
 # The recordings' columns the refresh reads of the recent parts, read ahead whole.
@@ -524,7 +517,8 @@ def _recent(catalog: Catalog, groups: list[_Group], bound=lambda g: g.lo, extra:
         if bucket is not main[2]:
             expr = expr | (since(lo) & (ds.field("start_utc") < _instant(main[0]))
                            & _devices(sorted({g.device for g in bucket})))
-    table = _recordings(catalog, list(dict.fromkeys(timeline.COLUMNS + ["important", *extra])), expr, cache)
+    table = read_through(catalog, cache, "recordings", list(dict.fromkeys(timeline.COLUMNS + ["important", *extra])),
+                         expr)
     _remember(catalog, table.select(timeline.COLUMNS + ["important"]))
     return table.select(list(dict.fromkeys(timeline.COLUMNS + list(extra))))
 
@@ -640,11 +634,6 @@ def _reach_in(zones: Zones, groups: list[_Group], tails: dict, begins: dict, rec
                 g.reach_in = end if g.reach_in is None else max(g.reach_in, end)
 
 
-def _read_all(catalog: Catalog, table: str, columns: list[str], cache: PartCache | None) -> pa.Table:
-    """``catalog.read(table, columns)``, from ``cache`` where it holds the parts."""
-    return cache.read(catalog, table, columns) if cache is not None else catalog.read(table, columns)
-
-
 STATE_COLUMNS = ["gap_id", "state", "evaluated_at"]
 # The gaps' columns a refresh asks about, read once (three filtered reads decoded every row three times).
 GAP_COLUMNS = ["gap_id", "kind", "sha256", "after_sha256", "device_id", "start_time", "start_utc", "end_time",
@@ -697,7 +686,7 @@ def _states_of(catalog: Catalog, cache: PartCache | None = None):
         if not ids:
             return {}
         if not read:
-            read.append(_read_all(catalog, "gap_state", STATE_COLUMNS, cache))
+            read.append(read_through(catalog, cache, "gap_state", STATE_COLUMNS))
         events = read[0]
         return gap_events.latest_states(events.filter(pc.is_in(events["gap_id"], value_set=pa.array(ids, pa.string())))
                                         .to_pylist())
@@ -768,7 +757,7 @@ def _incremental(catalog: Catalog, run_id: str, config: Config, now: datetime, f
 
     def known_gaps() -> pa.Table:
         if not read:
-            read.append(_read_all(catalog, "gaps", GAP_COLUMNS, cache))
+            read.append(read_through(catalog, cache, "gaps", GAP_COLUMNS))
         return read[0]
     groups: dict[tuple[str, str], _Group] = {}
     for r in new_rows:

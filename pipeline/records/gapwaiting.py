@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from catalog.query import Scan, scanning
 from catalog.schema import TABLES
-from catalog.store import Catalog, PartCache
+from catalog.store import Catalog, PartCache, read_through
 from pipeline.config import Config
 from pipeline.records import gapcount
 
@@ -71,13 +71,9 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
     sides are looked up among every row, each row of a content deciding, not where they usually lie.
     ``ahead``: the run's count ahead (``before``'s row, once it is done), asked when the kept row
     does not fit; ``cache``: the states' parts read ahead (``runs.ahead``)."""
-    from pipeline.records.gaprefresh import basis, forget_recent, reattributed
+    from pipeline.records.gaprefresh import forget_recent
 
-    listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
-    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
-    moved = reattributed(catalog, config.identity)
-    here = basis(config, moved)
-    decide = gapcount._any_could_need(catalog)
+    standing = _standing(catalog, config)
     carried, from_ahead = None, False
     for last in (_last(catalog), ahead):
         if callable(last):
@@ -85,8 +81,7 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
         if last is None:
             continue
         try:
-            carried = _carried(catalog, config, run_id, last, listing, parts, here, decide, moved, repeated,
-                               cache)
+            carried = _carried(catalog, config, run_id, last, standing, repeated, cache)
         except FileNotFoundError:          # a part listed went meanwhile (a compaction): count everything
             carried = None
         if carried is not None:
@@ -94,12 +89,9 @@ def tally(catalog: Catalog, config: Config, run_id: str, now: datetime, *, repea
     if carried is not None:
         counts, waiting, devices = carried
     else:
-        counts, waiting, devices = gapcount.counted(catalog.archive, config, run_id, decide, moved)
+        counts, waiting, devices = gapcount.counted(catalog.archive, config, run_id, standing.decide, standing.moved)
     forget_recent()                        # the refresh's rows, kept for this summary alone
-    keep = None
-    if all(i is not None for i in waiting):
-        keep = {"run_id": run_id, "computed_at": now, "basis": here, "decide": decide,
-                "parts": json.dumps(parts, sort_keys=True), "devices": sorted(devices), "waiting": sorted(waiting)}
+    keep = _row(standing, run_id, now, devices, waiting) if all(i is not None for i in waiting) else None
     return Tally(counts, keep, carried is not None, carried is not None and from_ahead)
 
 
@@ -110,30 +102,50 @@ def before(archive: Path, config: Config) -> dict | None:
     as listed, so the run's parts committed meanwhile are among those added since, decided again
     at the end (a part of the run's listed already is read here and its gaps decided again there
     as the run's own: either way each gap is decided once more after this count)."""
+    catalog = Catalog(archive)
+    if not catalog.visible_parts("gaps"):
+        return None
+    standing = _standing(catalog, config)
+    last = _last(catalog)
+    if last is not None and _fits(last, standing):
+        return None
+    _, waiting, devices = gapcount.counted(archive, config, "", standing.decide, standing.moved,
+                                           parts=standing.listing)
+    return None if any(i is None for i in waiting) else _row(standing, "", None, devices, waiting)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What a count is made against: the parts of the gaps, their states and the ``FIXED`` tables
+    (``listing``; ``parts``: their names), the recordings attributed other than by their names
+    (``moved``), the settings they make (``here``: ``gaprefresh.basis``), and whether a long pause
+    can need an explanation at all (``decide``)."""
+    listing: dict
+    parts: dict
+    moved: dict
+    here: str
+    decide: bool
+
+
+def _standing(catalog: Catalog, config: Config) -> _Standing:
     from pipeline.records.gaprefresh import basis, reattributed
 
-    catalog = Catalog(archive)
     listing = {t: catalog.visible_parts(t) for t in TRACKED + FIXED}
-    if not listing["gaps"]:
-        return None
-    parts = {t: [p.name for p in paths] for t, paths in listing.items()}
     moved = reattributed(catalog, config.identity)
-    here = basis(config, moved)
-    decide = gapcount._any_could_need(catalog)
-    last = _last(catalog)
-    if last is not None and _fits(last, parts, here, decide):
-        return None
-    _, waiting, devices = gapcount.counted(archive, config, "", decide, moved, parts=listing)
-    if any(i is None for i in waiting):
-        return None
-    return {"run_id": "", "basis": here, "decide": decide, "parts": json.dumps(parts, sort_keys=True),
-            "devices": sorted(devices), "waiting": sorted(waiting)}
+    return _Standing(listing, {t: [p.name for p in paths] for t, paths in listing.items()}, moved,
+                     basis(config, moved), gapcount._any_could_need(catalog))
 
 
-def _fits(last: dict, parts: dict, here: str, decide: bool, run_id: str | None = None) -> bool:
-    """Whether the counts of ``last`` (a ``gap_waiting`` row) can be carried to a catalog listing
-    ``parts`` (by table: its parts' names), with these settings (``here``: ``gaprefresh.basis``)
-    and ``decide``: the same settings and fixed tables, and every gap and state part it read still
+def _row(standing: _Standing, run_id: str, computed_at: datetime | None, devices, waiting) -> dict:
+    """A ``gap_waiting`` row of these counts."""
+    return {"run_id": run_id, "computed_at": computed_at, "basis": standing.here, "decide": standing.decide,
+            "parts": json.dumps(standing.parts, sort_keys=True), "devices": sorted(devices),
+            "waiting": sorted(waiting)}
+
+
+def _fits(last: dict, standing: _Standing, run_id: str | None = None) -> bool:
+    """Whether the counts of ``last`` (a ``gap_waiting`` row) can be carried to the catalog as it
+    ``standing``: the same settings and fixed tables, and every gap and state part it read still
     there (none compacted away)."""
     try:
         before = json.loads(last["parts"] or "")
@@ -141,13 +153,13 @@ def _fits(last: dict, parts: dict, here: str, decide: bool, run_id: str | None =
         return False
     if not isinstance(before, dict):
         return False
-    if last["basis"] != here or last["decide"] != decide or last["waiting"] is None:
+    if last["basis"] != standing.here or last["decide"] != standing.decide or last["waiting"] is None:
         return False
     if run_id is not None and last["run_id"] == run_id:
         return False
-    if any(parts[t] != before.get(t) for t in FIXED):
+    if any(standing.parts[t] != before.get(t) for t in FIXED):
         return False
-    return all(set(before.get(t) or ()) <= set(parts[t]) for t in TRACKED)
+    return all(set(before.get(t) or ()) <= set(standing.parts[t]) for t in TRACKED)
 
 
 def _last(catalog: Catalog) -> dict | None:
@@ -160,13 +172,13 @@ def _last(catalog: Catalog) -> dict | None:
     return rows[-1] if rows else None
 
 
-def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing: dict, parts: dict, here: str,
-             decide: bool, moved: dict, repeated: bool, cache: PartCache | None = None
-             ) -> tuple[gapcount.Counts, list[str], list[str]] | None:
-    """The counts from ``last`` and the parts added since (``listing``, its names ``parts``); None
-    when ``last`` does not fit (``_fits``)."""
-    if not _fits(last, parts, here, decide, run_id):
+def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, standing: _Standing, repeated: bool,
+             cache: PartCache | None = None) -> tuple[gapcount.Counts, list[str], list[str]] | None:
+    """The counts from ``last`` and the parts added since (in ``standing.listing``); None when
+    ``last`` does not fit (``_fits``)."""
+    if not _fits(last, standing, run_id):
         return None                                  # a part it read went (a compaction): count everything
+    listing, moved = standing.listing, standing.moved
     before = json.loads(last["parts"])
     added = {t: [p for p in listing[t] if p.name not in set(before[t])] for t in TRACKED}
     named = [_part(t, added[t], ["gap_id"])["gap_id"] for t in TRACKED]
@@ -196,7 +208,7 @@ def _carried(catalog: Catalog, config: Config, run_id: str, last: dict, listing:
     asked = pc.and_(current, pc.or_(pc.invert(accepted), mine))
     needed = pc.invert(long)                          # every gap but a long pause needs an explanation
     pausing = pc.and_(asked, long)
-    if decide and pc.any(pausing).as_py():
+    if standing.decide and pc.any(pausing).as_py():
         pauses = firsts.filter(pausing).select(list(gapcount.DECIDING))
         sides = gapcount._sides(catalog.archive, pauses) if repeated else _sides(catalog, pauses)
         decided = gapcount._decided(catalog.archive, pauses, config, sorted(devices), sides, moved)
@@ -261,12 +273,9 @@ def _first_rows(paths: list[Path], added: set[str], ids: pa.Array) -> pa.Table |
 
 def _shut(catalog: Catalog, ids: pa.Array, cache: PartCache | None = None) -> pa.Array:
     """Of these gaps, those whose latest state event (at the same time: the later row) is not open."""
-    columns = ["gap_id", "state", "evaluated_at"]
-    if cache is not None:                  # the parts read ahead and by the refresh, and the refresh's
-        events = cache.read(catalog, "gap_state", columns)
-        events = events.filter(pc.is_in(events["gap_id"], value_set=ids))
-    else:
-        events = catalog.read("gap_state", columns, filter=ds.field("gap_id").isin(ids))
+    from pipeline.records.gaprefresh import STATE_COLUMNS
+
+    events = read_through(catalog, cache, "gap_state", STATE_COLUMNS, ds.field("gap_id").isin(ids))
     latest: dict[str, tuple] = {}
     for position, (gid, state, at) in enumerate(zip(*(events[c].to_pylist() for c in events.column_names))):
         key = (at is None, at or _EPOCH, position)                 # a missing time sorts last, as a NULL

@@ -45,47 +45,36 @@ class Ahead:
         self._thread.start()
 
     def _work(self, catalog: Catalog, config: Config, run_id: str) -> None:
-        try:
-            self._steps(catalog, config, run_id)
-        finally:
-            self._counted.set()
-
-    def _steps(self, catalog: Catalog, config: Config, run_id: str) -> None:
+        # Each step's failure is no answer: the end reads and counts itself (the same answers, later).
         try:
             from pipeline.records import conflicts, gaprefresh, gapwaiting
 
-            steps = []                      # (the count's?, step)
-            # The count first: the longest, and the one the end waits for (a short run's end comes
-            # before the others would be done; it reads those itself)
-            if catalog.visible_parts("gaps"):
-                steps.append((True, lambda: setattr(self, "_count", gapwaiting.before(catalog.archive, config))))
-            if catalog.visible_parts("sightings"):
-                steps.append((False, lambda: setattr(self, "sighted", conflicts.sighted(catalog))))
-            if catalog.visible_parts("gaps"):
-                steps.append((False, lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS)))
-                steps.append((False, lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS)))
-            if catalog.visible_parts("recordings"):
-                steps.append((False, lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc())))
-                steps.append((False, lambda: setattr(self, "survey",
-                                                     gaprefresh.survey_ahead(catalog, config, run_id))))
-        except Exception:               # noqa: BLE001 (the end reads and counts itself: the same answers, later)
+            # The count first: the longest, and the one the end waits for.
+            if catalog.visible_parts("gaps") and not self._stop.is_set():
+                self._count = gapwaiting.before(catalog.archive, config)
+        except Exception:               # noqa: BLE001
+            pass
+        finally:
+            self._counted.set()
+        # The reads only once the run has lasted: a short run's end comes first, and reads for itself.
+        if self._ending.wait(self._read_after_s):
             return
-        waited = False
-        for counting, step in steps:
-            if self._stop.is_set():
+        reads = []
+        if catalog.visible_parts("sightings"):
+            reads.append(lambda: setattr(self, "sighted", conflicts.sighted(catalog)))
+        if catalog.visible_parts("gaps"):
+            reads.append(lambda: self.parts.read(catalog, "gaps", gaprefresh.GAP_COLUMNS))
+            reads.append(lambda: self.parts.read(catalog, "gap_state", gaprefresh.STATE_COLUMNS))
+        if catalog.visible_parts("recordings"):
+            reads.append(lambda: gaprefresh.recent_ahead(catalog, self.parts, now_utc()))
+            reads.append(lambda: setattr(self, "survey", gaprefresh.survey_ahead(catalog, config, run_id)))
+        for read in reads:
+            if self._ending.is_set():   # the end (or a failure) has begun: it reads for itself
                 return
-            if not counting and not waited:
-                waited = True           # a short run's end comes first: the reads would only compete with it
-                if self._ending.wait(self._read_after_s):
-                    return
-            if self._ending.is_set() and not counting:
-                continue                # the end reads it itself by now
             try:
-                step()
-            except Exception:           # noqa: BLE001 (the same)
-                pass
-            if counting:
-                self._counted.set()
+                read()
+            except Exception:           # noqa: BLE001
+                continue
 
     def ending(self) -> None:
         """The end of the run begins (its refresh): the steps not yet begun are left to it, but the
